@@ -1,0 +1,138 @@
+# Garivini: one hand-written Makefile.
+#
+#   make              programs and libgarivini into build/
+#   make test         setup check, unit tests, integration tests (real servers)
+#   make sanitize     the same tests on an ASan + UBSan build in build-asan/
+#   make run          Garivini on the sample garivini.ini (private servers)
+#   make install      PREFIX=/usr/local DESTDIR=
+#   make WERROR=1     warnings are errors (CI)
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+SBINDIR  ?= $(PREFIX)/sbin
+LIBDIR   ?= $(PREFIX)/lib
+INCDIR   ?= $(PREFIX)/include
+MANDIR   ?= $(PREFIX)/share/man
+DATADIR  ?= $(PREFIX)/share/garivini
+BUILD    ?= build
+CC       ?= cc
+PKG      ?= pkg-config
+
+VERSION  := 0.1.0
+SOVER    := 0
+
+LIB_PKGS := libmariadb jansson inih
+PKGS     := $(LIB_PKGS) gearmand
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wcast-qual -Wformat=2 -Wundef -Wvla
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+OPT ?= -O2 -g
+ifeq ($(SANITIZE),1)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+LDSAN := -fsanitize=address,undefined
+endif
+
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc -Isupervisor -Iworkers \
+	$(shell $(PKG) --cflags $(PKGS))
+LDFLAGS += $(LDSAN)
+LIB_LIBS := $(shell $(PKG) --libs $(LIB_PKGS))
+LIBS     := $(shell $(PKG) --libs $(PKGS))
+CHECK_CFLAGS := $(shell $(PKG) --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell $(PKG) --libs check 2>/dev/null)
+
+LIB_SRC    := $(wildcard src/*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_SRC   := $(wildcard supervisor/*.c workers/*.c)
+MAIN_OBJ   := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_SRC   := $(wildcard tools/*.c)
+TOOLS      := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNITS      := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_SRC  := $(wildcard tests/it/*.c)
+ITESTS     := $(ITEST_SRC:tests/it/%.c=$(BUILD)/tests/%)
+PROGRAMS   := $(BUILD)/garivini $(TOOLS)
+
+.PHONY: all test unit integration sanitize run install clean setup bench \
+	test-faults
+all: $(BUILD)/libgarivini.a $(BUILD)/libgarivini.so $(PROGRAMS) \
+	$(BUILD)/garivini.pc
+
+$(BUILD)/obj/%.o: %.c $(wildcard src/*.h supervisor/*.h workers/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+
+$(BUILD)/libgarivini.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libgarivini.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libgarivini.so.$(SOVER) $(LDFLAGS) \
+		-o $@ $^ $(LIB_LIBS)
+
+$(BUILD)/garivini: $(MAIN_OBJ) $(BUILD)/libgarivini.a
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libgarivini.a $(LIBS)
+
+$(BUILD)/%: tools/%.c $(BUILD)/libgarivini.a $(MAIN_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(filter-out %/main.o,$(MAIN_OBJ)) $(BUILD)/libgarivini.a $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgarivini.a $(MAIN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(filter-out %/main.o,$(MAIN_OBJ)) $(BUILD)/libgarivini.a \
+		$(LIBS) $(CHECK_LIBS)
+
+$(BUILD)/tests/%: tests/it/%.c $(BUILD)/libgarivini.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/libgarivini.a $(LIB_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/garivini.pc: Makefile
+	@mkdir -p $(BUILD)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
+		'includedir=$(INCDIR)' '' 'Name: garivini' \
+		'Description: Garivini job persistence client library' \
+		'Version: $(VERSION)' 'Requires.private: $(LIB_PKGS)' \
+		'Libs: -L$${libdir} -lgarivini' 'Cflags: -I$${includedir}' > $@
+
+setup:
+	@scripts/setup.sh
+
+unit: all $(UNITS) $(ITESTS)
+	@set -e; for t in $(UNITS); do echo "== $$t"; $$t; done
+
+integration: all $(ITESTS)
+	GV_BUILD=$(abspath $(BUILD)) prove -I tests/lib tests/t
+
+test: setup
+	$(MAKE) unit
+	$(MAKE) integration
+
+sanitize: setup
+	$(MAKE) BUILD=build-asan SANITIZE=1 unit integration
+
+run: setup all
+	scripts/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
+		$(DESTDIR)$(DATADIR)
+	install -m 755 $(BUILD)/garivini $(DESTDIR)$(SBINDIR)/garivini
+	for t in $(TOOLS); do install -m 755 $$t $(DESTDIR)$(BINDIR)/; done
+	install -m 644 src/garivini.h $(DESTDIR)$(INCDIR)/garivini.h
+	install -m 644 $(BUILD)/libgarivini.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libgarivini.so \
+		$(DESTDIR)$(LIBDIR)/libgarivini.so.$(VERSION)
+	ln -sf libgarivini.so.$(VERSION) \
+		$(DESTDIR)$(LIBDIR)/libgarivini.so.$(SOVER)
+	ln -sf libgarivini.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libgarivini.so
+	install -m 644 $(BUILD)/garivini.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 schema.sql garivini.ini $(DESTDIR)$(DATADIR)/
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,31 @@
+-- Garivini job table.
+--
+-- Compatible with the original Perl Garivini: the same columns with the same
+-- types, UNIQUE(funcname, uniqkey), so the original Garivini::Client SQL still
+-- works. Added columns have defaults, so the original INSERT leaves them valid.
+--
+--   run_after  unix time when the job is due; QueueRunners claim due rows and
+--              move run_after forward by lease_seconds while the job is out.
+--              2147483647 means never (parked: failed too often, or
+--              rescheduled with "never").
+--   attempt    fencing token, incremented by every claim. A completion or
+--              reschedule names the attempt it belongs to, so a late answer
+--              from an old attempt cannot delete or move a newer one.
+--
+-- The run_after index (InnoDB appends the primary key, so it is really
+-- (run_after, jobid)) serves the claim query:
+--   WHERE run_after <= UNIX_TIMESTAMP() ORDER BY run_after LIMIT n
+CREATE TABLE IF NOT EXISTS `job` (
+    `jobid`       BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    `funcname`    VARCHAR(200) NOT NULL,
+    `arg`         MEDIUMBLOB,
+    `uniqkey`     VARCHAR(255) NULL,
+    `run_after`   INT UNSIGNED NOT NULL,
+    `coalesce`    VARCHAR(255) NULL,
+    `flag`        ENUM('controller', 'shim') DEFAULT 'shim',
+    `failcount`   TINYINT UNSIGNED NOT NULL DEFAULT '0',
+    `attempt`     INT UNSIGNED NOT NULL DEFAULT '0',
+    PRIMARY KEY (`jobid`),
+    INDEX `run_after` (`run_after`),
+    UNIQUE `funcname` (`funcname`, `uniqkey`)
+) ENGINE=InnoDB;

@@ -1,0 +1,94 @@
+/*
+ * config: garivini.ini, parsed through inih into a struct config.
+ *
+ * Every key lives in one table in config.c with its type, default, bounds and
+ * whether a reload may change it. An unknown key, a bad value or a missing
+ * required key is an error naming the file, the line and the key. A reload
+ * parses into a fresh struct config; the caller keeps the old one on failure.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_DBS 64
+#define CONFIG_MAX_SERVERS 32
+#define CONFIG_ERRLEN 4096
+
+struct config_server {
+	char host[256];
+	unsigned port;          /* 4730 when not given */
+};
+
+struct config_db {
+	unsigned dbid;          /* N of [db.N], 1 .. 65535 */
+	char *host;             /* default 127.0.0.1 */
+	unsigned port;          /* default 3306 */
+	char *socket;           /* NULL: TCP */
+	char *database;         /* required */
+	char *user;             /* default "garivini" */
+	char *password;         /* default "" */
+	int line;               /* line of the [db.N] header, for messages */
+};
+
+struct config {
+	char *path;
+
+	/* [garivini] */
+	char *gearman_servers;  /* as written: "host[:port], ..." */
+	struct config_server servers[CONFIG_MAX_SERVERS];
+	size_t nservers;
+	char *pidfile;
+	char *status_file;
+	double status_interval;
+	char *log_file;         /* "stderr", "syslog" or a path */
+	int log_level;          /* enum log_level */
+	char *user;
+	char *group;
+	double shutdown_timeout;
+	double heartbeat_timeout;
+	char *prometheus_file;  /* NULL: none */
+
+	/* [db.N], sorted by dbid */
+	struct config_db dbs[CONFIG_MAX_DBS];
+	size_t ndbs;
+
+	struct {
+		int processes;
+		double batch_run_sleep;
+		int batch_max_size;
+		int queue_watermark_depth;
+		int lease_seconds;
+	} queue_runner;
+	struct {
+		int processes;
+	} injector;
+	struct {
+		int processes;
+		int max_failures;
+		double job_timeout;
+	} controller;
+};
+
+/* Parse path into a fresh config. NULL on error; err holds every error found,
+ * one per line, each "FILE:LINE: [section] key: reason". */
+struct config *config_load(const char *path, char *err, size_t errlen);
+/* The same, from a string (unit tests); name stands for the file name. */
+struct config *config_load_string(const char *text, const char *name,
+    char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* 1 if every key of a section that a reload may not change is the same. */
+int config_same_fixed(const struct config *a, const struct config *b);
+/* 1 if the settings that the children of a role read are the same in a and
+ * b, so a reload may keep its running children. role: "queue_runner",
+ * "injector" or "controller". */
+int config_same_role(const struct config *a, const struct config *b,
+    const char *role);
+
+/* Write every key with its value, default and reload rule (for -t -v and the
+ * manual). */
+void config_dump(const struct config *cfg, FILE *fp);
+
+#endif

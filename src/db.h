@@ -1,0 +1,95 @@
+/*
+ * db: the configured databases, their connections, health and prepared
+ * statements (MariaDB Connector/C, binary protocol only).
+ *
+ * No SQL text is ever built from a job's strings: every value travels as a
+ * bound parameter. The only generated SQL is the number of placeholders of a
+ * multi-row or IN (...) statement (sql.c), cached per shape.
+ *
+ * Health: a database whose call failed with a connection error is closed and
+ * avoided for a growing while (0.5 s doubling to 30 s); dbset_pick skips it
+ * until then. Calls naming a database explicitly (completing a job) try it
+ * anyway: there is no other place for that row.
+ */
+#ifndef DB_H
+#define DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "garivini.h"
+#include "sql.h"
+
+struct dbset;
+struct db;
+
+enum dbval_type { DBV_NULL, DBV_U64, DBV_I64, DBV_STR, DBV_BLOB };
+
+/* A bound parameter. STR and BLOB point at len bytes owned by the caller. */
+struct dbval {
+	enum dbval_type type;
+	uint64_t u;
+	int64_t i;
+	const void *p;
+	size_t len;
+};
+
+#define DBV_U(x) ((struct dbval){ .type = DBV_U64, .u = (x) })
+#define DBV_I(x) ((struct dbval){ .type = DBV_I64, .i = (x) })
+#define DBV_S(s) ((struct dbval){ .type = (s) ? DBV_STR : DBV_NULL, \
+	.p = (s), .len = (s) ? strlen(s) : 0 })
+#define DBV_B(ptr, n) ((struct dbval){ .type = DBV_BLOB, .p = (ptr), .len = (n) })
+
+struct dbset *dbset_new(const struct gv_db_settings *s, size_t n, char *err,
+    size_t errlen);
+void dbset_free(struct dbset *set);
+size_t dbset_count(const struct dbset *set);
+struct db *dbset_at(struct dbset *set, size_t i);   /* in dbid order */
+struct db *dbset_find(struct dbset *set, unsigned dbid);
+/* A random database not in its backoff; if all are, the one whose backoff
+ * ends first. */
+struct db *dbset_pick(struct dbset *set);
+/* The database a unique key always maps to (stable hash). */
+struct db *dbset_for_key(struct dbset *set, const char *funcname,
+    const char *uniqkey);
+
+unsigned db_id(const struct db *db);
+/* 1 if not waiting out a backoff after a failure. */
+int db_healthy(const struct db *db, double now);
+/* Seconds until the backoff ends (0 if healthy). */
+double db_backoff_left(const struct db *db, double now);
+/* Close the connection (after fork, or on shutdown). */
+void db_disconnect(struct db *db);
+/* The server's error number of the last failure (0 if none). */
+unsigned db_errno(const struct db *db);
+
+/*
+ * Run statement id (nrows: the number of rows or ids of a variable shape,
+ * else 1) with params. affected and insert_id may be NULL. Connects first if
+ * needed. On a connection error the database is closed and backs off. -1 with
+ * err filled on error.
+ */
+int db_exec(struct db *db, enum sql_id id, unsigned nrows,
+    const struct dbval *params, size_t nparams, uint64_t *affected,
+    uint64_t *insert_id, char *err, size_t errlen);
+
+/* Run a statement whose rows are jobs (columns as SQL_JOB_COLUMNS) and append
+ * them to *jobs (realloc'd), counting *njobs. Each job's dbid is set. */
+int db_select_jobs(struct db *db, enum sql_id id, const struct dbval *params,
+    size_t nparams, struct gv_job **jobs, size_t *njobs, char *err,
+    size_t errlen);
+
+/* Run a statement returning one unsigned integer (COUNT, jobid). *found is
+ * 0 when there was no row. */
+int db_select_u64(struct db *db, enum sql_id id, const struct dbval *params,
+    size_t nparams, uint64_t *value, int *found, char *err, size_t errlen);
+
+int db_begin(struct db *db, char *err, size_t errlen);
+int db_commit(struct db *db, char *err, size_t errlen);
+void db_rollback(struct db *db);
+
+/* Free the jobs of db_select_jobs. */
+void db_jobs_free(struct gv_job *jobs, size_t njobs);
+
+#endif

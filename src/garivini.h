@@ -1,0 +1,137 @@
+/*
+ * garivini.h: libgarivini, the public C client API of Garivini.
+ *
+ * A client inserts jobs as rows in one of several MySQL/MariaDB databases; a
+ * worker parses the JSON document it receives from gearmand and, when done,
+ * completes, reschedules or fails the job through the same library.
+ *
+ * Every call returns GV_OK (0) or a negative gv_error code; the message of the
+ * last error is gv_errmsg(). The library never prints, logs or exits.
+ * A gv_client is not thread-safe: use one per thread.
+ */
+#ifndef GARIVINI_H
+#define GARIVINI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GV_VERSION "0.1.0"
+
+/* run_after of a parked job: rescheduled "never", or failed too often. */
+#define GV_NEVER 2147483647u
+
+enum gv_error {
+	GV_OK = 0,
+	GV_EINVAL = -1,   /* a bad argument: the message says which */
+	GV_ECONFIG = -2,  /* bad configuration (INI file or settings) */
+	GV_EDB = -3,      /* database error; the job may be retried */
+	GV_ESTALE = -4,   /* the job is gone, or a newer attempt owns it */
+	GV_EJSON = -5,    /* a malformed job document */
+	GV_ENOMEM = -6,
+};
+
+enum gv_flag {
+	GV_FLAG_SHIM = 0,       /* the worker completes through this library */
+	GV_FLAG_CONTROLLER = 1, /* the Controller runs it and completes it */
+};
+
+typedef struct gv_client gv_client;
+
+/* One database, as in a [db.N] section of garivini.ini. */
+struct gv_db_settings {
+	unsigned dbid;
+	const char *host;     /* NULL or "" with socket set: local socket */
+	unsigned port;        /* 0: 3306 */
+	const char *socket;   /* NULL: TCP */
+	const char *database;
+	const char *user;
+	const char *password;
+};
+
+/* A job to insert. */
+struct gv_new_job {
+	const char *funcname;  /* required, at most 200 bytes */
+	const void *arg;       /* payload, any bytes; may be NULL if arg_len 0 */
+	size_t arg_len;
+	const char *uniqkey;   /* NULL: none; at most 255 bytes */
+	const char *coalesce;  /* NULL: none */
+	long delay;            /* seconds from now, >= 0 */
+	enum gv_flag flag;
+};
+
+/* A job as a worker receives it (gv_job_parse) or a QueueRunner claims it. */
+struct gv_job {
+	uint64_t jobid;
+	unsigned dbid;
+	char *funcname;
+	unsigned char *arg;    /* the exact bytes inserted, NUL-terminated too */
+	size_t arg_len;
+	char *uniqkey;         /* NULL if none */
+	char *coalesce;        /* NULL if none */
+	uint32_t run_after;
+	enum gv_flag flag;
+	unsigned failcount;
+	uint32_t attempt;      /* the claim this document belongs to */
+	int fenced;            /* 1 if attempt is known; 0: an old-style document */
+};
+
+/* Open from garivini.ini ([db.N] sections; [controller] max_failures). NULL
+ * on error, with the reason (file:line: key: ...) in err. */
+gv_client *gv_open_ini(const char *path, char *err, size_t errlen);
+/* Open from explicit settings. No connection is made until needed. */
+gv_client *gv_open(const struct gv_db_settings *dbs, size_t ndbs, char *err,
+    size_t errlen);
+void gv_close(gv_client *gv);
+const char *gv_errmsg(const gv_client *gv);
+
+/* After max_failures failures gv_failed_job parks the job; 0 = never park. */
+void gv_set_max_failures(gv_client *gv, unsigned max_failures);
+
+/*
+ * Insert one job. A job with a unique key always goes to the same database
+ * (a stable hash of funcname and key), so the key is unique across all of
+ * them; a second insert of the same (funcname, uniqkey) stores nothing and
+ * returns the existing jobid with *inserted = 0. Other jobs go to a random
+ * healthy database. jobid, dbid and inserted may be NULL.
+ */
+int gv_insert_job(gv_client *gv, const struct gv_new_job *job,
+    uint64_t *jobid, unsigned *dbid, int *inserted);
+/* Insert many jobs: one multi-row statement (or a few, for big batches) and
+ * one transaction per database. *inserted counts the rows stored (duplicates
+ * of a unique key are not). On error nothing of the failed database's share
+ * is stored; shares of other databases already committed stay. */
+int gv_insert_jobs(gv_client *gv, const struct gv_new_job *jobs, size_t n,
+    size_t *inserted);
+
+/* Done: delete the row. GV_ESTALE if a newer attempt owns it or it is gone. */
+int gv_complete_job(gv_client *gv, const struct gv_job *job);
+/* when: "never", "+SECONDS" or an absolute unix time "SECONDS". */
+int gv_reschedule_job(gv_client *gv, const struct gv_job *job,
+    const char *when);
+/* Failed: failcount + 1 and retry after 2, 4, 8 ... minutes, at most a day;
+ * parked (run_after = GV_NEVER) once failcount reaches max_failures. */
+int gv_failed_job(gv_client *gv, const struct gv_job *job);
+/* Still working on it: keep it hidden for another `seconds`. */
+int gv_extend_lease(gv_client *gv, const struct gv_job *job,
+    unsigned seconds);
+
+/*
+ * Parse the JSON document a worker receives. The document's "arg" is a JSON
+ * string whose code points U+0000..U+00FF are the payload's bytes (what Perl's
+ * encode_json does with a byte string); job->arg gets those bytes back. The
+ * job must be released with gv_job_clear. err may be NULL.
+ */
+int gv_job_parse(const void *json, size_t len, struct gv_job *job, char *err,
+    size_t errlen);
+void gv_job_clear(struct gv_job *job);
+
+const char *gv_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

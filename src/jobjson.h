@@ -1,0 +1,66 @@
+/*
+ * jobjson: every JSON document Garivini reads or writes, and the names of
+ * their fields, in one module.
+ *
+ * The job document a worker receives:
+ *   {"jobid":N,"dbid":N,"funcname":S,"arg":S,"uniqkey":S|null,
+ *    "coalesce":S|null,"run_after":N,"flag":"shim"|"controller",
+ *    "failcount":N,"attempt":N}
+ *
+ * The arg encoding: "arg" is a JSON string whose code points U+0000..U+00FF
+ * are the payload's bytes, one code point per byte (what Perl's encode_json
+ * makes of a byte string, so workers written for the original Garivini get
+ * their bytes back from decode_json). ASCII stays as it is; other bytes
+ * become two bytes of UTF-8 or a \u00XX escape.
+ *
+ * The inject_jobs payload:
+ *   {"funcname":S, "arg":S, "uniqkey":S (or "unique"), "delay":N (or
+ *    "run_after", seconds from now, as in the original), "flag":S,
+ *    "coalesce":S}
+ * Its arg uses the same encoding when every code point is <= U+00FF; a string
+ * with a larger code point is stored as its UTF-8 bytes.
+ */
+#ifndef JOBJSON_H
+#define JOBJSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "garivini.h"
+#include "util.h"
+
+#define JOBJSON_FUNCNAME_MAX 200   /* the funcname column */
+#define JOBJSON_UNIQKEY_MAX 63     /* what gearmand can carry */
+#define JOBJSON_DELAY_MAX 315360000L /* ten years */
+
+/* Append the job document for job to b. 0, or -1 when memory ran out. */
+int jobjson_encode(const struct gv_job *job, struct buf *b);
+
+/* Parse a job document (the worker side). Accepts numbers as JSON numbers or
+ * numeric strings (the original sent strings). -1 with a message in err. */
+int jobjson_decode(const void *json, size_t len, struct gv_job *job,
+    char *err, size_t errlen);
+
+/* A parsed inject_jobs payload; strings point into owned copies. */
+struct inject_req {
+	char *funcname;
+	unsigned char *arg;
+	size_t arg_len;
+	char *uniqkey;     /* NULL: none */
+	char *coalesce;    /* NULL: none */
+	long delay;        /* >= 0 */
+	enum gv_flag flag; /* default GV_FLAG_CONTROLLER */
+};
+
+/* Validate and parse an inject_jobs payload. -1 with a message for the
+ * sender in err ("funcname is missing", "uniqkey is longer than 63 bytes"). */
+int jobjson_inject_decode(const void *json, size_t len,
+    struct inject_req *req, char *err, size_t errlen);
+void jobjson_inject_clear(struct inject_req *req);
+
+/* The answer to an inject_jobs call: {"jobid":N,"dbid":N} and, when the
+ * unique key was already queued, "duplicate":true. */
+int jobjson_inject_reply(uint64_t jobid, unsigned dbid, int duplicate,
+    struct buf *b);
+
+#endif

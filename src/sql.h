@@ -1,0 +1,50 @@
+/*
+ * sql: every SQL statement of Garivini, in one table. Statements with a
+ * variable number of rows or ids are generated here from a count only.
+ */
+#ifndef SQL_H
+#define SQL_H
+
+#include <stddef.h>
+
+/* The job columns in the order db_select_jobs reads them. */
+#define SQL_JOB_COLUMNS "jobid, funcname, arg, uniqkey, run_after, " \
+	"`coalesce`, flag, failcount, attempt"
+
+enum sql_id {
+	SQL_INSERT,          /* n rows: funcname, arg, uniqkey, coalesce,
+	                        delay, flag; a duplicate unique key sets the
+	                        insert id to the existing jobid */
+	SQL_SELECT_DUE,      /* limit: due rows in run_after order, locked,
+	                        skipping rows other claimers hold */
+	SQL_LEASE,           /* lease_seconds, then n jobids: hide them and
+	                        bump attempt */
+	SQL_PUSH_BACK,       /* seconds, then n jobids: due again later, no
+	                        attempt spent (over the watermark) */
+	SQL_COMPLETE,        /* jobid, attempt */
+	SQL_COMPLETE_ANY,    /* jobid: the original's unfenced delete */
+	SQL_RESCHEDULE_AT,   /* when, jobid, attempt */
+	SQL_RESCHEDULE_IN,   /* seconds, jobid, attempt */
+	SQL_RESCHEDULE_AT_ANY, /* when, jobid */
+	SQL_RESCHEDULE_IN_ANY, /* seconds, jobid */
+	SQL_FAIL,            /* max_failures, jobid, attempt */
+	SQL_FAIL_ANY,        /* max_failures, jobid */
+	SQL_EXTEND,          /* seconds, jobid, attempt */
+	SQL_EXTEND_ANY,      /* seconds, jobid */
+	SQL_FIND_UNIQUE,     /* funcname, uniqkey -> jobid */
+	SQL_NOW,             /* -> UNIX_TIMESTAMP() */
+	SQL_COUNT
+};
+
+/* The statement text of id for n rows/ids (ignored by fixed statements).
+ * Returns a pointer to a static string or to text in buf (cap bytes); NULL
+ * if buf is too small. */
+const char *sql_text(enum sql_id id, unsigned n, char *buf, size_t cap);
+/* 1 if the statement's shape depends on n. */
+int sql_variable(enum sql_id id);
+/* Bound parameters per row (INSERT) or per id, and fixed leading ones. */
+unsigned sql_params_per_row(enum sql_id id);
+unsigned sql_params_fixed(enum sql_id id);
+const char *sql_name(enum sql_id id);
+
+#endif

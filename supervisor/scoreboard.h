@@ -1,0 +1,62 @@
+/*
+ * scoreboard: one shared-memory slot per child, written by the child and read
+ * by the master for the status file and hung-child detection (php-fpm's
+ * design). A role run alone (--role) gets a private slot, so roles never
+ * check whether a master exists.
+ *
+ * A child writes only its own slot; the master reads every slot and resets a
+ * slot only after reaping its child. Counters are 64-bit and updated with
+ * relaxed atomics, so the master may read a counter mid-update of another
+ * field but never a torn counter.
+ */
+#ifndef SCOREBOARD_H
+#define SCOREBOARD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum sb_state {
+	SB_FREE = 0,
+	SB_STARTING,
+	SB_IDLE,
+	SB_BUSY,
+	SB_STOPPING,
+};
+
+enum sb_counter {
+	SB_JOBS_DONE,        /* completed (deleted) */
+	SB_JOBS_FAILED,      /* failed, rescheduled or parked */
+	SB_JOBS_DISPATCHED,  /* submitted to gearmand by a QueueRunner */
+	SB_JOBS_INJECTED,    /* stored by an Injector */
+	SB_JOBS_REFUSED,     /* malformed input refused */
+	SB_DB_ERRORS,
+	SB_GEARMAN_ERRORS,
+	SB_NCOUNTERS
+};
+
+struct sb_slot {
+	pid_t pid;
+	int state;               /* enum sb_state */
+	double started;          /* time_real() at fork */
+	double heartbeat;        /* time_mono() of the last sign of life */
+	double job_started;      /* time_mono() when the job in hand began; 0 */
+	uint64_t counters[SB_NCOUNTERS];
+};
+
+/* Map n zeroed shared slots (MAP_SHARED | MAP_ANONYMOUS, before forking). */
+struct sb_slot *scoreboard_map(size_t n);
+void scoreboard_unmap(struct sb_slot *slots, size_t n);
+/* A private slot for a role run alone. */
+struct sb_slot *scoreboard_private(void);
+
+/* Child side. Each also beats the heartbeat. */
+void scoreboard_state(struct sb_slot *slot, enum sb_state state);
+void scoreboard_heartbeat(struct sb_slot *slot);
+void scoreboard_count(struct sb_slot *slot, enum sb_counter c, uint64_t n);
+/* Master side: a consistent-enough copy for reporting. */
+void scoreboard_read(const struct sb_slot *slot, struct sb_slot *copy);
+
+const char *scoreboard_state_name(int state);
+const char *scoreboard_counter_name(enum sb_counter c);
+
+#endif

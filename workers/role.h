@@ -1,0 +1,48 @@
+/*
+ * role: what the master (or `garivini --role NAME`) hands a worker role, and
+ * the table of roles.
+ *
+ * A role's main returns an exit code (<sysexits.h>): EX_OK after a graceful
+ * stop, EX_CONFIG for a configuration or schema it cannot work with (the
+ * master does not respawn that in a loop), EX_TEMPFAIL or EX_SOFTWARE
+ * otherwise (respawned with backoff). Transient outages (database or gearmand
+ * down) are survived inside the role with reconnects and backoff; they are
+ * not a reason to exit.
+ */
+#ifndef ROLE_H
+#define ROLE_H
+
+#include <signal.h>
+
+#include "config.h"
+#include "scoreboard.h"
+
+struct role_ctx {
+	const struct config *cfg;
+	const char *name;                /* "queue_runner", ... */
+	int slot;                        /* 0 .. processes-1 */
+	struct sb_slot *sb;              /* this child's scoreboard slot */
+	volatile sig_atomic_t *stop;     /* set on TERM/INT: finish, exit 0 */
+};
+
+typedef int (*role_main_fn)(struct role_ctx *ctx);
+
+struct role {
+	const char *name;
+	role_main_fn main;
+};
+
+int queue_runner_main(struct role_ctx *ctx);
+int injector_main(struct role_ctx *ctx);
+int controller_main(struct role_ctx *ctx);
+
+/* The table of roles, ended by a NULL name. */
+extern const struct role roles[];
+const struct role *role_find(const char *name);
+
+/* Run a role in this process: log prefix, signal handlers for TERM/INT
+ * (graceful) and QUIT (immediate), then its main. Returns its exit code. */
+int role_run(const struct role *role, const struct config *cfg, int slot,
+    struct sb_slot *sb);
+
+#endif
