@@ -1,0 +1,86 @@
+/*
+ * gm: the gearman side of the roles, over libgearman (read
+ * ../shared/NOTES-libgearman.md first).
+ *
+ * A gm_pool holds one gearman client per gearmand, because one client with
+ * several servers neither balances nor survives one of them being down. A job
+ * goes to the server chosen by a stable hash of its unique key (else of its
+ * jobid, else of its funcname) among the servers that are not backing off
+ * after a failure: rendezvous hashing, so a server going down moves only its
+ * own share. A client that failed is freed (reusing one after an error can
+ * spin) and its server backs off 0.5 s doubling to 30 s.
+ */
+#ifndef GM_H
+#define GM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libgearman-1.0/gearman.h>
+
+#include "config.h"
+
+#define GM_UNIQUE_MAX 63     /* what gearmand carries of a unique key */
+
+struct gm_pool;
+
+struct gm_pool *gm_pool_new(const struct config_server *servers, size_t n,
+    char *err, size_t errlen);
+void gm_pool_free(struct gm_pool *pool);
+size_t gm_pool_count(const struct gm_pool *pool);
+const struct config_server *gm_pool_server(const struct gm_pool *pool,
+    size_t i);
+
+/* The server for a job: highest rendezvous weight of (key, server) among
+ * healthy servers; if none is healthy, among all. key/keylen: the unique key,
+ * else the decimal jobid. */
+size_t gm_pool_choose(struct gm_pool *pool, const void *key, size_t keylen);
+int gm_pool_healthy(const struct gm_pool *pool, size_t i, double now);
+/* Mark server i failed: free its client, back off. */
+void gm_pool_failed(struct gm_pool *pool, size_t i);
+
+/* A background job to submit. */
+struct gm_task {
+	const char *funcname;
+	const char *unique;      /* NULL: none; at most GM_UNIQUE_MAX bytes */
+	const void *workload;
+	size_t len;
+	int ok;                  /* out: 1 when gearmand accepted it */
+};
+
+/*
+ * Submit tasks to server i as background jobs, pipelined: every task added,
+ * then one run. Sets each task's ok. Returns the number accepted, or -1 when
+ * the server failed (then it backs off and tasks not marked ok were not
+ * accepted, as far as can be known: some may have been queued all the same).
+ */
+int gm_submit_background(struct gm_pool *pool, size_t i,
+    struct gm_task *tasks, size_t n, char *err, size_t errlen);
+
+/* Waiting jobs (total - running) per function on one server, from the admin
+ * `status` command. */
+struct gm_depth {
+	char *funcname;
+	long waiting;
+};
+struct gm_depths {
+	struct gm_depth *items;
+	size_t n;
+};
+int gm_admin_status(const struct config_server *srv, double timeout,
+    struct gm_depths *out, char *err, size_t errlen);
+/* Add the waiting count of funcname in d (0 if absent). */
+long gm_depths_get(const struct gm_depths *d, const char *funcname);
+void gm_depths_free(struct gm_depths *d);
+
+/* The unique key as gearmand carries it: itself when it fits in
+ * GM_UNIQUE_MAX bytes, else a fixed-length hex digest of it. out must hold
+ * GM_UNIQUE_MAX + 1 bytes. Returns out, or NULL when uniqkey is NULL/"". */
+const char *gm_unique(const char *uniqkey, char *out);
+
+/* A worker connected to every server, with a wake-up timeout so the caller
+ * can check its stop flag; functions are registered with timeout 0. */
+gearman_worker_st *gm_worker_new(const struct config_server *servers,
+    size_t n, int timeout_ms, char *err, size_t errlen);
+
+#endif
