@@ -53,6 +53,9 @@ struct db *dbset_pick(struct dbset *set);
 /* The database a unique key always maps to (stable hash). */
 struct db *dbset_for_key(struct dbset *set, const char *funcname,
     const char *uniqkey);
+/* Its index, as dbset_at counts. */
+size_t dbset_key_index(const struct dbset *set, const char *funcname,
+    const char *uniqkey);
 
 unsigned db_id(const struct db *db);
 /* 1 if not waiting out a backoff after a failure. */

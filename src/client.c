@@ -1,0 +1,443 @@
+/*
+ * client: libgarivini, the public C client API (garivini.h).
+ *
+ * Every call fills gv->err and returns a gv_error code; nothing here prints,
+ * logs or exits.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "util.h"
+
+#define FUNCNAME_MAX 200          /* the funcname column */
+#define KEY_MAX 255               /* the uniqkey and coalesce columns */
+#define ARG_MAX 16777215u         /* MEDIUMBLOB */
+#define DELAY_MAX 315360000L      /* ten years */
+#define CHUNK_ROWS 500            /* rows per multi-row INSERT */
+#define CHUNK_BYTES (4u << 20)    /* payload bytes per multi-row INSERT */
+#define NEVER_PARK 1000           /* a failcount a TINYINT cannot reach */
+
+struct gv_client {
+	struct dbset *dbs;
+	unsigned max_failures;
+	char err[1024];
+};
+
+static int
+fail(gv_client *gv, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(gv_client *gv, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(gv->err, sizeof(gv->err), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+gv_client *
+gv_open(const struct gv_db_settings *dbs, size_t ndbs, char *err,
+    size_t errlen)
+{
+	gv_client *gv;
+
+	if ((gv = calloc(1, sizeof(*gv))) == NULL) {
+		errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((gv->dbs = dbset_new(dbs, ndbs, err, errlen)) == NULL) {
+		free(gv);
+		return NULL;
+	}
+	return gv;
+}
+
+gv_client *
+client_open_config(const struct config *cfg, char *err, size_t errlen)
+{
+	struct gv_db_settings s[CONFIG_MAX_DBS];
+	gv_client *gv;
+	size_t i;
+
+	for (i = 0; i < cfg->ndbs; i++) {
+		const struct config_db *d = &cfg->dbs[i];
+
+		s[i] = (struct gv_db_settings){ .dbid = d->dbid, .host = d->host,
+		    .port = d->port, .socket = d->socket,
+		    .database = d->database, .user = d->user,
+		    .password = d->password };
+	}
+	if ((gv = gv_open(s, cfg->ndbs, err, errlen)) != NULL)
+		gv->max_failures = (unsigned)cfg->controller.max_failures;
+	return gv;
+}
+
+gv_client *
+gv_open_ini(const char *path, char *err, size_t errlen)
+{
+	struct config *cfg;
+	gv_client *gv;
+
+	if ((cfg = config_load(path, err, errlen)) == NULL)
+		return NULL;
+	gv = client_open_config(cfg, err, errlen);
+	config_free(cfg);
+	return gv;
+}
+
+void
+gv_close(gv_client *gv)
+{
+	if (gv == NULL)
+		return;
+	dbset_free(gv->dbs);
+	free(gv);
+}
+
+const char *
+gv_errmsg(const gv_client *gv)
+{
+	return gv ? gv->err : "no client";
+}
+
+struct dbset *
+client_dbset(gv_client *gv)
+{
+	return gv->dbs;
+}
+
+void
+gv_set_max_failures(gv_client *gv, unsigned max_failures)
+{
+	gv->max_failures = max_failures;
+}
+
+const char *
+gv_strerror(int code)
+{
+	switch (code) {
+	case GV_OK: return "success";
+	case GV_EINVAL: return "invalid argument";
+	case GV_ECONFIG: return "bad configuration";
+	case GV_EDB: return "database error";
+	case GV_ESTALE: return "job gone or owned by a newer attempt";
+	case GV_EJSON: return "malformed job document";
+	case GV_ENOMEM: return "out of memory";
+	}
+	return "unknown error";
+}
+
+/* Checked here rather than left to the server: INSERT IGNORE would turn an
+ * over-long value into a silent truncation. */
+static int
+check_new_job(gv_client *gv, const struct gv_new_job *j)
+{
+	size_t len;
+
+	if (j->funcname == NULL || (len = strlen(j->funcname)) == 0)
+		return fail(gv, GV_EINVAL, "funcname is missing");
+	if (len > FUNCNAME_MAX)
+		return fail(gv, GV_EINVAL, "funcname is longer than %d bytes",
+		    FUNCNAME_MAX);
+	if (j->arg == NULL && j->arg_len > 0)
+		return fail(gv, GV_EINVAL, "arg is NULL with a length");
+	if (j->arg_len > ARG_MAX)
+		return fail(gv, GV_EINVAL, "arg is longer than %u bytes",
+		    ARG_MAX);
+	if (j->uniqkey && strlen(j->uniqkey) > KEY_MAX)
+		return fail(gv, GV_EINVAL, "uniqkey is longer than %d bytes",
+		    KEY_MAX);
+	if (j->coalesce && strlen(j->coalesce) > KEY_MAX)
+		return fail(gv, GV_EINVAL, "coalesce is longer than %d bytes",
+		    KEY_MAX);
+	if (j->delay < 0 || j->delay > DELAY_MAX)
+		return fail(gv, GV_EINVAL, "delay %ld is out of range 0..%ld",
+		    j->delay, DELAY_MAX);
+	if (j->flag != GV_FLAG_SHIM && j->flag != GV_FLAG_CONTROLLER)
+		return fail(gv, GV_EINVAL, "unknown flag %d", (int)j->flag);
+	return GV_OK;
+}
+
+static const char *
+flag_name(enum gv_flag flag)
+{
+	return flag == GV_FLAG_CONTROLLER ? "controller" : "shim";
+}
+
+static const char *
+key_or_null(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+static void
+bind_job(struct dbval *p, const struct gv_new_job *j)
+{
+	p[0] = DBV_S(j->funcname);
+	p[1] = DBV_B(j->arg, j->arg_len);
+	p[2] = DBV_S(key_or_null(j->uniqkey));
+	p[3] = DBV_S(key_or_null(j->coalesce));
+	p[4] = DBV_I(j->delay);
+	p[5] = DBV_S(flag_name(j->flag));
+}
+
+int
+gv_insert_job(gv_client *gv, const struct gv_new_job *job, uint64_t *jobid,
+    unsigned *dbid, int *inserted)
+{
+	const char *key = key_or_null(job->uniqkey);
+	struct dbval p[6], q[2];
+	uint64_t affected, id = 0;
+	struct db *db;
+	size_t tries, n = dbset_count(gv->dbs);
+	int rc, found;
+
+	if ((rc = check_new_job(gv, job)) != GV_OK)
+		return rc;
+	bind_job(p, job);
+	/*
+	 * A job without a unique key may go anywhere, so a failed database is
+	 * left for another. A keyed job has one home: trying elsewhere would
+	 * break its uniqueness.
+	 */
+	db = key ? dbset_for_key(gv->dbs, job->funcname, key) :
+	    dbset_pick(gv->dbs);
+	for (tries = 0;; tries++) {
+		if (db_exec(db, SQL_INSERT, 1, p, 6, &affected, &id, gv->err,
+		    sizeof(gv->err)) == 0)
+			break;
+		if (key || tries + 1 >= n)
+			return GV_EDB;
+		db = dbset_pick(gv->dbs);
+	}
+	if (affected == 0 && key) {
+		q[0] = DBV_S(job->funcname);
+		q[1] = DBV_S(key);
+		if (db_select_u64(db, SQL_FIND_UNIQUE, q, 2, &id, &found,
+		    gv->err, sizeof(gv->err)) == -1)
+			return GV_EDB;
+		if (!found)
+			return fail(gv, GV_EDB, "database %u: a job with "
+			    "unique key %s was neither stored nor found",
+			    db_id(db), key);
+	}
+	if (jobid)
+		*jobid = id;
+	if (dbid)
+		*dbid = db_id(db);
+	if (inserted)
+		*inserted = affected > 0;
+	return GV_OK;
+}
+
+/*
+ * Insert idx[0..n) of jobs into db in one transaction, in multi-row
+ * statements of at most CHUNK_ROWS rows and about CHUNK_BYTES of payload.
+ */
+static int
+insert_share(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
+    const size_t *idx, size_t n, size_t *inserted)
+{
+	struct dbval *p;
+	uint64_t affected;
+	size_t done = 0, rows, bytes, k, stored = 0;
+
+	if ((p = calloc(CHUNK_ROWS * 6, sizeof(*p))) == NULL)
+		return fail(gv, GV_ENOMEM, "out of memory");
+	if (db_begin(db, gv->err, sizeof(gv->err)) == -1)
+		goto fail;
+	while (done < n) {
+		for (rows = 0, bytes = 0; done + rows < n && rows < CHUNK_ROWS &&
+		    (rows == 0 || bytes + jobs[idx[done + rows]].arg_len <=
+		    CHUNK_BYTES); rows++) {
+			k = idx[done + rows];
+			bytes += jobs[k].arg_len;
+			bind_job(&p[rows * 6], &jobs[k]);
+		}
+		if (db_exec(db, SQL_INSERT, (unsigned)rows, p, rows * 6,
+		    &affected, NULL, gv->err, sizeof(gv->err)) == -1) {
+			db_rollback(db);
+			goto fail;
+		}
+		stored += affected;
+		done += rows;
+	}
+	if (db_commit(db, gv->err, sizeof(gv->err)) == -1)
+		goto fail;
+	*inserted += stored;
+	free(p);
+	return GV_OK;
+fail:
+	free(p);
+	return GV_EDB;
+}
+
+/* The group of a job in gv_insert_jobs: its database's index when keyed,
+ * else ndbs (any database). */
+static size_t
+home_slot(gv_client *gv, const struct gv_new_job *j)
+{
+	const char *key = key_or_null(j->uniqkey);
+
+	return key ? dbset_key_index(gv->dbs, j->funcname, key) :
+	    dbset_count(gv->dbs);
+}
+
+int
+gv_insert_jobs(gv_client *gv, const struct gv_new_job *jobs, size_t n,
+    size_t *inserted)
+{
+	size_t ndbs = dbset_count(gv->dbs), *idx = NULL, *count = NULL;
+	size_t *start = NULL, i, d, nfree, tries, total = 0;
+	struct db *db;
+	int rc = GV_OK;
+
+	if (inserted)
+		*inserted = 0;
+	for (i = 0; i < n; i++) {
+		if ((rc = check_new_job(gv, &jobs[i])) != GV_OK) {
+			char why[sizeof(gv->err)];
+
+			memcpy(why, gv->err, sizeof(why));
+			return fail(gv, rc, "job %zu: %.900s", i, why);
+		}
+	}
+	if (n == 0)
+		return GV_OK;
+	/*
+	 * Group by database: keyed jobs by their stable home, the rest
+	 * (slot ndbs) to one healthy database. Counting sort keeps each
+	 * group in the caller's order.
+	 */
+	if ((idx = malloc(n * sizeof(*idx))) == NULL ||
+	    (count = calloc(ndbs + 2, sizeof(*count))) == NULL ||
+	    (start = calloc(ndbs + 2, sizeof(*start))) == NULL) {
+		rc = fail(gv, GV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		count[home_slot(gv, &jobs[i])]++;
+	for (d = 1; d <= ndbs; d++)
+		start[d] = start[d - 1] + count[d - 1];
+	for (i = 0; i < n; i++)
+		idx[start[home_slot(gv, &jobs[i])]++] = i;
+	for (d = 0; d <= ndbs; d++)
+		start[d] -= count[d];
+	for (d = 0; d < ndbs; d++) {
+		if (count[d] == 0)
+			continue;
+		if ((rc = insert_share(gv, dbset_at(gv->dbs, d), jobs,
+		    idx + start[d], count[d], &total)) != GV_OK)
+			goto out;
+	}
+	nfree = count[ndbs];
+	/* A failed transaction stored nothing (or, if the commit's answer was
+	 * lost, possibly all: then a retry elsewhere may store the share
+	 * twice, which runs jobs twice but never loses one). */
+	for (tries = 0; nfree > 0 && tries < ndbs; tries++) {
+		db = dbset_pick(gv->dbs);
+		if ((rc = insert_share(gv, db, jobs, idx + start[ndbs], nfree,
+		    &total)) == GV_OK)
+			break;
+	}
+out:
+	if (inserted)
+		*inserted = total;
+	free(idx);
+	free(count);
+	free(start);
+	return rc;
+}
+
+static int
+apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
+    enum sql_id any, const struct dbval *lead, size_t nlead)
+{
+	struct dbval p[4];
+	uint64_t affected;
+	struct db *db;
+	size_t n = 0;
+
+	if (job == NULL || job->jobid == 0)
+		return fail(gv, GV_EINVAL, "job has no jobid");
+	if ((db = dbset_find(gv->dbs, job->dbid)) == NULL)
+		return fail(gv, GV_EINVAL, "job %llu names database %u, which "
+		    "is not configured", (unsigned long long)job->jobid,
+		    job->dbid);
+	while (n < nlead) {
+		p[n] = lead[n];
+		n++;
+	}
+	p[n++] = DBV_U(job->jobid);
+	if (job->fenced)
+		p[n++] = DBV_U(job->attempt);
+	if (db_exec(db, job->fenced ? fenced : any, 1, p, n, &affected, NULL,
+	    gv->err, sizeof(gv->err)) == -1)
+		return GV_EDB;
+	if (affected == 0)
+		return fail(gv, GV_ESTALE, "job %llu of database %u is gone or "
+		    "owned by a newer attempt", (unsigned long long)job->jobid,
+		    job->dbid);
+	return GV_OK;
+}
+
+int
+gv_complete_job(gv_client *gv, const struct gv_job *job)
+{
+	return apply(gv, job, SQL_COMPLETE, SQL_COMPLETE_ANY, NULL, 0);
+}
+
+int
+gv_reschedule_job(gv_client *gv, const struct gv_job *job, const char *when)
+{
+	struct dbval lead;
+	long v;
+
+	if (when == NULL)
+		return fail(gv, GV_EINVAL, "no time to reschedule to");
+	if (strcmp(when, "never") == 0) {
+		lead = DBV_U(GV_NEVER);
+		return apply(gv, job, SQL_RESCHEDULE_AT, SQL_RESCHEDULE_AT_ANY,
+		    &lead, 1);
+	}
+	if (when[0] == '+') {
+		if (when[1] < '0' || when[1] > '9' ||
+		    parse_long(when + 1, 0, DELAY_MAX, &v) == -1)
+			return fail(gv, GV_EINVAL, "bad relative time \"%s\": "
+			    "+SECONDS, at most %ld", when, DELAY_MAX);
+		lead = DBV_I(v);
+		return apply(gv, job, SQL_RESCHEDULE_IN, SQL_RESCHEDULE_IN_ANY,
+		    &lead, 1);
+	}
+	if (when[0] < '0' || when[0] > '9' ||
+	    parse_long(when, 0, GV_NEVER, &v) == -1)
+		return fail(gv, GV_EINVAL, "bad time \"%s\": \"never\", "
+		    "\"+SECONDS\" or a unix time", when);
+	lead = DBV_U((uint64_t)v);
+	return apply(gv, job, SQL_RESCHEDULE_AT, SQL_RESCHEDULE_AT_ANY, &lead,
+	    1);
+}
+
+int
+gv_failed_job(gv_client *gv, const struct gv_job *job)
+{
+	struct dbval lead = DBV_U(gv->max_failures ? gv->max_failures :
+	    NEVER_PARK);
+
+	return apply(gv, job, SQL_FAIL, SQL_FAIL_ANY, &lead, 1);
+}
+
+int
+gv_extend_lease(gv_client *gv, const struct gv_job *job, unsigned seconds)
+{
+	struct dbval lead = DBV_U(seconds);
+
+	return apply(gv, job, SQL_EXTEND, SQL_EXTEND_ANY, &lead, 1);
+}

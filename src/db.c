@@ -1,0 +1,795 @@
+/*
+ * db: connections to the configured databases, their health, and prepared
+ * statements over MariaDB Connector/C's binary protocol.
+ *
+ * Sessions run at READ COMMITTED so the claim's locking read takes row locks
+ * only, not gap locks that would stall concurrent inserts of due jobs.
+ * CLIENT_FOUND_ROWS makes an UPDATE report the rows it matched, not the rows
+ * it changed: a fenced statement that matched its (jobid, attempt) succeeded
+ * even when it wrote the value the row already had.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "db.h"
+#include "util.h"
+
+#define DB_CONNECT_TIMEOUT 5     /* seconds */
+#define DB_IO_TIMEOUT 60         /* seconds, read and write */
+#define DB_IDLE_PING 30.0        /* seconds idle before a ping */
+#define DB_BACKOFF_MIN 0.5
+#define DB_BACKOFF_MAX 30.0
+#define DB_STMT_CACHE 32
+#define DB_STR_BUF 1024          /* VARCHAR(255) of utf8mb4 fits */
+#define DB_ARG_BUF 65536         /* bigger args are fetched column by column */
+#define DB_SQL_HEAD 1024        /* room for a statement's fixed text */
+#define DB_SQL_PER_ROW 64       /* room for one repeat of its variable part */
+
+struct cached_stmt {
+	enum sql_id id;
+	unsigned n;
+	MYSQL_STMT *stmt;
+	unsigned long used;      /* tick of the last use, for LRU eviction */
+};
+
+struct db {
+	unsigned dbid;
+	char *host;
+	unsigned port;
+	char *socket;
+	char *database;
+	char *user;
+	char *password;
+	MYSQL *conn;
+	double last_used;        /* time_mono() */
+	int in_txn;
+	unsigned failures;       /* consecutive */
+	double retry_at;         /* time_mono(); 0 when healthy */
+	unsigned last_errno;
+	struct cached_stmt cache[DB_STMT_CACHE];
+	size_t ncache;
+	unsigned long tick;
+};
+
+struct dbset {
+	struct db *dbs;
+	size_t n;
+	unsigned seed;
+};
+
+static int
+db_cmp(const void *a, const void *b)
+{
+	const struct db *x = a, *y = b;
+
+	return (x->dbid > y->dbid) - (x->dbid < y->dbid);
+}
+
+struct dbset *
+dbset_new(const struct gv_db_settings *s, size_t n, char *err, size_t errlen)
+{
+	struct dbset *set;
+	size_t i, j;
+
+	if (n == 0) {
+		errf(err, errlen, "no database configured");
+		return NULL;
+	}
+	if ((set = calloc(1, sizeof(*set))) == NULL ||
+	    (set->dbs = calloc(n, sizeof(*set->dbs))) == NULL) {
+		free(set);
+		errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	set->n = n;
+	set->seed = (unsigned)(time_real() * 1e6) ^ (unsigned)getpid();
+	for (i = 0; i < n; i++) {
+		struct db *db = &set->dbs[i];
+
+		for (j = 0; j < i; j++)
+			if (s[j].dbid == s[i].dbid) {
+				errf(err, errlen, "database %u configured twice",
+				    s[i].dbid);
+				goto fail;
+			}
+		if (s[i].dbid == 0) {
+			errf(err, errlen, "a database needs a dbid above 0");
+			goto fail;
+		}
+		db->dbid = s[i].dbid;
+		db->port = s[i].port ? s[i].port : 3306;
+		db->host = str_dup(s[i].host && *s[i].host ? s[i].host :
+		    (s[i].socket ? "localhost" : "127.0.0.1"));
+		db->socket = str_dup(s[i].socket);
+		db->database = str_dup(s[i].database ? s[i].database : "");
+		db->user = str_dup(s[i].user ? s[i].user : "");
+		db->password = str_dup(s[i].password ? s[i].password : "");
+		if (!db->host || !db->database || !db->user || !db->password ||
+		    (s[i].socket && !db->socket)) {
+			errf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	qsort(set->dbs, n, sizeof(*set->dbs), db_cmp);
+	return set;
+fail:
+	dbset_free(set);
+	return NULL;
+}
+
+void
+dbset_free(struct dbset *set)
+{
+	size_t i;
+
+	if (set == NULL)
+		return;
+	for (i = 0; i < set->n; i++) {
+		struct db *db = &set->dbs[i];
+
+		db_disconnect(db);
+		free(db->host);
+		free(db->socket);
+		free(db->database);
+		free(db->user);
+		if (db->password)
+			explicit_bzero(db->password, strlen(db->password));
+		free(db->password);
+	}
+	free(set->dbs);
+	free(set);
+}
+
+size_t
+dbset_count(const struct dbset *set)
+{
+	return set->n;
+}
+
+struct db *
+dbset_at(struct dbset *set, size_t i)
+{
+	return i < set->n ? &set->dbs[i] : NULL;
+}
+
+struct db *
+dbset_find(struct dbset *set, unsigned dbid)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->dbs[i].dbid == dbid)
+			return &set->dbs[i];
+	return NULL;
+}
+
+struct db *
+dbset_pick(struct dbset *set)
+{
+	double now = time_mono();
+	size_t i, start, healthy = 0, k;
+	struct db *soonest = NULL;
+
+	for (i = 0; i < set->n; i++)
+		if (db_healthy(&set->dbs[i], now))
+			healthy++;
+	if (healthy == 0) {
+		for (i = 0; i < set->n; i++)
+			if (soonest == NULL ||
+			    set->dbs[i].retry_at < soonest->retry_at)
+				soonest = &set->dbs[i];
+		return soonest;
+	}
+	/* The k-th healthy database, k random. */
+	k = (size_t)rand_r(&set->seed) % healthy;
+	start = 0;
+	for (i = 0; i < set->n; i++) {
+		if (!db_healthy(&set->dbs[i], now))
+			continue;
+		if (start++ == k)
+			return &set->dbs[i];
+	}
+	return &set->dbs[0];
+}
+
+/* Modulo over the configured databases, not the healthy ones: a key must
+ * never move, or its uniqueness would hold in two places at once. */
+size_t
+dbset_key_index(const struct dbset *set, const char *funcname,
+    const char *uniqkey)
+{
+	uint64_t h;
+
+	h = hash_fnv1a(HASH_SEED, funcname, strlen(funcname) + 1);
+	h = hash_fnv1a(h, uniqkey, strlen(uniqkey));
+	return (size_t)(h % set->n);
+}
+
+struct db *
+dbset_for_key(struct dbset *set, const char *funcname, const char *uniqkey)
+{
+	return &set->dbs[dbset_key_index(set, funcname, uniqkey)];
+}
+
+unsigned
+db_id(const struct db *db)
+{
+	return db->dbid;
+}
+
+int
+db_healthy(const struct db *db, double now)
+{
+	return db->retry_at <= now;
+}
+
+double
+db_backoff_left(const struct db *db, double now)
+{
+	return db->retry_at > now ? db->retry_at - now : 0;
+}
+
+unsigned
+db_errno(const struct db *db)
+{
+	return db->last_errno;
+}
+
+static void
+stmt_cache_clear(struct db *db)
+{
+	size_t i;
+
+	for (i = 0; i < db->ncache; i++)
+		mysql_stmt_close(db->cache[i].stmt);
+	db->ncache = 0;
+}
+
+void
+db_disconnect(struct db *db)
+{
+	stmt_cache_clear(db);
+	if (db->conn)
+		mysql_close(db->conn);
+	db->conn = NULL;
+	db->in_txn = 0;
+}
+
+/* Client errors (CR_*, 2000..2999) and the server's own goodbyes mean the
+ * connection is gone; anything else is about the statement. */
+static int
+conn_lost(unsigned e)
+{
+	return (e >= 2000 && e < 3000) || e == ER_SERVER_SHUTDOWN ||
+	    e == ER_CON_COUNT_ERROR || e == 1927 /* connection killed */ ||
+	    e == 4031 /* idle disconnect */;
+}
+
+static void
+db_failed(struct db *db, unsigned e)
+{
+	double delay;
+
+	db->last_errno = e;
+	if (!conn_lost(e))
+		return;
+	db_disconnect(db);
+	db->failures++;
+	delay = DB_BACKOFF_MIN;
+	for (unsigned i = 1; i < db->failures && delay < DB_BACKOFF_MAX; i++)
+		delay *= 2;
+	if (delay > DB_BACKOFF_MAX)
+		delay = DB_BACKOFF_MAX;
+	db->retry_at = time_mono() + delay;
+}
+
+static void
+db_ok(struct db *db)
+{
+	db->failures = 0;
+	db->retry_at = 0;
+	db->last_errno = 0;
+	db->last_used = time_mono();
+}
+
+static int
+db_connect(struct db *db, char *err, size_t errlen)
+{
+	unsigned int timeout;
+	my_bool off = 0;
+	unsigned e;
+
+	if (db->conn) {
+		/* A connection idle for long may have been closed by the
+		 * server (wait_timeout) or a restart: find out before a
+		 * statement fails half-way. */
+		if (time_mono() - db->last_used < DB_IDLE_PING ||
+		    mysql_ping(db->conn) == 0)
+			return 0;
+		db_disconnect(db);
+	}
+	if ((db->conn = mysql_init(NULL)) == NULL)
+		return errf(err, errlen, "database %u: out of memory", db->dbid);
+	timeout = DB_CONNECT_TIMEOUT;
+	mysql_options(db->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	timeout = DB_IO_TIMEOUT;
+	mysql_options(db->conn, MYSQL_OPT_READ_TIMEOUT, &timeout);
+	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+	mysql_options(db->conn, MYSQL_OPT_RECONNECT, &off);
+	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_options(db->conn, MYSQL_INIT_COMMAND,
+	    "SET SESSION tx_isolation = 'READ-COMMITTED'");
+	if (mysql_real_connect(db->conn, db->host, db->user, db->password,
+	    db->database, db->socket ? 0 : db->port, db->socket,
+	    CLIENT_FOUND_ROWS) == NULL) {
+		e = mysql_errno(db->conn);
+		errf(err, errlen, "database %u: cannot connect: %s", db->dbid,
+		    mysql_error(db->conn));
+		mysql_close(db->conn);
+		db->conn = NULL;
+		/* Every connect failure backs off, even "access denied": it
+		 * may be fixed any moment and must not be hammered. */
+		db_failed(db, e >= 2000 && e < 3000 ? e : CR_CONNECTION_ERROR);
+		db->last_errno = e;
+		return -1;
+	}
+	db->last_used = time_mono();
+	return 0;
+}
+
+static MYSQL_STMT *
+stmt_get(struct db *db, enum sql_id id, unsigned n, char *err, size_t errlen)
+{
+	struct cached_stmt *c, *victim = NULL;
+	size_t cap;
+	char *text;
+	const char *sql;
+	MYSQL_STMT *stmt;
+	size_t i;
+
+	if (!sql_variable(id))
+		n = 1;
+	db->tick++;
+	for (i = 0; i < db->ncache; i++) {
+		c = &db->cache[i];
+		if (c->id == id && c->n == n) {
+			c->used = db->tick;
+			return c->stmt;
+		}
+	}
+	cap = DB_SQL_HEAD + (size_t)n * DB_SQL_PER_ROW;
+	if ((text = malloc(cap)) == NULL ||
+	    (sql = sql_text(id, n, text, cap)) == NULL ||
+	    (stmt = mysql_stmt_init(db->conn)) == NULL) {
+		free(text);
+		errf(err, errlen, "database %u: out of memory", db->dbid);
+		return NULL;
+	}
+	if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0) {
+		errf(err, errlen, "database %u: preparing %s: %s", db->dbid,
+		    sql_name(id), mysql_stmt_error(stmt));
+		db_failed(db, mysql_stmt_errno(stmt));
+		mysql_stmt_close(stmt);
+		free(text);
+		return NULL;
+	}
+	free(text);
+	if (db->ncache < DB_STMT_CACHE) {
+		victim = &db->cache[db->ncache++];
+	} else {
+		victim = &db->cache[0];
+		for (i = 1; i < db->ncache; i++)
+			if (db->cache[i].used < victim->used)
+				victim = &db->cache[i];
+		mysql_stmt_close(victim->stmt);
+	}
+	victim->id = id;
+	victim->n = n;
+	victim->stmt = stmt;
+	victim->used = db->tick;
+	return stmt;
+}
+
+static int
+bind_params(MYSQL_BIND *b, const struct dbval *p, size_t n)
+{
+	size_t i;
+
+	memset(b, 0, n * sizeof(*b));
+	for (i = 0; i < n; i++) {
+		switch (p[i].type) {
+		case DBV_NULL:
+			b[i].buffer_type = MYSQL_TYPE_NULL;
+			break;
+		case DBV_U64:
+			b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			b[i].buffer = (void *)(uintptr_t)&p[i].u;
+			b[i].is_unsigned = 1;
+			break;
+		case DBV_I64:
+			b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			b[i].buffer = (void *)(uintptr_t)&p[i].i;
+			break;
+		case DBV_STR:
+		case DBV_BLOB:
+			b[i].buffer_type = p[i].type == DBV_STR ?
+			    MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
+			/* The API takes a non-const pointer but only reads
+			 * input buffers. */
+			b[i].buffer = (void *)(uintptr_t)(p[i].p ? p[i].p : "");
+			b[i].buffer_length = (unsigned long)p[i].len;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Prepare (or reuse) and execute. A statement that failed because the
+ * connection was gone before it was sent is retried once on a new connection
+ * when it is safe: outside a transaction, and not an INSERT (an INSERT that
+ * the server received but could not answer would be stored twice).
+ */
+static MYSQL_STMT *
+stmt_run(struct db *db, enum sql_id id, unsigned n, const struct dbval *params,
+    size_t nparams, char *err, size_t errlen)
+{
+	MYSQL_BIND stackbind[16], *bind = stackbind;
+	MYSQL_STMT *stmt = NULL;
+	int tries;
+	unsigned e;
+
+	if (nparams > 16 && (bind = calloc(nparams, sizeof(*bind))) == NULL) {
+		errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (bind_params(bind, params, nparams) == -1) {
+		errf(err, errlen, "bad parameter type");
+		goto out;
+	}
+	for (tries = 0; tries < 2; tries++) {
+		if (db_connect(db, err, errlen) == -1)
+			break;
+		if ((stmt = stmt_get(db, id, n, err, errlen)) == NULL)
+			break;
+		if (mysql_stmt_param_count(stmt) != nparams) {
+			errf(err, errlen, "%s takes %lu parameters, not %zu",
+			    sql_name(id), mysql_stmt_param_count(stmt), nparams);
+			stmt = NULL;
+			break;
+		}
+		if (mysql_stmt_bind_param(stmt, bind) == 0 &&
+		    mysql_stmt_execute(stmt) == 0)
+			break;
+		e = mysql_stmt_errno(stmt);
+		errf(err, errlen, "database %u: %s: %s", db->dbid, sql_name(id),
+		    mysql_stmt_error(stmt));
+		stmt = NULL;
+		if (e == CR_SERVER_GONE_ERROR && !db->in_txn && id != SQL_INSERT) {
+			db_disconnect(db);
+			continue;
+		}
+		db_failed(db, e);
+		break;
+	}
+out:
+	if (bind != stackbind)
+		free(bind);
+	return stmt;
+}
+
+int
+db_exec(struct db *db, enum sql_id id, unsigned nrows,
+    const struct dbval *params, size_t nparams, uint64_t *affected,
+    uint64_t *insert_id, char *err, size_t errlen)
+{
+	MYSQL_STMT *stmt;
+
+	if ((stmt = stmt_run(db, id, nrows, params, nparams, err, errlen)) ==
+	    NULL)
+		return -1;
+	if (affected)
+		*affected = (uint64_t)mysql_stmt_affected_rows(stmt);
+	if (insert_id)
+		*insert_id = (uint64_t)mysql_stmt_insert_id(stmt);
+	db_ok(db);
+	return 0;
+}
+
+/* The job columns of SQL_JOB_COLUMNS, in order. */
+enum { C_JOBID, C_FUNCNAME, C_ARG, C_UNIQKEY, C_RUN_AFTER, C_COALESCE, C_FLAG,
+	C_FAILCOUNT, C_ATTEMPT, C_NCOLS };
+
+struct job_row {
+	MYSQL_BIND bind[C_NCOLS];
+	unsigned long length[C_NCOLS];
+	my_bool is_null[C_NCOLS];
+	my_bool error[C_NCOLS];
+	unsigned long long num[C_NCOLS];
+	char str[C_NCOLS][DB_STR_BUF];
+	char *arg;
+};
+
+static void
+job_row_bind(struct job_row *r)
+{
+	int c;
+
+	memset(r->bind, 0, sizeof(r->bind));
+	for (c = 0; c < C_NCOLS; c++) {
+		MYSQL_BIND *b = &r->bind[c];
+
+		b->length = &r->length[c];
+		b->is_null = &r->is_null[c];
+		b->error = &r->error[c];
+		switch (c) {
+		case C_JOBID: case C_RUN_AFTER: case C_FAILCOUNT: case C_ATTEMPT:
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &r->num[c];
+			b->is_unsigned = 1;
+			break;
+		case C_ARG:
+			b->buffer_type = MYSQL_TYPE_BLOB;
+			b->buffer = r->arg;
+			b->buffer_length = DB_ARG_BUF;
+			break;
+		default:
+			b->buffer_type = MYSQL_TYPE_STRING;
+			b->buffer = r->str[c];
+			b->buffer_length = DB_STR_BUF;
+			break;
+		}
+	}
+}
+
+/* A copy of column c of the current row, whole even when it did not fit the
+ * bound buffer. NULL column: *out = NULL. */
+static int
+column_copy(MYSQL_STMT *stmt, struct job_row *r, int c, char **out,
+    size_t *len)
+{
+	MYSQL_BIND b;
+	char *p;
+
+	*out = NULL;
+	if (len)
+		*len = 0;
+	if (r->is_null[c])
+		return 0;
+	if ((p = malloc(r->length[c] + 1)) == NULL)
+		return -1;
+	if (r->length[c] <= r->bind[c].buffer_length) {
+		memcpy(p, r->bind[c].buffer, r->length[c]);
+	} else {
+		memset(&b, 0, sizeof(b));
+		b.buffer_type = r->bind[c].buffer_type;
+		b.buffer = p;
+		b.buffer_length = r->length[c];
+		if (mysql_stmt_fetch_column(stmt, &b, (unsigned)c, 0) != 0) {
+			free(p);
+			return -1;
+		}
+	}
+	p[r->length[c]] = '\0';
+	*out = p;
+	if (len)
+		*len = r->length[c];
+	return 0;
+}
+
+static int
+job_from_row(MYSQL_STMT *stmt, struct job_row *r, unsigned dbid,
+    struct gv_job *job)
+{
+	char *flag = NULL;
+
+	memset(job, 0, sizeof(*job));
+	job->jobid = r->num[C_JOBID];
+	job->dbid = dbid;
+	job->run_after = (uint32_t)r->num[C_RUN_AFTER];
+	job->failcount = (unsigned)r->num[C_FAILCOUNT];
+	job->attempt = (uint32_t)r->num[C_ATTEMPT];
+	job->fenced = 1;
+	if (column_copy(stmt, r, C_FUNCNAME, &job->funcname, NULL) == -1 ||
+	    column_copy(stmt, r, C_ARG, (char **)&job->arg, &job->arg_len) ==
+	    -1 ||
+	    column_copy(stmt, r, C_UNIQKEY, &job->uniqkey, NULL) == -1 ||
+	    column_copy(stmt, r, C_COALESCE, &job->coalesce, NULL) == -1 ||
+	    column_copy(stmt, r, C_FLAG, &flag, NULL) == -1) {
+		gv_job_clear(job);
+		return -1;
+	}
+	if (job->funcname == NULL)
+		job->funcname = strdup("");
+	if (job->arg == NULL)
+		job->arg = (unsigned char *)strdup("");
+	/* NULL (the original client inserted flag undef) or an unexpected
+	 * value: the column's default, shim. */
+	job->flag = flag && strcmp(flag, "controller") == 0 ?
+	    GV_FLAG_CONTROLLER : GV_FLAG_SHIM;
+	free(flag);
+	if (job->funcname == NULL || job->arg == NULL) {
+		gv_job_clear(job);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_select_jobs(struct db *db, enum sql_id id, const struct dbval *params,
+    size_t nparams, struct gv_job **jobs, size_t *njobs, char *err,
+    size_t errlen)
+{
+	struct job_row *r;
+	MYSQL_STMT *stmt;
+	struct gv_job *grown;
+	size_t cap = *njobs;
+	int rc, ret = -1;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->arg = malloc(DB_ARG_BUF)) == NULL) {
+		free(r);
+		return errf(err, errlen, "out of memory");
+	}
+	job_row_bind(r);
+	if ((stmt = stmt_run(db, id, 1, params, nparams, err, errlen)) == NULL)
+		goto out;
+	if (mysql_stmt_bind_result(stmt, r->bind) != 0) {
+		errf(err, errlen, "database %u: %s: %s", db->dbid, sql_name(id),
+		    mysql_stmt_error(stmt));
+		goto drain;
+	}
+	for (;;) {
+		rc = mysql_stmt_fetch(stmt);
+		if (rc == MYSQL_NO_DATA)
+			break;
+		if (rc == 1) {
+			errf(err, errlen, "database %u: %s: %s", db->dbid,
+			    sql_name(id), mysql_stmt_error(stmt));
+			db_failed(db, mysql_stmt_errno(stmt));
+			goto drain;
+		}
+		if (*njobs == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((grown = realloc(*jobs, cap * sizeof(**jobs))) ==
+			    NULL) {
+				errf(err, errlen, "out of memory");
+				goto drain;
+			}
+			*jobs = grown;
+		}
+		if (job_from_row(stmt, r, db->dbid, &(*jobs)[*njobs]) == -1) {
+			errf(err, errlen, "database %u: reading a job failed",
+			    db->dbid);
+			goto drain;
+		}
+		(*njobs)++;
+	}
+	db_ok(db);
+	ret = 0;
+drain:
+	mysql_stmt_free_result(stmt);
+out:
+	free(r->arg);
+	free(r);
+	return ret;
+}
+
+int
+db_select_u64(struct db *db, enum sql_id id, const struct dbval *params,
+    size_t nparams, uint64_t *value, int *found, char *err, size_t errlen)
+{
+	MYSQL_STMT *stmt;
+	MYSQL_BIND b;
+	unsigned long long v = 0;
+	my_bool is_null = 0;
+	int rc, ret = -1;
+
+	*found = 0;
+	if ((stmt = stmt_run(db, id, 1, params, nparams, err, errlen)) == NULL)
+		return -1;
+	memset(&b, 0, sizeof(b));
+	b.buffer_type = MYSQL_TYPE_LONGLONG;
+	b.buffer = &v;
+	b.is_unsigned = 1;
+	b.is_null = &is_null;
+	if (mysql_stmt_bind_result(stmt, &b) != 0) {
+		errf(err, errlen, "database %u: %s: %s", db->dbid, sql_name(id),
+		    mysql_stmt_error(stmt));
+		goto out;
+	}
+	while ((rc = mysql_stmt_fetch(stmt)) == 0) {
+		if (!*found && !is_null) {
+			*value = v;
+			*found = 1;
+		}
+	}
+	if (rc == 1) {
+		errf(err, errlen, "database %u: %s: %s", db->dbid, sql_name(id),
+		    mysql_stmt_error(stmt));
+		db_failed(db, mysql_stmt_errno(stmt));
+		goto out;
+	}
+	db_ok(db);
+	ret = 0;
+out:
+	mysql_stmt_free_result(stmt);
+	return ret;
+}
+
+int
+db_begin(struct db *db, char *err, size_t errlen)
+{
+	if (db_connect(db, err, errlen) == -1)
+		return -1;
+	if (mysql_autocommit(db->conn, 0) != 0) {
+		errf(err, errlen, "database %u: begin: %s", db->dbid,
+		    mysql_error(db->conn));
+		db_failed(db, mysql_errno(db->conn));
+		return -1;
+	}
+	db->in_txn = 1;
+	return 0;
+}
+
+/* A failed COMMIT leaves the outcome unknown to us: the connection is
+ * dropped, and callers must treat the work as possibly committed (a claim:
+ * the rows may be leased, and come back when the lease ends; an insert: it
+ * may be stored, so it may run twice, never zero times). */
+int
+db_commit(struct db *db, char *err, size_t errlen)
+{
+	int rc;
+
+	if (db->conn == NULL)
+		return errf(err, errlen, "database %u: connection lost",
+		    db->dbid);
+	rc = mysql_commit(db->conn);
+	if (rc != 0) {
+		errf(err, errlen, "database %u: commit: %s", db->dbid,
+		    mysql_error(db->conn));
+		db_failed(db, mysql_errno(db->conn));
+		if (db->conn)
+			db_disconnect(db);
+		return -1;
+	}
+	if (mysql_autocommit(db->conn, 1) != 0) {
+		db_failed(db, mysql_errno(db->conn));
+		if (db->conn)
+			db_disconnect(db);
+	}
+	db->in_txn = 0;
+	return 0;
+}
+
+void
+db_rollback(struct db *db)
+{
+	if (db->conn == NULL)
+		return;
+	if (mysql_rollback(db->conn) != 0 || mysql_autocommit(db->conn, 1) !=
+	    0) {
+		/* A connection stuck in an unknown transaction state is of no
+		 * further use. */
+		db_disconnect(db);
+	}
+	db->in_txn = 0;
+}
+
+void
+db_jobs_free(struct gv_job *jobs, size_t njobs)
+{
+	size_t i;
+
+	for (i = 0; i < njobs; i++)
+		gv_job_clear(&jobs[i]);
+	free(jobs);
+}

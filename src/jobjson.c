@@ -1,0 +1,747 @@
+/*
+ * jobjson: the job document (written by QueueRunners, read by workers), the
+ * inject_jobs payload and its reply. Every JSON field name lives here.
+ *
+ * The encoder is written by hand because it runs once per dispatched job;
+ * everything that reads JSON goes through jansson, since its input comes
+ * from the network and must never crash us.
+ */
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "garivini.h"
+#include "jobjson.h"
+#include "util.h"
+
+#define JOBJSON_COALESCE_MAX 255 /* the coalesce column */
+
+/*
+ * Every byte of the document outside fixed text is at most 6 bytes of output
+ * (\u00XX). The fixed text (keys, punctuation, five numbers of at most 20
+ * digits, "controller") stays well under ENCODE_FIXED.
+ */
+#define ENCODE_WORST 6
+#define ENCODE_FIXED 256
+
+static const char hexdigits[] = "0123456789abcdef";
+
+/* The two-character escapes JSON has; 0 where \u00XX must be used. */
+static const char short_escape[0x20] = {
+	['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
+};
+
+static char *
+put_text(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *
+put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* The ASCII part of a string: shared by bytes and by UTF-8 text. */
+static char *
+put_ascii(char *p, unsigned char c)
+{
+	if (c >= 0x20 && c != '"' && c != '\\') {
+		*p++ = (char)c;	/* DEL included: Perl's encode_json keeps it */
+	} else if (c == '"' || c == '\\') {
+		*p++ = '\\';
+		*p++ = (char)c;
+	} else if (short_escape[c]) {
+		*p++ = '\\';
+		*p++ = short_escape[c];
+	} else {
+		memcpy(p, "\\u00", 4);
+		p[4] = hexdigits[c >> 4];
+		p[5] = hexdigits[c & 0xf];
+		p += 6;
+	}
+	return p;
+}
+
+/* Bytes as code points U+0000..U+00FF, what Perl's encode_json does with a
+ * byte string. */
+static char *
+put_bytes(char *p, const unsigned char *s, size_t len)
+{
+	const unsigned char *end = s + len;
+	unsigned char c;
+
+	*p++ = '"';
+	for (; s < end; s++) {
+		c = *s;
+		if (c < 0x80) {
+			p = put_ascii(p, c);
+		} else {
+			*p++ = (char)(0xc0 | (c >> 6));
+			*p++ = (char)(0x80 | (c & 0x3f));
+		}
+	}
+	*p++ = '"';
+	return p;
+}
+
+/* Strict UTF-8, as jansson checks it: no overlong forms, no surrogates,
+ * nothing above U+10FFFF. */
+static int
+utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0, need, k;
+	unsigned char c, lo, hi;
+
+	while (i < len) {
+		c = s[i++];
+		if (c < 0x80)
+			continue;
+		lo = 0x80;
+		hi = 0xbf;
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1;
+		else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		} else
+			return 0;
+		if (len - i < need)
+			return 0;
+		if (s[i] < lo || s[i] > hi)
+			return 0;
+		for (k = 1; k < need; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+		i += need;
+	}
+	return 1;
+}
+
+/*
+ * Text columns hold whatever a client stored, in whatever charset. Valid
+ * UTF-8 goes out as such; anything else is mapped byte by byte like arg, so
+ * the document stays valid JSON instead of being rejected by every parser.
+ */
+static char *
+put_text_string(char *p, const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i;
+
+	if (!utf8_valid(u, len))
+		return put_bytes(p, u, len);
+	*p++ = '"';
+	for (i = 0; i < len; i++) {
+		if (u[i] < 0x80)
+			p = put_ascii(p, u[i]);
+		else
+			*p++ = (char)u[i];
+	}
+	*p++ = '"';
+	return p;
+}
+
+static char *
+put_text_or_null(char *p, const char *s, size_t len)
+{
+	if (s == NULL)
+		return put_text(p, "null");
+	return put_text_string(p, s, len);
+}
+
+int
+jobjson_encode(const struct gv_job *job, struct buf *b)
+{
+	const char *funcname = job->funcname ? job->funcname : "";
+	size_t flen, ulen, clen, strings, limit, worst;
+	char *p;
+
+	flen = strlen(funcname);
+	ulen = job->uniqkey ? strlen(job->uniqkey) : 0;
+	clen = job->coalesce ? strlen(job->coalesce) : 0;
+	/* Reserving once for the worst case keeps the loops free of checks. */
+	strings = flen + ulen + clen;
+	limit = (SIZE_MAX - ENCODE_FIXED) / ENCODE_WORST;
+	if (strings > limit || job->arg_len > limit - strings)
+		return -1;
+	worst = ENCODE_FIXED + ENCODE_WORST * (strings + job->arg_len);
+	if (buf_reserve(b, worst) == -1)
+		return -1;
+
+	p = b->data + b->len;
+	p = put_text(p, "{\"jobid\":");
+	p = put_u64(p, job->jobid);
+	p = put_text(p, ",\"dbid\":");
+	p = put_u64(p, job->dbid);
+	p = put_text(p, ",\"funcname\":");
+	p = put_text_string(p, funcname, flen);
+	p = put_text(p, ",\"arg\":");
+	p = put_bytes(p, job->arg, job->arg ? job->arg_len : 0);
+	p = put_text(p, ",\"uniqkey\":");
+	p = put_text_or_null(p, job->uniqkey, ulen);
+	p = put_text(p, ",\"coalesce\":");
+	p = put_text_or_null(p, job->coalesce, clen);
+	p = put_text(p, ",\"run_after\":");
+	p = put_u64(p, job->run_after);
+	p = put_text(p, job->flag == GV_FLAG_CONTROLLER ?
+	    ",\"flag\":\"controller\"" : ",\"flag\":\"shim\"");
+	p = put_text(p, ",\"failcount\":");
+	p = put_u64(p, job->failcount);
+	p = put_text(p, ",\"attempt\":");
+	p = put_u64(p, job->attempt);
+	*p++ = '}';
+	*p = '\0';	/* buf keeps its contents a C string */
+	b->len = (size_t)(p - b->data);
+	return 0;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static json_t *
+load_object(const void *json, size_t len, const char *what, char *err,
+    size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root;
+
+	if (json == NULL)
+		json = "";
+	root = json_loadb(json, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES,
+	    &jerr);
+	if (root == NULL) {
+		errf(err, errlen, "not JSON: %s at byte %d", jerr.text,
+		    jerr.position);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		errf(err, errlen, "%s is not an object", what);
+		return NULL;
+	}
+	return root;
+}
+
+enum num_result { NUM_OK, NUM_NOT_NUMBER, NUM_FRACTION, NUM_NEGATIVE,
+	NUM_TOO_BIG };
+
+/*
+ * A non-negative integer up to max, given as a JSON integer, a JSON real
+ * without a fraction, or a string of decimal digits (the original Perl sent
+ * DBI's strings). A string may carry a leading '-' only so that the caller
+ * can say "negative" rather than "not a number".
+ */
+static enum num_result
+json_uint(const json_t *v, uint64_t max, uint64_t *out)
+{
+	const char *s;
+	size_t len, i;
+	uint64_t n = 0;
+	int negative = 0;
+	double r;
+
+	if (json_is_integer(v)) {
+		json_int_t x = json_integer_value(v);
+
+		if (x < 0)
+			return NUM_NEGATIVE;
+		if ((uint64_t)x > max)
+			return NUM_TOO_BIG;
+		*out = (uint64_t)x;
+		return NUM_OK;
+	}
+	if (json_is_real(v)) {
+		r = json_real_value(v);
+		if (!isfinite(r))
+			return NUM_NOT_NUMBER;
+		if (r != floor(r))
+			return NUM_FRACTION;
+		if (r < 0)
+			return NUM_NEGATIVE;
+		/* 2^64 is exact in a double; anything from it up is too big
+		 * even for the widest max. */
+		if (r >= 18446744073709551616.0 || (uint64_t)r > max)
+			return NUM_TOO_BIG;
+		*out = (uint64_t)r;
+		return NUM_OK;
+	}
+	if (!json_is_string(v))
+		return NUM_NOT_NUMBER;
+	s = json_string_value(v);
+	len = json_string_length(v);
+	i = 0;
+	if (len && s[0] == '-') {
+		negative = 1;
+		i = 1;
+	}
+	if (i == len)
+		return NUM_NOT_NUMBER;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return NUM_NOT_NUMBER;
+		if (n > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return negative ? NUM_NEGATIVE : NUM_TOO_BIG;
+		n = n * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (negative && n)
+		return NUM_NEGATIVE;
+	if (n > max)
+		return NUM_TOO_BIG;
+	*out = n;
+	return NUM_OK;
+}
+
+/*
+ * Map a string's code points U+0000..U+00FF back to bytes. jansson hands us
+ * valid UTF-8, so only 0xC2 and 0xC3 can lead a code point below U+0100;
+ * the bounds checks are there anyway so that no input can read past the end.
+ * Returns the byte count, or -1 when a larger code point is present.
+ */
+static long long
+latin1_from_utf8(const unsigned char *s, size_t len, unsigned char *out)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len) {
+		if (s[i] < 0x80) {
+			out[n++] = s[i++];
+		} else if ((s[i] == 0xc2 || s[i] == 0xc3) && i + 1 < len &&
+		    (s[i + 1] & 0xc0) == 0x80) {
+			out[n++] = (unsigned char)(((s[i] & 0x03) << 6) |
+			    (s[i + 1] & 0x3f));
+			i += 2;
+		} else
+			return -1;
+	}
+	return (long long)n;
+}
+
+/*
+ * The bytes of a JSON string holding a payload: its code points when all
+ * are <= U+00FF, else (if utf8_fallback) its UTF-8 bytes. *arg is allocated
+ * with a NUL after the payload. 0, -1 on a larger code point without the
+ * fallback, -2 when memory ran out.
+ */
+static int
+arg_bytes(const json_t *v, int utf8_fallback, unsigned char **arg,
+    size_t *arg_len)
+{
+	const unsigned char *s;
+	unsigned char *out;
+	size_t len;
+	long long n;
+
+	if (v == NULL || json_is_null(v)) {
+		s = (const unsigned char *)"";
+		len = 0;
+	} else {
+		s = (const unsigned char *)json_string_value(v);
+		len = json_string_length(v);
+	}
+	if ((out = malloc(len + 1)) == NULL)
+		return -2;
+	if ((n = latin1_from_utf8(s, len, out)) < 0) {
+		if (!utf8_fallback) {
+			free(out);
+			return -1;
+		}
+		memcpy(out, s, len);
+		n = (long long)len;
+	}
+	out[n] = '\0';
+	*arg = out;
+	*arg_len = (size_t)n;
+	return 0;
+}
+
+/* A copy of a JSON string as a C string; NUL bytes inside are refused,
+ * since the C string would silently lose what follows them. 0, -1 on an
+ * embedded NUL, -2 when memory ran out. */
+static int
+text_copy(const json_t *v, char **out)
+{
+	const char *s = json_string_value(v);
+	size_t len = json_string_length(v);
+
+	if (memchr(s, '\0', len) != NULL)
+		return -1;
+	if ((*out = strdup(s)) == NULL)
+		return -2;
+	return 0;
+}
+
+/* Optional string-or-null text field of a job document. */
+static int
+decode_text(json_t *root, const char *key, char **out, char *err,
+    size_t errlen)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return errf(err, errlen, "%s must be a string or null", key);
+	switch (text_copy(v, out)) {
+	case -1:
+		return errf(err, errlen, "%s contains a NUL byte", key);
+	case -2:
+		return errf(err, errlen, "out of memory");
+	}
+	return 0;
+}
+
+/* Optional non-negative integer field of a job document; null counts as
+ * missing. 1 if present, 0 if not, -1 on error. */
+static int
+decode_uint(json_t *root, const char *key, uint64_t max, uint64_t *out,
+    char *err, size_t errlen)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_uint(v, max, out) != NUM_OK)
+		return errf(err, errlen, "%s must be an integer from 0 to %"
+		    PRIu64, key, max);
+	return 1;
+}
+
+static int
+decode_id(json_t *root, const char *key, uint64_t max, uint64_t *out,
+    char *err, size_t errlen)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (v == NULL)
+		return errf(err, errlen, "%s is missing", key);
+	if (json_uint(v, max, out) != NUM_OK || *out == 0)
+		return errf(err, errlen, "%s must be a positive integer", key);
+	return 0;
+}
+
+int
+jobjson_decode(const void *json, size_t len, struct gv_job *job, char *err,
+    size_t errlen)
+{
+	json_t *root, *v;
+	uint64_t n;
+	int present;
+
+	memset(job, 0, sizeof *job);
+	if ((root = load_object(json, len, "document", err, errlen)) == NULL)
+		return -1;
+
+	if (decode_id(root, "jobid", UINT64_MAX, &job->jobid, err,
+	    errlen) == -1)
+		goto fail;
+	if (decode_id(root, "dbid", UINT_MAX, &n, err, errlen) == -1)
+		goto fail;
+	job->dbid = (unsigned)n;
+
+	v = json_object_get(root, "funcname");
+	if (v == NULL) {
+		errf(err, errlen, "funcname is missing");
+		goto fail;
+	}
+	if (!json_is_string(v)) {
+		errf(err, errlen, "funcname must be a string");
+		goto fail;
+	}
+	switch (text_copy(v, &job->funcname)) {
+	case -1:
+		errf(err, errlen, "funcname contains a NUL byte");
+		goto fail;
+	case -2:
+		errf(err, errlen, "out of memory");
+		goto fail;
+	}
+
+	v = json_object_get(root, "arg");
+	if (v != NULL && !json_is_null(v) && !json_is_string(v)) {
+		errf(err, errlen, "arg must be a string");
+		goto fail;
+	}
+	switch (arg_bytes(v, 0, &job->arg, &job->arg_len)) {
+	case -1:
+		errf(err, errlen, "arg is not a byte string (a code point "
+		    "above U+00FF)");
+		goto fail;
+	case -2:
+		errf(err, errlen, "out of memory");
+		goto fail;
+	}
+
+	if (decode_text(root, "uniqkey", &job->uniqkey, err, errlen) == -1 ||
+	    decode_text(root, "coalesce", &job->coalesce, err, errlen) == -1)
+		goto fail;
+
+	if (decode_uint(root, "run_after", UINT32_MAX, &n, err, errlen) == -1)
+		goto fail;
+	job->run_after = (uint32_t)n;
+	n = 0;
+	if (decode_uint(root, "failcount", UINT_MAX, &n, err, errlen) == -1)
+		goto fail;
+	job->failcount = (unsigned)n;
+	n = 0;
+	/* Documents of the original carry no attempt: completing those cannot
+	 * be fenced, and the caller must know. */
+	present = decode_uint(root, "attempt", UINT32_MAX, &n, err, errlen);
+	if (present == -1)
+		goto fail;
+	job->attempt = (uint32_t)n;
+	job->fenced = present;
+
+	job->flag = GV_FLAG_SHIM;
+	v = json_object_get(root, "flag");
+	if (v != NULL && !json_is_null(v)) {
+		if (json_is_string(v) && strcmp(json_string_value(v),
+		    "controller") == 0 && json_string_length(v) == 10)
+			job->flag = GV_FLAG_CONTROLLER;
+		else if (!json_is_string(v) || strcmp(json_string_value(v),
+		    "shim") != 0 || json_string_length(v) != 4) {
+			errf(err, errlen,
+			    "flag must be \"shim\" or \"controller\"");
+			goto fail;
+		}
+	}
+
+	json_decref(root);
+	return 0;
+fail:
+	json_decref(root);
+	gv_job_clear(job);
+	return -1;
+}
+
+int
+gv_job_parse(const void *json, size_t len, struct gv_job *job, char *err,
+    size_t errlen)
+{
+	if (job == NULL) {
+		errf(err, errlen, "no job to fill");
+		return GV_EINVAL;
+	}
+	if (jobjson_decode(json, len, job, err, errlen) == -1)
+		return GV_EJSON;
+	return GV_OK;
+}
+
+void
+gv_job_clear(struct gv_job *job)
+{
+	if (job == NULL)
+		return;
+	free(job->funcname);
+	free(job->arg);
+	free(job->uniqkey);
+	free(job->coalesce);
+	memset(job, 0, sizeof *job);
+}
+
+/* ---- inject_jobs ------------------------------------------------------ */
+
+static int
+key_is(const char *key, size_t key_len, const char *name)
+{
+	return key_len == strlen(name) && memcmp(key, name, key_len) == 0;
+}
+
+/* One of two synonymous keys, or NULL; both at once is an error. */
+static int
+either(json_t *root, const char *a, const char *b, json_t **v,
+    const char **name, char *err, size_t errlen)
+{
+	json_t *va = json_object_get(root, a), *vb = json_object_get(root, b);
+
+	if (va && vb)
+		return errf(err, errlen, "give %s or %s, not both", a, b);
+	*v = va ? va : vb;
+	*name = va ? a : b;
+	/* null stands for "not given", as clients serialize absent options */
+	if (*v && json_is_null(*v))
+		*v = NULL;
+	return 0;
+}
+
+/* A string field of the payload: copied, checked for length and NUL. */
+static int
+inject_text(json_t *v, const char *name, size_t max, int allow_empty,
+    char **out, char *err, size_t errlen)
+{
+	size_t len;
+
+	if (!json_is_string(v))
+		return errf(err, errlen, "%s must be a string", name);
+	len = json_string_length(v);
+	if (len == 0 && !allow_empty)
+		return errf(err, errlen, "%s is empty", name);
+	if (len > max)
+		return errf(err, errlen, "%s is longer than %zu bytes", name,
+		    max);
+	switch (text_copy(v, out)) {
+	case -1:
+		return errf(err, errlen, "%s contains a NUL byte", name);
+	case -2:
+		return errf(err, errlen, "out of memory");
+	}
+	return 0;
+}
+
+static int
+inject_delay(json_t *v, const char *name, long *delay, char *err,
+    size_t errlen)
+{
+	uint64_t n;
+
+	switch (json_uint(v, JOBJSON_DELAY_MAX, &n)) {
+	case NUM_OK:
+		*delay = (long)n;
+		return 0;
+	case NUM_NEGATIVE:
+		return errf(err, errlen, "%s must not be negative", name);
+	case NUM_TOO_BIG:
+		return errf(err, errlen, "%s must be at most %ld seconds",
+		    name, JOBJSON_DELAY_MAX);
+	case NUM_FRACTION:
+		return errf(err, errlen, "%s must be a whole number of seconds",
+		    name);
+	case NUM_NOT_NUMBER:
+		break;
+	}
+	return errf(err, errlen, "%s must be a number of seconds", name);
+}
+
+static const char *const inject_keys[] = {
+	"funcname", "arg", "uniqkey", "unique", "delay", "run_after", "flag",
+	"coalesce",
+};
+
+int
+jobjson_inject_decode(const void *json, size_t len, struct inject_req *req,
+    char *err, size_t errlen)
+{
+	json_t *root, *v;
+	const char *key, *name;
+	size_t key_len, i;
+
+	memset(req, 0, sizeof *req);
+	req->flag = GV_FLAG_CONTROLLER;
+	if ((root = load_object(json, len, "payload", err, errlen)) == NULL)
+		return -1;
+
+	/* A misspelt option would otherwise be ignored in silence. */
+	json_object_keylen_foreach(root, key, key_len, v) {
+		for (i = 0; i < sizeof inject_keys / sizeof inject_keys[0];
+		    i++)
+			if (key_is(key, key_len, inject_keys[i]))
+				break;
+		if (i == sizeof inject_keys / sizeof inject_keys[0]) {
+			errf(err, errlen, "unknown field %.*s",
+			    key_len > 64 ? 64 : (int)key_len, key);
+			goto fail;
+		}
+	}
+
+	if ((v = json_object_get(root, "funcname")) == NULL) {
+		errf(err, errlen, "funcname is missing");
+		goto fail;
+	}
+	if (inject_text(v, "funcname", JOBJSON_FUNCNAME_MAX, 0, &req->funcname,
+	    err, errlen) == -1)
+		goto fail;
+
+	if ((v = json_object_get(root, "arg")) == NULL) {
+		errf(err, errlen, "arg is missing");
+		goto fail;
+	}
+	if (!json_is_string(v)) {
+		errf(err, errlen, "arg must be a string");
+		goto fail;
+	}
+	if (arg_bytes(v, 1, &req->arg, &req->arg_len) != 0) {
+		errf(err, errlen, "out of memory");
+		goto fail;
+	}
+
+	if (either(root, "uniqkey", "unique", &v, &name, err, errlen) == -1)
+		goto fail;
+	if (v && inject_text(v, name, JOBJSON_UNIQKEY_MAX, 0, &req->uniqkey,
+	    err, errlen) == -1)
+		goto fail;
+
+	if (either(root, "delay", "run_after", &v, &name, err, errlen) == -1)
+		goto fail;
+	if (v && inject_delay(v, name, &req->delay, err, errlen) == -1)
+		goto fail;
+
+	if ((v = json_object_get(root, "flag")) != NULL && !json_is_null(v)) {
+		if (json_is_string(v) && json_string_length(v) == 4 &&
+		    strcmp(json_string_value(v), "shim") == 0)
+			req->flag = GV_FLAG_SHIM;
+		else if (!json_is_string(v) || json_string_length(v) != 10 ||
+		    strcmp(json_string_value(v), "controller") != 0) {
+			errf(err, errlen,
+			    "flag must be \"controller\" or \"shim\"");
+			goto fail;
+		}
+	}
+
+	if ((v = json_object_get(root, "coalesce")) != NULL &&
+	    !json_is_null(v) && inject_text(v, "coalesce",
+	    JOBJSON_COALESCE_MAX, 1, &req->coalesce, err, errlen) == -1)
+		goto fail;
+
+	json_decref(root);
+	return 0;
+fail:
+	json_decref(root);
+	jobjson_inject_clear(req);
+	return -1;
+}
+
+void
+jobjson_inject_clear(struct inject_req *req)
+{
+	if (req == NULL)
+		return;
+	free(req->funcname);
+	free(req->arg);
+	free(req->uniqkey);
+	free(req->coalesce);
+	memset(req, 0, sizeof *req);
+	req->flag = GV_FLAG_CONTROLLER;
+}
+
+int
+jobjson_inject_reply(uint64_t jobid, unsigned dbid, int duplicate,
+    struct buf *b)
+{
+	return buf_printf(b, "{\"jobid\":%" PRIu64 ",\"dbid\":%u%s}", jobid,
+	    dbid, duplicate ? ",\"duplicate\":true" : "");
+}

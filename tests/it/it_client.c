@@ -1,0 +1,393 @@
+/*
+ * it_client: libgarivini against real MariaDB databases.
+ *
+ * Run by tests/t/10-client.t, which starts the servers and passes the INI in
+ * GV_TEST_INI (two databases). Checks go through a separate raw connection,
+ * so what is verified is what the database holds, not what the library
+ * believes.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <mysql.h>
+
+#include "client.h"
+#include "config.h"
+#include "db.h"
+#include "jobjson.h"
+
+static struct config *cfg;
+static gv_client *gv;
+
+static MYSQL *
+raw(unsigned dbid)
+{
+	static MYSQL *conns[CONFIG_MAX_DBS];
+	size_t i;
+
+	for (i = 0; i < cfg->ndbs; i++) {
+		const struct config_db *d = &cfg->dbs[i];
+
+		if (d->dbid != dbid)
+			continue;
+		if (conns[i] == NULL) {
+			conns[i] = mysql_init(NULL);
+			ck_assert_ptr_nonnull(mysql_real_connect(conns[i],
+			    d->host, d->user, d->password, d->database,
+			    d->port, d->socket, 0));
+		}
+		return conns[i];
+	}
+	ck_abort_msg("no database %u", dbid);
+	return NULL;
+}
+
+static void
+sql(unsigned dbid, const char *q)
+{
+	MYSQL *m = raw(dbid);
+
+	ck_assert_msg(mysql_query(m, q) == 0, "%s: %s", q, mysql_error(m));
+}
+
+/* The first column of the first row of q, as a number (-1 if NULL/none). */
+static long long
+num(unsigned dbid, const char *fmt, ...)
+{
+	char q[1024];
+	va_list ap;
+	MYSQL *m = raw(dbid);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	long long v = -1;
+
+	va_start(ap, fmt);
+	vsnprintf(q, sizeof(q), fmt, ap);
+	va_end(ap);
+	ck_assert_msg(mysql_query(m, q) == 0, "%s: %s", q, mysql_error(m));
+	res = mysql_store_result(m);
+	if ((row = mysql_fetch_row(res)) != NULL && row[0])
+		v = atoll(row[0]);
+	mysql_free_result(res);
+	return v;
+}
+
+static long long
+count_all(const char *where)
+{
+	long long total = 0;
+	size_t i;
+
+	for (i = 0; i < cfg->ndbs; i++)
+		total += num(cfg->dbs[i].dbid, "SELECT COUNT(*) FROM job %s",
+		    where);
+	return total;
+}
+
+static void
+setup(void)
+{
+	char err[CONFIG_ERRLEN];
+	const char *ini = getenv("GV_TEST_INI");
+	size_t i;
+
+	ck_assert_msg(ini != NULL, "GV_TEST_INI is not set");
+	cfg = config_load(ini, err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_uint_ge(cfg->ndbs, 2);
+	gv = client_open_config(cfg, err, sizeof(err));
+	ck_assert_msg(gv != NULL, "%s", err);
+	for (i = 0; i < cfg->ndbs; i++)
+		sql(cfg->dbs[i].dbid, "DELETE FROM job");
+}
+
+static void
+teardown(void)
+{
+	gv_close(gv);
+	config_free(cfg);
+}
+
+/* The row of jobid as a worker would receive it: selected, encoded to the
+ * job document, parsed back by the worker-side parser. */
+static void
+fetch_as_worker(unsigned dbid, uint64_t jobid, struct gv_job *out)
+{
+	struct gv_job *jobs = NULL;
+	size_t n = 0, i;
+	struct buf doc = { 0 };
+	struct db *db = dbset_find(client_dbset(gv), dbid);
+	struct dbval limit = DBV_U(100000);
+	char err[512];
+
+	ck_assert_ptr_nonnull(db);
+	ck_assert_msg(db_select_jobs(db, SQL_SELECT_DUE, &limit, 1, &jobs, &n,
+	    err, sizeof(err)) == 0, "%s", err);
+	for (i = 0; i < n; i++)
+		if (jobs[i].jobid == jobid)
+			break;
+	ck_assert_msg(i < n, "job %llu is not due", (unsigned long long)jobid);
+	ck_assert_int_eq(jobjson_encode(&jobs[i], &doc), 0);
+	ck_assert_msg(gv_job_parse(doc.data, doc.len, out, err, sizeof(err)) ==
+	    GV_OK, "%s", err);
+	db_jobs_free(jobs, n);
+	buf_free(&doc);
+}
+
+START_TEST(insert_jobs_lands_everywhere)
+{
+	enum { N = 10000, KEYED = 1000 };
+	static struct gv_new_job jobs[N];
+	static char args[N][32], keys[KEYED][32];
+	size_t inserted, total = 0, i, k;
+
+	for (k = 0; k < 10; k++) {
+		for (i = 0; i < N / 10; i++) {
+			snprintf(args[i], sizeof(args[i]), "job %zu", k * 1000 + i);
+			jobs[i] = (struct gv_new_job){ .funcname = "bulk",
+			    .arg = args[i], .arg_len = strlen(args[i]) };
+		}
+		ck_assert_msg(gv_insert_jobs(gv, jobs, N / 10, &inserted) ==
+		    GV_OK, "%s", gv_errmsg(gv));
+		ck_assert_uint_eq(inserted, N / 10);
+		total += inserted;
+	}
+	ck_assert_uint_eq(total, N);
+	ck_assert_int_eq(count_all("WHERE funcname = 'bulk'"), N);
+	/* Keyed jobs spread over both databases by their stable hash. */
+	for (i = 0; i < KEYED; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "key-%zu", i);
+		jobs[i] = (struct gv_new_job){ .funcname = "keyed",
+		    .arg = "x", .arg_len = 1, .uniqkey = keys[i] };
+	}
+	ck_assert_int_eq(gv_insert_jobs(gv, jobs, KEYED, &inserted), GV_OK);
+	ck_assert_uint_eq(inserted, KEYED);
+	for (i = 0; i < cfg->ndbs; i++)
+		ck_assert_int_gt(num(cfg->dbs[i].dbid, "SELECT COUNT(*) FROM "
+		    "job WHERE funcname = 'keyed'"), KEYED / 4);
+	/* Again: every one a duplicate, nothing stored. */
+	ck_assert_int_eq(gv_insert_jobs(gv, jobs, KEYED, &inserted), GV_OK);
+	ck_assert_uint_eq(inserted, 0);
+	ck_assert_int_eq(count_all("WHERE funcname = 'keyed'"), KEYED);
+}
+END_TEST
+
+START_TEST(unique_key_stored_once)
+{
+	struct gv_new_job j = { .funcname = "uniq", .arg = "a", .arg_len = 1,
+	    .uniqkey = "the-one" };
+	uint64_t id1, id2, id3;
+	unsigned db1, db2, db3;
+	int fresh;
+	char err[256];
+	gv_client *other;
+
+	ck_assert_int_eq(gv_insert_job(gv, &j, &id1, &db1, &fresh), GV_OK);
+	ck_assert_int_eq(fresh, 1);
+	ck_assert_int_eq(gv_insert_job(gv, &j, &id2, &db2, &fresh), GV_OK);
+	ck_assert_int_eq(fresh, 0);
+	ck_assert_uint_eq(id1, id2);
+	ck_assert_uint_eq(db1, db2);
+	/* Another client, with its own random choices, maps the key to the
+	 * same database. */
+	other = client_open_config(cfg, err, sizeof(err));
+	ck_assert_ptr_nonnull(other);
+	ck_assert_int_eq(gv_insert_job(other, &j, &id3, &db3, &fresh), GV_OK);
+	ck_assert_int_eq(fresh, 0);
+	ck_assert_uint_eq(id3, id1);
+	ck_assert_uint_eq(db3, db1);
+	gv_close(other);
+	ck_assert_int_eq(count_all("WHERE uniqkey = 'the-one'"), 1);
+	/* The same key under another function is another job. */
+	j.funcname = "uniq2";
+	ck_assert_int_eq(gv_insert_job(gv, &j, &id3, &db3, &fresh), GV_OK);
+	ck_assert_int_eq(fresh, 1);
+}
+END_TEST
+
+START_TEST(delay_sets_run_after)
+{
+	struct gv_new_job j = { .funcname = "later", .delay = 300 };
+	uint64_t id;
+	unsigned dbid;
+	long long d;
+
+	ck_assert_int_eq(gv_insert_job(gv, &j, &id, &dbid, NULL), GV_OK);
+	d = num(dbid, "SELECT run_after - UNIX_TIMESTAMP() FROM job WHERE "
+	    "jobid = %llu", (unsigned long long)id);
+	ck_assert_msg(d >= 299 && d <= 301, "run_after is now + %lld", d);
+	j.delay = -1;
+	ck_assert_int_eq(gv_insert_job(gv, &j, &id, &dbid, NULL), GV_EINVAL);
+}
+END_TEST
+
+START_TEST(failed_job_backs_off)
+{
+	struct gv_new_job j = { .funcname = "flaky" };
+	struct gv_job job = { 0 };
+	static const long want[] = { 120, 240, 480 };
+	uint64_t id;
+	unsigned dbid;
+	long long d;
+	int i;
+
+	ck_assert_int_eq(gv_insert_job(gv, &j, &id, &dbid, NULL), GV_OK);
+	job.jobid = id;
+	job.dbid = dbid;
+	job.fenced = 1;
+	for (i = 0; i < 3; i++) {
+		ck_assert_msg(gv_failed_job(gv, &job) == GV_OK, "%s",
+		    gv_errmsg(gv));
+		ck_assert_int_eq(num(dbid, "SELECT failcount FROM job WHERE "
+		    "jobid = %llu", (unsigned long long)id), i + 1);
+		d = num(dbid, "SELECT run_after - UNIX_TIMESTAMP() FROM job "
+		    "WHERE jobid = %llu", (unsigned long long)id);
+		ck_assert_msg(d >= want[i] - 1 && d <= want[i], "failure %d: "
+		    "due in %lld s, want %ld", i + 1, d, want[i]);
+	}
+	/* Parked once failcount reaches max_failures. */
+	gv_set_max_failures(gv, 4);
+	ck_assert_int_eq(gv_failed_job(gv, &job), GV_OK);
+	ck_assert_int_eq(num(dbid, "SELECT run_after FROM job WHERE jobid = "
+	    "%llu", (unsigned long long)id), GV_NEVER);
+	/* The cap: a day. */
+	gv_set_max_failures(gv, 0);
+	sql(dbid, "UPDATE job SET failcount = 20");
+	ck_assert_int_eq(gv_failed_job(gv, &job), GV_OK);
+	d = num(dbid, "SELECT run_after - UNIX_TIMESTAMP() FROM job WHERE "
+	    "jobid = %llu", (unsigned long long)id);
+	ck_assert_msg(d >= 86399 && d <= 86400, "capped delay %lld", d);
+}
+END_TEST
+
+START_TEST(every_byte_round_trips)
+{
+	unsigned char arg[256 * 3];
+	struct gv_new_job j = { .funcname = "bytes", .arg = arg,
+	    .arg_len = sizeof(arg) };
+	struct gv_job job;
+	uint64_t id;
+	unsigned dbid;
+	size_t i;
+
+	for (i = 0; i < sizeof(arg); i++)
+		arg[i] = (unsigned char)(i * 7);
+	ck_assert_int_eq(gv_insert_job(gv, &j, &id, &dbid, NULL), GV_OK);
+	fetch_as_worker(dbid, id, &job);
+	ck_assert_uint_eq(job.arg_len, sizeof(arg));
+	ck_assert_mem_eq(job.arg, arg, sizeof(arg));
+	ck_assert_str_eq(job.funcname, "bytes");
+	ck_assert_int_eq(job.flag, GV_FLAG_SHIM);
+	gv_job_clear(&job);
+}
+END_TEST
+
+START_TEST(completion_is_fenced)
+{
+	struct gv_new_job j = { .funcname = "fenced" };
+	struct gv_job job = { 0 };
+	uint64_t id;
+	unsigned dbid;
+
+	ck_assert_int_eq(gv_insert_job(gv, &j, &id, &dbid, NULL), GV_OK);
+	job.jobid = id;
+	job.dbid = dbid;
+	job.fenced = 1;
+	/* A newer claim owns the row: the old attempt changes nothing. */
+	sql(dbid, "UPDATE job SET attempt = 2");
+	job.attempt = 1;
+	ck_assert_int_eq(gv_complete_job(gv, &job), GV_ESTALE);
+	ck_assert_int_eq(gv_reschedule_job(gv, &job, "never"), GV_ESTALE);
+	ck_assert_int_eq(gv_failed_job(gv, &job), GV_ESTALE);
+	ck_assert_int_eq(gv_extend_lease(gv, &job, 60), GV_ESTALE);
+	ck_assert_int_eq(num(dbid, "SELECT failcount FROM job"), 0);
+	job.attempt = 2;
+	ck_assert_int_eq(gv_extend_lease(gv, &job, 60), GV_OK);
+	/* Extending by the same amount twice within a second still
+	 * succeeds: the row matched. */
+	ck_assert_int_eq(gv_extend_lease(gv, &job, 60), GV_OK);
+	ck_assert_int_eq(gv_reschedule_job(gv, &job, "+100"), GV_OK);
+	ck_assert_int_ge(num(dbid, "SELECT run_after - UNIX_TIMESTAMP() FROM "
+	    "job"), 99);
+	ck_assert_int_eq(gv_reschedule_job(gv, &job, "1234567890"), GV_OK);
+	ck_assert_int_eq(num(dbid, "SELECT run_after FROM job"), 1234567890);
+	ck_assert_int_eq(gv_reschedule_job(gv, &job, "never"), GV_OK);
+	ck_assert_int_eq(num(dbid, "SELECT run_after FROM job"), GV_NEVER);
+	ck_assert_int_eq(gv_reschedule_job(gv, &job, "soon"), GV_EINVAL);
+	ck_assert_int_eq(gv_reschedule_job(gv, &job, "+x"), GV_EINVAL);
+	ck_assert_int_eq(gv_complete_job(gv, &job), GV_OK);
+	ck_assert_int_eq(count_all(""), 0);
+	ck_assert_int_eq(gv_complete_job(gv, &job), GV_ESTALE);
+	job.dbid = 999;
+	ck_assert_int_eq(gv_complete_job(gv, &job), GV_EINVAL);
+}
+END_TEST
+
+/* What the original Perl Garivini::Client wrote is a valid row: NULL flag,
+ * no attempt given; its unfenced documents complete it. */
+START_TEST(original_client_rows)
+{
+	struct gv_job job;
+	unsigned dbid = cfg->dbs[0].dbid;
+	long long id;
+
+	sql(dbid, "INSERT IGNORE INTO job (funcname, run_after, uniqkey, "
+	    "`coalesce`, arg, flag) VALUES ('perl', UNIX_TIMESTAMP(), NULL, "
+	    "NULL, 'from perl', NULL)");
+	id = num(dbid, "SELECT jobid FROM job WHERE funcname = 'perl'");
+	fetch_as_worker(dbid, (uint64_t)id, &job);
+	ck_assert_int_eq(job.flag, GV_FLAG_SHIM);
+	ck_assert_str_eq((char *)job.arg, "from perl");
+	job.fenced = 0;  /* as an original worker's document */
+	ck_assert_int_eq(gv_failed_job(gv, &job), GV_OK);
+	ck_assert_int_eq(num(dbid, "SELECT failcount FROM job"), 1);
+	ck_assert_int_eq(gv_complete_job(gv, &job), GV_OK);
+	ck_assert_int_eq(count_all(""), 0);
+	gv_job_clear(&job);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+	struct gv_new_job j = { .funcname = "" };
+	char longname[300];
+
+	ck_assert_int_eq(gv_insert_job(gv, &j, NULL, NULL, NULL), GV_EINVAL);
+	memset(longname, 'f', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	j.funcname = longname;
+	ck_assert_int_eq(gv_insert_job(gv, &j, NULL, NULL, NULL), GV_EINVAL);
+	ck_assert_ptr_nonnull(strstr(gv_errmsg(gv), "200"));
+	ck_assert_int_eq(count_all(""), 0);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("libgarivini on MariaDB");
+	TCase *tc = tcase_create("client");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, insert_jobs_lands_everywhere);
+	tcase_add_test(tc, unique_key_stored_once);
+	tcase_add_test(tc, delay_sets_run_after);
+	tcase_add_test(tc, failed_job_backs_off);
+	tcase_add_test(tc, every_byte_round_trips);
+	tcase_add_test(tc, completion_is_fenced);
+	tcase_add_test(tc, original_client_rows);
+	tcase_add_test(tc, bad_arguments);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

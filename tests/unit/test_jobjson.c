@@ -1,0 +1,943 @@
+/*
+ * test_jobjson: the job document round trip (every byte value must come back
+ * exactly), its compatibility with Perl's JSON module, the inject_jobs
+ * validation messages, and robustness against hostile input.
+ */
+#include <check.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "garivini.h"
+#include "jobjson.h"
+#include "util.h"
+
+/* xorshift64*: a fixed seed makes every failure reproducible. */
+static uint64_t rng_state;
+
+static void
+rng_seed(uint64_t seed)
+{
+	rng_state = seed ? seed : 1;
+}
+
+static uint64_t
+rng_next(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static void
+rng_fill(unsigned char *p, size_t n)
+{
+	while (n--)
+		*p++ = (unsigned char)(rng_next() >> 56);
+}
+
+static char funcname_resize[] = "resize";
+
+static void
+job_init(struct gv_job *j, unsigned char *arg, size_t arg_len)
+{
+	memset(j, 0, sizeof *j);
+	j->jobid = 42;
+	j->dbid = 3;
+	j->funcname = funcname_resize;
+	j->arg = arg;
+	j->arg_len = arg_len;
+	j->run_after = 1700000000;
+	j->flag = GV_FLAG_SHIM;
+	j->failcount = 2;
+	j->attempt = 7;
+}
+
+/* The document must be valid JSON to jansson, which checks UTF-8 strictly;
+ * \u0000 is valid JSON that jansson only refuses by default. */
+static void
+assert_strict_json(const struct buf *b)
+{
+	json_error_t jerr;
+	json_t *root;
+
+	root = json_loadb(b->data, b->len, JSON_ALLOW_NUL, &jerr);
+	ck_assert_msg(root != NULL, "invalid JSON: %s at %d", jerr.text,
+	    jerr.position);
+	json_decref(root);
+}
+
+/* Encode, decode, and compare every field. */
+static void
+roundtrip(const struct gv_job *in)
+{
+	struct buf b = { 0 };
+	struct gv_job out;
+	char err[256] = "";
+
+	ck_assert_int_eq(jobjson_encode(in, &b), 0);
+	ck_assert_uint_eq(strlen(b.data), b.len);
+	assert_strict_json(&b);
+	ck_assert_msg(jobjson_decode(b.data, b.len, &out, err,
+	    sizeof err) == 0, "decode: %s", err);
+	ck_assert_uint_eq(out.jobid, in->jobid);
+	ck_assert_uint_eq(out.dbid, in->dbid);
+	ck_assert_str_eq(out.funcname, in->funcname);
+	ck_assert_uint_eq(out.arg_len, in->arg_len);
+	ck_assert_ptr_nonnull(out.arg);
+	if (in->arg_len)
+		ck_assert_mem_eq(out.arg, in->arg, in->arg_len);
+	ck_assert_int_eq(out.arg[out.arg_len], '\0');
+	if (in->uniqkey)
+		ck_assert_str_eq(out.uniqkey, in->uniqkey);
+	else
+		ck_assert_ptr_null(out.uniqkey);
+	if (in->coalesce)
+		ck_assert_str_eq(out.coalesce, in->coalesce);
+	else
+		ck_assert_ptr_null(out.coalesce);
+	ck_assert_uint_eq(out.run_after, in->run_after);
+	ck_assert_int_eq(out.flag, in->flag);
+	ck_assert_uint_eq(out.failcount, in->failcount);
+	ck_assert_uint_eq(out.attempt, in->attempt);
+	ck_assert_int_eq(out.fenced, 1);
+	gv_job_clear(&out);
+	buf_free(&b);
+}
+
+/* ---- encoder ---------------------------------------------------------- */
+
+START_TEST(encode_exact_format)
+{
+	unsigned char arg[] = "hi";
+	struct buf b = { 0 };
+	struct gv_job j;
+	char uniq[] = "u1", coal[] = "c1";
+
+	job_init(&j, arg, 2);
+	ck_assert_int_eq(buf_append(&b, "X", 1), 0);
+	ck_assert_int_eq(jobjson_encode(&j, &b), 0);
+	ck_assert_str_eq(b.data, "X{\"jobid\":42,\"dbid\":3,"
+	    "\"funcname\":\"resize\",\"arg\":\"hi\",\"uniqkey\":null,"
+	    "\"coalesce\":null,\"run_after\":1700000000,\"flag\":\"shim\","
+	    "\"failcount\":2,\"attempt\":7}");
+
+	buf_reset(&b);
+	j.uniqkey = uniq;
+	j.coalesce = coal;
+	j.flag = GV_FLAG_CONTROLLER;
+	j.jobid = UINT64_MAX;	/* written right, but see below */
+	j.dbid = UINT32_MAX;
+	j.run_after = 0;
+	j.failcount = 0;
+	j.attempt = UINT32_MAX;
+	ck_assert_int_eq(jobjson_encode(&j, &b), 0);
+	ck_assert_str_eq(b.data, "{\"jobid\":18446744073709551615,"
+	    "\"dbid\":4294967295,\"funcname\":\"resize\",\"arg\":\"hi\","
+	    "\"uniqkey\":\"u1\",\"coalesce\":\"c1\",\"run_after\":0,"
+	    "\"flag\":\"controller\",\"failcount\":0,"
+	    "\"attempt\":4294967295}");
+	/* jansson's integers are signed 64-bit: it refuses larger numbers, so
+	 * jobids above INT64_MAX cannot reach a jansson worker. MariaDB's
+	 * AUTO_INCREMENT will not get there. */
+	j.jobid = INT64_MAX;
+	roundtrip(&j);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(encode_escapes)
+{
+	unsigned char arg[] = "\"\\/\n\t\r\b\f\x01\x1f\x7f\x80\xff";
+	struct buf b = { 0 };
+	struct gv_job j;
+	const char *start, *want = "\"arg\":\"\\\"\\\\/\\n\\t\\r\\b\\f"
+	    "\\u0001\\u001f\x7f\xc2\x80\xc3\xbf\",";
+
+	job_init(&j, arg, sizeof arg - 1);
+	ck_assert_int_eq(jobjson_encode(&j, &b), 0);
+	start = strstr(b.data, "\"arg\":");
+	ck_assert_ptr_nonnull(start);
+	/* The short escapes, lower-case \u00XX, DEL as it is (as Perl's
+	 * encode_json writes them) and two-byte UTF-8 for 0x80..0xFF. */
+	ck_assert_int_eq(strncmp(start, want, strlen(want)), 0);
+	roundtrip(&j);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(roundtrip_all_bytes)
+{
+	unsigned char arg[256];
+	struct gv_job j;
+	int i;
+
+	for (i = 0; i < 256; i++)
+		arg[i] = (unsigned char)i;
+	job_init(&j, arg, sizeof arg);
+	roundtrip(&j);
+}
+END_TEST
+
+START_TEST(roundtrip_random)
+{
+	unsigned char *arg = malloc(4096);
+	struct gv_job j;
+	int i;
+
+	ck_assert_ptr_nonnull(arg);
+	rng_seed(20110101);
+	for (i = 0; i < 2000; i++) {
+		size_t len = (size_t)(rng_next() % 4097);
+
+		rng_fill(arg, len);
+		job_init(&j, arg, len);
+		j.jobid = (rng_next() >> 1) | 1;
+		j.dbid = (unsigned)(rng_next() % 1000) + 1;
+		j.run_after = (uint32_t)rng_next();
+		j.failcount = (unsigned)(rng_next() % 256);
+		j.attempt = (uint32_t)rng_next();
+		j.flag = (rng_next() & 1) ? GV_FLAG_SHIM : GV_FLAG_CONTROLLER;
+		roundtrip(&j);
+	}
+	free(arg);
+}
+END_TEST
+
+START_TEST(roundtrip_empty_arg)
+{
+	unsigned char empty[1] = "";
+	struct gv_job j;
+
+	job_init(&j, NULL, 0);
+	roundtrip(&j);
+	job_init(&j, empty, 0);
+	roundtrip(&j);
+}
+END_TEST
+
+START_TEST(roundtrip_one_megabyte)
+{
+	size_t len = 1024 * 1024;
+	unsigned char *arg = malloc(len);
+	struct gv_job j;
+
+	ck_assert_ptr_nonnull(arg);
+	rng_seed(7);
+	rng_fill(arg, len);
+	job_init(&j, arg, len);
+	roundtrip(&j);
+	free(arg);
+}
+END_TEST
+
+START_TEST(arg_with_nul_bytes)
+{
+	unsigned char arg[] = { 'a', 0, 'b', 0, 0, 0xff, 0 };
+	struct buf b = { 0 };
+	struct gv_job j, out;
+	char err[256] = "";
+
+	job_init(&j, arg, sizeof arg);
+	roundtrip(&j);
+	ck_assert_int_eq(jobjson_encode(&j, &b), 0);
+	ck_assert_ptr_nonnull(strstr(b.data,
+	    "\"arg\":\"a\\u0000b\\u0000\\u0000\xc3\xbf\\u0000\""));
+	ck_assert_int_eq(jobjson_decode(b.data, b.len, &out, err, sizeof err),
+	    0);
+	ck_assert_uint_eq(out.arg_len, 7);
+	ck_assert_uint_eq(strlen((char *)out.arg), 1);
+	gv_job_clear(&out);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(text_fields_utf8)
+{
+	char name[] = "caf\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac-\xf0\x9f\x98\x80"
+	    "-\"q\"\\\t";
+	char uniq[] = "\xe2\x82\xac", coal[] = "co\nal";
+	unsigned char arg[] = "x";
+	struct gv_job j;
+
+	/* Valid UTF-8 text travels unchanged. */
+	job_init(&j, arg, 1);
+	j.funcname = name;
+	j.uniqkey = uniq;
+	j.coalesce = coal;
+	roundtrip(&j);
+}
+END_TEST
+
+START_TEST(text_fields_invalid_utf8)
+{
+	/* lone continuation, overlong '/', surrogate, truncated sequence,
+	 * above U+10FFFF, 0xFF */
+	static const char *const bad[] = {
+		"\x80", "\xc0\xaf", "\xed\xa0\x80", "ab\xe6\x97", "\xf4\x90\x80\x80",
+		"\xff\xfe", "ok\xc3", "\xf5\x80\x80\x80",
+	};
+	unsigned char arg[] = "x";
+	struct buf b = { 0 };
+	struct gv_job j, out;
+	char err[256] = "", copy[3][32];
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(copy[0], sizeof copy[0], "f%s", bad[i]);
+		snprintf(copy[1], sizeof copy[1], "%s", bad[i]);
+		snprintf(copy[2], sizeof copy[2], "%s\n", bad[i]);
+		job_init(&j, arg, 1);
+		j.funcname = copy[0];
+		j.uniqkey = copy[1];
+		j.coalesce = copy[2];
+		buf_reset(&b);
+		ck_assert_int_eq(jobjson_encode(&j, &b), 0);
+		assert_strict_json(&b);
+		ck_assert_msg(jobjson_decode(b.data, b.len, &out, err,
+		    sizeof err) == 0, "%s", err);
+		gv_job_clear(&out);
+	}
+
+	/* Bytes that are not UTF-8 come out as their Latin-1 reading. */
+	snprintf(copy[0], sizeof copy[0], "\xff\xfe");
+	job_init(&j, arg, 1);
+	j.funcname = copy[0];
+	buf_reset(&b);
+	ck_assert_int_eq(jobjson_encode(&j, &b), 0);
+	ck_assert_int_eq(jobjson_decode(b.data, b.len, &out, err, sizeof err),
+	    0);
+	ck_assert_str_eq(out.funcname, "\xc3\xbf\xc3\xbe");
+	gv_job_clear(&out);
+	buf_free(&b);
+}
+END_TEST
+
+/* ---- decoder ---------------------------------------------------------- */
+
+START_TEST(decode_numbers_as_strings)
+{
+	/* What the original's QueueRunner sent: DBI values are strings. */
+	const char *doc = "{\"jobid\":\"18446744073709551615\",\"dbid\":\"2\","
+	    "\"funcname\":\"f\",\"arg\":\"a\",\"uniqkey\":null,"
+	    "\"coalesce\":null,\"run_after\":\"1300000000\",\"flag\":\"shim\","
+	    "\"failcount\":\"0003\"}";
+	struct gv_job j;
+	char err[256] = "";
+
+	ck_assert_msg(jobjson_decode(doc, strlen(doc), &j, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(j.jobid, UINT64_MAX);
+	ck_assert_uint_eq(j.dbid, 2);
+	ck_assert_uint_eq(j.run_after, 1300000000u);
+	ck_assert_uint_eq(j.failcount, 3);
+	ck_assert_int_eq(j.fenced, 0);
+	ck_assert_uint_eq(j.attempt, 0);
+	ck_assert_uint_eq(j.arg_len, 1);
+	gv_job_clear(&j);
+}
+END_TEST
+
+START_TEST(decode_fenced)
+{
+	const char *fenced = "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\","
+	    "\"arg\":\"\",\"attempt\":0}";
+	const char *fenced_str = "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\","
+	    "\"attempt\":\"9\",\"flag\":\"controller\"}";
+	const char *old = "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\"}";
+	struct gv_job j;
+	char err[256] = "";
+
+	ck_assert_int_eq(jobjson_decode(fenced, strlen(fenced), &j, err,
+	    sizeof err), 0);
+	ck_assert_int_eq(j.fenced, 1);
+	ck_assert_uint_eq(j.attempt, 0);
+	gv_job_clear(&j);
+
+	ck_assert_int_eq(jobjson_decode(fenced_str, strlen(fenced_str), &j,
+	    err, sizeof err), 0);
+	ck_assert_int_eq(j.fenced, 1);
+	ck_assert_uint_eq(j.attempt, 9);
+	ck_assert_int_eq(j.flag, GV_FLAG_CONTROLLER);
+	gv_job_clear(&j);
+
+	/* A missing arg is an empty payload, still NUL-terminated. */
+	ck_assert_int_eq(jobjson_decode(old, strlen(old), &j, err,
+	    sizeof err), 0);
+	ck_assert_int_eq(j.fenced, 0);
+	ck_assert_int_eq(j.flag, GV_FLAG_SHIM);
+	ck_assert_ptr_nonnull(j.arg);
+	ck_assert_uint_eq(j.arg_len, 0);
+	ck_assert_int_eq(j.arg[0], '\0');
+	ck_assert_ptr_null(j.uniqkey);
+	gv_job_clear(&j);
+}
+END_TEST
+
+struct bad_case {
+	const char *json;
+	const char *message;	/* an fnmatch(3) pattern */
+};
+
+static void
+assert_message(const char *got, const char *want, const char *input)
+{
+	ck_assert_msg(fnmatch(want, got, FNM_NOESCAPE) == 0,
+	    "%s: got \"%s\", want \"%s\"", input, got, want);
+}
+
+static const struct bad_case decode_bad[] = {
+	{ "", "not JSON: * at byte 0" },
+	{ "{", "not JSON: *" },
+	{ "[1]", "document is not an object" },
+	{ "{\"jobid\":1,\"jobid\":2}", "not JSON: duplicate object key*" },
+	{ "{\"dbid\":1,\"funcname\":\"f\"}", "jobid is missing" },
+	{ "{\"jobid\":0,\"dbid\":1,\"funcname\":\"f\"}",
+	  "jobid must be a positive integer" },
+	{ "{\"jobid\":-4,\"dbid\":1,\"funcname\":\"f\"}",
+	  "jobid must be a positive integer" },
+	{ "{\"jobid\":\"12x\",\"dbid\":1,\"funcname\":\"f\"}",
+	  "jobid must be a positive integer" },
+	{ "{\"jobid\":\"\",\"dbid\":1,\"funcname\":\"f\"}",
+	  "jobid must be a positive integer" },
+	{ "{\"jobid\":\"18446744073709551616\",\"dbid\":1,\"funcname\":\"f\"}",
+	  "jobid must be a positive integer" },
+	{ "{\"jobid\":1.5,\"dbid\":1,\"funcname\":\"f\"}",
+	  "jobid must be a positive integer" },
+	{ "{\"jobid\":[1],\"dbid\":1,\"funcname\":\"f\"}",
+	  "jobid must be a positive integer" },
+	{ "{\"jobid\":1,\"funcname\":\"f\"}", "dbid is missing" },
+	{ "{\"jobid\":1,\"dbid\":0,\"funcname\":\"f\"}",
+	  "dbid must be a positive integer" },
+	{ "{\"jobid\":1,\"dbid\":4294967296,\"funcname\":\"f\"}",
+	  "dbid must be a positive integer" },
+	{ "{\"jobid\":1,\"dbid\":1}", "funcname is missing" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":null}",
+	  "funcname must be a string" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"a\\u0000b\"}",
+	  "funcname contains a NUL byte" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\",\"arg\":5}",
+	  "arg must be a string" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\",\"arg\":\"\\u0100\"}",
+	  "arg is not a byte string*" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\",\"arg\":\"ab\xe2\x82\xac\"}",
+	  "arg is not a byte string*" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\",\"uniqkey\":7}",
+	  "uniqkey must be a string or null" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\",\"coalesce\":{}}",
+	  "coalesce must be a string or null" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\",\"run_after\":\"soon\"}",
+	  "run_after must be an integer from 0 to 4294967295" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\",\"run_after\":4294967296}",
+	  "run_after must be an integer from 0 to 4294967295" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\",\"failcount\":-1}",
+	  "failcount must be an integer from 0 to 4294967295" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\",\"attempt\":true}",
+	  "attempt must be an integer from 0 to 4294967295" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\",\"flag\":\"Shim\"}",
+	  "flag must be \"shim\" or \"controller\"" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"f\",\"flag\":1}",
+	  "flag must be \"shim\" or \"controller\"" },
+	{ "{\"jobid\":1e999}", "not JSON: real number overflow*" },
+	{ "{\"jobid\":99999999999999999999}", "not JSON: too big integer*" },
+	{ "{\"jobid\":1,\"dbid\":1,\"funcname\":\"\xff\"}", "not JSON: *" },
+};
+
+START_TEST(decode_errors)
+{
+	const struct bad_case *c = &decode_bad[_i];
+	struct gv_job j;
+	char err[256] = "";
+
+	memset(&j, 0xa5, sizeof j);
+	ck_assert_int_eq(jobjson_decode(c->json, strlen(c->json), &j, err,
+	    sizeof err), -1);
+	assert_message(err, c->message, c->json);
+	/* A failed parse leaves nothing to free. */
+	ck_assert_ptr_null(j.funcname);
+	ck_assert_ptr_null(j.arg);
+	ck_assert_ptr_null(j.uniqkey);
+	ck_assert_ptr_null(j.coalesce);
+}
+END_TEST
+
+START_TEST(decode_error_position)
+{
+	const char *doc = "{\"jobid\":1,}";
+	struct gv_job j;
+	char err[256] = "";
+
+	ck_assert_int_eq(jobjson_decode(doc, strlen(doc), &j, err, sizeof err),
+	    -1);
+	ck_assert_msg(strstr(err, " at byte 12") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(public_parse)
+{
+	const char *doc = "{\"jobid\":5,\"dbid\":1,\"funcname\":\"f\","
+	    "\"arg\":\"\xc3\xbf\"}";
+	struct gv_job j;
+	char err[64] = "";
+
+	ck_assert_int_eq(gv_job_parse(doc, strlen(doc), &j, err, sizeof err),
+	    GV_OK);
+	ck_assert_uint_eq(j.jobid, 5);
+	ck_assert_uint_eq(j.arg_len, 1);
+	ck_assert_int_eq(j.arg[0], 0xff);
+	gv_job_clear(&j);
+	ck_assert_ptr_null(j.arg);
+	ck_assert_uint_eq(j.jobid, 0);
+	gv_job_clear(&j);
+	gv_job_clear(NULL);
+
+	ck_assert_int_eq(gv_job_parse("{}", 2, &j, NULL, 0), GV_EJSON);
+	ck_assert_int_eq(gv_job_parse("{}", 2, &j, err, sizeof err),
+	    GV_EJSON);
+	ck_assert_str_eq(err, "jobid is missing");
+	ck_assert_int_eq(gv_job_parse(NULL, 0, &j, err, sizeof err),
+	    GV_EJSON);
+	ck_assert_int_eq(gv_job_parse(doc, strlen(doc), NULL, err,
+	    sizeof err), GV_EINVAL);
+	/* A long message is cut to the buffer, not written past it. */
+	ck_assert_int_eq(gv_job_parse("x", 1, &j, err, 8), GV_EJSON);
+	ck_assert_str_eq(err, "not JSO");
+}
+END_TEST
+
+/* ---- inject_jobs ------------------------------------------------------ */
+
+START_TEST(inject_ok)
+{
+	const char *doc = "{\"funcname\":\"resize\",\"arg\":\"a\\u0000\xc3\xbf\","
+	    "\"uniqkey\":\"k1\",\"delay\":\"30\",\"flag\":\"shim\","
+	    "\"coalesce\":\"\"}";
+	const char *minimal = "{\"arg\":\"\",\"funcname\":\"f\"}";
+	struct inject_req r;
+	char err[256] = "";
+
+	ck_assert_msg(jobjson_inject_decode(doc, strlen(doc), &r, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_str_eq(r.funcname, "resize");
+	ck_assert_uint_eq(r.arg_len, 3);
+	ck_assert_mem_eq(r.arg, "a\0\xff", 4);
+	ck_assert_str_eq(r.uniqkey, "k1");
+	ck_assert_str_eq(r.coalesce, "");
+	ck_assert_int_eq(r.delay, 30);
+	ck_assert_int_eq(r.flag, GV_FLAG_SHIM);
+	jobjson_inject_clear(&r);
+	ck_assert_ptr_null(r.funcname);
+	jobjson_inject_clear(&r);
+	jobjson_inject_clear(NULL);
+
+	ck_assert_int_eq(jobjson_inject_decode(minimal, strlen(minimal), &r,
+	    err, sizeof err), 0);
+	ck_assert_uint_eq(r.arg_len, 0);
+	ck_assert_ptr_nonnull(r.arg);
+	ck_assert_int_eq(r.arg[0], '\0');
+	ck_assert_ptr_null(r.uniqkey);
+	ck_assert_ptr_null(r.coalesce);
+	ck_assert_int_eq(r.delay, 0);
+	ck_assert_int_eq(r.flag, GV_FLAG_CONTROLLER);
+	jobjson_inject_clear(&r);
+}
+END_TEST
+
+START_TEST(inject_synonyms_and_limits)
+{
+	char doc[1024];
+	struct inject_req r;
+	char err[256] = "";
+
+	snprintf(doc, sizeof doc, "{\"funcname\":\"%0200d\",\"arg\":\"x\","
+	    "\"unique\":\"%063d\",\"run_after\":315360000,"
+	    "\"coalesce\":\"%0255d\"}", 0, 0, 0);
+	ck_assert_msg(jobjson_inject_decode(doc, strlen(doc), &r, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(strlen(r.funcname), 200);
+	ck_assert_uint_eq(strlen(r.uniqkey), 63);
+	ck_assert_uint_eq(strlen(r.coalesce), 255);
+	ck_assert_int_eq(r.delay, JOBJSON_DELAY_MAX);
+	jobjson_inject_clear(&r);
+
+	snprintf(doc, sizeof doc, "{\"funcname\":\"f\",\"arg\":\"x\","
+	    "\"delay\":2.0,\"unique\":null,\"flag\":null}");
+	ck_assert_msg(jobjson_inject_decode(doc, strlen(doc), &r, err,
+	    sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(r.delay, 2);
+	ck_assert_ptr_null(r.uniqkey);
+	ck_assert_int_eq(r.flag, GV_FLAG_CONTROLLER);
+	jobjson_inject_clear(&r);
+}
+END_TEST
+
+START_TEST(inject_wide_code_points)
+{
+	/* U+00E9 and U+20AC: a text string, not a byte string, so its UTF-8
+	 * bytes are stored as they are. */
+	const char *wide = "{\"funcname\":\"f\",\"arg\":\"\xc3\xa9\\u20ac\"}";
+	const char *narrow = "{\"funcname\":\"f\",\"arg\":\"\xc3\xa9\"}";
+	struct inject_req r;
+	char err[256] = "";
+
+	ck_assert_int_eq(jobjson_inject_decode(wide, strlen(wide), &r, err,
+	    sizeof err), 0);
+	ck_assert_uint_eq(r.arg_len, 5);
+	ck_assert_mem_eq(r.arg, "\xc3\xa9\xe2\x82\xac", 6);
+	jobjson_inject_clear(&r);
+
+	ck_assert_int_eq(jobjson_inject_decode(narrow, strlen(narrow), &r, err,
+	    sizeof err), 0);
+	ck_assert_uint_eq(r.arg_len, 1);
+	ck_assert_int_eq(r.arg[0], 0xe9);
+	ck_assert_int_eq(r.arg[1], 0);
+	jobjson_inject_clear(&r);
+}
+END_TEST
+
+#define F "\"funcname\":\"f\","
+#define A "\"arg\":\"x\""
+static const struct bad_case inject_bad[] = {
+	{ "", "not JSON: *" },
+	{ "nope", "not JSON: * at byte *" },
+	{ "[\"f\",\"x\"]", "payload is not an object" },
+	{ "{" F F A "}", "not JSON: duplicate object key*" },
+	{ "{" A "}", "funcname is missing" },
+	{ "{\"funcname\":5," A "}", "funcname must be a string" },
+	{ "{\"funcname\":null," A "}", "funcname must be a string" },
+	{ "{\"funcname\":\"\"," A "}", "funcname is empty" },
+	{ "{\"funcname\":\"a\\u0000b\"," A "}", "funcname contains a NUL byte" },
+	{ "{\"funcname\":\"" "01234567890123456789012345678901234567890123456789"
+	  "01234567890123456789012345678901234567890123456789"
+	  "01234567890123456789012345678901234567890123456789"
+	  "01234567890123456789012345678901234567890123456789" "x\"," A "}",
+	  "funcname is longer than 200 bytes" },
+	{ "{\"funcname\":\"f\"}", "arg is missing" },
+	{ "{" F "\"arg\":5}", "arg must be a string" },
+	{ "{" F "\"arg\":null}", "arg must be a string" },
+	{ "{" F "\"arg\":[\"x\"]}", "arg must be a string" },
+	{ "{" F A ",\"uniqkey\":\"a\",\"unique\":\"b\"}",
+	  "give uniqkey or unique, not both" },
+	{ "{" F A ",\"uniqkey\":\"\"}", "uniqkey is empty" },
+	{ "{" F A ",\"unique\":\"\"}", "unique is empty" },
+	{ "{" F A ",\"uniqkey\":5}", "uniqkey must be a string" },
+	{ "{" F A ",\"uniqkey\":\"a\\u0000\"}", "uniqkey contains a NUL byte" },
+	{ "{" F A ",\"uniqkey\":\"0123456789012345678901234567890123456789"
+	  "012345678901234567890123\"}", "uniqkey is longer than 63 bytes" },
+	{ "{" F A ",\"unique\":\"0123456789012345678901234567890123456789"
+	  "012345678901234567890123\"}", "unique is longer than 63 bytes" },
+	{ "{" F A ",\"delay\":1,\"run_after\":2}",
+	  "give delay or run_after, not both" },
+	{ "{" F A ",\"delay\":-1}", "delay must not be negative" },
+	{ "{" F A ",\"delay\":\"-5\"}", "delay must not be negative" },
+	{ "{" F A ",\"delay\":-2.0}", "delay must not be negative" },
+	{ "{" F A ",\"run_after\":-1}", "run_after must not be negative" },
+	{ "{" F A ",\"delay\":315360001}",
+	  "delay must be at most 315360000 seconds" },
+	{ "{" F A ",\"delay\":\"99999999999999999999999\"}",
+	  "delay must be at most 315360000 seconds" },
+	{ "{" F A ",\"delay\":1e30}", "delay must be at most 315360000 seconds" },
+	{ "{" F A ",\"run_after\":9223372036854775807}",
+	  "run_after must be at most 315360000 seconds" },
+	{ "{" F A ",\"delay\":1.5}", "delay must be a whole number of seconds" },
+	{ "{" F A ",\"delay\":\"soon\"}", "delay must be a number of seconds" },
+	{ "{" F A ",\"delay\":\"\"}", "delay must be a number of seconds" },
+	{ "{" F A ",\"delay\":\"1.5\"}", "delay must be a number of seconds" },
+	{ "{" F A ",\"delay\":\" 5\"}", "delay must be a number of seconds" },
+	{ "{" F A ",\"delay\":true}", "delay must be a number of seconds" },
+	{ "{" F A ",\"delay\":[5]}", "delay must be a number of seconds" },
+	{ "{" F A ",\"flag\":\"other\"}", "flag must be \"controller\" or \"shim\"" },
+	{ "{" F A ",\"flag\":1}", "flag must be \"controller\" or \"shim\"" },
+	{ "{" F A ",\"coalesce\":5}", "coalesce must be a string" },
+	{ "{" F A ",\"coalesce\":\"0123456789012345678901234567890123456789"
+	  "0123456789012345678901234567890123456789"
+	  "0123456789012345678901234567890123456789"
+	  "0123456789012345678901234567890123456789"
+	  "0123456789012345678901234567890123456789"
+	  "0123456789012345678901234567890123456789"
+	  "0123456789012345\"}", "coalesce is longer than 255 bytes" },
+	{ "{" F A ",\"delya\":5}", "unknown field delya" },
+	{ "{" F A ",\"Arg\":\"x\"}", "unknown field Arg" },
+};
+#undef F
+#undef A
+
+START_TEST(inject_errors)
+{
+	const struct bad_case *c = &inject_bad[_i];
+	struct inject_req r;
+	char err[256] = "";
+
+	memset(&r, 0xa5, sizeof r);
+	ck_assert_int_eq(jobjson_inject_decode(c->json, strlen(c->json), &r,
+	    err, sizeof err), -1);
+	assert_message(err, c->message, c->json);
+	ck_assert_ptr_null(r.funcname);
+	ck_assert_ptr_null(r.arg);
+	ck_assert_ptr_null(r.uniqkey);
+	ck_assert_ptr_null(r.coalesce);
+}
+END_TEST
+
+START_TEST(inject_reply_format)
+{
+	struct buf b = { 0 };
+
+	ck_assert_int_eq(jobjson_inject_reply(12, 3, 0, &b), 0);
+	ck_assert_str_eq(b.data, "{\"jobid\":12,\"dbid\":3}");
+	buf_reset(&b);
+	ck_assert_int_eq(jobjson_inject_reply(INT64_MAX, 1, 1, &b), 0);
+	ck_assert_str_eq(b.data,
+	    "{\"jobid\":9223372036854775807,\"dbid\":1,\"duplicate\":true}");
+	assert_strict_json(&b);
+	buf_free(&b);
+}
+END_TEST
+
+/* ---- hostile input ---------------------------------------------------- */
+
+static void
+parse_both(const void *data, size_t len)
+{
+	struct gv_job j;
+	struct inject_req r;
+	char err[128];
+
+	err[0] = '\0';
+	if (jobjson_decode(data, len, &j, err, sizeof err) == 0) {
+		ck_assert_ptr_nonnull(j.funcname);
+		ck_assert_ptr_nonnull(j.arg);
+		ck_assert_int_eq(j.arg[j.arg_len], '\0');
+		gv_job_clear(&j);
+	} else {
+		ck_assert(err[0] != '\0');
+		ck_assert_ptr_null(j.funcname);
+	}
+	err[0] = '\0';
+	if (jobjson_inject_decode(data, len, &r, err, sizeof err) == 0) {
+		ck_assert_ptr_nonnull(r.funcname);
+		ck_assert_ptr_nonnull(r.arg);
+		jobjson_inject_clear(&r);
+	} else {
+		ck_assert(err[0] != '\0');
+		ck_assert_ptr_null(r.funcname);
+	}
+}
+
+START_TEST(deep_nesting)
+{
+	size_t n = 100000, i;
+	char *p = malloc(n * 5 + 1);
+	struct gv_job j;
+	char err[128];
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, '[', n);
+	parse_both(p, n);
+	ck_assert_int_eq(jobjson_decode(p, n, &j, err, sizeof err), -1);
+	ck_assert_int_eq(strncmp(err, "not JSON: ", 10), 0);
+	for (i = 0; i < n; i++)
+		memcpy(p + i * 5, "{\"a\":", 5);
+	parse_both(p, n * 5);
+	free(p);
+}
+END_TEST
+
+START_TEST(random_bytes)
+{
+	unsigned char buf[512];
+	int i;
+
+	rng_seed(0x6761726976696e69ULL);
+	for (i = 0; i < 10000; i++) {
+		size_t len = (size_t)(rng_next() % sizeof buf);
+
+		rng_fill(buf, len);
+		/* Half of them start like an object to get past the first
+		 * byte of the parser. */
+		if (len && (i & 1))
+			buf[0] = '{';
+		parse_both(buf, len);
+	}
+}
+END_TEST
+
+START_TEST(mutated_documents)
+{
+	static const char *const bases[] = {
+		"{\"jobid\":1,\"dbid\":2,\"funcname\":\"f\",\"arg\":\"\\u00ff\xc3\xa9\","
+		"\"uniqkey\":\"u\",\"coalesce\":null,\"run_after\":\"12\","
+		"\"flag\":\"controller\",\"failcount\":1,\"attempt\":3}",
+		"{\"funcname\":\"f\",\"arg\":\"\\u20ac\",\"unique\":\"k\","
+		"\"delay\":5.0,\"flag\":\"shim\",\"coalesce\":\"c\"}",
+	};
+	char doc[256];
+	size_t i, len, k, flips;
+
+	rng_seed(99);
+	for (i = 0; i < 20000; i++) {
+		len = strlen(bases[i % 2]);
+		memcpy(doc, bases[i % 2], len);
+		parse_both(doc, len);
+		flips = 1 + rng_next() % 3;
+		for (k = 0; k < flips; k++)
+			doc[rng_next() % len] = (char)(rng_next() >> 56);
+		parse_both(doc, len);
+		parse_both(doc, (size_t)(rng_next() % (len + 1)));
+	}
+}
+END_TEST
+
+/* ---- compatibility with Perl's JSON module ---------------------------- */
+
+/* Run a Perl program on a file and return its whole standard output. */
+static size_t
+run_perl(const char *program, const char *path, unsigned char *out,
+    size_t cap)
+{
+	char cmd[2048];
+	FILE *fp;
+	size_t n;
+
+	snprintf(cmd, sizeof cmd, "perl -MJSON -e '%s' %s", program, path);
+	fp = popen(cmd, "r");
+	ck_assert_msg(fp != NULL, "cannot run perl");
+	n = fread(out, 1, cap, fp);
+	ck_assert_msg(pclose(fp) == 0, "perl failed (is libjson-perl "
+	    "installed?): %s", cmd);
+	return n;
+}
+
+START_TEST(perl_decodes_our_bytes)
+{
+	/* What a worker written for the original does: decode_json, then
+	 * use arg. utf8::downgrade dies unless every character is a byte. */
+	const char *program = "open my $f, q(<:raw), $ARGV[0] or die; "
+	    "local $/; my $d = decode_json(<$f>); my $a = $d->{arg}; "
+	    "utf8::downgrade($a); binmode STDOUT; "
+	    "print qq($d->{jobid} $d->{dbid} $d->{funcname} $d->{flag}\\n), $a";
+	char path[] = "/tmp/test_jobjson.XXXXXX";
+	unsigned char arg[256], out[1024], *nl;
+	struct buf b = { 0 };
+	struct gv_job j;
+	size_t n;
+	int i, fd;
+
+	for (i = 0; i < 256; i++)
+		arg[i] = (unsigned char)i;
+	job_init(&j, arg, sizeof arg);
+	j.jobid = 9007199254740993ULL;	/* beyond a double's integers */
+	ck_assert_int_eq(jobjson_encode(&j, &b), 0);
+	fd = mkstemp(path);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+	close(fd);
+	n = run_perl(program, path, out, sizeof out);
+	unlink(path);
+
+	nl = memchr(out, '\n', n);
+	ck_assert_ptr_nonnull(nl);
+	*nl = '\0';
+	ck_assert_str_eq((char *)out, "9007199254740993 3 resize shim");
+	ck_assert_uint_eq(n - (size_t)(nl + 1 - out), 256);
+	ck_assert_mem_eq(nl + 1, arg, 256);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(we_decode_perls_bytes)
+{
+	/* The other direction: a document made by encode_json from a byte
+	 * string, as the original's QueueRunner sent it (numbers as strings). */
+	const char *program = "binmode STDOUT; print encode_json({jobid => "
+	    "q(17), dbid => q(1), funcname => q(f), arg => join(q(), "
+	    "map { chr } 0..255), uniqkey => undef, run_after => q(5), "
+	    "flag => q(shim), failcount => q(0)})";
+	unsigned char out[4096], arg[256];
+	struct gv_job j;
+	char err[256] = "";
+	size_t n;
+	int i;
+
+	n = run_perl(program, "", out, sizeof out);
+	ck_assert_msg(jobjson_decode(out, n, &j, err, sizeof err) == 0, "%s",
+	    err);
+	for (i = 0; i < 256; i++)
+		arg[i] = (unsigned char)i;
+	ck_assert_uint_eq(j.jobid, 17);
+	ck_assert_uint_eq(j.arg_len, 256);
+	ck_assert_mem_eq(j.arg, arg, 256);
+	ck_assert_int_eq(j.fenced, 0);
+	gv_job_clear(&j);
+}
+END_TEST
+
+static Suite *
+jobjson_suite(void)
+{
+	Suite *s = suite_create("jobjson");
+	TCase *tc;
+
+	tc = tcase_create("encode");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, encode_exact_format);
+	tcase_add_test(tc, encode_escapes);
+	tcase_add_test(tc, roundtrip_all_bytes);
+	tcase_add_test(tc, roundtrip_random);
+	tcase_add_test(tc, roundtrip_empty_arg);
+	tcase_add_test(tc, roundtrip_one_megabyte);
+	tcase_add_test(tc, arg_with_nul_bytes);
+	tcase_add_test(tc, text_fields_utf8);
+	tcase_add_test(tc, text_fields_invalid_utf8);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("decode");
+	tcase_add_test(tc, decode_numbers_as_strings);
+	tcase_add_test(tc, decode_fenced);
+	tcase_add_loop_test(tc, decode_errors, 0,
+	    (int)(sizeof decode_bad / sizeof decode_bad[0]));
+	tcase_add_test(tc, decode_error_position);
+	tcase_add_test(tc, public_parse);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("inject");
+	tcase_add_test(tc, inject_ok);
+	tcase_add_test(tc, inject_synonyms_and_limits);
+	tcase_add_test(tc, inject_wide_code_points);
+	tcase_add_loop_test(tc, inject_errors, 0,
+	    (int)(sizeof inject_bad / sizeof inject_bad[0]));
+	tcase_add_test(tc, inject_reply_format);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, deep_nesting);
+	tcase_add_test(tc, random_bytes);
+	tcase_add_test(tc, mutated_documents);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("perl");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, perl_decodes_our_bytes);
+	tcase_add_test(tc, we_decode_perls_bytes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(jobjson_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

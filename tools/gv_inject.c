@@ -1,0 +1,330 @@
+/*
+ * gv_inject: example client, both modes.
+ *
+ *   throughput: rows inserted with libgarivini (gv_insert_jobs in batches)
+ *   latency:    JSON sent to the Gearman function inject_jobs; the answer
+ *               (jobid, dbid) means the job is durable
+ *
+ * "{n}" in the arg or unique key becomes the job's number (0 .. N-1), so a
+ * test can tell every job apart.
+ *
+ * Exit codes: 0 every job acknowledged, 1 some were not (each failure on
+ * stderr), 64 usage, 78 configuration.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <jansson.h>
+#include <libgearman-1.0/gearman.h>
+
+#include "client.h"
+#include "config.h"
+#include "util.h"
+
+struct opts {
+	const char *ini;
+	const char *funcname;
+	const char *arg;
+	const char *uniqkey;
+	long count;
+	long delay;
+	long batch;
+	long concurrency;
+	int latency;
+	int shim;          /* latency: flag shim instead of controller */
+	int controller;    /* throughput: flag controller instead of shim */
+	int verbose;
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: gv_inject -c INI -f FUNC [-n COUNT] [-a ARG] [-u UNIQKEY] "
+	    "[-d DELAY]\n"
+	    "                 [-m throughput|latency] [-b BATCH] [-j PARALLEL] "
+	    "[--shim|--controller] [-v]\n"
+	    "  {n} in ARG or UNIQKEY becomes the job number\n");
+	exit(EX_USAGE);
+}
+
+/* s with every "{n}" replaced by n, into b. */
+static void
+expand(struct buf *b, const char *s, long n)
+{
+	const char *p;
+
+	buf_reset(b);
+	while ((p = strstr(s, "{n}")) != NULL) {
+		buf_append(b, s, (size_t)(p - s));
+		buf_printf(b, "%ld", n);
+		s = p + 3;
+	}
+	buf_append(b, s, strlen(s));
+}
+
+static int
+run_throughput(const struct opts *o, const struct config *cfg)
+{
+	struct gv_new_job *jobs;
+	struct buf *args, *keys;
+	size_t inserted, total = 0;
+	double t0 = time_mono(), dt;
+	long i, k, n;
+	char err[1024];
+	gv_client *gv;
+	int rc = 0;
+
+	if ((gv = client_open_config(cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "gv_inject: %s\n", err);
+		return EX_CONFIG;
+	}
+	jobs = calloc((size_t)o->batch, sizeof(*jobs));
+	args = calloc((size_t)o->batch, sizeof(*args));
+	keys = calloc((size_t)o->batch, sizeof(*keys));
+	if (!jobs || !args || !keys) {
+		fprintf(stderr, "gv_inject: out of memory\n");
+		exit(EX_OSERR);
+	}
+	for (i = 0; i < o->count; i += n) {
+		n = o->count - i < o->batch ? o->count - i : o->batch;
+		for (k = 0; k < n; k++) {
+			expand(&args[k], o->arg, i + k);
+			jobs[k] = (struct gv_new_job){ .funcname = o->funcname,
+			    .arg = args[k].data, .arg_len = args[k].len,
+			    .delay = o->delay, .flag = o->controller ?
+			    GV_FLAG_CONTROLLER : GV_FLAG_SHIM };
+			if (o->uniqkey) {
+				expand(&keys[k], o->uniqkey, i + k);
+				jobs[k].uniqkey = keys[k].data;
+			}
+		}
+		if (n == 1 && o->count == 1) {
+			uint64_t jobid;
+			unsigned dbid;
+			int fresh;
+
+			if (gv_insert_job(gv, &jobs[0], &jobid, &dbid,
+			    &fresh) != GV_OK) {
+				fprintf(stderr, "gv_inject: %s\n",
+				    gv_errmsg(gv));
+				rc = 1;
+				break;
+			}
+			printf("%llu %u%s\n", (unsigned long long)jobid, dbid,
+			    fresh ? "" : " duplicate");
+			total = 1;
+			break;
+		}
+		if (gv_insert_jobs(gv, jobs, (size_t)n, &inserted) != GV_OK) {
+			fprintf(stderr, "gv_inject: jobs %ld..%ld: %s\n", i,
+			    i + n - 1, gv_errmsg(gv));
+			total += inserted;
+			rc = 1;
+			break;
+		}
+		total += inserted;
+	}
+	dt = time_mono() - t0;
+	if (o->verbose || o->count > 1)
+		fprintf(stderr, "inserted %zu of %ld jobs in %.3f s (%.0f/s)\n",
+		    total, o->count, dt, dt > 0 ? (double)total / dt : 0.0);
+	for (k = 0; k < o->batch; k++) {
+		buf_free(&args[k]);
+		buf_free(&keys[k]);
+	}
+	free(args);
+	free(keys);
+	free(jobs);
+	gv_close(gv);
+	return rc;
+}
+
+/* A byte string as a JSON string of code points U+0000..U+00FF (the arg
+ * encoding of jobjson.h). */
+static json_t *
+byte_string(const char *p, size_t len)
+{
+	struct buf u = { 0 };
+	json_t *s;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c < 0x80) {
+			buf_appendc(&u, (char)c);
+		} else {
+			buf_appendc(&u, (char)(0xc0 | (c >> 6)));
+			buf_appendc(&u, (char)(0x80 | (c & 0x3f)));
+		}
+	}
+	s = json_stringn(u.data ? u.data : "", u.len);
+	buf_free(&u);
+	return s;
+}
+
+struct inflight {
+	long n;
+	int done;
+};
+
+static int
+run_latency(const struct opts *o, const struct config *cfg)
+{
+	gearman_client_st *client;
+	gearman_task_st **tasks;
+	struct buf arg = { 0 }, key = { 0 };
+	char **payloads;
+	long i, k, n, ok = 0, failed = 0;
+	double t0 = time_mono(), dt;
+	gearman_return_t ret;
+	size_t s;
+
+	if ((client = gearman_client_create(NULL)) == NULL) {
+		fprintf(stderr, "gv_inject: out of memory\n");
+		return EX_OSERR;
+	}
+	for (s = 0; s < cfg->nservers; s++)
+		gearman_client_add_server(client, cfg->servers[s].host,
+		    (in_port_t)cfg->servers[s].port);
+	gearman_client_add_options(client, GEARMAN_CLIENT_EXCEPTION);
+	tasks = calloc((size_t)o->concurrency, sizeof(*tasks));
+	payloads = calloc((size_t)o->concurrency, sizeof(*payloads));
+	if (!tasks || !payloads) {
+		fprintf(stderr, "gv_inject: out of memory\n");
+		return EX_OSERR;
+	}
+	for (i = 0; i < o->count; i += n) {
+		n = o->count - i < o->concurrency ? o->count - i :
+		    o->concurrency;
+		for (k = 0; k < n; k++) {
+			json_t *doc = json_object();
+
+			expand(&arg, o->arg, i + k);
+			json_object_set_new(doc, "funcname",
+			    json_string(o->funcname));
+			json_object_set_new(doc, "arg",
+			    byte_string(arg.data, arg.len));
+			if (o->uniqkey) {
+				expand(&key, o->uniqkey, i + k);
+				json_object_set_new(doc, "uniqkey",
+				    json_string(key.data));
+			}
+			if (o->delay)
+				json_object_set_new(doc, "delay",
+				    json_integer(o->delay));
+			if (o->shim)
+				json_object_set_new(doc, "flag",
+				    json_string("shim"));
+			payloads[k] = json_dumps(doc, JSON_COMPACT);
+			json_decref(doc);
+			tasks[k] = gearman_client_add_task(client, NULL, NULL,
+			    "inject_jobs", NULL, payloads[k],
+			    strlen(payloads[k]), &ret);
+			if (tasks[k] == NULL)
+				fprintf(stderr, "gv_inject: job %ld: %s\n",
+				    i + k, gearman_client_error(client));
+		}
+		ret = gearman_client_run_tasks(client);
+		for (k = 0; k < n; k++) {
+			gearman_task_st *t = tasks[k];
+
+			if (t == NULL) {
+				failed++;
+			} else if (ret == GEARMAN_SUCCESS &&
+			    gearman_task_return(t) == GEARMAN_SUCCESS) {
+				ok++;
+				if (o->verbose || o->count == 1)
+					printf("%.*s\n",
+					    (int)gearman_task_data_size(t),
+					    (const char *)gearman_task_data(t));
+			} else {
+				failed++;
+				fprintf(stderr, "gv_inject: job %ld: %s%s%.*s\n",
+				    i + k, gearman_strerror(ret ==
+				    GEARMAN_SUCCESS ? gearman_task_return(t) :
+				    ret), gearman_task_data_size(t) ? ": " : "",
+				    (int)gearman_task_data_size(t),
+				    (const char *)gearman_task_data(t));
+			}
+			free(payloads[k]);
+		}
+		gearman_client_task_free_all(client);
+	}
+	dt = time_mono() - t0;
+	if (o->verbose || o->count > 1)
+		fprintf(stderr, "injected %ld of %ld jobs in %.3f s (%.0f/s)\n",
+		    ok, o->count, dt, dt > 0 ? (double)ok / dt : 0.0);
+	buf_free(&arg);
+	buf_free(&key);
+	free(tasks);
+	free(payloads);
+	gearman_client_free(client);
+	return failed ? 1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "shim", no_argument, NULL, 'S' },
+		{ "controller", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .ini = "garivini.ini", .arg = "", .count = 1,
+	    .batch = 1000, .concurrency = 50 };
+	struct config *cfg;
+	char err[CONFIG_ERRLEN];
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "c:f:n:a:u:d:m:b:j:vh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c': o.ini = optarg; break;
+		case 'f': o.funcname = optarg; break;
+		case 'a': o.arg = optarg; break;
+		case 'u': o.uniqkey = optarg; break;
+		case 'v': o.verbose = 1; break;
+		case 'S': o.shim = 1; break;
+		case 'C': o.controller = 1; break;
+		case 'n':
+			if (parse_long(optarg, 0, 1000000000L, &o.count) == -1)
+				usage();
+			break;
+		case 'd':
+			if (parse_long(optarg, 0, 315360000L, &o.delay) == -1)
+				usage();
+			break;
+		case 'b':
+			if (parse_long(optarg, 1, 100000, &o.batch) == -1)
+				usage();
+			break;
+		case 'j':
+			if (parse_long(optarg, 1, 10000, &o.concurrency) == -1)
+				usage();
+			break;
+		case 'm':
+			if (strcmp(optarg, "latency") == 0)
+				o.latency = 1;
+			else if (strcmp(optarg, "throughput") != 0)
+				usage();
+			break;
+		default:
+			usage();
+		}
+	}
+	if (o.funcname == NULL || optind != argc)
+		usage();
+	if ((cfg = config_load(o.ini, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s", err);
+		return EX_CONFIG;
+	}
+	rc = o.latency ? run_latency(&o, cfg) : run_throughput(&o, cfg);
+	config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,512 @@
+/*
+ * queue_runner: claims due rows from every database in short transactions,
+ * hides them for lease_seconds, and submits them to gearmand as background
+ * jobs in pipelined batches.
+ *
+ * Why nothing is lost: a row leaves the due set only by a committed lease,
+ * and a lease ends by itself. Whatever happens after the commit (gearmand
+ * down, the submit lost, this process killed, the worker killed), the row is
+ * due again when its lease ends and another round dispatches it. The worker's
+ * completion deletes the row, fenced by the attempt the claim wrote, so a
+ * late completion of an old attempt cannot delete a newer one.
+ *
+ * Why nothing runs twice in the normal case: the claim and the lease are one
+ * transaction with SELECT ... FOR UPDATE SKIP LOCKED, so two QueueRunners
+ * (on any hosts) never both take a row within its lease; only a job that
+ * outlives its lease (or whose worker dies) is dispatched again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <mysqld_error.h>
+
+#include "client.h"
+#include "gm.h"
+#include "jobjson.h"
+#include "log.h"
+#include "role.h"
+#include "util.h"
+
+#define BATCH_MIN 50           /* the first claim, and the floor */
+#define LEASE_CHUNK 10000      /* ids per UPDATE: under 65535 placeholders */
+#define PUSH_BACK_SECONDS 2    /* over the watermark: due again this soon */
+#define RELEASE_SECONDS 5      /* not accepted by gearmand: retry this soon */
+#define STATUS_TIMEOUT 2.0     /* seconds for the admin status command */
+#define RUN_QUEUED_JOB "run_queued_job"
+
+struct runner {
+	struct role_ctx *ctx;
+	const struct config *cfg;
+	gv_client *gv;
+	struct dbset *dbs;
+	struct gm_pool *gm;
+	unsigned batch;            /* rows to claim per database this round */
+	size_t next_db;            /* rotates the first database of a round */
+	struct gv_job *jobs;       /* the claim in hand */
+	size_t njobs;
+	struct buf docs;           /* their encoded documents */
+	size_t *doc_off;
+	struct gm_task *tasks;
+	size_t *task_job;          /* task index -> job index */
+	size_t cap;
+	/* Watermark: waiting jobs per function, summed over the servers, plus
+	 * what this round planned to add. */
+	struct gm_depths *depths;  /* one per server */
+	struct plan {
+		char *funcname;    /* a copy: the claim's rows come and go */
+		long waiting;
+	} *plan;
+	size_t nplan;
+	char err[1024];
+};
+
+/* The function a row is submitted to. */
+static const char *
+target(const struct gv_job *job)
+{
+	return job->flag == GV_FLAG_CONTROLLER ? RUN_QUEUED_JOB : job->funcname;
+}
+
+static int
+grow(struct runner *r, size_t n)
+{
+	void *a, *b, *c, *d;
+
+	if (n <= r->cap)
+		return 0;
+	a = realloc(r->doc_off, n * sizeof(*r->doc_off));
+	if (a)
+		r->doc_off = a;
+	b = realloc(r->tasks, n * sizeof(*r->tasks));
+	if (b)
+		r->tasks = b;
+	c = realloc(r->task_job, n * sizeof(*r->task_job));
+	if (c)
+		r->task_job = c;
+	d = realloc(r->plan, n * sizeof(*r->plan));
+	if (d)
+		r->plan = d;
+	if (!a || !b || !c || !d)
+		return -1;
+	r->cap = n;
+	return 0;
+}
+
+static void
+plan_clear(struct runner *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nplan; i++)
+		free(r->plan[i].funcname);
+	r->nplan = 0;
+}
+
+static void
+depths_refresh(struct runner *r)
+{
+	size_t i, n = gm_pool_count(r->gm);
+
+	for (i = 0; i < n; i++) {
+		gm_depths_free(&r->depths[i]);
+		if (gm_admin_status(gm_pool_server(r->gm, i), STATUS_TIMEOUT,
+		    &r->depths[i], r->err, sizeof(r->err)) == -1) {
+			/* An unreadable server counts as empty: its jobs go
+			 * elsewhere anyway while it is down. */
+			log_debug("queue depth of %s:%u: %s",
+			    gm_pool_server(r->gm, i)->host,
+			    gm_pool_server(r->gm, i)->port, r->err);
+		}
+	}
+	plan_clear(r);
+}
+
+/* The waiting count of funcname: what gearmand said plus what this round
+ * already planned. Linear, but a round holds few distinct functions. NULL
+ * when memory ran out. */
+static struct plan *
+plan_get(struct runner *r, const char *funcname)
+{
+	struct plan *p;
+	size_t i;
+
+	for (i = 0; i < r->nplan; i++)
+		if (strcmp(r->plan[i].funcname, funcname) == 0)
+			return &r->plan[i];
+	p = &r->plan[r->nplan];
+	if ((p->funcname = strdup(funcname)) == NULL)
+		return NULL;
+	r->nplan++;
+	p->waiting = 0;
+	for (i = 0; i < gm_pool_count(r->gm); i++)
+		p->waiting += gm_depths_get(&r->depths[i], funcname);
+	return p;
+}
+
+/* Run statement id (a leading value, then jobids) over ids[0..n) in chunks. */
+static int
+update_ids(struct runner *r, struct db *db, enum sql_id id, uint64_t lead,
+    const uint64_t *ids, size_t n)
+{
+	struct dbval *p;
+	size_t done, k, rows;
+
+	if (n == 0)
+		return 0;
+	if ((p = calloc((n < LEASE_CHUNK ? n : LEASE_CHUNK) + 1,
+	    sizeof(*p))) == NULL)
+		return errf(r->err, sizeof(r->err), "out of memory");
+	for (done = 0; done < n; done += rows) {
+		rows = n - done < LEASE_CHUNK ? n - done : LEASE_CHUNK;
+		p[0] = DBV_U(lead);
+		for (k = 0; k < rows; k++)
+			p[k + 1] = DBV_U(ids[done + k]);
+		if (db_exec(db, id, (unsigned)rows, p, rows + 1, NULL, NULL,
+		    r->err, sizeof(r->err)) == -1) {
+			free(p);
+			return -1;
+		}
+	}
+	free(p);
+	return 0;
+}
+
+/* Park rows that can never be dispatched (an empty funcname), visibly. */
+static void
+park(struct runner *r, struct db *db, const struct gv_job *job)
+{
+	struct dbval p[2] = { DBV_U(GV_NEVER), DBV_U(job->jobid) };
+
+	log_warnx("job %llu of database %u has an empty funcname: parked",
+	    (unsigned long long)job->jobid, db_id(db));
+	if (db_exec(db, SQL_RESCHEDULE_AT_ANY, 1, p, 2, NULL, NULL, r->err,
+	    sizeof(r->err)) == -1)
+		log_warnx("%s", r->err);
+}
+
+/*
+ * One claim on db: select due rows (locked, skipping rows other claimers
+ * hold), lease the ones to dispatch, push back the ones over the watermark,
+ * commit. On return r->jobs[0..njobs) are the leased rows, to be submitted
+ * only now that the lease is committed. Returns the number of rows selected,
+ * or -1.
+ */
+static long
+claim(struct runner *r, struct db *db)
+{
+	int watermark = r->cfg->queue_runner.queue_watermark_depth;
+	struct dbval limit = DBV_U(r->batch);
+	uint64_t *lease = NULL, *back = NULL;
+	size_t i, nlease = 0, nback = 0, selected;
+	struct plan *p;
+
+	db_jobs_free(r->jobs, r->njobs);
+	r->jobs = NULL;
+	r->njobs = 0;
+	if (db_begin(db, r->err, sizeof(r->err)) == -1)
+		return -1;
+	if (db_select_jobs(db, SQL_SELECT_DUE, &limit, 1, &r->jobs, &r->njobs,
+	    r->err, sizeof(r->err)) == -1)
+		goto fail;
+	selected = r->njobs;
+	if (selected == 0) {
+		db_rollback(db);
+		return 0;
+	}
+	if (grow(r, r->nplan + selected) == -1 ||
+	    (lease = malloc(selected * sizeof(*lease))) == NULL ||
+	    (back = malloc(selected * sizeof(*back))) == NULL) {
+		errf(r->err, sizeof(r->err), "out of memory");
+		goto fail;
+	}
+	/* Keep the leased rows at the front of r->jobs, in due order. */
+	for (i = 0; i < r->njobs; i++) {
+		struct gv_job *job = &r->jobs[i];
+
+		if (job->funcname[0] == '\0') {
+			park(r, db, job);
+			continue;
+		}
+		if (watermark > 0) {
+			p = plan_get(r, target(job));
+			if (p == NULL || p->waiting >= watermark) {
+				back[nback++] = job->jobid;
+				continue;
+			}
+			p->waiting++;
+		}
+		lease[nlease] = job->jobid;
+		job->attempt = job->attempt >= 4294967295u ? 1 :
+		    job->attempt + 1;
+		if (nlease != i) {
+			struct gv_job tmp = r->jobs[nlease];
+
+			r->jobs[nlease] = *job;
+			*job = tmp;
+		}
+		nlease++;
+	}
+	if (update_ids(r, db, SQL_LEASE,
+	    (uint64_t)r->cfg->queue_runner.lease_seconds, lease, nlease) == -1 ||
+	    update_ids(r, db, SQL_PUSH_BACK, PUSH_BACK_SECONDS, back, nback) ==
+	    -1)
+		goto fail;
+	if (db_commit(db, r->err, sizeof(r->err)) == -1) {
+		/* The outcome is unknown: dispatch nothing. Leased or not,
+		 * every row is due again by the end of its lease. */
+		goto fail_committed;
+	}
+	free(lease);
+	free(back);
+	/* Only the leased rows are kept; the rest of the array is freed. */
+	for (i = nlease; i < r->njobs; i++)
+		gv_job_clear(&r->jobs[i]);
+	r->njobs = nlease;
+	if (nback)
+		log_debug("database %u: %zu jobs over the watermark pushed back",
+		    db_id(db), nback);
+	return (long)selected;
+fail:
+	db_rollback(db);
+fail_committed:
+	free(lease);
+	free(back);
+	db_jobs_free(r->jobs, r->njobs);
+	r->jobs = NULL;
+	r->njobs = 0;
+	return -1;
+}
+
+/* The gearmand of a job: by its unique key, else its jobid, so a job keeps
+ * its server (and gearmand's merging of equal unique keys works). */
+static size_t
+choose_server(struct runner *r, const struct gv_job *job, const char *unique)
+{
+	char id[32];
+	int n;
+
+	if (unique)
+		return gm_pool_choose(r->gm, unique, strlen(unique));
+	n = snprintf(id, sizeof(id), "%llu:%u",
+	    (unsigned long long)job->jobid, job->dbid);
+	return gm_pool_choose(r->gm, id, (size_t)n);
+}
+
+/*
+ * Submit r->jobs to gearmand, grouped by server, each group one pipelined
+ * batch. Jobs gearmand did not accept are released to be due again soon
+ * rather than at the end of their lease.
+ */
+static size_t
+dispatch(struct runner *r, struct db *db)
+{
+	size_t nserv = gm_pool_count(r->gm), s, i, n, ok = 0, nrel = 0;
+	char (*uniq)[GM_UNIQUE_MAX + 1] = NULL;
+	const char **unique = NULL;
+	size_t *server = NULL;
+	uint64_t *release = NULL;
+
+	if (r->njobs == 0)
+		return 0;
+	if (grow(r, r->njobs) == -1 ||
+	    (uniq = malloc(r->njobs * sizeof(*uniq))) == NULL ||
+	    (unique = malloc(r->njobs * sizeof(*unique))) == NULL ||
+	    (server = malloc(r->njobs * sizeof(*server))) == NULL ||
+	    (release = malloc(r->njobs * sizeof(*release))) == NULL) {
+		log_warnx("dispatch: out of memory; %zu jobs wait for their "
+		    "lease to end", r->njobs);
+		goto out;
+	}
+	buf_reset(&r->docs);
+	for (i = 0; i < r->njobs; i++) {
+		r->doc_off[i] = r->docs.len;
+		if (jobjson_encode(&r->jobs[i], &r->docs) == -1) {
+			log_warnx("dispatch: out of memory");
+			goto out;
+		}
+		unique[i] = gm_unique(r->jobs[i].uniqkey, uniq[i]);
+		server[i] = choose_server(r, &r->jobs[i], unique[i]);
+	}
+	for (s = 0; s < nserv; s++) {
+		for (i = 0, n = 0; i < r->njobs; i++) {
+			if (server[i] != s)
+				continue;
+			r->tasks[n] = (struct gm_task){
+			    .funcname = target(&r->jobs[i]),
+			    .unique = unique[i],
+			    .workload = r->docs.data + r->doc_off[i],
+			    .len = (i + 1 < r->njobs ? r->doc_off[i + 1] :
+			    r->docs.len) - r->doc_off[i] };
+			r->task_job[n++] = i;
+		}
+		if (n == 0)
+			continue;
+		if (gm_submit_background(r->gm, s, r->tasks, n, r->err,
+		    sizeof(r->err)) == -1) {
+			log_warnx("gearmand %s:%u: %s",
+			    gm_pool_server(r->gm, s)->host,
+			    gm_pool_server(r->gm, s)->port, r->err);
+			scoreboard_count(r->ctx->sb, SB_GEARMAN_ERRORS, 1);
+		}
+		for (i = 0; i < n; i++) {
+			if (r->tasks[i].ok)
+				ok++;
+			else
+				release[nrel++] = r->jobs[r->task_job[i]].jobid;
+		}
+	}
+	/* Released rows are due again in a few seconds; if this fails they
+	 * are due when their lease ends. */
+	if (nrel && update_ids(r, db, SQL_PUSH_BACK, RELEASE_SECONDS, release,
+	    nrel) == -1)
+		log_warnx("releasing %zu jobs: %s", nrel, r->err);
+out:
+	free(uniq);
+	free(unique);
+	free(server);
+	free(release);
+	scoreboard_count(r->ctx->sb, SB_JOBS_DISPATCHED, ok);
+	return ok;
+}
+
+/* Start small, grow while claims come back full, shrink when they do not:
+ * a lightly loaded system keeps batches small, so several QueueRunners share
+ * the work and latency stays low. */
+static void
+adapt(struct runner *r, int full)
+{
+	unsigned max = (unsigned)r->cfg->queue_runner.batch_max_size;
+	unsigned floor = max < BATCH_MIN ? max : BATCH_MIN;
+	unsigned step_up = max / 10 ? max / 10 : 1;
+	unsigned step_down = max / 20 ? max / 20 : 1;
+
+	if (full)
+		r->batch = r->batch + step_up > max ? max : r->batch + step_up;
+	else
+		r->batch = r->batch < floor + step_down ? floor :
+		    r->batch - step_down;
+}
+
+/* A schema this version cannot work with is a configuration error: the
+ * master must not respawn us in a loop for it. */
+static int
+schema_error(struct db *db)
+{
+	unsigned e = db_errno(db);
+
+	return e == ER_NO_SUCH_TABLE || e == ER_BAD_FIELD_ERROR;
+}
+
+/* One round over every database. Returns 1 if any claim came back full,
+ * 0 if not, -1 on a schema error. */
+static int
+round_once(struct runner *r)
+{
+	size_t n = dbset_count(r->dbs), k;
+	double now = time_mono();
+	int full = 0;
+	long got;
+
+	if (r->cfg->queue_runner.queue_watermark_depth > 0)
+		depths_refresh(r);
+	for (k = 0; k < n; k++) {
+		struct db *db = dbset_at(r->dbs, (r->next_db + k) % n);
+
+		if (!db_healthy(db, now))
+			continue;
+		if ((got = claim(r, db)) == -1) {
+			log_warnx("claim: %s", r->err);
+			scoreboard_count(r->ctx->sb, SB_DB_ERRORS, 1);
+			if (schema_error(db))
+				return -1;
+			continue;
+		}
+		if (got > 0)
+			dispatch(r, db);
+		if (got >= (long)r->batch)
+			full = 1;
+		scoreboard_heartbeat(r->ctx->sb);
+	}
+	r->next_db = (r->next_db + 1) % n;
+	db_jobs_free(r->jobs, r->njobs);
+	r->jobs = NULL;
+	r->njobs = 0;
+	return full;
+}
+
+int
+queue_runner_main(struct role_ctx *ctx)
+{
+	struct runner r;
+	double started, left;
+	int full, code = EX_OK;
+	char err[1024];
+
+	memset(&r, 0, sizeof(r));
+	r.ctx = ctx;
+	r.cfg = ctx->cfg;
+	if ((r.gv = client_open_config(r.cfg, err, sizeof(err))) == NULL) {
+		log_errx("%s", err);
+		return EX_CONFIG;
+	}
+	r.dbs = client_dbset(r.gv);
+	if ((r.gm = gm_pool_new(r.cfg->servers, r.cfg->nservers, err,
+	    sizeof(err))) == NULL) {
+		log_errx("%s", err);
+		gv_close(r.gv);
+		return EX_CONFIG;
+	}
+	if ((r.depths = calloc(r.cfg->nservers, sizeof(*r.depths))) == NULL) {
+		log_errx("out of memory");
+		code = EX_OSERR;
+		goto out;
+	}
+	r.batch = (unsigned)r.cfg->queue_runner.batch_max_size < BATCH_MIN ?
+	    (unsigned)r.cfg->queue_runner.batch_max_size : BATCH_MIN;
+	log_info("claiming from %zu databases for %zu gearmand servers, "
+	    "lease %d s, batches up to %d", dbset_count(r.dbs),
+	    r.cfg->nservers, r.cfg->queue_runner.lease_seconds,
+	    r.cfg->queue_runner.batch_max_size);
+	/* The batch in hand is the job in hand: TERM lets a round finish. */
+	while (!*ctx->stop) {
+		started = time_mono();
+		scoreboard_state(ctx->sb, SB_BUSY);
+		if ((full = round_once(&r)) == -1) {
+			log_errx("the job table does not match this version; "
+			    "apply schema.sql");
+			code = EX_CONFIG;
+			break;
+		}
+		adapt(&r, full);
+		scoreboard_state(ctx->sb, SB_IDLE);
+		if (full)
+			continue;
+		/* The pause is batch_run_sleep minus the time the round took,
+		 * so the rate does not depend on how slow the round was. */
+		left = r.cfg->queue_runner.batch_run_sleep -
+		    (time_mono() - started);
+		while (left > 0 && !*ctx->stop) {
+			time_sleep(left > 0.5 ? 0.5 : left,
+			    (volatile const int *)ctx->stop);
+			scoreboard_heartbeat(ctx->sb);
+			left = r.cfg->queue_runner.batch_run_sleep -
+			    (time_mono() - started);
+		}
+	}
+out:
+	db_jobs_free(r.jobs, r.njobs);
+	for (size_t i = 0; r.depths && i < r.cfg->nservers; i++)
+		gm_depths_free(&r.depths[i]);
+	free(r.depths);
+	free(r.doc_off);
+	free(r.tasks);
+	free(r.task_job);
+	plan_clear(&r);
+	free(r.plan);
+	buf_free(&r.docs);
+	gm_pool_free(r.gm);
+	gv_close(r.gv);
+	return code;
+}
