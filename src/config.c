@@ -1,0 +1,956 @@
+/*
+ * config: garivini.ini into a struct config, driven by one table of keys.
+ *
+ * inih does the tokenising. Its handler is told neither the line of a key nor
+ * that a section began, so we hand it our own line reader: it counts lines,
+ * refuses lines longer than inih's buffer (inih would silently split them into
+ * two lines) and notes each section header as it passes. Every error found is
+ * collected, so an operator fixes a file in one round.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+enum key_type {
+	KT_STRING,      /* char *; "" means none when the default is none */
+	KT_INT,         /* int */
+	KT_UINT,        /* unsigned */
+	KT_DOUBLE,      /* double */
+	KT_LEVEL,       /* int, enum log_level */
+	KT_SERVERS,     /* char * as written, parsed into cfg->servers */
+};
+
+/* flags */
+#define K_FIXED         0x1     /* a reload may not change it */
+#define K_REQUIRED      0x2
+#define K_SECRET        0x4     /* never printed */
+
+/* readers: the roles whose children read a key (config_same_role) */
+#define R_QR            0x1
+#define R_INJ           0x2
+#define R_CTL           0x4
+#define R_ALL           (R_QR | R_INJ | R_CTL)
+
+struct key {
+	const char *section;    /* "db" stands for every [db.N] */
+	const char *name;
+	enum key_type type;
+	const char *def;        /* as it would be written; NULL: none */
+	double min, max;        /* numbers only */
+	unsigned flags;
+	unsigned readers;
+	size_t off;             /* in struct config, or struct config_db */
+	const char *help;
+};
+
+#define G(field) offsetof(struct config, field)
+#define D(field) offsetof(struct config_db, field)
+#define DB_SECTION "db"
+
+static const struct key keys[] = {
+	{ "garivini", "gearman_servers", KT_SERVERS, "127.0.0.1:4730", 0, 0,
+	    0, R_ALL, G(gearman_servers),
+	    "gearmand servers, host[:port] separated by commas or spaces" },
+	{ "garivini", "pidfile", KT_STRING, "/run/garivini/garivini.pid", 0, 0,
+	    K_FIXED, 0, G(pidfile), "the master's pid, for garivini -s" },
+	{ "garivini", "status_file", KT_STRING, "/run/garivini/status.json",
+	    0, 0, 0, 0, G(status_file), "JSON status written by the master" },
+	{ "garivini", "status_interval", KT_DOUBLE, "5", 0.1, 3600,
+	    0, 0, G(status_interval), "seconds between status file writes" },
+	{ "garivini", "log_file", KT_STRING, "stderr", 0, 0,
+	    0, R_ALL, G(log_file), "stderr, syslog or a file path" },
+	{ "garivini", "log_level", KT_LEVEL, "info", 0, 0,
+	    0, R_ALL, G(log_level), "err, warn, notice, info or debug" },
+	{ "garivini", "user", KT_STRING, NULL, 0, 0,
+	    K_FIXED, 0, G(user), "user to run as when started as root" },
+	{ "garivini", "group", KT_STRING, NULL, 0, 0,
+	    K_FIXED, 0, G(group), "group to run as when started as root" },
+	{ "garivini", "shutdown_timeout", KT_DOUBLE, "30", 0, 86400,
+	    0, 0, G(shutdown_timeout),
+	    "seconds children get to finish on stop before SIGKILL" },
+	{ "garivini", "heartbeat_timeout", KT_DOUBLE, "300", 0, 86400,
+	    0, 0, G(heartbeat_timeout),
+	    "seconds a busy child may go silent before it is killed; 0 = off" },
+	{ "garivini", "prometheus_file", KT_STRING, NULL, 0, 0,
+	    0, 0, G(prometheus_file),
+	    "Prometheus text file written with the status; none = off" },
+
+	{ DB_SECTION, "host", KT_STRING, "127.0.0.1", 0, 0,
+	    0, R_ALL, D(host), "database server host" },
+	{ DB_SECTION, "port", KT_UINT, "3306", 1, 65535,
+	    0, R_ALL, D(port), "database server TCP port" },
+	{ DB_SECTION, "socket", KT_STRING, NULL, 0, 0,
+	    0, R_ALL, D(socket),
+	    "local socket path; when set, used instead of TCP" },
+	{ DB_SECTION, "database", KT_STRING, NULL, 0, 0,
+	    K_REQUIRED, R_ALL, D(database),
+	    "database (schema) holding the job table" },
+	{ DB_SECTION, "user", KT_STRING, "garivini", 0, 0,
+	    0, R_ALL, D(user), "database user" },
+	{ DB_SECTION, "password", KT_STRING, "", 0, 0,
+	    K_SECRET, R_ALL, D(password), "database password" },
+
+	{ "queue_runner", "processes", KT_INT, "1", 0, 1024,
+	    0, 0, G(queue_runner.processes), "QueueRunner children" },
+	{ "queue_runner", "batch_run_sleep", KT_DOUBLE, "1.0", 0, 3600,
+	    0, R_QR, G(queue_runner.batch_run_sleep),
+	    "seconds between batches when nothing was due" },
+	{ "queue_runner", "batch_max_size", KT_INT, "1000", 1, 100000,
+	    0, R_QR, G(queue_runner.batch_max_size),
+	    "jobs claimed per batch" },
+	{ "queue_runner", "queue_watermark_depth", KT_INT, "10000",
+	    0, 100000000,
+	    0, R_QR | R_INJ, G(queue_runner.queue_watermark_depth),
+	    "gearmand queue depth above which dispatch pauses; 0 = off" },
+	{ "queue_runner", "lease_seconds", KT_INT, "300", 1, 604800,
+	    0, R_ALL, G(queue_runner.lease_seconds),
+	    "seconds a dispatched job stays hidden before it is sent again" },
+
+	{ "injector", "processes", KT_INT, "1", 0, 1024,
+	    0, 0, G(injector.processes), "Injector children" },
+
+	{ "controller", "processes", KT_INT, "2", 0, 1024,
+	    0, 0, G(controller.processes), "Controller children" },
+	{ "controller", "max_failures", KT_INT, "10", 0, 255,
+	    0, R_CTL, G(controller.max_failures),
+	    "failures after which a job is parked; 0 = retry forever" },
+	{ "controller", "job_timeout", KT_DOUBLE, "600", 0.1, 604800,
+	    0, R_CTL, G(controller.job_timeout),
+	    "seconds a job may run before it counts as failed" },
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} role_bits[] = {
+	{ "queue_runner", R_QR },
+	{ "injector", R_INJ },
+	{ "controller", R_CTL },
+};
+
+/* The state of one parse, reached by the reader and the handler. */
+struct parse {
+	struct config *cfg;
+	const char *name;               /* file name for messages */
+	FILE *fp;
+	int line;                       /* line last handed to inih */
+	int key_seen;                   /* inih's prev_name is set */
+	int continuation;               /* inih will join this line to a key */
+	char section[256];              /* current section, as written */
+	int skip;                       /* ignore its keys: reported already */
+	struct config_db *db;           /* current [db.N], or NULL */
+	int section_line[NKEYS];        /* header line, by first row */
+	int key_line[NKEYS];            /* line each key was set on */
+	int db_key_line[CONFIG_MAX_DBS][NKEYS];
+	struct buf errors;
+	int nerrors;
+	int nomem;
+};
+
+static int
+is_db(const struct key *k)
+{
+	return strcmp(k->section, DB_SECTION) == 0;
+}
+
+static void *
+field(void *base, const struct key *k)
+{
+	return (char *)base + k->off;
+}
+
+static const void *
+cfield(const void *base, const struct key *k)
+{
+	return (const char *)base + k->off;
+}
+
+/* "FILE:LINE: [section] key: reason", leaving out what is not known. */
+static void __attribute__((format(printf, 5, 6)))
+report(struct parse *p, int line, const char *section, const char *key,
+    const char *fmt, ...)
+{
+	struct buf *b = &p->errors;
+	char reason[1024];
+	va_list ap;
+	int rc = 0;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (b->len)
+		rc |= buf_appendc(b, '\n');
+	if (line > 0)
+		rc |= buf_printf(b, "%s:%d: ", p->name, line);
+	else
+		rc |= buf_printf(b, "%s: ", p->name);
+	if (section && key)
+		rc |= buf_printf(b, "[%s] %s: ", section, key);
+	else if (section)
+		rc |= buf_printf(b, "[%s]: ", section);
+	else if (key)
+		rc |= buf_printf(b, "%s: ", key);
+	rc |= buf_printf(b, "%s", reason);
+	if (rc)
+		p->nomem = 1;
+	p->nerrors++;
+}
+
+/* Copy the collected errors into err; when they do not fit, keep whole lines
+ * and say that more follow. */
+static void
+errors_out(const struct buf *b, char *err, size_t errlen)
+{
+	static const char more[] = "\n... more errors";
+	size_t keep;
+	const char *nl;
+
+	if (err == NULL || errlen == 0)
+		return;
+	if (b->len < errlen) {
+		memcpy(err, b->data, b->len + 1);
+		return;
+	}
+	if (errlen <= sizeof(more)) {
+		snprintf(err, errlen, "%s", more + 1);
+		return;
+	}
+	keep = 0;
+	for (nl = b->data; (nl = strchr(nl, '\n')) != NULL; nl++) {
+		if ((size_t)(nl - b->data) + sizeof(more) > errlen)
+			break;
+		keep = (size_t)(nl - b->data);
+	}
+	if (keep == 0)  /* even the first error is too long: cut it */
+		keep = errlen - sizeof(more);
+	memcpy(err, b->data, keep);
+	memcpy(err + keep, more, sizeof(more));
+}
+
+static int
+find_key(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 &&
+		    strcmp(keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The first row of a section: stands for the section itself. */
+static int
+find_section(const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+parse_server(char *tok, struct config_server *s, char *why, size_t whylen)
+{
+	char *host = tok, *port = NULL, *colon, *close;
+	long n = 4730;
+
+	if (*tok == '[') {      /* [v6 address]:port */
+		host = tok + 1;
+		if ((close = strchr(host, ']')) == NULL)
+			return errf(why, whylen, "missing ']' in '%s'", tok);
+		*close = '\0';
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1] != '\0')
+			return errf(why, whylen, "bad server '%s]%s'", tok,
+			    close + 1);
+	} else if ((colon = strchr(tok, ':')) != NULL &&
+	    strchr(colon + 1, ':') == NULL) {
+		/* Exactly one colon: host:port. More than one is a bare IPv6
+		 * address, which can only take the default port. */
+		*colon = '\0';
+		port = colon + 1;
+	}
+	if (*host == '\0')
+		return errf(why, whylen, "a server has no host");
+	if (strlen(host) >= sizeof(s->host))
+		return errf(why, whylen, "host name '%.40s...' is too long",
+		    host);
+	if (port && parse_long(port, 1, 65535, &n) == -1)
+		return errf(why, whylen, "bad port '%s' for %s (1..65535)",
+		    port, host);
+	snprintf(s->host, sizeof(s->host), "%s", host);
+	s->port = (unsigned)n;
+	return 0;
+}
+
+static int
+parse_servers(struct config *cfg, const char *value, char *why,
+    size_t whylen)
+{
+	struct config_server list[CONFIG_MAX_SERVERS];
+	char *copy, *tok, *save;
+	size_t n = 0;
+
+	if ((copy = strdup(value)) == NULL)
+		return errf(why, whylen, "out of memory");
+	for (tok = strtok_r(copy, ", \t", &save); tok;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (n == CONFIG_MAX_SERVERS) {
+			free(copy);
+			return errf(why, whylen, "more than %d servers",
+			    CONFIG_MAX_SERVERS);
+		}
+		if (parse_server(tok, &list[n], why, whylen) == -1) {
+			free(copy);
+			return -1;
+		}
+		n++;
+	}
+	free(copy);
+	if (n == 0)
+		return errf(why, whylen, "no server given");
+	memcpy(cfg->servers, list, n * sizeof(list[0]));
+	cfg->nservers = n;
+	return 0;
+}
+
+/* Store value (as written in the file, or a default) into the key's field. */
+static int
+set_value(struct config *cfg, void *base, const struct key *k,
+    const char *value, char *why, size_t whylen)
+{
+	void *f = field(base, k);
+	char **sp = f;
+	char *copy = NULL;
+	double d;
+	long l;
+	int level;
+
+	switch (k->type) {
+	case KT_STRING:
+	case KT_SERVERS:
+		if (*value == '\0' && k->def && *k->def)
+			return errf(why, whylen, "must not be empty");
+		if (*value == '\0' && (k->flags & K_REQUIRED))
+			return errf(why, whylen, "must not be empty");
+		if (k->type == KT_SERVERS &&
+		    parse_servers(cfg, value, why, whylen) == -1)
+			return -1;
+		/* An empty value of a key whose default is none means none. */
+		if ((*value || k->def) && (copy = strdup(value)) == NULL)
+			return errf(why, whylen, "out of memory");
+		free(*sp);
+		*sp = copy;
+		return 0;
+	case KT_INT:
+	case KT_UINT:
+		if (parse_long(value, LONG_MIN, LONG_MAX, &l) == -1)
+			return errf(why, whylen,
+			    "'%s' is not an integer (%.15g..%.15g)", value,
+			    k->min, k->max);
+		if ((double)l < k->min || (double)l > k->max)
+			return errf(why, whylen,
+			    "%s is out of range %.15g..%.15g", value, k->min,
+			    k->max);
+		if (k->type == KT_INT)
+			*(int *)f = (int)l;
+		else
+			*(unsigned *)f = (unsigned)l;
+		return 0;
+	case KT_DOUBLE:
+		if (parse_double(value, -DBL_MAX, DBL_MAX, &d) == -1)
+			return errf(why, whylen,
+			    "'%s' is not a number (%.15g..%.15g)", value,
+			    k->min, k->max);
+		if (d < k->min || d > k->max)
+			return errf(why, whylen,
+			    "%s is out of range %.15g..%.15g", value, k->min,
+			    k->max);
+		*(double *)f = d;
+		return 0;
+	case KT_LEVEL:
+		if ((level = log_level_parse(value)) == -1)
+			return errf(why, whylen, "unknown log level '%s' (err, "
+			    "warn, notice, info or debug)", value);
+		*(int *)f = level;
+		return 0;
+	}
+	return errf(why, whylen, "unknown key type");
+}
+
+/* Set the defaults of the rows of one kind: the main sections (db 0) or a
+ * [db.N] (db 1). */
+static void
+set_defaults(struct parse *p, void *base, int db, const char *section)
+{
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (is_db(&keys[i]) != db || keys[i].def == NULL)
+			continue;
+		if (set_value(p->cfg, base, &keys[i], keys[i].def, why,
+		    sizeof(why)) == -1)
+			report(p, 0, section ? section : keys[i].section,
+			    keys[i].name, "default: %s", why);
+	}
+}
+
+static struct config_db *
+find_db(struct config *cfg, unsigned dbid)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ndbs; i++)
+		if (cfg->dbs[i].dbid == dbid)
+			return &cfg->dbs[i];
+	return NULL;
+}
+
+static void
+known_sections(char *out, size_t outlen)
+{
+	size_t i, len = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < NKEYS; i++) {
+		if ((int)i != find_section(keys[i].section))
+			continue;
+		len += (size_t)snprintf(out + len, outlen - len, "%s[%s%s]",
+		    len ? ", " : "", keys[i].section,
+		    is_db(&keys[i]) ? ".N" : "");
+		if (len >= outlen)
+			return;
+	}
+}
+
+static void
+begin_section(struct parse *p, const char *name)
+{
+	struct config *cfg = p->cfg;
+	struct config_db *db;
+	char known[256];
+	const char *n;
+	long dbid;
+	int row;
+
+	snprintf(p->section, sizeof(p->section), "%s", name);
+	p->skip = 0;
+	p->db = NULL;
+	if (strncmp(name, DB_SECTION ".", strlen(DB_SECTION ".")) == 0) {
+		n = name + strlen(DB_SECTION ".");
+		if (!(*n >= '1' && *n <= '9') || strspn(n, "0123456789") !=
+		    strlen(n) || parse_long(n, 1, 65535, &dbid) == -1) {
+			report(p, p->line, name, NULL,
+			    "the N of [db.N] must be an integer 1..65535");
+			p->skip = 1;
+			return;
+		}
+		if ((db = find_db(cfg, (unsigned)dbid)) != NULL) {
+			/* Its keys still go to the first one, so a key set in
+			 * both is reported too. */
+			report(p, p->line, name, NULL,
+			    "duplicate section (first on line %d)", db->line);
+			p->db = db;
+			return;
+		}
+		if (cfg->ndbs == CONFIG_MAX_DBS) {
+			report(p, p->line, name, NULL,
+			    "too many databases (at most %d)", CONFIG_MAX_DBS);
+			p->skip = 1;
+			return;
+		}
+		db = &cfg->dbs[cfg->ndbs++];
+		db->dbid = (unsigned)dbid;
+		db->line = p->line;
+		set_defaults(p, db, 1, name);
+		p->db = db;
+		return;
+	}
+	if ((row = find_section(name)) == -1 || is_db(&keys[row])) {
+		known_sections(known, sizeof(known));
+		report(p, p->line, name, NULL, "unknown section (known: %s)",
+		    known);
+		p->skip = 1;
+		return;
+	}
+	if (p->section_line[row])
+		report(p, p->line, name, NULL,
+		    "duplicate section (first on line %d)",
+		    p->section_line[row]);
+	else
+		p->section_line[row] = p->line;
+}
+
+/* inih's rule for where a value or header ends: at one of chars, or at an
+ * inline ';' comment, which needs whitespace before it. */
+static const char *
+find_end(const char *s, const char *chars)
+{
+	int was_space = 0;
+
+	while (*s && !strchr(chars, *s) && !(was_space && *s == ';')) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
+/* Classify a line the way inih will, to see the section headers it does not
+ * report and the malformed lines it reports only the first of. */
+static void
+classify(struct parse *p, const char *line)
+{
+	const char *s = line, *end;
+	char name[sizeof(p->section)];
+	size_t len;
+
+	p->continuation = 0;
+	if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return;
+	if (s > line && p->key_seen) {
+		p->continuation = 1;
+		return;
+	}
+	if (*s == '[') {
+		end = find_end(s + 1, "]");
+		p->key_seen = 0;
+		if (*end != ']') {
+			report(p, p->line, NULL, NULL,
+			    "section header without ']'");
+			p->section[0] = '\0';
+			p->db = NULL;
+			p->skip = 1;
+			return;
+		}
+		len = (size_t)(end - (s + 1));
+		if (len >= sizeof(name))
+			len = sizeof(name) - 1;
+		memcpy(name, s + 1, len);
+		name[len] = '\0';
+		begin_section(p, name);
+		return;
+	}
+	end = find_end(s, "=:");
+	if (*end != '=' && *end != ':') {
+		report(p, p->line, NULL, NULL,
+		    "expected \"key = value\", a [section] or a ; comment");
+		return;
+	}
+	p->key_seen = 1;
+}
+
+/* inih's reader: fgets that counts lines and refuses lines that do not fit
+ * inih's buffer (it would read the rest as a line of its own). */
+static char *
+read_line(char *str, int num, void *stream)
+{
+	struct parse *p = stream;
+	size_t len;
+	int c;
+
+	if (fgets(str, num, p->fp) == NULL)
+		return NULL;
+	p->line++;
+	len = strlen(str);
+	if (len == (size_t)num - 1 && str[len - 1] != '\n') {
+		/* The buffer is full: fine only if the line ends right here. */
+		c = getc(p->fp);
+		if (c == '\r')
+			c = getc(p->fp);
+		if (c != EOF && c != '\n') {
+			while (c != EOF && c != '\n')
+				c = getc(p->fp);
+			report(p, p->line, NULL, NULL,
+			    "line too long (at most %d characters)", num - 1);
+			/* A header we cannot read: its keys would land in
+			 * the section before it. */
+			if (str[strspn(str, " \t")] == '[')
+				p->skip = 1;
+			p->continuation = 0;
+			str[0] = '\0';
+			return str;
+		}
+	}
+	classify(p, str);
+	return str;
+}
+
+static int
+handle(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *p = user;
+	struct config *cfg = p->cfg;
+	char why[512];
+	int row, *lines;
+	void *base;
+
+	(void)section;  /* ours is complete: inih truncates long names */
+	if (p->continuation) {
+		report(p, p->line, p->section[0] ? p->section : NULL, name,
+		    "an indented line continues the value of the key above; "
+		    "remove the indentation");
+		return 1;
+	}
+	if (p->skip)
+		return 1;
+	if (p->section[0] == '\0') {
+		report(p, p->line, NULL, name,
+		    "key outside any section: put it under a [section]");
+		return 1;
+	}
+	if ((row = find_key(p->db ? DB_SECTION : p->section, name)) == -1) {
+		report(p, p->line, p->section, name, "unknown key");
+		return 1;
+	}
+	if (p->db) {
+		lines = p->db_key_line[p->db - cfg->dbs];
+		base = p->db;
+	} else {
+		lines = p->key_line;
+		base = cfg;
+	}
+	if (lines[row]) {
+		report(p, p->line, p->section, name, "already set on line %d",
+		    lines[row]);
+		return 1;
+	}
+	lines[row] = p->line;
+	if (set_value(cfg, base, &keys[row], value, why, sizeof(why)) == -1)
+		report(p, p->line, p->section, name, "%s", why);
+	return 1;
+}
+
+static int
+cmp_db(const void *a, const void *b)
+{
+	const struct config_db *x = a, *y = b;
+
+	return (x->dbid > y->dbid) - (x->dbid < y->dbid);
+}
+
+static void
+check_required(struct parse *p)
+{
+	struct config *cfg = p->cfg;
+	char section[32];
+	size_t i, j;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (!(keys[i].flags & K_REQUIRED))
+			continue;
+		if (!is_db(&keys[i])) {
+			if (p->key_line[i] == 0)
+				report(p, p->section_line[find_section(
+				    keys[i].section)], keys[i].section,
+				    keys[i].name, "required key missing");
+			continue;
+		}
+		for (j = 0; j < cfg->ndbs; j++) {
+			if (p->db_key_line[j][i])
+				continue;
+			snprintf(section, sizeof(section), DB_SECTION ".%u",
+			    cfg->dbs[j].dbid);
+			report(p, cfg->dbs[j].line, section, keys[i].name,
+			    "required key missing");
+		}
+	}
+}
+
+static struct config *
+load_stream(FILE *fp, const char *name, char *err, size_t errlen)
+{
+	struct config *cfg = NULL;
+	struct parse *p;
+	int rc;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (cfg = calloc(1, sizeof(*cfg))) == NULL ||
+	    (cfg->path = strdup(name)) == NULL) {
+		errf(err, errlen, "%s: out of memory", name);
+		goto fail;
+	}
+	p->cfg = cfg;
+	p->name = name;
+	p->fp = fp;
+	set_defaults(p, cfg, 0, NULL);
+	rc = ini_parse_stream(read_line, p, handle, p);
+	if (rc == -2 || ferror(fp)) {
+		report(p, 0, NULL, NULL, rc == -2 ? "out of memory" :
+		    "read error");
+	} else if (rc > 0 && p->nerrors == 0) {
+		/* Our classification missed what inih refused. */
+		report(p, rc, NULL, NULL, "syntax error");
+	}
+	if (cfg->ndbs == 0)
+		report(p, 0, NULL, NULL,
+		    "no database configured: add a [db.1] section");
+	check_required(p);
+	if (p->nomem) {
+		errf(err, errlen, "%s: out of memory", name);
+		goto fail;
+	}
+	if (p->nerrors) {
+		errors_out(&p->errors, err, errlen);
+		goto fail;
+	}
+	qsort(cfg->dbs, cfg->ndbs, sizeof(cfg->dbs[0]), cmp_db);
+	buf_free(&p->errors);
+	free(p);
+	return cfg;
+fail:
+	if (p)
+		buf_free(&p->errors);
+	free(p);
+	config_free(cfg);
+	return NULL;
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	struct config *cfg;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	cfg = load_stream(fp, path, err, errlen);
+	fclose(fp);
+	return cfg;
+}
+
+struct config *
+config_load_string(const char *text, const char *name, char *err,
+    size_t errlen)
+{
+	struct config *cfg;
+	char *copy;
+	FILE *fp;
+
+	/* A private copy: fmemopen wants a writable buffer, and may refuse an
+	 * empty one, which reads the same as an empty line. */
+	if ((copy = strdup(*text ? text : "\n")) == NULL) {
+		errf(err, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	if ((fp = fmemopen(copy, strlen(copy), "r")) == NULL) {
+		errf(err, errlen, "%s: %s", name, strerror(errno));
+		free(copy);
+		return NULL;
+	}
+	cfg = load_stream(fp, name, err, errlen);
+	fclose(fp);
+	free(copy);
+	return cfg;
+}
+
+static void
+free_keys(void *base, int db)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (is_db(&keys[i]) != db)
+			continue;
+		if (keys[i].type == KT_STRING || keys[i].type == KT_SERVERS)
+			free(*(char **)field(base, &keys[i]));
+	}
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	free_keys(cfg, 0);
+	for (i = 0; i < cfg->ndbs; i++)
+		free_keys(&cfg->dbs[i], 1);
+	free(cfg->path);
+	free(cfg);
+}
+
+static int
+same_value(const struct config *a, const void *abase,
+    const struct config *b, const void *bbase, const struct key *k)
+{
+	const void *fa = cfield(abase, k), *fb = cfield(bbase, k);
+	const char *sa, *sb;
+	size_t i;
+
+	switch (k->type) {
+	case KT_STRING:
+		sa = *(char *const *)fa;
+		sb = *(char *const *)fb;
+		return (sa == NULL && sb == NULL) ||
+		    (sa && sb && strcmp(sa, sb) == 0);
+	case KT_SERVERS:
+		/* The parsed list: "h" and "h:4730" are the same servers. */
+		if (a->nservers != b->nservers)
+			return 0;
+		for (i = 0; i < a->nservers; i++)
+			if (a->servers[i].port != b->servers[i].port ||
+			    strcmp(a->servers[i].host, b->servers[i].host))
+				return 0;
+		return 1;
+	case KT_INT:
+	case KT_LEVEL:
+		return *(const int *)fa == *(const int *)fb;
+	case KT_UINT:
+		return *(const unsigned *)fa == *(const unsigned *)fb;
+	case KT_DOUBLE:
+		return *(const double *)fa == *(const double *)fb;
+	}
+	return 0;
+}
+
+/* 1 if every key with one of flags, or read by one of readers, is the same.
+ * Selecting a [db.N] key compares it in every database, and the set of
+ * databases itself. */
+static int
+same_keys(const struct config *a, const struct config *b, unsigned flags,
+    unsigned readers)
+{
+	size_t i, j;
+
+	for (i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (!(k->flags & flags) && !(k->readers & readers))
+			continue;
+		if (!is_db(k)) {
+			if (!same_value(a, a, b, b, k))
+				return 0;
+			continue;
+		}
+		if (a->ndbs != b->ndbs)
+			return 0;
+		for (j = 0; j < a->ndbs; j++)
+			if (a->dbs[j].dbid != b->dbs[j].dbid ||
+			    !same_value(a, &a->dbs[j], b, &b->dbs[j], k))
+				return 0;
+	}
+	return 1;
+}
+
+int
+config_same_fixed(const struct config *a, const struct config *b)
+{
+	return same_keys(a, b, K_FIXED, 0);
+}
+
+int
+config_same_role(const struct config *a, const struct config *b,
+    const char *role)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(role_bits) / sizeof(role_bits[0]); i++)
+		if (strcmp(role_bits[i].name, role) == 0)
+			return same_keys(a, b, 0, role_bits[i].bit);
+	return 0;       /* unknown role: replacing its children is safe */
+}
+
+static void
+format_value(const struct config *cfg, const void *base, const struct key *k,
+    char *out, size_t outlen)
+{
+	const void *f = cfield(base, k);
+	const char *s;
+
+	(void)cfg;
+	switch (k->type) {
+	case KT_STRING:
+	case KT_SERVERS:
+		s = *(char *const *)f;
+		if (k->flags & K_SECRET)
+			snprintf(out, outlen, "%s",
+			    s && *s ? "(set)" : "(empty)");
+		else
+			snprintf(out, outlen, "%s", s ? s : "(none)");
+		return;
+	case KT_INT:
+		snprintf(out, outlen, "%d", *(const int *)f);
+		return;
+	case KT_UINT:
+		snprintf(out, outlen, "%u", *(const unsigned *)f);
+		return;
+	case KT_DOUBLE:
+		snprintf(out, outlen, "%.15g", *(const double *)f);
+		return;
+	case KT_LEVEL:
+		snprintf(out, outlen, "%s", log_level_name(*(const int *)f));
+		return;
+	}
+	snprintf(out, outlen, "?");
+}
+
+static void
+dump_key(const struct config *cfg, const void *base, const char *section,
+    const struct key *k, FILE *fp)
+{
+	char value[512];
+	const char *def;
+
+	format_value(cfg, base, k, value, sizeof(value));
+	if (k->flags & K_REQUIRED)
+		def = "required";
+	else if (k->def == NULL)
+		def = "none";
+	else if (*k->def == '\0')
+		def = "\"\"";
+	else
+		def = k->def;
+	fprintf(fp, "[%s] %s = %s  (default %s; reload: %s)  # %s\n", section,
+	    k->name, value, def, k->flags & K_FIXED ? "no" : "yes", k->help);
+}
+
+void
+config_dump(const struct config *cfg, FILE *fp)
+{
+	char section[32];
+	size_t i, j, r;
+	int first_db = find_section(DB_SECTION);
+
+	for (i = 0; i < NKEYS; i++) {
+		if (!is_db(&keys[i])) {
+			dump_key(cfg, cfg, keys[i].section, &keys[i], fp);
+			continue;
+		}
+		/* Every [db.N] in full, where the first db key stands. */
+		if ((int)i != first_db)
+			continue;
+		for (j = 0; j < cfg->ndbs; j++) {
+			snprintf(section, sizeof(section), DB_SECTION ".%u",
+			    cfg->dbs[j].dbid);
+			for (r = 0; r < NKEYS; r++)
+				if (is_db(&keys[r]))
+					dump_key(cfg, &cfg->dbs[j], section,
+					    &keys[r], fp);
+		}
+	}
+}
