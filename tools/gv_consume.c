@@ -6,7 +6,7 @@
  *   latency:    returns to the Controller, which completes the job (success,
  *               or WORK_FAIL with --fail)
  *
- * Each job it works is one line on stdout (or appended to -o FILE, one
+ * Each job it starts is one line on stdout (or appended to -o FILE, one
  * write per line, so several consumers can share a file):
  *   DBID <tab> JOBID <tab> ATTEMPT <tab> FAILCOUNT <tab> ARG
  * with ARG's bytes outside printable ASCII (and backslash) written as \xHH.
@@ -99,9 +99,11 @@ work(gearman_job_st *gjob, void *context)
 		fprintf(stderr, "gv_consume: refused a job: %s\n", err);
 		return GEARMAN_FAIL;
 	}
+	/* The line is written when the work starts, so a job in hand can be
+	 * seen (and a worker killed mid-job still shows it ran). */
+	write_line(c, &job);
 	if (c->work_seconds > 0)
 		time_sleep(c->work_seconds, NULL);
-	write_line(c, &job);
 	c->done++;
 	if (c->latency) {
 		gv_job_clear(&job);
