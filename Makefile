@@ -69,9 +69,10 @@ $(BUILD)/libgarivini.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libgarivini.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libgarivini.so.$(SOVER) $(LDFLAGS) \
-		-o $@ $^ $(LIB_LIBS)
+$(BUILD)/libgarivini.so: $(LIB_OBJ) src/libgarivini.map
+	$(CC) -shared -Wl,-soname,libgarivini.so.$(SOVER) \
+		-Wl,--version-script=src/libgarivini.map $(LDFLAGS) \
+		-o $@ $(LIB_OBJ) $(LIB_LIBS)
 
 $(BUILD)/garivini: $(MAIN_OBJ) $(BUILD)/libgarivini.a
 	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libgarivini.a $(LIBS)
@@ -91,13 +92,16 @@ $(BUILD)/tests/%: tests/it/%.c $(BUILD)/libgarivini.a
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(BUILD)/libgarivini.a $(LIB_LIBS) $(CHECK_LIBS)
 
+# Written again by install, so it names the PREFIX installed to.
+PC_WRITE = printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
+	'includedir=$(INCDIR)' '' 'Name: garivini' \
+	'Description: Garivini job persistence client library' \
+	'Version: $(VERSION)' 'Requires.private: $(LIB_PKGS)' \
+	'Libs: -L$${libdir} -lgarivini' 'Cflags: -I$${includedir}'
+
 $(BUILD)/garivini.pc: Makefile
 	@mkdir -p $(BUILD)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
-		'includedir=$(INCDIR)' '' 'Name: garivini' \
-		'Description: Garivini job persistence client library' \
-		'Version: $(VERSION)' 'Requires.private: $(LIB_PKGS)' \
-		'Libs: -L$${libdir} -lgarivini' 'Cflags: -I$${includedir}' > $@
+	$(PC_WRITE) > $@
 
 setup:
 	@scripts/setup.sh
@@ -131,7 +135,7 @@ install: all
 	ln -sf libgarivini.so.$(VERSION) \
 		$(DESTDIR)$(LIBDIR)/libgarivini.so.$(SOVER)
 	ln -sf libgarivini.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libgarivini.so
-	install -m 644 $(BUILD)/garivini.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(PC_WRITE) > $(DESTDIR)$(LIBDIR)/pkgconfig/garivini.pc
 	install -m 644 schema.sql garivini.ini $(DESTDIR)$(DATADIR)/
 
 clean:

@@ -1,0 +1,72 @@
+#!/usr/bin/perl
+# make install honours PREFIX and DESTDIR, and a program built against the
+# installed header, library and pkg-config file works on a real database.
+use strict;
+use warnings;
+use Test::More;
+use File::Basename qw(basename);
+use GvTest;
+
+my $t = GvTest->new(dbs => 1, gearmands => 0);
+my $root = $t->dir . '/root';
+my $prefix = '/opt/gv';
+my $build = GvTest::build_dir();
+my ($code, $out, $err) = $t->run({ chdir => $t->repo_dir }, 'make', '-s',
+    'install', "BUILD=$build", "DESTDIR=$root", "PREFIX=$prefix");
+is($code, 0, 'make install') or diag($err);
+for my $f (qw(sbin/garivini bin/gv_inject bin/gv_consume include/garivini.h
+    lib/libgarivini.a lib/libgarivini.so lib/libgarivini.so.0
+    lib/pkgconfig/garivini.pc share/garivini/schema.sql
+    share/garivini/garivini.ini)) {
+    ok(-e "$root$prefix/$f", "installed $f");
+}
+
+local $ENV{PKG_CONFIG_SYSROOT_DIR} = $root;
+local $ENV{PKG_CONFIG_PATH} = "$root$prefix/lib/pkgconfig";
+($code, $out) = $t->run('pkg-config', '--cflags', '--libs', 'garivini');
+is($code, 0, 'pkg-config knows garivini');
+like($out, qr{-I\Q$root$prefix\E/include}, 'its include directory');
+like($out, qr{-L\Q$root$prefix\E/lib -lgarivini}, 'its library');
+
+my $src = $t->dir . '/client.c';
+open(my $fh, '>', $src) or die;
+print $fh <<'C';
+#include <stdio.h>
+#include <garivini.h>
+
+int
+main(int argc, char **argv)
+{
+	char err[4096];
+	struct gv_new_job job = { .funcname = "installed", .arg = "ok",
+	    .arg_len = 2 };
+	uint64_t jobid;
+	unsigned dbid;
+	gv_client *gv = gv_open_ini(argv[1], err, sizeof(err));
+
+	if (argc != 2 || gv == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (gv_insert_job(gv, &job, &jobid, &dbid, NULL) != GV_OK) {
+		fprintf(stderr, "%s\n", gv_errmsg(gv));
+		return 1;
+	}
+	printf("%llu %u\n", (unsigned long long)jobid, dbid);
+	gv_close(gv);
+	return 0;
+}
+C
+close $fh;
+my @san = basename($build) =~ /asan/ ? ('-fsanitize=address,undefined') : ();
+my $bin = $t->dir . '/client';
+($code, undef, $err) = $t->run('sh', '-c', "cc -std=c11 @san -o $bin $src "
+    . "\$(pkg-config --cflags --libs garivini) -Wl,-rpath,$root$prefix/lib");
+is($code, 0, 'a client builds against the installed library') or diag($err);
+($code, $out, $err) = $t->run($bin,
+    $t->write_ini('garivini.gearman_servers' => undef));
+is($code, 0, 'and runs') or diag($err);
+like($out, qr/^\d+ 1$/, 'printing its jobid and dbid');
+is($t->count(1, 'funcname = ?', 'installed'), 1, 'the row is stored');
+
+done_testing();
