@@ -1,0 +1,381 @@
+/*
+ * injector: the worker of inject_jobs (low-latency mode). It validates the
+ * client's JSON, stores the job as a row, and submits it at once as a
+ * background job (run_queued_job for the Controller, or the job's own
+ * function for a shim job), then answers the client with jobid and dbid.
+ *
+ * Why the client's answer means "durable": the row is committed by
+ * gv_insert_job before anything is submitted or answered. A row submitted
+ * now is stored with a lease of lease_seconds, the same as a QueueRunner's
+ * claim, so no QueueRunner sends it again while it is out; if the submit
+ * is lost, the lease ends and a QueueRunner sends it.
+ *
+ * How a job is refused: WORK_WARNING with the message, then WORK_FAIL.
+ * Every client sees a failure; clients that read warnings (Perl
+ * Gearman::Client's on_warning, libgearman's warning_fn, the gearman CLI)
+ * also see why. WORK_EXCEPTION is not used: gearmand 1.1.20 turns it into
+ * a malformed WORK_FAIL for clients that did not ask for exceptions, and
+ * those hang (libgearman) or die (Perl Gearman::Client).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "client.h"
+#include "gm.h"
+#include "jobjson.h"
+#include "log.h"
+#include "role.h"
+#include "util.h"
+
+#define INJECT_JOBS "inject_jobs"
+#define RUN_QUEUED_JOB "run_queued_job"
+#define WORK_TIMEOUT_MS 1000     /* how often the stop flag is looked at */
+#define DEPTH_REFRESH 1.0        /* seconds between two reads of the depths */
+#define STATUS_TIMEOUT 1.0       /* seconds for the admin status command */
+#define RESUBMIT_SECONDS 2       /* a job gearmand refused: due this soon */
+#define BACKOFF_MIN 0.5          /* gearmand unreachable: first pause */
+#define BACKOFF_MAX 10.0
+
+struct injector {
+	struct role_ctx *ctx;
+	const struct config *cfg;
+	gv_client *gv;
+	struct gm_pool *gm;
+	struct gm_depths *depths;   /* one per server */
+	struct gm_depths sent;      /* submitted since the last read */
+	double depths_at;           /* time_mono() of the last read; 0: never */
+	struct buf doc;             /* the job document being submitted */
+	struct buf reply;
+	char err[1024];
+};
+
+/* The function a job is submitted to. */
+static const char *
+target(enum gv_flag flag, const char *funcname)
+{
+	return flag == GV_FLAG_CONTROLLER ? RUN_QUEUED_JOB : funcname;
+}
+
+static gearman_return_t
+refuse(gearman_job_st *job, const char *msg)
+{
+	gearman_job_send_warning(job, msg, strlen(msg));
+	return GEARMAN_FAIL;
+}
+
+/* Waiting jobs of funcname over every server, read at most once a second
+ * however many jobs arrive (status is cheap, but not per job), plus what
+ * this Injector submitted since: a burst cannot overshoot the watermark. */
+static long
+waiting(struct injector *in, const char *funcname)
+{
+	size_t i, n = gm_pool_count(in->gm);
+	double now = time_mono();
+	long sum;
+
+	if (in->depths_at == 0 || now - in->depths_at >= DEPTH_REFRESH) {
+		for (i = 0; i < n; i++) {
+			gm_depths_free(&in->depths[i]);
+			if (!gm_pool_healthy(in->gm, i, now))
+				continue;
+			/* An unreadable server counts as empty: while it is
+			 * down its share goes to the others anyway. */
+			if (gm_admin_status(gm_pool_server(in->gm, i),
+			    STATUS_TIMEOUT, &in->depths[i], in->err,
+			    sizeof(in->err)) == -1)
+				log_debug("queue depth: %s", in->err);
+		}
+		gm_depths_free(&in->sent);
+		in->depths_at = time_mono();
+	}
+	sum = gm_depths_get(&in->sent, funcname);
+	for (i = 0; i < n; i++)
+		sum += gm_depths_get(&in->depths[i], funcname);
+	return sum;
+}
+
+/* Count a submit to funcname until the next read of the depths. */
+static void
+count_sent(struct injector *in, const char *funcname)
+{
+	struct gm_depths *d = &in->sent;
+	struct gm_depth *items;
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		if (strcmp(d->items[i].funcname, funcname) == 0) {
+			d->items[i].waiting++;
+			return;
+		}
+	}
+	/* Out of memory: the count is a little low until the next read. */
+	if ((items = realloc(d->items, (d->n + 1) * sizeof(*items))) == NULL)
+		return;
+	d->items = items;
+	if ((items[d->n].funcname = strdup(funcname)) == NULL)
+		return;
+	items[d->n++].waiting = 1;
+}
+
+/* The gearmand of a job: by its unique key, else by jobid and dbid, the
+ * same choice a QueueRunner makes, so a job keeps its server. */
+static size_t
+choose_server(struct injector *in, const struct gv_job *job,
+    const char *unique)
+{
+	char id[32];
+	int n;
+
+	if (unique)
+		return gm_pool_choose(in->gm, unique, strlen(unique));
+	n = snprintf(id, sizeof(id), "%llu:%u",
+	    (unsigned long long)job->jobid, job->dbid);
+	return gm_pool_choose(in->gm, id, (size_t)n);
+}
+
+/*
+ * Submit the stored job. A failure is not the client's: the row is durable
+ * and leased, so it is only brought forward for a QueueRunner to send.
+ */
+static void
+submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
+    unsigned dbid)
+{
+	char uniq[GM_UNIQUE_MAX + 1];
+	struct gm_task task;
+	struct gv_job job;
+	size_t s;
+	int rc;
+
+	memset(&job, 0, sizeof(job));
+	job.jobid = jobid;
+	job.dbid = dbid;
+	job.funcname = req->funcname;
+	job.arg = req->arg;
+	job.arg_len = req->arg_len;
+	job.uniqkey = req->uniqkey;
+	job.coalesce = req->coalesce;
+	job.run_after = (uint32_t)time_real();
+	job.flag = req->flag;
+	/* A new row's attempt is 0; a QueueRunner's claim makes it 1, so a
+	 * copy of this document cannot complete a later dispatch. */
+	job.attempt = 0;
+	job.fenced = 1;
+	buf_reset(&in->doc);
+	if (jobjson_encode(&job, &in->doc) == -1) {
+		log_warnx("job %llu of db %u: out of memory encoding it; a "
+		    "QueueRunner sends it when its lease ends",
+		    (unsigned long long)jobid, dbid);
+		return;
+	}
+	task = (struct gm_task){ .funcname = target(req->flag, req->funcname),
+	    .unique = gm_unique(req->uniqkey, uniq),
+	    .workload = in->doc.data, .len = in->doc.len };
+	s = choose_server(in, &job, task.unique);
+	rc = gm_submit_background(in->gm, s, &task, 1, in->err,
+	    sizeof(in->err));
+	if (rc == 1 && task.ok) {
+		count_sent(in, task.funcname);
+		return;
+	}
+	scoreboard_count(in->ctx->sb, SB_GEARMAN_ERRORS, 1);
+	log_warnx("job %llu of db %u not submitted to %s:%u: %s",
+	    (unsigned long long)jobid, dbid, gm_pool_server(in->gm, s)->host,
+	    gm_pool_server(in->gm, s)->port,
+	    rc == -1 ? in->err : "not accepted");
+	if (gv_extend_lease(in->gv, &job, RESUBMIT_SECONDS) != GV_OK)
+		log_info("job %llu of db %u: %s; a QueueRunner sends it when "
+		    "its lease ends", (unsigned long long)jobid, dbid,
+		    gv_errmsg(in->gv));
+}
+
+static gearman_return_t
+inject(struct injector *in, gearman_job_st *gjob)
+{
+	int watermark = in->cfg->queue_runner.queue_watermark_depth;
+	struct inject_req req;
+	struct gv_new_job nj;
+	uint64_t jobid = 0;
+	unsigned dbid = 0;
+	int inserted = 0, submit_now, rc;
+	gearman_return_t ret;
+
+	if (jobjson_inject_decode(gearman_job_workload(gjob),
+	    gearman_job_workload_size(gjob), &req, in->err,
+	    sizeof(in->err)) == -1) {
+		scoreboard_count(in->ctx->sb, SB_JOBS_REFUSED, 1);
+		log_info("refused an inject_jobs payload: %s", in->err);
+		return refuse(gjob, in->err);
+	}
+	memset(&nj, 0, sizeof(nj));
+	nj.funcname = req.funcname;
+	nj.arg = req.arg;
+	nj.arg_len = req.arg_len;
+	nj.uniqkey = req.uniqkey;
+	nj.coalesce = req.coalesce;
+	nj.flag = req.flag;
+	/* Submitted now: leased as if claimed. Delayed: due at its time.
+	 * Over the watermark: due now, for a QueueRunner, which sends it
+	 * once gearmand's queue has room. */
+	submit_now = req.delay == 0 && (watermark <= 0 ||
+	    waiting(in, target(req.flag, req.funcname)) < watermark);
+	nj.delay = req.delay > 0 ? req.delay :
+	    submit_now ? in->cfg->queue_runner.lease_seconds : 0;
+
+	rc = gv_insert_job(in->gv, &nj, &jobid, &dbid, &inserted);
+	if (rc == GV_EDB) {
+		scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
+		log_warnx("job for %s not stored: %s", req.funcname,
+		    gv_errmsg(in->gv));
+		ret = refuse(gjob, "database unavailable, job not stored");
+		goto out;
+	}
+	if (rc != GV_OK) {
+		scoreboard_count(in->ctx->sb, SB_JOBS_REFUSED, 1);
+		log_info("refused a job for %s: %s", req.funcname,
+		    gv_errmsg(in->gv));
+		ret = refuse(gjob, gv_errmsg(in->gv));
+		goto out;
+	}
+	/* From here the job is committed: whatever happens to the submit,
+	 * the client may be told it is stored. */
+	if (inserted) {
+		scoreboard_count(in->ctx->sb, SB_JOBS_INJECTED, 1);
+		if (submit_now)
+			submit(in, &req, jobid, dbid);
+	} else
+		log_debug("job for %s with unique key %s is already stored as "
+		    "job %llu of db %u", req.funcname, req.uniqkey,
+		    (unsigned long long)jobid, dbid);
+
+	buf_reset(&in->reply);
+	if (jobjson_inject_reply(jobid, dbid, !inserted, &in->reply) == -1) {
+		/* Stored all the same: fail rather than answer nothing, and
+		 * say so. */
+		ret = refuse(gjob, "out of memory after the job was "
+		    "stored");
+		goto out;
+	}
+	if (gearman_job_send_complete(gjob, in->reply.data, in->reply.len) !=
+	    GEARMAN_SUCCESS) {
+		scoreboard_count(in->ctx->sb, SB_GEARMAN_ERRORS, 1);
+		log_warnx("job %llu of db %u stored, but the answer was not "
+		    "sent: %s", (unsigned long long)jobid, dbid,
+		    gearman_job_error(gjob));
+	}
+	ret = GEARMAN_SUCCESS;
+out:
+	jobjson_inject_clear(&req);
+	return ret;
+}
+
+static gearman_return_t
+inject_fn(gearman_job_st *gjob, void *arg)
+{
+	struct injector *in = arg;
+	gearman_return_t ret;
+
+	scoreboard_state(in->ctx->sb, SB_BUSY);
+	ret = inject(in, gjob);
+	scoreboard_state(in->ctx->sb, SB_IDLE);
+	return ret;
+}
+
+/* Serve until stopped. gearmand being away is waited out here with a
+ * growing pause: work() fails at once on every call while it is. */
+static void
+serve(struct injector *in, gearman_worker_st *w)
+{
+	struct role_ctx *ctx = in->ctx;
+	gearman_return_t ret;
+	double backoff = 0;
+
+	while (!*ctx->stop) {
+		scoreboard_heartbeat(ctx->sb);
+		ret = gearman_worker_work(w);
+		switch (ret) {
+		case GEARMAN_SUCCESS:
+		case GEARMAN_WORK_FAIL:     /* a job we refused */
+		case GEARMAN_TIMEOUT:
+		case GEARMAN_NO_JOBS:
+		case GEARMAN_IO_WAIT:
+			if (backoff > 0)
+				log_notice("gearmand reachable again");
+			backoff = 0;
+			continue;
+		default:
+			break;
+		}
+		scoreboard_count(ctx->sb, SB_GEARMAN_ERRORS, 1);
+		if (backoff == 0)
+			log_warnx("gearmand: %s", gearman_worker_error(w));
+		else
+			log_debug("gearmand: %s", gearman_worker_error(w));
+		backoff = backoff == 0 ? BACKOFF_MIN : backoff * 2;
+		if (backoff > BACKOFF_MAX)
+			backoff = BACKOFF_MAX;
+		time_sleep(backoff, (volatile const int *)ctx->stop);
+	}
+}
+
+int
+injector_main(struct role_ctx *ctx)
+{
+	struct injector in;
+	gearman_worker_st *w = NULL;
+	gearman_function_t fn = gearman_function_create(inject_fn);
+	size_t i;
+	int code = EX_OK;
+
+	memset(&in, 0, sizeof(in));
+	in.ctx = ctx;
+	in.cfg = ctx->cfg;
+	scoreboard_state(ctx->sb, SB_STARTING);
+	if ((in.gv = client_open_config(in.cfg, in.err,
+	    sizeof(in.err))) == NULL) {
+		log_errx("%s", in.err);
+		return EX_CONFIG;
+	}
+	if ((in.gm = gm_pool_new(in.cfg->servers, in.cfg->nservers, in.err,
+	    sizeof(in.err))) == NULL ||
+	    (w = gm_worker_new(in.cfg->servers, in.cfg->nservers,
+	    WORK_TIMEOUT_MS, in.err, sizeof(in.err))) == NULL) {
+		log_errx("%s", in.err);
+		code = EX_CONFIG;
+		goto out;
+	}
+	if ((in.depths = calloc(in.cfg->nservers, sizeof(*in.depths))) ==
+	    NULL) {
+		log_errx("out of memory");
+		code = EX_OSERR;
+		goto out;
+	}
+	/* Timeout 0: a function timeout makes gearmand requeue the job while
+	 * this worker still holds it. */
+	if (gearman_worker_define_function(w, INJECT_JOBS,
+	    strlen(INJECT_JOBS), fn, 0, &in) != GEARMAN_SUCCESS) {
+		log_errx("registering %s: %s", INJECT_JOBS,
+		    gearman_worker_error(w));
+		code = EX_SOFTWARE;
+		goto out;
+	}
+	log_info("serving %s on %zu gearmand servers, lease %d s",
+	    INJECT_JOBS, in.cfg->nservers, in.cfg->queue_runner.lease_seconds);
+	scoreboard_state(ctx->sb, SB_IDLE);
+	serve(&in, w);
+	scoreboard_state(ctx->sb, SB_STOPPING);
+out:
+	if (w)
+		gearman_worker_free(w);
+	for (i = 0; in.depths && i < in.cfg->nservers; i++)
+		gm_depths_free(&in.depths[i]);
+	free(in.depths);
+	gm_depths_free(&in.sent);
+	buf_free(&in.doc);
+	buf_free(&in.reply);
+	gm_pool_free(in.gm);
+	gv_close(in.gv);
+	return code;
+}
