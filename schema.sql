@@ -11,6 +11,9 @@
 --   attempt    fencing token, incremented by every claim. A completion or
 --              reschedule names the attempt it belongs to, so a late answer
 --              from an old attempt cannot delete or move a newer one.
+--   leased     1 while the job is out (dispatched; run_after is the end of
+--              its lease), 0 when run_after is a due time. Only tells
+--              operators "in flight" from "scheduled"; nothing depends on it.
 --
 -- The run_after index (InnoDB appends the primary key, so it is really
 -- (run_after, jobid)) serves the claim query:
@@ -25,6 +28,7 @@ CREATE TABLE IF NOT EXISTS `job` (
     `flag`        ENUM('controller', 'shim') DEFAULT 'shim',
     `failcount`   TINYINT UNSIGNED NOT NULL DEFAULT '0',
     `attempt`     INT UNSIGNED NOT NULL DEFAULT '0',
+    `leased`      TINYINT UNSIGNED NOT NULL DEFAULT '0',
     PRIMARY KEY (`jobid`),
     INDEX `run_after` (`run_after`),
     UNIQUE `funcname` (`funcname`, `uniqkey`)

@@ -177,8 +177,10 @@ key_or_null(const char *s)
 	return s && *s ? s : NULL;
 }
 
+#define INSERT_PARAMS 7          /* per row of SQL_INSERT */
+
 static void
-bind_job(struct dbval *p, const struct gv_new_job *j)
+bind_job(struct dbval *p, const struct gv_new_job *j, int leased)
 {
 	p[0] = DBV_S(j->funcname);
 	p[1] = DBV_B(j->arg, j->arg_len);
@@ -186,14 +188,15 @@ bind_job(struct dbval *p, const struct gv_new_job *j)
 	p[3] = DBV_S(key_or_null(j->coalesce));
 	p[4] = DBV_I(j->delay);
 	p[5] = DBV_S(flag_name(j->flag));
+	p[6] = DBV_U(leased ? 1 : 0);
 }
 
-int
-gv_insert_job(gv_client *gv, const struct gv_new_job *job, uint64_t *jobid,
-    unsigned *dbid, int *inserted)
+static int
+insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
+    uint64_t *jobid, unsigned *dbid, int *inserted)
 {
 	const char *key = key_or_null(job->uniqkey);
-	struct dbval p[6], q[2];
+	struct dbval p[INSERT_PARAMS], q[2];
 	uint64_t affected, id = 0;
 	struct db *db;
 	size_t tries, n = dbset_count(gv->dbs);
@@ -201,7 +204,7 @@ gv_insert_job(gv_client *gv, const struct gv_new_job *job, uint64_t *jobid,
 
 	if ((rc = check_new_job(gv, job)) != GV_OK)
 		return rc;
-	bind_job(p, job);
+	bind_job(p, job, leased);
 	/*
 	 * A job without a unique key may go anywhere, so a failed database is
 	 * left for another. A keyed job has one home: trying elsewhere would
@@ -210,7 +213,8 @@ gv_insert_job(gv_client *gv, const struct gv_new_job *job, uint64_t *jobid,
 	db = key ? dbset_for_key(gv->dbs, job->funcname, key) :
 	    dbset_pick(gv->dbs);
 	for (tries = 0;; tries++) {
-		if (db_exec(db, SQL_INSERT, 1, p, 6, &affected, &id, gv->err,
+		if (db_exec(db, SQL_INSERT, 1, p, INSERT_PARAMS, &affected, &id,
+		    gv->err,
 		    sizeof(gv->err)) == 0)
 			break;
 		if (key || tries + 1 >= n)
@@ -237,6 +241,20 @@ gv_insert_job(gv_client *gv, const struct gv_new_job *job, uint64_t *jobid,
 	return GV_OK;
 }
 
+int
+gv_insert_job(gv_client *gv, const struct gv_new_job *job, uint64_t *jobid,
+    unsigned *dbid, int *inserted)
+{
+	return insert_one(gv, job, 0, jobid, dbid, inserted);
+}
+
+int
+client_insert_leased(gv_client *gv, const struct gv_new_job *job,
+    uint64_t *jobid, unsigned *dbid, int *inserted)
+{
+	return insert_one(gv, job, 1, jobid, dbid, inserted);
+}
+
 /*
  * Insert idx[0..n) of jobs into db in one transaction, in multi-row
  * statements of at most CHUNK_ROWS rows and about CHUNK_BYTES of payload.
@@ -249,7 +267,7 @@ insert_share(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
 	uint64_t affected;
 	size_t done = 0, rows, bytes, k, stored = 0;
 
-	if ((p = calloc(CHUNK_ROWS * 6, sizeof(*p))) == NULL)
+	if ((p = calloc(CHUNK_ROWS * INSERT_PARAMS, sizeof(*p))) == NULL)
 		return fail(gv, GV_ENOMEM, "out of memory");
 	if (db_begin(db, gv->err, sizeof(gv->err)) == -1)
 		goto fail;
@@ -259,9 +277,10 @@ insert_share(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
 		    CHUNK_BYTES); rows++) {
 			k = idx[done + rows];
 			bytes += jobs[k].arg_len;
-			bind_job(&p[rows * 6], &jobs[k]);
+			bind_job(&p[rows * INSERT_PARAMS], &jobs[k], 0);
 		}
-		if (db_exec(db, SQL_INSERT, (unsigned)rows, p, rows * 6,
+		if (db_exec(db, SQL_INSERT, (unsigned)rows, p,
+		    rows * INSERT_PARAMS,
 		    &affected, NULL, gv->err, sizeof(gv->err)) == -1) {
 			db_rollback(db);
 			goto fail;

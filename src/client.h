@@ -12,6 +12,10 @@
  * [controller]. */
 gv_client *client_open_config(const struct config *cfg, char *err,
     size_t errlen);
+/* gv_insert_job for a job submitted at once (the Injector): its delay is
+ * its lease, and the row shows as leased, not scheduled. */
+int client_insert_leased(gv_client *gv, const struct gv_new_job *job,
+    uint64_t *jobid, unsigned *dbid, int *inserted);
 /* The databases behind a client (the QueueRunner claims from each). */
 struct dbset *client_dbset(gv_client *gv);
 

@@ -22,7 +22,7 @@
 
 #define DB_CONNECT_TIMEOUT 5     /* seconds */
 #define DB_IO_TIMEOUT 60         /* seconds, read and write */
-#define DB_IDLE_PING 30.0        /* seconds idle before a ping */
+#define DB_IDLE_PING 2.0         /* seconds idle before a ping */
 #define DB_BACKOFF_MIN 0.5
 #define DB_BACKOFF_MAX 30.0
 #define DB_STMT_CACHE 32

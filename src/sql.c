@@ -17,8 +17,8 @@
 #include "sql.h"
 
 #define JOB_INSERT_HEAD "INSERT IGNORE INTO job (funcname, arg, uniqkey, " \
-	"`coalesce`, run_after, flag) VALUES "
-#define JOB_INSERT_ROW "(?, ?, ?, ?, UNIX_TIMESTAMP() + ?, ?)"
+	"`coalesce`, run_after, flag, leased) VALUES "
+#define JOB_INSERT_ROW "(?, ?, ?, ?, UNIX_TIMESTAMP() + ?, ?, ?)"
 
 /* failcount 1 waits 2 minutes, 2 waits 4, 3 waits 8 ... at most a day. The
  * run_after assignment comes first so it reads the old failcount whether or
@@ -27,7 +27,8 @@
  * never). */
 #define FAIL_SET "UPDATE job SET run_after = IF(failcount + 1 >= ?, " \
 	"2147483647, UNIX_TIMESTAMP() + LEAST(60 << LEAST(failcount + 1, 11), " \
-	"86400)), failcount = LEAST(failcount + 1, 255) WHERE jobid = ?"
+	"86400)), failcount = LEAST(failcount + 1, 255), leased = 0 " \
+	"WHERE jobid = ?"
 
 static const struct sql_stmt {
 	const char *name;
@@ -37,7 +38,7 @@ static const struct sql_stmt {
 	unsigned fixed_params;   /* leading parameters */
 	unsigned params_per_row; /* per repeat */
 } stmts[SQL_COUNT] = {
-	[SQL_INSERT] = { "insert", JOB_INSERT_HEAD, JOB_INSERT_ROW, "", 0, 6 },
+	[SQL_INSERT] = { "insert", JOB_INSERT_HEAD, JOB_INSERT_ROW, "", 0, 7 },
 	/* SKIP LOCKED: parallel QueueRunners each take different rows instead
 	 * of queueing behind each other's row locks. */
 	[SQL_SELECT_DUE] = { "select_due",
@@ -46,33 +47,39 @@ static const struct sql_stmt {
 	    NULL, NULL, 1, 0 },
 	[SQL_LEASE] = { "lease",
 	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, attempt = "
-	    "IF(attempt >= 4294967295, 1, attempt + 1) WHERE jobid IN (",
+	    "IF(attempt >= 4294967295, 1, attempt + 1), leased = 1 "
+	    "WHERE jobid IN (",
 	    "?", ")", 1, 1 },
 	[SQL_PUSH_BACK] = { "push_back",
-	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ? WHERE jobid IN (",
+	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, leased = 0 "
+	    "WHERE jobid IN (",
 	    "?", ")", 1, 1 },
 	[SQL_COMPLETE] = { "complete",
 	    "DELETE FROM job WHERE jobid = ? AND attempt = ?", NULL, NULL, 2, 0 },
 	[SQL_COMPLETE_ANY] = { "complete_any",
 	    "DELETE FROM job WHERE jobid = ?", NULL, NULL, 1, 0 },
 	[SQL_RESCHEDULE_AT] = { "reschedule_at",
-	    "UPDATE job SET run_after = ? WHERE jobid = ? AND attempt = ?",
+	    "UPDATE job SET run_after = ?, leased = 0 WHERE jobid = ? AND "
+	    "attempt = ?",
 	    NULL, NULL, 3, 0 },
 	[SQL_RESCHEDULE_IN] = { "reschedule_in",
-	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ? WHERE jobid = ? "
-	    "AND attempt = ?", NULL, NULL, 3, 0 },
+	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, leased = 0 WHERE "
+	    "jobid = ? AND attempt = ?", NULL, NULL, 3, 0 },
 	[SQL_RESCHEDULE_AT_ANY] = { "reschedule_at_any",
-	    "UPDATE job SET run_after = ? WHERE jobid = ?", NULL, NULL, 2, 0 },
+	    "UPDATE job SET run_after = ?, leased = 0 WHERE jobid = ?", NULL,
+	    NULL, 2, 0 },
 	[SQL_RESCHEDULE_IN_ANY] = { "reschedule_in_any",
-	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ? WHERE jobid = ?",
+	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, leased = 0 WHERE "
+	    "jobid = ?",
 	    NULL, NULL, 2, 0 },
 	[SQL_FAIL] = { "fail", FAIL_SET " AND attempt = ?", NULL, NULL, 3, 0 },
 	[SQL_FAIL_ANY] = { "fail_any", FAIL_SET, NULL, NULL, 2, 0 },
 	[SQL_EXTEND] = { "extend",
-	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ? WHERE jobid = ? "
-	    "AND attempt = ?", NULL, NULL, 3, 0 },
+	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, leased = 1 WHERE "
+	    "jobid = ? AND attempt = ?", NULL, NULL, 3, 0 },
 	[SQL_EXTEND_ANY] = { "extend_any",
-	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ? WHERE jobid = ?",
+	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, leased = 1 WHERE "
+	    "jobid = ?",
 	    NULL, NULL, 2, 0 },
 	[SQL_FIND_UNIQUE] = { "find_unique",
 	    "SELECT jobid FROM job WHERE funcname = ? AND uniqkey = ?",

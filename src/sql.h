@@ -13,8 +13,7 @@
 
 enum sql_id {
 	SQL_INSERT,          /* n rows: funcname, arg, uniqkey, coalesce,
-	                        delay, flag; a duplicate unique key sets the
-	                        insert id to the existing jobid */
+	                        delay, flag, leased (delay is then its lease) */
 	SQL_SELECT_DUE,      /* limit: due rows in run_after order, locked,
 	                        skipping rows other claimers hold */
 	SQL_LEASE,           /* lease_seconds, then n jobids: hide them and

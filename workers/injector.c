@@ -224,7 +224,9 @@ inject(struct injector *in, gearman_job_st *gjob)
 	nj.delay = req.delay > 0 ? req.delay :
 	    submit_now ? in->cfg->queue_runner.lease_seconds : 0;
 
-	rc = gv_insert_job(in->gv, &nj, &jobid, &dbid, &inserted);
+	rc = submit_now ?
+	    client_insert_leased(in->gv, &nj, &jobid, &dbid, &inserted) :
+	    gv_insert_job(in->gv, &nj, &jobid, &dbid, &inserted);
 	if (rc == GV_EDB) {
 		scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
 		log_warnx("job for %s not stored: %s", req.funcname,

@@ -309,7 +309,9 @@ START_TEST(completion_is_fenced)
 	/* Extending by the same amount twice within a second still
 	 * succeeds: the row matched. */
 	ck_assert_int_eq(gv_extend_lease(gv, &job, 60), GV_OK);
+	ck_assert_int_eq(num(dbid, "SELECT leased FROM job"), 1);
 	ck_assert_int_eq(gv_reschedule_job(gv, &job, "+100"), GV_OK);
+	ck_assert_int_eq(num(dbid, "SELECT leased FROM job"), 0);
 	ck_assert_int_ge(num(dbid, "SELECT run_after - UNIX_TIMESTAMP() FROM "
 	    "job"), 99);
 	ck_assert_int_eq(gv_reschedule_job(gv, &job, "1234567890"), GV_OK);

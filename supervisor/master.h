@@ -1,0 +1,14 @@
+/*
+ * master: the garivini master process. Start-up (pidfile, log, privileges,
+ * scoreboard), the main loop on sigsuspend(), reload, stop, status.
+ */
+#ifndef MASTER_H
+#define MASTER_H
+
+#include "config.h"
+
+/* Run the master on cfg (owned from here on), loaded from path. daemonize:
+ * detach first (-d). Returns the process exit code. */
+int master_run(struct config *cfg, const char *path, int daemonize);
+
+#endif

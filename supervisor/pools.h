@@ -1,0 +1,60 @@
+/*
+ * pools: the children of the master, one pool per role, each child keyed by
+ * (pool, slot) like unicorn's workers: a resize adds or retires the highest
+ * slots and leaves the others alone.
+ *
+ * Policy lives here: restart with a capped exponential backoff per slot
+ * (reset after healthy uptime), no restart after EX_CONFIG until a reload,
+ * rolling replacement of a pool whose settings changed, hung-child detection
+ * through the scoreboard, SIGKILL timers that repeat until the child is gone.
+ * The master's loop drives it: pools_reap on SIGCHLD, pools_tend every turn.
+ */
+#ifndef POOLS_H
+#define POOLS_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "status.h"
+
+#define POOL_MAX_SLOTS 1024     /* config.c's bound on processes */
+
+#define POOLS_BACKOFF_FIRST 0.5 /* seconds before the first restart */
+#define POOLS_BACKOFF_MAX 30.0
+#define POOLS_HEALTHY_UPTIME 10.0       /* resets the backoff */
+
+struct pools;
+
+/* Maps the scoreboard: call before forking anything. */
+struct pools *pools_new(char *err, size_t errlen);
+void pools_free(struct pools *ps);
+
+/* Take cfg (kept by pointer until the next call): the first time, set the
+ * pools up; on a reload, diff against the previous cfg (still valid during
+ * the call) and plan the changes, which pools_tend carries out. A reload
+ * also gives slots that exited EX_CONFIG another chance. */
+void pools_configure(struct pools *ps, const struct config *cfg, int reload);
+
+/* Reap every child that exited (waitpid WNOHANG until none is left). */
+void pools_reap(struct pools *ps, double now);
+/* Start what is due, retire and replace, kill the hung and the late. */
+void pools_tend(struct pools *ps, double now);
+/* Stop every child: SIGTERM with timeout seconds before SIGKILL, or
+ * SIGQUIT (immediate). No child is started after this. */
+void pools_stop(struct pools *ps, int sig, double timeout, double now);
+/* Send sig to every live child. */
+void pools_signal(struct pools *ps, int sig);
+
+size_t pools_children(const struct pools *ps);
+/* 1 when every configured slot has a child past STARTING (slots waiting for
+ * a reload after EX_CONFIG do not count). */
+int pools_ready(const struct pools *ps);
+/* Seconds until the next timed event (a restart, a SIGKILL); < 0: none. */
+double pools_next_event(const struct pools *ps, double now);
+/* 1 if a child started or ended or a pool changed since the last call. */
+int pools_changed(struct pools *ps);
+
+/* Fill st's pools and children (st->children is malloc'd: free it). */
+int pools_snapshot(const struct pools *ps, struct status *st, double now);
+
+#endif

@@ -1,0 +1,306 @@
+/*
+ * status: serialising a struct status to JSON (jansson) and to the
+ * Prometheus text format, and replacing a file atomically.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "scoreboard.h"
+#include "status.h"
+#include "util.h"
+
+/* A unique temporary file next to path (rename() does not cross file
+ * systems), written and fsync'd before it takes path's place: a crash
+ * leaves the old file or the new one, and a reader opening path in between
+ * never sees a partial document. */
+static int
+write_atomic(const char *path, const char *data, size_t len, char *err,
+    size_t errlen)
+{
+	char *tmp = NULL;
+	size_t off = 0;
+	ssize_t n;
+	int fd = -1;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	if ((tmp = malloc(strlen(path) + 8)) == NULL)
+		return errf(err, errlen, "out of memory");
+	sprintf(tmp, "%s.XXXXXX", path);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		errf(err, errlen, "%s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	/* mkstemp makes it 0600; monitoring reads it as another user. */
+	if (fchmod(fd, 0644) == -1)
+		goto fail;
+	while (off < len) {
+		if ((n = write(fd, data + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	free(tmp);
+	return 0;
+fail:
+	errf(err, errlen, "%s: %s", path, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return -1;
+}
+
+static void
+add_counters(json_t *obj, const uint64_t *counters)
+{
+	int c;
+
+	for (c = 0; c < SB_NCOUNTERS; c++)
+		json_object_set_new(obj, scoreboard_counter_name(c),
+		    json_integer((json_int_t)counters[c]));
+}
+
+static json_t *
+master_json(const struct status_master *m)
+{
+	json_t *o, *r;
+
+	o = json_object();
+	json_object_set_new(o, "pid", json_integer(m->pid));
+	json_object_set_new(o, "started", json_real(m->started));
+	json_object_set_new(o, "uptime", json_real(m->uptime));
+	json_object_set_new(o, "config", json_string(m->config));
+	json_object_set_new(o, "state", json_string(m->state));
+	json_object_set_new(o, "generation", json_integer(m->generation));
+	if (m->reload_result == NULL)
+		r = json_null();
+	else {
+		r = json_object();
+		json_object_set_new(r, "result",
+		    json_string(m->reload_result));
+		json_object_set_new(r, "error", m->reload_error ?
+		    json_string(m->reload_error) : json_null());
+		json_object_set_new(r, "time", json_real(m->reload_time));
+	}
+	json_object_set_new(o, "last_reload", r);
+	return o;
+}
+
+static json_t *
+pool_json(const struct status_pool *p)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "configured", json_integer(p->configured));
+	json_object_set_new(o, "running", json_integer(p->running));
+	json_object_set_new(o, "starting", json_integer(p->starting));
+	json_object_set_new(o, "idle", json_integer(p->idle));
+	json_object_set_new(o, "busy", json_integer(p->busy));
+	json_object_set_new(o, "stopping", json_integer(p->stopping));
+	json_object_set_new(o, "restarts",
+	    json_integer((json_int_t)p->restarts));
+	json_object_set_new(o, "failed", json_boolean(p->failed_slots > 0));
+	json_object_set_new(o, "failed_slots", json_integer(p->failed_slots));
+	json_object_set_new(o, "crash_looping",
+	    json_boolean(p->crash_looping));
+	add_counters(o, p->counters);
+	return o;
+}
+
+static json_t *
+child_json(const struct status_child *c)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "pid", json_integer(c->pid));
+	json_object_set_new(o, "pool", json_string(c->pool));
+	json_object_set_new(o, "slot", json_integer(c->slot));
+	json_object_set_new(o, "state",
+	    json_string(scoreboard_state_name(c->state)));
+	json_object_set_new(o, "started", json_real(c->started));
+	json_object_set_new(o, "heartbeat_age", json_real(c->heartbeat_age));
+	json_object_set_new(o, "job_age", c->job_age < 0 ? json_null() :
+	    json_real(c->job_age));
+	add_counters(o, c->counters);
+	return o;
+}
+
+int
+status_write_json(const char *path, const struct status *st, char *err,
+    size_t errlen)
+{
+	json_t *root, *pools, *children;
+	char *text;
+	size_t i;
+	int rc;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	root = json_object();
+	json_object_set_new(root, "master", master_json(&st->master));
+	pools = json_object();
+	for (i = 0; i < st->npools; i++)
+		json_object_set_new(pools, st->pools[i].name,
+		    pool_json(&st->pools[i]));
+	json_object_set_new(root, "pools", pools);
+	children = json_array();
+	for (i = 0; i < st->nchildren; i++)
+		json_array_append_new(children, child_json(&st->children[i]));
+	json_object_set_new(root, "children", children);
+	json_object_set_new(root, "written", json_real(st->written));
+
+	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(15));
+	json_decref(root);
+	if (text == NULL)
+		return errf(err, errlen, "%s: cannot encode JSON", path);
+	rc = write_atomic(path, text, strlen(text), err, errlen);
+	free(text);
+	return rc;
+}
+
+static void
+prom_metric(struct buf *b, const char *name, const char *type,
+    const char *help)
+{
+	buf_printf(b, "# HELP garivini_%s %s\n# TYPE garivini_%s %s\n", name,
+	    help, name, type);
+}
+
+int
+status_write_prometheus(const char *path, const struct status *st,
+    char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		int state;
+	} states[] = {
+		{ "starting", SB_STARTING }, { "idle", SB_IDLE },
+		{ "busy", SB_BUSY }, { "stopping", SB_STOPPING },
+	};
+	struct buf b = { 0 };
+	const struct status_pool *p;
+	size_t i, s;
+	int c, rc, n;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	prom_metric(&b, "master_start_time_seconds", "gauge",
+	    "Unix time the master started.");
+	buf_printf(&b, "garivini_master_start_time_seconds %.3f\n",
+	    st->master.started);
+	prom_metric(&b, "master_reload_generation", "gauge",
+	    "1 plus the number of reloads applied.");
+	buf_printf(&b, "garivini_master_reload_generation %u\n",
+	    st->master.generation);
+	prom_metric(&b, "master_last_reload_success", "gauge",
+	    "0 if the last reload failed, else 1.");
+	buf_printf(&b, "garivini_master_last_reload_success %d\n",
+	    st->master.reload_result &&
+	    strcmp(st->master.reload_result, "failed") == 0 ? 0 : 1);
+
+	prom_metric(&b, "pool_configured", "gauge",
+	    "Processes configured per pool.");
+	for (i = 0; i < st->npools; i++)
+		buf_printf(&b, "garivini_pool_configured{pool=\"%s\"} %d\n",
+		    st->pools[i].name, st->pools[i].configured);
+	prom_metric(&b, "pool_processes", "gauge",
+	    "Running children per pool and state.");
+	for (i = 0; i < st->npools; i++) {
+		p = &st->pools[i];
+		for (s = 0; s < sizeof(states) / sizeof(states[0]); s++) {
+			switch (states[s].state) {
+			case SB_STARTING:
+				n = p->starting;
+				break;
+			case SB_IDLE:
+				n = p->idle;
+				break;
+			case SB_BUSY:
+				n = p->busy;
+				break;
+			default:
+				n = p->stopping;
+				break;
+			}
+			buf_printf(&b, "garivini_pool_processes{pool=\"%s\","
+			    "state=\"%s\"} %d\n", p->name, states[s].name, n);
+		}
+	}
+	prom_metric(&b, "pool_restarts_total", "counter",
+	    "Children restarted after an unrequested exit.");
+	for (i = 0; i < st->npools; i++)
+		buf_printf(&b, "garivini_pool_restarts_total{pool=\"%s\"} "
+		    "%lu\n", st->pools[i].name, st->pools[i].restarts);
+	prom_metric(&b, "pool_failed", "gauge",
+	    "1 if a child exited with EX_CONFIG (until a reload).");
+	for (i = 0; i < st->npools; i++)
+		buf_printf(&b, "garivini_pool_failed{pool=\"%s\"} %d\n",
+		    st->pools[i].name, st->pools[i].failed_slots > 0);
+	prom_metric(&b, "pool_crash_looping", "gauge",
+	    "1 if a slot keeps exiting soon after it starts.");
+	for (i = 0; i < st->npools; i++)
+		buf_printf(&b, "garivini_pool_crash_looping{pool=\"%s\"} %d\n",
+		    st->pools[i].name, st->pools[i].crash_looping);
+	for (c = 0; c < SB_NCOUNTERS; c++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s_total",
+		    scoreboard_counter_name(c));
+		prom_metric(&b, name, "counter",
+		    "Summed over every child of the pool, past and present.");
+		for (i = 0; i < st->npools; i++)
+			buf_printf(&b, "garivini_%s{pool=\"%s\"} %llu\n", name,
+			    st->pools[i].name,
+			    (unsigned long long)st->pools[i].counters[c]);
+	}
+	if (b.data == NULL) {
+		buf_free(&b);
+		return errf(err, errlen, "%s: out of memory", path);
+	}
+	rc = write_atomic(path, b.data, b.len, err, errlen);
+	buf_free(&b);
+	return rc;
+}
+
+void
+status_summary(const struct status *st, char *out, size_t outlen)
+{
+	const struct status_pool *p;
+	size_t i, used = 0;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < st->npools && used < outlen; i++) {
+		p = &st->pools[i];
+		n = snprintf(out + used, outlen - used, "%s%s %d/%d (idle %d, "
+		    "busy %d, starting %d, stopping %d, restarts %lu%s%s)",
+		    i ? ", " : "", p->name, p->running, p->configured, p->idle,
+		    p->busy, p->starting, p->stopping, p->restarts,
+		    p->failed_slots ? ", failed" : "",
+		    p->crash_looping ? ", crash-looping" : "");
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}

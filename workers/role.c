@@ -1,0 +1,107 @@
+/*
+ * role: the table of worker roles, and running one of them in this process
+ * (a child of the master, or `garivini --role NAME`).
+ */
+#include <signal.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "role.h"
+#include "scoreboard.h"
+#include "util.h"
+
+const struct role roles[] = {
+	{ "queue_runner", queue_runner_main },
+	{ "injector", injector_main },
+	{ "controller", controller_main },
+	{ NULL, NULL },
+};
+
+/* The one stop flag of this process: a process runs one role. */
+static volatile sig_atomic_t role_stop;
+
+static void
+role_on_stop(int sig)
+{
+	(void)sig;
+	role_stop = 1;
+}
+
+static void
+role_on_quit(int sig)
+{
+	(void)sig;
+	/* Immediate stop: the job in hand is abandoned, its lease brings it
+	 * back. Nothing but _exit is safe here. */
+	_exit(EX_OK);
+}
+
+const struct role *
+role_find(const char *name)
+{
+	const struct role *r;
+
+	if (name == NULL)
+		return NULL;
+	for (r = roles; r->name != NULL; r++)
+		if (strcmp(r->name, name) == 0)
+			return r;
+	return NULL;
+}
+
+int
+role_run(const struct role *role, const struct config *cfg, int slot,
+    struct sb_slot *sb)
+{
+	struct role_ctx ctx;
+	struct sigaction sa;
+	sigset_t mask;
+	int code;
+
+	log_set_role(role->name, slot);
+	log_set_level(cfg->log_level);
+	if (log_open(cfg->log_file) == -1)
+		log_warn("cannot open the log %s, logging to stderr",
+		    cfg->log_file ? cfg->log_file : "stderr");
+
+	/* Reset before the handlers go in: a TERM already pending (sent by
+	 * the master while this child was starting) is delivered when the mask
+	 * opens below, and must not be wiped out by this line. */
+	role_stop = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sigfillset(&sa.sa_mask);
+	/* No SA_RESTART: a role blocked in poll() or a server call must get
+	 * EINTR and look at its stop flag, not go back to sleep. */
+	sa.sa_flags = 0;
+	sa.sa_handler = role_on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = role_on_quit;
+	sigaction(SIGQUIT, &sa, NULL);
+	/* A server closing a socket under us is an error to handle where the
+	 * write fails, not a reason to die. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	sb->pid = getpid();
+	sb->started = time_real();
+	scoreboard_state(sb, SB_STARTING);
+
+	ctx.cfg = cfg;
+	ctx.name = role->name;
+	ctx.slot = slot;
+	ctx.sb = sb;
+	ctx.stop = &role_stop;
+
+	sigemptyset(&mask);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+
+	log_info("started");
+	code = role->main(&ctx);
+	scoreboard_state(sb, SB_STOPPING);
+	log_info("exited with code %d", code);
+	return code;
+}
