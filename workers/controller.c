@@ -28,8 +28,6 @@
 #define WAIT_MS 1000           /* slice of waiting for a job's result */
 #define CONNECT_TIMEOUT_MS 3000 /* connecting and asking for exceptions */
 #define UNSENT_RETRY "+5"      /* no gearmand took the job: due this soon */
-#define BACKOFF_MIN 0.5        /* gearmand unreachable: first pause */
-#define BACKOFF_MAX 10.0
 
 enum outcome {
 	RUN_DONE,       /* WORK_COMPLETE */
@@ -266,17 +264,14 @@ static enum outcome
 run(struct controller *c, const struct gv_job *job, const void *doc,
     size_t len)
 {
-	char uniq[GM_UNIQUE_MAX + 1], id[32];
+	char uniq[GM_UNIQUE_MAX + 1];
 	const char *unique = gm_unique(job->uniqkey, uniq);
 	size_t tries, s, n = gm_pool_count(c->gm);
 	enum outcome out = RUN_UNSENT;
-	int idlen, reused;
+	int reused;
 
-	idlen = snprintf(id, sizeof(id), "%llu:%u",
-	    (unsigned long long)job->jobid, job->dbid);
 	for (tries = 0; tries < 2 * n && out == RUN_UNSENT; tries++) {
-		s = unique ? gm_pool_choose(c->gm, unique, strlen(unique)) :
-		    gm_pool_choose(c->gm, id, (size_t)idlen);
+		s = gm_pool_choose_job(c->gm, job->jobid, job->dbid, unique);
 		reused = c->clients[s] != NULL;
 		out = run_on(c, s, job, unique, doc, len);
 		if (out == RUN_UNSENT && reused) {
@@ -386,50 +381,11 @@ controller_fn(gearman_job_st *gjob, void *arg)
 	return ret;
 }
 
-/* Serve until stopped; the job in hand is finished first, since work()
- * returns only after it. gearmand being away is waited out here with a
- * growing pause: work() fails at once on every call while it is. */
-static void
-serve(struct controller *c, gearman_worker_st *w)
-{
-	struct role_ctx *ctx = c->ctx;
-	gearman_return_t ret;
-	double backoff = 0;
-
-	while (!*ctx->stop) {
-		scoreboard_heartbeat(ctx->sb);
-		ret = gearman_worker_work(w);
-		switch (ret) {
-		case GEARMAN_SUCCESS:
-		case GEARMAN_WORK_FAIL:     /* a document we refused */
-		case GEARMAN_TIMEOUT:
-		case GEARMAN_NO_JOBS:
-		case GEARMAN_IO_WAIT:
-			if (backoff > 0)
-				log_notice("gearmand reachable again");
-			backoff = 0;
-			continue;
-		default:
-			break;
-		}
-		scoreboard_count(ctx->sb, SB_GEARMAN_ERRORS, 1);
-		if (backoff == 0)
-			log_warnx("gearmand: %s", gearman_worker_error(w));
-		else
-			log_debug("gearmand: %s", gearman_worker_error(w));
-		backoff = backoff == 0 ? BACKOFF_MIN : backoff * 2;
-		if (backoff > BACKOFF_MAX)
-			backoff = BACKOFF_MAX;
-		time_sleep(backoff, (volatile const int *)ctx->stop);
-	}
-}
-
 int
 controller_main(struct role_ctx *ctx)
 {
 	struct controller c;
 	gearman_worker_st *w = NULL;
-	gearman_function_t fn = gearman_function_create(controller_fn);
 	size_t i;
 	int code = EX_OK;
 
@@ -455,12 +411,10 @@ controller_main(struct role_ctx *ctx)
 		code = EX_OSERR;
 		goto out;
 	}
-	/* Timeout 0: a function timeout makes gearmand requeue the job while
-	 * this worker still holds it. */
-	if (gearman_worker_define_function(w, RUN_QUEUED_JOB,
-	    strlen(RUN_QUEUED_JOB), fn, 0, &c) != GEARMAN_SUCCESS) {
-		log_errx("registering %s: %s", RUN_QUEUED_JOB,
-		    gearman_worker_error(w));
+	if (gm_worker_define(w, RUN_QUEUED_JOB,
+	    gearman_function_create(controller_fn), &c, c.err,
+	    sizeof(c.err)) == -1) {
+		log_errx("%s", c.err);
 		code = EX_SOFTWARE;
 		goto out;
 	}
@@ -468,7 +422,7 @@ controller_main(struct role_ctx *ctx)
 	    "lease %d s", RUN_QUEUED_JOB, c.cfg->nservers,
 	    c.cfg->controller.job_timeout, c.cfg->queue_runner.lease_seconds);
 	scoreboard_state(ctx->sb, SB_IDLE);
-	serve(&c, w);
+	gm_worker_serve(w, ctx->stop, ctx->sb);
 	scoreboard_state(ctx->sb, SB_STOPPING);
 out:
 	if (w)

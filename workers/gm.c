@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "gm.h"
+#include "log.h"
 #include "util.h"
 
 /* A submit or reply that takes longer than this means the server is stuck:
@@ -22,6 +23,7 @@
 #define GM_CLIENT_TIMEOUT_MS 3000
 #define GM_BACKOFF_MIN 0.5
 #define GM_BACKOFF_MAX 30.0
+#define GM_WORK_BACKOFF_MAX 10.0  /* a worker waiting for gearmand */
 /* A second seed for the long unique key digest: two independent 64-bit
  * hashes make an accidental collision of distinct keys negligible. */
 #define GM_UNIQUE_SEED2 0x84222325cbf29ce4ULL
@@ -526,4 +528,64 @@ gm_worker_new(const struct config_server *servers, size_t n, int timeout_ms,
 	gearman_worker_set_timeout(w, timeout_ms);
 	gearman_worker_add_options(w, GEARMAN_WORKER_GRAB_UNIQ);
 	return w;
+}
+
+size_t
+gm_pool_choose_job(struct gm_pool *pool, uint64_t jobid, unsigned dbid,
+    const char *unique)
+{
+	char id[32];
+	int n;
+
+	if (unique)
+		return gm_pool_choose(pool, unique, strlen(unique));
+	n = snprintf(id, sizeof(id), "%llu:%u", (unsigned long long)jobid,
+	    dbid);
+	return gm_pool_choose(pool, id, (size_t)n);
+}
+
+int
+gm_worker_define(gearman_worker_st *w, const char *function,
+    gearman_function_t fn, void *context, char *err, size_t errlen)
+{
+	if (gearman_worker_define_function(w, function, strlen(function), fn,
+	    0, context) != GEARMAN_SUCCESS)
+		return errf(err, errlen, "registering %s: %s", function,
+		    gearman_worker_error(w));
+	return 0;
+}
+
+void
+gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
+    struct sb_slot *sb)
+{
+	gearman_return_t ret;
+	double backoff = 0;
+
+	while (!*stop) {
+		scoreboard_heartbeat(sb);
+		ret = gearman_worker_work(w);
+		switch (ret) {
+		case GEARMAN_SUCCESS:
+		case GEARMAN_WORK_FAIL:     /* a job the function refused */
+		case GEARMAN_TIMEOUT:
+		case GEARMAN_NO_JOBS:
+		case GEARMAN_IO_WAIT:
+			if (backoff > 0)
+				log_notice("gearmand reachable again");
+			backoff = 0;
+			continue;
+		default:
+			break;
+		}
+		scoreboard_count(sb, SB_GEARMAN_ERRORS, 1);
+		if (backoff == 0)
+			log_warnx("gearmand: %s", gearman_worker_error(w));
+		else
+			log_debug("gearmand: %s", gearman_worker_error(w));
+		backoff = backoff == 0 ? GM_BACKOFF_MIN : backoff * 2;
+		if (backoff > GM_WORK_BACKOFF_MAX)
+			backoff = GM_WORK_BACKOFF_MAX;
+		time_sleep(backoff, (volatile const int *)stop);
+	}
 }

@@ -13,12 +13,14 @@
 #ifndef GM_H
 #define GM_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <libgearman-1.0/gearman.h>
 
 #include "config.h"
+#include "scoreboard.h"
 
 #define GM_UNIQUE_MAX 63     /* what gearmand carries of a unique key */
 
@@ -35,6 +37,11 @@ const struct config_server *gm_pool_server(const struct gm_pool *pool,
  * healthy servers; if none is healthy, among all. key/keylen: the unique key,
  * else the decimal jobid. */
 size_t gm_pool_choose(struct gm_pool *pool, const void *key, size_t keylen);
+/* The server of a job: by its unique key (as gm_unique makes it), else by
+ * jobid and dbid. QueueRunner, Injector and Controller choose alike, so a
+ * job keeps its server and gearmand can merge equal unique keys. */
+size_t gm_pool_choose_job(struct gm_pool *pool, uint64_t jobid, unsigned dbid,
+    const char *unique);
 int gm_pool_healthy(const struct gm_pool *pool, size_t i, double now);
 /* Mark server i failed: free its client, back off. */
 void gm_pool_failed(struct gm_pool *pool, size_t i);
@@ -82,5 +89,14 @@ const char *gm_unique(const char *uniqkey, char *out);
  * can check its stop flag; functions are registered with timeout 0. */
 gearman_worker_st *gm_worker_new(const struct config_server *servers,
     size_t n, int timeout_ms, char *err, size_t errlen);
+/* Register function (timeout 0: a function timeout makes gearmand requeue
+ * a job its worker still holds). */
+int gm_worker_define(gearman_worker_st *w, const char *function,
+    gearman_function_t fn, void *context, char *err, size_t errlen);
+/* Work jobs until *stop: the job in hand always finishes, since work()
+ * returns only after it. gearmand being away is waited out with a growing
+ * pause (work() fails at once on every call while it is), counted in sb. */
+void gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
+    struct sb_slot *sb);
 
 #endif

@@ -35,8 +35,6 @@
 #define DEPTH_REFRESH 1.0        /* seconds between two reads of the depths */
 #define STATUS_TIMEOUT 1.0       /* seconds for the admin status command */
 #define RESUBMIT_SECONDS 2       /* a job gearmand refused: due this soon */
-#define BACKOFF_MIN 0.5          /* gearmand unreachable: first pause */
-#define BACKOFF_MAX 10.0
 
 struct injector {
 	struct role_ctx *ctx;
@@ -119,22 +117,6 @@ count_sent(struct injector *in, const char *funcname)
 	items[d->n++].waiting = 1;
 }
 
-/* The gearmand of a job: by its unique key, else by jobid and dbid, the
- * same choice a QueueRunner makes, so a job keeps its server. */
-static size_t
-choose_server(struct injector *in, const struct gv_job *job,
-    const char *unique)
-{
-	char id[32];
-	int n;
-
-	if (unique)
-		return gm_pool_choose(in->gm, unique, strlen(unique));
-	n = snprintf(id, sizeof(id), "%llu:%u",
-	    (unsigned long long)job->jobid, job->dbid);
-	return gm_pool_choose(in->gm, id, (size_t)n);
-}
-
 /*
  * Submit the stored job. A failure is not the client's: the row is durable
  * and leased, so it is only brought forward for a QueueRunner to send.
@@ -173,7 +155,7 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 	task = (struct gm_task){ .funcname = target(req->flag, req->funcname),
 	    .unique = gm_unique(req->uniqkey, uniq),
 	    .workload = in->doc.data, .len = in->doc.len };
-	s = choose_server(in, &job, task.unique);
+	s = gm_pool_choose_job(in->gm, job.jobid, job.dbid, task.unique);
 	rc = gm_submit_background(in->gm, s, &task, 1, in->err,
 	    sizeof(in->err));
 	if (rc == 1 && task.ok) {
@@ -285,49 +267,11 @@ inject_fn(gearman_job_st *gjob, void *arg)
 	return ret;
 }
 
-/* Serve until stopped. gearmand being away is waited out here with a
- * growing pause: work() fails at once on every call while it is. */
-static void
-serve(struct injector *in, gearman_worker_st *w)
-{
-	struct role_ctx *ctx = in->ctx;
-	gearman_return_t ret;
-	double backoff = 0;
-
-	while (!*ctx->stop) {
-		scoreboard_heartbeat(ctx->sb);
-		ret = gearman_worker_work(w);
-		switch (ret) {
-		case GEARMAN_SUCCESS:
-		case GEARMAN_WORK_FAIL:     /* a job we refused */
-		case GEARMAN_TIMEOUT:
-		case GEARMAN_NO_JOBS:
-		case GEARMAN_IO_WAIT:
-			if (backoff > 0)
-				log_notice("gearmand reachable again");
-			backoff = 0;
-			continue;
-		default:
-			break;
-		}
-		scoreboard_count(ctx->sb, SB_GEARMAN_ERRORS, 1);
-		if (backoff == 0)
-			log_warnx("gearmand: %s", gearman_worker_error(w));
-		else
-			log_debug("gearmand: %s", gearman_worker_error(w));
-		backoff = backoff == 0 ? BACKOFF_MIN : backoff * 2;
-		if (backoff > BACKOFF_MAX)
-			backoff = BACKOFF_MAX;
-		time_sleep(backoff, (volatile const int *)ctx->stop);
-	}
-}
-
 int
 injector_main(struct role_ctx *ctx)
 {
 	struct injector in;
 	gearman_worker_st *w = NULL;
-	gearman_function_t fn = gearman_function_create(inject_fn);
 	size_t i;
 	int code = EX_OK;
 
@@ -354,19 +298,16 @@ injector_main(struct role_ctx *ctx)
 		code = EX_OSERR;
 		goto out;
 	}
-	/* Timeout 0: a function timeout makes gearmand requeue the job while
-	 * this worker still holds it. */
-	if (gearman_worker_define_function(w, INJECT_JOBS,
-	    strlen(INJECT_JOBS), fn, 0, &in) != GEARMAN_SUCCESS) {
-		log_errx("registering %s: %s", INJECT_JOBS,
-		    gearman_worker_error(w));
+	if (gm_worker_define(w, INJECT_JOBS, gearman_function_create(inject_fn),
+	    &in, in.err, sizeof(in.err)) == -1) {
+		log_errx("%s", in.err);
 		code = EX_SOFTWARE;
 		goto out;
 	}
 	log_info("serving %s on %zu gearmand servers, lease %d s",
 	    INJECT_JOBS, in.cfg->nservers, in.cfg->queue_runner.lease_seconds);
 	scoreboard_state(ctx->sb, SB_IDLE);
-	serve(&in, w);
+	gm_worker_serve(w, ctx->stop, ctx->sb);
 	scoreboard_state(ctx->sb, SB_STOPPING);
 out:
 	if (w)

@@ -279,21 +279,6 @@ fail_committed:
 	return -1;
 }
 
-/* The gearmand of a job: by its unique key, else its jobid, so a job keeps
- * its server (and gearmand's merging of equal unique keys works). */
-static size_t
-choose_server(struct runner *r, const struct gv_job *job, const char *unique)
-{
-	char id[32];
-	int n;
-
-	if (unique)
-		return gm_pool_choose(r->gm, unique, strlen(unique));
-	n = snprintf(id, sizeof(id), "%llu:%u",
-	    (unsigned long long)job->jobid, job->dbid);
-	return gm_pool_choose(r->gm, id, (size_t)n);
-}
-
 /*
  * Submit r->jobs to gearmand, grouped by server, each group one pipelined
  * batch. Jobs gearmand did not accept are released to be due again soon
@@ -327,7 +312,8 @@ dispatch(struct runner *r, struct db *db)
 			goto out;
 		}
 		unique[i] = gm_unique(r->jobs[i].uniqkey, uniq[i]);
-		server[i] = choose_server(r, &r->jobs[i], unique[i]);
+		server[i] = gm_pool_choose_job(r->gm, r->jobs[i].jobid,
+		    r->jobs[i].dbid, unique[i]);
 	}
 	for (s = 0; s < nserv; s++) {
 		for (i = 0, n = 0; i < r->njobs; i++) {
