@@ -21,9 +21,13 @@
 #define CHUNK_BYTES (4u << 20)    /* payload bytes per multi-row INSERT */
 #define NEVER_PARK 1000           /* a failcount a TINYINT cannot reach */
 
+#define RETRY_PAUSE_MIN 0.1
+#define RETRY_PAUSE_MAX 2.0
+
 struct gv_client {
 	struct dbset *dbs;
 	unsigned max_failures;
+	double retry_seconds;     /* gv_set_retry */
 	char err[1024];
 };
 
@@ -117,6 +121,12 @@ void
 gv_set_max_failures(gv_client *gv, unsigned max_failures)
 {
 	gv->max_failures = max_failures;
+}
+
+void
+gv_set_retry(gv_client *gv, double seconds)
+{
+	gv->retry_seconds = seconds > 0 ? seconds : 0;
 }
 
 const char *
@@ -379,6 +389,7 @@ static int
 apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
     enum sql_id any, const struct dbval *lead, size_t nlead)
 {
+	double deadline, pause = RETRY_PAUSE_MIN;
 	struct dbval p[4];
 	uint64_t affected;
 	struct db *db;
@@ -397,9 +408,16 @@ apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
 	p[n++] = DBV_U(job->jobid);
 	if (job->fenced)
 		p[n++] = DBV_U(job->attempt);
-	if (db_exec(db, job->fenced ? fenced : any, 1, p, n, &affected, NULL,
-	    gv->err, sizeof(gv->err)) == -1)
-		return GV_EDB;
+	/* Every statement here is idempotent (a fenced delete or update), so
+	 * repeating one whose answer was lost is safe. */
+	deadline = time_mono() + gv->retry_seconds;
+	while (db_exec(db, job->fenced ? fenced : any, 1, p, n, &affected,
+	    NULL, gv->err, sizeof(gv->err)) == -1) {
+		if (time_mono() + pause > deadline)
+			return GV_EDB;
+		time_sleep(pause, NULL);
+		pause = pause * 2 > RETRY_PAUSE_MAX ? RETRY_PAUSE_MAX : pause * 2;
+	}
 	if (affected == 0)
 		return fail(gv, GV_ESTALE, "job %llu of database %u is gone or "
 		    "owned by a newer attempt", (unsigned long long)job->jobid,

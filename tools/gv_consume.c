@@ -11,6 +11,9 @@
  *   DBID <tab> JOBID <tab> ATTEMPT <tab> FAILCOUNT <tab> ARG
  * with ARG's bytes outside printable ASCII (and backslash) written as \xHH.
  *
+ * A completion that cannot reach the database is retried for -r seconds
+ * (default 30) before the job is left to come back after its lease.
+ *
  * Exit codes: 0 after -n jobs, an idle timeout (-i) or TERM; 1 on a runtime
  * error; 64 usage; 78 configuration.
  */
@@ -56,7 +59,10 @@ usage(void)
 	fprintf(stderr,
 	    "usage: gv_consume -c INI -f FUNC [-m throughput|latency] [-n MAX] "
 	    "[-i IDLE_SECONDS]\n"
-	    "                  [-s WORK_SECONDS] [--fail] [-o FILE]\n");
+	    "                  [-s WORK_SECONDS] [-r RETRY_SECONDS] [--fail] "
+	    "[-o FILE]\n"
+	    "  -r: how long to retry a completion while the database is "
+	    "unreachable (30)\n");
 	exit(EX_USAGE);
 }
 
@@ -132,7 +138,7 @@ main(int argc, char **argv)
 	};
 	struct consumer c = { .out = STDOUT_FILENO };
 	const char *ini = "garivini.ini", *funcname = NULL, *outpath = NULL;
-	double idle = 0, last;
+	double idle = 0, last, retry = 30;
 	long max = 0;
 	struct config *cfg;
 	gearman_worker_st *worker;
@@ -141,7 +147,7 @@ main(int argc, char **argv)
 	char err[CONFIG_ERRLEN];
 	int ch, rc = 0;
 
-	while ((ch = getopt_long(argc, argv, "c:f:m:n:i:s:o:h", longopts,
+	while ((ch = getopt_long(argc, argv, "c:f:m:n:i:s:o:r:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': ini = optarg; break;
@@ -167,6 +173,10 @@ main(int argc, char **argv)
 			    -1)
 				usage();
 			break;
+		case 'r':
+			if (parse_double(optarg, 0, 86400, &retry) == -1)
+				usage();
+			break;
 		default:
 			usage();
 		}
@@ -187,6 +197,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "gv_consume: %s\n", err);
 		return EX_CONFIG;
 	}
+	if (c.gv)
+		gv_set_retry(c.gv, retry);
 	if ((worker = gm_worker_new(cfg->servers, cfg->nservers, 250, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "gv_consume: %s\n", err);

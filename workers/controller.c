@@ -397,6 +397,9 @@ controller_main(struct role_ctx *ctx)
 		log_errx("%s", c.err);
 		return EX_CONFIG;
 	}
+	/* A job that ran must not run again because its completion met a
+	 * short database outage: retry while most of its lease remains. */
+	gv_set_retry(c.gv, c.cfg->queue_runner.lease_seconds / 3.0);
 	if ((c.gm = gm_pool_new(c.cfg->servers, c.cfg->nservers, c.err,
 	    sizeof(c.err))) == NULL ||
 	    (w = gm_worker_new(c.cfg->servers, c.cfg->nservers,
