@@ -137,6 +137,13 @@ install: all
 	ln -sf libgarivini.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libgarivini.so
 	$(PC_WRITE) > $(DESTDIR)$(LIBDIR)/pkgconfig/garivini.pc
 	install -m 644 schema.sql garivini.ini $(DESTDIR)$(DATADIR)/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 644 man/gvctl.1 man/gv_inject.1 man/gv_consume.1 \
+		$(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/libgarivini.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/garivini.ini.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/garivini.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
 	rm -rf build build-asan

@@ -14,6 +14,7 @@ PACKAGES=(
 	gearman-job-server gearman-tools
 	mariadb-server mariadb-client
 	libgearman-client-perl libdbd-mariadb-perl libjson-perl perl
+	groff-base man-db
 )
 
 # One dpkg-query for all of them: a package never installed is reported on

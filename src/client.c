@@ -413,7 +413,10 @@ apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
 	deadline = time_mono() + gv->retry_seconds;
 	while (db_exec(db, job->fenced ? fenced : any, 1, p, n, &affected,
 	    NULL, gv->err, sizeof(gv->err)) == -1) {
-		if (time_mono() + pause > deadline)
+		/* Only an unreachable database (it backs off) is worth
+		 * waiting for; an SQL error will not go away by itself. */
+		if (db_healthy(db, time_mono()) ||
+		    time_mono() + pause > deadline)
 			return GV_EDB;
 		time_sleep(pause, NULL);
 		pause = pause * 2 > RETRY_PAUSE_MAX ? RETRY_PAUSE_MAX : pause * 2;

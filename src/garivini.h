@@ -91,7 +91,8 @@ const char *gv_errmsg(const gv_client *gv);
 /* After max_failures failures gv_failed_job parks the job; 0 = never park. */
 void gv_set_max_failures(gv_client *gv, unsigned max_failures);
 /* Keep retrying a completion, reschedule, failure or lease extension whose
- * database cannot be reached, for up to seconds (pausing 0.1 s doubling to
+ * database cannot be reached (not one the database refused), for up to
+ * seconds (pausing 0.1 s doubling to
  * 2 s), before returning GV_EDB. Default 0: return at once. A worker that
  * rides out a short database outage this way does not run its job twice. */
 void gv_set_retry(gv_client *gv, double seconds);

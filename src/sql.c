@@ -30,6 +30,30 @@
 	"86400)), failcount = LEAST(failcount + 1, 255), leased = 0 " \
 	"WHERE jobid = ?"
 
+/*
+ * The states of a row, for gvctl, each defined here and nowhere else (gvctl(1)
+ * documents them). due, scheduled, leased and parked split the rows between
+ * them; failing overlaps due, scheduled and leased. UNIX_TIMESTAMP() holds
+ * one value for a whole statement, so no row falls between two states.
+ */
+#define AT_NEVER "2147483647"
+#define ST_PARKED "(run_after >= " AT_NEVER ")"
+#define ST_DUE "(run_after <= UNIX_TIMESTAMP())"
+#define ST_LATER "run_after > UNIX_TIMESTAMP() AND run_after < " AT_NEVER
+#define ST_LEASED "(leased <> 0 AND " ST_LATER ")"
+#define ST_SCHEDULED "(leased = 0 AND " ST_LATER ")"
+#define ST_FAILING "(failcount > 0 AND run_after < " AT_NEVER ")"
+/* The state a parameter names; NULL: any. An unknown name matches nothing. */
+#define ST_IS "(CASE IFNULL(?, 'any') WHEN 'due' THEN " ST_DUE \
+	" WHEN 'scheduled' THEN " ST_SCHEDULED " WHEN 'leased' THEN " \
+	ST_LEASED " WHEN 'failing' THEN " ST_FAILING " WHEN 'parked' THEN " \
+	ST_PARKED " WHEN 'any' THEN 1 ELSE 0 END)"
+/* A function a parameter names; NULL: any. */
+#define FUNC_IS "funcname = IFNULL(?, funcname)"
+/* SQL_JOB_COLUMNS without the payload, for statements that only need ids. */
+#define JOB_COLUMNS_NO_ARG "jobid, funcname, NULL, uniqkey, run_after, " \
+	"`coalesce`, flag, failcount, attempt"
+
 static const struct sql_stmt {
 	const char *name;
 	const char *text;        /* fixed text, or the head of a variable one */
@@ -85,6 +109,47 @@ static const struct sql_stmt {
 	    "SELECT jobid FROM job WHERE funcname = ? AND uniqkey = ?",
 	    NULL, NULL, 2, 0 },
 	[SQL_NOW] = { "now", "SELECT UNIX_TIMESTAMP()", NULL, NULL, 0, 0 },
+	/* db_select_jobs is the one reader of several columns, so the
+	 * figures travel as text in the arg column of a job-shaped row. The
+	 * lag is computed signed: run_after is unsigned, and MariaDB would
+	 * compute an unsigned difference. */
+	[SQL_ADMIN_STATS] = { "admin_stats",
+	    "SELECT 0, funcname, CONCAT_WS(' ', SUM" ST_DUE ", SUM"
+	    ST_SCHEDULED ", SUM" ST_LEASED ", SUM" ST_FAILING ", SUM"
+	    ST_PARKED ", IFNULL(UNIX_TIMESTAMP() - CAST(MIN(IF(" ST_DUE
+	    ", run_after, NULL)) AS SIGNED), '-')), NULL, 0, NULL, NULL, 0, 0 "
+	    "FROM job WHERE " FUNC_IS " GROUP BY funcname ORDER BY funcname",
+	    NULL, NULL, 1, 0 },
+	[SQL_ADMIN_LIST] = { "admin_list",
+	    "SELECT " SQL_JOB_COLUMNS " FROM job WHERE " FUNC_IS " AND " ST_IS
+	    " AND " ST_IS " ORDER BY run_after, jobid LIMIT ?",
+	    NULL, NULL, 4, 0 },
+	[SQL_ADMIN_JOB] = { "admin_job",
+	    "SELECT " SQL_JOB_COLUMNS " FROM job WHERE jobid = ?",
+	    NULL, NULL, 1, 0 },
+	[SQL_ADMIN_JOB_STATE] = { "admin_job_state",
+	    "SELECT CASE WHEN " ST_PARKED " THEN 3 WHEN " ST_DUE " THEN 0 "
+	    "WHEN " ST_LEASED " THEN 2 WHEN " ST_SCHEDULED " THEN 1 END "
+	    "FROM job WHERE jobid = ?", NULL, NULL, 1, 0 },
+	[SQL_ADMIN_JOB_LEASED] = { "admin_job_leased",
+	    "SELECT leased FROM job WHERE jobid = ?", NULL, NULL, 1, 0 },
+	/* In jobid order from a cursor: a bulk change walks the table once
+	 * in batches, each its own short statement, and ends even when the
+	 * change leaves rows in the state (retrying due jobs). */
+	[SQL_ADMIN_MATCH] = { "admin_match",
+	    "SELECT " JOB_COLUMNS_NO_ARG " FROM job WHERE jobid > ? AND "
+	    FUNC_IS " AND " ST_IS " ORDER BY jobid LIMIT ?",
+	    NULL, NULL, 4, 0 },
+	/* The state is checked again: a row claimed or completed since it
+	 * was selected is left alone. failcount is kept unless asked, so a
+	 * parked job retried fails into the parked state again at its next
+	 * failure. */
+	[SQL_ADMIN_RETRY] = { "admin_retry",
+	    "UPDATE job SET run_after = UNIX_TIMESTAMP(), leased = 0, "
+	    "failcount = IF(?, 0, failcount) WHERE " ST_IS " AND jobid IN (",
+	    "?", ")", 2, 1 },
+	[SQL_ADMIN_DELETE] = { "admin_delete",
+	    "DELETE FROM job WHERE " ST_IS " AND jobid IN (", "?", ")", 1, 1 },
 };
 
 int

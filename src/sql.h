@@ -32,6 +32,24 @@ enum sql_id {
 	SQL_EXTEND_ANY,      /* seconds, jobid */
 	SQL_FIND_UNIQUE,     /* funcname, uniqkey -> jobid */
 	SQL_NOW,             /* -> UNIX_TIMESTAMP() */
+	/* gvctl. A state parameter is "due", "scheduled", "leased",
+	 * "failing", "parked", or NULL for any; a funcname parameter NULL
+	 * means every function. */
+	SQL_ADMIN_STATS,     /* funcname: one row per function, in the job
+	                        reader's shape: funcname, and in arg "DUE
+	                        SCHEDULED LEASED FAILING PARKED LAG" (LAG "-"
+	                        when nothing is due) */
+	SQL_ADMIN_LIST,      /* funcname, state, state, limit: jobs in both
+	                        states, in run_after order */
+	SQL_ADMIN_JOB,       /* jobid: the job */
+	SQL_ADMIN_JOB_STATE, /* jobid -> 0 due, 1 scheduled, 2 leased,
+	                        3 parked */
+	SQL_ADMIN_JOB_LEASED, /* jobid -> the leased column */
+	SQL_ADMIN_MATCH,     /* funcname, state, after jobid, limit: jobs in
+	                        jobid order, without arg */
+	SQL_ADMIN_RETRY,     /* reset failcount (0/1), state, then n jobids:
+	                        due now, unleased, if still in the state */
+	SQL_ADMIN_DELETE,    /* state, then n jobids: if still in the state */
 	SQL_COUNT
 };
 

@@ -303,6 +303,10 @@ settle(struct controller *c, const struct gv_job *job, enum outcome out)
 	const char *what;
 	int rc;
 
+	/* A job that ran must not run again because its result met a short
+	 * database outage: retry while most of its lease remains. Only here:
+	 * before the run, not knowing is a reason not to run. */
+	gv_set_retry(c->gv, c->cfg->queue_runner.lease_seconds / 3.0);
 	switch (out) {
 	case RUN_DONE:
 		what = "completing";
@@ -324,6 +328,7 @@ settle(struct controller *c, const struct gv_job *job, enum outcome out)
 			scoreboard_count(c->ctx->sb, SB_JOBS_FAILED, 1);
 		break;
 	}
+	gv_set_retry(c->gv, 0);
 	if (rc == GV_ESTALE)
 		log_debug("job %llu of db %u: %s", jobid, job->dbid,
 		    gv_errmsg(c->gv));
@@ -397,9 +402,6 @@ controller_main(struct role_ctx *ctx)
 		log_errx("%s", c.err);
 		return EX_CONFIG;
 	}
-	/* A job that ran must not run again because its completion met a
-	 * short database outage: retry while most of its lease remains. */
-	gv_set_retry(c.gv, c.cfg->queue_runner.lease_seconds / 3.0);
 	if ((c.gm = gm_pool_new(c.cfg->servers, c.cfg->nservers, c.err,
 	    sizeof(c.err))) == NULL ||
 	    (w = gm_worker_new(c.cfg->servers, c.cfg->nservers,

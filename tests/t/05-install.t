@@ -17,7 +17,9 @@ is($code, 0, 'make install') or diag($err);
 for my $f (qw(sbin/garivini bin/gv_inject bin/gv_consume include/garivini.h
     lib/libgarivini.a lib/libgarivini.so lib/libgarivini.so.0
     lib/pkgconfig/garivini.pc share/garivini/schema.sql
-    share/garivini/garivini.ini)) {
+    share/garivini/garivini.ini share/man/man8/garivini.8
+    share/man/man5/garivini.ini.5 share/man/man1/gvctl.1
+    share/man/man3/libgarivini.3)) {
     ok(-e "$root$prefix/$f", "installed $f");
 }
 
