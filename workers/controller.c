@@ -11,6 +11,7 @@
  * owns is stale and never runs. run_queued_job itself always succeeds once
  * handled, so gearmand never runs a copy again on its own.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ enum outcome {
 	RUN_TIMEOUT,    /* no answer within job_timeout */
 	RUN_LOST,       /* gearmand took the job, then the connection failed */
 	RUN_UNSENT,     /* no gearmand took the job */
+	RUN_ABANDONED,  /* stopping, and no worker had started it */
 };
 
 struct controller {
@@ -176,6 +178,32 @@ wait_ms(double deadline, double next_extend)
 	return ms < 1 ? 1 : (int)ms;
 }
 
+/*
+ * Asked to stop while waiting: has a worker started the job? gearmand knows;
+ * ask it on a connection of its own (job handles are the server's). When it
+ * cannot say, the job counts as started, and the wait goes on: a job a
+ * worker runs must be waited for.
+ */
+static int
+started(struct controller *c, size_t s, gearman_task_st *task)
+{
+	const struct config_server *srv = gm_pool_server(c->gm, s);
+	gearman_client_st *cl;
+	bool known = true, running = true;
+	uint32_t num, den;
+
+	if ((cl = gearman_client_create(NULL)) == NULL)
+		return 1;
+	gearman_client_set_timeout(cl, CONNECT_TIMEOUT_MS);
+	if (gearman_client_add_server(cl, srv->host, (in_port_t)srv->port) !=
+	    GEARMAN_SUCCESS ||
+	    gearman_client_job_status(cl, gearman_task_job_handle(task), &known,
+	    &running, &num, &den) != GEARMAN_SUCCESS)
+		known = running = true;
+	gearman_client_free(cl);
+	return !known || running;
+}
+
 /* Run the job on server s and wait for its result, extending its lease
  * every third of lease_seconds. */
 static enum outcome
@@ -234,6 +262,13 @@ run_on(struct controller *c, size_t s, const struct gv_job *job,
 		if (now >= next_extend) {
 			extend(c, job);
 			next_extend = now + lease_step;
+		}
+		/* A job still queued (no worker for its function) is not in
+		 * hand yet: a graceful stop need not wait for it. Freeing
+		 * the client takes it off gearmand's queue. */
+		if (*c->ctx->stop && c->created && !started(c, s, task)) {
+			drop_client(c, s);
+			return RUN_ABANDONED;
 		}
 	}
 	switch (gearman_task_return(task)) {
@@ -314,6 +349,7 @@ settle(struct controller *c, const struct gv_job *job, enum outcome out)
 			scoreboard_count(c->ctx->sb, SB_JOBS_DONE, 1);
 		break;
 	case RUN_UNSENT:
+	case RUN_ABANDONED:
 		/* Not the job's fault: no failure is counted against it. */
 		what = "rescheduling";
 		rc = gv_reschedule_job(c->gv, job, UNSENT_RETRY);
