@@ -116,8 +116,17 @@ test: setup
 	$(MAKE) unit
 	$(MAKE) integration
 
+# Every process of the run (daemons the tests spawn included) writes its
+# sanitizer reports into SAN_LOGS; any report fails the run, even one from a
+# process whose exit no test looked at.
+SAN_LOGS := $(abspath build-asan)/san-logs
 sanitize: setup
-	$(MAKE) BUILD=build-asan SANITIZE=1 unit integration
+	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	ASAN_OPTIONS=log_path=$(SAN_LOGS)/asan:detect_leaks=0 \
+	UBSAN_OPTIONS=log_path=$(SAN_LOGS)/ubsan:print_stacktrace=1 \
+		$(MAKE) BUILD=build-asan SANITIZE=1 unit integration
+	@if [ -n "$$(ls -A $(SAN_LOGS))" ]; then \
+		cat $(SAN_LOGS)/*; echo "sanitizer reports above"; exit 1; fi
 
 run: setup all
 	scripts/run.sh $(BUILD)
