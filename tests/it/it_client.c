@@ -19,6 +19,9 @@
 #include "db.h"
 #include "jobjson.h"
 
+/* Seconds until a row is due; signed, as run_after is unsigned. */
+#define DUE_IN "CAST(run_after AS SIGNED) - UNIX_TIMESTAMP()"
+
 static struct config *cfg;
 static gv_client *gv;
 
@@ -216,7 +219,7 @@ START_TEST(delay_sets_run_after)
 	long long d;
 
 	ck_assert_int_eq(gv_insert_job(gv, &j, &id, &dbid, NULL), GV_OK);
-	d = num(dbid, "SELECT run_after - UNIX_TIMESTAMP() FROM job WHERE "
+	d = num(dbid, "SELECT " DUE_IN " FROM job WHERE "
 	    "jobid = %llu", (unsigned long long)id);
 	ck_assert_msg(d >= 299 && d <= 301, "run_after is now + %lld", d);
 	j.delay = -1;
@@ -243,7 +246,7 @@ START_TEST(failed_job_backs_off)
 		    gv_errmsg(gv));
 		ck_assert_int_eq(num(dbid, "SELECT failcount FROM job WHERE "
 		    "jobid = %llu", (unsigned long long)id), i + 1);
-		d = num(dbid, "SELECT run_after - UNIX_TIMESTAMP() FROM job "
+		d = num(dbid, "SELECT " DUE_IN " FROM job "
 		    "WHERE jobid = %llu", (unsigned long long)id);
 		ck_assert_msg(d >= want[i] - 1 && d <= want[i], "failure %d: "
 		    "due in %lld s, want %ld", i + 1, d, want[i]);
@@ -257,7 +260,7 @@ START_TEST(failed_job_backs_off)
 	gv_set_max_failures(gv, 0);
 	sql(dbid, "UPDATE job SET failcount = 20");
 	ck_assert_int_eq(gv_failed_job(gv, &job), GV_OK);
-	d = num(dbid, "SELECT run_after - UNIX_TIMESTAMP() FROM job WHERE "
+	d = num(dbid, "SELECT " DUE_IN " FROM job WHERE "
 	    "jobid = %llu", (unsigned long long)id);
 	ck_assert_msg(d >= 86399 && d <= 86400, "capped delay %lld", d);
 }
@@ -312,7 +315,7 @@ START_TEST(completion_is_fenced)
 	ck_assert_int_eq(num(dbid, "SELECT leased FROM job"), 1);
 	ck_assert_int_eq(gv_reschedule_job(gv, &job, "+100"), GV_OK);
 	ck_assert_int_eq(num(dbid, "SELECT leased FROM job"), 0);
-	ck_assert_int_ge(num(dbid, "SELECT run_after - UNIX_TIMESTAMP() FROM "
+	ck_assert_int_ge(num(dbid, "SELECT " DUE_IN " FROM "
 	    "job"), 99);
 	ck_assert_int_eq(gv_reschedule_job(gv, &job, "1234567890"), GV_OK);
 	ck_assert_int_eq(num(dbid, "SELECT run_after FROM job"), 1234567890);

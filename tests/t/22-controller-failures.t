@@ -84,7 +84,7 @@ my $dbh = $t->dbh(1);
 sub row {
     my ($jobid) = @_;
     return $dbh->selectrow_hashref('SELECT failcount, attempt, run_after, '
-        . 'run_after - UNIX_TIMESTAMP() AS due_in FROM job WHERE jobid = ?',
+        . 'CAST(run_after AS SIGNED) - UNIX_TIMESTAMP() AS due_in FROM job WHERE jobid = ?',
         undef, $jobid);
 }
 

@@ -18,7 +18,7 @@ my $n = 3000;
 my $lines = $t->dir . '/done.txt';
 sub ran {
     my %seen;
-    open(my $fh, '<', $lines) or return {};
+    open(my $fh, '<', $lines) or do { diag("$lines: $!"); return {} };
     while (<$fh>) { my (undef, undef, undef, undef, $arg) = split /\t/;
         chomp $arg; $seen{$arg}++ }
     return \%seen;
@@ -49,7 +49,9 @@ ok($t->wait_for('the table to drain after MariaDB came back', 90,
     sub { $t->count(1) == 0 }), 'every row completed');
 
 my $seen = ran();
-is(scalar(grep { /^job \d+$/ } keys %$seen), $n, "all $n jobs ran: none lost");
+is(scalar(grep { /^job \d+$/ } keys %$seen), $n, "all $n jobs ran: none lost")
+    or diag(sprintf("%s: %d bytes, %d distinct args, e.g. %s", $lines,
+        -s $lines // -1, scalar(keys %$seen), join(', ', (keys %$seen)[0 .. 2])));
 my $twice = grep { $_ > 1 } values %$seen;
 diag("$twice jobs ran twice (in flight at a fault)");
 # At most what was dispatched but not finished when gearmand died (the
