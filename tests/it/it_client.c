@@ -355,6 +355,43 @@ START_TEST(original_client_rows)
 }
 END_TEST
 
+/* A database that cannot be reached is avoided: jobs without a unique key
+ * land in the healthy one; a keyed job whose home is down fails rather than
+ * break its uniqueness elsewhere. */
+START_TEST(failed_database_avoided)
+{
+	const struct config_db *d = &cfg->dbs[0];
+	struct gv_db_settings s[2] = {
+		{ .dbid = 1, .host = d->host, .port = d->port,
+		    .database = d->database, .user = d->user,
+		    .password = d->password },
+		{ .dbid = 7, .host = "127.0.0.1", .port = 1, .database = "gone",
+		    .user = "x", .password = "x" },
+	};
+	struct gv_new_job j = { .funcname = "detour" };
+	char err[256], key[32];
+	unsigned dbid;
+	int i, homeless = 0;
+	gv_client *two = gv_open(s, 2, err, sizeof(err));
+
+	ck_assert_ptr_nonnull(two);
+	for (i = 0; i < 20; i++) {
+		ck_assert_msg(gv_insert_job(two, &j, NULL, &dbid, NULL) ==
+		    GV_OK, "%s", gv_errmsg(two));
+		ck_assert_uint_eq(dbid, 1);
+	}
+	ck_assert_int_eq(num(1, "SELECT COUNT(*) FROM job WHERE funcname = "
+	    "'detour'"), 20);
+	for (i = 0; i < 20 && !homeless; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		j.uniqkey = key;
+		homeless = gv_insert_job(two, &j, NULL, &dbid, NULL) == GV_EDB;
+	}
+	ck_assert_msg(homeless, "no key mapped to the dead database");
+	gv_close(two);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
 	struct gv_new_job j = { .funcname = "" };
@@ -387,6 +424,7 @@ main(void)
 	tcase_add_test(tc, every_byte_round_trips);
 	tcase_add_test(tc, completion_is_fenced);
 	tcase_add_test(tc, original_client_rows);
+	tcase_add_test(tc, failed_database_avoided);
 	tcase_add_test(tc, bad_arguments);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
