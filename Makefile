@@ -4,6 +4,7 @@
 #   make test         setup check, unit tests, integration tests (real servers)
 #   make sanitize     the same tests on an ASan + UBSan build in build-asan/
 #   make run          Garivini on the sample garivini.ini (private servers)
+#   make bench        benchmarks against gearmand's own queues (not in test)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make WERROR=1     warnings are errors (CI)
 
@@ -55,6 +56,8 @@ UNITS      := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_SRC  := $(wildcard tests/it/*.c)
 ITESTS     := $(ITEST_SRC:tests/it/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/garivini $(TOOLS)
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test unit integration sanitize run install clean setup bench \
 	test-faults
@@ -80,6 +83,10 @@ $(BUILD)/garivini: $(MAIN_OBJ) $(BUILD)/libgarivini.a
 $(BUILD)/%: tools/%.c $(BUILD)/libgarivini.a $(MAIN_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(filter-out %/main.o,$(MAIN_OBJ)) $(BUILD)/libgarivini.a $(LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libgarivini.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgarivini.a $(LIBS) -lm
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgarivini.a $(MAIN_OBJ)
 	@mkdir -p $(dir $@)
@@ -127,6 +134,10 @@ sanitize: setup
 		$(MAKE) BUILD=build-asan SANITIZE=1 unit integration
 	@if [ -n "$$(ls -A $(SAN_LOGS))" ]; then \
 		cat $(SAN_LOGS)/*; echo "sanitizer reports above"; exit 1; fi
+
+# Benchmarks on private servers (bench/README.md); not part of `make test`.
+bench: setup all $(BENCH_BIN)
+	GV_BUILD=$(abspath $(BUILD)) perl -I tests/lib bench/bench.pl
 
 run: setup all
 	scripts/run.sh $(BUILD)

@@ -248,6 +248,21 @@ claim(struct runner *r, struct db *db)
 		}
 		nlease++;
 	}
+	/* Every row is over the watermark: write nothing and let the round
+	 * count as empty, so the QueueRunner sleeps. Pushing a saturated
+	 * backlog back would rewrite a batch of rows each round for nothing
+	 * (measured: a million-row backlog drained 35% slower). Rows of
+	 * other functions behind it wait until it drains below the
+	 * watermark; pushing back only rotates a batch per round anyway. */
+	if (nlease == 0 && nback > 0) {
+		db_rollback(db);
+		free(lease);
+		free(back);
+		db_jobs_free(r->jobs, r->njobs);
+		r->jobs = NULL;
+		r->njobs = 0;
+		return 0;
+	}
 	if (update_ids(r, db, SQL_LEASE,
 	    (uint64_t)r->cfg->queue_runner.lease_seconds, lease, nlease) == -1 ||
 	    update_ids(r, db, SQL_PUSH_BACK, PUSH_BACK_SECONDS, back, nback) ==

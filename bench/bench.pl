@@ -1,0 +1,986 @@
+#!/usr/bin/perl
+# bench.pl: the benchmarks of `make bench` (issue 5). Read bench/README.md.
+#
+# Starts a private MariaDB and gearmand through tests/lib/GvTest.pm, runs
+# each scenario with the programs of build/ and build/bench/, and prints one
+# table, the targets with PASS/MISS, a CPU breakdown and one JSON line per
+# scenario. Every ratio is against a baseline measured in this same run, on
+# the same servers.
+#
+# Environment: BENCH_QUICK=1 (about a minute), BENCH_N, BENCH_LL_N,
+# BENCH_BACKLOG, BENCH_SECONDS, BENCH_WORKERS, BENCH_RUNNERS, BENCH_ONLY
+# (comma-separated scenario names), GV_BUILD, GV_TEST_KEEP=1.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/../tests/lib";
+
+use GvTest;
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(sysconf _SC_CLK_TCK);
+use Time::HiRes qw(sleep time);
+
+$| = 1;
+
+my $QUICK = ($ENV{BENCH_QUICK} // '') eq '1';
+my $N = $ENV{BENCH_N} // ($QUICK ? 10_000 : 100_000);
+my $LL_N = $ENV{BENCH_LL_N} // ($QUICK ? 2_000 : 10_000);
+my $SECONDS = $ENV{BENCH_SECONDS} // ($QUICK ? 5 : 15);
+my $RATE = 200;
+my $BACKLOG = $ENV{BENCH_BACKLOG} // ($QUICK ? 100_000 : 1_000_000);
+my $BACKLOG_SMALL = 20_000;
+my $DRAIN = $ENV{BENCH_DRAIN} // ($QUICK ? 20_000 : 50_000);
+my $WORKERS = $ENV{BENCH_WORKERS} // 2;
+my $RUNNERS = $ENV{BENCH_RUNNERS} // 1;
+# Low-latency pools; the memory target is judged on the defaults only.
+my $INJECTORS = $ENV{BENCH_INJECTORS} // 1;
+my $CONTROLLERS = $ENV{BENCH_CONTROLLERS} // 2;
+my $DEFAULT_POOLS = $INJECTORS == 1 && $CONTROLLERS == 2;
+# A directory: record CPU profiles (perf record) of the processes of the
+# throughput, low-latency and backlog runs there, with text reports.
+my $PERF = $ENV{BENCH_PERF};
+my %ONLY = map { $_ => 1 } grep { $_ ne '' } split /,/, $ENV{BENCH_ONLY} // '';
+my $TICK = sysconf(_SC_CLK_TCK) || 100;
+my $NCPU = do {
+	open(my $fh, '<', '/proc/cpuinfo') or die "/proc/cpuinfo: $!\n";
+	scalar grep { /^processor\s*:/ } <$fh>;
+} || 1;
+
+$DRAIN = $BACKLOG if $DRAIN > $BACKLOG;
+for ([BENCH_N => $N], [BENCH_LL_N => $LL_N], [BENCH_SECONDS => $SECONDS],
+    [BENCH_BACKLOG => $BACKLOG], [BENCH_WORKERS => $WORKERS],
+    [BENCH_RUNNERS => $RUNNERS], [BENCH_INJECTORS => $INJECTORS],
+    [BENCH_CONTROLLERS => $CONTROLLERS]) {
+	die "$_->[0] must be a positive integer\n" unless $_->[1] =~ /^[1-9]\d*$/;
+}
+
+my $t = GvTest->new(dbs => 2, gearmands => 1, name => 'bench');
+my $GARIVINI = $t->build_path('garivini');
+my $WORKER = $t->build_path('bench/bench_worker');
+my $CLIENT = $t->build_path('bench/bench_client');
+my $DIR = $t->dir;
+my $GM = '127.0.0.1:' . $t->gearmand_port(1);
+
+my (@rows, @json, %res);
+
+sub note { print STDERR "bench: @_\n" }
+
+# --- processes and their CPU ------------------------------------------
+
+# utime + stime of a process (all its threads), in seconds; 0 when gone.
+sub cpu_of {
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return 0;
+	my $s = <$fh>;
+	close $fh;
+	$s =~ s/^.*\)\s+//s;    # the command may hold spaces
+	my @f = split ' ', $s;
+	return ($f[11] + $f[12]) / $TICK;
+}
+
+# The pid and every descendant of it.
+sub tree_pids {
+	my ($root) = @_;
+	my %kids;
+	opendir(my $d, '/proc') or return ($root);
+	for my $p (grep { /^\d+$/ } readdir $d) {
+		open(my $fh, '<', "/proc/$p/stat") or next;
+		my $s = <$fh>;
+		close $fh;
+		next unless defined $s;
+		$s =~ s/^.*\)\s+//s;
+		my @f = split ' ', $s;
+		push @{ $kids{ $f[1] } }, $p;
+	}
+	closedir $d;
+	my @all = ($root);
+	for (my $i = 0; $i < @all; $i++) {
+		push @all, @{ $kids{ $all[$i] } // [] };
+	}
+	return @all;
+}
+
+sub rss_kb {
+	my ($pid, $field) = @_;
+	my $file = $field eq 'Pss' ? "/proc/$pid/smaps_rollup" :
+	    "/proc/$pid/status";
+	open(my $fh, '<', $file) or return 0;
+	while (my $line = <$fh>) {
+		return $1 if $line =~ /^$field:\s+(\d+)\s+kB/;
+	}
+	return 0;
+}
+
+# Context switches (voluntary and not) of every thread of a process: each
+# wait for a peer's answer (a round trip, an fsync) is one.
+sub switches_of {
+	my ($pid) = @_;
+	my $n = 0;
+	opendir(my $d, "/proc/$pid/task") or return 0;
+	for my $tid (grep { /^\d+$/ } readdir $d) {
+		open(my $fh, '<', "/proc/$pid/task/$tid/status") or next;
+		while (my $line = <$fh>) {
+			$n += $1 if $line =~ /^(?:non)?voluntary_ctxt_switches:\s+(\d+)/;
+		}
+		close $fh;
+	}
+	closedir $d;
+	return $n;
+}
+
+# A snapshot of CPU seconds per component: { name => [pids] }; context
+# switches under "name switches".
+sub cpu_snapshot {
+	my (%groups) = @_;
+	my ($user, $sys) = times;
+	my %snap = (' system' => system_busy(), ' at' => time,
+	    ' driver' => $user + $sys);
+	for my $g (keys %groups) {
+		$snap{$g} = 0;
+		$snap{"$g switches"} = 0;
+		for my $pid (@{ $groups{$g} }) {
+			$snap{$g} += cpu_of($pid);
+			$snap{"$g switches"} += switches_of($pid);
+		}
+	}
+	return \%snap;
+}
+
+# CPU seconds the whole machine was busy so far (every process, ours or
+# not), from /proc/stat.
+sub system_busy {
+	open(my $fh, '<', '/proc/stat') or return 0;
+	my ($cpu) = grep { /^cpu\s/ } <$fh>;
+	close $fh;
+	my (undef, $user, $nice, $sys, $idle, $iowait, $irq, $softirq, $steal) =
+	    split ' ', $cpu;
+	return ($user + $nice + $sys + $irq + $softirq + ($steal // 0)) / $TICK;
+}
+
+# CPU seconds used during a cpu_delta window by processes this benchmark
+# does not account for (other programs on the machine), and the share of
+# all CPUs they took. Workers and clients count through their own rusage,
+# so call this after adding them.
+sub foreign_cpu {
+	my ($cpu, $ncpu) = @_;
+	my $ours = 0;
+	$ours += $cpu->{$_} for grep { !/ switches$/ && !/^ / } keys %$cpu;
+	$ours += $cpu->{' driver'};
+	my $other = $cpu->{' system'} - $ours;
+	$other = 0 if $other < 0;
+	my $wall = $cpu->{' at'} || 1;
+	return { other_cpu_s => 0 + sprintf('%.2f', $other),
+	    other_cpu_share => 0 + sprintf('%.3f', $other / $wall / $ncpu) };
+}
+
+# Context switches per job of each component, out of a cpu_delta.
+sub switches_per_job {
+	my ($cpu, $jobs) = @_;
+	my %sw;
+	for my $k (grep { / switches$/ } keys %$cpu) {
+		(my $g = $k) =~ s/ switches$//;
+		$sw{$g} = 0 + sprintf('%.2f', $cpu->{$k} / $jobs);
+	}
+	return \%sw;
+}
+
+sub cpu_delta {
+	my ($a, $b) = @_;
+	return { map { $_ => $b->{$_} - ($a->{$_} // 0) } keys %$b };
+}
+
+my @STATUS_VARS = qw(Questions Com_stmt_execute Com_commit Com_rollback
+    Com_insert Com_delete Com_update Com_select Innodb_log_writes
+    Innodb_data_fsyncs);
+
+sub db_status {
+	my $rows = $t->dbh(1)->selectall_arrayref('SHOW GLOBAL STATUS');
+	my %all = map { $_->[0] => $_->[1] } @$rows;
+	return { map { $_ => $all{$_} // 0 } @STATUS_VARS };
+}
+
+# Per job: statements, commits, fsyncs, between two db_status snapshots.
+sub db_per_job {
+	my ($a, $b, $jobs) = @_;
+	my %d = map { $_ => ($b->{$_} - $a->{$_}) / ($jobs || 1) } @STATUS_VARS;
+	# Innodb_data_fsyncs counts the redo log's fsyncs too (10.11 has no
+	# separate counter); Com_* count statements of the text protocol and
+	# Com_stmt_execute the prepared ones.
+	return {
+		statements => 0 + sprintf('%.3f', $d{Questions}),
+		stmt_executes => 0 + sprintf('%.3f', $d{Com_stmt_execute}),
+		commits => 0 + sprintf('%.3f', $d{Com_commit}),
+		rollbacks => 0 + sprintf('%.3f', $d{Com_rollback}),
+		inserts => 0 + sprintf('%.3f', $d{Com_insert}),
+		deletes => 0 + sprintf('%.3f', $d{Com_delete}),
+		updates => 0 + sprintf('%.3f', $d{Com_update}),
+		selects => 0 + sprintf('%.3f', $d{Com_select}),
+		log_writes => 0 + sprintf('%.3f', $d{Innodb_log_writes}),
+		fsyncs => 0 + sprintf('%.3f', $d{Innodb_data_fsyncs}),
+	};
+}
+
+# --- profiles ---------------------------------------------------------
+
+# perf record on each group of pids ({ name => [pids] }) until perf_stop.
+sub perf_start {
+	my ($tag, %groups) = @_;
+	return [] unless $PERF;
+	mkdir $PERF;
+	my @p;
+	for my $name (sort keys %groups) {
+		my @pids = grep { $_ } @{ $groups{$name} } or next;
+		my $data = "$PERF/$tag-$name.data";
+		my $pid = $t->spawn({ name => "perf-$tag-$name" }, 'perf', 'record',
+		    '-e', 'cpu-clock', '-F', '999', '--call-graph', 'dwarf,16384',
+		    '-o', $data, '-p', join(',', @pids));
+		push @p, [$pid, $data];
+		# System calls: each round trip costs a send and a receive.
+		push @p, [$t->spawn({ name => "perf-stat-$tag-$name" }, 'perf',
+		    'stat', '-e', 'raw_syscalls:sys_enter,context-switches',
+		    '-o', "$PERF/$tag-$name.stat", '-p', join(',', @pids)), undef];
+	}
+	sleep 0.5;    # perf attaches
+	return \@p;
+}
+
+sub perf_stop {
+	my ($p) = @_;
+	for (@$p) {
+		my ($pid, $data) = @$_;
+		kill 'INT', $pid;
+		$t->wait_exit($pid, 120);
+		next unless defined $data;
+		(my $txt = $data) =~ s/\.data$/.txt/;
+		system("perf report -i '$data' --stdio --no-children "
+		    . "--percent-limit 0.5 -g none --sort dso,symbol "
+		    . ">'$txt' 2>/dev/null");
+		(my $tree = $data) =~ s/\.data$/.callers.txt/;
+		system("perf report -i '$data' --stdio --children "
+		    . "--percent-limit 2 -g caller,0.5,callee --sort symbol "
+		    . ">'$tree' 2>/dev/null");
+	}
+}
+
+# --- gearman admin (also for the gearmand this driver starts itself) ---
+
+sub gm_status {
+	my ($server) = @_;
+	my ($host, $port) = split /:/, $server;
+	my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
+	    Proto => 'tcp', Timeout => 5) or return {};
+	print {$s} "status\r\n";
+	my $sel = IO::Select->new($s);
+	my ($buf, %st) = ('');
+	my $deadline = time + 5;
+	while (time < $deadline && $sel->can_read($deadline - time)) {
+		sysread($s, $buf, 65536, length $buf) or last;
+		last if $buf =~ /^\.\r?$/m;
+	}
+	for (split /\r?\n/, $buf) {
+		my ($f, $total, $running, $workers) = split /\t/;
+		$st{$f} = { total => $total, running => $running,
+		    workers => $workers } if defined $workers;
+	}
+	return \%st;
+}
+
+sub wait_until {
+	my ($what, $timeout, $cond) = @_;
+	my $deadline = time + $timeout;
+	until ($cond->()) {
+		die "bench: timed out after $timeout s waiting for $what\n"
+		    if time > $deadline;
+		sleep 0.02;
+	}
+}
+
+# --- workers ----------------------------------------------------------
+
+my $NWORKER = 0;
+
+sub start_workers {
+	my (%o) = @_;    # mode, func, server, ini
+	my @w;
+	for (1 .. $WORKERS) {
+		my $n = ++$NWORKER;
+		my %f = map { $_ => "$DIR/worker$n.$_" } qw(progress summary records);
+		my @cmd = ($WORKER, '-m', $o{mode}, '-f', $o{func}, '-g',
+		    $o{server}, '-p', $f{progress}, '-o', $f{summary}, '-r',
+		    $f{records});
+		push @cmd, '-c', $o{ini} if $o{ini};
+		unlink $f{progress};
+		my $pid = $t->spawn({ name => "worker$n" }, @cmd);
+		push @w, { pid => $pid, %f };
+	}
+	wait_until("$WORKERS workers of $o{func}", 30, sub {
+		return 0 if grep { !-s $_->{progress} } @w;
+		my $st = gm_status($o{server})->{ $o{func} };
+		return $st && $st->{workers} >= $WORKERS;
+	});
+	return \@w;
+}
+
+sub progress {
+	my ($w) = @_;
+	my $sum = 0;
+	for (@$w) {
+		open(my $fh, '<', $_->{progress}) or next;
+		my $b = '';
+		sysread($fh, $b, 8);
+		close $fh;
+		$sum += unpack('Q<', $b) if length $b == 8;
+	}
+	return $sum;
+}
+
+sub wait_progress {
+	my ($w, $target, $timeout, $what) = @_;
+	my $deadline = time + $timeout;
+	my ($last, $since) = (-1, time);
+	while ((my $p = progress($w)) < $target) {
+		die "bench: $what: $p of $target jobs after $timeout s\n"
+		    if time > $deadline;
+		($last, $since) = ($p, time) if $p != $last;
+		die "bench: $what: stuck at $p of $target jobs for 30 s\n"
+		    if time - $since > 30;
+		sleep 0.01;
+	}
+}
+
+# Stop the workers; returns { jobs, errors, cpu, records => [[start, done,
+# latency], ...] sorted by done }.
+sub stop_workers {
+	my ($w) = @_;
+	my %r = (jobs => 0, errors => 0, cpu => 0, switches => 0,
+	    records => []);
+	kill 'TERM', map { $_->{pid} } @$w;
+	for my $x (@$w) {
+		my $code = $t->wait_exit($x->{pid}, 30);
+		die "bench: worker $x->{pid} exited with " . ($code // 'nothing')
+		    . "\n" unless defined $code && $code == 0;
+		open(my $fh, '<', $x->{summary}) or die "$x->{summary}: $!\n";
+		my %s = split ' ', scalar <$fh>;
+		close $fh;
+		$r{jobs} += $s{jobs};
+		$r{errors} += $s{errors};
+		$r{cpu} += $s{utime} + $s{stime};
+		$r{switches} += $s{switches};
+		open($fh, '<:raw', $x->{records}) or die "$x->{records}: $!\n";
+		local $/;
+		my @d = unpack('d*', <$fh> // '');
+		close $fh;
+		push @{ $r{records} }, [@d[$_ * 3 .. $_ * 3 + 2]]
+		    for 0 .. @d / 3 - 1;
+	}
+	@{ $r{records} } = sort { $a->[1] <=> $b->[1] } @{ $r{records} };
+	return \%r;
+}
+
+sub run_client {
+	my (@args) = @_;
+	my ($code, $out, $err) = $t->run({ timeout => 1200 }, $CLIENT, @args);
+	die "bench: $DIR was removed while the benchmark ran (by another "
+	    . "program?)\n" unless -d $DIR;
+	die "bench: bench_client @args: exit " . ($code // 'timeout')
+	    . "\n$err" unless defined $code && $code == 0;
+	my %s = split ' ', $out;
+	$s{cpu} = $s{utime} + $s{stime};
+	return \%s;
+}
+
+# --- statistics -------------------------------------------------------
+
+sub pct {
+	my ($sorted, $p) = @_;
+	return undef unless @$sorted;
+	my $i = int($p / 100 * @$sorted + 0.5) - 1;
+	$i = 0 if $i < 0;
+	$i = $#$sorted if $i > $#$sorted;
+	return $sorted->[$i];
+}
+
+sub latency_ms {
+	my ($records) = @_;
+	my @l = sort { $a <=> $b } map { $_->[2] * 1000 }
+	    grep { $_->[2] == $_->[2] } @$records;    # NaN != NaN
+	return {} unless @l;
+	return { samples => scalar @l, p50 => pct(\@l, 50), p90 => pct(\@l, 90),
+	    p99 => pct(\@l, 99), max => $l[-1] };
+}
+
+sub cpu_per_1k {
+	my ($cpu, $jobs) = @_;
+	my @k = grep { defined $cpu->{$_} && !/ switches$/ && !/^ / }
+	    keys %$cpu;
+	my %c = map { $_ => 0 + sprintf('%.3f', $cpu->{$_} * 1000 / $jobs) } @k;
+	my $total = 0;
+	$total += $cpu->{$_} for @k;
+	$c{total} = 0 + sprintf('%.3f', $total * 1000 / $jobs);
+	return \%c;
+}
+
+sub record {
+	my ($name, %r) = @_;
+	$res{$name} = \%r;
+	push @json, { scenario => $name, %r };
+	my $msg = $r{jobs_per_s} ?
+	    sprintf('%-22s %9.0f jobs/s', $name, $r{jobs_per_s}) : $name;
+	$msg .= sprintf('  p50 %.2f ms  p99 %.2f ms', $r{latency_ms}{p50},
+	    $r{latency_ms}{p99}) if $r{latency_ms} && defined $r{latency_ms}{p50};
+	note($msg);
+}
+
+sub want { !%ONLY || $ONLY{ $_[0] } }
+
+# --- the configuration ------------------------------------------------
+
+# Throughput runs: one database (gv2 holds gearmand's own queue), batches of
+# 1000, a lease no run outlasts.
+sub tp_ini {
+	my ($file, %over) = @_;
+	return $t->write_ini(file => $file, 'db.2' => undef,
+	    'garivini.log_level' => 'notice',
+	    'queue_runner.batch_max_size' => 1000,
+	    'queue_runner.lease_seconds' => 300, %over);
+}
+
+sub start_runners {
+	my ($ini, $n) = @_;
+	$n //= $RUNNERS;
+	return [map { $t->spawn({ name => "queue_runner" }, $GARIVINI,
+	    '--role', 'queue_runner', '-c', $ini) } 1 .. $n];
+}
+
+sub stop_pids {
+	my ($pids) = @_;
+	kill 'TERM', @$pids;
+	$t->wait_exit($_, 30) for @$pids;
+}
+
+sub empty_table { $t->dbh(1)->do('TRUNCATE TABLE job') }
+
+# --- scenarios --------------------------------------------------------
+
+# Background jobs straight to a gearmand, drained by the same C workers with
+# no database work: the baselines. End to end = first submit to last job done.
+sub gearman_baseline {
+	my ($name, $server, $gm_pid, $func) = @_;
+	note("$name: $N background jobs through gearmand $server");
+	my $w = start_workers(mode => 'raw', func => $func, server => $server);
+	my $c0 = cpu_snapshot(gearmand => [$gm_pid], mariadbd => [$t->mariadb_pid]);
+	my $s0 = db_status();
+	my $c = run_client('gearman', '-g', $server, '-f', $func, '-n', $N,
+	    '-b', 1000);
+	wait_progress($w, $N, 600, $name);
+	my $c1 = cpu_snapshot(gearmand => [$gm_pid], mariadbd => [$t->mariadb_pid]);
+	my $s1 = db_status();
+	my $r = stop_workers($w);
+	my $end = $r->{records}[-1][1];
+	my $cpu = cpu_delta($c0, $c1);
+	$cpu->{workers} = $r->{cpu};
+	$cpu->{client} = $c->{cpu};
+	$cpu->{'workers switches'} = $r->{switches};
+	$cpu->{'client switches'} = $c->{switches};
+	record($name, jobs => $N, jobs_per_s => $N / ($end - $c->{first}),
+	    submit_per_s => $N / ($c->{last} - $c->{first}),
+	    cpu_s_per_1k => cpu_per_1k($cpu, $N),
+	    machine => foreign_cpu($cpu, $NCPU),
+	    switches_per_job => switches_per_job($cpu, $N),
+	    db_per_job => db_per_job($s0, $s1, $N),
+	    worker_errors => $r->{errors});
+}
+
+sub scenario_gearmand_memory {
+	gearman_baseline('gearmand_memory', $GM, $t->gearmand_pid(1), 'bench_mem');
+}
+
+sub free_port {
+	my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+	    Proto => 'tcp', Listen => 1, ReuseAddr => 1) or die "bind: $!\n";
+	my $port = $s->sockport;
+	close $s;
+	return $port;
+}
+
+sub find_gearmand {
+	for (split(/:/, $ENV{PATH} // ''), qw(/usr/sbin /sbin)) {
+		return "$_/gearmand" if -x "$_/gearmand";
+	}
+	die "bench: gearmand not found\n";
+}
+
+# gearmand 1.1.20 with its MySQL persistent queue (table gearman_queue,
+# which it creates: one INSERT per job submitted, one DELETE per job done,
+# each its own transaction) in database gv2 of the same MariaDB.
+sub scenario_gearmand_mysql {
+	my $port = free_port();
+	my $log = "$DIR/gearmand-mysql.log";
+	my $pid = $t->spawn({ name => 'gearmand-mysql' }, find_gearmand(),
+	    '--listen=127.0.0.1', "--port=$port", "--log-file=$log",
+	    '--verbose=WARNING', "--pid-file=$DIR/gearmand-mysql.pid",
+	    '--config-file=/dev/null', '--queue-type=MySQL',
+	    '--mysql-host=' . $t->db_host, '--mysql-port=' . $t->db_port,
+	    '--mysql-user=' . $t->db_user, '--mysql-password=' . $t->db_password,
+	    '--mysql-db=' . $t->db_name(2), '--mysql-table=gearman_queue');
+	my $server = "127.0.0.1:$port";
+	wait_until('gearmand with the MySQL queue', 30, sub {
+		die "bench: gearmand --queue-type=MySQL exited\n"
+		    unless $t->running($pid);
+		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+		    PeerPort => $port, Proto => 'tcp');
+		return defined $s;
+	});
+	gearman_baseline('gearmand_mysql', $server, $pid, 'bench_mysql');
+	my ($left) = $t->dbh(2)->selectrow_array(
+	    'SELECT COUNT(*) FROM gearman_queue');
+	$res{gearmand_mysql}{rows_left} = $left + 0;
+	$t->stop($pid, 'TERM', 15);
+}
+
+# Throughput mode end to end: N rows inserted with gv_insert_jobs (batches of
+# 1000) while QueueRunner(s) and the C workers (gv_complete_job per job)
+# drain them. First insert to the last completion (the table is then empty).
+sub scenario_throughput {
+	my $ini = tp_ini('tp.ini', 'queue_runner.batch_run_sleep' => 0.01);
+	empty_table();
+	note("throughput: $N jobs, $RUNNERS QueueRunner(s), $WORKERS workers");
+	my $w = start_workers(mode => 'complete', func => 'bench_tp',
+	    server => $GM, ini => $ini);
+	my $runners = start_runners($ini);
+	sleep 0.3;
+	my %g = (gearmand => [$t->gearmand_pid(1)],
+	    mariadbd => [$t->mariadb_pid], queue_runner => $runners);
+	my $prof = perf_start('throughput', %g,
+	    workers => [map { $_->{pid} } @$w]);
+	my $c0 = cpu_snapshot(%g);
+	my $s0 = db_status();
+	my $c = run_client('insert', '-c', $ini, '-f', 'bench_tp', '-n', $N,
+	    '-b', 1000);
+	wait_progress($w, $N, 900, 'throughput');
+	my $c1 = cpu_snapshot(%g);
+	my $s1 = db_status();
+	perf_stop($prof);
+	stop_pids($runners);
+	my $r = stop_workers($w);
+	my $left = $t->count(1);
+	my $end = $r->{records}[-1][1];
+	my $cpu = cpu_delta($c0, $c1);
+	$cpu->{workers} = $r->{cpu};
+	$cpu->{client} = $c->{cpu};
+	$cpu->{'workers switches'} = $r->{switches};
+	$cpu->{'client switches'} = $c->{switches};
+	record('throughput', jobs => $N, jobs_per_s => $N / ($end - $c->{first}),
+	    insert_per_s => $N / ($c->{last} - $c->{first}),
+	    seconds => $end - $c->{first}, rows_left => $left + 0,
+	    runners => $RUNNERS, batch_run_sleep => 0.01,
+	    cpu_s_per_1k => cpu_per_1k($cpu, $N),
+	    machine => foreign_cpu($cpu, $NCPU),
+	    switches_per_job => switches_per_job($cpu, $N),
+	    db_per_job => db_per_job($s0, $s1, $N),
+	    worker_errors => $r->{errors});
+}
+
+# Throughput mode at a fixed 200 jobs/s, one gv_insert_job per job,
+# batch_run_sleep = 0.05: insert to worker start.
+sub scenario_throughput_latency {
+	my $ini = tp_ini('tplat.ini', 'queue_runner.batch_run_sleep' => 0.05);
+	empty_table();
+	my $n = $RATE * $SECONDS;
+	note("throughput latency: $n jobs at $RATE/s");
+	my $w = start_workers(mode => 'complete', func => 'bench_tplat',
+	    server => $GM, ini => $ini);
+	my $runners = start_runners($ini, 1);
+	sleep 0.3;
+	my %g = (gearmand => [$t->gearmand_pid(1)],
+	    mariadbd => [$t->mariadb_pid], queue_runner => $runners);
+	my $c0 = cpu_snapshot(%g);
+	my $s0 = db_status();
+	my $c = run_client('insert', '-c', $ini, '-f', 'bench_tplat', '-n', $n,
+	    '-r', $RATE);
+	wait_progress($w, $n, 120, 'throughput latency');
+	my $c1 = cpu_snapshot(%g);
+	my $s1 = db_status();
+	stop_pids($runners);
+	my $r = stop_workers($w);
+	my $cpu = cpu_delta($c0, $c1);
+	$cpu->{workers} = $r->{cpu};
+	$cpu->{client} = $c->{cpu};
+	$cpu->{'workers switches'} = $r->{switches};
+	$cpu->{'client switches'} = $c->{switches};
+	record('throughput_latency', jobs => $n,
+	    jobs_per_s => $n / ($r->{records}[-1][1] - $c->{first}),
+	    latency_ms => latency_ms($r->{records}),
+	    schedule_behind_ms => $c->{behind} * 1000, batch_run_sleep => 0.05,
+	    cpu_s_per_1k => cpu_per_1k($cpu, $n),
+	    machine => foreign_cpu($cpu, $NCPU),
+	    switches_per_job => switches_per_job($cpu, $n),
+	    db_per_job => db_per_job($s0, $s1, $n),
+	    worker_errors => $r->{errors});
+}
+
+# The children of a master by pool, from its status file.
+sub master_children {
+	my ($master) = @_;
+	kill 'USR1', $master;
+	sleep 0.2;
+	my $st = $t->status_json or return {};
+	my %by;
+	for my $c (@{ $st->{children} // [] }) {
+		push @{ $by{ $c->{pool} } }, $c->{pid} if $c->{pid};
+	}
+	return \%by;
+}
+
+sub memory_of {
+	my ($master) = @_;
+	my @pids = tree_pids($master);
+	my ($rss, $pss) = (0, 0);
+	for my $pid (@pids) {
+		$rss += rss_kb($pid, 'VmRSS');
+		$pss += rss_kb($pid, 'Pss');
+	}
+	return { processes => scalar @pids, rss_mb => sprintf('%.1f',
+	    $rss / 1024), pss_mb => sprintf('%.1f', $pss / 1024) };
+}
+
+# Low-latency mode through the master with its default pools (1 QueueRunner,
+# 1 Injector, 2 Controllers; BENCH_INJECTORS and BENCH_CONTROLLERS change
+# the last two): inject_jobs at saturation (windows of 100
+# calls in flight), then one call at a time at 200 jobs/s (submit to worker
+# start). The memory of the master and its pools is read idle and after.
+sub scenario_low_latency {
+	my $ini = $t->write_ini('db.2' => undef, 'garivini.log_level' => 'notice',
+	    'garivini.status_interval' => 1,
+	    'queue_runner.lease_seconds' => 300,
+	    'queue_runner.batch_run_sleep' => 1.0,
+	    'controller.processes' => $CONTROLLERS,
+	    'injector.processes' => $INJECTORS);
+	empty_table();
+	unlink $t->log_path;
+	my $master = $t->spawn({ name => 'garivini' }, $GARIVINI, '-c', $ini);
+	# USR1 before the master has its handlers would kill it.
+	wait_until('the master to be ready', 30, sub {
+		die "bench: the master exited\n" unless $t->running($master);
+		open(my $fh, '<', $t->log_path) or return 0;
+		return scalar grep { /master notice: ready/ } <$fh>;
+	});
+	my $by;
+	wait_until('the master and its children', 30, sub {
+		$by = master_children($master);
+		return (@{ $by->{injector} // [] } == $INJECTORS
+		    && @{ $by->{controller} // [] } == $CONTROLLERS
+		    && @{ $by->{queue_runner} // [] } == 1);
+	});
+	my $w = start_workers(mode => 'return', func => 'bench_ll',
+	    server => $GM);
+	wait_until('inject_jobs and run_queued_job workers', 30, sub {
+		my $st = gm_status($GM);
+		return ($st->{inject_jobs}{workers} // 0) >= $INJECTORS
+		    && ($st->{run_queued_job}{workers} // 0) >= $CONTROLLERS;
+	});
+	sleep 1;
+	my $mem_idle = memory_of($master);
+	my %g = (gearmand => [$t->gearmand_pid(1)],
+	    mariadbd => [$t->mariadb_pid], master => [$master],
+	    map { $_ => $by->{$_} } keys %$by);
+
+	note("low latency: $LL_N jobs through inject_jobs at saturation");
+	my $prof = perf_start('low_latency', %g,
+	    workers => [map { $_->{pid} } @$w]);
+	my $c0 = cpu_snapshot(%g);
+	my $s0 = db_status();
+	my $w0 = 0;
+	my $c = run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n', $LL_N,
+	    '-j', 100);
+	wait_progress($w, $LL_N, 600, 'low latency');
+	wait_until('the job table to empty', 60, sub { $t->count(1) == 0 });
+	my $end = time;
+	my $c1 = cpu_snapshot(%g);
+	my $s1 = db_status();
+	perf_stop($prof);
+	my $cpu = cpu_delta($c0, $c1);
+	$cpu->{client} = $c->{cpu};
+	$cpu->{'client switches'} = $c->{switches};
+	my $sat_cpu = $cpu;
+	my $sat = { jobs => $LL_N, jobs_per_s => $LL_N / ($end - $c->{first}),
+	    inject_per_s => $LL_N / ($c->{last} - $c->{first}),
+	    window => 100, db_per_job => db_per_job($s0, $s1, $LL_N) };
+	# Workers' CPU is split below, when they stop; latency of this
+	# phase is queueing, not reported.
+	$w0 = progress($w);
+
+	my $n = $RATE * $SECONDS;
+	note("low latency: $n jobs at $RATE/s");
+	$c0 = cpu_snapshot(%g);
+	$s0 = db_status();
+	$c = run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n', $n,
+	    '-r', $RATE);
+	wait_progress($w, $w0 + $n, 120, 'low latency at 200/s');
+	wait_until('the job table to empty', 60, sub { $t->count(1) == 0 });
+	$c1 = cpu_snapshot(%g);
+	$s1 = db_status();
+	my $mem_loaded = memory_of($master);
+	my $r = stop_workers($w);
+	my @rated = @{ $r->{records} }[$w0 .. $#{ $r->{records} }];
+	$cpu = cpu_delta($c0, $c1);
+	$cpu->{client} = $c->{cpu};
+	$cpu->{'client switches'} = $c->{switches};
+	my $total = $r->{cpu};
+	# The workers' CPU split by jobs: both phases run the same code.
+	$sat_cpu->{workers} = $total * $w0 / $r->{jobs};
+	$sat_cpu->{'workers switches'} = $r->{switches} * $w0 / $r->{jobs};
+	$sat->{cpu_s_per_1k} = cpu_per_1k($sat_cpu, $LL_N);
+	$sat->{machine} = foreign_cpu($sat_cpu, $NCPU);
+	$sat->{switches_per_job} = switches_per_job($sat_cpu, $LL_N);
+	$cpu->{workers} = $total * $n / $r->{jobs};
+	$cpu->{'workers switches'} = $r->{switches} * $n / $r->{jobs};
+	record('low_latency_saturation', %$sat);
+	record('low_latency_200', jobs => $n,
+	    jobs_per_s => $n / ($rated[-1][1] - $c->{first}),
+	    latency_ms => latency_ms(\@rated),
+	    schedule_behind_ms => $c->{behind} * 1000,
+	    cpu_s_per_1k => cpu_per_1k($cpu, $n),
+	    machine => foreign_cpu($cpu, $NCPU),
+	    switches_per_job => switches_per_job($cpu, $n),
+	    db_per_job => db_per_job($s0, $s1, $n),
+	    worker_errors => $r->{errors});
+	is_stopped($t->stop($master, 'TERM', 60), 'the master');
+	record('memory', idle => $mem_idle, after_load => $mem_loaded,
+	    default_pools => $DEFAULT_POOLS ? JSON::PP::true : JSON::PP::false,
+	    pools => "queue_runner 1, injector $INJECTORS, controller "
+	    . $CONTROLLERS);
+}
+
+sub is_stopped {
+	my ($code, $what) = @_;
+	note("warning: $what exited with " . ($code // 'nothing (killed)'))
+	    unless defined $code && $code == 0;
+}
+
+# Fill the table with n due rows fast: INSERT ... SELECT from MariaDB's
+# sequence engine, 100,000 rows a statement.
+sub load_backlog {
+	my ($n, $func) = @_;
+	my $dbh = $t->dbh(1);
+	my $t0 = time;
+	for (my $i = 0; $i < $n; $i += 100_000) {
+		my $to = $i + 100_000 <= $n ? $i + 99_999 : $n - 1;
+		$dbh->do("INSERT INTO job (funcname, arg, run_after) SELECT "
+		    . "?, CONCAT('job ', seq), UNIX_TIMESTAMP() - 60 FROM "
+		    . "seq_${i}_to_$to", undef, $func);
+	}
+	return time - $t0;
+}
+
+# Drain rate with a backlog in the table: the first $k jobs, from the first
+# job started to the k-th job completed.
+sub drain {
+	my ($name, $rows, $k) = @_;
+	my $ini = tp_ini('backlog.ini', 'queue_runner.batch_run_sleep' => 0.01);
+	empty_table();
+	note("$name: loading $rows rows");
+	my $load = load_backlog($rows, 'bench_bl');
+	my $w = start_workers(mode => 'complete', func => 'bench_bl',
+	    server => $GM, ini => $ini);
+	note("$name: draining $k of them");
+	my $s0 = db_status();
+	my $runners = start_runners($ini);
+	my %g = (gearmand => [$t->gearmand_pid(1)],
+	    mariadbd => [$t->mariadb_pid], queue_runner => $runners);
+	my $prof = perf_start($name, mariadbd => [$t->mariadb_pid],
+	    queue_runner => $runners);
+	my $c0 = cpu_snapshot(%g);
+	wait_progress($w, $k, 900, $name);
+	my $c1 = cpu_snapshot(%g);
+	my $s1 = db_status();
+	perf_stop($prof);
+	stop_pids($runners);
+	my $r = stop_workers($w);
+	my $recs = $r->{records};
+	my $first = $recs->[0][0];
+	$first = $_->[0] < $first ? $_->[0] : $first for @$recs[0 .. $k - 1];
+	my $cpu = cpu_delta($c0, $c1);
+	$cpu->{workers} = $r->{cpu} * $k / $r->{jobs};
+	$cpu->{'workers switches'} = $r->{switches} * $k / $r->{jobs};
+	my %out = (rows => $rows, jobs => $k, load_seconds => $load,
+	    jobs_per_s => ($k - 1) / ($recs->[$k - 1][1] - $first),
+	    cpu_s_per_1k => cpu_per_1k($cpu, $k),
+	    machine => foreign_cpu($cpu, $NCPU),
+	    switches_per_job => switches_per_job($cpu, $k),
+	    db_per_job => db_per_job($s0, $s1, $k));
+	# The same window as the small backlog's, for a like-for-like look.
+	if ($k > $BACKLOG_SMALL) {
+		$out{jobs_per_s_first_20000} = ($BACKLOG_SMALL - 1)
+		    / ($recs->[$BACKLOG_SMALL - 1][1] - $first);
+	}
+	record($name, %out);
+	empty_table();
+}
+
+sub scenario_backlog {
+	drain('backlog_small', $BACKLOG_SMALL, $BACKLOG_SMALL);
+	drain('backlog_large', $BACKLOG, $DRAIN);
+}
+
+# --- the report -------------------------------------------------------
+
+sub fmt { defined $_[0] ? sprintf($_[1] // '%.0f', $_[0]) : '-' }
+
+sub ratio {
+	my ($a, $b) = @_;
+	return undef unless $a && $b && $a->{jobs_per_s} && $b->{jobs_per_s};
+	return $a->{jobs_per_s} / $b->{jobs_per_s};
+}
+
+sub report {
+	my %info = @_;
+	print "\n";
+	print "Garivini benchmarks ($info{when})\n";
+	print "machine: $info{cpus} CPUs ($info{cpu}), MariaDB $info{mariadb}, "
+	    . "$info{gearmand}\n";
+	print "load average before: $info{loadavg_before}, after: "
+	    . "$info{loadavg_after} (other programs running at the same time "
+	    . "skew every figure; see OTHER PROGRAMS in the table)\n";
+	print "MariaDB durability: innodb_flush_log_at_trx_commit="
+	    . "$info{flush} (the default: every commit is fsync'd)\n";
+	print "jobs: N=$N (throughput, baselines), $LL_N (low-latency "
+	    . "saturation), $RATE/s for $SECONDS s (latency runs), backlog "
+	    . "$BACKLOG rows (first $DRAIN drained) vs $BACKLOG_SMALL; "
+	    . "$WORKERS C workers, $RUNNERS QueueRunner(s); low latency: "
+	    . "$INJECTORS Injector(s), $CONTROLLERS Controllers\n\n";
+
+	my @cols = ('scenario', 'jobs/s', 'p50 ms', 'p99 ms', 'CPU s/1k',
+	    'detail');
+	my $line = "%-32s %9s %8s %8s %9s  %s\n";
+	printf $line, @cols;
+	printf $line, map { '-' x length } @cols;
+	my @order = (
+	    [gearmand_memory => 'gearmand memory-only (baseline)'],
+	    [gearmand_mysql => 'gearmand MySQL queue (baseline)'],
+	    [throughput => 'throughput mode, end to end'],
+	    [throughput_latency => "throughput mode at $RATE/s"],
+	    [low_latency_saturation => 'low latency, saturation'],
+	    [low_latency_200 => "low latency at $RATE/s"],
+	    [backlog_small => "drain, $BACKLOG_SMALL-row backlog"],
+	    [backlog_large => "drain, $BACKLOG-row backlog"],
+	);
+	for (@order) {
+		my ($k, $label) = @$_;
+		my $r = $res{$k} or next;
+		my $d = '';
+		$d = sprintf('submit %.0f/s', $r->{submit_per_s})
+		    if $r->{submit_per_s};
+		$d = sprintf('insert %.0f/s', $r->{insert_per_s})
+		    if $r->{insert_per_s};
+		$d = sprintf('inject calls %.0f/s', $r->{inject_per_s})
+		    if $r->{inject_per_s};
+		$d = sprintf('first 20000: %.0f/s', $r->{jobs_per_s_first_20000})
+		    if $r->{jobs_per_s_first_20000};
+		$d .= sprintf(' %.2f stmts, %.2f fsyncs/job',
+		    $r->{db_per_job}{statements}, $r->{db_per_job}{fsyncs})
+		    if $r->{db_per_job};
+		$d .= sprintf('; OTHER PROGRAMS USED %.0f%% OF THE CPUS',
+		    100 * $r->{machine}{other_cpu_share})
+		    if $r->{machine} && $r->{machine}{other_cpu_share} > 0.05;
+		printf $line, $label, fmt($r->{jobs_per_s}),
+		    fmt($r->{latency_ms}{p50}, '%.2f'),
+		    fmt($r->{latency_ms}{p99}, '%.2f'),
+		    fmt($r->{cpu_s_per_1k}{total}, '%.3f'), $d;
+	}
+	if (my $m = $res{memory}) {
+		printf $line, 'memory, master + pools', '-', '-', '-', '-',
+		    "RSS $m->{idle}{rss_mb} MB idle, $m->{after_load}{rss_mb} MB "
+		    . "after load (PSS $m->{after_load}{pss_mb} MB), "
+		    . "$m->{after_load}{processes} processes";
+	}
+
+	print "\ntargets (ratios within this run):\n";
+	my @targets;
+	my $tgt = sub {
+		my ($what, $value, $fmt, $ok) = @_;
+		my $verdict = !defined $value ? 'n/a' : $ok ? 'PASS' : 'MISS';
+		printf "  %-58s %12s  %s\n", $what,
+		    defined $value ? sprintf($fmt, $value) : '-', $verdict;
+		push @targets, { target => $what, value => $value,
+		    verdict => $verdict };
+	};
+	my $r;
+	$r = ratio($res{throughput}, $res{gearmand_memory});
+	$tgt->('throughput e2e >= 0.5x gearmand memory-only', $r, '%.2fx',
+	    defined $r && $r >= 0.5);
+	$r = ratio($res{throughput}, $res{gearmand_mysql});
+	$tgt->('throughput e2e >= 2x gearmand MySQL queue', $r, '%.2fx',
+	    defined $r && $r >= 2);
+	$r = ratio($res{low_latency_saturation}, $res{gearmand_mysql});
+	$tgt->('low latency saturation >= 1x gearmand MySQL queue', $r, '%.2fx',
+	    defined $r && $r >= 1);
+	my $l = $res{low_latency_200} && $res{low_latency_200}{latency_ms};
+	$tgt->("low latency p50 at $RATE/s <= 2 ms", $l && $l->{p50}, '%.2f ms',
+	    $l && $l->{p50} <= 2);
+	$tgt->("low latency p99 at $RATE/s <= 20 ms", $l && $l->{p99}, '%.2f ms',
+	    $l && $l->{p99} <= 20);
+	$l = $res{throughput_latency} && $res{throughput_latency}{latency_ms};
+	$tgt->("throughput-mode p50 at $RATE/s <= 100 ms", $l && $l->{p50},
+	    '%.2f ms', $l && $l->{p50} <= 100);
+	$r = ratio($res{backlog_large}, $res{backlog_small});
+	$tgt->("drain with $BACKLOG rows >= 0.8x with $BACKLOG_SMALL", $r,
+	    '%.2fx', defined $r && $r >= 0.8);
+	my $m = $res{memory} && $DEFAULT_POOLS &&
+	    $res{memory}{after_load}{rss_mb};
+	$tgt->('master + default pools < 50 MB RSS (after load)', $m || undef,
+	    '%.1f MB', $m && $m < 50);
+
+	print "\nCPU seconds per 1,000 jobs by process (context switches per "
+	    . "job, all threads):\n";
+	for (@order) {
+		my ($k, $label) = @$_;
+		my $c = $res{$k} && $res{$k}{cpu_s_per_1k} or next;
+		my $sw = $res{$k}{switches_per_job} // {};
+		printf "  %-32s %s\n", $label, join('  ', map { "$_ $c->{$_}"
+		    . (defined $sw->{$_} ? " ($sw->{$_} sw)" : '') }
+		    grep { $_ ne 'total' } sort keys %$c);
+	}
+	print "\nJSON:\n";
+	my $js = JSON::PP->new->canonical;
+	print $js->encode({ run => \%info, n => $N }), "\n";
+	print $js->encode($_), "\n" for @json;
+	print $js->encode({ targets => \@targets }), "\n";
+}
+
+# --- main -------------------------------------------------------------
+
+my %info = (when => scalar localtime, cpus => $NCPU);
+{
+	open(my $fh, '<', '/proc/cpuinfo');
+	($info{cpu}) = map { /^model name\s*:\s*(.*)/ ? $1 : () } <$fh>;
+	$info{cpu} //= 'unknown';
+}
+($info{mariadb}) = $t->dbh(1)->selectrow_array('SELECT VERSION()');
+($info{flush}) = $t->dbh(1)->selectrow_array(
+    'SELECT @@innodb_flush_log_at_trx_commit');
+($info{gearmand}) = `@{[find_gearmand()]} --version 2>&1` =~ /^(gearmand \S+)/m;
+$info{gearmand} //= 'gearmand';
+note("MariaDB innodb_flush_log_at_trx_commit=$info{flush}; servers in $DIR");
+
+sub loadavg {
+	open(my $fh, '<', '/proc/loadavg') or return '?';
+	my @f = split ' ', scalar <$fh>;
+	return "@f[0 .. 2]";
+}
+
+$info{loadavg_before} = loadavg();
+my $t0 = time;
+scenario_gearmand_memory() if want('gearmand_memory');
+scenario_gearmand_mysql() if want('gearmand_mysql');
+scenario_throughput() if want('throughput');
+scenario_throughput_latency() if want('throughput_latency');
+scenario_low_latency() if want('low_latency');
+scenario_backlog() if want('backlog');
+$info{seconds} = sprintf('%.0f', time - $t0);
+$info{loadavg_after} = loadavg();
+report(%info);

@@ -1,0 +1,305 @@
+/*
+ * bench_worker: the C worker of the benchmarks (bench/bench.pl).
+ *
+ * It works one Gearman function and records, per job, when the work started,
+ * when the job was done (completed in the database, when this worker does
+ * that) and how long after its submit it started. The submit time is the
+ * leading number of the job's arg: microseconds of CLOCK_REALTIME, put there
+ * by bench_client.
+ *
+ *   -m complete   throughput mode: parse the job document and complete the
+ *                 job through libgarivini (gv_complete_job: one fenced
+ *                 DELETE, one commit per job)
+ *   -m return     low-latency mode: parse the job document and return
+ *                 success; the Controller completes the job
+ *   -m raw        the baselines: the workload is the arg itself, and there
+ *                 is no database
+ *
+ * The jobs done so far are a 64-bit counter in a shared mapping of -p FILE,
+ * so the driver can watch progress without costing this process a syscall.
+ * On TERM (or INT) the worker finishes the job in hand, writes its records
+ * to -r FILE (binary: three doubles per job, start, done, latency; latency
+ * is NaN when the arg carries no time) and a one-line summary to -o FILE:
+ *   jobs N errors N utime SECONDS stime SECONDS switches N oom 0|1
+ * (switches: context switches, voluntary or not; oom: records were lost).
+ *
+ * Exit codes: 0, 1 on a runtime error, 64 usage, 78 configuration.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libgearman-1.0/gearman.h>
+
+#include "garivini.h"
+
+#define WORK_TIMEOUT_MS 100      /* how often the stop flag is looked at */
+#define RECORDS_FIRST 65536
+
+enum mode { MODE_COMPLETE, MODE_RETURN, MODE_RAW };
+
+struct record {
+	double start;            /* CLOCK_REALTIME seconds */
+	double done;
+	double latency;          /* seconds from submit to start, or NaN */
+};
+
+struct worker {
+	enum mode mode;
+	gv_client *gv;
+	volatile uint64_t *progress;
+	struct record *rec;
+	size_t nrec, caprec;
+	uint64_t errors;
+	int oom;
+};
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: bench_worker -m complete|return|raw -f FUNC -g HOST:PORT "
+	    "[-c INI]\n"
+	    "                    -p PROGRESS_FILE -o SUMMARY_FILE "
+	    "-r RECORDS_FILE\n");
+	exit(EX_USAGE);
+}
+
+static double
+now_real(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The submit time at the head of an arg, in seconds; NaN if there is none. */
+static double
+submit_time(const unsigned char *arg, size_t len)
+{
+	uint64_t us = 0;
+	size_t i;
+
+	for (i = 0; i < len && i < 20 && arg[i] >= '0' && arg[i] <= '9'; i++)
+		us = us * 10 + (uint64_t)(arg[i] - '0');
+	if (i < 16)   /* not a plausible time in microseconds */
+		return NAN;
+	return (double)us / 1e6;
+}
+
+static struct record *
+record_new(struct worker *w)
+{
+	struct record *grown;
+	size_t cap;
+
+	if (w->nrec == w->caprec) {
+		cap = w->caprec ? w->caprec * 2 : RECORDS_FIRST;
+		if ((grown = realloc(w->rec, cap * sizeof(*grown))) == NULL) {
+			w->oom = 1;
+			return NULL;
+		}
+		w->rec = grown;
+		w->caprec = cap;
+	}
+	return &w->rec[w->nrec++];
+}
+
+static gearman_return_t
+work(gearman_job_st *gjob, void *context)
+{
+	struct worker *w = context;
+	const void *load = gearman_job_workload(gjob);
+	size_t len = gearman_job_workload_size(gjob);
+	double start = now_real(), sent;
+	struct record *r;
+	struct gv_job job;
+	char err[256];
+	int rc;
+
+	if (w->mode == MODE_RAW) {
+		sent = submit_time(load, len);
+	} else {
+		if (gv_job_parse(load, len, &job, err, sizeof(err)) != GV_OK) {
+			fprintf(stderr, "bench_worker: %s\n", err);
+			w->errors++;
+			return GEARMAN_FAIL;
+		}
+		sent = submit_time(job.arg, job.arg_len);
+		if (w->mode == MODE_COMPLETE &&
+		    (rc = gv_complete_job(w->gv, &job)) != GV_OK) {
+			if (w->errors++ < 10)
+				fprintf(stderr, "bench_worker: job %llu: %s\n",
+				    (unsigned long long)job.jobid,
+				    gv_errmsg(w->gv));
+		}
+		gv_job_clear(&job);
+	}
+	if ((r = record_new(w)) != NULL) {
+		r->start = start;
+		r->done = now_real();
+		r->latency = isnan(sent) ? NAN : start - sent;
+	}
+	(*w->progress)++;
+	return GEARMAN_SUCCESS;
+}
+
+static volatile uint64_t *
+map_progress(const char *path)
+{
+	uint64_t zero = 0;
+	void *p;
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) ==
+	    -1 || write(fd, &zero, sizeof(zero)) != (ssize_t)sizeof(zero)) {
+		perror(path);
+		exit(EX_CANTCREAT);
+	}
+	p = mmap(NULL, sizeof(zero), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(EX_OSERR);
+	}
+	close(fd);
+	return p;
+}
+
+static int
+write_results(const struct worker *w, const char *summary,
+    const char *records)
+{
+	struct rusage ru;
+	FILE *f;
+	int rc = 0;
+
+	if ((f = fopen(records, "w")) == NULL) {
+		perror(records);
+		return -1;
+	}
+	if (w->nrec && fwrite(w->rec, sizeof(*w->rec), w->nrec, f) != w->nrec)
+		rc = -1;
+	if (fclose(f) != 0)
+		rc = -1;
+	getrusage(RUSAGE_SELF, &ru);
+	if ((f = fopen(summary, "w")) == NULL) {
+		perror(summary);
+		return -1;
+	}
+	fprintf(f, "jobs %zu errors %llu utime %.3f stime %.3f switches %ld "
+	    "oom %d\n", w->nrec, (unsigned long long)w->errors,
+	    (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+	    ru.ru_nvcsw + ru.ru_nivcsw, w->oom);
+	if (fclose(f) != 0)
+		rc = -1;
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct worker w = { .mode = MODE_RAW };
+	const char *ini = NULL, *funcname = NULL, *server = NULL;
+	const char *progress = NULL, *summary = NULL, *records = NULL;
+	char host[256], err[1024], *colon;
+	gearman_worker_st *gw;
+	gearman_return_t ret;
+	struct sigaction sa;
+	long port;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "m:f:g:c:p:o:r:")) != -1) {
+		switch (ch) {
+		case 'm':
+			if (strcmp(optarg, "complete") == 0)
+				w.mode = MODE_COMPLETE;
+			else if (strcmp(optarg, "return") == 0)
+				w.mode = MODE_RETURN;
+			else if (strcmp(optarg, "raw") == 0)
+				w.mode = MODE_RAW;
+			else
+				usage();
+			break;
+		case 'f': funcname = optarg; break;
+		case 'g': server = optarg; break;
+		case 'c': ini = optarg; break;
+		case 'p': progress = optarg; break;
+		case 'o': summary = optarg; break;
+		case 'r': records = optarg; break;
+		default: usage();
+		}
+	}
+	if (!funcname || !server || !progress || !summary || !records ||
+	    optind != argc || (w.mode == MODE_COMPLETE && !ini))
+		usage();
+	snprintf(host, sizeof(host), "%s", server);
+	if ((colon = strrchr(host, ':')) == NULL)
+		usage();
+	*colon = '\0';
+	port = strtol(colon + 1, NULL, 10);
+	if (port <= 0 || port > 65535)
+		usage();
+	if (w.mode == MODE_COMPLETE &&
+	    (w.gv = gv_open_ini(ini, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "bench_worker: %s\n", err);
+		return EX_CONFIG;
+	}
+	w.progress = map_progress(progress);
+	if ((gw = gearman_worker_create(NULL)) == NULL ||
+	    gearman_worker_add_server(gw, host, (in_port_t)port) !=
+	    GEARMAN_SUCCESS) {
+		fprintf(stderr, "bench_worker: cannot set up the worker\n");
+		return EX_CONFIG;
+	}
+	/* Signals do not interrupt gearman_worker_work(): the timeout lets the
+	 * loop see the stop flag. */
+	gearman_worker_set_timeout(gw, WORK_TIMEOUT_MS);
+	if (gearman_worker_define_function(gw, funcname, strlen(funcname),
+	    gearman_function_create(work), 0, &w) != GEARMAN_SUCCESS) {
+		fprintf(stderr, "bench_worker: %s\n", gearman_worker_error(gw));
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	while (!stop) {
+		ret = gearman_worker_work(gw);
+		if (ret == GEARMAN_COULD_NOT_CONNECT ||
+		    ret == GEARMAN_LOST_CONNECTION)
+			usleep(100000);
+		else if (ret != GEARMAN_SUCCESS && ret != GEARMAN_TIMEOUT &&
+		    ret != GEARMAN_NO_JOBS && ret != GEARMAN_IO_WAIT &&
+		    ret != GEARMAN_NO_ACTIVE_FDS && ret != GEARMAN_WORK_FAIL)
+			fprintf(stderr, "bench_worker: %s\n",
+			    gearman_worker_error(gw));
+	}
+	gearman_worker_free(gw);
+	gv_close(w.gv);
+	if (write_results(&w, summary, records) == -1)
+		return 1;
+	free(w.rec);
+	return 0;
+}
