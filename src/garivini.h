@@ -115,6 +115,20 @@ int gv_insert_jobs(gv_client *gv, const struct gv_new_job *jobs, size_t n,
 
 /* Done: delete the row. GV_ESTALE if a newer attempt owns it or it is gone. */
 int gv_complete_job(gv_client *gv, const struct gv_job *job);
+/*
+ * Done, later: the completion waits (at most 100 of them, at most 5 ms) to
+ * share one DELETE and one commit with others, for workers that complete
+ * many jobs a second. Call gv_flush when no job came for a while and before
+ * exiting (gv_close flushes too). A completion that never reaches the
+ * database only means the job runs again when its lease ends. Stale
+ * completions are not reported one by one.
+ */
+int gv_complete_later(gv_client *gv, const struct gv_job *job);
+/* Send the waiting completions now. GV_EDB if a database failed them. */
+int gv_flush(gv_client *gv);
+/* How many completions wait. */
+size_t gv_pending(const gv_client *gv);
+
 /* when: "never", "+SECONDS" or an absolute unix time "SECONDS". */
 int gv_reschedule_job(gv_client *gv, const struct gv_job *job,
     const char *when);

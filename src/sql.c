@@ -150,6 +150,13 @@ static const struct sql_stmt {
 	    "?", ")", 2, 1 },
 	[SQL_ADMIN_DELETE] = { "admin_delete",
 	    "DELETE FROM job WHERE " ST_IS " AND jobid IN (", "?", ")", 1, 1 },
+	/* Completions shared by one commit (gv_complete_later): the row
+	 * constructor IN is a primary-key range. */
+	[SQL_COMPLETE_MANY] = { "complete_many",
+	    "DELETE FROM job WHERE (jobid, attempt) IN (", "(?, ?)", ")", 0,
+	    2 },
+	[SQL_COMPLETE_MANY_ANY] = { "complete_many_any",
+	    "DELETE FROM job WHERE jobid IN (", "?", ")", 0, 1 },
 };
 
 int

@@ -2,7 +2,8 @@
  * gv_consume: example worker, both modes.
  *
  *   throughput: completes each job itself through libgarivini
- *               (gv_complete_job, or gv_failed_job with --fail)
+ *               (gv_complete_later, so completions share commits; or
+ *               gv_failed_job with --fail)
  *   latency:    returns to the Controller, which completes the job (success,
  *               or WORK_FAIL with --fail)
  *
@@ -43,6 +44,9 @@ struct consumer {
 	int error;
 	struct buf line;
 };
+
+#define IDLE_WAIT_MS 250     /* how often the stop flag is looked at */
+#define FLUSH_WAIT_MS 5      /* waiting for a job while completions wait */
 
 static volatile sig_atomic_t stop;
 
@@ -116,7 +120,7 @@ work(gearman_job_st *gjob, void *context)
 		return c->fail ? GEARMAN_FAIL : GEARMAN_SUCCESS;
 	}
 	rc = c->fail ? gv_failed_job(c->gv, &job) :
-	    gv_complete_job(c->gv, &job);
+	    gv_complete_later(c->gv, &job);
 	if (rc == GV_ESTALE)
 		fprintf(stderr, "gv_consume: job %llu: %s\n",
 		    (unsigned long long)job.jobid, gv_errmsg(c->gv));
@@ -199,8 +203,8 @@ main(int argc, char **argv)
 	}
 	if (c.gv)
 		gv_set_retry(c.gv, retry);
-	if ((worker = gm_worker_new(cfg->servers, cfg->nservers, 250, err,
-	    sizeof(err))) == NULL) {
+	if ((worker = gm_worker_new(cfg->servers, cfg->nservers, IDLE_WAIT_MS,
+	    err, sizeof(err))) == NULL) {
 		fprintf(stderr, "gv_consume: %s\n", err);
 		return EX_CONFIG;
 	}
@@ -219,7 +223,16 @@ main(int argc, char **argv)
 	while (!stop && (max == 0 || c.done < max) && !c.error) {
 		long before = c.done;
 
+		/* Completions wait a few milliseconds to share a commit:
+		 * while some wait, look for the next job only that long,
+		 * and flush them if none came. */
+		gearman_worker_set_timeout(worker, c.gv && gv_pending(c.gv) ?
+		    FLUSH_WAIT_MS : IDLE_WAIT_MS);
 		ret = gearman_worker_work(worker);
+		if (c.gv && ret != GEARMAN_SUCCESS && gv_flush(c.gv) != GV_OK)
+			fprintf(stderr, "gv_consume: completing: %s (those "
+			    "jobs run again when their leases end)\n",
+			    gv_errmsg(c.gv));
 		if (c.done != before)
 			last = time_mono();
 		if (ret == GEARMAN_COULD_NOT_CONNECT ||

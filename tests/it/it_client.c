@@ -355,6 +355,43 @@ START_TEST(original_client_rows)
 }
 END_TEST
 
+/* Completions deferred to share commits: all land by gv_flush (or by
+ * themselves at 100), still fenced. */
+START_TEST(completions_share_commits)
+{
+	enum { N = 150 };
+	static struct gv_new_job jobs[N];
+	struct gv_job job = { 0 };
+	size_t inserted, i;
+	unsigned dbid = cfg->dbs[0].dbid;
+	long long first;
+
+	for (i = 0; i < N; i++)
+		jobs[i] = (struct gv_new_job){ .funcname = "later" };
+	ck_assert_int_eq(gv_insert_jobs(gv, jobs, N, &inserted), GV_OK);
+	/* All of them in one database, whichever was picked. */
+	dbid = num(cfg->dbs[0].dbid, "SELECT COUNT(*) FROM job") ?
+	    cfg->dbs[0].dbid : cfg->dbs[1].dbid;
+	first = num(dbid, "SELECT MIN(jobid) FROM job");
+	sql(dbid, "UPDATE job SET attempt = 1");
+	job.dbid = dbid;
+	job.fenced = 1;
+	for (i = 0; i < N; i++) {
+		job.jobid = (uint64_t)first + i;
+		/* Every tenth names an old attempt: it must not delete. */
+		job.attempt = i % 10 ? 1 : 0;
+		ck_assert_int_eq(gv_complete_later(gv, &job), GV_OK);
+	}
+	ck_assert_uint_eq(gv_pending(gv), N - 100);
+	ck_assert_int_eq(count_all(""), N - 100 + 10);
+	ck_assert_int_eq(gv_flush(gv), GV_OK);
+	ck_assert_uint_eq(gv_pending(gv), 0);
+	ck_assert_int_eq(count_all(""), N / 10);
+	ck_assert_int_eq(count_all("WHERE (jobid - (SELECT MIN(jobid) FROM job "
+	    "j)) % 10 = 0"), N / 10);
+}
+END_TEST
+
 /* A database that cannot be reached is avoided: jobs without a unique key
  * land in the healthy one; a keyed job whose home is down fails rather than
  * break its uniqueness elsewhere. */
@@ -424,6 +461,7 @@ main(void)
 	tcase_add_test(tc, every_byte_round_trips);
 	tcase_add_test(tc, completion_is_fenced);
 	tcase_add_test(tc, original_client_rows);
+	tcase_add_test(tc, completions_share_commits);
 	tcase_add_test(tc, failed_database_avoided);
 	tcase_add_test(tc, bad_arguments);
 	suite_add_tcase(s, tc);
