@@ -8,8 +8,11 @@
  * by bench_client.
  *
  *   -m complete   throughput mode: parse the job document and complete the
- *                 job through libgarivini (gv_complete_job: one fenced
- *                 DELETE, one commit per job)
+ *                 job through libgarivini (gv_complete_later: completions
+ *                 share one DELETE and one commit, flushed at 100 jobs,
+ *                 after 5 ms, or when no job comes)
+ *   -m complete-each  the same with gv_complete_job: one fenced DELETE and
+ *                 one commit per job
  *   -m return     low-latency mode: parse the job document and return
  *                 success; the Controller completes the job
  *   -m raw        the baselines: the workload is the arg itself, and there
@@ -45,9 +48,10 @@
 #include "garivini.h"
 
 #define WORK_TIMEOUT_MS 100      /* how often the stop flag is looked at */
+#define FLUSH_WAIT_MS 5          /* waiting for a job while completions wait */
 #define RECORDS_FIRST 65536
 
-enum mode { MODE_COMPLETE, MODE_RETURN, MODE_RAW };
+enum mode { MODE_COMPLETE, MODE_COMPLETE_EACH, MODE_RETURN, MODE_RAW };
 
 struct record {
 	double start;            /* CLOCK_REALTIME seconds */
@@ -147,8 +151,13 @@ work(gearman_job_st *gjob, void *context)
 			return GEARMAN_FAIL;
 		}
 		sent = submit_time(job.arg, job.arg_len);
-		if (w->mode == MODE_COMPLETE &&
-		    (rc = gv_complete_job(w->gv, &job)) != GV_OK) {
+		if (w->mode == MODE_COMPLETE)
+			rc = gv_complete_later(w->gv, &job);
+		else if (w->mode == MODE_COMPLETE_EACH)
+			rc = gv_complete_job(w->gv, &job);
+		else
+			rc = GV_OK;
+		if (rc != GV_OK) {
 			if (w->errors++ < 10)
 				fprintf(stderr, "bench_worker: job %llu: %s\n",
 				    (unsigned long long)job.jobid,
@@ -235,6 +244,8 @@ main(int argc, char **argv)
 		case 'm':
 			if (strcmp(optarg, "complete") == 0)
 				w.mode = MODE_COMPLETE;
+			else if (strcmp(optarg, "complete-each") == 0)
+				w.mode = MODE_COMPLETE_EACH;
 			else if (strcmp(optarg, "return") == 0)
 				w.mode = MODE_RETURN;
 			else if (strcmp(optarg, "raw") == 0)
@@ -252,7 +263,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (!funcname || !server || !progress || !summary || !records ||
-	    optind != argc || (w.mode == MODE_COMPLETE && !ini))
+	    optind != argc || ((w.mode == MODE_COMPLETE ||
+	    w.mode == MODE_COMPLETE_EACH) && !ini))
 		usage();
 	snprintf(host, sizeof(host), "%s", server);
 	if ((colon = strrchr(host, ':')) == NULL)
@@ -261,7 +273,7 @@ main(int argc, char **argv)
 	port = strtol(colon + 1, NULL, 10);
 	if (port <= 0 || port > 65535)
 		usage();
-	if (w.mode == MODE_COMPLETE &&
+	if ((w.mode == MODE_COMPLETE || w.mode == MODE_COMPLETE_EACH) &&
 	    (w.gv = gv_open_ini(ini, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "bench_worker: %s\n", err);
 		return EX_CONFIG;
@@ -286,7 +298,13 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	while (!stop) {
+		/* While completions wait to share a commit, wait for the next
+		 * job only briefly, and flush them if none came. */
+		gearman_worker_set_timeout(gw, w.gv && gv_pending(w.gv) ?
+		    FLUSH_WAIT_MS : WORK_TIMEOUT_MS);
 		ret = gearman_worker_work(gw);
+		if (w.gv && ret != GEARMAN_SUCCESS)
+			gv_flush(w.gv);
 		if (ret == GEARMAN_COULD_NOT_CONNECT ||
 		    ret == GEARMAN_LOST_CONNECTION)
 			usleep(100000);

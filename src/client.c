@@ -13,6 +13,7 @@
 #include <mysqld_error.h>
 
 #include "client.h"
+#include "jobjson.h"
 #include "util.h"
 
 #define FUNCNAME_MAX 200          /* the funcname column */
@@ -171,6 +172,17 @@ check_new_job(gv_client *gv, const struct gv_new_job *j)
 	if (len > FUNCNAME_MAX)
 		return fail(gv, GV_EINVAL, "funcname is longer than %d bytes",
 		    FUNCNAME_MAX);
+	/* The columns are utf8mb4, and INSERT IGNORE stores invalid UTF-8
+	 * mangled ('?' for each bad byte): the job was acknowledged under a
+	 * name no worker serves, its key merged with others
+	 * (tests/faults/73-bad-client.t). */
+	if (!jobjson_utf8_valid(j->funcname, len))
+		return fail(gv, GV_EINVAL, "funcname is not valid UTF-8");
+	if (j->uniqkey && !jobjson_utf8_valid(j->uniqkey, strlen(j->uniqkey)))
+		return fail(gv, GV_EINVAL, "uniqkey is not valid UTF-8");
+	if (j->coalesce && !jobjson_utf8_valid(j->coalesce,
+	    strlen(j->coalesce)))
+		return fail(gv, GV_EINVAL, "coalesce is not valid UTF-8");
 	if (j->arg == NULL && j->arg_len > 0)
 		return fail(gv, GV_EINVAL, "arg is NULL with a length");
 	if (j->arg_len > ARG_MAX)
@@ -400,6 +412,29 @@ out:
 	return rc;
 }
 
+/* The database of a job a worker names, or NULL with the reason in gv. */
+static struct db *
+job_db(gv_client *gv, const struct gv_job *job)
+{
+	struct db *db;
+
+	if (job == NULL || job->jobid == 0) {
+		fail(gv, GV_EINVAL, "job has no jobid");
+		return NULL;
+	}
+	if ((db = dbset_find(gv->dbs, job->dbid)) == NULL)
+		fail(gv, GV_EINVAL, "job %llu names database %u, which is not "
+		    "configured", (unsigned long long)job->jobid, job->dbid);
+	return db;
+}
+
+static int
+stale(gv_client *gv, const struct gv_job *job)
+{
+	return fail(gv, GV_ESTALE, "job %llu of database %u is gone or owned "
+	    "by a newer attempt", (unsigned long long)job->jobid, job->dbid);
+}
+
 /*
  * db_exec for the statements of a worker's answer, all idempotent (a fenced
  * delete or update), so repeating one whose answer was lost is safe. An
@@ -443,12 +478,8 @@ apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
 	struct db *db;
 	size_t n = 0;
 
-	if (job == NULL || job->jobid == 0)
-		return fail(gv, GV_EINVAL, "job has no jobid");
-	if ((db = dbset_find(gv->dbs, job->dbid)) == NULL)
-		return fail(gv, GV_EINVAL, "job %llu names database %u, which "
-		    "is not configured", (unsigned long long)job->jobid,
-		    job->dbid);
+	if ((db = job_db(gv, job)) == NULL)
+		return GV_EINVAL;
 	while (n < nlead) {
 		p[n] = lead[n];
 		n++;
@@ -460,9 +491,7 @@ apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
 	    &affected) == -1)
 		return GV_EDB;
 	if (affected == 0)
-		return fail(gv, GV_ESTALE, "job %llu of database %u is gone or "
-		    "owned by a newer attempt", (unsigned long long)job->jobid,
-		    job->dbid);
+		return stale(gv, job);
 	return GV_OK;
 }
 
@@ -513,6 +542,28 @@ gv_failed_job(gv_client *gv, const struct gv_job *job)
 }
 
 int
+gv_lease_left(gv_client *gv, const struct gv_job *job, long *seconds)
+{
+	struct dbval p[2];
+	uint64_t left;
+	struct db *db;
+	int found;
+
+	if ((db = job_db(gv, job)) == NULL)
+		return GV_EINVAL;
+	p[0] = DBV_U(job->jobid);
+	p[1] = DBV_U(job->attempt);
+	if (db_select_u64(db, job->fenced ? SQL_LEASE_LEFT :
+	    SQL_LEASE_LEFT_ANY, p, job->fenced ? 2 : 1, &left, &found,
+	    gv->err, sizeof(gv->err)) == -1)
+		return GV_EDB;
+	if (!found)
+		return stale(gv, job);
+	*seconds = (long)left;
+	return GV_OK;
+}
+
+int
 gv_extend_lease(gv_client *gv, const struct gv_job *job, unsigned seconds)
 {
 	struct dbval lead = DBV_U(seconds);
@@ -529,12 +580,8 @@ gv_extend_lease(gv_client *gv, const struct gv_job *job, unsigned seconds)
 int
 gv_complete_later(gv_client *gv, const struct gv_job *job)
 {
-	if (job == NULL || job->jobid == 0)
-		return fail(gv, GV_EINVAL, "job has no jobid");
-	if (dbset_find(gv->dbs, job->dbid) == NULL)
-		return fail(gv, GV_EINVAL, "job %llu names database %u, which "
-		    "is not configured", (unsigned long long)job->jobid,
-		    job->dbid);
+	if (job_db(gv, job) == NULL)
+		return GV_EINVAL;
 	if (gv->later == NULL &&
 	    (gv->later = calloc(LATER_MAX, sizeof(*gv->later))) == NULL)
 		return gv_complete_job(gv, job);

@@ -52,6 +52,8 @@ enum sql_id {
 	SQL_ADMIN_DELETE,    /* state, then n jobids: if still in the state */
 	SQL_COMPLETE_MANY,   /* n (jobid, attempt) pairs */
 	SQL_COMPLETE_MANY_ANY, /* n jobids */
+	SQL_LEASE_LEFT,      /* jobid, attempt -> seconds until run_after */
+	SQL_LEASE_LEFT_ANY,  /* jobid -> seconds until run_after */
 	SQL_COUNT
 };
 

@@ -24,6 +24,8 @@
 #define GM_BACKOFF_MIN 0.5
 #define GM_BACKOFF_MAX 30.0
 #define GM_WORK_BACKOFF_MAX 10.0  /* a worker waiting for gearmand */
+#define GM_WORK_WAIT_MS 1000      /* how often the stop flag is looked at */
+#define GM_FLUSH_WAIT_MS 5        /* waiting for a job while completions wait */
 /* A second seed for the long unique key digest: two independent 64-bit
  * hashes make an accidental collision of distinct keys negligible. */
 #define GM_UNIQUE_SEED2 0x84222325cbf29ce4ULL
@@ -555,16 +557,32 @@ gm_worker_define(gearman_worker_st *w, const char *function,
 	return 0;
 }
 
+static void
+flush(gv_client *gv, struct sb_slot *sb)
+{
+	size_t n = gv_pending(gv);
+
+	if (n && gv_flush(gv) != GV_OK) {
+		scoreboard_count(sb, SB_DB_ERRORS, 1);
+		log_warnx("completing %zu jobs: %s; they run again when their "
+		    "leases end", n, gv_errmsg(gv));
+	}
+}
+
 void
 gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
-    struct sb_slot *sb)
+    struct sb_slot *sb, gv_client *gv)
 {
 	gearman_return_t ret;
 	double backoff = 0;
 
 	while (!*stop) {
 		scoreboard_heartbeat(sb);
+		gearman_worker_set_timeout(w, gv && gv_pending(gv) ?
+		    GM_FLUSH_WAIT_MS : GM_WORK_WAIT_MS);
 		ret = gearman_worker_work(w);
+		if (gv && ret != GEARMAN_SUCCESS)
+			flush(gv, sb);
 		switch (ret) {
 		case GEARMAN_SUCCESS:
 		case GEARMAN_WORK_FAIL:     /* a job the function refused */
@@ -588,4 +606,6 @@ gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
 			backoff = GM_WORK_BACKOFF_MAX;
 		time_sleep(backoff, (volatile const int *)stop);
 	}
+	if (gv)
+		flush(gv, sb);
 }

@@ -20,6 +20,7 @@
 #include <libgearman-1.0/gearman.h>
 
 #include "config.h"
+#include "garivini.h"
 #include "scoreboard.h"
 
 #define GM_UNIQUE_MAX 63     /* what gearmand carries of a unique key */
@@ -95,8 +96,10 @@ int gm_worker_define(gearman_worker_st *w, const char *function,
     gearman_function_t fn, void *context, char *err, size_t errlen);
 /* Work jobs until *stop: the job in hand always finishes, since work()
  * returns only after it. gearmand being away is waited out with a growing
- * pause (work() fails at once on every call while it is), counted in sb. */
+ * pause (work() fails at once on every call while it is), counted in sb.
+ * With gv, completions deferred by gv_complete_later are flushed when no
+ * job comes for a few milliseconds, and before returning. */
 void gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
-    struct sb_slot *sb);
+    struct sb_slot *sb, gv_client *gv);
 
 #endif

@@ -313,6 +313,15 @@ START_TEST(completion_is_fenced)
 	 * succeeds: the row matched. */
 	ck_assert_int_eq(gv_extend_lease(gv, &job, 60), GV_OK);
 	ck_assert_int_eq(num(dbid, "SELECT leased FROM job"), 1);
+	{
+		long left = -1;
+		struct gv_job old = job;
+
+		ck_assert_int_eq(gv_lease_left(gv, &job, &left), GV_OK);
+		ck_assert_msg(left >= 59 && left <= 60, "lease left %ld", left);
+		old.attempt = 1;
+		ck_assert_int_eq(gv_lease_left(gv, &old, &left), GV_ESTALE);
+	}
 	ck_assert_int_eq(gv_reschedule_job(gv, &job, "+100"), GV_OK);
 	ck_assert_int_eq(num(dbid, "SELECT leased FROM job"), 0);
 	ck_assert_int_ge(num(dbid, "SELECT " DUE_IN " FROM "
