@@ -167,10 +167,36 @@ byte_string(const char *p, size_t len)
 	return s;
 }
 
-struct inflight {
-	long n;
-	int done;
+/* What came back for one inject_jobs call: the answer ({"jobid":N,
+ * "dbid":N}) or a refusal's reason (a WORK_WARNING before the WORK_FAIL).
+ * libgearman shows a packet's data only during its callback. */
+struct answer {
+	struct buf reply;
+	struct buf warning;
 };
+
+static gearman_return_t
+keep_data(gearman_task_st *t, int warning)
+{
+	struct answer *a = gearman_task_context(t);
+	struct buf *b = warning ? &a->warning : &a->reply;
+
+	buf_reset(b);
+	buf_append(b, gearman_task_data(t), gearman_task_data_size(t));
+	return GEARMAN_SUCCESS;
+}
+
+static gearman_return_t
+on_complete(gearman_task_st *t)
+{
+	return keep_data(t, 0);
+}
+
+static gearman_return_t
+on_warning(gearman_task_st *t)
+{
+	return keep_data(t, 1);
+}
 
 static int
 run_latency(const struct opts *o, const struct config *cfg)
@@ -179,6 +205,7 @@ run_latency(const struct opts *o, const struct config *cfg)
 	gearman_task_st **tasks;
 	struct buf arg = { 0 }, key = { 0 };
 	char **payloads;
+	struct answer *answers;
 	long i, k, n, ok = 0, failed = 0;
 	double t0 = time_mono(), dt;
 	gearman_return_t ret;
@@ -191,10 +218,12 @@ run_latency(const struct opts *o, const struct config *cfg)
 	for (s = 0; s < cfg->nservers; s++)
 		gearman_client_add_server(client, cfg->servers[s].host,
 		    (in_port_t)cfg->servers[s].port);
-	gearman_client_add_options(client, GEARMAN_CLIENT_EXCEPTION);
+	gearman_client_set_warning_fn(client, on_warning);
+	gearman_client_set_complete_fn(client, on_complete);
 	tasks = calloc((size_t)o->concurrency, sizeof(*tasks));
 	payloads = calloc((size_t)o->concurrency, sizeof(*payloads));
-	if (!tasks || !payloads) {
+	answers = calloc((size_t)o->concurrency, sizeof(*answers));
+	if (!tasks || !payloads || !answers) {
 		fprintf(stderr, "gv_inject: out of memory\n");
 		return EX_OSERR;
 	}
@@ -222,7 +251,8 @@ run_latency(const struct opts *o, const struct config *cfg)
 				    json_string("shim"));
 			payloads[k] = json_dumps(doc, JSON_COMPACT);
 			json_decref(doc);
-			tasks[k] = gearman_client_add_task(client, NULL, NULL,
+			tasks[k] = gearman_client_add_task(client, NULL,
+			    &answers[k],
 			    "inject_jobs", NULL, payloads[k],
 			    strlen(payloads[k]), &ret);
 			if (tasks[k] == NULL)
@@ -239,18 +269,19 @@ run_latency(const struct opts *o, const struct config *cfg)
 			    gearman_task_return(t) == GEARMAN_SUCCESS) {
 				ok++;
 				if (o->verbose || o->count == 1)
-					printf("%.*s\n",
-					    (int)gearman_task_data_size(t),
-					    (const char *)gearman_task_data(t));
+					printf("%s\n", answers[k].reply.len ?
+					    answers[k].reply.data : "");
 			} else {
 				failed++;
-				fprintf(stderr, "gv_inject: job %ld: %s%s%.*s\n",
+				fprintf(stderr, "gv_inject: job %ld: %s%s%s\n",
 				    i + k, gearman_strerror(ret ==
 				    GEARMAN_SUCCESS ? gearman_task_return(t) :
-				    ret), gearman_task_data_size(t) ? ": " : "",
-				    (int)gearman_task_data_size(t),
-				    (const char *)gearman_task_data(t));
+				    ret), answers[k].warning.len ? ": " : "",
+				    answers[k].warning.len ?
+				    answers[k].warning.data : "");
 			}
+			buf_reset(&answers[k].reply);
+			buf_reset(&answers[k].warning);
 			free(payloads[k]);
 		}
 		gearman_client_task_free_all(client);
@@ -261,6 +292,11 @@ run_latency(const struct opts *o, const struct config *cfg)
 		    ok, o->count, dt, dt > 0 ? (double)ok / dt : 0.0);
 	buf_free(&arg);
 	buf_free(&key);
+	for (k = 0; k < o->concurrency; k++) {
+		buf_free(&answers[k].reply);
+		buf_free(&answers[k].warning);
+	}
+	free(answers);
 	free(tasks);
 	free(payloads);
 	gearman_client_free(client);
