@@ -85,7 +85,7 @@ From another terminal:
      or, low latency through Gearman:
                  gearman -h 127.0.0.1 -p $gport -f inject_jobs '{"funcname":"hello","arg":"world"}'
   work it:       $build/gv_consume -c $ini -f hello
-  look:          $build/gvctl -c $ini   (if built)   or   cat ${\ $t->status_path}
+  look:          $build/gvctl -c $ini stats      $build/gvctl -c $ini status
 
 Ctrl-C stops Garivini (a second Ctrl-C: at once), then the servers.
 
