@@ -3,6 +3,8 @@
 #   make              programs and libgarivini into build/
 #   make test         setup check, unit tests, integration tests (real servers)
 #   make sanitize     the same tests on an ASan + UBSan build in build-asan/
+#   make test-faults  chaos and fault injection under load (build-faults/)
+#   make fuzz         the parsers under libFuzzer, briefly
 #   make run          Garivini on the sample garivini.ini (private servers)
 #   make bench        benchmarks against gearmand's own queues (not in test)
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -37,6 +39,12 @@ OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 LDSAN := -fsanitize=address,undefined
 endif
 
+# A debug build whose database calls can be failed on purpose
+# (GV_FAULT_DB, src/db.c): make test-faults.
+ifeq ($(FAULTS),1)
+CFLAGS += -DGV_FAULTS
+endif
+
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc -Isupervisor -Iworkers \
 	$(shell $(PKG) --cflags $(PKGS))
 LDFLAGS += $(LDSAN)
@@ -60,7 +68,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test unit integration sanitize run install clean setup bench \
-	test-faults
+	test-faults fuzz
 all: $(BUILD)/libgarivini.a $(BUILD)/libgarivini.so $(PROGRAMS) \
 	$(BUILD)/garivini.pc
 
@@ -135,6 +143,15 @@ sanitize: setup
 	@if [ -n "$$(ls -A $(SAN_LOGS))" ]; then \
 		cat $(SAN_LOGS)/*; echo "sanitizer reports above"; exit 1; fi
 
+# Chaos under load and failed database calls (tests/faults/README.md).
+test-faults: setup
+	$(MAKE) BUILD=build-faults FAULTS=1 all
+	GV_BUILD=$(abspath build-faults) prove -j2 -I tests/lib tests/faults
+
+# The parsers under libFuzzer, a short run on the kept corpus (fuzz/run.sh).
+fuzz: setup
+	fuzz/run.sh 10
+
 # Benchmarks on private servers (bench/README.md); not part of `make test`.
 bench: setup all $(BENCH_BIN)
 	GV_BUILD=$(abspath $(BUILD)) perl -I tests/lib bench/bench.pl
@@ -166,4 +183,4 @@ install: all
 	install -m 644 man/garivini.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-faults build-fuzz

@@ -15,6 +15,7 @@ PACKAGES=(
 	mariadb-server mariadb-client
 	libgearman-client-perl libdbd-mariadb-perl libjson-perl perl
 	groff-base man-db
+	clang libclang-rt-14-dev
 )
 
 # One dpkg-query for all of them: a package never installed is reported on

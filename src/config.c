@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -873,6 +874,30 @@ config_same_role(const struct config *a, const struct config *b,
 		if (strcmp(role_bits[i].name, role) == 0)
 			return same_keys(a, b, 0, role_bits[i].bit);
 	return 0;       /* unknown role: replacing its children is safe */
+}
+
+/* A password is only as secret as the file holding it. Checked on the path
+ * just loaded: a reload may bring a file with other permissions. */
+const char *
+config_secret_warning(const struct config *cfg, char *buf, size_t buflen)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < cfg->ndbs; i++)
+		if (cfg->dbs[i].password && *cfg->dbs[i].password)
+			break;
+	if (i == cfg->ndbs || cfg->path == NULL ||
+	    stat(cfg->path, &st) == -1 || (st.st_mode & (S_IRGRP | S_IROTH |
+	    S_IWGRP | S_IWOTH)) == 0)
+		return NULL;
+	snprintf(buf, buflen, "%s holds a database password ([db.%u]) and is "
+	    "%s by %s (mode %04o): let only its owner read it (chmod 600)",
+	    cfg->path, cfg->dbs[i].dbid,
+	    st.st_mode & (S_IWGRP | S_IWOTH) ? "writable" : "readable",
+	    st.st_mode & (S_IROTH | S_IWOTH) ? "others" : "its group",
+	    (unsigned)(st.st_mode & 07777));
+	return buf;
 }
 
 static void

@@ -87,6 +87,12 @@ int config_same_fixed(const struct config *a, const struct config *b);
 int config_same_role(const struct config *a, const struct config *b,
     const char *role);
 
+/* A warning when the file cfg was loaded from holds a non-empty database
+ * password and group or others may read it (in buf, which is returned);
+ * NULL when there is nothing to say. */
+const char *config_secret_warning(const struct config *cfg, char *buf,
+    size_t buflen);
+
 /* Write every key with its value, default and reload rule (for -t -v and the
  * manual). */
 void config_dump(const struct config *cfg, FILE *fp);

@@ -63,6 +63,105 @@ struct dbset {
 	unsigned seed;
 };
 
+#ifdef GV_FAULTS
+/*
+ * Fault injection for tests/faults, SQLite's discipline: a build with
+ * -DGV_FAULTS and GV_FAULT_DB=N[,KIND][,after][,random] in the environment
+ * fails the Nth database call of this process (only counting calls of KIND:
+ * connect, claim, insert, delete, update, select, commit; default any) as a
+ * lost connection. By default the call never reaches the server
+ * (CR_SERVER_GONE_ERROR); "after" lets the server do it and loses the answer
+ * (CR_SERVER_LOST), the case where the caller cannot know the outcome.
+ * "random" fails each such call with a chance of 1 in N instead of only
+ * the Nth (at random: a fixed period can fall in step with a loop of calls
+ * and fail the same call every time).
+ */
+enum fault_kind { FK_ANY, FK_CONNECT, FK_CLAIM, FK_INSERT, FK_DELETE,
+	FK_UPDATE, FK_SELECT, FK_COMMIT };
+static const char *const fault_kinds[] = { "any", "connect", "claim",
+	"insert", "delete", "update", "select", "commit" };
+static struct {
+	int parsed, kind, after, random, pending, fired;
+	unsigned long nth, seen;
+	unsigned seed;
+} fault;
+
+static enum fault_kind
+fault_kind_of(enum sql_id id)
+{
+	switch (id) {
+	case SQL_SELECT_DUE: case SQL_LEASE: return FK_CLAIM;
+	case SQL_INSERT: return FK_INSERT;
+	case SQL_COMPLETE: case SQL_COMPLETE_ANY: return FK_DELETE;
+	case SQL_PUSH_BACK: case SQL_RESCHEDULE_AT: case SQL_RESCHEDULE_IN:
+	case SQL_RESCHEDULE_AT_ANY: case SQL_RESCHEDULE_IN_ANY: case SQL_FAIL:
+	case SQL_FAIL_ANY: case SQL_EXTEND: case SQL_EXTEND_ANY:
+		return FK_UPDATE;
+	default: return FK_SELECT;
+	}
+}
+
+/* The error to fake at this point of a call of kind (0: none). Each call
+ * passes here once before it is made and, when it succeeded, once after. */
+static unsigned
+fault_at(enum fault_kind kind, int after)
+{
+	const char *env, *p;
+	size_t i;
+
+	if (!fault.parsed) {
+		fault.parsed = 1;
+		if ((env = getenv("GV_FAULT_DB")) == NULL)
+			return 0;
+		fault.nth = strtoul(env, NULL, 10);
+		for (p = strchr(env, ','); p; p = strchr(p + 1, ',')) {
+			for (i = 0; i < sizeof(fault_kinds) /
+			    sizeof(fault_kinds[0]); i++)
+				if (strncmp(p + 1, fault_kinds[i],
+				    strlen(fault_kinds[i])) == 0)
+					fault.kind = (int)i;
+			fault.after |= strncmp(p + 1, "after", 5) == 0;
+			fault.random |= strncmp(p + 1, "random", 6) == 0;
+		}
+		fault.seed = (unsigned)getpid();
+	}
+	if (after) {
+		if (!fault.pending)
+			return 0;
+		fault.pending = 0;
+		fault.fired = 1;
+		return CR_SERVER_LOST;
+	}
+	if (fault.nth == 0 || (fault.kind != FK_ANY && (int)kind !=
+	    fault.kind) || (!fault.random && fault.seen >= fault.nth))
+		return 0;
+	if (fault.random ? (unsigned long)rand_r(&fault.seed) % fault.nth != 0 :
+	    ++fault.seen != fault.nth)
+		return 0;
+	if (fault.after && kind != FK_CONNECT) {
+		fault.pending = 1;
+		return 0;
+	}
+	fault.fired = 1;
+	return CR_SERVER_GONE_ERROR;
+}
+
+/* The server's message, or the fault's when one was just faked. */
+static const char *
+fault_text(const char *real)
+{
+	if (!fault.fired)
+		return real;
+	fault.fired = 0;
+	return "Lost connection (fault injected by GV_FAULT_DB)";
+}
+#define FAULT(kind, after) fault_at((kind), (after))
+#define FAULT_TEXT(real) fault_text(real)
+#else
+#define FAULT(kind, after) 0u
+#define FAULT_TEXT(real) (real)
+#endif
+
 static int
 db_cmp(const void *a, const void *b)
 {
@@ -325,12 +424,14 @@ db_connect(struct db *db, char *err, size_t errlen)
 	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(db->conn, MYSQL_INIT_COMMAND,
 	    "SET SESSION tx_isolation = 'READ-COMMITTED'");
-	if (mysql_real_connect(db->conn, db->host, db->user, db->password,
+	if ((e = FAULT(FK_CONNECT, 0)) != 0 ||
+	    mysql_real_connect(db->conn, db->host, db->user, db->password,
 	    db->database, db->socket ? 0 : db->port, db->socket,
 	    CLIENT_FOUND_ROWS) == NULL) {
-		e = mysql_errno(db->conn);
+		if (e == 0)
+			e = mysql_errno(db->conn);
 		errf(err, errlen, "database %u: cannot connect: %s", db->dbid,
-		    mysql_error(db->conn));
+		    FAULT_TEXT(mysql_error(db->conn)));
 		mysql_close(db->conn);
 		db->conn = NULL;
 		/* Every connect failure backs off, even "access denied": it
@@ -466,12 +567,16 @@ stmt_run(struct db *db, enum sql_id id, unsigned n, const struct dbval *params,
 			stmt = NULL;
 			break;
 		}
+		e = 0;
 		if (mysql_stmt_bind_param(stmt, bind) == 0 &&
-		    mysql_stmt_execute(stmt) == 0)
+		    (e = FAULT(fault_kind_of(id), 0)) == 0 &&
+		    mysql_stmt_execute(stmt) == 0 &&
+		    (e = FAULT(fault_kind_of(id), 1)) == 0)
 			break;
-		e = mysql_stmt_errno(stmt);
+		if (e == 0)
+			e = mysql_stmt_errno(stmt);
 		errf(err, errlen, "database %u: %s: %s", db->dbid, sql_name(id),
-		    mysql_stmt_error(stmt));
+		    FAULT_TEXT(mysql_stmt_error(stmt)));
 		stmt = NULL;
 		if (e == CR_SERVER_GONE_ERROR && !db->in_txn && id != SQL_INSERT) {
 			db_disconnect(db);
@@ -747,16 +852,20 @@ db_begin(struct db *db, char *err, size_t errlen)
 int
 db_commit(struct db *db, char *err, size_t errlen)
 {
+	unsigned e;
 	int rc;
 
 	if (db->conn == NULL)
 		return errf(err, errlen, "database %u: connection lost",
 		    db->dbid);
-	rc = mysql_commit(db->conn);
+	e = FAULT(FK_COMMIT, 0);
+	rc = e ? -1 : mysql_commit(db->conn);
+	if (rc == 0 && (e = FAULT(FK_COMMIT, 1)) != 0)
+		rc = -1;
 	if (rc != 0) {
 		errf(err, errlen, "database %u: commit: %s", db->dbid,
-		    mysql_error(db->conn));
-		db_failed(db, mysql_errno(db->conn));
+		    FAULT_TEXT(mysql_error(db->conn)));
+		db_failed(db, e ? e : mysql_errno(db->conn));
 		if (db->conn)
 			db_disconnect(db);
 		return -1;

@@ -104,9 +104,10 @@ put_bytes(char *p, const unsigned char *s, size_t len)
 
 /* Strict UTF-8, as jansson checks it: no overlong forms, no surrogates,
  * nothing above U+10FFFF. */
-static int
-utf8_valid(const unsigned char *s, size_t len)
+int
+jobjson_utf8_valid(const void *text, size_t len)
 {
+	const unsigned char *s = text;
 	size_t i = 0, need, k;
 	unsigned char c, lo, hi;
 
@@ -155,7 +156,7 @@ put_text_string(char *p, const char *s, size_t len)
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i;
 
-	if (!utf8_valid(u, len))
+	if (!jobjson_utf8_valid(u, len))
 		return put_bytes(p, u, len);
 	*p++ = '"';
 	for (i = 0; i < len; i++) {
@@ -501,6 +502,9 @@ jobjson_decode(const void *json, size_t len, struct gv_job *job, char *err,
 	    decode_text(root, "coalesce", &job->coalesce, err, errlen) == -1)
 		goto fail;
 
+	/* Reset: an absent run_after leaves n alone, and it held the dbid
+	 * (found by fuzz/fuzz_jobjson). */
+	n = 0;
 	if (decode_uint(root, "run_after", UINT32_MAX, &n, err, errlen) == -1)
 		goto fail;
 	job->run_after = (uint32_t)n;

@@ -33,6 +33,10 @@
 #define JOBJSON_UNIQKEY_MAX 63     /* what gearmand can carry */
 #define JOBJSON_DELAY_MAX 315360000L /* ten years */
 
+/* 1 if len bytes of text are strict UTF-8 (what JSON and the utf8mb4
+ * columns take), else 0. */
+int jobjson_utf8_valid(const void *text, size_t len);
+
 /* Append the job document for job to b. 0, or -1 when memory ran out. */
 int jobjson_encode(const struct gv_job *job, struct buf *b);
 

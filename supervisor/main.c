@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,14 @@ main(int argc, char **argv)
 
 	if ((cfg = load(path)) == NULL)
 		return EX_CONFIG;
+	/* The master logs it itself (at start and on every reload), to
+	 * wherever its log goes. */
+	if (test || role) {
+		char warn[PATH_MAX + 256];
+
+		if (config_secret_warning(cfg, warn, sizeof(warn)))
+			fprintf(stderr, "garivini: warning: %s\n", warn);
+	}
 	if (test) {
 		printf("configuration OK\n");
 		if (version)

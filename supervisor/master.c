@@ -205,6 +205,8 @@ reload(struct master *m)
 		notify_send("READY=1\nSTATUS=running; reload failed");
 		return;
 	}
+	if (config_secret_warning(fresh, err, sizeof(err)))
+		log_warnx("%s", err);
 	log_set_level(fresh->log_level);
 	pools_configure(m->pools, fresh, 1);
 	config_free(m->cfg);
@@ -405,6 +407,8 @@ start(struct master *m, int *code)
 		log_warn("cannot detach from the terminal");
 	log_notice("garivini %s started (pid %ld, config %s)", GV_VERSION,
 	    (long)getpid(), m->config_path);
+	if (config_secret_warning(m->cfg, err, sizeof(err)))
+		log_warnx("%s", err);
 	m->generation = 1;
 	pools_configure(m->pools, m->cfg, 0);
 	return 0;

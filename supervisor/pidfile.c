@@ -46,6 +46,15 @@ same_file(int fd, const char *path)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* 1 if fd is a regular file with no other name. */
+static int
+plain_file(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1;
+}
+
 /* `garivini -s` takes a shared lock for an instant to see whether a master
  * runs: a master starting at that instant retries for a while rather than
  * call a stale file running. */
@@ -79,13 +88,23 @@ pidfile_create(const char *path, pid_t *running, char *err, size_t errlen)
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0644);
 		if (fd == -1 && errno == EEXIST)
-			/* Someone's, maybe stale: its lock decides. */
-			fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+			/* Someone's, maybe stale: its lock decides.
+			 * Non-blocking: a fifo put there must not hang us. */
+			fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
+			    O_CLOEXEC);
 		if (fd == -1) {
 			if (errno == ENOENT)
 				continue;       /* removed under us: again */
 			return errf(err, errlen, "pidfile %s: %s", path,
 			    strerror(errno));
+		}
+		/* O_NOFOLLOW stops a planted symlink, not a planted hard link
+		 * to another file (or a fifo, a device): we are about to
+		 * truncate it. */
+		if (!plain_file(fd)) {
+			close(fd);
+			return errf(err, errlen, "pidfile %s: not a regular "
+			    "file of one link: remove it", path);
 		}
 		if (try_lock(fd) == -1) {
 			int e = errno;
@@ -136,11 +155,19 @@ pidfile_read(const char *path, char *err, size_t errlen)
 	pid_t pid;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+	/* Non-blocking: opening a fifo put there would wait for a writer
+	 * (garivini -s hung on one in tests/faults/90-security.t). */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return 0;
 		return errf(err, errlen, "pidfile %s: %s", path,
 		    strerror(errno));
+	}
+	if (!plain_file(fd)) {
+		close(fd);
+		return errf(err, errlen, "pidfile %s: not a regular file of "
+		    "one link", path);
 	}
 	/* Unlocked means stale: its pid may belong to anyone by now. */
 	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {

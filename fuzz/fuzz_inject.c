@@ -1,0 +1,69 @@
+/*
+ * fuzz_inject: libFuzzer target for the inject_jobs payload parser
+ * (jobjson_inject_decode), fed by any gearman client on the network.
+ *
+ * Beyond "no crash": an accepted payload obeys every limit the Injector
+ * relies on (the columns' and gearmand's), and its arg survives the trip
+ * through the job document a worker receives, byte for byte. A refusal
+ * always says why.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobjson.h"
+#include "util.h"
+
+#define COALESCE_MAX 255
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct inject_req req;
+	struct gv_job job, back;
+	struct buf doc = { 0 };
+	char err[512];
+	size_t len;
+
+	err[0] = '\0';
+	if (jobjson_inject_decode(data, size, &req, err, sizeof(err)) == -1) {
+		if (err[0] == '\0')
+			abort();
+		return 0;
+	}
+	len = req.funcname ? strlen(req.funcname) : 0;
+	if (len == 0 || len > JOBJSON_FUNCNAME_MAX || req.arg == NULL ||
+	    req.arg[req.arg_len] != '\0' ||
+	    (req.uniqkey && (*req.uniqkey == '\0' ||
+	    strlen(req.uniqkey) > JOBJSON_UNIQKEY_MAX)) ||
+	    (req.coalesce && strlen(req.coalesce) > COALESCE_MAX) ||
+	    req.delay < 0 || req.delay > JOBJSON_DELAY_MAX ||
+	    (req.flag != GV_FLAG_SHIM && req.flag != GV_FLAG_CONTROLLER))
+		abort();
+	memset(&job, 0, sizeof(job));
+	job.jobid = 1;
+	job.dbid = 1;
+	job.funcname = req.funcname;
+	job.arg = req.arg;
+	job.arg_len = req.arg_len;
+	job.uniqkey = req.uniqkey;
+	job.coalesce = req.coalesce;
+	job.flag = req.flag;
+	job.fenced = 1;
+	if (jobjson_encode(&job, &doc) == -1 ||
+	    jobjson_decode(doc.data, doc.len, &back, err, sizeof(err)) == -1)
+		abort();
+	if (back.arg_len != req.arg_len ||
+	    memcmp(back.arg, req.arg, req.arg_len) != 0 ||
+	    strcmp(back.funcname, req.funcname) != 0)
+		abort();
+	gv_job_clear(&back);
+	buf_reset(&doc);
+	if (jobjson_inject_reply(1, 1, 1, &doc) == -1)
+		abort();
+	buf_free(&doc);
+	jobjson_inject_clear(&req);
+	return 0;
+}
