@@ -11,6 +11,10 @@
 --   attempt    fencing token, incremented by every claim. A completion or
 --              reschedule names the attempt it belongs to, so a late answer
 --              from an old attempt cannot delete or move a newer one.
+--   funcname, uniqkey  compared byte for byte (utf8mb4_bin), as gearmand
+--              compares function names and as the unique key's database is
+--              chosen: with a case-insensitive collation "Resize" would be
+--              a duplicate of "resize" and never run.
 --   leased     1 while the job is out (dispatched; run_after is the end of
 --              its lease), 0 when run_after is a due time. Only tells
 --              operators "in flight" from "scheduled"; nothing depends on it.
@@ -20,9 +24,11 @@
 --   WHERE run_after <= UNIX_TIMESTAMP() ORDER BY run_after LIMIT n
 CREATE TABLE IF NOT EXISTS `job` (
     `jobid`       BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-    `funcname`    VARCHAR(200) NOT NULL,
+    `funcname`    VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin
+                  NOT NULL,
     `arg`         MEDIUMBLOB,
-    `uniqkey`     VARCHAR(255) NULL,
+    `uniqkey`     VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin
+                  NULL,
     `run_after`   INT UNSIGNED NOT NULL,
     `coalesce`    VARCHAR(255) NULL,
     `flag`        ENUM('controller', 'shim') DEFAULT 'shim',

@@ -204,6 +204,14 @@ START_TEST(unique_key_stored_once)
 	ck_assert_uint_eq(db3, db1);
 	gv_close(other);
 	ck_assert_int_eq(count_all("WHERE uniqkey = 'the-one'"), 1);
+	/* Keys and function names compare byte for byte: case matters. */
+	j.uniqkey = "THE-ONE";
+	ck_assert_int_eq(gv_insert_job(gv, &j, &id3, &db3, &fresh), GV_OK);
+	ck_assert_int_eq(fresh, 1);
+	j.uniqkey = "the-one";
+	j.funcname = "UNIQ";
+	ck_assert_int_eq(gv_insert_job(gv, &j, &id3, &db3, &fresh), GV_OK);
+	ck_assert_int_eq(fresh, 1);
 	/* The same key under another function is another job. */
 	j.funcname = "uniq2";
 	ck_assert_int_eq(gv_insert_job(gv, &j, &id3, &db3, &fresh), GV_OK);
