@@ -450,11 +450,27 @@ sub _mariadb_install {
 	    '--rpm', "--datadir=$m->{datadir}", "--user=$m->{os_user}",
 	    '--auth-root-authentication-method=normal', '--skip-test-db',
 	    '--skip-name-resolve', _mariadb_innodb_args());
-	my $pid = _fork_exec(cmd => \@cmd, stdout => $log, stderr => $log);
-	my $status = _wait_pid($pid, 120);
-	unless (defined $status && $status == 0) {
+	# Two installs starting at the same moment (prove -j2) have been seen
+	# to fail once: try a second time on a clean datadir before failing.
+	for my $try (1, 2) {
+		my $pid = _fork_exec(cmd => \@cmd, stdout => $log,
+		    stderr => $log);
+		my $status = _wait_pid($pid, 120);
+		return if defined $status && $status == 0;
 		kill('KILL', -$pid) unless defined $status;
-		die "mariadb-install-db failed\n" . _tail($log);
+		my @errors;
+		if (open(my $fh, '<', $log)) {
+			@errors = grep { /\[ERROR\]|error/i } <$fh>;
+		}
+		if ($try == 2) {
+			die "mariadb-install-db failed twice\n"
+			    . join('', @errors[0 .. ($#errors < 9 ? $#errors : 9)])
+			    . _tail($log);
+		}
+		Test::More::diag("mariadb-install-db failed, trying again: "
+		    . ($errors[0] // "(no error line)"));
+		remove_tree($m->{datadir});
+		sleep 1;
 	}
 }
 
