@@ -135,8 +135,9 @@ int gv_reschedule_job(gv_client *gv, const struct gv_job *job,
 /* Failed: failcount + 1 and retry after 2, 4, 8 ... minutes, at most a day;
  * parked (run_after = GV_NEVER) once failcount reaches max_failures. */
 int gv_failed_job(gv_client *gv, const struct gv_job *job);
-/* Seconds left of the job's lease (0 if it is due); GV_ESTALE if the job
- * is gone or a newer attempt owns it. Reads only. */
+/* Seconds left of the job's lease (0 if it ran out); GV_ESTALE if the job
+ * is gone, a newer attempt owns it, or it is not out (rescheduled, failed
+ * and waiting for its retry). Reads only. */
 int gv_lease_left(gv_client *gv, const struct gv_job *job, long *seconds);
 /* Still working on it: keep it hidden for another `seconds`. */
 int gv_extend_lease(gv_client *gv, const struct gv_job *job,

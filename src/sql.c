@@ -158,13 +158,16 @@ static const struct sql_stmt {
 	[SQL_COMPLETE_MANY_ANY] = { "complete_many_any",
 	    "DELETE FROM job WHERE jobid IN (", "?", ")", 0, 1 },
 	/* A read where a write is rarely needed: the Controller asks before
-	 * running a job and extends the lease only when little is left. */
+	 * running a job and extends the lease only when little is left. Only
+	 * a row that is out (leased) has a lease: a row failed and waiting
+	 * for its retry, or made due again, is not this copy's to run. */
 	[SQL_LEASE_LEFT] = { "lease_left",
 	    "SELECT GREATEST(CAST(run_after AS SIGNED) - UNIX_TIMESTAMP(), 0) "
-	    "FROM job WHERE jobid = ? AND attempt = ?", NULL, NULL, 2, 0 },
+	    "FROM job WHERE jobid = ? AND attempt = ? AND leased = 1", NULL,
+	    NULL, 2, 0 },
 	[SQL_LEASE_LEFT_ANY] = { "lease_left_any",
 	    "SELECT GREATEST(CAST(run_after AS SIGNED) - UNIX_TIMESTAMP(), 0) "
-	    "FROM job WHERE jobid = ?", NULL, NULL, 1, 0 },
+	    "FROM job WHERE jobid = ? AND leased = 1", NULL, NULL, 1, 0 },
 };
 
 int

@@ -190,8 +190,8 @@ park(struct runner *r, struct db *db, const struct gv_job *job)
  * One claim on db: select due rows (locked, skipping rows other claimers
  * hold), lease the ones to dispatch, push back the ones over the watermark,
  * commit. On return r->jobs[0..njobs) are the leased rows, to be submitted
- * only now that the lease is committed. Returns the number of rows selected,
- * or -1.
+ * only now that the lease is committed. Returns the number of rows selected
+ * (0 when all of them were over the watermark), or -1.
  */
 static long
 claim(struct runner *r, struct db *db)
@@ -201,6 +201,7 @@ claim(struct runner *r, struct db *db)
 	uint64_t *lease = NULL, *back = NULL;
 	size_t i, nlease = 0, nback = 0, selected;
 	struct plan *p;
+	long ret = -1;
 
 	db_jobs_free(r->jobs, r->njobs);
 	r->jobs = NULL;
@@ -254,14 +255,9 @@ claim(struct runner *r, struct db *db)
 	 * (measured: a million-row backlog drained 35% slower). Rows of
 	 * other functions behind it wait until it drains below the
 	 * watermark; pushing back only rotates a batch per round anyway. */
-	if (nlease == 0 && nback > 0) {
-		db_rollback(db);
-		free(lease);
-		free(back);
-		db_jobs_free(r->jobs, r->njobs);
-		r->jobs = NULL;
-		r->njobs = 0;
-		return 0;
+	if (nback == selected) {
+		ret = 0;
+		goto fail;
 	}
 	if (update_ids(r, db, SQL_LEASE,
 	    (uint64_t)r->cfg->queue_runner.lease_seconds, lease, nlease) == -1 ||
@@ -291,7 +287,7 @@ fail_committed:
 	db_jobs_free(r->jobs, r->njobs);
 	r->jobs = NULL;
 	r->njobs = 0;
-	return -1;
+	return ret;
 }
 
 /*

@@ -332,6 +332,12 @@ START_TEST(completion_is_fenced)
 	}
 	ck_assert_int_eq(gv_reschedule_job(gv, &job, "+100"), GV_OK);
 	ck_assert_int_eq(num(dbid, "SELECT leased FROM job"), 0);
+	{
+		/* Rescheduled: not out, so no copy of it may run now. */
+		long left;
+
+		ck_assert_int_eq(gv_lease_left(gv, &job, &left), GV_ESTALE);
+	}
 	ck_assert_int_ge(num(dbid, "SELECT " DUE_IN " FROM "
 	    "job"), 99);
 	ck_assert_int_eq(gv_reschedule_job(gv, &job, "1234567890"), GV_OK);
