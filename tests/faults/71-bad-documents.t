@@ -106,8 +106,17 @@ my $row = $t->dbh(1)->selectrow_hashref('SELECT run_after - UNIX_TIMESTAMP() '
 ok($row && $row->{due} > 3000 && $row->{attempt} == 0 &&
     $row->{failcount} == 0, 'the real row is untouched');
 
-# The one document that does name the row: it runs.
+# A document naming the row as it is, while the row is only scheduled (not
+# out): not this copy's to run, or a delayed job would run early.
 my ($ok) = run_doc(doc(jobid => $future, attempt => 0, arg => 'held'));
+ok($ok, 'a document for a scheduled row: handled');
+sleep 1;
+is(scalar(ran()), 0, 'but not run before its time');
+
+# Once the row is out (leased, as the Injector or a QueueRunner leaves it
+# when it sends the job), the same document runs.
+$t->dbh(1)->do('UPDATE job SET leased = 1 WHERE jobid = ?', undef, $future);
+($ok) = run_doc(doc(jobid => $future, attempt => 0, arg => 'held'));
 ok($ok, 'a document for the row as it is: handled');
 ok($t->wait_for('it to run', 20, sub { grep { /\theld$/ } ran() }),
     'and run');
