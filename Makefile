@@ -68,7 +68,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test unit integration sanitize run install clean setup bench \
-	test-faults fuzz
+	test-faults fuzz itests
 all: $(BUILD)/libgarivini.a $(BUILD)/libgarivini.so $(PROGRAMS) \
 	$(BUILD)/garivini.pc
 
@@ -124,6 +124,8 @@ setup:
 unit: all $(UNITS) $(ITESTS)
 	@set -e; for t in $(UNITS); do echo "== $$t"; $$t; done
 
+itests: $(ITESTS)
+
 integration: all $(ITESTS)
 	GV_BUILD=$(abspath $(BUILD)) prove -I tests/lib tests/t
 
@@ -145,7 +147,7 @@ sanitize: setup
 
 # Chaos under load and failed database calls (tests/faults/README.md).
 test-faults: setup
-	$(MAKE) BUILD=build-faults FAULTS=1 all
+	$(MAKE) BUILD=build-faults FAULTS=1 all itests
 	GV_BUILD=$(abspath build-faults) prove -j2 -I tests/lib tests/faults
 
 # The parsers under libFuzzer, a short run on the kept corpus (fuzz/run.sh).

@@ -14,7 +14,7 @@ PACKAGES=(
 	gearman-job-server gearman-tools
 	mariadb-server mariadb-client
 	libgearman-client-perl libdbd-mariadb-perl libjson-perl perl
-	groff-base man-db
+	groff-base man-db valgrind
 	clang libclang-rt-14-dev
 )
 

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mysqld_error.h>
-
 #include "client.h"
 #include "jobjson.h"
 #include "util.h"
@@ -42,6 +40,7 @@ struct gv_client {
 	} *later;
 	size_t nlater;
 	double later_since;       /* time_mono() of the oldest */
+	unsigned long conflicts;  /* deadlocks and lock waits tried again */
 	char err[1024];
 };
 
@@ -131,6 +130,12 @@ struct dbset *
 client_dbset(gv_client *gv)
 {
 	return gv->dbs;
+}
+
+unsigned long
+client_conflicts(const gv_client *gv)
+{
+	return gv->conflicts;
 }
 
 void
@@ -237,7 +242,7 @@ insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
 	uint64_t affected, id = 0;
 	struct db *db;
 	size_t tries, n = dbset_count(gv->dbs);
-	int rc, found;
+	int rc, found, conflicts;
 
 	if ((rc = check_new_job(gv, job)) != GV_OK)
 		return rc;
@@ -249,11 +254,16 @@ insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
 	 */
 	db = key ? dbset_for_key(gv->dbs, job->funcname, key) :
 	    dbset_pick(gv->dbs);
-	for (tries = 0;; tries++) {
+	for (tries = 0, conflicts = 0;; tries++) {
 		if (db_exec(db, SQL_INSERT, 1, p, INSERT_PARAMS, &affected, &id,
 		    gv->err,
 		    sizeof(gv->err)) == 0)
 			break;
+		/* A deadlock rolled the insert back: nothing was stored. */
+		if (db_conflict(db) && conflicts++ < LOCK_RETRIES) {
+			tries--;
+			continue;
+		}
 		if (key || tries + 1 >= n)
 			return GV_EDB;
 		db = dbset_pick(gv->dbs);
@@ -295,9 +305,30 @@ client_insert_leased(gv_client *gv, const struct gv_new_job *job,
 /*
  * Insert idx[0..n) of jobs into db in one transaction, in multi-row
  * statements of at most CHUNK_ROWS rows and about CHUNK_BYTES of payload.
+ * A transaction lost to a deadlock, a lock wait or a Galera certification
+ * conflict stored nothing and acknowledged nothing: it is tried again as a
+ * whole, a few times.
  */
+static int insert_share_once(gv_client *gv, struct db *db,
+    const struct gv_new_job *jobs, const size_t *idx, size_t n,
+    size_t *inserted);
+
 static int
 insert_share(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
+    const size_t *idx, size_t n, size_t *inserted)
+{
+	int tries, rc;
+
+	for (tries = 0;; tries++) {
+		rc = insert_share_once(gv, db, jobs, idx, n, inserted);
+		if (rc != GV_EDB || !db_conflict(db) || tries >= LOCK_RETRIES)
+			return rc;
+		gv->conflicts++;
+	}
+}
+
+static int
+insert_share_once(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
     const size_t *idx, size_t n, size_t *inserted)
 {
 	struct dbval *p;
@@ -436,37 +467,79 @@ stale(gv_client *gv, const struct gv_job *job)
 }
 
 /*
- * db_exec for the statements of a worker's answer, all idempotent (a fenced
- * delete or update), so repeating one whose answer was lost is safe. An
- * unreachable database (it backs off) is waited for up to retry_seconds; a
- * deadlock or lock wait timeout, which InnoDB rolled back, is tried again a
- * few times in any case: a QueueRunner releasing jobs gearmand did not
- * acknowledge deadlocks with the completion of one that ran all the same
+ * Whether a worker's answer whose reply was lost was done: 1 yes, 0 no (or
+ * it is not this answer's any more; running it again then matches no row
+ * and says so), -1 when the row cannot be read now. A completion is done
+ * when the row is gone; a failure when the attempt is no longer out (the
+ * failure is the one write that clears leased and keeps the attempt).
+ */
+static int
+answer_done(gv_client *gv, struct db *db, enum sql_id id,
+    const struct gv_job *job)
+{
+	struct dbval q = DBV_U(job->jobid);
+	uint64_t out;
+	int found;
+
+	if (db_select_u64(db, SQL_JOB_OUT, &q, 1, &out, &found, gv->err,
+	    sizeof(gv->err)) == -1)
+		return -1;
+	if (id == SQL_COMPLETE || id == SQL_COMPLETE_ANY)
+		return !found;
+	return found && (out & 1) == 0 &&
+	    (!job->fenced || out >> 1 == job->attempt);
+}
+
+/*
+ * db_exec for the statements of a worker's answer. An unreachable database
+ * (it backs off) is waited for up to retry_seconds; a deadlock or lock wait
+ * timeout, which InnoDB rolled back, is tried again a few times in any
+ * case: a QueueRunner releasing jobs gearmand did not acknowledge deadlocks
+ * with the completion of one that ran all the same
  * (tests/faults/20-gearmand.t), and without a retry the job ran again. An
  * SQL error is not retried: it will not go away by itself.
+ *
+ * Fenced updates and deletes are safe to repeat, but a repeat after a lost
+ * reply is not the same as the first try: a failure would count twice
+ * (failcount + 1), and a completion would find its row gone and report
+ * GV_ESTALE for a job it did complete. So for those (job given), once a
+ * reply was lost the row is read first, and the answer is repeated only if
+ * it was not done (tests/faults/61-lost-answers.t).
  */
 static int
 exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
-    const struct dbval *p, size_t np, uint64_t *affected)
+    const struct dbval *p, size_t np, uint64_t *affected,
+    const struct gv_job *job)
 {
 	double deadline = time_mono() + gv->retry_seconds;
 	double pause = RETRY_PAUSE_MIN;
-	int lock_tries = 0;
-	unsigned e;
+	int lock_tries = 0, unknown = 0, done;
 
-	while (db_exec(db, id, nrows, p, np, affected, NULL, gv->err,
-	    sizeof(gv->err)) == -1) {
-		e = db_errno(db);
-		if ((e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT) &&
-		    lock_tries++ < LOCK_RETRIES)
+	for (;;) {
+		if (unknown && job) {
+			if ((done = answer_done(gv, db, id, job)) == 1) {
+				*affected = 1;
+				return 0;
+			}
+			if (done == 0)
+				unknown = 0;
+		}
+		if (!unknown || !job) {
+			if (db_exec(db, id, nrows, p, np, affected, NULL,
+			    gv->err, sizeof(gv->err)) == 0)
+				return 0;
+			unknown |= db_maybe_applied(db);
+		}
+		if (db_conflict(db) && lock_tries++ < LOCK_RETRIES) {
+			gv->conflicts++;
 			continue;
+		}
 		if (db_healthy(db, time_mono()) ||
 		    time_mono() + pause > deadline)
 			return -1;
 		time_sleep(pause, NULL);
 		pause = pause * 2 > RETRY_PAUSE_MAX ? RETRY_PAUSE_MAX : pause * 2;
 	}
-	return 0;
 }
 
 static int
@@ -488,7 +561,7 @@ apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
 	if (job->fenced)
 		p[n++] = DBV_U(job->attempt);
 	if (exec_retry(gv, db, job->fenced ? fenced : any, 1, p, n,
-	    &affected) == -1)
+	    &affected, job) == -1)
 		return GV_EDB;
 	if (affected == 0)
 		return stale(gv, job);
@@ -621,7 +694,7 @@ flush_db(gv_client *gv, struct db *db, int fenced, struct dbval *p)
 		return 0;
 	return exec_retry(gv, db, fenced ? SQL_COMPLETE_MANY :
 	    SQL_COMPLETE_MANY_ANY, (unsigned)(fenced ? n / 2 : n), p, n,
-	    &affected);
+	    &affected, NULL);
 }
 
 int

@@ -18,5 +18,7 @@ int client_insert_leased(gv_client *gv, const struct gv_new_job *job,
     uint64_t *jobid, unsigned *dbid, int *inserted);
 /* The databases behind a client (the QueueRunner claims from each). */
 struct dbset *client_dbset(gv_client *gv);
+/* Deadlocks, lock waits and certification conflicts tried again so far. */
+unsigned long client_conflicts(const gv_client *gv);
 
 #endif

@@ -49,6 +49,8 @@ struct db {
 	MYSQL *conn;
 	double last_used;        /* time_mono() */
 	int in_txn;
+	int txn_lost;            /* the connection went inside a transaction */
+	int maybe_applied;       /* the last failed call may have been done */
 	unsigned failures;       /* consecutive */
 	double retry_at;         /* time_mono(); 0 when healthy */
 	unsigned last_errno;
@@ -68,20 +70,23 @@ struct dbset {
  * Fault injection for tests/faults, SQLite's discipline: a build with
  * -DGV_FAULTS and GV_FAULT_DB=N[,KIND][,after][,random] in the environment
  * fails the Nth database call of this process (only counting calls of KIND:
- * connect, claim, insert, delete, update, select, commit; default any) as a
- * lost connection. By default the call never reaches the server
+ * connect, claim, insert, delete, update, select, commit, fetch (a row of a
+ * result, the connection lost half-way through reading it); default any) as
+ * a lost connection. By default the call never reaches the server
  * (CR_SERVER_GONE_ERROR); "after" lets the server do it and loses the answer
  * (CR_SERVER_LOST), the case where the caller cannot know the outcome.
  * "random" fails each such call with a chance of 1 in N instead of only
  * the Nth (at random: a fixed period can fall in step with a loop of calls
- * and fail the same call every time).
+ * and fail the same call every time). "deadlock" fails it before it is sent
+ * as ER_LOCK_DEADLOCK instead, on a connection that stays up (a COMMIT so
+ * failed is rolled back for real, as the server would have).
  */
 enum fault_kind { FK_ANY, FK_CONNECT, FK_CLAIM, FK_INSERT, FK_DELETE,
-	FK_UPDATE, FK_SELECT, FK_COMMIT };
+	FK_UPDATE, FK_SELECT, FK_COMMIT, FK_FETCH };
 static const char *const fault_kinds[] = { "any", "connect", "claim",
-	"insert", "delete", "update", "select", "commit" };
+	"insert", "delete", "update", "select", "commit", "fetch" };
 static struct {
-	int parsed, kind, after, random, pending, fired;
+	int parsed, kind, after, random, deadlock, pending, fired;
 	unsigned long nth, seen;
 	unsigned seed;
 } fault;
@@ -92,7 +97,9 @@ fault_kind_of(enum sql_id id)
 	switch (id) {
 	case SQL_SELECT_DUE: case SQL_LEASE: return FK_CLAIM;
 	case SQL_INSERT: return FK_INSERT;
-	case SQL_COMPLETE: case SQL_COMPLETE_ANY: return FK_DELETE;
+	case SQL_COMPLETE: case SQL_COMPLETE_ANY: case SQL_COMPLETE_MANY:
+	case SQL_COMPLETE_MANY_ANY:
+		return FK_DELETE;
 	case SQL_PUSH_BACK: case SQL_RESCHEDULE_AT: case SQL_RESCHEDULE_IN:
 	case SQL_RESCHEDULE_AT_ANY: case SQL_RESCHEDULE_IN_ANY: case SQL_FAIL:
 	case SQL_FAIL_ANY: case SQL_EXTEND: case SQL_EXTEND_ANY:
@@ -122,6 +129,7 @@ fault_at(enum fault_kind kind, int after)
 					fault.kind = (int)i;
 			fault.after |= strncmp(p + 1, "after", 5) == 0;
 			fault.random |= strncmp(p + 1, "random", 6) == 0;
+			fault.deadlock |= strncmp(p + 1, "deadlock", 8) == 0;
 		}
 		fault.seed = (unsigned)getpid();
 	}
@@ -138,11 +146,13 @@ fault_at(enum fault_kind kind, int after)
 	if (fault.random ? (unsigned long)rand_r(&fault.seed) % fault.nth != 0 :
 	    ++fault.seen != fault.nth)
 		return 0;
-	if (fault.after && kind != FK_CONNECT) {
+	if (fault.after && kind != FK_CONNECT && kind != FK_FETCH) {
 		fault.pending = 1;
 		return 0;
 	}
 	fault.fired = 1;
+	if (fault.deadlock && kind != FK_CONNECT && kind != FK_FETCH)
+		return ER_LOCK_DEADLOCK;
 	return CR_SERVER_GONE_ERROR;
 }
 
@@ -153,7 +163,9 @@ fault_text(const char *real)
 	if (!fault.fired)
 		return real;
 	fault.fired = 0;
-	return "Lost connection (fault injected by GV_FAULT_DB)";
+	return fault.deadlock ? "Deadlock found when trying to get lock "
+	    "(fault injected by GV_FAULT_DB)" :
+	    "Lost connection (fault injected by GV_FAULT_DB)";
 }
 #define FAULT(kind, after) fault_at((kind), (after))
 #define FAULT_TEXT(real) fault_text(real)
@@ -350,6 +362,30 @@ stmt_cache_clear(struct db *db)
 	db->ncache = 0;
 }
 
+unsigned long
+db_connection_id(const struct db *db)
+{
+	return db->conn ? mysql_thread_id(db->conn) : 0;
+}
+
+int
+db_conflict(const struct db *db)
+{
+	return db->last_errno == ER_LOCK_DEADLOCK ||
+	    db->last_errno == ER_LOCK_WAIT_TIMEOUT;
+}
+
+int
+db_maybe_applied(const struct db *db)
+{
+	return db->maybe_applied;
+}
+
+/* A transaction lives and dies with its connection: one closed inside it
+ * is marked lost, and every later call of that transaction fails until the
+ * caller ends it (db_rollback, db_commit or a new db_begin). Reconnecting
+ * and carrying on would run the rest in autocommit, without the locks the
+ * transaction took (a claim's lease written on rows it no longer holds). */
 void
 db_disconnect(struct db *db)
 {
@@ -357,7 +393,16 @@ db_disconnect(struct db *db)
 	if (db->conn)
 		mysql_close(db->conn);
 	db->conn = NULL;
+	if (db->in_txn)
+		db->txn_lost = 1;
 	db->in_txn = 0;
+}
+
+static int
+txn_lost_error(struct db *db, char *err, size_t errlen)
+{
+	return errf(err, errlen, "database %u: the connection was lost inside "
+	    "a transaction, which the server rolled back", db->dbid);
 }
 
 /* Client errors (CR_*, 2000..2999) and the server's own goodbyes mean the
@@ -413,6 +458,8 @@ db_connect(struct db *db, char *err, size_t errlen)
 			return 0;
 		db_disconnect(db);
 	}
+	if (db->txn_lost)
+		return txn_lost_error(db, err, errlen);
 	if ((db->conn = mysql_init(NULL)) == NULL)
 		return errf(err, errlen, "database %u: out of memory", db->dbid);
 	timeout = DB_CONNECT_TIMEOUT;
@@ -556,7 +603,12 @@ stmt_run(struct db *db, enum sql_id id, unsigned n, const struct dbval *params,
 		errf(err, errlen, "bad parameter type");
 		goto out;
 	}
+	db->maybe_applied = 0;
 	for (tries = 0; tries < 2; tries++) {
+		if (db->txn_lost) {
+			txn_lost_error(db, err, errlen);
+			break;
+		}
 		if (db_connect(db, err, errlen) == -1)
 			break;
 		if ((stmt = stmt_get(db, id, n, err, errlen)) == NULL)
@@ -582,6 +634,9 @@ stmt_run(struct db *db, enum sql_id id, unsigned n, const struct dbval *params,
 			db_disconnect(db);
 			continue;
 		}
+		/* Gone before the statement was sent: not done. Lost after:
+		 * the server may have done it, and only a read can tell. */
+		db->maybe_applied = conn_lost(e) && e != CR_SERVER_GONE_ERROR;
 		db_failed(db, e);
 		break;
 	}
@@ -728,6 +783,48 @@ job_from_row(MYSQL_STMT *stmt, struct job_row *r, unsigned dbid,
 	return 0;
 }
 
+/* mysql_stmt_fetch of row number nrow (from 0), with the error number of a
+ * failure in *e. A row read from a connection that died reports its error
+ * on the connection, not on the statement (seen with a KILL in the middle
+ * of a claim). A fault is one call per result: it loses the connection
+ * after the first row. */
+static int
+fetch_row(struct db *db, MYSQL_STMT *stmt, size_t nrow, unsigned *e)
+{
+	int rc;
+
+	if (nrow == 1 && (*e = FAULT(FK_FETCH, 0)) != 0) {
+		*e = CR_SERVER_LOST;
+		return 1;
+	}
+	if ((rc = mysql_stmt_fetch(stmt)) == 1 &&
+	    (*e = mysql_stmt_errno(stmt)) == 0 &&
+	    (*e = mysql_errno(db->conn)) == 0)
+		*e = CR_SERVER_LOST;
+	return rc;
+}
+
+/*
+ * A fetch that failed: the result is freed before the failure is recorded,
+ * because recording a lost connection closes the connection and every
+ * statement prepared on it (using stmt after that was a use after free when
+ * a connection died in the middle of a claim).
+ */
+static int
+fetch_failed(struct db *db, MYSQL_STMT *stmt, enum sql_id id, unsigned e,
+    char *err, size_t errlen)
+{
+	const char *why = mysql_stmt_errno(stmt) ? mysql_stmt_error(stmt) :
+	    mysql_errno(db->conn) ? mysql_error(db->conn) :
+	    "the connection was lost while reading a row";
+
+	errf(err, errlen, "database %u: %s: %s", db->dbid, sql_name(id),
+	    FAULT_TEXT(why));
+	mysql_stmt_free_result(stmt);
+	db_failed(db, e);
+	return -1;
+}
+
 int
 db_select_jobs(struct db *db, enum sql_id id, const struct dbval *params,
     size_t nparams, struct gv_job **jobs, size_t *njobs, char *err,
@@ -736,7 +833,8 @@ db_select_jobs(struct db *db, enum sql_id id, const struct dbval *params,
 	struct job_row *r;
 	MYSQL_STMT *stmt;
 	struct gv_job *grown;
-	size_t cap = *njobs;
+	size_t cap = *njobs, first = *njobs;
+	unsigned e;
 	int rc, ret = -1;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
@@ -753,14 +851,12 @@ db_select_jobs(struct db *db, enum sql_id id, const struct dbval *params,
 		goto drain;
 	}
 	for (;;) {
-		rc = mysql_stmt_fetch(stmt);
+		rc = fetch_row(db, stmt, *njobs - first, &e);
 		if (rc == MYSQL_NO_DATA)
 			break;
 		if (rc == 1) {
-			errf(err, errlen, "database %u: %s: %s", db->dbid,
-			    sql_name(id), mysql_stmt_error(stmt));
-			db_failed(db, mysql_stmt_errno(stmt));
-			goto drain;
+			fetch_failed(db, stmt, id, e, err, errlen);
+			goto out;
 		}
 		if (*njobs == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -796,6 +892,8 @@ db_select_u64(struct db *db, enum sql_id id, const struct dbval *params,
 	MYSQL_BIND b;
 	unsigned long long v = 0;
 	my_bool is_null = 0;
+	unsigned e = 0;
+	size_t nrow;
 	int rc, ret = -1;
 
 	*found = 0;
@@ -811,18 +909,14 @@ db_select_u64(struct db *db, enum sql_id id, const struct dbval *params,
 		    mysql_stmt_error(stmt));
 		goto out;
 	}
-	while ((rc = mysql_stmt_fetch(stmt)) == 0) {
+	for (nrow = 0; (rc = fetch_row(db, stmt, nrow, &e)) == 0; nrow++) {
 		if (!*found && !is_null) {
 			*value = v;
 			*found = 1;
 		}
 	}
-	if (rc == 1) {
-		errf(err, errlen, "database %u: %s: %s", db->dbid, sql_name(id),
-		    mysql_stmt_error(stmt));
-		db_failed(db, mysql_stmt_errno(stmt));
-		goto out;
-	}
+	if (rc == 1)
+		return fetch_failed(db, stmt, id, e, err, errlen);
 	db_ok(db);
 	ret = 0;
 out:
@@ -833,6 +927,7 @@ out:
 int
 db_begin(struct db *db, char *err, size_t errlen)
 {
+	db->txn_lost = 0;
 	if (db_connect(db, err, errlen) == -1)
 		return -1;
 	if (mysql_autocommit(db->conn, 0) != 0) {
@@ -855,19 +950,34 @@ db_commit(struct db *db, char *err, size_t errlen)
 	unsigned e;
 	int rc;
 
-	if (db->conn == NULL)
-		return errf(err, errlen, "database %u: connection lost",
-		    db->dbid);
+	db->maybe_applied = 0;
+	if (db->txn_lost || db->conn == NULL || !db->in_txn) {
+		db->txn_lost = 0;
+		db->in_txn = 0;
+		return txn_lost_error(db, err, errlen);
+	}
 	e = FAULT(FK_COMMIT, 0);
 	rc = e ? -1 : mysql_commit(db->conn);
 	if (rc == 0 && (e = FAULT(FK_COMMIT, 1)) != 0)
 		rc = -1;
 	if (rc != 0) {
+		if (e == 0)
+			e = mysql_errno(db->conn);
 		errf(err, errlen, "database %u: commit: %s", db->dbid,
 		    FAULT_TEXT(mysql_error(db->conn)));
-		db_failed(db, e ? e : mysql_errno(db->conn));
+		db_failed(db, e);
+		if (db_conflict(db)) {
+			/* A deadlock or a certification conflict (Galera
+			 * reports one as a deadlock at COMMIT): the server
+			 * rolled the whole transaction back, the outcome is
+			 * known and the connection is fine. */
+			db_rollback(db);
+			return -1;
+		}
+		db->maybe_applied = e != CR_SERVER_GONE_ERROR;
 		if (db->conn)
 			db_disconnect(db);
+		db->txn_lost = 0;
 		return -1;
 	}
 	if (mysql_autocommit(db->conn, 1) != 0) {
@@ -882,6 +992,7 @@ db_commit(struct db *db, char *err, size_t errlen)
 void
 db_rollback(struct db *db)
 {
+	db->txn_lost = 0;
 	if (db->conn == NULL)
 		return;
 	if (mysql_rollback(db->conn) != 0 || mysql_autocommit(db->conn, 1) !=

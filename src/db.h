@@ -66,6 +66,18 @@ double db_backoff_left(const struct db *db, double now);
 void db_disconnect(struct db *db);
 /* The server's error number of the last failure (0 if none). */
 unsigned db_errno(const struct db *db);
+/* 1 if the last failure was a deadlock or a lock wait timeout: the server
+ * rolled back the statement, or the whole transaction (a deadlock, and a
+ * Galera certification conflict, which reports as one), and the same work
+ * may simply be tried again. */
+int db_conflict(const struct db *db);
+/* 1 if the last failed statement or COMMIT lost its connection after it was
+ * sent: the server may have done it. A caller about to repeat work that is
+ * not idempotent must read first. */
+int db_maybe_applied(const struct db *db);
+/* The server's id of the open connection (0 if none), as KILL and the
+ * process list name it. */
+unsigned long db_connection_id(const struct db *db);
 
 /*
  * Run statement id (nrows: the number of rows or ids of a variable shape,
@@ -88,6 +100,9 @@ int db_select_jobs(struct db *db, enum sql_id id, const struct dbval *params,
 int db_select_u64(struct db *db, enum sql_id id, const struct dbval *params,
     size_t nparams, uint64_t *value, int *found, char *err, size_t errlen);
 
+/* A transaction whose connection was lost fails as a whole: every later
+ * call in it, and its COMMIT, return -1 until db_rollback or db_commit ends
+ * it. A COMMIT refused for a conflict (db_conflict) has been rolled back. */
 int db_begin(struct db *db, char *err, size_t errlen);
 int db_commit(struct db *db, char *err, size_t errlen);
 void db_rollback(struct db *db);

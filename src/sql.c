@@ -168,6 +168,11 @@ static const struct sql_stmt {
 	[SQL_LEASE_LEFT_ANY] = { "lease_left_any",
 	    "SELECT GREATEST(CAST(run_after AS SIGNED) - UNIX_TIMESTAMP(), 0) "
 	    "FROM job WHERE jobid = ? AND leased = 1", NULL, NULL, 1, 0 },
+	/* What a worker's answer whose reply was lost left behind: read
+	 * before repeating one that is not idempotent. */
+	[SQL_JOB_OUT] = { "job_out",
+	    "SELECT attempt * 2 + leased FROM job WHERE jobid = ?", NULL, NULL,
+	    1, 0 },
 };
 
 int

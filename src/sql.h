@@ -54,6 +54,7 @@ enum sql_id {
 	SQL_COMPLETE_MANY_ANY, /* n jobids */
 	SQL_LEASE_LEFT,      /* jobid, attempt -> seconds until run_after */
 	SQL_LEASE_LEFT_ANY,  /* jobid -> seconds until run_after */
+	SQL_JOB_OUT,         /* jobid -> attempt * 2 + leased */
 	SQL_COUNT
 };
 

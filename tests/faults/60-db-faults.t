@@ -1,12 +1,13 @@
 #!/usr/bin/perl
 # Injected database faults, SQLite's discipline: with a GV_FAULTS build
 # (make test-faults builds one into build-faults/), GV_FAULT_DB=N[,KIND]
-# [,after][,random] makes the Nth database call of every process fail as a
-# lost connection: before the server sees it, or ("after") once the server
-# has done it and the answer is lost. For each N of a bounded range and each
-# kind of call (connect, claim, insert, delete, update, commit) the master
-# (and so every child), gv_inject and gv_consume all run with the fault, in
-# both modes at once; every acknowledged job must still run.
+# [,after][,random][,deadlock] makes the Nth database call of every process
+# fail as a lost connection: before the server sees it, or ("after") once
+# the server has done it and the answer is lost; or as a deadlock the server
+# rolled back. For each N of a bounded range and each kind of call (connect,
+# claim, insert, delete, update, commit, fetch) the master (and so every
+# child), gv_inject and gv_consume all run with the fault, in both modes at
+# once; every acknowledged job must still run.
 use strict;
 use warnings;
 use FindBin;
@@ -41,8 +42,10 @@ my @specs = (
 	'2,claim', '1,claim,after', '2,claim,after',
 	'1,insert,after',
 	'1,delete,after', '1,update,after',
-	'1,commit', '1,commit,after',
+	'1,commit', '1,commit,after', '2,commit,after',
 	'7,random', '5,after,random',       # 1 call in 7, 1 in 5
+	'1,fetch', '5,fetch,random',        # a row read from a dead connection
+	'1,commit,deadlock', '4,deadlock,random', # rolled back for a conflict
 );
 # With one database an insert that failed has nowhere else to go: the
 # client is refused (and, when the commit's answer was lost, the job may be

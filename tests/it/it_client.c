@@ -6,6 +6,7 @@
  * so what is verified is what the database holds, not what the library
  * believes.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include <check.h>
 #include <mysql.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "config.h"
@@ -452,6 +454,223 @@ START_TEST(failed_database_avoided)
 }
 END_TEST
 
+/* The one job row of a test, as a fenced worker would hold it once a
+ * QueueRunner leased it (attempt 1, leased). */
+static struct gv_job
+leased_job(const char *funcname)
+{
+	struct gv_new_job j = { .funcname = funcname };
+	struct gv_job job = { 0 };
+	uint64_t id;
+	unsigned dbid;
+
+	ck_assert_msg(gv_insert_job(gv, &j, &id, &dbid, NULL) == GV_OK, "%s",
+	    gv_errmsg(gv));
+	sql(dbid, "UPDATE job SET attempt = 1, leased = 1, run_after = "
+	    "UNIX_TIMESTAMP() + 300");
+	job.jobid = id;
+	job.dbid = dbid;
+	job.attempt = 1;
+	job.fenced = 1;
+	return job;
+}
+
+/* Another session that KILLs a connection once the server shows it
+ * running a statement that starts with prefix: from the side, while the
+ * test's own thread is inside the db call. */
+struct killer {
+	const struct config_db *d;
+	unsigned long victim;
+	const char *prefix;
+	int fired;
+	pthread_t thread;
+};
+
+static void *
+killer_run(void *arg)
+{
+	struct killer *k = arg;
+	MYSQL *m = mysql_init(NULL);
+	MYSQL_RES *res;
+	char q[512];
+	int i, seen;
+
+	if (mysql_real_connect(m, k->d->host, k->d->user, k->d->password,
+	    k->d->database, k->d->port, k->d->socket, 0) == NULL)
+		goto out;
+	/* Caught once it sends rows, not while it still sorts them. */
+	snprintf(q, sizeof(q), "SELECT 1 FROM information_schema.PROCESSLIST "
+	    "WHERE ID = %lu AND INFO LIKE '%s%%' AND STATE IN ('Sending data', "
+	    "'Writing to net', 'Sending to client')", k->victim, k->prefix);
+	for (i = 0; i < 20000 && !k->fired; i++) {
+		if (mysql_query(m, q) != 0 ||
+		    (res = mysql_store_result(m)) == NULL)
+			break;
+		seen = mysql_num_rows(res) > 0;
+		mysql_free_result(res);
+		if (seen) {
+			snprintf(q, sizeof(q), "KILL CONNECTION %lu",
+			    k->victim);
+			k->fired = mysql_query(m, q) == 0;
+			break;
+		}
+		usleep(500);
+	}
+out:
+	mysql_close(m);
+	return NULL;
+}
+
+/* The connection is killed in the middle of reading a large claim: the
+ * claim fails cleanly (under ASan: without a use after free of the closed
+ * statement) and the next call reconnects. */
+START_TEST(connection_killed_during_fetch)
+{
+	struct db *db = dbset_find(client_dbset(gv), cfg->dbs[0].dbid);
+	struct dbval limit = DBV_U(1000);
+	struct gv_job *jobs = NULL;
+	struct killer k = { .d = &cfg->dbs[0], .prefix = "SELECT jobid" };
+	uint64_t now;
+	size_t n = 0;
+	char err[512];
+	int found, tries, rc = 0;
+
+	/* 60 MB of result: reading it takes far longer than the killer's
+	 * look at the process list. */
+	sql(cfg->dbs[0].dbid, "INSERT INTO job (funcname, arg, run_after) "
+	    "SELECT 'big', REPEAT('x', 524288), 0 FROM seq_1_to_120");
+	for (tries = 0; tries < 5 && !k.fired; tries++) {
+		ck_assert_msg(db_select_u64(db, SQL_NOW, NULL, 0, &now, &found,
+		    err, sizeof(err)) == 0, "%s", err);
+		k.victim = db_connection_id(db);
+		ck_assert_uint_ne(k.victim, 0);
+		ck_assert_int_eq(pthread_create(&k.thread, NULL, killer_run,
+		    &k), 0);
+		rc = db_select_jobs(db, SQL_SELECT_DUE, &limit, 1, &jobs, &n,
+		    err, sizeof(err));
+		pthread_join(k.thread, NULL);
+		db_jobs_free(jobs, n);
+		jobs = NULL;
+		n = 0;
+	}
+	ck_assert_msg(k.fired, "the claim was never caught reading");
+	ck_assert_msg(rc == -1, "a claim whose connection was killed "
+	    "succeeded");
+	/* Read as a lost connection, which the next call replaces. */
+	ck_assert_msg(db_errno(db) >= 2000 || db_errno(db) == 1927,
+	    "the killed connection read as error %u: %s", db_errno(db), err);
+	ck_assert_msg(db_select_u64(db, SQL_NOW, NULL, 0, &now, &found, err,
+	    sizeof(err)) == 0, "no reconnect after the kill: %s", err);
+}
+END_TEST
+
+/* A connection lost inside a claim's transaction fails the whole
+ * transaction: no later statement of it runs on a new connection (in
+ * autocommit, without the claim's locks), and COMMIT reports failure. */
+START_TEST(transaction_fails_with_its_connection)
+{
+	unsigned dbid = cfg->dbs[0].dbid;
+	struct db *db = dbset_find(client_dbset(gv), dbid);
+	struct dbval limit = DBV_U(10), p[4];
+	struct gv_job *jobs = NULL;
+	size_t n = 0, i;
+	char err[512], q[64];
+
+	sql(dbid, "INSERT INTO job (funcname, arg, run_after) VALUES "
+	    "('t', 'a', 0), ('t', 'b', 0), ('t', 'c', 0)");
+	ck_assert_int_eq(db_begin(db, err, sizeof(err)), 0);
+	ck_assert_msg(db_select_jobs(db, SQL_SELECT_DUE, &limit, 1, &jobs, &n,
+	    err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(n, 3);
+	snprintf(q, sizeof(q), "KILL CONNECTION %lu", db_connection_id(db));
+	sql(dbid, q);
+	p[0] = DBV_U(300);
+	for (i = 0; i < n; i++)
+		p[i + 1] = DBV_U(jobs[i].jobid);
+	/* The first statement meets the dead connection; the second must
+	 * not find a new one. */
+	ck_assert_int_eq(db_exec(db, SQL_LEASE, 3, p, 4, NULL, NULL, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(db_exec(db, SQL_LEASE, 3, p, 4, NULL, NULL, err,
+	    sizeof(err)) == -1, "a statement of a lost transaction ran");
+	ck_assert_msg(db_commit(db, err, sizeof(err)) == -1,
+	    "the commit of a lost transaction succeeded");
+	db_rollback(db);
+	ck_assert_int_eq(num(dbid, "SELECT SUM(attempt + leased) FROM job"),
+	    0);
+	/* Then the database serves the next transaction. */
+	ck_assert_int_eq(db_begin(db, err, sizeof(err)), 0);
+	ck_assert_msg(db_exec(db, SQL_LEASE, 3, p, 4, NULL, NULL, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(db_commit(db, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(num(dbid, "SELECT SUM(leased) FROM job"), 3);
+	db_jobs_free(jobs, n);
+}
+END_TEST
+
+/*
+ * Run by tests/faults/61-lost-answers.t on a GV_FAULTS build, one case per
+ * process (CK_RUN_CASE) with the GV_FAULT_DB that case needs.
+ */
+
+/* GV_FAULT_DB=1,update,after: the failure is recorded, its answer lost,
+ * and the retry must not count it twice (it parked jobs early). */
+START_TEST(failure_answer_lost)
+{
+	struct gv_job job = leased_job("lost-fail");
+
+	gv_set_retry(gv, 10);
+	gv_set_max_failures(gv, 3);
+	ck_assert_msg(gv_failed_job(gv, &job) == GV_OK, "%s", gv_errmsg(gv));
+	ck_assert_int_eq(num(job.dbid, "SELECT failcount FROM job"), 1);
+	ck_assert_int_lt(num(job.dbid, "SELECT run_after FROM job"), GV_NEVER);
+	/* A failure that is not lost still counts. */
+	sql(job.dbid, "UPDATE job SET leased = 1");
+	ck_assert_msg(gv_failed_job(gv, &job) == GV_OK, "%s", gv_errmsg(gv));
+	ck_assert_int_eq(num(job.dbid, "SELECT failcount FROM job"), 2);
+}
+END_TEST
+
+/* GV_FAULT_DB=1,delete,after: the completion is done, its answer lost: the
+ * retry finds the row gone and it is a success, not GV_ESTALE. */
+START_TEST(completion_answer_lost)
+{
+	struct gv_job job = leased_job("lost-done");
+
+	gv_set_retry(gv, 10);
+	ck_assert_msg(gv_complete_job(gv, &job) == GV_OK, "%s",
+	    gv_errmsg(gv));
+	ck_assert_int_eq(num(job.dbid, "SELECT COUNT(*) FROM job"), 0);
+	/* A stale completion is still stale. */
+	job = leased_job("lost-done");
+	sql(job.dbid, "UPDATE job SET attempt = 2");
+	ck_assert_int_eq(gv_complete_job(gv, &job), GV_ESTALE);
+}
+END_TEST
+
+/* GV_FAULT_DB=1,commit,deadlock: an insert batch whose COMMIT deadlocked
+ * (a Galera certification conflict reports the same) was rolled back and
+ * is tried again as a whole: acknowledged once, stored once. */
+START_TEST(insert_commit_deadlock)
+{
+	struct gv_new_job j[10];
+	char keys[10][8];
+	size_t i, inserted = 0;
+
+	/* Keyed, so that each has one home and no other database to go to
+	 * after a failure. */
+	for (i = 0; i < 10; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+		j[i] = (struct gv_new_job){ .funcname = "conflict",
+		    .uniqkey = keys[i] };
+	}
+	ck_assert_msg(gv_insert_jobs(gv, j, 10, &inserted) == GV_OK, "%s",
+	    gv_errmsg(gv));
+	ck_assert_uint_eq(inserted, 10);
+	ck_assert_int_eq(count_all("WHERE funcname = 'conflict'"), 10);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
 	struct gv_new_job j = { .funcname = "" };
@@ -466,6 +685,22 @@ START_TEST(bad_arguments)
 	ck_assert_int_eq(count_all(""), 0);
 }
 END_TEST
+
+/* A case of its own, run only when GV_FAULT_DB is set: it needs a fault
+ * build and the fault its .t file names. */
+static void
+fault_case(Suite *s, const char *name, const TTest *test)
+{
+	TCase *tc;
+
+	if (getenv("GV_FAULT_DB") == NULL)
+		return;
+	tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test);
+	suite_add_tcase(s, tc);
+}
 
 int
 main(void)
@@ -488,6 +723,17 @@ main(void)
 	tcase_add_test(tc, failed_database_avoided);
 	tcase_add_test(tc, bad_arguments);
 	suite_add_tcase(s, tc);
+	/* Also run under valgrind by tests/t/10-client.t: libmariadb is not
+	 * instrumented, so ASan misses a use after free inside it. */
+	tc = tcase_create("db");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, connection_killed_during_fetch);
+	tcase_add_test(tc, transaction_fails_with_its_connection);
+	suite_add_tcase(s, tc);
+	fault_case(s, "failure_answer_lost", failure_answer_lost);
+	fault_case(s, "completion_answer_lost", completion_answer_lost);
+	fault_case(s, "insert_commit_deadlock", insert_commit_deadlock);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
 	srunner_run_all(sr, CK_NORMAL);

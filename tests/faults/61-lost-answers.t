@@ -1,0 +1,32 @@
+#!/usr/bin/perl
+# A worker's answer whose reply was lost, and transactions the server rolled
+# back for a conflict: libgarivini on a GV_FAULTS build
+# (tests/it/it_client.c, one Check case per process with its own fault).
+#
+#   failure_answer_lost     1,update,after: gv_failed_job counted once, not
+#                           twice (the retry parked jobs early)
+#   completion_answer_lost  1,delete,after: gv_complete_job is a success,
+#                           not GV_ESTALE
+#   insert_commit_deadlock  1,commit,deadlock: gv_insert_jobs tries the
+#                           rolled-back batch again; stored once
+use strict;
+use warnings;
+use Test::More;
+use GvTest;
+
+my $t = GvTest->new(dbs => 2, gearmands => 0);
+my $ini = $t->write_ini('garivini.gearman_servers' => undef);
+my %cases = (
+	failure_answer_lost => '1,update,after',
+	completion_answer_lost => '1,delete,after',
+	insert_commit_deadlock => '1,commit,deadlock',
+);
+for my $case (sort keys %cases) {
+	my ($code, $out, $err) = $t->run({ env => { GV_TEST_INI => $ini,
+	    GV_FAULT_DB => $cases{$case}, CK_RUN_CASE => $case },
+	    timeout => 120 }, $t->build_path('tests/it_client'));
+	is($code, 0, "$case ($cases{$case})") or diag($out, $err);
+	like($out, qr/100%: Checks: 1, Failures: 0, Errors: 0/,
+	    "$case: the case ran");
+}
+done_testing();
