@@ -183,6 +183,7 @@ inject(struct injector *in, gearman_job_st *gjob)
 	unsigned dbid = 0;
 	int inserted = 0, submit_now, rc;
 	gearman_return_t ret;
+	char why[1100];
 
 	if (jobjson_inject_decode(gearman_job_workload(gjob),
 	    gearman_job_workload_size(gjob), &req, in->err,
@@ -213,7 +214,11 @@ inject(struct injector *in, gearman_job_st *gjob)
 		scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
 		log_warnx("job for %s not stored: %s", req.funcname,
 		    gv_errmsg(in->gv));
-		ret = refuse(gjob, "database unavailable, job not stored");
+		/* The database's reason (unreachable, table full, ...)
+		 * is the client's to see too: it decides what to do next. */
+		snprintf(why, sizeof(why), "job not stored: %s",
+		    gv_errmsg(in->gv));
+		ret = refuse(gjob, why);
 		goto out;
 	}
 	if (rc != GV_OK) {
