@@ -4,6 +4,7 @@
 #   make test         setup check, unit tests, integration tests (real servers)
 #   make sanitize     the same tests on an ASan + UBSan build in build-asan/
 #   make test-faults  chaos and fault injection under load (build-faults/)
+#   make test-cluster the same engine on a 3-node Galera cluster
 #   make fuzz         the parsers under libFuzzer, briefly
 #   make run          Garivini on the sample garivini.ini (private servers)
 #   make bench        benchmarks against gearmand's own queues (not in test)
@@ -68,7 +69,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test unit integration sanitize run install clean setup bench \
-	test-faults fuzz itests
+	test-faults test-cluster fuzz itests
 all: $(BUILD)/libgarivini.a $(BUILD)/libgarivini.so $(PROGRAMS) \
 	$(BUILD)/garivini.pc
 
@@ -149,6 +150,10 @@ sanitize: setup
 test-faults: setup
 	$(MAKE) BUILD=build-faults FAULTS=1 all itests
 	GV_BUILD=$(abspath build-faults) prove -j2 -I tests/lib tests/faults
+
+# Garivini on a 3-node Galera cluster on loopback (tests/cluster).
+test-cluster: setup all
+	GV_BUILD=$(abspath $(BUILD)) prove -I tests/lib tests/cluster
 
 # The parsers under libFuzzer, a short run on the kept corpus (fuzz/run.sh).
 fuzz: setup

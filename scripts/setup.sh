@@ -12,7 +12,7 @@ PACKAGES=(
 	gcc make pkg-config
 	libgearman-dev libmariadb-dev libjansson-dev libinih-dev check
 	gearman-job-server gearman-tools
-	mariadb-server mariadb-client
+	mariadb-server mariadb-client galera-4 rsync
 	libgearman-client-perl libdbd-mariadb-perl libjson-perl perl
 	groff-base man-db valgrind
 	clang libclang-rt-14-dev

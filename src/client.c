@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "jobjson.h"
@@ -24,7 +25,9 @@
 
 #define RETRY_PAUSE_MIN 0.1
 #define RETRY_PAUSE_MAX 2.0
-#define LOCK_RETRIES 5            /* a deadlock, tried again at once */
+#define CONFLICT_TRIES 30         /* a deadlock or conflict, tried again */
+#define CONFLICT_PAUSE 0.005      /* seconds before the first retry ... */
+#define CONFLICT_PAUSE_MAX 0.5    /* ... doubling to this, with jitter */
 #define LATER_MAX 100             /* completions shared by one commit */
 #define LATER_WAIT 0.005          /* seconds a completion may wait */
 
@@ -41,12 +44,40 @@ struct gv_client {
 	size_t nlater;
 	double later_since;       /* time_mono() of the oldest */
 	unsigned long conflicts;  /* deadlocks and lock waits tried again */
+	unsigned seed;            /* jitter of conflict retries */
 	char err[1024];
 };
 
 static int
 fail(gv_client *gv, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * After a failure of db: 1 if it was a conflict (a deadlock, a lock wait
+ * timeout, a Galera certification conflict) to try again, after a short
+ * pause. The pause doubles and is jittered: two writers on two Galera
+ * nodes that conflict on every commit (inserts of one function conflict,
+ * as Galera certifies NULL unique keys) would otherwise retry in step and
+ * conflict again (seen in tests/cluster/10-galera.t).
+ */
+static int
+conflict_retry(gv_client *gv, struct db *db, int *tries)
+{
+	double pause = CONFLICT_PAUSE;
+	int i;
+
+	if (!db_conflict(db) || *tries >= CONFLICT_TRIES)
+		return 0;
+	for (i = 0; i < *tries && pause < CONFLICT_PAUSE_MAX; i++)
+		pause *= 2;
+	if (pause > CONFLICT_PAUSE_MAX)
+		pause = CONFLICT_PAUSE_MAX;
+	(*tries)++;
+	gv->conflicts++;
+	time_sleep(pause * (0.5 + (double)rand_r(&gv->seed) / RAND_MAX),
+	    NULL);
+	return 1;
+}
 
 static int
 fail(gv_client *gv, int code, const char *fmt, ...)
@@ -73,6 +104,7 @@ gv_open(const struct gv_db_settings *dbs, size_t ndbs, char *err,
 		free(gv);
 		return NULL;
 	}
+	gv->seed = (unsigned)(time_real() * 1e6) ^ (unsigned)getpid();
 	return gv;
 }
 
@@ -260,7 +292,7 @@ insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
 		    sizeof(gv->err)) == 0)
 			break;
 		/* A deadlock rolled the insert back: nothing was stored. */
-		if (db_conflict(db) && conflicts++ < LOCK_RETRIES) {
+		if (conflict_retry(gv, db, &conflicts)) {
 			tries--;
 			continue;
 		}
@@ -317,14 +349,12 @@ static int
 insert_share(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
     const size_t *idx, size_t n, size_t *inserted)
 {
-	int tries, rc;
+	int tries = 0, rc;
 
-	for (tries = 0;; tries++) {
+	do
 		rc = insert_share_once(gv, db, jobs, idx, n, inserted);
-		if (rc != GV_EDB || !db_conflict(db) || tries >= LOCK_RETRIES)
-			return rc;
-		gv->conflicts++;
-	}
+	while (rc == GV_EDB && conflict_retry(gv, db, &tries));
+	return rc;
 }
 
 static int
@@ -530,10 +560,8 @@ exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
 				return 0;
 			unknown |= db_maybe_applied(db);
 		}
-		if (db_conflict(db) && lock_tries++ < LOCK_RETRIES) {
-			gv->conflicts++;
+		if (conflict_retry(gv, db, &lock_tries))
 			continue;
-		}
 		if (db_healthy(db, time_mono()) ||
 		    time_mono() + pause > deadline)
 			return -1;

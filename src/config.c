@@ -20,6 +20,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "hostport.h"
 #include "log.h"
 #include "util.h"
 
@@ -30,6 +31,7 @@ enum key_type {
 	KT_DOUBLE,      /* double */
 	KT_LEVEL,       /* int, enum log_level */
 	KT_SERVERS,     /* char * as written, parsed into cfg->servers */
+	KT_HOSTS,       /* char * as written, checked as a host list */
 };
 
 /* flags */
@@ -87,8 +89,10 @@ static const struct key keys[] = {
 	    0, 0, G(prometheus_file),
 	    "Prometheus text file written with the status; none = off" },
 
-	{ DB_SECTION, "host", KT_STRING, "127.0.0.1", 0, 0,
-	    0, R_ALL, D(host), "database server host" },
+	{ DB_SECTION, "host", KT_HOSTS, "127.0.0.1", 0, 0,
+	    0, R_ALL, D(host),
+	    "database server host, or an ordered list of host[:port] (one "
+	    "writer at a time, the first usable one)" },
 	{ DB_SECTION, "port", KT_UINT, "3306", 1, 65535,
 	    0, R_ALL, D(port), "database server TCP port" },
 	{ DB_SECTION, "socket", KT_STRING, NULL, 0, 0,
@@ -266,68 +270,20 @@ find_section(const char *section)
 }
 
 static int
-parse_server(char *tok, struct config_server *s, char *why, size_t whylen)
-{
-	char *host = tok, *port = NULL, *colon, *close;
-	long n = 4730;
-
-	if (*tok == '[') {      /* [v6 address]:port */
-		host = tok + 1;
-		if ((close = strchr(host, ']')) == NULL)
-			return errf(why, whylen, "missing ']' in '%s'", tok);
-		*close = '\0';
-		if (close[1] == ':')
-			port = close + 2;
-		else if (close[1] != '\0')
-			return errf(why, whylen, "bad server '%s]%s'", tok,
-			    close + 1);
-	} else if ((colon = strchr(tok, ':')) != NULL &&
-	    strchr(colon + 1, ':') == NULL) {
-		/* Exactly one colon: host:port. More than one is a bare IPv6
-		 * address, which can only take the default port. */
-		*colon = '\0';
-		port = colon + 1;
-	}
-	if (*host == '\0')
-		return errf(why, whylen, "a server has no host");
-	if (strlen(host) >= sizeof(s->host))
-		return errf(why, whylen, "host name '%.40s...' is too long",
-		    host);
-	if (port && parse_long(port, 1, 65535, &n) == -1)
-		return errf(why, whylen, "bad port '%s' for %s (1..65535)",
-		    port, host);
-	snprintf(s->host, sizeof(s->host), "%s", host);
-	s->port = (unsigned)n;
-	return 0;
-}
-
-static int
 parse_servers(struct config *cfg, const char *value, char *why,
     size_t whylen)
 {
-	struct config_server list[CONFIG_MAX_SERVERS];
-	char *copy, *tok, *save;
-	size_t n = 0;
+	struct hostport list[CONFIG_MAX_SERVERS];
+	size_t i, n;
 
-	if ((copy = strdup(value)) == NULL)
-		return errf(why, whylen, "out of memory");
-	for (tok = strtok_r(copy, ", \t", &save); tok;
-	    tok = strtok_r(NULL, ", \t", &save)) {
-		if (n == CONFIG_MAX_SERVERS) {
-			free(copy);
-			return errf(why, whylen, "more than %d servers",
-			    CONFIG_MAX_SERVERS);
-		}
-		if (parse_server(tok, &list[n], why, whylen) == -1) {
-			free(copy);
-			return -1;
-		}
-		n++;
+	if (hostport_parse_list(value, 4730, list, CONFIG_MAX_SERVERS, &n, why,
+	    whylen) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		memcpy(cfg->servers[i].host, list[i].host,
+		    sizeof(cfg->servers[i].host));
+		cfg->servers[i].port = list[i].port;
 	}
-	free(copy);
-	if (n == 0)
-		return errf(why, whylen, "no server given");
-	memcpy(cfg->servers, list, n * sizeof(list[0]));
 	cfg->nservers = n;
 	return 0;
 }
@@ -347,6 +303,7 @@ set_value(struct config *cfg, void *base, const struct key *k,
 	switch (k->type) {
 	case KT_STRING:
 	case KT_SERVERS:
+	case KT_HOSTS:
 		if (*value == '\0' && k->def && *k->def)
 			return errf(why, whylen, "must not be empty");
 		if (*value == '\0' && (k->flags & K_REQUIRED))
@@ -354,6 +311,14 @@ set_value(struct config *cfg, void *base, const struct key *k,
 		if (k->type == KT_SERVERS &&
 		    parse_servers(cfg, value, why, whylen) == -1)
 			return -1;
+		if (k->type == KT_HOSTS) {
+			struct hostport hosts[HOSTPORT_MAX_PER_DB];
+			size_t n;
+
+			if (hostport_parse_list(value, 3306, hosts,
+			    HOSTPORT_MAX_PER_DB, &n, why, whylen) == -1)
+				return -1;
+		}
 		/* An empty value of a key whose default is none means none. */
 		if ((*value || k->def) && (copy = strdup(value)) == NULL)
 			return errf(why, whylen, "out of memory");
@@ -776,7 +741,8 @@ free_keys(void *base, int db)
 	for (i = 0; i < NKEYS; i++) {
 		if (is_db(&keys[i]) != db)
 			continue;
-		if (keys[i].type == KT_STRING || keys[i].type == KT_SERVERS)
+		if (keys[i].type == KT_STRING || keys[i].type == KT_SERVERS ||
+		    keys[i].type == KT_HOSTS)
 			free(*(char **)field(base, &keys[i]));
 	}
 }
@@ -805,6 +771,7 @@ same_value(const struct config *a, const void *abase,
 
 	switch (k->type) {
 	case KT_STRING:
+	case KT_HOSTS:
 		sa = *(char *const *)fa;
 		sb = *(char *const *)fb;
 		return (sa == NULL && sb == NULL) ||
@@ -911,6 +878,7 @@ format_value(const struct config *cfg, const void *base, const struct key *k,
 	switch (k->type) {
 	case KT_STRING:
 	case KT_SERVERS:
+	case KT_HOSTS:
 		s = *(char *const *)f;
 		if (k->flags & K_SECRET)
 			snprintf(out, outlen, "%s",

@@ -23,7 +23,7 @@ struct config_server {
 
 struct config_db {
 	unsigned dbid;          /* N of [db.N], 1 .. 65535 */
-	char *host;             /* default 127.0.0.1 */
+	char *host;             /* default 127.0.0.1; or "h1[:p1], h2..." */
 	unsigned port;          /* default 3306 */
 	char *socket;           /* NULL: TCP */
 	char *database;         /* required */

@@ -18,6 +18,7 @@
 #include <mysqld_error.h>
 
 #include "db.h"
+#include "hostport.h"
 #include "util.h"
 
 #define DB_CONNECT_TIMEOUT 5     /* seconds */
@@ -25,6 +26,8 @@
 #define DB_IDLE_PING 2.0         /* seconds idle before a ping */
 #define DB_BACKOFF_MIN 0.5
 #define DB_BACKOFF_MAX 30.0
+#define DB_FAILBACK 30.0         /* seconds on a later host before trying
+				    the earlier ones again */
 #define DB_STMT_CACHE 32
 #define DB_STR_BUF 1024          /* VARCHAR(255) of utf8mb4 fits */
 #define DB_ARG_BUF 65536         /* bigger args are fetched column by column */
@@ -38,10 +41,23 @@ struct cached_stmt {
 	unsigned long used;      /* tick of the last use, for LRU eviction */
 };
 
+/* One host of a database's ordered list, with its own backoff: a host that
+ * could not be connected to (or is not a synced Galera node) is passed over
+ * for a while, so a dead first host does not cost a connect timeout on
+ * every reconnect. */
+struct db_host {
+	struct hostport hp;
+	unsigned failures;
+	double retry_at;
+};
+
 struct db {
 	unsigned dbid;
-	char *host;
-	unsigned port;
+	struct db_host *hosts;
+	size_t nhosts;
+	size_t cur;              /* the host connected to, or last used */
+	double failback_at;      /* time_mono() to try earlier hosts again */
+	unsigned long failovers; /* moves to another host */
 	char *socket;
 	char *database;
 	char *user;
@@ -174,6 +190,29 @@ fault_text(const char *real)
 #define FAULT_TEXT(real) (real)
 #endif
 
+/* The hosts of s: its host list, each without a port taking s's port. */
+static int
+hosts_new(struct db *db, const struct gv_db_settings *s, char *err,
+    size_t errlen)
+{
+	struct hostport list[HOSTPORT_MAX_PER_DB];
+	const char *host = s->host && *s->host ? s->host :
+	    (s->socket ? "localhost" : "127.0.0.1");
+	char why[256];
+	size_t i, n;
+
+	if (hostport_parse_list(host, s->port ? s->port : 3306, list,
+	    HOSTPORT_MAX_PER_DB, &n, why, sizeof(why)) == -1)
+		return errf(err, errlen, "database %u: host: %s", s->dbid,
+		    why);
+	if ((db->hosts = calloc(n, sizeof(*db->hosts))) == NULL)
+		return errf(err, errlen, "out of memory");
+	for (i = 0; i < n; i++)
+		db->hosts[i].hp = list[i];
+	db->nhosts = n;
+	return 0;
+}
+
 static int
 db_cmp(const void *a, const void *b)
 {
@@ -214,14 +253,13 @@ dbset_new(const struct gv_db_settings *s, size_t n, char *err, size_t errlen)
 			goto fail;
 		}
 		db->dbid = s[i].dbid;
-		db->port = s[i].port ? s[i].port : 3306;
-		db->host = str_dup(s[i].host && *s[i].host ? s[i].host :
-		    (s[i].socket ? "localhost" : "127.0.0.1"));
+		if (hosts_new(db, &s[i], err, errlen) == -1)
+			goto fail;
 		db->socket = str_dup(s[i].socket);
 		db->database = str_dup(s[i].database ? s[i].database : "");
 		db->user = str_dup(s[i].user ? s[i].user : "");
 		db->password = str_dup(s[i].password ? s[i].password : "");
-		if (!db->host || !db->database || !db->user || !db->password ||
+		if (!db->database || !db->user || !db->password ||
 		    (s[i].socket && !db->socket)) {
 			errf(err, errlen, "out of memory");
 			goto fail;
@@ -245,7 +283,7 @@ dbset_free(struct dbset *set)
 		struct db *db = &set->dbs[i];
 
 		db_disconnect(db);
-		free(db->host);
+		free(db->hosts);
 		free(db->socket);
 		free(db->database);
 		free(db->user);
@@ -362,6 +400,20 @@ stmt_cache_clear(struct db *db)
 	db->ncache = 0;
 }
 
+const char *
+db_host(const struct db *db, unsigned *port)
+{
+	if (port)
+		*port = db->hosts[db->cur].hp.port;
+	return db->hosts[db->cur].hp.host;
+}
+
+unsigned long
+db_failovers(const struct db *db)
+{
+	return db->failovers;
+}
+
 unsigned long
 db_connection_id(const struct db *db)
 {
@@ -415,22 +467,26 @@ conn_lost(unsigned e)
 	    e == 4031 /* idle disconnect */;
 }
 
+/* 0.5 s after the first of consecutive failures, doubling to 30 s. */
+static double
+backoff_delay(unsigned failures)
+{
+	double delay = DB_BACKOFF_MIN;
+
+	for (unsigned i = 1; i < failures && delay < DB_BACKOFF_MAX; i++)
+		delay *= 2;
+	return delay > DB_BACKOFF_MAX ? DB_BACKOFF_MAX : delay;
+}
+
 static void
 db_failed(struct db *db, unsigned e)
 {
-	double delay;
-
 	db->last_errno = e;
 	if (!conn_lost(e))
 		return;
 	db_disconnect(db);
 	db->failures++;
-	delay = DB_BACKOFF_MIN;
-	for (unsigned i = 1; i < db->failures && delay < DB_BACKOFF_MAX; i++)
-		delay *= 2;
-	if (delay > DB_BACKOFF_MAX)
-		delay = DB_BACKOFF_MAX;
-	db->retry_at = time_mono() + delay;
+	db->retry_at = time_mono() + backoff_delay(db->failures);
 }
 
 static void
@@ -442,53 +498,200 @@ db_ok(struct db *db)
 	db->last_used = time_mono();
 }
 
+/* The first row's second column of a SHOW, compared with want. -1 when
+ * the query failed. */
+static int
+show_is(MYSQL *m, enum sql_id id, const char *name, const char *want)
+{
+	const char *q = sql_text(id, 1, NULL, 0);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int same = 0;
+
+	if (mysql_real_query(m, q, strlen(q)) != 0 ||
+	    (res = mysql_store_result(m)) == NULL)
+		return -1;
+	while ((row = mysql_fetch_row(res)) != NULL)
+		if (row[0] && row[1] && strcasecmp(row[0], name) == 0)
+			same = strcmp(row[1], want) == 0;
+	mysql_free_result(res);
+	return same;
+}
+
+/*
+ * A Galera node is used only while it is synced and ready: a node that is
+ * joining, donating or cut off from the primary component refuses writes or
+ * serves stale data. A server that is not a Galera node (wsrep_on absent or
+ * OFF) is always usable.
+ */
+static int
+host_usable(MYSQL *m, char *why, size_t whylen)
+{
+	int on = show_is(m, SQL_WSREP_ON, "wsrep_on", "ON");
+
+	if (on != 1)
+		return 0;
+	if (show_is(m, SQL_WSREP_STATE, "wsrep_local_state_comment",
+	    "Synced") != 1 || show_is(m, SQL_WSREP_STATE, "wsrep_ready",
+	    "ON") != 1)
+		return errf(why, whylen, "a Galera node that is not synced "
+		    "and ready");
+	return 0;
+}
+
+/* A new connection to host i of db, or NULL with the reason in err and
+ * the server's error number in *e. */
+static MYSQL *
+connect_host(struct db *db, size_t i, unsigned *e, char *err, size_t errlen)
+{
+	const struct hostport *h = &db->hosts[i].hp;
+	unsigned int timeout;
+	my_bool off = 0;
+	char why[256];
+	MYSQL *m;
+
+	if ((m = mysql_init(NULL)) == NULL) {
+		*e = CR_OUT_OF_MEMORY;
+		errf(err, errlen, "database %u: out of memory", db->dbid);
+		return NULL;
+	}
+	timeout = DB_CONNECT_TIMEOUT;
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	timeout = DB_IO_TIMEOUT;
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_OPT_RECONNECT, &off);
+	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_options(m, MYSQL_INIT_COMMAND,
+	    "SET SESSION tx_isolation = 'READ-COMMITTED'");
+	if ((*e = FAULT(FK_CONNECT, 0)) != 0 ||
+	    mysql_real_connect(m, h->host, db->user, db->password,
+	    db->database, db->socket ? 0 : h->port, db->socket,
+	    CLIENT_FOUND_ROWS) == NULL) {
+		if (*e == 0)
+			*e = mysql_errno(m);
+		errf(err, errlen, "database %u: cannot connect to %s:%u: %s",
+		    db->dbid, h->host, h->port, FAULT_TEXT(mysql_error(m)));
+		mysql_close(m);
+		return NULL;
+	}
+	if (host_usable(m, why, sizeof(why)) == -1) {
+		*e = CR_CONNECTION_ERROR;
+		errf(err, errlen, "database %u: %s:%u is %s", db->dbid,
+		    h->host, h->port, why);
+		mysql_close(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void
+host_failed(struct db_host *h)
+{
+	h->failures++;
+	h->retry_at = time_mono() + backoff_delay(h->failures);
+}
+
+/* Take m, a connection to host i, as db's connection. */
+static void
+use_host(struct db *db, size_t i, MYSQL *m)
+{
+	double now = time_mono();
+
+	if (db->conn)
+		db_disconnect(db);
+	if (i != db->cur)
+		db->failovers++;
+	db->conn = m;
+	db->cur = i;
+	db->hosts[i].failures = 0;
+	db->hosts[i].retry_at = 0;
+	db->failback_at = now + DB_FAILBACK;
+	db->last_used = now;
+}
+
+/*
+ * Connect to the first usable host in the list's order, passing over hosts
+ * in their own backoff (unless every host is). One writer at a time, and
+ * every process of every master picks the same one: Galera's advice, since
+ * writers on several nodes conflict at certification.
+ */
+static int
+connect_first(struct db *db, char *err, size_t errlen)
+{
+	double now = time_mono();
+	size_t i, tried = 0;
+	unsigned e = 0, first_e = 0;
+	int pass;
+	MYSQL *m;
+
+	for (pass = 0; pass < 2 && tried == 0; pass++) {
+		for (i = 0; i < db->nhosts; i++) {
+			if (pass == 0 && db->nhosts > 1 &&
+			    db->hosts[i].retry_at > now)
+				continue;
+			tried++;
+			if ((m = connect_host(db, i, &e, err, errlen)) != NULL) {
+				use_host(db, i, m);
+				return 0;
+			}
+			if (first_e == 0)
+				first_e = e;
+			host_failed(&db->hosts[i]);
+		}
+	}
+	/* Every connect failure backs off, even "access denied": it may be
+	 * fixed any moment and must not be hammered. */
+	db_failed(db, first_e >= 2000 && first_e < 3000 ? first_e :
+	    CR_CONNECTION_ERROR);
+	db->last_errno = first_e;
+	return -1;
+}
+
+/* On a later host than the first, between transactions, now and then: move
+ * back to an earlier host that connects and is usable again, so that every
+ * writer returns to the same one after a failover. The connection in use is
+ * dropped only once the new one works. */
+static void
+failback(struct db *db)
+{
+	double now = time_mono();
+	char why[256];
+	unsigned e;
+	size_t i;
+	MYSQL *m;
+
+	if (db->cur == 0 || db->in_txn || now < db->failback_at)
+		return;
+	db->failback_at = now + DB_FAILBACK;
+	for (i = 0; i < db->cur; i++) {
+		if (db->hosts[i].retry_at > now)
+			continue;
+		if ((m = connect_host(db, i, &e, why, sizeof(why))) != NULL) {
+			use_host(db, i, m);
+			return;
+		}
+		host_failed(&db->hosts[i]);
+	}
+}
+
 static int
 db_connect(struct db *db, char *err, size_t errlen)
 {
-	unsigned int timeout;
-	my_bool off = 0;
-	unsigned e;
-
 	if (db->conn) {
 		/* A connection idle for long may have been closed by the
 		 * server (wait_timeout) or a restart: find out before a
 		 * statement fails half-way. */
 		if (time_mono() - db->last_used < DB_IDLE_PING ||
-		    mysql_ping(db->conn) == 0)
+		    mysql_ping(db->conn) == 0) {
+			failback(db);
 			return 0;
+		}
 		db_disconnect(db);
 	}
 	if (db->txn_lost)
 		return txn_lost_error(db, err, errlen);
-	if ((db->conn = mysql_init(NULL)) == NULL)
-		return errf(err, errlen, "database %u: out of memory", db->dbid);
-	timeout = DB_CONNECT_TIMEOUT;
-	mysql_options(db->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	timeout = DB_IO_TIMEOUT;
-	mysql_options(db->conn, MYSQL_OPT_READ_TIMEOUT, &timeout);
-	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
-	mysql_options(db->conn, MYSQL_OPT_RECONNECT, &off);
-	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	mysql_options(db->conn, MYSQL_INIT_COMMAND,
-	    "SET SESSION tx_isolation = 'READ-COMMITTED'");
-	if ((e = FAULT(FK_CONNECT, 0)) != 0 ||
-	    mysql_real_connect(db->conn, db->host, db->user, db->password,
-	    db->database, db->socket ? 0 : db->port, db->socket,
-	    CLIENT_FOUND_ROWS) == NULL) {
-		if (e == 0)
-			e = mysql_errno(db->conn);
-		errf(err, errlen, "database %u: cannot connect: %s", db->dbid,
-		    FAULT_TEXT(mysql_error(db->conn)));
-		mysql_close(db->conn);
-		db->conn = NULL;
-		/* Every connect failure backs off, even "access denied": it
-		 * may be fixed any moment and must not be hammered. */
-		db_failed(db, e >= 2000 && e < 3000 ? e : CR_CONNECTION_ERROR);
-		db->last_errno = e;
-		return -1;
-	}
-	db->last_used = time_mono();
-	return 0;
+	return connect_first(db, err, errlen);
 }
 
 static MYSQL_STMT *

@@ -10,6 +10,13 @@
  * avoided for a growing while (0.5 s doubling to 30 s); dbset_pick skips it
  * until then. Calls naming a database explicitly (completing a job) try it
  * anyway: there is no other place for that row.
+ *
+ * Hosts: a database may be an ordered list of hosts (Galera nodes, or a
+ * primary and its failover targets). One is written to at a time: the first
+ * in the list that connects and, for a Galera node, is synced and ready. A
+ * host that fails is passed over for its own growing while; from a later
+ * host, the earlier ones are tried again every 30 s between transactions,
+ * so every writer comes back to the same first host.
  */
 #ifndef DB_H
 #define DB_H
@@ -78,6 +85,10 @@ int db_maybe_applied(const struct db *db);
 /* The server's id of the open connection (0 if none), as KILL and the
  * process list name it. */
 unsigned long db_connection_id(const struct db *db);
+/* The host in use (or last used) of the database's list, and its port. */
+const char *db_host(const struct db *db, unsigned *port);
+/* How many times the database moved to another host of its list. */
+unsigned long db_failovers(const struct db *db);
 
 /*
  * Run statement id (nrows: the number of rows or ids of a variable shape,

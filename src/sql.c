@@ -173,6 +173,14 @@ static const struct sql_stmt {
 	[SQL_JOB_OUT] = { "job_out",
 	    "SELECT attempt * 2 + leased FROM job WHERE jobid = ?", NULL, NULL,
 	    1, 0 },
+	/* Asked once per new connection: a Galera node takes writes only
+	 * while it is synced and ready. SHOW works on MySQL too, which has no
+	 * wsrep_on and so reads as no Galera. */
+	[SQL_WSREP_ON] = { "wsrep_on", "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'",
+	    NULL, NULL, 0, 0 },
+	[SQL_WSREP_STATE] = { "wsrep_state", "SHOW GLOBAL STATUS WHERE "
+	    "Variable_name IN ('wsrep_local_state_comment', 'wsrep_ready')",
+	    NULL, NULL, 0, 0 },
 };
 
 int

@@ -671,6 +671,36 @@ START_TEST(insert_commit_deadlock)
 }
 END_TEST
 
+/* A database named by a list of hosts: a dead first host is passed over for
+ * the next one, at once and without losing the insert. */
+START_TEST(host_list_passes_over_a_dead_host)
+{
+	const struct config_db *d = &cfg->dbs[0];
+	char hosts[300], err[256];
+	struct gv_db_settings s;
+	struct gv_new_job j = { .funcname = "hosts" };
+	unsigned port;
+	gv_client *one;
+
+	snprintf(hosts, sizeof(hosts), "127.0.0.1:1, %s:%u", d->host, d->port);
+	s = (struct gv_db_settings){ .dbid = d->dbid, .host = hosts,
+	    .database = d->database, .user = d->user, .password = d->password };
+	ck_assert_ptr_nonnull(one = gv_open(&s, 1, err, sizeof(err)));
+	ck_assert_msg(gv_insert_job(one, &j, NULL, NULL, NULL) == GV_OK, "%s",
+	    gv_errmsg(one));
+	ck_assert_str_eq(db_host(dbset_at(client_dbset(one), 0), &port),
+	    d->host);
+	ck_assert_uint_eq(port, d->port);
+	ck_assert_int_eq(num(d->dbid, "SELECT COUNT(*) FROM job WHERE "
+	    "funcname = 'hosts'"), 1);
+	gv_close(one);
+	/* A list that cannot be parsed is refused at open. */
+	s.host = "127.0.0.1:99999";
+	ck_assert_ptr_null(gv_open(&s, 1, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "bad port"));
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
 	struct gv_new_job j = { .funcname = "" };
@@ -722,6 +752,7 @@ main(void)
 	tcase_add_test(tc, completions_share_commits);
 	tcase_add_test(tc, failed_database_avoided);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, host_list_passes_over_a_dead_host);
 	suite_add_tcase(s, tc);
 	/* Also run under valgrind by tests/t/10-client.t: libmariadb is not
 	 * instrumented, so ASan misses a use after free inside it. */

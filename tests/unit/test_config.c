@@ -395,6 +395,23 @@ START_TEST(test_db_sections)
 }
 END_TEST
 
+/* A database's host may be an ordered list; a bad one names its line. */
+START_TEST(test_db_host_list)
+{
+	struct config *cfg;
+
+	cfg = load_ok("[db.1]\ndatabase = d\nhost = n1:3307, n2  [::1]:3309\n");
+	ck_assert_str_eq(cfg->dbs[0].host, "n1:3307, n2  [::1]:3309");
+	config_free(cfg);
+	load_bad("[db.1]\ndatabase = d\nhost = n1:99999, n2\n",
+	    "t.ini:3: [db.1] host: bad port '99999' for n1");
+	load_bad("[db.1]\ndatabase = d\nhost = [n1, n2\n",
+	    "t.ini:3: [db.1] host: missing ']'");
+	load_bad("[db.1]\ndatabase = d\nhost = a b c d e f g h i j k l m n o "
+	    "p q\n", "t.ini:3: [db.1] host: more than 16 servers");
+}
+END_TEST
+
 START_TEST(test_too_many_dbs)
 {
 	size_t len = 0;
@@ -855,6 +872,7 @@ config_suite(void)
 	tcase_add_test(tc, test_unknown_key_and_section);
 	tcase_add_test(tc, test_duplicates);
 	tcase_add_test(tc, test_db_sections);
+	tcase_add_test(tc, test_db_host_list);
 	tcase_add_test(tc, test_too_many_dbs);
 	tcase_add_test(tc, test_missing_database);
 	tcase_add_test(tc, test_servers);

@@ -1,0 +1,122 @@
+#!/usr/bin/perl
+# Garivini on a 3-node MariaDB Galera cluster (tests/cluster/lib/GvGalera.pm),
+# [db.1] naming the three nodes as an ordered host list. Under load in both
+# modes, each scenario prints acknowledged, completed, lost (must be 0) and
+# duplicates:
+#
+#   conflict   a second master writing through node 2 while the first writes
+#              through node 1: their claims and completions conflict at
+#              certification (reported as deadlocks at COMMIT) and are tried
+#              again; 20,000 gv_inject inserts (two writers, one per node)
+#              and 300 inject_jobs calls are all acknowledged
+#   failover   SIGKILL of the node in use: writers move to the next host,
+#              nothing is lost, every job runs, the table ends empty; the node
+#              restarts and rejoins
+#   rolling    every node stopped and started again in turn
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib", "$FindBin::Bin/../faults/lib";
+use Test::More;
+use Time::HiRes qw(sleep time);
+use GvGalera;
+
+my $g = GvGalera->new(nodes => 3);
+is($g->cluster_size(1), 3, 'three nodes synced');
+$ENV{GV_TEST_MYSQL} = $g->gv_test_mysql(1);
+require GvChaos;
+my $c = GvChaos->new(dbs => 1, ini => {
+	'db.1.host' => $g->host_list(1, 2, 3),
+	'db.1.user' => $GvGalera::USER, 'db.1.password' => $GvGalera::PASSWORD,
+});
+my $t = $c->t;
+my $dir = $t->dir;
+
+# --- conflict: writers on two nodes -----------------------------------------
+my $ini_b = $t->write_ini(%{ $c->{ini} }, file => 'b.ini',
+    'db.1.host' => $g->host_list(2, 1, 3),
+    'db.1.user' => $GvGalera::USER, 'db.1.password' => $GvGalera::PASSWORD,
+    'garivini.pidfile' => "$dir/b.pid",
+    'garivini.status_file' => "$dir/b.json",
+    'garivini.prometheus_file' => "$dir/b.prom",
+    'garivini.log_file' => "$dir/b.log");
+$c->start_master;
+my $master_b = $t->spawn({ name => 'garivini-b' }, $t->build_path('garivini'),
+    '-c', $ini_b);
+$t->wait_for('the second master to run', 20, sub {
+	my $st = eval { $t->status_json("$dir/b.json") };
+	$st && $st->{master}{state} eq 'running';
+});
+
+my $func = 'galera_bulk';
+my $ran = "$dir/$func.ran";
+my @consumers = $c->start_consumers('throughput', $func, $ran, n => 3);
+my $latency = $c->begin_load('conflict', 'latency', per_round => 30,
+    max_rounds => 10, pause => 0.1);
+my @writers = map {
+	my ($ini, $w) = @$_;
+	$t->spawn({ name => "insert-$w" }, $t->build_path('gv_inject'), '-c',
+	    $ini, '-f', $func, '-n', 10000, '-b', 100, '-a', "$w-{n}");
+} ([$c->ini, 'w1'], [$ini_b, 'w2']);
+for my $pid (@writers) {
+	is($t->wait_exit($pid, 300), 0, "writer $pid: every insert "
+	    . 'acknowledged');
+}
+my $r = $c->finish_load($latency, drain => 120);
+is($r->{acked}, 300, 'conflict/latency: 300 inject_jobs acknowledged');
+$t->wait_for("every $func row to go", 300, sub {
+	$c->rows_left($func) == 0
+});
+{
+	my $runs = GvChaos::runs($ran);
+	my ($lost, $dups) = (0, 0);
+	for my $w (qw(w1 w2)) {
+		for my $n (0 .. 9999) {
+			my $k = $runs->{"$w-$n"} // 0;
+			$lost++ if $k == 0;
+			$dups++ if $k > 1;
+		}
+	}
+	diag("conflict/throughput: acknowledged 20000, completed "
+	    . (20000 - $lost) . ", lost $lost, duplicates $dups");
+	is($lost, 0, 'conflict/throughput: no acknowledged job lost');
+}
+kill 'TERM', @consumers;
+$t->wait_exit($_, 10) for @consumers;
+my $conflicts = 0;
+for my $f ($t->log_path, "$dir/b.log") {
+	open(my $fh, '<', $f) or next;
+	$conflicts += grep { /Deadlock|conflict/i } <$fh>;
+}
+note("conflict: $conflicts conflicts logged");
+is($t->stop($master_b, 'TERM', 30), 0, 'the second master stops');
+
+# --- failover: SIGKILL of the node in use -----------------------------------
+for my $mode (qw(throughput latency)) {
+	$c->scenario('failover', $mode, sub {
+		$g->kill_node(1);
+		sleep 3;
+		$g->start_node(1);
+		$g->wait_synced(1);
+	}, drain => 120, load_seconds => 2, after_seconds => 2);
+}
+is($g->cluster_size(2), 3, 'node 1 rejoined');
+
+# --- rolling restart ----------------------------------------------------------
+for my $mode (qw(throughput latency)) {
+	$c->scenario('rolling', $mode, sub {
+		for my $i (1 .. 3) {
+			$g->stop_node($i);
+			$g->start_node($i);
+			$g->wait_synced($i);
+		}
+	}, drain => 120, load_seconds => 1, after_seconds => 2);
+}
+is($g->cluster_size(3), 3, 'the cluster is whole after the rolling restart');
+ok($t->running($c->master), 'the master lived through it all');
+is($c->stop_master, 0, 'and stops gracefully');
+# The databases are dropped through the cluster, so the test's servers go
+# before the cluster does.
+$t->teardown;
+$g->teardown;
+done_testing();

@@ -1,0 +1,248 @@
+package GvGalera;
+
+# A MariaDB Galera cluster on loopback for tests/cluster (make test-cluster),
+# from Debian's mariadb-server and galera-4: N nodes (3 by default) in a
+# temporary directory, each with its own SQL, group communication, IST and
+# SST ports, torn down at the end. A node that cannot start, or a cluster
+# that does not sync, fails the test: nothing is skipped.
+#
+#   my $g = GvGalera->new(nodes => 3);
+#   $ENV{GV_TEST_MYSQL} = $g->gv_test_mysql;   # GvTest uses node 1
+#   $g->kill_node(1); $g->start_node(1); $g->wait_synced(1);
+#
+# Nodes run as the mysql user on datadirs it owns: started as root, the
+# rsync state transfer cannot write its destination. State transfers use
+# rsync (SST) and IST.
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use File::Path qw(remove_tree);
+use File::Temp qw(tempdir);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use GvTest;
+
+my $GALERA = '/usr/lib/galera/libgalera_smm.so';
+my $SYNC_SECONDS = 120;
+our $USER = 'gvroot';
+our $PASSWORD = 'gvroot';
+
+sub new {
+	my ($class, %o) = @_;
+	my $n = $o{nodes} // 3;
+	croak "GvGalera: $GALERA is missing (install galera-4)" unless -f $GALERA;
+	my ($uid, $gid) = (getpwnam('mysql'))[2, 3];
+	croak 'GvGalera: no mysql user (install mariadb-server)'
+	    unless defined $uid;
+	my $dir = tempdir('gv-galera-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+	chmod(0755, $dir);
+	my $self = bless { dir => $dir, n => $n, uid => $uid, gid => $gid,
+	    nodes => [], owner => $$,
+	    keep => ($ENV{GV_TEST_KEEP} // '') eq '1' }, $class;
+	for my $i (1 .. $n) {
+		$self->{nodes}[$i] = { dir => "$dir/n$i",
+		    map { $_ => GvTest::_free_port() } qw(sql gcomm ist sst) };
+	}
+	eval {
+		$self->_install($_) for 1 .. $n;
+		$self->start_node(1, bootstrap => 1);
+		$self->wait_synced(1);
+		$self->_admin(1)->do("CREATE USER '$USER'\@'%' IDENTIFIED BY "
+		    . "'$PASSWORD'");
+		$self->_admin(1)->do("GRANT ALL PRIVILEGES ON *.* TO "
+		    . "'$USER'\@'%' WITH GRANT OPTION");
+		for my $i (2 .. $n) {
+			$self->start_node($i);
+			$self->wait_synced($i);
+		}
+		1;
+	} or do {
+		my $err = $@;
+		$self->teardown;
+		die $err;
+	};
+	return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub nodes { $_[0]{n} }
+sub port { $_[0]{nodes}[$_[1]]{sql} }
+sub pid { $_[0]{nodes}[$_[1]]{pid} }
+
+# The hosts of a [db.N] section, in the order given (node numbers).
+sub host_list {
+	my ($self, @order) = @_;
+	@order = 1 .. $self->{n} unless @order;
+	return join(', ', map { '127.0.0.1:' . $self->port($_) } @order);
+}
+
+# GV_TEST_MYSQL for GvTest: node 1, as the cluster's admin user.
+sub gv_test_mysql {
+	my ($self, $i) = @_;
+	return '127.0.0.1:' . $self->port($i // 1) . ":$USER:$PASSWORD";
+}
+
+sub _install {
+	my ($self, $i) = @_;
+	my $n = $self->{nodes}[$i];
+	mkdir $n->{dir} or croak "$n->{dir}: $!";
+	chown($self->{uid}, $self->{gid}, $n->{dir});
+	my $log = "$n->{dir}/install.log";
+	my $pid = GvTest::_fork_exec(cmd => [GvTest::_find_program(
+	    'mariadb-install-db'), '--no-defaults', '--rpm',
+	    "--datadir=$n->{dir}/data", '--user=mysql',
+	    '--auth-root-authentication-method=normal', '--skip-test-db',
+	    '--skip-name-resolve'], stdout => $log, stderr => $log);
+	my $status = GvTest::_wait_pid($pid, 120);
+	croak "mariadb-install-db for node $i failed:\n" . GvTest::_tail($log)
+	    unless defined $status && $status == 0;
+	system('chown', '-R', 'mysql:mysql', $n->{dir}) == 0
+	    or croak "chown $n->{dir} failed";
+}
+
+sub _args {
+	my ($self, $i, $bootstrap) = @_;
+	my $n = $self->{nodes}[$i];
+	my $peers = join(',', map { "127.0.0.1:$self->{nodes}[$_]{gcomm}" }
+	    1 .. $self->{n});
+	return (GvTest::_find_program('mariadbd'), '--no-defaults',
+	    "--datadir=$n->{dir}/data", "--socket=$n->{dir}/sock",
+	    "--port=$n->{sql}", '--bind-address=127.0.0.1',
+	    "--pid-file=$n->{dir}/pid", "--log-error=$n->{dir}/err",
+	    '--user=mysql', '--skip-name-resolve', '--skip-log-bin',
+	    '--performance-schema=OFF', '--max-connections=300',
+	    '--max-allowed-packet=64M', '--character-set-server=utf8mb4',
+	    '--collation-server=utf8mb4_general_ci',
+	    '--innodb-buffer-pool-size=128M', '--innodb-log-file-size=64M',
+	    '--binlog-format=ROW', '--innodb-autoinc-lock-mode=2',
+	    '--wsrep-on=ON', "--wsrep-provider=$GALERA",
+	    '--wsrep-cluster-name=gvtest',
+	    "--wsrep-cluster-address=gcomm://$peers",
+	    "--wsrep-node-address=127.0.0.1:$n->{gcomm}",
+	    "--wsrep-node-name=n$i",
+	    "--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:"
+	    . "$n->{gcomm};ist.recv_addr=127.0.0.1:$n->{ist}",
+	    '--wsrep-sst-method=rsync',
+	    "--wsrep-sst-receive-address=127.0.0.1:$n->{sst}",
+	    ($bootstrap ? ('--wsrep-new-cluster') : ()));
+}
+
+# Start node i (bootstrap: it forms a new cluster; else it joins).
+sub start_node {
+	my ($self, $i, %o) = @_;
+	my $n = $self->{nodes}[$i];
+	croak "node $i is running" if $n->{pid};
+	delete $n->{dbh};
+	my $out = "$n->{dir}/out";
+	$n->{pid} = GvTest::_fork_exec(cmd => [$self->_args($i,
+	    $o{bootstrap})], stdout => $out, stderr => $out);
+	return $n->{pid};
+}
+
+sub _reap {
+	my ($self, $i, $timeout) = @_;
+	my $n = $self->{nodes}[$i];
+	return 1 unless $n->{pid};
+	my $status = GvTest::_wait_pid($n->{pid}, $timeout);
+	return 0 unless defined $status;
+	delete $n->{pid};
+	delete $n->{dbh};
+	return 1;
+}
+
+# SIGKILL (or another signal) node i and wait until it is gone.
+sub kill_node {
+	my ($self, $i, $sig) = @_;
+	my $n = $self->{nodes}[$i];
+	croak "node $i is not running" unless $n->{pid};
+	kill($sig // 'KILL', $n->{pid});
+	$self->_reap($i, 120) or croak "node $i did not stop";
+}
+
+# A clean stop (TERM), as a rolling restart does.
+sub stop_node { $_[0]->kill_node($_[1], 'TERM') }
+
+sub _connect {
+	my ($self, $i, %o) = @_;
+	return DBI->connect('DBI:MariaDB:host=127.0.0.1;port='
+	    . $self->port($i) . ';mariadb_connect_timeout=2', $USER, $PASSWORD,
+	    { RaiseError => 1, PrintError => 0, AutoCommit => 1 })
+	    unless $o{root};
+	my $n = $self->{nodes}[$i];
+	return DBI->connect("DBI:MariaDB:mariadb_socket=$n->{dir}/sock", 'root',
+	    '', { RaiseError => 1, PrintError => 0, AutoCommit => 1 });
+}
+
+sub _admin {
+	my ($self, $i) = @_;
+	my $n = $self->{nodes}[$i];
+	$n->{dbh} = $self->_connect($i, root => 1)
+	    unless $n->{dbh} && eval { $n->{dbh}->ping };
+	return $n->{dbh};
+}
+
+# A handle on node i as the cluster's admin user.
+sub dbh {
+	my ($self, $i) = @_;
+	return $self->_connect($i);
+}
+
+sub _status {
+	my ($self, $i) = @_;
+	my %s;
+	eval {
+		my $rows = $self->_admin($i)->selectall_arrayref(
+		    "SHOW GLOBAL STATUS WHERE Variable_name IN "
+		    . "('wsrep_local_state_comment', 'wsrep_ready', "
+		    . "'wsrep_cluster_size')");
+		%s = map { $_->[0] => $_->[1] } @$rows;
+	};
+	return \%s;
+}
+
+# Wait until node i is synced and ready (dies after $SYNC_SECONDS).
+sub wait_synced {
+	my ($self, $i, $timeout) = @_;
+	my $n = $self->{nodes}[$i];
+	my $deadline = time + ($timeout // $SYNC_SECONDS);
+	while (time < $deadline) {
+		croak "node $i exited while starting:\n"
+		    . GvTest::_tail("$n->{dir}/err")
+		    if $n->{pid} && waitpid($n->{pid}, WNOHANG) == $n->{pid}
+		    && (delete $n->{pid});
+		my $s = -S "$n->{dir}/sock" ? $self->_status($i) : {};
+		return 1 if ($s->{wsrep_local_state_comment} // '') eq 'Synced'
+		    && ($s->{wsrep_ready} // '') eq 'ON';
+		sleep 0.2;
+	}
+	croak "node $i not synced within " . ($timeout // $SYNC_SECONDS)
+	    . " s:\n" . GvTest::_tail("$n->{dir}/err");
+}
+
+# The cluster size node i sees.
+sub cluster_size {
+	my ($self, $i) = @_;
+	return $self->_status($i)->{wsrep_cluster_size} // 0;
+}
+
+sub teardown {
+	my ($self) = @_;
+	return if $self->{down}++ || $$ != $self->{owner};
+	for my $i (1 .. $self->{n}) {
+		my $n = $self->{nodes}[$i] or next;
+		next unless $n->{pid};
+		kill('KILL', $n->{pid});
+		$self->_reap($i, 30);
+	}
+	if ($self->{keep}) {
+		Test::More::diag("GV_TEST_KEEP=1: kept $self->{dir}");
+	} else {
+		remove_tree($self->{dir});
+	}
+}
+
+sub DESTROY { $_[0]->teardown }
+
+1;
