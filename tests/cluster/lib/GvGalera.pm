@@ -7,6 +7,7 @@ package GvGalera;
 # that does not sync, fails the test: nothing is skipped.
 #
 #   my $g = GvGalera->new(nodes => 3);
+#   my $s = GvGalera->new(nodes => 3, galera => 0);  # independent servers
 #   $ENV{GV_TEST_MYSQL} = $g->gv_test_mysql;   # GvTest uses node 1
 #   $g->kill_node(1); $g->start_node(1); $g->wait_synced(1);
 #
@@ -39,7 +40,7 @@ sub new {
 	my $dir = tempdir('gv-galera-XXXXXX', TMPDIR => 1, CLEANUP => 0);
 	chmod(0755, $dir);
 	my $self = bless { dir => $dir, n => $n, uid => $uid, gid => $gid,
-	    nodes => [], owner => $$,
+	    nodes => [], owner => $$, galera => $o{galera} // 1,
 	    keep => ($ENV{GV_TEST_KEEP} // '') eq '1' }, $class;
 	for my $i (1 .. $n) {
 		$self->{nodes}[$i] = { dir => "$dir/n$i",
@@ -49,13 +50,12 @@ sub new {
 		$self->_install($_) for 1 .. $n;
 		$self->start_node(1, bootstrap => 1);
 		$self->wait_synced(1);
-		$self->_admin(1)->do("CREATE USER '$USER'\@'%' IDENTIFIED BY "
-		    . "'$PASSWORD'");
-		$self->_admin(1)->do("GRANT ALL PRIVILEGES ON *.* TO "
-		    . "'$USER'\@'%' WITH GRANT OPTION");
+		$self->_create_user(1);
 		for my $i (2 .. $n) {
 			$self->start_node($i);
 			$self->wait_synced($i);
+			# A Galera node has the user by replication.
+			$self->_create_user($i) unless $self->{galera};
 		}
 		1;
 	} or do {
@@ -64,6 +64,14 @@ sub new {
 		die $err;
 	};
 	return $self;
+}
+
+sub _create_user {
+	my ($self, $i) = @_;
+	$self->_admin($i)->do("CREATE USER '$USER'\@'%' IDENTIFIED BY "
+	    . "'$PASSWORD'");
+	$self->_admin($i)->do("GRANT ALL PRIVILEGES ON *.* TO '$USER'\@'%' "
+	    . 'WITH GRANT OPTION');
 }
 
 sub dir { $_[0]{dir} }
@@ -105,8 +113,6 @@ sub _install {
 sub _args {
 	my ($self, $i, $bootstrap) = @_;
 	my $n = $self->{nodes}[$i];
-	my $peers = join(',', map { "127.0.0.1:$self->{nodes}[$_]{gcomm}" }
-	    1 .. $self->{n});
 	return (GvTest::_find_program('mariadbd'), '--no-defaults',
 	    "--datadir=$n->{dir}/data", "--socket=$n->{dir}/sock",
 	    "--port=$n->{sql}", '--bind-address=127.0.0.1',
@@ -116,7 +122,15 @@ sub _args {
 	    '--max-allowed-packet=64M', '--character-set-server=utf8mb4',
 	    '--collation-server=utf8mb4_general_ci',
 	    '--innodb-buffer-pool-size=128M', '--innodb-log-file-size=64M',
-	    '--binlog-format=ROW', '--innodb-autoinc-lock-mode=2',
+	    ($self->{galera} ? $self->_wsrep_args($i, $bootstrap) : ()));
+}
+
+sub _wsrep_args {
+	my ($self, $i, $bootstrap) = @_;
+	my $n = $self->{nodes}[$i];
+	my $peers = join(',', map { "127.0.0.1:$self->{nodes}[$_]{gcomm}" }
+	    1 .. $self->{n});
+	return ('--binlog-format=ROW', '--innodb-autoinc-lock-mode=2',
 	    '--wsrep-on=ON', "--wsrep-provider=$GALERA",
 	    '--wsrep-cluster-name=gvtest',
 	    "--wsrep-cluster-address=gcomm://$peers",
@@ -212,6 +226,12 @@ sub wait_synced {
 		    . GvTest::_tail("$n->{dir}/err")
 		    if $n->{pid} && waitpid($n->{pid}, WNOHANG) == $n->{pid}
 		    && (delete $n->{pid});
+		if (!$self->{galera}) {
+			return 1 if -S "$n->{dir}/sock" &&
+			    eval { $self->_admin($i) };
+			sleep 0.2;
+			next;
+		}
 		my $s = -S "$n->{dir}/sock" ? $self->_status($i) : {};
 		return 1 if ($s->{wsrep_local_state_comment} // '') eq 'Synced'
 		    && ($s->{wsrep_ready} // '') eq 'ON';

@@ -54,10 +54,10 @@ my %INI = (
 sub new {
 	my ($class, %o) = @_;
 	my %ini = (%INI, %{ delete $o{ini} // {} });
-	my $t = GvTest->new(dbs => $o{dbs} // 2, gearmands => 1,
-	    name => $o{name});
+	my $t = GvTest->new(dbs => $o{dbs} // 2,
+	    gearmands => $o{gearmands} // 1, name => $o{name});
 	my $self = bless { t => $t, ini => \%ini, seq => 0, master => undef,
-	    results => [] }, $class;
+	    results => [], rows_elsewhere => $o{rows_elsewhere} }, $class;
 	$self->{ini_path} = $t->write_ini(%ini);
 	return $self;
 }
@@ -190,6 +190,8 @@ sub rows_left {
 	my $t = $self->{t};
 	my $n = 0;
 	$n += $t->count($_, 'funcname = ?', $func) for 1 .. $t->db_count;
+	# Databases the test keeps elsewhere (shards on servers of their own).
+	$n += $self->{rows_elsewhere}->($func) if $self->{rows_elsewhere};
 	return $n;
 }
 
