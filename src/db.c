@@ -430,7 +430,13 @@ db_connect(struct db *db, char *err, size_t errlen)
 	timeout = DB_IO_TIMEOUT;
 	mysql_options(db->conn, MYSQL_OPT_READ_TIMEOUT, &timeout);
 	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+#if defined(MARIADB_PACKAGE_VERSION_ID) || MYSQL_VERSION_ID < 80000
 	mysql_options(db->conn, MYSQL_OPT_RECONNECT, &off);
+#else
+	/* Off by default there too; MySQL 8.0.34's client warns on stderr at
+	 * every use of the option. */
+	(void)off;
+#endif
 	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	/* Standard SQL, not the tx_isolation variable, which MySQL 8.0.3
 	 * removed (MariaDB 11 deprecates it): with it, MySQL 8 refused every
