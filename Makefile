@@ -10,6 +10,8 @@
 #   make bench        benchmarks against gearmand's own queues (not in test)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make WERROR=1     warnings are errors (CI)
+#   make MYSQL=mysqlclient BUILD=build-mysqlclient
+#                     against the MySQL client library (default-libmysqlclient-dev)
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
@@ -25,7 +27,16 @@ PKG      ?= pkg-config
 VERSION  := 0.1.0
 SOVER    := 0
 
-LIB_PKGS := libmariadb jansson inih
+# The client library, by its pkg-config module: libmariadb (MariaDB
+# Connector/C, libmariadb-dev) or mysqlclient (default-libmysqlclient-dev,
+# or MySQL's own libmysqlclient-dev). Objects do not record which one they
+# were built with: give each its own BUILD.
+MYSQL    ?= libmariadb
+ifeq ($(filter $(MYSQL),libmariadb mysqlclient),)
+$(error MYSQL=$(MYSQL): choose libmariadb or mysqlclient)
+endif
+
+LIB_PKGS := $(MYSQL) jansson inih
 PKGS     := $(LIB_PKGS) gearmand
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -190,4 +201,4 @@ install: all
 	install -m 644 man/garivini.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
-	rm -rf build build-asan build-faults build-fuzz
+	rm -rf build build-asan build-faults build-fuzz build-mysqlclient

@@ -11,6 +11,7 @@ set -euo pipefail
 PACKAGES=(
 	gcc make pkg-config
 	libgearman-dev libmariadb-dev libjansson-dev libinih-dev check
+	default-libmysqlclient-dev
 	gearman-job-server gearman-tools
 	mariadb-server mariadb-client galera-4 rsync
 	libgearman-client-perl libdbd-mariadb-perl libjson-perl perl

@@ -21,6 +21,16 @@
 #include "hostport.h"
 #include "util.h"
 
+/* The flags MYSQL_BIND points at: my_bool in MariaDB Connector/C (whose
+ * MYSQL_VERSION_ID is the server's, 10xxxx) and in MySQL's client before
+ * 8.0, C's bool in MySQL 8.0's, which dropped my_bool. */
+#if defined(MARIADB_PACKAGE_VERSION_ID) || MYSQL_VERSION_ID < 80000
+typedef my_bool db_bool;
+#else
+#include <stdbool.h>
+typedef bool db_bool;
+#endif
+
 #define DB_CONNECT_TIMEOUT 5     /* seconds */
 #define DB_IO_TIMEOUT 60         /* seconds, read and write */
 #define DB_IDLE_PING 2.0         /* seconds idle before a ping */
@@ -546,7 +556,7 @@ connect_host(struct db *db, size_t i, unsigned *e, char *err, size_t errlen)
 {
 	const struct hostport *h = &db->hosts[i].hp;
 	unsigned int timeout;
-	my_bool off = 0;
+	db_bool off = 0;
 	char why[256];
 	MYSQL *m;
 
@@ -560,10 +570,19 @@ connect_host(struct db *db, size_t i, unsigned *e, char *err, size_t errlen)
 	timeout = DB_IO_TIMEOUT;
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout);
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+#if defined(MARIADB_PACKAGE_VERSION_ID) || MYSQL_VERSION_ID < 80000
 	mysql_options(m, MYSQL_OPT_RECONNECT, &off);
+#else
+	/* Off by default there too; MySQL 8.0.34's client warns on stderr at
+	 * every use of the option. */
+	(void)off;
+#endif
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* Standard SQL, not the tx_isolation variable, which MySQL 8.0.3
+	 * removed (MariaDB 11 deprecates it): with it, MySQL 8 refused every
+	 * session. */
 	mysql_options(m, MYSQL_INIT_COMMAND,
-	    "SET SESSION tx_isolation = 'READ-COMMITTED'");
+	    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
 	if ((*e = FAULT(FK_CONNECT, 0)) != 0 ||
 	    mysql_real_connect(m, h->host, db->user, db->password,
 	    db->database, db->socket ? 0 : h->port, db->socket,
@@ -874,8 +893,8 @@ enum { C_JOBID, C_FUNCNAME, C_ARG, C_UNIQKEY, C_RUN_AFTER, C_COALESCE, C_FLAG,
 struct job_row {
 	MYSQL_BIND bind[C_NCOLS];
 	unsigned long length[C_NCOLS];
-	my_bool is_null[C_NCOLS];
-	my_bool error[C_NCOLS];
+	db_bool is_null[C_NCOLS];
+	db_bool error[C_NCOLS];
 	unsigned long long num[C_NCOLS];
 	char str[C_NCOLS][DB_STR_BUF];
 	char *arg;
@@ -1094,7 +1113,7 @@ db_select_u64(struct db *db, enum sql_id id, const struct dbval *params,
 	MYSQL_STMT *stmt;
 	MYSQL_BIND b;
 	unsigned long long v = 0;
-	my_bool is_null = 0;
+	db_bool is_null = 0;
 	unsigned e = 0;
 	size_t nrow;
 	int rc, ret = -1;

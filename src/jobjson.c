@@ -23,7 +23,7 @@
 /*
  * Every byte of the document outside fixed text is at most 6 bytes of output
  * (\u00XX). The fixed text (keys, punctuation, five numbers of at most 20
- * digits, "controller") stays well under ENCODE_FIXED.
+ * digits, the jobid's quotes, "controller") stays well under ENCODE_FIXED.
  */
 #define ENCODE_WORST 6
 #define ENCODE_FIXED 256
@@ -56,6 +56,25 @@ put_u64(char *p, uint64_t v)
 	} while (v);
 	while (n)
 		*p++ = tmp[--n];
+	return p;
+}
+
+/*
+ * A jobid (BIGINT UNSIGNED) as a JSON number up to INT64_MAX, above it as a
+ * string of its digits. jansson, and so gv_job_parse and the Controller,
+ * refuses a larger integer and with it the whole document: such a job could
+ * never run and was sent again every lease. A string is read by every JSON
+ * parser; ours take digit strings for any number, and the original's
+ * documents held DBI's strings, so Perl workers get what they always got.
+ */
+static char *
+put_jobid(char *p, uint64_t jobid)
+{
+	if (jobid <= INT64_MAX)
+		return put_u64(p, jobid);
+	*p++ = '"';
+	p = put_u64(p, jobid);
+	*p++ = '"';
 	return p;
 }
 
@@ -198,7 +217,7 @@ jobjson_encode(const struct gv_job *job, struct buf *b)
 
 	p = b->data + b->len;
 	p = put_text(p, "{\"jobid\":");
-	p = put_u64(p, job->jobid);
+	p = put_jobid(p, job->jobid);
 	p = put_text(p, ",\"dbid\":");
 	p = put_u64(p, job->dbid);
 	p = put_text(p, ",\"funcname\":");
@@ -746,6 +765,10 @@ int
 jobjson_inject_reply(uint64_t jobid, unsigned dbid, int duplicate,
     struct buf *b)
 {
-	return buf_printf(b, "{\"jobid\":%" PRIu64 ",\"dbid\":%u%s}", jobid,
-	    dbid, duplicate ? ",\"duplicate\":true" : "");
+	/* The jobid as in the job document (put_jobid): a string above
+	 * INT64_MAX, which a client's parser may otherwise refuse. */
+	const char *q = jobid > INT64_MAX ? "\"" : "";
+
+	return buf_printf(b, "{\"jobid\":%s%" PRIu64 "%s,\"dbid\":%u%s}", q,
+	    jobid, q, dbid, duplicate ? ",\"duplicate\":true" : "");
 }

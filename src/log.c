@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,10 +71,27 @@ log_level_name(int level)
 	return level_names[level];
 }
 
+/* The log's directory may be writable by the service user, who could plant
+ * a link there to a file that root (the master, before it drops privileges)
+ * would then append to and hand over with log_chown. So a symbolic link is
+ * not followed (ELOOP), and a regular file with another name is refused
+ * (EMLINK): a log file has one name. Devices such as /dev/null still work. */
 static int
 open_file(const char *path)
 {
-	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+	    0640);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || (S_ISREG(st.st_mode) && st.st_nlink > 1)) {
+		close(fd);
+		errno = EMLINK;
+		return -1;
+	}
+	return fd;
 }
 
 static void
@@ -150,6 +168,16 @@ log_reopen(void)
 	}
 	close(fd);
 	return 0;
+}
+
+/* Through the descriptor: the name may have been replaced since it was
+ * opened, and chown() by name would follow whatever is there now. */
+int
+log_chown(uid_t uid, gid_t gid)
+{
+	if (log_target != TARGET_FILE)
+		return 0;
+	return fchown(log_fd, uid, gid);
 }
 
 void

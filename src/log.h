@@ -11,6 +11,7 @@
 #define LOG_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 enum log_level {
 	LOG_LEVEL_ERR = 0,
@@ -25,10 +26,14 @@ int log_level_parse(const char *name);
 const char *log_level_name(int level);
 
 /* target: NULL or "stderr", "syslog", or a file path (opened for append).
- * Returns 0, or -1 with errno set (the previous target stays). */
+ * Returns 0, or -1 with errno set (the previous target stays). A file path
+ * that is a symbolic link fails with ELOOP, a regular file with more than
+ * one name with EMLINK: neither is followed. */
 int log_open(const char *target);
 /* Reopen the same file after rotation. No-op for stderr and syslog. */
 int log_reopen(void);
+/* Give the open log file to uid:gid (fchown); 0 for stderr and syslog. */
+int log_chown(uid_t uid, gid_t gid);
 void log_set_level(int level);
 int log_get_level(void);
 /* "master", "queue_runner/2", ...: the rest of each line's prefix. */

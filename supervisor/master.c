@@ -137,6 +137,18 @@ daemon_log_target(struct master *m, struct config *cfg)
 	return 0;
 }
 
+/* log_open's errno for an operator: ELOOP and EMLINK are links it refuses
+ * on purpose (src/log.c), which strerror() words as something else. */
+static const char *
+log_open_error(int e)
+{
+	if (e == ELOOP)
+		return "is a symbolic link: not followed, remove it";
+	if (e == EMLINK)
+		return "has another name (a hard link): refused, remove it";
+	return strerror(e);
+}
+
 static void
 become_ready(struct master *m, double now)
 {
@@ -186,7 +198,7 @@ reload(struct master *m)
 	    strcmp(m->cfg->log_file, fresh->log_file) != 0) &&
 	    log_open(fresh->log_file) == -1) {
 		errf(err, sizeof(err), "log_file %s: %s", fresh->log_file,
-		    strerror(errno));
+		    log_open_error(errno));
 		config_free(fresh);
 		fresh = NULL;
 	}
@@ -246,7 +258,8 @@ static void
 reopen_log(struct master *m)
 {
 	if (log_reopen() == -1)
-		log_warn("cannot reopen the log file");
+		log_warnx("cannot reopen the log file %s: %s",
+		    m->cfg->log_file, log_open_error(errno));
 	else
 		log_notice("log file reopened");
 	/* Children hold their own descriptor on the file. */
@@ -345,7 +358,7 @@ start(struct master *m, int *code)
 	if (daemon_log_target(m, m->cfg) == -1 ||
 	    log_open(m->cfg->log_file) == -1) {
 		fprintf(stderr, "garivini: log_file %s: %s\n",
-		    m->cfg->log_file, strerror(errno));
+		    m->cfg->log_file, log_open_error(errno));
 		*code = EX_CANTCREAT;
 		return -1;
 	}
@@ -369,8 +382,7 @@ start(struct master *m, int *code)
 	if (privs.drop) {
 		/* The log file must stay ours to reopen after rotation, and
 		 * the children open it again as the user. */
-		if (log_is_file(m->cfg->log_file) &&
-		    chown(m->cfg->log_file, privs.uid, privs.gid) == -1)
+		if (log_chown(privs.uid, privs.gid) == -1)
 			log_warn("cannot hand %s to the user",
 			    m->cfg->log_file);
 		if (privs_drop(&privs, err, sizeof(err)) == -1) {

@@ -2,9 +2,10 @@
 # Security: the database password never shows in the log, the status files,
 # the output of the tools or the process titles, even around configuration
 # errors and a wrong password; a garivini.ini holding a password that others
-# may read is warned about; the pidfile and the status files never follow a
-# link planted where they go; no shell is ever run and every SQL statement
-# is prepared.
+# may read is warned about; the pidfile, the status files and the log file
+# never follow a link planted where they go (and the log file is never
+# handed to the service user through one); no shell is ever run and every
+# SQL statement is prepared.
 use strict;
 use warnings;
 use FindBin;
@@ -189,6 +190,77 @@ for my $which ($t->status_path, "$dir/metrics.prom") {
 	    . 'untouched');
 	is($c->stop_master, 0, 'the master stops');
 }
+
+# --- the log file never follows a planted link --------------------------------
+# The log lives in a directory the service user can write: there, the user
+# can plant a link where root (the master, before it drops privileges) opens
+# the log for appending and hands it to the user.
+chmod 0711, $dir or die "chmod: $!";
+my $logs = "$dir/logs";
+mkdir $logs or die "mkdir: $!";
+chmod 0777, $logs or die "chmod: $!";
+my $logfile = "$logs/garivini.log";
+my $user_ini = $c->rewrite_ini(%secret, file => 'user.ini',
+    'garivini.user' => 'nobody', 'garivini.group' => 'nogroup',
+    'garivini.log_file' => $logfile,
+    'garivini.status_file' => "$logs/status.json",
+    'garivini.prometheus_file' => '');
+chmod 0644, $user_ini;
+sub slurp {
+	open(my $in, '<', $_[0]) or return '';
+	local $/;
+	return scalar(<$in>) // '';
+}
+# victim_intact reads one line: appended lines must show too.
+sub victim_whole { slurp($victim) eq "precious\n" }
+sub victim_root_owned {
+	my @st = stat($victim);
+	return @st && $st[4] == 0 && $st[5] == 0;
+}
+for my $how ('symlink', 'dangling', 'hard link') {
+	plant($how, $logfile);
+	chmod 0644, $victim;
+	my $pid = $t->spawn({ name => 'master' }, $bin, '-c', $user_ini);
+	my $rc = $t->wait_exit($pid, 10);
+	$t->stop($pid, 'TERM', 20) unless defined $rc;
+	ok(defined $rc && $rc != 0, "a $how as the log file: the master "
+	    . 'refuses to start');
+	ok(victim_whole(), "a $how as the log file: the other file is not "
+	    . 'appended to');
+	ok(victim_root_owned(), "a $how as the log file: the other file is "
+	    . 'not handed to the user');
+	ok(!-e "$dir/created-by-us", "a $how as the log file: nothing "
+	    . 'created where it points') if $how eq 'dangling';
+	my $why = $how eq 'hard link' ? qr/has another name \(a hard link\)/
+	    : qr/is a symbolic link/;
+	my $said = slurp($t->spawn_out($pid));
+	like($said,
+	    qr/log_file \Q$logfile\E: $why/,
+	    "a $how as the log file: a clear error");
+	unlink $logfile, $t->pid_path;
+}
+# Planted after the start, for the next reopen (logrotate's USR2): the
+# master and its children keep the file they have.
+my $pid = $t->spawn({ name => 'master' }, $bin, '-c', $user_ini);
+ok($t->wait_for('the master as nobody', 20, sub {
+	my $st = $t->status_json("$logs/status.json");
+	$st && $st->{master}{pid} == $pid && $st->{master}{state} eq 'running'
+}), 'a master as nobody with its log in a directory the user can write');
+rename $logfile, "$logfile.1" or die "rename: $!";
+plant('symlink', $logfile);
+chmod 0666, $victim;    # so that a child, as nobody, could write it too
+kill 'USR2', $pid;
+ok($t->wait_for_log(qr/\[$pid\] master warn: cannot reopen the log file/,
+    10, "$logfile.1"), 'a symlink at the log file on reopen: refused');
+ok($t->wait_for('every child to refuse it too', 10, sub {
+	my @l = grep { /cannot reopen the log file/ && !/\[$pid\]/ }
+	    split /\n/, slurp("$logfile.1");
+	@l >= 3 }), 'and by every child');
+ok(victim_whole(), 'a symlink at the log file on reopen: the other file '
+    . 'is not appended to');
+ok(victim_root_owned(), 'nor handed to the user');
+is($t->stop($pid, 'TERM', 20), 0, 'the master stops');
+unlink $logfile, $t->pid_path;
 
 # --- no shell, prepared statements only ---------------------------------------
 my @sources = map { glob($t->repo_dir . "/$_/*.[ch]") }

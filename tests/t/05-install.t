@@ -71,4 +71,20 @@ is($code, 0, 'and runs') or diag($err);
 like($out, qr/^\d+ 1$/, 'printing its jobid and dbid');
 is($t->count(1, 'funcname = ?', 'installed'), 1, 'the row is stored');
 
+# The client library is a make variable: MYSQL names its pkg-config module
+# (.ci/run builds and tests with the other one). The .pc file shows which.
+for my $lib (qw(libmariadb mysqlclient)) {
+	my $b = $t->dir . "/build-$lib";
+	($code, undef, $err) = $t->run({ chdir => $t->repo_dir }, 'make', '-s',
+	    "BUILD=$b", "MYSQL=$lib", "$b/garivini.pc");
+	is($code, 0, "make MYSQL=$lib") or diag($err);
+	like(GvTest::_read_file("$b/garivini.pc"),
+	    qr/^Requires\.private: \Q$lib\E jansson inih$/m,
+	    "MYSQL=$lib: built against $lib");
+}
+($code, undef, $err) = $t->run({ chdir => $t->repo_dir }, 'make', '-s',
+    'BUILD=' . $t->dir . '/build-bogus', 'MYSQL=bogus');
+isnt($code, 0, 'make MYSQL=bogus fails');
+like($err, qr/MYSQL=bogus: .*libmariadb.*mysqlclient/, 'naming the choices');
+
 done_testing();

@@ -132,21 +132,32 @@ START_TEST(encode_exact_format)
 	j.uniqkey = uniq;
 	j.coalesce = coal;
 	j.flag = GV_FLAG_CONTROLLER;
-	j.jobid = UINT64_MAX;	/* written right, but see below */
+	j.jobid = UINT64_MAX;	/* a string: see below */
 	j.dbid = UINT32_MAX;
 	j.run_after = 0;
 	j.failcount = 0;
 	j.attempt = UINT32_MAX;
 	ck_assert_int_eq(jobjson_encode(&j, &b), 0);
-	ck_assert_str_eq(b.data, "{\"jobid\":18446744073709551615,"
+	ck_assert_str_eq(b.data, "{\"jobid\":\"18446744073709551615\","
 	    "\"dbid\":4294967295,\"funcname\":\"resize\",\"arg\":\"hi\","
 	    "\"uniqkey\":\"u1\",\"coalesce\":\"c1\",\"run_after\":0,"
 	    "\"flag\":\"controller\",\"failcount\":0,"
 	    "\"attempt\":4294967295}");
-	/* jansson's integers are signed 64-bit: it refuses larger numbers, so
-	 * jobids above INT64_MAX cannot reach a jansson worker. MariaDB's
-	 * AUTO_INCREMENT will not get there. */
+	/* jansson (and many other parsers) refuse integers above INT64_MAX:
+	 * those jobids go out as strings of digits, which every parser reads
+	 * and the original's documents held anyway. */
+	assert_strict_json(&b);
+	roundtrip(&j);
+	j.jobid = (uint64_t)INT64_MAX + 1;
+	buf_reset(&b);
+	ck_assert_int_eq(jobjson_encode(&j, &b), 0);
+	ck_assert_str_eq(strtok(b.data, ","),
+	    "{\"jobid\":\"9223372036854775808\"");
+	roundtrip(&j);
 	j.jobid = INT64_MAX;
+	buf_reset(&b);
+	ck_assert_int_eq(jobjson_encode(&j, &b), 0);
+	ck_assert_str_eq(strtok(b.data, ","), "{\"jobid\":9223372036854775807");
 	roundtrip(&j);
 	buf_free(&b);
 }
@@ -695,6 +706,12 @@ START_TEST(inject_reply_format)
 	ck_assert_int_eq(jobjson_inject_reply(INT64_MAX, 1, 1, &b), 0);
 	ck_assert_str_eq(b.data,
 	    "{\"jobid\":9223372036854775807,\"dbid\":1,\"duplicate\":true}");
+	assert_strict_json(&b);
+	buf_reset(&b);
+	ck_assert_int_eq(jobjson_inject_reply((uint64_t)INT64_MAX + 6, 1, 0,
+	    &b), 0);
+	ck_assert_str_eq(b.data,
+	    "{\"jobid\":\"9223372036854775813\",\"dbid\":1}");
 	assert_strict_json(&b);
 	buf_free(&b);
 }
