@@ -571,6 +571,21 @@ gv_extend_lease(gv_client *gv, const struct gv_job *job, unsigned seconds)
 	return apply(gv, job, SQL_EXTEND, SQL_EXTEND_ANY, &lead, 1);
 }
 
+int
+client_release(gv_client *gv, const struct gv_job *job, unsigned seconds)
+{
+	struct dbval p[3] = { DBV_U(seconds), DBV_U(job->jobid),
+	    DBV_U(job->attempt) };
+	uint64_t affected = 0;
+	struct db *db;
+
+	if ((db = job_db(gv, job)) == NULL)
+		return GV_EINVAL;
+	if (exec_retry(gv, db, SQL_RELEASE, 1, p, 3, &affected) == -1)
+		return GV_EDB;
+	return affected ? GV_OK : stale(gv, job);
+}
+
 /*
  * Deferred completion: several completions share one DELETE and one commit
  * (one fsync instead of one per job). Why nothing is lost: a completion only

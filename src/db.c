@@ -93,7 +93,7 @@ fault_kind_of(enum sql_id id)
 	case SQL_SELECT_DUE: case SQL_LEASE: return FK_CLAIM;
 	case SQL_INSERT: return FK_INSERT;
 	case SQL_COMPLETE: case SQL_COMPLETE_ANY: return FK_DELETE;
-	case SQL_PUSH_BACK: case SQL_RESCHEDULE_AT: case SQL_RESCHEDULE_IN:
+	case SQL_PUSH_BACK: case SQL_RELEASE: case SQL_RESCHEDULE_AT: case SQL_RESCHEDULE_IN:
 	case SQL_RESCHEDULE_AT_ANY: case SQL_RESCHEDULE_IN_ANY: case SQL_FAIL:
 	case SQL_FAIL_ANY: case SQL_EXTEND: case SQL_EXTEND_ANY:
 		return FK_UPDATE;

@@ -167,7 +167,10 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 	    (unsigned long long)jobid, dbid, gm_pool_server(in->gm, s)->host,
 	    gm_pool_server(in->gm, s)->port,
 	    rc == -1 ? in->err : "not accepted");
-	if (gv_extend_lease(in->gv, &job, RESUBMIT_SECONDS) != GV_OK)
+	/* Fenced by attempt 0 and leased = 1: if gearmand queued it after
+	 * all and its worker already completed, failed or rescheduled it,
+	 * that decision stands. */
+	if (client_release(in->gv, &job, RESUBMIT_SECONDS) != GV_OK)
 		log_info("job %llu of db %u: %s; a QueueRunner sends it when "
 		    "its lease ends", (unsigned long long)jobid, dbid,
 		    gv_errmsg(in->gv));

@@ -145,25 +145,36 @@ plan_get(struct runner *r, const char *funcname)
 	return p;
 }
 
-/* Run statement id (a leading value, then jobids) over ids[0..n) in chunks. */
+/* A row as a fenced statement names it. */
+struct fence {
+	uint64_t jobid;
+	uint32_t attempt;
+};
+
+/* Run statement id (a leading value, then jobids, or (jobid, attempt) pairs
+ * when with_attempt) over rows[0..n) in chunks. */
 static int
-update_ids(struct runner *r, struct db *db, enum sql_id id, uint64_t lead,
-    const uint64_t *ids, size_t n)
+update_rows(struct runner *r, struct db *db, enum sql_id id, uint64_t lead,
+    const struct fence *rows, size_t n, int with_attempt)
 {
+	size_t per = with_attempt ? 2 : 1, done, k, m, np;
 	struct dbval *p;
-	size_t done, k, rows;
 
 	if (n == 0)
 		return 0;
-	if ((p = calloc((n < LEASE_CHUNK ? n : LEASE_CHUNK) + 1,
+	if ((p = calloc((n < LEASE_CHUNK ? n : LEASE_CHUNK) * per + 1,
 	    sizeof(*p))) == NULL)
 		return errf(r->err, sizeof(r->err), "out of memory");
-	for (done = 0; done < n; done += rows) {
-		rows = n - done < LEASE_CHUNK ? n - done : LEASE_CHUNK;
-		p[0] = DBV_U(lead);
-		for (k = 0; k < rows; k++)
-			p[k + 1] = DBV_U(ids[done + k]);
-		if (db_exec(db, id, (unsigned)rows, p, rows + 1, NULL, NULL,
+	for (done = 0; done < n; done += m) {
+		m = n - done < LEASE_CHUNK ? n - done : LEASE_CHUNK;
+		np = 0;
+		p[np++] = DBV_U(lead);
+		for (k = 0; k < m; k++) {
+			p[np++] = DBV_U(rows[done + k].jobid);
+			if (with_attempt)
+				p[np++] = DBV_U(rows[done + k].attempt);
+		}
+		if (db_exec(db, id, (unsigned)m, p, np, NULL, NULL,
 		    r->err, sizeof(r->err)) == -1) {
 			free(p);
 			return -1;
@@ -198,7 +209,7 @@ claim(struct runner *r, struct db *db)
 {
 	int watermark = r->cfg->queue_runner.queue_watermark_depth;
 	struct dbval limit = DBV_U(r->batch);
-	uint64_t *lease = NULL, *back = NULL;
+	struct fence *lease = NULL, *back = NULL;
 	size_t i, nlease = 0, nback = 0, selected;
 	struct plan *p;
 	long ret = -1;
@@ -233,12 +244,13 @@ claim(struct runner *r, struct db *db)
 		if (watermark > 0) {
 			p = plan_get(r, target(job));
 			if (p == NULL || p->waiting >= watermark) {
-				back[nback++] = job->jobid;
+				back[nback++] = (struct fence){ job->jobid,
+				    job->attempt };
 				continue;
 			}
 			p->waiting++;
 		}
-		lease[nlease] = job->jobid;
+		lease[nlease] = (struct fence){ job->jobid, job->attempt };
 		job->attempt = job->attempt >= 4294967295u ? 1 :
 		    job->attempt + 1;
 		if (nlease != i) {
@@ -259,10 +271,13 @@ claim(struct runner *r, struct db *db)
 		ret = 0;
 		goto fail;
 	}
-	if (update_ids(r, db, SQL_LEASE,
-	    (uint64_t)r->cfg->queue_runner.lease_seconds, lease, nlease) == -1 ||
-	    update_ids(r, db, SQL_PUSH_BACK, PUSH_BACK_SECONDS, back, nback) ==
-	    -1)
+	/* Both on rows this transaction holds locked since its SELECT: the
+	 * locks are the fence (the push-back matches the attempt read all the
+	 * same, see SQL_PUSH_BACK). */
+	if (update_rows(r, db, SQL_LEASE,
+	    (uint64_t)r->cfg->queue_runner.lease_seconds, lease, nlease, 0) ==
+	    -1 || update_rows(r, db, SQL_PUSH_BACK, PUSH_BACK_SECONDS, back,
+	    nback, 1) == -1)
 		goto fail;
 	if (db_commit(db, r->err, sizeof(r->err)) == -1) {
 		/* The outcome is unknown: dispatch nothing. Leased or not,
@@ -302,7 +317,7 @@ dispatch(struct runner *r, struct db *db)
 	char (*uniq)[GM_UNIQUE_MAX + 1] = NULL;
 	const char **unique = NULL;
 	size_t *server = NULL;
-	uint64_t *release = NULL;
+	struct fence *release = NULL;
 
 	if (r->njobs == 0)
 		return 0;
@@ -351,13 +366,17 @@ dispatch(struct runner *r, struct db *db)
 			if (r->tasks[i].ok)
 				ok++;
 			else
-				release[nrel++] = r->jobs[r->task_job[i]].jobid;
+				release[nrel++] = (struct fence){
+				    r->jobs[r->task_job[i]].jobid,
+				    r->jobs[r->task_job[i]].attempt };
 		}
 	}
 	/* Released rows are due again in a few seconds; if this fails they
-	 * are due when their lease ends. */
-	if (nrel && update_ids(r, db, SQL_PUSH_BACK, RELEASE_SECONDS, release,
-	    nrel) == -1)
+	 * are due when their lease ends. Fenced by the attempt this claim
+	 * wrote and leased = 1: a worker's decision about a job gearmand
+	 * queued after all is never overwritten. */
+	if (nrel && update_rows(r, db, SQL_RELEASE, RELEASE_SECONDS, release,
+	    nrel, 1) == -1)
 		log_warnx("releasing %zu jobs: %s", nrel, r->err);
 out:
 	free(uniq);
