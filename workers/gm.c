@@ -342,32 +342,46 @@ depths_add(struct gm_depths *out, const char *func, size_t funclen,
 	return 0;
 }
 
-/* One line of `status`: FUNC \t TOTAL \t RUNNING \t WORKERS. */
+/*
+ * One line of `status`: FUNC \t TOTAL \t RUNNING \t WORKERS. Function names
+ * are data: gearmand prints them as they are, so a name may hold tabs or
+ * start with "ERR". The three counters are therefore taken from the right
+ * and the name is whatever precedes them. -1 when the line is not of that
+ * shape (the caller then decides whether it is gearmand's error line).
+ */
 static int
 status_line(struct gm_depths *out, const char *line, size_t len, char *err,
     size_t errlen)
 {
-	char *copy, *rest, *field[4];
-	long total, running;
-	int k, rc = -1;
+	char num[3][24];
+	const char *end = line + len, *tab;
+	long total, running, workers;
+	size_t k, n;
 
-	if ((copy = strndup(line, len)) == NULL)
-		return errf(err, errlen, "out of memory");
-	rest = copy;
-	for (k = 0; k < 4 && rest != NULL; k++)
-		field[k] = strsep(&rest, "\t");
-	if (k < 4 || *field[0] == '\0' ||
-	    parse_long(field[1], 0, LONG_MAX, &total) == -1 ||
-	    parse_long(field[2], 0, LONG_MAX, &running) == -1)
-		errf(err, errlen, "unexpected status line \"%.*s\"",
+	for (k = 3; k-- > 0;) {
+		for (tab = end; tab > line && tab[-1] != '\t'; tab--)
+			;
+		if (tab == line)
+			return errf(err, errlen, "unexpected status line "
+			    "\"%.*s\"", (int)(len > 80 ? 80 : len), line);
+		n = (size_t)(end - tab);
+		if (n == 0 || n >= sizeof(num[k]))
+			return errf(err, errlen, "unexpected status line "
+			    "\"%.*s\"", (int)(len > 80 ? 80 : len), line);
+		memcpy(num[k], tab, n);
+		num[k][n] = '\0';
+		end = tab - 1;
+	}
+	if (end == line ||
+	    parse_long(num[0], 0, LONG_MAX, &total) == -1 ||
+	    parse_long(num[1], 0, LONG_MAX, &running) == -1 ||
+	    parse_long(num[2], 0, LONG_MAX, &workers) == -1)
+		return errf(err, errlen, "unexpected status line \"%.*s\"",
 		    (int)(len > 80 ? 80 : len), line);
-	else if (depths_add(out, field[0], strlen(field[0]),
-	    total - running) == -1)
-		errf(err, errlen, "out of memory");
-	else
-		rc = 0;
-	free(copy);
-	return rc;
+	if (depths_add(out, line, (size_t)(end - line), total - running) ==
+	    -1)
+		return errf(err, errlen, "out of memory");
+	return 0;
 }
 
 int
@@ -440,15 +454,17 @@ gm_admin_status(const struct config_server *srv, double timeout,
 				len--;
 			if (len == 1 && in.data[start] == '.')
 				done = 1;
-			else if (len >= 3 && strncmp(in.data + start, "ERR",
-			    3) == 0) {
-				errf(err, errlen, "gearmand %s:%u: %.*s",
-				    srv->host, srv->port, (int)len,
-				    in.data + start);
+			else if (status_line(out, in.data + start, len, err,
+			    errlen) == -1) {
+				/* Only a line that is no status line may be
+				 * gearmand's "ERR code text". */
+				if (len >= 4 && strncmp(in.data + start,
+				    "ERR ", 4) == 0)
+					errf(err, errlen, "gearmand %s:%u: "
+					    "%.*s", srv->host, srv->port,
+					    (int)len, in.data + start);
 				goto fail;
-			} else if (status_line(out, in.data + start, len, err,
-			    errlen) == -1)
-				goto fail;
+			}
 		}
 	}
 	close(fd);

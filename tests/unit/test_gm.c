@@ -326,6 +326,27 @@ START_TEST(admin_status_parses)
 }
 END_TEST
 
+/* Function names are data: gearmand 1.1.20 prints them as they are, tabs
+ * included, and lines end with a bare \n (checked against it). A name that
+ * starts with ERR is a function, not an error. */
+START_TEST(admin_status_odd_names)
+{
+	static const char *const script[] = {
+		"ERRfunc\t1\t0\t0\n", "tab\there\t3\t1\t0\n",
+		"ERR 1\t2\t5\t0\t0\n", "plain\t4\t0\t1\n.\n", NULL
+	};
+	struct gm_depths d;
+
+	status_of(script, &d);
+	ck_assert_uint_eq(d.n, 4);
+	ck_assert_int_eq(gm_depths_get(&d, "ERRfunc"), 1);
+	ck_assert_int_eq(gm_depths_get(&d, "tab\there"), 2);
+	ck_assert_int_eq(gm_depths_get(&d, "ERR 1\t2"), 5);
+	ck_assert_int_eq(gm_depths_get(&d, "plain"), 4);
+	gm_depths_free(&d);
+}
+END_TEST
+
 START_TEST(admin_status_empty)
 {
 	static const char *const script[] = { ".\r\n", NULL };
@@ -577,6 +598,7 @@ gm_suite(void)
 	tcase_set_timeout(net, 30);
 	tcase_add_test(net, admin_status_parses);
 	tcase_add_test(net, admin_status_empty);
+	tcase_add_test(net, admin_status_odd_names);
 	tcase_add_loop_test(net, admin_status_errors, 0,
 	    sizeof(bad_statuses) / sizeof(bad_statuses[0]));
 	tcase_add_test(net, admin_status_refused);
