@@ -43,6 +43,8 @@ size_t gm_pool_choose(struct gm_pool *pool, const void *key, size_t keylen);
  * job keeps its server and gearmand can merge equal unique keys. */
 size_t gm_pool_choose_job(struct gm_pool *pool, uint64_t jobid, unsigned dbid,
     const char *unique);
+/* 1 if server i may get jobs: not backing off, and answering `status`
+ * when asked. */
 int gm_pool_healthy(const struct gm_pool *pool, size_t i, double now);
 /* Mark server i failed: free its client, back off. */
 void gm_pool_failed(struct gm_pool *pool, size_t i);
@@ -75,8 +77,21 @@ struct gm_depths {
 	struct gm_depth *items;
 	size_t n;
 };
+/* One `status` on a connection of its own, closed after. */
 int gm_admin_status(const struct config_server *srv, double timeout,
     struct gm_depths *out, char *err, size_t errlen);
+/*
+ * The depths of every server (depths[0..count)), on admin connections the
+ * pool keeps open across calls (and opens again after an error). A server
+ * backing off is not asked (its depths are emptied). The call waits a short
+ * while for the answers it asks for; a server that has not answered by then
+ * keeps its last depths and gets no jobs until it answers (see
+ * gm_pool_healthy), and fails (backs off) if it has not answered in 2 s. So
+ * a stopped or black-holed gearmand costs a round at most that short wait,
+ * and only when its backoff ends. -1 if a server failed, with err.
+ */
+int gm_pool_depths(struct gm_pool *pool, struct gm_depths *depths, char *err,
+    size_t errlen);
 /* Add the waiting count of funcname in d (0 if absent). */
 long gm_depths_get(const struct gm_depths *d, const char *funcname);
 void gm_depths_free(struct gm_depths *d);

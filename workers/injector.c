@@ -33,7 +33,6 @@
 #define RUN_QUEUED_JOB "run_queued_job"
 #define WORK_TIMEOUT_MS 1000     /* how often the stop flag is looked at */
 #define DEPTH_REFRESH 1.0        /* seconds between two reads of the depths */
-#define STATUS_TIMEOUT 1.0       /* seconds for the admin status command */
 #define RESUBMIT_SECONDS 2       /* a job gearmand refused: due this soon */
 
 struct injector {
@@ -74,17 +73,11 @@ waiting(struct injector *in, const char *funcname)
 	long sum;
 
 	if (in->depths_at == 0 || now - in->depths_at >= DEPTH_REFRESH) {
-		for (i = 0; i < n; i++) {
-			gm_depths_free(&in->depths[i]);
-			if (!gm_pool_healthy(in->gm, i, now))
-				continue;
-			/* An unreadable server counts as empty: while it is
-			 * down its share goes to the others anyway. */
-			if (gm_admin_status(gm_pool_server(in->gm, i),
-			    STATUS_TIMEOUT, &in->depths[i], in->err,
-			    sizeof(in->err)) == -1)
-				log_debug("queue depth: %s", in->err);
-		}
+		/* An unreadable server counts as empty: while it is down
+		 * its share goes to the others anyway. */
+		if (gm_pool_depths(in->gm, in->depths, in->err,
+		    sizeof(in->err)) == -1)
+			log_debug("queue depth: %s", in->err);
 		gm_depths_free(&in->sent);
 		in->depths_at = time_mono();
 	}

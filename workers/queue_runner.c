@@ -33,7 +33,6 @@
 #define LEASE_CHUNK 10000      /* ids per UPDATE: under 65535 placeholders */
 #define PUSH_BACK_SECONDS 2    /* over the watermark: due again this soon */
 #define RELEASE_SECONDS 5      /* not accepted by gearmand: retry this soon */
-#define STATUS_TIMEOUT 2.0     /* seconds for the admin status command */
 #define RUN_QUEUED_JOB "run_queued_job"
 
 struct runner {
@@ -107,19 +106,10 @@ plan_clear(struct runner *r)
 static void
 depths_refresh(struct runner *r)
 {
-	size_t i, n = gm_pool_count(r->gm);
-
-	for (i = 0; i < n; i++) {
-		gm_depths_free(&r->depths[i]);
-		if (gm_admin_status(gm_pool_server(r->gm, i), STATUS_TIMEOUT,
-		    &r->depths[i], r->err, sizeof(r->err)) == -1) {
-			/* An unreadable server counts as empty: its jobs go
-			 * elsewhere anyway while it is down. */
-			log_debug("queue depth of %s:%u: %s",
-			    gm_pool_server(r->gm, i)->host,
-			    gm_pool_server(r->gm, i)->port, r->err);
-		}
-	}
+	/* A server that is unreadable, or backing off, counts as empty: its
+	 * jobs go elsewhere anyway while it is. */
+	if (gm_pool_depths(r->gm, r->depths, r->err, sizeof(r->err)) == -1)
+		log_debug("queue depth: %s", r->err);
 	plan_clear(r);
 }
 

@@ -3,7 +3,7 @@
 # the tests (tests/t, tests/faults).
 #
 #   gmproxy.pl --port PORT [--to HOST:PORT] [--drop-created]
-#              [--connections FILE]
+#              [--connections FILE] [--requests FILE]
 #
 # --to: forward every connection to this gearmand, both ways.
 #   Without it the proxy is a black hole: it accepts connections, reads what
@@ -13,6 +13,8 @@
 #   on the way back). Connections that speak the text admin protocol pass
 #   unchanged.
 # --connections FILE: append one line per accepted connection.
+# --requests FILE: append one line per admin `status` request a client
+#   sends (counted on every connection, black hole included).
 #
 # Prints "ready" on stdout once it listens. Ends on TERM.
 use strict;
@@ -22,11 +24,12 @@ use IO::Handle;
 use IO::Select;
 use IO::Socket::INET;
 
-my ($port, $to, $drop_created, $connections);
+my ($port, $to, $drop_created, $connections, $requests);
 GetOptions('port=i' => \$port, 'to=s' => \$to,
-    'drop-created' => \$drop_created, 'connections=s' => \$connections)
+    'drop-created' => \$drop_created, 'connections=s' => \$connections,
+    'requests=s' => \$requests)
     or die "usage: gmproxy.pl --port PORT [--to HOST:PORT] "
-    . "[--drop-created] [--connections FILE]\n";
+    . "[--drop-created] [--connections FILE] [--requests FILE]\n";
 die "gmproxy: --port is required\n" unless $port;
 
 my $JOB_CREATED = 8;
@@ -42,6 +45,13 @@ print "ready\n";
 my $sel = IO::Select->new($listen);
 # fileno -> { peer => socket, from_server => 0/1, buf => '', mode => ... }
 my %conn;
+
+sub count_line {
+	my ($file) = @_;
+	open(my $fh, '>>', $file) or die "$file: $!";
+	print $fh "x\n";
+	close $fh;
+}
 
 sub close_pair {
 	my ($s) = @_;
@@ -81,12 +91,7 @@ while (1) {
 	for my $s ($sel->can_read) {
 		if ($s == $listen) {
 			my $client = $listen->accept or next;
-			if (defined $connections) {
-				open(my $fh, '>>', $connections) or die
-				    "$connections: $!";
-				print $fh "connection\n";
-				close $fh;
-			}
+			count_line($connections) if defined $connections;
 			my $server;
 			if (defined $to) {
 				my ($h, $p) = split /:/, $to;
@@ -113,6 +118,9 @@ while (1) {
 		unless ($n) {
 			close_pair($s);
 			next;
+		}
+		if (!$c->{from_server} && defined $requests) {
+			count_line($requests) for $data =~ /^status\r?\n/mg;
 		}
 		next unless $c->{peer};    # the black hole
 		if ($c->{from_server} && $drop_created) {
