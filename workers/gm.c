@@ -239,10 +239,11 @@ server_client(struct gm_server *s, char *err, size_t errlen)
 }
 
 /* One pipelined run of the tasks not yet accepted. 0, or -1 on any error
- * of the client (then it must not be reused). */
+ * of the client (then it must not be reused); *timed_out is set when the
+ * error is that gearmand did not answer in time. */
 static int
-submit_once(struct gm_server *s, struct gm_task *tasks, size_t n, char *err,
-    size_t errlen)
+submit_once(struct gm_server *s, struct gm_task *tasks, size_t n,
+    int *timed_out, char *err, size_t errlen)
 {
 	gearman_client_st *c;
 	gearman_return_t ret;
@@ -266,6 +267,7 @@ submit_once(struct gm_server *s, struct gm_task *tasks, size_t n, char *err,
 	}
 	ret = gearman_client_run_tasks(c);
 	gearman_client_task_free_all(c);
+	*timed_out = ret == GEARMAN_TIMEOUT;
 	if (ret != GEARMAN_SUCCESS)
 		return errf(err, errlen, "gearmand %s:%u: %s", s->srv.host,
 		    s->srv.port, gearman_client_error(c));
@@ -278,22 +280,27 @@ gm_submit_background(struct gm_pool *pool, size_t i, struct gm_task *tasks,
 {
 	struct gm_server *s = &pool->servers[i];
 	size_t k, accepted = 0;
-	int reused;
+	int reused, timed_out = 0;
 
 	for (k = 0; k < n; k++)
-		tasks[k].ok = 0;
+		tasks[k].ok = tasks[k].unsure = 0;
 	if (n == 0)
 		return 0;
 	reused = s->client != NULL;
-	if (submit_once(s, tasks, n, err, errlen) == -1) {
-		if (!reused)
+	if (submit_once(s, tasks, n, &timed_out, err, errlen) == -1) {
+		/* No answer in time is not a dead connection: gearmand got
+		 * the tasks, or some of them, and may be stopped or slow.
+		 * It can queue them when it wakes, so they are never sent
+		 * again here (the same attempt queued twice runs twice). */
+		if (!reused || timed_out)
 			goto fail;
 		/* A connection that died while idle (gearmand restarted)
 		 * fails its first use: one try on a new connection, for the
-		 * tasks not acknowledged, before the server is judged. */
+		 * tasks not acknowledged, before the server is judged. What
+		 * the old connection carried died with the old gearmand. */
 		gearman_client_free(s->client);
 		s->client = NULL;
-		if (submit_once(s, tasks, n, err, errlen) == -1)
+		if (submit_once(s, tasks, n, &timed_out, err, errlen) == -1)
 			goto fail;
 	}
 	for (k = 0; k < n; k++)
@@ -302,6 +309,8 @@ gm_submit_background(struct gm_pool *pool, size_t i, struct gm_task *tasks,
 	return (int)accepted;
 
 fail:
+	for (k = 0; k < n; k++)
+		tasks[k].unsure = timed_out && !tasks[k].ok;
 	gm_pool_failed(pool, i);
 	return -1;
 }

@@ -56,13 +56,20 @@ struct gm_task {
 	const void *workload;
 	size_t len;
 	int ok;                  /* out: 1 when gearmand accepted it */
+	int unsure;              /* out: 1 when its fate is unknown: sent,
+	                            but gearmand did not answer in time (it
+	                            may be stopped or slow, and queue it
+	                            later) */
 };
 
 /*
  * Submit tasks to server i as background jobs, pipelined: every task added,
- * then one run. Sets each task's ok. Returns the number accepted, or -1 when
- * the server failed (then it backs off and tasks not marked ok were not
- * accepted, as far as can be known: some may have been queued all the same).
+ * then one run. Sets each task's ok and unsure. Returns the number accepted,
+ * or -1 when the server failed (then it backs off). A task neither ok nor
+ * unsure was not queued: the connection failed or gearmand refused it. An
+ * unsure task is never sent again here: sent again in the same attempt it
+ * could be queued twice and run twice; the caller must leave it to its
+ * lease, which brings it back if gearmand never queued it.
  */
 int gm_submit_background(struct gm_pool *pool, size_t i,
     struct gm_task *tasks, size_t n, char *err, size_t errlen);

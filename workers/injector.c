@@ -112,7 +112,8 @@ count_sent(struct injector *in, const char *funcname)
 
 /*
  * Submit the stored job. A failure is not the client's: the row is durable
- * and leased, so it is only brought forward for a QueueRunner to send.
+ * and leased, so it is only brought forward for a QueueRunner to send when
+ * gearmand surely did not queue it, and else left to its lease.
  */
 static void
 submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
@@ -156,6 +157,18 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 		return;
 	}
 	scoreboard_count(in->ctx->sb, SB_GEARMAN_ERRORS, 1);
+	if (task.unsure) {
+		/* gearmand got it and may queue it when it wakes: brought
+		 * forward, it could run twice. Under its lease it runs once
+		 * if queued, and a QueueRunner sends it when the lease ends
+		 * if not. */
+		log_warnx("job %llu of db %u: no answer from %s:%u in time "
+		    "(%s); it may be queued there, so it is left to its lease",
+		    (unsigned long long)jobid, dbid,
+		    gm_pool_server(in->gm, s)->host,
+		    gm_pool_server(in->gm, s)->port, in->err);
+		return;
+	}
 	log_warnx("job %llu of db %u not submitted to %s:%u: %s",
 	    (unsigned long long)jobid, dbid, gm_pool_server(in->gm, s)->host,
 	    gm_pool_server(in->gm, s)->port,

@@ -297,13 +297,15 @@ fail_committed:
 
 /*
  * Submit r->jobs to gearmand, grouped by server, each group one pipelined
- * batch. Jobs gearmand did not accept are released to be due again soon
- * rather than at the end of their lease.
+ * batch. Jobs gearmand is known not to have queued are released to be due
+ * again soon rather than at the end of their lease; jobs whose fate is
+ * unknown (no answer in time) are left to their lease.
  */
 static size_t
 dispatch(struct runner *r, struct db *db)
 {
 	size_t nserv = gm_pool_count(r->gm), s, i, n, ok = 0, nrel = 0;
+	size_t nunsure;
 	char (*uniq)[GM_UNIQUE_MAX + 1] = NULL;
 	const char **unique = NULL;
 	size_t *server = NULL;
@@ -352,14 +354,26 @@ dispatch(struct runner *r, struct db *db)
 			    gm_pool_server(r->gm, s)->port, r->err);
 			scoreboard_count(r->ctx->sb, SB_GEARMAN_ERRORS, 1);
 		}
-		for (i = 0; i < n; i++) {
+		for (i = 0, nunsure = 0; i < n; i++) {
 			if (r->tasks[i].ok)
 				ok++;
+			else if (r->tasks[i].unsure)
+				nunsure++;
 			else
 				release[nrel++] = (struct fence){
 				    r->jobs[r->task_job[i]].jobid,
 				    r->jobs[r->task_job[i]].attempt };
 		}
+		/* Sent, but gearmand did not answer in time: it may queue
+		 * them when it wakes. Released or sent again they could run
+		 * twice; kept out under their lease they run once if it
+		 * queues them, and come back when the lease ends if not. */
+		if (nunsure)
+			log_warnx("gearmand %s:%u did not answer in time: %zu "
+			    "jobs may be queued there; they are left to their "
+			    "lease (%d s)", gm_pool_server(r->gm, s)->host,
+			    gm_pool_server(r->gm, s)->port, nunsure,
+			    r->cfg->queue_runner.lease_seconds);
 	}
 	/* Released rows are due again in a few seconds; if this fails they
 	 * are due when their lease ends. Fenced by the attempt this claim

@@ -84,7 +84,7 @@ sub runs {
     is($code, 0, 'a job injected') or diag($out, $err);
     ok($t->wait_for('the worker to fail it', 20, sub { runs($ran) >= 1 }),
         'the job ran and failed');
-    ok($t->wait_for_log(qr/not submitted to 127\.0\.0\.1:$proxy_port/, 30), 'the Injector saw no acknowledgement');
+    ok($t->wait_for_log(qr/(?:not submitted to|no answer from) 127\.0\.0\.1:$proxy_port/, 30), 'the Injector saw no acknowledgement');
     sleep 1;
     my $r = row('inj_failing');
     is($r->[1], 1, 'failcount is the worker\'s');

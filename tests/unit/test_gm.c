@@ -421,7 +421,7 @@ END_TEST
 
 START_TEST(submit_to_dead_server_backs_off)
 {
-	struct gm_task task = { "f", NULL, "x", 1, 1 };
+	struct gm_task task = { "f", NULL, "x", 1, 1, 1 };
 	struct config_server srv;
 	struct gm_pool *pool;
 	char err[256];
@@ -434,6 +434,8 @@ START_TEST(submit_to_dead_server_backs_off)
 	ck_assert_int_eq(gm_submit_background(pool, 0, &task, 1, err,
 	    sizeof(err)), -1);
 	ck_assert_int_eq(task.ok, 0);
+	/* Nothing listens: nothing was sent, so it surely was not queued. */
+	ck_assert_int_eq(task.unsure, 0);
 	ck_assert(!gm_pool_healthy(pool, 0, time_mono()));
 	gm_pool_free(pool);
 }
