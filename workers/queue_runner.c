@@ -33,6 +33,12 @@
 #define LEASE_CHUNK 10000      /* ids per UPDATE: under 65535 placeholders */
 #define PUSH_BACK_SECONDS 2    /* over the watermark: due again this soon */
 #define RELEASE_SECONDS 5      /* not accepted by gearmand: retry this soon */
+/* A database whose job table does not match this version is tried again
+ * after 1 s, doubling to 60 s, and said so in the log when it breaks and
+ * then every BROKEN_LOG_EVERY seconds while it stays broken. */
+#define BROKEN_BACKOFF_MIN 1.0
+#define BROKEN_BACKOFF_MAX 60.0
+#define BROKEN_LOG_EVERY 60.0
 #define RUN_QUEUED_JOB "run_queued_job"
 
 struct runner {
@@ -41,6 +47,14 @@ struct runner {
 	gv_client *gv;
 	struct dbset *dbs;
 	struct gm_pool *gm;
+	/* Per database (dbset order): the schema trouble of each. One broken
+	 * database must not stop the others, so it is backed off alone. */
+	struct schema_trouble {
+		int broken;        /* its last claim failed on the schema */
+		double backoff;    /* length of the current pause */
+		double retry_at;   /* time_mono() of the next try */
+		double logged_at;  /* time_mono() of the last warning */
+	} *trouble;
 	unsigned batch;            /* rows to claim per database this round */
 	size_t next_db;            /* rotates the first database of a round */
 	struct gv_job *jobs;       /* the claim in hand */
@@ -409,8 +423,8 @@ adapt(struct runner *r, int full)
 		    r->batch - step_down;
 }
 
-/* A schema this version cannot work with is a configuration error: the
- * master must not respawn us in a loop for it. */
+/* A schema this version cannot work with: a configuration error of that
+ * database. */
 static int
 schema_error(struct db *db)
 {
@@ -419,12 +433,74 @@ schema_error(struct db *db)
 	return e == ER_NO_SUCH_TABLE || e == ER_BAD_FIELD_ERROR;
 }
 
+/* Tell the master which databases are broken (status file, gvctl). */
+static void
+trouble_report(struct runner *r)
+{
+	unsigned ids[SB_BROKEN_DBS];
+	size_t i, n = 0;
+
+	for (i = 0; i < dbset_count(r->dbs) && n < SB_BROKEN_DBS; i++)
+		if (r->trouble[i].broken)
+			ids[n++] = db_id(dbset_at(r->dbs, i));
+	scoreboard_broken_dbs(r->ctx->sb, ids, n);
+}
+
+/* The claim on database i failed on its schema: back it off alone. */
+static void
+schema_broken(struct runner *r, size_t i)
+{
+	struct schema_trouble *t = &r->trouble[i];
+	struct db *db = dbset_at(r->dbs, i);
+	double now = time_mono();
+	int first = !t->broken;
+
+	t->backoff = first ? BROKEN_BACKOFF_MIN : t->backoff * 2;
+	if (t->backoff > BROKEN_BACKOFF_MAX)
+		t->backoff = BROKEN_BACKOFF_MAX;
+	t->retry_at = now + t->backoff;
+	t->broken = 1;
+	if (first || now - t->logged_at >= BROKEN_LOG_EVERY) {
+		log_warnx("%s: the job table of database %u does not match "
+		    "this version (apply schema.sql); its jobs wait, the "
+		    "other databases go on; trying it again in %.0f s, up to "
+		    "every %.0f s", r->err, db_id(db), t->backoff,
+		    BROKEN_BACKOFF_MAX);
+		t->logged_at = now;
+	} else
+		log_debug("%s", r->err);
+	if (first)
+		trouble_report(r);
+}
+
+static void
+schema_repaired(struct runner *r, size_t i)
+{
+	log_notice("database %u: the job table works again; its jobs are "
+	    "dispatched", db_id(dbset_at(r->dbs, i)));
+	memset(&r->trouble[i], 0, sizeof(r->trouble[i]));
+	trouble_report(r);
+}
+
+/* 1 when every database is broken: the configuration is wrong for all of
+ * them, and only then is it the master's business (EX_CONFIG). */
+static int
+all_broken(const struct runner *r)
+{
+	size_t i;
+
+	for (i = 0; i < dbset_count(r->dbs); i++)
+		if (!r->trouble[i].broken)
+			return 0;
+	return 1;
+}
+
 /* One round over every database. Returns 1 if any claim came back full,
- * 0 if not, -1 on a schema error. */
+ * 0 if not, -1 when every database has a schema this version cannot use. */
 static int
 round_once(struct runner *r)
 {
-	size_t n = dbset_count(r->dbs), k;
+	size_t n = dbset_count(r->dbs), k, i;
 	double now = time_mono();
 	int full = 0;
 	long got;
@@ -432,17 +508,22 @@ round_once(struct runner *r)
 	if (r->cfg->queue_runner.queue_watermark_depth > 0)
 		depths_refresh(r);
 	for (k = 0; k < n; k++) {
-		struct db *db = dbset_at(r->dbs, (r->next_db + k) % n);
+		struct db *db = dbset_at(r->dbs, i = (r->next_db + k) % n);
 
-		if (!db_healthy(db, now))
+		if (!db_healthy(db, now) || now < r->trouble[i].retry_at)
 			continue;
 		if ((got = claim(r, db)) == -1) {
-			log_warnx("claim: %s", r->err);
 			scoreboard_count(r->ctx->sb, SB_DB_ERRORS, 1);
-			if (schema_error(db))
-				return -1;
+			if (schema_error(db)) {
+				schema_broken(r, i);
+				if (all_broken(r))
+					return -1;
+			} else
+				log_warnx("claim: %s", r->err);
 			continue;
 		}
+		if (r->trouble[i].broken)
+			schema_repaired(r, i);
 		if (got > 0)
 			dispatch(r, db);
 		if (got >= (long)r->batch)
@@ -478,7 +559,9 @@ queue_runner_main(struct role_ctx *ctx)
 		gv_close(r.gv);
 		return EX_CONFIG;
 	}
-	if ((r.depths = calloc(r.cfg->nservers, sizeof(*r.depths))) == NULL) {
+	if ((r.depths = calloc(r.cfg->nservers, sizeof(*r.depths))) == NULL ||
+	    (r.trouble = calloc(dbset_count(r.dbs), sizeof(*r.trouble))) ==
+	    NULL) {
 		log_errx("out of memory");
 		code = EX_OSERR;
 		goto out;
@@ -494,8 +577,8 @@ queue_runner_main(struct role_ctx *ctx)
 		started = time_mono();
 		scoreboard_state(ctx->sb, SB_BUSY);
 		if ((full = round_once(&r)) == -1) {
-			log_errx("the job table does not match this version; "
-			    "apply schema.sql");
+			log_errx("the job table of every database does not "
+			    "match this version; apply schema.sql");
 			code = EX_CONFIG;
 			break;
 		}
@@ -520,6 +603,7 @@ out:
 	for (size_t i = 0; r.depths && i < r.cfg->nservers; i++)
 		gm_depths_free(&r.depths[i]);
 	free(r.depths);
+	free(r.trouble);
 	free(r.doc_off);
 	free(r.tasks);
 	free(r.task_job);
