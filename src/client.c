@@ -516,6 +516,7 @@ answer_done(gv_client *gv, struct db *db, enum sql_id id,
 		return -1;
 	if (id == SQL_COMPLETE || id == SQL_COMPLETE_ANY)
 		return !found;
+	/* A failure or a release: the one write that clears leased. */
 	return found && (out & 1) == 0 &&
 	    (!job->fenced || out >> 1 == job->attempt);
 }
@@ -670,6 +671,21 @@ gv_extend_lease(gv_client *gv, const struct gv_job *job, unsigned seconds)
 	struct dbval lead = DBV_U(seconds);
 
 	return apply(gv, job, SQL_EXTEND, SQL_EXTEND_ANY, &lead, 1);
+}
+
+int
+client_release(gv_client *gv, const struct gv_job *job, unsigned seconds)
+{
+	struct dbval p[3] = { DBV_U(seconds), DBV_U(job->jobid),
+	    DBV_U(job->attempt) };
+	uint64_t affected = 0;
+	struct db *db;
+
+	if ((db = job_db(gv, job)) == NULL)
+		return GV_EINVAL;
+	if (exec_retry(gv, db, SQL_RELEASE, 1, p, 3, &affected, job) == -1)
+		return GV_EDB;
+	return affected ? GV_OK : stale(gv, job);
 }
 
 /*

@@ -16,6 +16,12 @@ gv_client *client_open_config(const struct config *cfg, char *err,
  * its lease, and the row shows as leased, not scheduled. */
 int client_insert_leased(gv_client *gv, const struct gv_new_job *job,
     uint64_t *jobid, unsigned *dbid, int *inserted);
+/* Hand back a submission gearmand is known not to have queued: due again in
+ * seconds, fenced (SQL_RELEASE) so that it changes nothing once the job's
+ * worker decided or the row was claimed again. GV_ESTALE when it matched
+ * nothing. */
+int client_release(gv_client *gv, const struct gv_job *job,
+    unsigned seconds);
 /* The databases behind a client (the QueueRunner claims from each). */
 struct dbset *client_dbset(gv_client *gv);
 /* Deadlocks, lock waits and certification conflicts tried again so far. */

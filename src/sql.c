@@ -74,10 +74,26 @@ static const struct sql_stmt {
 	    "IF(attempt >= 4294967295, 1, attempt + 1), leased = 1 "
 	    "WHERE jobid IN (",
 	    "?", ")", 1, 1 },
+	/* Only inside the claim's transaction, on rows its SELECT ... FOR
+	 * UPDATE holds locked and has not leased: no other writer can have
+	 * touched them since, so the lock is the fence. The attempt the claim
+	 * read is matched as well, so the statement cannot undo a newer
+	 * attempt even if it is ever used outside such a transaction. No
+	 * leased condition: a row whose lease ran out is still leased = 1. */
 	[SQL_PUSH_BACK] = { "push_back",
 	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, leased = 0 "
-	    "WHERE jobid IN (",
-	    "?", ")", 1, 1 },
+	    "WHERE (jobid, attempt) IN (",
+	    "(?, ?)", ")", 1, 2 },
+	/* Hands back a submission known not to be queued in gearmand. Only
+	 * while the row is still out under the attempt that submitted it: a
+	 * worker that already completed, rescheduled or failed the job (it
+	 * may have run: gearmand can queue a job whose acknowledgement was
+	 * lost) set leased = 0 or deleted the row, and its decision stands;
+	 * a row claimed again since has a newer attempt. */
+	[SQL_RELEASE] = { "release",
+	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, leased = 0 "
+	    "WHERE leased = 1 AND (jobid, attempt) IN (",
+	    "(?, ?)", ")", 1, 2 },
 	[SQL_COMPLETE] = { "complete",
 	    "DELETE FROM job WHERE jobid = ? AND attempt = ?", NULL, NULL, 2, 0 },
 	[SQL_COMPLETE_ANY] = { "complete_any",

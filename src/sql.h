@@ -18,8 +18,12 @@ enum sql_id {
 	                        skipping rows other claimers hold */
 	SQL_LEASE,           /* lease_seconds, then n jobids: hide them and
 	                        bump attempt */
-	SQL_PUSH_BACK,       /* seconds, then n jobids: due again later, no
-	                        attempt spent (over the watermark) */
+	SQL_PUSH_BACK,       /* seconds, then n (jobid, attempt): due again
+	                        later, no attempt spent (over the watermark,
+	                        inside the claim's transaction) */
+	SQL_RELEASE,         /* seconds, then n (jobid, attempt): a leased
+	                        submission gearmand did not queue, due again
+	                        soon, if still out under that attempt */
 	SQL_COMPLETE,        /* jobid, attempt */
 	SQL_COMPLETE_ANY,    /* jobid: the original's unfenced delete */
 	SQL_RESCHEDULE_AT,   /* when, jobid, attempt */

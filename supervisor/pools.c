@@ -530,6 +530,23 @@ pools_changed(struct pools *ps)
 	return changed;
 }
 
+/* Add dbid to the pool's broken databases, kept sorted and distinct. */
+static void
+dbids_add(struct status_pool *sp, unsigned dbid)
+{
+	size_t i, k;
+
+	for (i = 0; i < sp->nbroken && sp->broken_dbs[i] < dbid; i++)
+		;
+	if ((i < sp->nbroken && sp->broken_dbs[i] == dbid) ||
+	    sp->nbroken >= SB_BROKEN_DBS)
+		return;
+	for (k = sp->nbroken; k > i; k--)
+		sp->broken_dbs[k] = sp->broken_dbs[k - 1];
+	sp->broken_dbs[i] = dbid;
+	sp->nbroken++;
+}
+
 int
 pools_snapshot(const struct pools *ps, struct status *st, double now)
 {
@@ -593,6 +610,12 @@ pools_snapshot(const struct pools *ps, struct status *st, double now)
 			    copy.job_started > 0 ? now - copy.job_started : -1;
 			memcpy(sc->counters, copy.counters,
 			    sizeof(sc->counters));
+			for (c = 0; c < SB_BROKEN_DBS && copy.broken_dbs[c];
+			    c++) {
+				sc->broken_dbs[sc->nbroken++] =
+				    copy.broken_dbs[c];
+				dbids_add(sp, copy.broken_dbs[c]);
+			}
 		}
 	}
 	return 0;

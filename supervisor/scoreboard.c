@@ -82,6 +82,18 @@ scoreboard_count(struct sb_slot *slot, enum sb_counter c, uint64_t n)
 }
 
 void
+scoreboard_broken_dbs(struct sb_slot *slot, const unsigned *dbids, size_t n)
+{
+	size_t i;
+
+	if (slot == NULL)
+		return;
+	for (i = 0; i < SB_BROKEN_DBS; i++)
+		__atomic_store_n(&slot->broken_dbs[i], i < n ?
+		    (uint32_t)dbids[i] : 0, __ATOMIC_RELAXED);
+}
+
+void
 scoreboard_read(const struct sb_slot *slot, struct sb_slot *copy)
 {
 	int i;
@@ -95,6 +107,9 @@ scoreboard_read(const struct sb_slot *slot, struct sb_slot *copy)
 	    __ATOMIC_RELAXED);
 	for (i = 0; i < SB_NCOUNTERS; i++)
 		copy->counters[i] = __atomic_load_n(&slot->counters[i],
+		    __ATOMIC_RELAXED);
+	for (i = 0; i < SB_BROKEN_DBS; i++)
+		copy->broken_dbs[i] = __atomic_load_n(&slot->broken_dbs[i],
 		    __ATOMIC_RELAXED);
 }
 

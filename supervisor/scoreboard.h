@@ -34,6 +34,10 @@ enum sb_counter {
 	SB_NCOUNTERS
 };
 
+/* Databases a child reports broken at most (a QueueRunner: the job table
+ * does not match this version). More are rare enough to leave out. */
+#define SB_BROKEN_DBS 16
+
 struct sb_slot {
 	pid_t pid;
 	int state;               /* enum sb_state */
@@ -41,6 +45,7 @@ struct sb_slot {
 	double heartbeat;        /* time_mono() of the last sign of life */
 	double job_started;      /* time_mono() when the job in hand began; 0 */
 	uint64_t counters[SB_NCOUNTERS];
+	uint32_t broken_dbs[SB_BROKEN_DBS];  /* dbids, 0: none; in order */
 };
 
 /* Map n zeroed shared slots (MAP_SHARED | MAP_ANONYMOUS, before forking). */
@@ -53,6 +58,10 @@ struct sb_slot *scoreboard_private(void);
 void scoreboard_state(struct sb_slot *slot, enum sb_state state);
 void scoreboard_heartbeat(struct sb_slot *slot);
 void scoreboard_count(struct sb_slot *slot, enum sb_counter c, uint64_t n);
+/* The databases this child cannot work with now (dbids, at most
+ * SB_BROKEN_DBS kept); n = 0 clears. */
+void scoreboard_broken_dbs(struct sb_slot *slot, const unsigned *dbids,
+    size_t n);
 /* Master side: a consistent-enough copy for reporting. */
 void scoreboard_read(const struct sb_slot *slot, struct sb_slot *copy);
 

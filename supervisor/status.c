@@ -81,6 +81,17 @@ add_counters(json_t *obj, const uint64_t *counters)
 }
 
 static json_t *
+dbids_json(const unsigned *dbids, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_integer(dbids[i]));
+	return a;
+}
+
+static json_t *
 master_json(const struct status_master *m)
 {
 	json_t *o, *r;
@@ -123,6 +134,8 @@ pool_json(const struct status_pool *p)
 	json_object_set_new(o, "failed_slots", json_integer(p->failed_slots));
 	json_object_set_new(o, "crash_looping",
 	    json_boolean(p->crash_looping));
+	json_object_set_new(o, "broken_dbs", dbids_json(p->broken_dbs,
+	    p->nbroken));
 	add_counters(o, p->counters);
 	return o;
 }
@@ -141,6 +154,8 @@ child_json(const struct status_child *c)
 	json_object_set_new(o, "heartbeat_age", json_real(c->heartbeat_age));
 	json_object_set_new(o, "job_age", c->job_age < 0 ? json_null() :
 	    json_real(c->job_age));
+	json_object_set_new(o, "broken_dbs", dbids_json(c->broken_dbs,
+	    c->nbroken));
 	add_counters(o, c->counters);
 	return o;
 }
@@ -257,6 +272,11 @@ status_write_prometheus(const char *path, const struct status *st,
 	for (i = 0; i < st->npools; i++)
 		buf_printf(&b, "garivini_pool_failed{pool=\"%s\"} %d\n",
 		    st->pools[i].name, st->pools[i].failed_slots > 0);
+	prom_metric(&b, "pool_broken_databases", "gauge",
+	    "Databases the pool's children cannot work with now (schema).");
+	for (i = 0; i < st->npools; i++)
+		buf_printf(&b, "garivini_pool_broken_databases{pool=\"%s\"} "
+		    "%zu\n", st->pools[i].name, st->pools[i].nbroken);
 	prom_metric(&b, "pool_crash_looping", "gauge",
 	    "1 if a slot keeps exiting soon after it starts.");
 	for (i = 0; i < st->npools; i++)
@@ -294,11 +314,12 @@ status_summary(const struct status *st, char *out, size_t outlen)
 	for (i = 0; i < st->npools && used < outlen; i++) {
 		p = &st->pools[i];
 		n = snprintf(out + used, outlen - used, "%s%s %d/%d (idle %d, "
-		    "busy %d, starting %d, stopping %d, restarts %lu%s%s)",
+		    "busy %d, starting %d, stopping %d, restarts %lu%s%s%s)",
 		    i ? ", " : "", p->name, p->running, p->configured, p->idle,
 		    p->busy, p->starting, p->stopping, p->restarts,
 		    p->failed_slots ? ", failed" : "",
-		    p->crash_looping ? ", crash-looping" : "");
+		    p->crash_looping ? ", crash-looping" : "",
+		    p->nbroken ? ", databases broken" : "");
 		if (n < 0)
 			break;
 		used += (size_t)n;

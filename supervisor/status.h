@@ -14,11 +14,15 @@
  *     "pools": { "queue_runner": { "configured", "running", "starting",
  *                 "idle", "busy", "stopping", "restarts", "failed" (bool:
  *                 a child exited EX_CONFIG; cleared by a reload),
- *                 "failed_slots", "crash_looping" (bool), "jobs_done",
- *                 "jobs_failed", ... every scoreboard counter }, ... },
+ *                 "failed_slots", "crash_looping" (bool),
+ *                 "broken_dbs" (dbids its children cannot work with now,
+ *                 as a QueueRunner finding a job table that does not match
+ *                 this version; [] if none), "jobs_done", "jobs_failed",
+ *                 ... every scoreboard counter }, ... },
  *     "children": [ { "pid", "pool", "slot", "state", "started" (unix
  *                 time), "heartbeat_age" (s), "job_age" (s busy with the
- *                 job in hand, or null), counters... }, ... ],
+ *                 job in hand, or null), "broken_dbs", counters... },
+ *                 ... ],
  *     "written": unix time }
  */
 #ifndef STATUS_H
@@ -51,6 +55,8 @@ struct status_pool {
 	unsigned long restarts;
 	int failed_slots;           /* exited EX_CONFIG, waiting for a reload */
 	int crash_looping;
+	unsigned broken_dbs[SB_BROKEN_DBS];  /* union over its children */
+	size_t nbroken;
 	uint64_t counters[SB_NCOUNTERS];
 };
 
@@ -62,6 +68,8 @@ struct status_child {
 	double started;             /* time_real() */
 	double heartbeat_age;
 	double job_age;             /* < 0: no job in hand */
+	unsigned broken_dbs[SB_BROKEN_DBS];
+	size_t nbroken;
 	uint64_t counters[SB_NCOUNTERS];
 };
 

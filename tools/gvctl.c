@@ -1168,6 +1168,17 @@ status_print_table(json_t *root, double now)
 		    jint(p, "busy"), jint(p, "idle"), jint(p, "restarts"),
 		    failed, jint(p, "jobs_done"), jint(p, "jobs_failed"));
 	}
+	/* Said apart from the table: a broken database is rare and must not
+	 * be missed, and the table's columns stay as scripts read them. */
+	json_object_foreach(pools, name, p) {
+		json_t *broken = json_object_get(p, "broken_dbs"), *id;
+
+		json_array_foreach(broken, i, id)
+			printf("%s%s: database %lld cannot be used (its job "
+			    "table does not match this version); its jobs "
+			    "wait\n", i ? "" : "\n", name,
+			    (long long)json_integer_value(id));
+	}
 
 	printf("\n%-16s %8s %-9s %10s %9s %9s\n", "CHILD", "PID", "STATE",
 	    "UPTIME", "JOBS_DONE", "JOBS_FAIL");

@@ -26,12 +26,31 @@
 #define GM_WORK_BACKOFF_MAX 10.0  /* a worker waiting for gearmand */
 #define GM_WORK_WAIT_MS 1000      /* how often the stop flag is looked at */
 #define GM_FLUSH_WAIT_MS 5        /* waiting for a job while completions wait */
+/* gearmand answers `status` from counters in about a millisecond, even with
+ * a million jobs queued. A round waits this long for the answers it asked
+ * for, and a server that has not answered by then gets no jobs until it
+ * does; one that has not answered in GM_STATUS_TIMEOUT is failed (backoff),
+ * like a server whose submit failed. */
+#define GM_STATUS_WAIT 0.5
+#define GM_STATUS_TIMEOUT 2.0
 /* A second seed for the long unique key digest: two independent 64-bit
  * hashes make an accidental collision of distinct keys negligible. */
 #define GM_UNIQUE_SEED2 0x84222325cbf29ce4ULL
 
+/* An admin connection kept open across reads of `status`. */
+struct gm_admin {
+	int fd;                      /* -1: not connected */
+	struct buf in;               /* the answer so far */
+	size_t off;                  /* lines before off are parsed */
+	struct gm_depths pending;    /* the answer's lines so far */
+	int awaiting;                /* a request is unanswered */
+	int reused;                  /* the connection answered before */
+	double sent_at;              /* time_mono() of the request */
+};
+
 struct gm_server {
 	struct config_server srv;
+	struct gm_admin admin;
 	uint64_t weight_seed;        /* hash of host:port, for rendezvous */
 	gearman_client_st *client;   /* NULL until needed, and after a failure */
 	double backoff;              /* length of the last backoff, 0 if none */
@@ -42,6 +61,8 @@ struct gm_pool {
 	struct gm_server *servers;
 	size_t n;
 };
+
+static void admin_close(struct gm_admin *a);
 
 struct gm_pool *
 gm_pool_new(const struct config_server *servers, size_t n, char *err,
@@ -69,6 +90,7 @@ gm_pool_new(const struct config_server *servers, size_t n, char *err,
 		    servers[i].port);
 		pool->servers[i].weight_seed = hash_fnv1a(HASH_SEED, name,
 		    (size_t)len);
+		pool->servers[i].admin.fd = -1;
 	}
 	return pool;
 }
@@ -80,9 +102,12 @@ gm_pool_free(struct gm_pool *pool)
 
 	if (pool == NULL)
 		return;
-	for (i = 0; i < pool->n; i++)
+	for (i = 0; i < pool->n; i++) {
 		if (pool->servers[i].client)
 			gearman_client_free(pool->servers[i].client);
+		admin_close(&pool->servers[i].admin);
+		buf_free(&pool->servers[i].admin.in);
+	}
 	free(pool->servers);
 	free(pool);
 }
@@ -138,10 +163,17 @@ gm_pool_choose(struct gm_pool *pool, const void *key, size_t keylen)
 	return best;
 }
 
+/* Not backing off, and not sitting on a `status` request it has not
+ * answered in the time it always takes: a gearmand that is stopped or stuck
+ * still accepts connections, and would hold every submit sent to it for the
+ * client timeout. */
 int
 gm_pool_healthy(const struct gm_pool *pool, size_t i, double now)
 {
-	return now >= pool->servers[i].retry_at;
+	const struct gm_server *s = &pool->servers[i];
+
+	return now >= s->retry_at && !(s->admin.awaiting &&
+	    now - s->admin.sent_at >= GM_STATUS_WAIT);
 }
 
 void
@@ -156,6 +188,7 @@ gm_pool_failed(struct gm_pool *pool, size_t i)
 		gearman_client_free(s->client);
 		s->client = NULL;
 	}
+	admin_close(&s->admin);
 	/* A failure long after the last backoff ended is a new outage, not
 	 * the same one going on: it starts from the shortest pause again. */
 	if (s->backoff == 0 || now - s->retry_at > GM_BACKOFF_MAX)
@@ -206,10 +239,11 @@ server_client(struct gm_server *s, char *err, size_t errlen)
 }
 
 /* One pipelined run of the tasks not yet accepted. 0, or -1 on any error
- * of the client (then it must not be reused). */
+ * of the client (then it must not be reused); *timed_out is set when the
+ * error is that gearmand did not answer in time. */
 static int
-submit_once(struct gm_server *s, struct gm_task *tasks, size_t n, char *err,
-    size_t errlen)
+submit_once(struct gm_server *s, struct gm_task *tasks, size_t n,
+    int *timed_out, char *err, size_t errlen)
 {
 	gearman_client_st *c;
 	gearman_return_t ret;
@@ -233,6 +267,7 @@ submit_once(struct gm_server *s, struct gm_task *tasks, size_t n, char *err,
 	}
 	ret = gearman_client_run_tasks(c);
 	gearman_client_task_free_all(c);
+	*timed_out = ret == GEARMAN_TIMEOUT;
 	if (ret != GEARMAN_SUCCESS)
 		return errf(err, errlen, "gearmand %s:%u: %s", s->srv.host,
 		    s->srv.port, gearman_client_error(c));
@@ -245,22 +280,27 @@ gm_submit_background(struct gm_pool *pool, size_t i, struct gm_task *tasks,
 {
 	struct gm_server *s = &pool->servers[i];
 	size_t k, accepted = 0;
-	int reused;
+	int reused, timed_out = 0;
 
 	for (k = 0; k < n; k++)
-		tasks[k].ok = 0;
+		tasks[k].ok = tasks[k].unsure = 0;
 	if (n == 0)
 		return 0;
 	reused = s->client != NULL;
-	if (submit_once(s, tasks, n, err, errlen) == -1) {
-		if (!reused)
+	if (submit_once(s, tasks, n, &timed_out, err, errlen) == -1) {
+		/* No answer in time is not a dead connection: gearmand got
+		 * the tasks, or some of them, and may be stopped or slow.
+		 * It can queue them when it wakes, so they are never sent
+		 * again here (the same attempt queued twice runs twice). */
+		if (!reused || timed_out)
 			goto fail;
 		/* A connection that died while idle (gearmand restarted)
 		 * fails its first use: one try on a new connection, for the
-		 * tasks not acknowledged, before the server is judged. */
+		 * tasks not acknowledged, before the server is judged. What
+		 * the old connection carried died with the old gearmand. */
 		gearman_client_free(s->client);
 		s->client = NULL;
-		if (submit_once(s, tasks, n, err, errlen) == -1)
+		if (submit_once(s, tasks, n, &timed_out, err, errlen) == -1)
 			goto fail;
 	}
 	for (k = 0; k < n; k++)
@@ -269,6 +309,8 @@ gm_submit_background(struct gm_pool *pool, size_t i, struct gm_task *tasks,
 	return (int)accepted;
 
 fail:
+	for (k = 0; k < n; k++)
+		tasks[k].unsure = timed_out && !tasks[k].ok;
 	gm_pool_failed(pool, i);
 	return -1;
 }
@@ -342,82 +384,109 @@ depths_add(struct gm_depths *out, const char *func, size_t funclen,
 	return 0;
 }
 
-/* One line of `status`: FUNC \t TOTAL \t RUNNING \t WORKERS. */
+/*
+ * One line of `status`: FUNC \t TOTAL \t RUNNING \t WORKERS. Function names
+ * are data: gearmand prints them as they are, so a name may hold tabs or
+ * start with "ERR". The three counters are therefore taken from the right
+ * and the name is whatever precedes them. -1 when the line is not of that
+ * shape (the caller then decides whether it is gearmand's error line).
+ */
 static int
 status_line(struct gm_depths *out, const char *line, size_t len, char *err,
     size_t errlen)
 {
-	char *copy, *rest, *field[4];
-	long total, running;
-	int k, rc = -1;
+	char num[3][24];
+	const char *end = line + len, *tab;
+	long total, running, workers;
+	size_t k, n;
 
-	if ((copy = strndup(line, len)) == NULL)
-		return errf(err, errlen, "out of memory");
-	rest = copy;
-	for (k = 0; k < 4 && rest != NULL; k++)
-		field[k] = strsep(&rest, "\t");
-	if (k < 4 || *field[0] == '\0' ||
-	    parse_long(field[1], 0, LONG_MAX, &total) == -1 ||
-	    parse_long(field[2], 0, LONG_MAX, &running) == -1)
-		errf(err, errlen, "unexpected status line \"%.*s\"",
+	for (k = 3; k-- > 0;) {
+		for (tab = end; tab > line && tab[-1] != '\t'; tab--)
+			;
+		if (tab == line)
+			return errf(err, errlen, "unexpected status line "
+			    "\"%.*s\"", (int)(len > 80 ? 80 : len), line);
+		n = (size_t)(end - tab);
+		if (n == 0 || n >= sizeof(num[k]))
+			return errf(err, errlen, "unexpected status line "
+			    "\"%.*s\"", (int)(len > 80 ? 80 : len), line);
+		memcpy(num[k], tab, n);
+		num[k][n] = '\0';
+		end = tab - 1;
+	}
+	if (end == line ||
+	    parse_long(num[0], 0, LONG_MAX, &total) == -1 ||
+	    parse_long(num[1], 0, LONG_MAX, &running) == -1 ||
+	    parse_long(num[2], 0, LONG_MAX, &workers) == -1)
+		return errf(err, errlen, "unexpected status line \"%.*s\"",
 		    (int)(len > 80 ? 80 : len), line);
-	else if (depths_add(out, field[0], strlen(field[0]),
-	    total - running) == -1)
-		errf(err, errlen, "out of memory");
-	else
-		rc = 0;
-	free(copy);
-	return rc;
+	if (depths_add(out, line, (size_t)(end - line), total - running) ==
+	    -1)
+		return errf(err, errlen, "out of memory");
+	return 0;
 }
 
-int
-gm_admin_status(const struct config_server *srv, double timeout,
-    struct gm_depths *out, char *err, size_t errlen)
+static void
+admin_close(struct gm_admin *a)
+{
+	if (a->fd != -1)
+		close(a->fd);
+	a->fd = -1;
+	buf_reset(&a->in);
+	a->off = 0;
+	gm_depths_free(&a->pending);
+	a->awaiting = 0;
+	a->reused = 0;
+}
+
+/* Send `status`, connecting first if there is no connection. */
+static int
+admin_send(struct gm_admin *a, const struct config_server *srv,
+    double deadline, char *err, size_t errlen)
 {
 	static const char cmd[] = "status\r\n";
-	double deadline = time_mono() + timeout;
-	struct buf in = { 0 };
-	struct pollfd pfd;
-	size_t off = 0, start = 0, sent = 0, len;
 	ssize_t r;
-	char chunk[4096], *nl;
-	int fd, ms, done = 0;
 
-	out->items = NULL;
-	out->n = 0;
-	if ((fd = connect_deadline(srv, deadline, err, errlen)) == -1)
+	if (a->fd == -1) {
+		if ((a->fd = connect_deadline(srv, deadline, err, errlen)) ==
+		    -1)
+			return -1;
+		a->reused = 0;
+	} else
+		a->reused = 1;
+	buf_reset(&a->in);
+	a->off = 0;
+	gm_depths_free(&a->pending);
+	/* Eight bytes on an idle connection always fit the socket buffer. */
+	r = send(a->fd, cmd, sizeof(cmd) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (r != (ssize_t)sizeof(cmd) - 1) {
+		errf(err, errlen, "gearmand %s:%u: send: %s", srv->host,
+		    srv->port, r == -1 ? strerror(errno) : "short write");
+		admin_close(a);
 		return -1;
-	pfd.fd = fd;
-	while (!done) {
-		ms = (int)((deadline - time_mono()) * 1000);
-		if (ms <= 0) {
-			errf(err, errlen, "gearmand %s:%u: status timed out",
-			    srv->host, srv->port);
-			goto fail;
-		}
-		pfd.events = sent < sizeof(cmd) - 1 ? POLLOUT : POLLIN;
-		if (poll(&pfd, 1, ms) == -1) {
-			if (errno == EINTR)
-				continue;
-			errf(err, errlen, "poll: %s", strerror(errno));
-			goto fail;
-		}
-		if (pfd.events == POLLOUT) {
-			r = send(fd, cmd + sent, sizeof(cmd) - 1 - sent,
-			    MSG_NOSIGNAL);
-			if (r == -1 && errno != EAGAIN && errno != EINTR) {
-				errf(err, errlen, "gearmand %s:%u: send: %s",
-				    srv->host, srv->port, strerror(errno));
-				goto fail;
-			}
-			if (r > 0)
-				sent += (size_t)r;
+	}
+	a->awaiting = 1;
+	a->sent_at = time_mono();
+	return 0;
+}
+
+/* Read what has arrived. 1 when the answer is complete (then it replaces
+ * *out), 0 when more is to come, -1 on error (the connection is closed). */
+static int
+admin_read(struct gm_admin *a, const struct config_server *srv,
+    struct gm_depths *out, char *err, size_t errlen)
+{
+	char chunk[4096], *nl;
+	size_t start, len;
+	ssize_t r;
+
+	for (;;) {
+		r = recv(a->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (r == -1 && errno == EINTR)
 			continue;
-		}
-		r = recv(fd, chunk, sizeof(chunk), 0);
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
 		if (r == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
 			errf(err, errlen, "gearmand %s:%u: recv: %s",
 			    srv->host, srv->port, strerror(errno));
 			goto fail;
@@ -427,39 +496,185 @@ gm_admin_status(const struct config_server *srv, double timeout,
 			    "before the end of status", srv->host, srv->port);
 			goto fail;
 		}
-		if (buf_append(&in, chunk, (size_t)r) == -1) {
+		if (buf_append(&a->in, chunk, (size_t)r) == -1) {
 			errf(err, errlen, "out of memory");
 			goto fail;
 		}
-		while (!done && (nl = memchr(in.data + off, '\n',
-		    in.len - off)) != NULL) {
-			start = off;
-			off = (size_t)(nl - in.data) + 1;
-			len = (size_t)(nl - (in.data + start));
-			if (len > 0 && in.data[start + len - 1] == '\r')
-				len--;
-			if (len == 1 && in.data[start] == '.')
-				done = 1;
-			else if (len >= 3 && strncmp(in.data + start, "ERR",
-			    3) == 0) {
+	}
+	while ((nl = memchr(a->in.data + a->off, '\n', a->in.len - a->off)) !=
+	    NULL) {
+		start = a->off;
+		a->off = (size_t)(nl - a->in.data) + 1;
+		len = (size_t)(nl - (a->in.data + start));
+		if (len > 0 && a->in.data[start + len - 1] == '\r')
+			len--;
+		if (len == 1 && a->in.data[start] == '.') {
+			gm_depths_free(out);
+			*out = a->pending;
+			a->pending = (struct gm_depths){ NULL, 0 };
+			a->awaiting = 0;
+			buf_reset(&a->in);
+			a->off = 0;
+			return 1;
+		}
+		if (status_line(&a->pending, a->in.data + start, len, err,
+		    errlen) == -1) {
+			/* Only a line that is no status line may be
+			 * gearmand's "ERR code text". */
+			if (len >= 4 && strncmp(a->in.data + start, "ERR ", 4) ==
+			    0)
 				errf(err, errlen, "gearmand %s:%u: %.*s",
 				    srv->host, srv->port, (int)len,
-				    in.data + start);
-				goto fail;
-			} else if (status_line(out, in.data + start, len, err,
-			    errlen) == -1)
-				goto fail;
+				    a->in.data + start);
+			goto fail;
 		}
 	}
-	close(fd);
-	buf_free(&in);
 	return 0;
-
 fail:
-	close(fd);
-	buf_free(&in);
-	gm_depths_free(out);
+	admin_close(a);
 	return -1;
+}
+
+int
+gm_admin_status(const struct config_server *srv, double timeout,
+    struct gm_depths *out, char *err, size_t errlen)
+{
+	struct gm_admin a = { .fd = -1 };
+	double deadline = time_mono() + timeout;
+	struct pollfd pfd;
+	int ms, rc = 0;
+
+	out->items = NULL;
+	out->n = 0;
+	if (admin_send(&a, srv, deadline, err, errlen) == -1)
+		goto out;
+	pfd.fd = a.fd;
+	pfd.events = POLLIN;
+	while (rc == 0) {
+		ms = (int)((deadline - time_mono()) * 1000);
+		if (ms <= 0) {
+			errf(err, errlen, "gearmand %s:%u: status timed out",
+			    srv->host, srv->port);
+			rc = -1;
+			break;
+		}
+		if (poll(&pfd, 1, ms) == -1 && errno != EINTR) {
+			rc = errf(err, errlen, "poll: %s", strerror(errno));
+			break;
+		}
+		rc = admin_read(&a, srv, out, err, errlen);
+	}
+out:
+	admin_close(&a);
+	buf_free(&a.in);
+	if (rc != 1) {
+		gm_depths_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* Take what has arrived on the connections with a request out, waiting up
+ * to ms for it. fresh[i]: server i was asked in this call; *fresh_left
+ * counts those not answered yet. -1 if a server failed (err says which). */
+static int
+admin_poll(struct gm_pool *pool, struct gm_depths *depths, const int *fresh,
+    size_t *fresh_left, int ms, double deadline, char *err, size_t errlen)
+{
+	struct pollfd pfd[CONFIG_MAX_SERVERS];
+	size_t idx[CONFIG_MAX_SERVERS], i, k, n = 0;
+	int rc, failed = 0, reused, answered;
+
+	for (i = 0; i < pool->n && n < CONFIG_MAX_SERVERS; i++) {
+		struct gm_admin *a = &pool->servers[i].admin;
+
+		if (a->fd == -1 || !a->awaiting)
+			continue;
+		pfd[n] = (struct pollfd){ .fd = a->fd, .events = POLLIN };
+		idx[n++] = i;
+	}
+	if (n == 0 || poll(pfd, (nfds_t)n, ms < 0 ? 0 : ms) <= 0)
+		return 0;
+	for (k = 0; k < n; k++) {
+		struct gm_server *s = &pool->servers[idx[k]];
+		struct gm_admin *a = &s->admin;
+
+		if (pfd[k].revents == 0)
+			continue;
+		reused = a->reused;
+		answered = a->in.len > 0 || a->pending.n > 0;
+		if ((rc = admin_read(a, &s->srv, &depths[idx[k]], err,
+		    errlen)) == 0)
+			continue;
+		/* A kept connection that fails before a byte of the answer
+		 * was most likely closed while idle (gearmand restarted):
+		 * one new connection before the server is judged. */
+		if (rc == -1 && fresh[idx[k]] && reused && !answered &&
+		    admin_send(a, &s->srv, deadline, err, errlen) == 0)
+			continue;
+		if (rc == -1) {
+			gm_pool_failed(pool, idx[k]);
+			gm_depths_free(&depths[idx[k]]);
+			failed = 1;
+		}
+		if (fresh[idx[k]])
+			(*fresh_left)--;
+	}
+	return failed ? -1 : 0;
+}
+
+static int
+ms_until(double deadline)
+{
+	double left = deadline - time_mono();
+
+	return left <= 0 ? 0 : (int)(left * 1000) + 1;
+}
+
+int
+gm_pool_depths(struct gm_pool *pool, struct gm_depths *depths, char *err,
+    size_t errlen)
+{
+	double now = time_mono(), deadline = now + GM_STATUS_WAIT;
+	int fresh[CONFIG_MAX_SERVERS] = { 0 }, failed = 0;
+	size_t i, fresh_left = 0;
+
+	for (i = 0; i < pool->n && i < CONFIG_MAX_SERVERS; i++) {
+		struct gm_server *s = &pool->servers[i];
+
+		if (now < s->retry_at) {
+			/* Backing off: not asked, and its jobs go to the
+			 * others meanwhile. */
+			gm_depths_free(&depths[i]);
+			continue;
+		}
+		if (s->admin.awaiting) {
+			/* An earlier request is out: taken below if it has
+			 * come since, not waited for. */
+			if (now - s->admin.sent_at < GM_STATUS_TIMEOUT)
+				continue;
+			errf(err, errlen, "gearmand %s:%u: no answer to status "
+			    "in %.1f s", s->srv.host, s->srv.port,
+			    GM_STATUS_TIMEOUT);
+		} else if (admin_send(&s->admin, &s->srv, deadline, err,
+		    errlen) == 0) {
+			fresh[i] = 1;
+			fresh_left++;
+			continue;
+		}
+		gm_pool_failed(pool, i);
+		gm_depths_free(&depths[i]);
+		failed = 1;
+	}
+	while (fresh_left > 0 && time_mono() < deadline)
+		if (admin_poll(pool, depths, fresh, &fresh_left,
+		    ms_until(deadline), deadline, err, errlen) == -1)
+			failed = 1;
+	/* Answers to earlier requests that came in the meantime. */
+	if (admin_poll(pool, depths, fresh, &fresh_left, 0, deadline, err,
+	    errlen) == -1)
+		failed = 1;
+	return failed ? -1 : 0;
 }
 
 long

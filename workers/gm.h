@@ -43,6 +43,8 @@ size_t gm_pool_choose(struct gm_pool *pool, const void *key, size_t keylen);
  * job keeps its server and gearmand can merge equal unique keys. */
 size_t gm_pool_choose_job(struct gm_pool *pool, uint64_t jobid, unsigned dbid,
     const char *unique);
+/* 1 if server i may get jobs: not backing off, and answering `status`
+ * when asked. */
 int gm_pool_healthy(const struct gm_pool *pool, size_t i, double now);
 /* Mark server i failed: free its client, back off. */
 void gm_pool_failed(struct gm_pool *pool, size_t i);
@@ -54,13 +56,20 @@ struct gm_task {
 	const void *workload;
 	size_t len;
 	int ok;                  /* out: 1 when gearmand accepted it */
+	int unsure;              /* out: 1 when its fate is unknown: sent,
+	                            but gearmand did not answer in time (it
+	                            may be stopped or slow, and queue it
+	                            later) */
 };
 
 /*
  * Submit tasks to server i as background jobs, pipelined: every task added,
- * then one run. Sets each task's ok. Returns the number accepted, or -1 when
- * the server failed (then it backs off and tasks not marked ok were not
- * accepted, as far as can be known: some may have been queued all the same).
+ * then one run. Sets each task's ok and unsure. Returns the number accepted,
+ * or -1 when the server failed (then it backs off). A task neither ok nor
+ * unsure was not queued: the connection failed or gearmand refused it. An
+ * unsure task is never sent again here: sent again in the same attempt it
+ * could be queued twice and run twice; the caller must leave it to its
+ * lease, which brings it back if gearmand never queued it.
  */
 int gm_submit_background(struct gm_pool *pool, size_t i,
     struct gm_task *tasks, size_t n, char *err, size_t errlen);
@@ -75,8 +84,21 @@ struct gm_depths {
 	struct gm_depth *items;
 	size_t n;
 };
+/* One `status` on a connection of its own, closed after. */
 int gm_admin_status(const struct config_server *srv, double timeout,
     struct gm_depths *out, char *err, size_t errlen);
+/*
+ * The depths of every server (depths[0..count)), on admin connections the
+ * pool keeps open across calls (and opens again after an error). A server
+ * backing off is not asked (its depths are emptied). The call waits a short
+ * while for the answers it asks for; a server that has not answered by then
+ * keeps its last depths and gets no jobs until it answers (see
+ * gm_pool_healthy), and fails (backs off) if it has not answered in 2 s. So
+ * a stopped or black-holed gearmand costs a round at most that short wait,
+ * and only when its backoff ends. -1 if a server failed, with err.
+ */
+int gm_pool_depths(struct gm_pool *pool, struct gm_depths *depths, char *err,
+    size_t errlen);
 /* Add the waiting count of funcname in d (0 if absent). */
 long gm_depths_get(const struct gm_depths *d, const char *funcname);
 void gm_depths_free(struct gm_depths *d);

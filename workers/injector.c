@@ -33,7 +33,6 @@
 #define RUN_QUEUED_JOB "run_queued_job"
 #define WORK_TIMEOUT_MS 1000     /* how often the stop flag is looked at */
 #define DEPTH_REFRESH 1.0        /* seconds between two reads of the depths */
-#define STATUS_TIMEOUT 1.0       /* seconds for the admin status command */
 #define RESUBMIT_SECONDS 2       /* a job gearmand refused: due this soon */
 
 struct injector {
@@ -74,17 +73,11 @@ waiting(struct injector *in, const char *funcname)
 	long sum;
 
 	if (in->depths_at == 0 || now - in->depths_at >= DEPTH_REFRESH) {
-		for (i = 0; i < n; i++) {
-			gm_depths_free(&in->depths[i]);
-			if (!gm_pool_healthy(in->gm, i, now))
-				continue;
-			/* An unreadable server counts as empty: while it is
-			 * down its share goes to the others anyway. */
-			if (gm_admin_status(gm_pool_server(in->gm, i),
-			    STATUS_TIMEOUT, &in->depths[i], in->err,
-			    sizeof(in->err)) == -1)
-				log_debug("queue depth: %s", in->err);
-		}
+		/* An unreadable server counts as empty: while it is down
+		 * its share goes to the others anyway. */
+		if (gm_pool_depths(in->gm, in->depths, in->err,
+		    sizeof(in->err)) == -1)
+			log_debug("queue depth: %s", in->err);
 		gm_depths_free(&in->sent);
 		in->depths_at = time_mono();
 	}
@@ -119,7 +112,8 @@ count_sent(struct injector *in, const char *funcname)
 
 /*
  * Submit the stored job. A failure is not the client's: the row is durable
- * and leased, so it is only brought forward for a QueueRunner to send.
+ * and leased, so it is only brought forward for a QueueRunner to send when
+ * gearmand surely did not queue it, and else left to its lease.
  */
 static void
 submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
@@ -163,11 +157,26 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 		return;
 	}
 	scoreboard_count(in->ctx->sb, SB_GEARMAN_ERRORS, 1);
+	if (task.unsure) {
+		/* gearmand got it and may queue it when it wakes: brought
+		 * forward, it could run twice. Under its lease it runs once
+		 * if queued, and a QueueRunner sends it when the lease ends
+		 * if not. */
+		log_warnx("job %llu of db %u: no answer from %s:%u in time "
+		    "(%s); it may be queued there, so it is left to its lease",
+		    (unsigned long long)jobid, dbid,
+		    gm_pool_server(in->gm, s)->host,
+		    gm_pool_server(in->gm, s)->port, in->err);
+		return;
+	}
 	log_warnx("job %llu of db %u not submitted to %s:%u: %s",
 	    (unsigned long long)jobid, dbid, gm_pool_server(in->gm, s)->host,
 	    gm_pool_server(in->gm, s)->port,
 	    rc == -1 ? in->err : "not accepted");
-	if (gv_extend_lease(in->gv, &job, RESUBMIT_SECONDS) != GV_OK)
+	/* Fenced by attempt 0 and leased = 1: if gearmand queued it after
+	 * all and its worker already completed, failed or rescheduled it,
+	 * that decision stands. */
+	if (client_release(in->gv, &job, RESUBMIT_SECONDS) != GV_OK)
 		log_info("job %llu of db %u: %s; a QueueRunner sends it when "
 		    "its lease ends", (unsigned long long)jobid, dbid,
 		    gv_errmsg(in->gv));

@@ -33,7 +33,12 @@
 #define LEASE_CHUNK 10000      /* ids per UPDATE: under 65535 placeholders */
 #define PUSH_BACK_SECONDS 2    /* over the watermark: due again this soon */
 #define RELEASE_SECONDS 5      /* not accepted by gearmand: retry this soon */
-#define STATUS_TIMEOUT 2.0     /* seconds for the admin status command */
+/* A database whose job table does not match this version is tried again
+ * after 1 s, doubling to 60 s, and said so in the log when it breaks and
+ * then every BROKEN_LOG_EVERY seconds while it stays broken. */
+#define BROKEN_BACKOFF_MIN 1.0
+#define BROKEN_BACKOFF_MAX 60.0
+#define BROKEN_LOG_EVERY 60.0
 #define RUN_QUEUED_JOB "run_queued_job"
 
 struct runner {
@@ -42,6 +47,14 @@ struct runner {
 	gv_client *gv;
 	struct dbset *dbs;
 	struct gm_pool *gm;
+	/* Per database (dbset order): the schema trouble of each. One broken
+	 * database must not stop the others, so it is backed off alone. */
+	struct schema_trouble {
+		int broken;        /* its last claim failed on the schema */
+		double backoff;    /* length of the current pause */
+		double retry_at;   /* time_mono() of the next try */
+		double logged_at;  /* time_mono() of the last warning */
+	} *trouble;
 	unsigned batch;            /* rows to claim per database this round */
 	size_t next_db;            /* rotates the first database of a round */
 	struct gv_job *jobs;       /* the claim in hand */
@@ -107,19 +120,10 @@ plan_clear(struct runner *r)
 static void
 depths_refresh(struct runner *r)
 {
-	size_t i, n = gm_pool_count(r->gm);
-
-	for (i = 0; i < n; i++) {
-		gm_depths_free(&r->depths[i]);
-		if (gm_admin_status(gm_pool_server(r->gm, i), STATUS_TIMEOUT,
-		    &r->depths[i], r->err, sizeof(r->err)) == -1) {
-			/* An unreadable server counts as empty: its jobs go
-			 * elsewhere anyway while it is down. */
-			log_debug("queue depth of %s:%u: %s",
-			    gm_pool_server(r->gm, i)->host,
-			    gm_pool_server(r->gm, i)->port, r->err);
-		}
-	}
+	/* A server that is unreadable, or backing off, counts as empty: its
+	 * jobs go elsewhere anyway while it is. */
+	if (gm_pool_depths(r->gm, r->depths, r->err, sizeof(r->err)) == -1)
+		log_debug("queue depth: %s", r->err);
 	plan_clear(r);
 }
 
@@ -145,25 +149,36 @@ plan_get(struct runner *r, const char *funcname)
 	return p;
 }
 
-/* Run statement id (a leading value, then jobids) over ids[0..n) in chunks. */
+/* A row as a fenced statement names it. */
+struct fence {
+	uint64_t jobid;
+	uint32_t attempt;
+};
+
+/* Run statement id (a leading value, then jobids, or (jobid, attempt) pairs
+ * when with_attempt) over rows[0..n) in chunks. */
 static int
-update_ids(struct runner *r, struct db *db, enum sql_id id, uint64_t lead,
-    const uint64_t *ids, size_t n)
+update_rows(struct runner *r, struct db *db, enum sql_id id, uint64_t lead,
+    const struct fence *rows, size_t n, int with_attempt)
 {
+	size_t per = with_attempt ? 2 : 1, done, k, m, np;
 	struct dbval *p;
-	size_t done, k, rows;
 
 	if (n == 0)
 		return 0;
-	if ((p = calloc((n < LEASE_CHUNK ? n : LEASE_CHUNK) + 1,
+	if ((p = calloc((n < LEASE_CHUNK ? n : LEASE_CHUNK) * per + 1,
 	    sizeof(*p))) == NULL)
 		return errf(r->err, sizeof(r->err), "out of memory");
-	for (done = 0; done < n; done += rows) {
-		rows = n - done < LEASE_CHUNK ? n - done : LEASE_CHUNK;
-		p[0] = DBV_U(lead);
-		for (k = 0; k < rows; k++)
-			p[k + 1] = DBV_U(ids[done + k]);
-		if (db_exec(db, id, (unsigned)rows, p, rows + 1, NULL, NULL,
+	for (done = 0; done < n; done += m) {
+		m = n - done < LEASE_CHUNK ? n - done : LEASE_CHUNK;
+		np = 0;
+		p[np++] = DBV_U(lead);
+		for (k = 0; k < m; k++) {
+			p[np++] = DBV_U(rows[done + k].jobid);
+			if (with_attempt)
+				p[np++] = DBV_U(rows[done + k].attempt);
+		}
+		if (db_exec(db, id, (unsigned)m, p, np, NULL, NULL,
 		    r->err, sizeof(r->err)) == -1) {
 			free(p);
 			return -1;
@@ -198,7 +213,7 @@ claim(struct runner *r, struct db *db)
 {
 	int watermark = r->cfg->queue_runner.queue_watermark_depth;
 	struct dbval limit = DBV_U(r->batch);
-	uint64_t *lease = NULL, *back = NULL;
+	struct fence *lease = NULL, *back = NULL;
 	size_t i, nlease = 0, nback = 0, selected;
 	struct plan *p;
 	long ret = -1;
@@ -233,12 +248,13 @@ claim(struct runner *r, struct db *db)
 		if (watermark > 0) {
 			p = plan_get(r, target(job));
 			if (p == NULL || p->waiting >= watermark) {
-				back[nback++] = job->jobid;
+				back[nback++] = (struct fence){ job->jobid,
+				    job->attempt };
 				continue;
 			}
 			p->waiting++;
 		}
-		lease[nlease] = job->jobid;
+		lease[nlease] = (struct fence){ job->jobid, job->attempt };
 		job->attempt = job->attempt >= 4294967295u ? 1 :
 		    job->attempt + 1;
 		if (nlease != i) {
@@ -259,10 +275,13 @@ claim(struct runner *r, struct db *db)
 		ret = 0;
 		goto fail;
 	}
-	if (update_ids(r, db, SQL_LEASE,
-	    (uint64_t)r->cfg->queue_runner.lease_seconds, lease, nlease) == -1 ||
-	    update_ids(r, db, SQL_PUSH_BACK, PUSH_BACK_SECONDS, back, nback) ==
-	    -1)
+	/* Both on rows this transaction holds locked since its SELECT: the
+	 * locks are the fence (the push-back matches the attempt read all the
+	 * same, see SQL_PUSH_BACK). */
+	if (update_rows(r, db, SQL_LEASE,
+	    (uint64_t)r->cfg->queue_runner.lease_seconds, lease, nlease, 0) ==
+	    -1 || update_rows(r, db, SQL_PUSH_BACK, PUSH_BACK_SECONDS, back,
+	    nback, 1) == -1)
 		goto fail;
 	if (db_commit(db, r->err, sizeof(r->err)) == -1) {
 		/* The outcome is unknown: dispatch nothing. Leased or not,
@@ -292,17 +311,19 @@ fail_committed:
 
 /*
  * Submit r->jobs to gearmand, grouped by server, each group one pipelined
- * batch. Jobs gearmand did not accept are released to be due again soon
- * rather than at the end of their lease.
+ * batch. Jobs gearmand is known not to have queued are released to be due
+ * again soon rather than at the end of their lease; jobs whose fate is
+ * unknown (no answer in time) are left to their lease.
  */
 static size_t
 dispatch(struct runner *r, struct db *db)
 {
 	size_t nserv = gm_pool_count(r->gm), s, i, n, ok = 0, nrel = 0;
+	size_t nunsure;
 	char (*uniq)[GM_UNIQUE_MAX + 1] = NULL;
 	const char **unique = NULL;
 	size_t *server = NULL;
-	uint64_t *release = NULL;
+	struct fence *release = NULL;
 
 	if (r->njobs == 0)
 		return 0;
@@ -347,17 +368,33 @@ dispatch(struct runner *r, struct db *db)
 			    gm_pool_server(r->gm, s)->port, r->err);
 			scoreboard_count(r->ctx->sb, SB_GEARMAN_ERRORS, 1);
 		}
-		for (i = 0; i < n; i++) {
+		for (i = 0, nunsure = 0; i < n; i++) {
 			if (r->tasks[i].ok)
 				ok++;
+			else if (r->tasks[i].unsure)
+				nunsure++;
 			else
-				release[nrel++] = r->jobs[r->task_job[i]].jobid;
+				release[nrel++] = (struct fence){
+				    r->jobs[r->task_job[i]].jobid,
+				    r->jobs[r->task_job[i]].attempt };
 		}
+		/* Sent, but gearmand did not answer in time: it may queue
+		 * them when it wakes. Released or sent again they could run
+		 * twice; kept out under their lease they run once if it
+		 * queues them, and come back when the lease ends if not. */
+		if (nunsure)
+			log_warnx("gearmand %s:%u did not answer in time: %zu "
+			    "jobs may be queued there; they are left to their "
+			    "lease (%d s)", gm_pool_server(r->gm, s)->host,
+			    gm_pool_server(r->gm, s)->port, nunsure,
+			    r->cfg->queue_runner.lease_seconds);
 	}
 	/* Released rows are due again in a few seconds; if this fails they
-	 * are due when their lease ends. */
-	if (nrel && update_ids(r, db, SQL_PUSH_BACK, RELEASE_SECONDS, release,
-	    nrel) == -1)
+	 * are due when their lease ends. Fenced by the attempt this claim
+	 * wrote and leased = 1: a worker's decision about a job gearmand
+	 * queued after all is never overwritten. */
+	if (nrel && update_rows(r, db, SQL_RELEASE, RELEASE_SECONDS, release,
+	    nrel, 1) == -1)
 		log_warnx("releasing %zu jobs: %s", nrel, r->err);
 out:
 	free(uniq);
@@ -386,8 +423,8 @@ adapt(struct runner *r, int full)
 		    r->batch - step_down;
 }
 
-/* A schema this version cannot work with is a configuration error: the
- * master must not respawn us in a loop for it. */
+/* A schema this version cannot work with: a configuration error of that
+ * database. */
 static int
 schema_error(struct db *db)
 {
@@ -396,12 +433,74 @@ schema_error(struct db *db)
 	return e == ER_NO_SUCH_TABLE || e == ER_BAD_FIELD_ERROR;
 }
 
+/* Tell the master which databases are broken (status file, gvctl). */
+static void
+trouble_report(struct runner *r)
+{
+	unsigned ids[SB_BROKEN_DBS];
+	size_t i, n = 0;
+
+	for (i = 0; i < dbset_count(r->dbs) && n < SB_BROKEN_DBS; i++)
+		if (r->trouble[i].broken)
+			ids[n++] = db_id(dbset_at(r->dbs, i));
+	scoreboard_broken_dbs(r->ctx->sb, ids, n);
+}
+
+/* The claim on database i failed on its schema: back it off alone. */
+static void
+schema_broken(struct runner *r, size_t i)
+{
+	struct schema_trouble *t = &r->trouble[i];
+	struct db *db = dbset_at(r->dbs, i);
+	double now = time_mono();
+	int first = !t->broken;
+
+	t->backoff = first ? BROKEN_BACKOFF_MIN : t->backoff * 2;
+	if (t->backoff > BROKEN_BACKOFF_MAX)
+		t->backoff = BROKEN_BACKOFF_MAX;
+	t->retry_at = now + t->backoff;
+	t->broken = 1;
+	if (first || now - t->logged_at >= BROKEN_LOG_EVERY) {
+		log_warnx("%s: the job table of database %u does not match "
+		    "this version (apply schema.sql); its jobs wait, the "
+		    "other databases go on; trying it again in %.0f s, up to "
+		    "every %.0f s", r->err, db_id(db), t->backoff,
+		    BROKEN_BACKOFF_MAX);
+		t->logged_at = now;
+	} else
+		log_debug("%s", r->err);
+	if (first)
+		trouble_report(r);
+}
+
+static void
+schema_repaired(struct runner *r, size_t i)
+{
+	log_notice("database %u: the job table works again; its jobs are "
+	    "dispatched", db_id(dbset_at(r->dbs, i)));
+	memset(&r->trouble[i], 0, sizeof(r->trouble[i]));
+	trouble_report(r);
+}
+
+/* 1 when every database is broken: the configuration is wrong for all of
+ * them, and only then is it the master's business (EX_CONFIG). */
+static int
+all_broken(const struct runner *r)
+{
+	size_t i;
+
+	for (i = 0; i < dbset_count(r->dbs); i++)
+		if (!r->trouble[i].broken)
+			return 0;
+	return 1;
+}
+
 /* One round over every database. Returns 1 if any claim came back full,
- * 0 if not, -1 on a schema error. */
+ * 0 if not, -1 when every database has a schema this version cannot use. */
 static int
 round_once(struct runner *r)
 {
-	size_t n = dbset_count(r->dbs), k;
+	size_t n = dbset_count(r->dbs), k, i;
 	double now = time_mono();
 	int full = 0;
 	long got;
@@ -409,17 +508,22 @@ round_once(struct runner *r)
 	if (r->cfg->queue_runner.queue_watermark_depth > 0)
 		depths_refresh(r);
 	for (k = 0; k < n; k++) {
-		struct db *db = dbset_at(r->dbs, (r->next_db + k) % n);
+		struct db *db = dbset_at(r->dbs, i = (r->next_db + k) % n);
 
-		if (!db_healthy(db, now))
+		if (!db_healthy(db, now) || now < r->trouble[i].retry_at)
 			continue;
 		if ((got = claim(r, db)) == -1) {
-			log_warnx("claim: %s", r->err);
 			scoreboard_count(r->ctx->sb, SB_DB_ERRORS, 1);
-			if (schema_error(db))
-				return -1;
+			if (schema_error(db)) {
+				schema_broken(r, i);
+				if (all_broken(r))
+					return -1;
+			} else
+				log_warnx("claim: %s", r->err);
 			continue;
 		}
+		if (r->trouble[i].broken)
+			schema_repaired(r, i);
 		if (got > 0)
 			dispatch(r, db);
 		if (got >= (long)r->batch)
@@ -455,7 +559,9 @@ queue_runner_main(struct role_ctx *ctx)
 		gv_close(r.gv);
 		return EX_CONFIG;
 	}
-	if ((r.depths = calloc(r.cfg->nservers, sizeof(*r.depths))) == NULL) {
+	if ((r.depths = calloc(r.cfg->nservers, sizeof(*r.depths))) == NULL ||
+	    (r.trouble = calloc(dbset_count(r.dbs), sizeof(*r.trouble))) ==
+	    NULL) {
 		log_errx("out of memory");
 		code = EX_OSERR;
 		goto out;
@@ -471,8 +577,8 @@ queue_runner_main(struct role_ctx *ctx)
 		started = time_mono();
 		scoreboard_state(ctx->sb, SB_BUSY);
 		if ((full = round_once(&r)) == -1) {
-			log_errx("the job table does not match this version; "
-			    "apply schema.sql");
+			log_errx("the job table of every database does not "
+			    "match this version; apply schema.sql");
 			code = EX_CONFIG;
 			break;
 		}
@@ -497,6 +603,7 @@ out:
 	for (size_t i = 0; r.depths && i < r.cfg->nservers; i++)
 		gm_depths_free(&r.depths[i]);
 	free(r.depths);
+	free(r.trouble);
 	free(r.doc_off);
 	free(r.tasks);
 	free(r.task_job);

@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # SIGKILL of gearmand mid-run, then a restart: its in-memory queue is gone,
 # the leases bring the jobs back. Both modes; in low-latency mode the
-# Injectors and Controllers lose their connections with jobs in hand.
+# Injectors and Controllers lose their connections with jobs in hand. Then
+# gearmand stopped and continued (SIGSTOP, SIGCONT), in both modes.
 use strict;
 use warnings;
 use FindBin;
@@ -24,6 +25,22 @@ for my $mode (qw(throughput latency)) {
 			sleep 1.5;
 		}
 	});
+}
+# gearmand stopped (SIGSTOP) longer than the client timeout (3 s), then
+# continued: it queues what it was sent while stopped, though no sender
+# heard so. QueueRunners dispatch and Injectors inject while it sleeps; what
+# they sent must neither be lost nor be sent again in the same attempt.
+# Only jobs in flight at the fault may run twice: those whose short lease
+# ran out while gearmand slept are claimed again: at most the watermark
+# queued in gearmand (100) and a batch (100) in the hands of each of the 2
+# QueueRunners.
+for my $mode (qw(throughput latency)) {
+	$c->scenario('gearmand-stop', $mode, sub {
+		my $pid = $t->gearmand_pid(1);
+		ok(kill('STOP', $pid), "$mode: gearmand stopped");
+		sleep 5;
+		ok(kill('CONT', $pid), "$mode: gearmand continued");
+	}, max_duplicates => 300);
 }
 ok($t->running($master), 'the master never noticed');
 is($c->stop_master, 0, 'the master stops gracefully');

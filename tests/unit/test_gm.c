@@ -326,6 +326,27 @@ START_TEST(admin_status_parses)
 }
 END_TEST
 
+/* Function names are data: gearmand 1.1.20 prints them as they are, tabs
+ * included, and lines end with a bare \n (checked against it). A name that
+ * starts with ERR is a function, not an error. */
+START_TEST(admin_status_odd_names)
+{
+	static const char *const script[] = {
+		"ERRfunc\t1\t0\t0\n", "tab\there\t3\t1\t0\n",
+		"ERR 1\t2\t5\t0\t0\n", "plain\t4\t0\t1\n.\n", NULL
+	};
+	struct gm_depths d;
+
+	status_of(script, &d);
+	ck_assert_uint_eq(d.n, 4);
+	ck_assert_int_eq(gm_depths_get(&d, "ERRfunc"), 1);
+	ck_assert_int_eq(gm_depths_get(&d, "tab\there"), 2);
+	ck_assert_int_eq(gm_depths_get(&d, "ERR 1\t2"), 5);
+	ck_assert_int_eq(gm_depths_get(&d, "plain"), 4);
+	gm_depths_free(&d);
+}
+END_TEST
+
 START_TEST(admin_status_empty)
 {
 	static const char *const script[] = { ".\r\n", NULL };
@@ -383,6 +404,45 @@ START_TEST(admin_status_errors)
 }
 END_TEST
 
+/* A server that accepts and never answers costs a read of the depths the
+ * short wait only, gets no jobs while it keeps silent, and fails (backs
+ * off) once it has not answered for 2 s. */
+START_TEST(pool_depths_silent_server)
+{
+	static const char *const silent[] = { NULL };
+	struct gm_depths d[1] = { { NULL, 0 } };
+	struct config_server srv;
+	struct gm_pool *pool;
+	char err[256];
+	unsigned port;
+	double t0, took;
+	pid_t pid;
+
+	pid = fake_status_server(&port, silent, 1);
+	srv = server("127.0.0.1", port);
+	pool = gm_pool_new(&srv, 1, err, sizeof(err));
+	ck_assert_ptr_nonnull(pool);
+	t0 = time_mono();
+	ck_assert_int_eq(gm_pool_depths(pool, d, err, sizeof(err)), 0);
+	took = time_mono() - t0;
+	ck_assert_msg(took < 1.0, "waited %.2f s", took);
+	ck_assert_uint_eq(d[0].n, 0);
+	ck_assert(!gm_pool_healthy(pool, 0, time_mono()));
+	/* Asked again at once: the request is out, not sent again, not
+	 * waited for. */
+	t0 = time_mono();
+	ck_assert_int_eq(gm_pool_depths(pool, d, err, sizeof(err)), 0);
+	ck_assert_msg(time_mono() - t0 < 0.1, "waited again");
+	while (time_mono() - t0 < 2.1)
+		time_sleep(0.1, NULL);
+	ck_assert_int_eq(gm_pool_depths(pool, d, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "no answer"));
+	ck_assert(!gm_pool_healthy(pool, 0, time_mono()));
+	gm_pool_free(pool);
+	reap(pid, 1);
+}
+END_TEST
+
 START_TEST(admin_status_refused)
 {
 	struct config_server srv;
@@ -400,7 +460,7 @@ END_TEST
 
 START_TEST(submit_to_dead_server_backs_off)
 {
-	struct gm_task task = { "f", NULL, "x", 1, 1 };
+	struct gm_task task = { "f", NULL, "x", 1, 1, 1 };
 	struct config_server srv;
 	struct gm_pool *pool;
 	char err[256];
@@ -413,6 +473,8 @@ START_TEST(submit_to_dead_server_backs_off)
 	ck_assert_int_eq(gm_submit_background(pool, 0, &task, 1, err,
 	    sizeof(err)), -1);
 	ck_assert_int_eq(task.ok, 0);
+	/* Nothing listens: nothing was sent, so it surely was not queued. */
+	ck_assert_int_eq(task.unsure, 0);
 	ck_assert(!gm_pool_healthy(pool, 0, time_mono()));
 	gm_pool_free(pool);
 }
@@ -577,9 +639,11 @@ gm_suite(void)
 	tcase_set_timeout(net, 30);
 	tcase_add_test(net, admin_status_parses);
 	tcase_add_test(net, admin_status_empty);
+	tcase_add_test(net, admin_status_odd_names);
 	tcase_add_loop_test(net, admin_status_errors, 0,
 	    sizeof(bad_statuses) / sizeof(bad_statuses[0]));
 	tcase_add_test(net, admin_status_refused);
+	tcase_add_test(net, pool_depths_silent_server);
 	tcase_add_test(net, submit_to_dead_server_backs_off);
 	tcase_add_test(net, real_gearmand_submit_and_status);
 	tcase_add_test(net, real_gearmand_worker);
