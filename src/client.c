@@ -43,7 +43,6 @@ struct gv_client {
 	} *later;
 	size_t nlater;
 	double later_since;       /* time_mono() of the oldest */
-	unsigned long conflicts;  /* deadlocks and lock waits tried again */
 	unsigned seed;            /* jitter of conflict retries */
 	char err[1024];
 };
@@ -73,7 +72,6 @@ conflict_retry(gv_client *gv, struct db *db, int *tries)
 	if (pause > CONFLICT_PAUSE_MAX)
 		pause = CONFLICT_PAUSE_MAX;
 	(*tries)++;
-	gv->conflicts++;
 	time_sleep(pause * (0.5 + (double)rand_r(&gv->seed) / RAND_MAX),
 	    NULL);
 	return 1;
@@ -162,12 +160,6 @@ struct dbset *
 client_dbset(gv_client *gv)
 {
 	return gv->dbs;
-}
-
-unsigned long
-client_conflicts(const gv_client *gv)
-{
-	return gv->conflicts;
 }
 
 void

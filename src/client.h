@@ -24,7 +24,5 @@ int client_release(gv_client *gv, const struct gv_job *job,
     unsigned seconds);
 /* The databases behind a client (the QueueRunner claims from each). */
 struct dbset *client_dbset(gv_client *gv);
-/* Deadlocks, lock waits and certification conflicts tried again so far. */
-unsigned long client_conflicts(const gv_client *gv);
 
 #endif

@@ -68,6 +68,8 @@ struct db {
 	size_t cur;              /* the host connected to, or last used */
 	double failback_at;      /* time_mono() to try earlier hosts again */
 	unsigned long failovers; /* moves to another host */
+	unsigned long conflicts; /* deadlocks, lock waits, certification */
+	int connected_once;      /* cur names a host that was connected */
 	char *socket;
 	char *database;
 	char *user;
@@ -426,6 +428,18 @@ db_failovers(const struct db *db)
 }
 
 unsigned long
+db_conflicts(const struct db *db)
+{
+	return db->conflicts;
+}
+
+int
+db_host_index(const struct db *db)
+{
+	return db->connected_once ? (int)db->cur : -1;
+}
+
+unsigned long
 db_connection_id(const struct db *db)
 {
 	return db->conn ? mysql_thread_id(db->conn) : 0;
@@ -493,6 +507,8 @@ static void
 db_failed(struct db *db, unsigned e)
 {
 	db->last_errno = e;
+	if (db_conflict(db))
+		db->conflicts++;
 	if (!conn_lost(e))
 		return;
 	db_disconnect(db);
@@ -624,6 +640,7 @@ use_host(struct db *db, size_t i, MYSQL *m)
 		db->failovers++;
 	db->conn = m;
 	db->cur = i;
+	db->connected_once = 1;
 	db->hosts[i].failures = 0;
 	db->hosts[i].retry_at = 0;
 	db->failback_at = now + DB_FAILBACK;

@@ -89,6 +89,11 @@ unsigned long db_connection_id(const struct db *db);
 const char *db_host(const struct db *db, unsigned *port);
 /* How many times the database moved to another host of its list. */
 unsigned long db_failovers(const struct db *db);
+/* Deadlocks, lock waits and certification conflicts met so far. */
+unsigned long db_conflicts(const struct db *db);
+/* The index in the host list of the host in use (or last used), -1 before
+ * the first connection. */
+int db_host_index(const struct db *db);
 
 /*
  * Run statement id (nrows: the number of rows or ids of a variable shape,

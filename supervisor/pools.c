@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "hostport.h"
 #include "log.h"
 #include "pools.h"
 #include "role.h"
@@ -530,6 +531,37 @@ pools_changed(struct pools *ps)
 	return changed;
 }
 
+/* The host of its list each database of a child is on, from the index the
+ * child reports and the configuration (a child outdated by a reload is
+ * being replaced: its indexes may name the new list's hosts meanwhile). */
+static void
+dbs_on(const struct config *cfg, const struct sb_slot *copy,
+    struct status_child *sc)
+{
+	struct hostport hosts[HOSTPORT_MAX_PER_DB];
+	char why[128];
+	size_t j, n;
+	int h;
+
+	for (j = 0; cfg && j < cfg->ndbs && j < SB_DBS; j++) {
+		if ((h = copy->db_host[j]) == 0 ||
+		    hostport_parse_list(cfg->dbs[j].host ? cfg->dbs[j].host :
+		    "127.0.0.1", cfg->dbs[j].port, hosts, HOSTPORT_MAX_PER_DB,
+		    &n, why, sizeof(why)) == -1 || (size_t)h > n)
+			continue;
+		sc->db_on[sc->ndb_on].dbid = cfg->dbs[j].dbid;
+		if (cfg->dbs[j].socket)
+			snprintf(sc->db_on[sc->ndb_on].host,
+			    sizeof(sc->db_on[sc->ndb_on].host), "%s",
+			    cfg->dbs[j].socket);
+		else
+			snprintf(sc->db_on[sc->ndb_on].host,
+			    sizeof(sc->db_on[sc->ndb_on].host), "%s:%u",
+			    hosts[h - 1].host, hosts[h - 1].port);
+		sc->ndb_on++;
+	}
+}
+
 /* Add dbid to the pool's broken databases, kept sorted and distinct. */
 static void
 dbids_add(struct status_pool *sp, unsigned dbid)
@@ -616,6 +648,7 @@ pools_snapshot(const struct pools *ps, struct status *st, double now)
 				    copy.broken_dbs[c];
 				dbids_add(sp, copy.broken_dbs[c]);
 			}
+			dbs_on(ps->cfg, &copy, sc);
 		}
 	}
 	return 0;

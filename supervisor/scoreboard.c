@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "db.h"
 #include "scoreboard.h"
 #include "util.h"
 
@@ -72,6 +73,33 @@ scoreboard_state(struct sb_slot *slot, enum sb_state state)
 	__atomic_store_n(&slot->state, (int)state, __ATOMIC_RELEASE);
 }
 
+/* The database counters are the connections' own totals, stored as they
+ * are: this process's connections live as long as it does. */
+void
+scoreboard_dbs(struct sb_slot *slot, struct dbset *dbs)
+{
+	uint64_t conflicts = 0, failovers = 0;
+	size_t i;
+	int h;
+
+	if (slot == NULL || dbs == NULL)
+		return;
+	for (i = 0; i < dbset_count(dbs); i++) {
+		struct db *db = dbset_at(dbs, i);
+
+		conflicts += db_conflicts(db);
+		failovers += db_failovers(db);
+		h = db_host_index(db);
+		if (i < SB_DBS)
+			__atomic_store_n(&slot->db_host[i],
+			    (uint8_t)(h < 0 ? 0 : h + 1), __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&slot->counters[SB_DB_CONFLICTS], conflicts,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&slot->counters[SB_DB_FAILOVERS], failovers,
+	    __ATOMIC_RELAXED);
+}
+
 void
 scoreboard_count(struct sb_slot *slot, enum sb_counter c, uint64_t n)
 {
@@ -111,6 +139,9 @@ scoreboard_read(const struct sb_slot *slot, struct sb_slot *copy)
 	for (i = 0; i < SB_BROKEN_DBS; i++)
 		copy->broken_dbs[i] = __atomic_load_n(&slot->broken_dbs[i],
 		    __ATOMIC_RELAXED);
+	for (i = 0; i < SB_DBS; i++)
+		copy->db_host[i] = __atomic_load_n(&slot->db_host[i],
+		    __ATOMIC_RELAXED);
 }
 
 const char *
@@ -142,6 +173,8 @@ scoreboard_counter_name(enum sb_counter c)
 		[SB_JOBS_REFUSED] = "jobs_refused",
 		[SB_DB_ERRORS] = "db_errors",
 		[SB_GEARMAN_ERRORS] = "gearman_errors",
+		[SB_DB_CONFLICTS] = "db_conflicts",
+		[SB_DB_FAILOVERS] = "db_failovers",
 	};
 
 	if ((unsigned)c >= SB_NCOUNTERS)

@@ -31,12 +31,18 @@ enum sb_counter {
 	SB_JOBS_REFUSED,     /* malformed input refused */
 	SB_DB_ERRORS,
 	SB_GEARMAN_ERRORS,
+	SB_DB_CONFLICTS,     /* deadlocks, lock waits, certification */
+	SB_DB_FAILOVERS,     /* moves to another host of a database */
 	SB_NCOUNTERS
 };
 
 /* Databases a child reports broken at most (a QueueRunner: the job table
  * does not match this version). More are rare enough to leave out. */
 #define SB_BROKEN_DBS 16
+/* Databases whose host in use a child reports (CONFIG_MAX_DBS). */
+#define SB_DBS 64
+
+struct dbset;
 
 struct sb_slot {
 	pid_t pid;
@@ -46,6 +52,9 @@ struct sb_slot {
 	double job_started;      /* time_mono() when the job in hand began; 0 */
 	uint64_t counters[SB_NCOUNTERS];
 	uint32_t broken_dbs[SB_BROKEN_DBS];  /* dbids, 0: none; in order */
+	/* Per database, in dbid order (as configured): 1 + the index in its
+	 * host list of the host this child uses; 0 before it connected. */
+	uint8_t db_host[SB_DBS];
 };
 
 /* Map n zeroed shared slots (MAP_SHARED | MAP_ANONYMOUS, before forking). */
@@ -62,6 +71,9 @@ void scoreboard_count(struct sb_slot *slot, enum sb_counter c, uint64_t n);
  * SB_BROKEN_DBS kept); n = 0 clears. */
 void scoreboard_broken_dbs(struct sb_slot *slot, const unsigned *dbids,
     size_t n);
+/* The host each database of dbs is on, and the conflict and failover
+ * counts of this child's connections. */
+void scoreboard_dbs(struct sb_slot *slot, struct dbset *dbs);
 /* Master side: a consistent-enough copy for reporting. */
 void scoreboard_read(const struct sb_slot *slot, struct sb_slot *copy);
 

@@ -141,6 +141,20 @@ pool_json(const struct status_pool *p)
 }
 
 static json_t *
+db_hosts_json(const struct status_child *c)
+{
+	json_t *o = json_object();
+	char key[16];
+	size_t i;
+
+	for (i = 0; i < c->ndb_on; i++) {
+		snprintf(key, sizeof(key), "%u", c->db_on[i].dbid);
+		json_object_set_new(o, key, json_string(c->db_on[i].host));
+	}
+	return o;
+}
+
+static json_t *
 child_json(const struct status_child *c)
 {
 	json_t *o = json_object();
@@ -156,6 +170,7 @@ child_json(const struct status_child *c)
 	    json_real(c->job_age));
 	json_object_set_new(o, "broken_dbs", dbids_json(c->broken_dbs,
 	    c->nbroken));
+	json_object_set_new(o, "db_hosts", db_hosts_json(c));
 	add_counters(o, c->counters);
 	return o;
 }

@@ -21,7 +21,9 @@
  *                 ... every scoreboard counter }, ... },
  *     "children": [ { "pid", "pool", "slot", "state", "started" (unix
  *                 time), "heartbeat_age" (s), "job_age" (s busy with the
- *                 job in hand, or null), "broken_dbs", counters... },
+ *                 job in hand, or null), "broken_dbs", "db_hosts" (per
+ *                 dbid the "host:port" of its list the child uses, for
+ *                 the databases it connected to), counters... },
  *                 ... ],
  *     "written": unix time }
  */
@@ -60,6 +62,12 @@ struct status_pool {
 	uint64_t counters[SB_NCOUNTERS];
 };
 
+/* The host of a database a child is on, as "host:port". */
+struct status_db_on {
+	unsigned dbid;
+	char host[272];
+};
+
 struct status_child {
 	pid_t pid;
 	const char *pool;
@@ -70,6 +78,8 @@ struct status_child {
 	double job_age;             /* < 0: no job in hand */
 	unsigned broken_dbs[SB_BROKEN_DBS];
 	size_t nbroken;
+	struct status_db_on db_on[SB_DBS];
+	size_t ndb_on;
 	uint64_t counters[SB_NCOUNTERS];
 };
 

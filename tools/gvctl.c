@@ -1122,6 +1122,41 @@ jnum(json_t *o, const char *key)
 	return json_number_value(json_object_get(o, key));
 }
 
+/* Which host of its list each database is on, over the children: one line
+ * per database and host ("database 1 on 10.0.0.11:3306, 5 children"), so
+ * a failover, and children that disagree, show at a glance. */
+static void
+print_db_hosts(json_t *children)
+{
+	json_t *seen = json_object(), *ch, *hosts, *host, *per;
+	const char *dbid, *h;
+	char key[320];
+	size_t i;
+
+	json_array_foreach(children, i, ch) {
+		hosts = json_object_get(ch, "db_hosts");
+		json_object_foreach(hosts, dbid, host) {
+			if (!json_is_string(host))
+				continue;
+			snprintf(key, sizeof(key), "%s %s", dbid,
+			    json_string_value(host));
+			per = json_object_get(seen, key);
+			json_object_set_new(seen, key, json_integer(
+			    json_integer_value(per) + 1));
+		}
+	}
+	i = 0;
+	json_object_foreach(seen, h, per) {
+		const char *sp = strchr(h, ' ');
+
+		printf("%sdatabase %.*s on %s, %lld child%s\n", i++ ? "" : "\n",
+		    (int)(sp - h), h, sp + 1,
+		    (long long)json_integer_value(per),
+		    json_integer_value(per) == 1 ? "" : "ren");
+	}
+	json_decref(seen);
+}
+
 static void
 status_print_table(json_t *root, double now)
 {
@@ -1179,6 +1214,8 @@ status_print_table(json_t *root, double now)
 			    "wait\n", i ? "" : "\n", name,
 			    (long long)json_integer_value(id));
 	}
+
+	print_db_hosts(children);
 
 	printf("\n%-16s %8s %-9s %10s %9s %9s\n", "CHILD", "PID", "STATE",
 	    "UPTIME", "JOBS_DONE", "JOBS_FAIL");

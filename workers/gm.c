@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "gm.h"
 #include "log.h"
 #include "util.h"
@@ -793,6 +794,8 @@ gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
 
 	while (!*stop) {
 		scoreboard_heartbeat(sb);
+		if (gv)
+			scoreboard_dbs(sb, client_dbset(gv));
 		gearman_worker_set_timeout(w, gv && gv_pending(gv) ?
 		    GM_FLUSH_WAIT_MS : GM_WORK_WAIT_MS);
 		ret = gearman_worker_work(w);

@@ -513,6 +513,16 @@ round_once(struct runner *r)
 		if (!db_healthy(db, now) || now < r->trouble[i].retry_at)
 			continue;
 		if ((got = claim(r, db)) == -1) {
+			/* A conflict (a deadlock, or a Galera certification
+			 * conflict with another writer) rolled the claim
+			 * back: nothing was leased, the rows are claimed
+			 * next round, and the database is fine. Counted
+			 * (db_conflicts), not logged: two writers conflict
+			 * on many rounds. */
+			if (db_conflict(db)) {
+				log_debug("claim: %s", r->err);
+				continue;
+			}
 			scoreboard_count(r->ctx->sb, SB_DB_ERRORS, 1);
 			if (schema_error(db)) {
 				schema_broken(r, i);
@@ -531,6 +541,7 @@ round_once(struct runner *r)
 		scoreboard_heartbeat(r->ctx->sb);
 	}
 	r->next_db = (r->next_db + 1) % n;
+	scoreboard_dbs(r->ctx->sb, r->dbs);
 	db_jobs_free(r->jobs, r->njobs);
 	r->jobs = NULL;
 	r->njobs = 0;

@@ -83,12 +83,32 @@ $t->wait_for("every $func row to go", 300, sub {
 }
 kill 'TERM', @consumers;
 $t->wait_exit($_, 10) for @consumers;
-my $conflicts = 0;
-for my $f ($t->log_path, "$dir/b.log") {
-	open(my $fh, '<', $f) or next;
-	$conflicts += grep { /Deadlock|conflict/i } <$fh>;
-}
-note("conflict: $conflicts conflicts logged");
+# Counted in the status files, each master on its own first node.
+my %pool_sum;
+my $hosts_of = sub {
+	my ($st) = @_;
+	my %h;
+	$h{ $_->{db_hosts}{1} }++
+	    for grep { defined $_->{db_hosts}{1} } @{ $st->{children} };
+	return join(' ', sort keys %h);
+};
+$t->wait_for('both status files written after the load', 10, sub {
+	my ($a, $b) = ($t->status_json, $t->status_json("$dir/b.json"));
+	return 0 unless $a && $b;
+	$pool_sum{$_} = 0 for qw(db_conflicts);
+	for my $st ($a, $b) {
+		$pool_sum{db_conflicts} += $_->{db_conflicts} // 0
+		    for values %{ $st->{pools} };
+	}
+	$pool_sum{a} = $hosts_of->($a);
+	$pool_sum{b} = $hosts_of->($b);
+	1;
+});
+diag("conflict: $pool_sum{db_conflicts} conflicts counted in the status "
+    . 'files');
+cmp_ok($pool_sum{db_conflicts}, '>', 0, 'conflicts are counted');
+is($pool_sum{a}, '127.0.0.1:' . $g->port(1), 'the first master is on node 1');
+is($pool_sum{b}, '127.0.0.1:' . $g->port(2), 'the second is on node 2');
 is($t->stop($master_b, 'TERM', 30), 0, 'the second master stops');
 
 # --- failover: SIGKILL of the node in use -----------------------------------
@@ -101,6 +121,16 @@ for my $mode (qw(throughput latency)) {
 	}, drain => 120, load_seconds => 2, after_seconds => 2);
 }
 is($g->cluster_size(2), 3, 'node 1 rejoined');
+{
+	my $st = $t->status_json;
+	my $failovers = 0;
+	$failovers += $_->{db_failovers} // 0 for values %{ $st->{pools} };
+	cmp_ok($failovers, '>', 0, "failovers are counted ($failovers)");
+	my ($code, $out) = $t->run($t->build_path('gvctl'), '-c', $c->ini,
+	    'status');
+	like($out, qr/^database 1 on 127\.0\.0\.1:\d+, \d+ child/m,
+	    'gvctl status shows the host each database is on');
+}
 
 # --- rolling restart ----------------------------------------------------------
 for my $mode (qw(throughput latency)) {
