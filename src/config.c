@@ -114,6 +114,13 @@ static const struct key keys[] = {
 	{ "queue_runner", "batch_max_size", KT_INT, "1000", 1, 100000,
 	    0, R_QR, G(queue_runner.batch_max_size),
 	    "jobs claimed per batch" },
+	/* A claim holds its rows' args, their documents and libgearman's
+	 * copy at once: the budget bounds the QueueRunner's memory (about 3x
+	 * this) whatever the rows hold. A row over it is still sent, alone. */
+	{ "queue_runner", "batch_max_bytes", KT_INT, "67108864", 1048576,
+	    1073741824,
+	    0, R_QR, G(queue_runner.batch_max_bytes),
+	    "bytes of args claimed per batch; a larger row goes alone" },
 	{ "queue_runner", "queue_watermark_depth", KT_INT, "10000",
 	    0, 100000000,
 	    0, R_QR | R_INJ, G(queue_runner.queue_watermark_depth),

@@ -58,6 +58,7 @@ struct config {
 		int processes;
 		double batch_run_sleep;
 		int batch_max_size;
+		int batch_max_bytes;
 		int queue_watermark_depth;
 		int lease_seconds;
 	} queue_runner;

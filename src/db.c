@@ -123,7 +123,8 @@ static enum fault_kind
 fault_kind_of(enum sql_id id)
 {
 	switch (id) {
-	case SQL_SELECT_DUE: case SQL_LEASE: return FK_CLAIM;
+	case SQL_SELECT_DUE: case SQL_SELECT_JOBS: case SQL_LEASE:
+		return FK_CLAIM;
 	case SQL_INSERT: return FK_INSERT;
 	case SQL_COMPLETE: case SQL_COMPLETE_ANY: case SQL_COMPLETE_MANY:
 	case SQL_COMPLETE_MANY_ANY:
@@ -1074,8 +1075,13 @@ db_select_jobs(struct db *db, enum sql_id id, const struct dbval *params,
 	MYSQL_STMT *stmt;
 	struct gv_job *grown;
 	size_t cap = *njobs, first = *njobs;
-	unsigned e;
+	unsigned e, n = 1;
 	int rc, ret = -1;
+
+	/* A variable statement's shape follows from its parameters. */
+	if (sql_variable(id) && sql_params_per_row(id))
+		n = (unsigned)((nparams - sql_params_fixed(id)) /
+		    sql_params_per_row(id));
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->arg = malloc(DB_ARG_BUF)) == NULL) {
@@ -1083,7 +1089,7 @@ db_select_jobs(struct db *db, enum sql_id id, const struct dbval *params,
 		return errf(err, errlen, "out of memory");
 	}
 	job_row_bind(r);
-	if ((stmt = stmt_run(db, id, 1, params, nparams, err, errlen)) == NULL)
+	if ((stmt = stmt_run(db, id, n, params, nparams, err, errlen)) == NULL)
 		goto out;
 	if (mysql_stmt_bind_result(stmt, r->bind) != 0) {
 		errf(err, errlen, "database %u: %s: %s", db->dbid, sql_name(id),

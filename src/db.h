@@ -106,7 +106,8 @@ int db_exec(struct db *db, enum sql_id id, unsigned nrows,
     uint64_t *insert_id, char *err, size_t errlen);
 
 /* Run a statement whose rows are jobs (columns as SQL_JOB_COLUMNS) and append
- * them to *jobs (realloc'd), counting *njobs. Each job's dbid is set. */
+ * them to *jobs (realloc'd), counting *njobs. Each job's dbid is set. A
+ * variable statement (an IN list) is shaped by nparams. */
 int db_select_jobs(struct db *db, enum sql_id id, const struct dbval *params,
     size_t nparams, struct gv_job **jobs, size_t *njobs, char *err,
     size_t errlen);

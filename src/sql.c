@@ -64,11 +64,18 @@ static const struct sql_stmt {
 } stmts[SQL_COUNT] = {
 	[SQL_INSERT] = { "insert", JOB_INSERT_HEAD, JOB_INSERT_ROW, "", 0, 7 },
 	/* SKIP LOCKED: parallel QueueRunners each take different rows instead
-	 * of queueing behind each other's row locks. */
+	 * of queueing behind each other's row locks. The arg column holds the
+	 * arg's length, as text: a claim reads no payload before it knows
+	 * which rows fit its byte budget (SQL_SELECT_JOBS reads those). */
 	[SQL_SELECT_DUE] = { "select_due",
-	    "SELECT " SQL_JOB_COLUMNS " FROM job WHERE run_after <= "
+	    "SELECT " SQL_JOB_COLUMNS_ARG_LENGTH " FROM job WHERE run_after <= "
 	    "UNIX_TIMESTAMP() ORDER BY run_after LIMIT ? FOR UPDATE SKIP LOCKED",
 	    NULL, NULL, 1, 0 },
+	/* The rows a claim chose, locked by its SQL_SELECT_DUE: nobody else
+	 * can change them before its commit. In due order, as selected. */
+	[SQL_SELECT_JOBS] = { "select_jobs",
+	    "SELECT " SQL_JOB_COLUMNS " FROM job WHERE jobid IN (",
+	    "?", ") ORDER BY run_after, jobid", 0, 1 },
 	[SQL_LEASE] = { "lease",
 	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, attempt = "
 	    "IF(attempt >= 4294967295, 1, attempt + 1), leased = 1 "

@@ -10,12 +10,19 @@
 /* The job columns in the order db_select_jobs reads them. */
 #define SQL_JOB_COLUMNS "jobid, funcname, arg, uniqkey, run_after, " \
 	"`coalesce`, flag, failcount, attempt"
+/* The same, with the arg's length in bytes (decimal text) in place of the
+ * arg. */
+#define SQL_JOB_COLUMNS_ARG_LENGTH "jobid, funcname, " \
+	"CAST(IFNULL(LENGTH(arg), 0) AS CHAR), uniqkey, run_after, " \
+	"`coalesce`, flag, failcount, attempt"
 
 enum sql_id {
 	SQL_INSERT,          /* n rows: funcname, arg, uniqkey, coalesce,
 	                        delay, flag, leased (delay is then its lease) */
 	SQL_SELECT_DUE,      /* limit: due rows in run_after order, locked,
-	                        skipping rows other claimers hold */
+	                        skipping rows other claimers hold; in the
+	                        arg column the arg's length, not the arg */
+	SQL_SELECT_JOBS,     /* n jobids: those rows, whole, in due order */
 	SQL_LEASE,           /* lease_seconds, then n jobids: hide them and
 	                        bump attempt */
 	SQL_PUSH_BACK,       /* seconds, then n (jobid, attempt): due again

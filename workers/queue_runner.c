@@ -40,6 +40,7 @@
 #define BROKEN_BACKOFF_MAX 60.0
 #define BROKEN_LOG_EVERY 60.0
 #define RUN_QUEUED_JOB "run_queued_job"
+#define BYTES_CAP_SPARE 8      /* rows selected past twice what fit */
 
 struct runner {
 	struct role_ctx *ctx;
@@ -56,6 +57,11 @@ struct runner {
 		double logged_at;  /* time_mono() of the last warning */
 	} *trouble;
 	unsigned batch;            /* rows to claim per database this round */
+	/* While claims stop at batch_max_bytes, the rows to select: twice
+	 * what fit last time, and some. A backlog of large rows then costs
+	 * the database a few budgets' worth of reading per claim, not a
+	 * whole batch's. 0: no cap. */
+	unsigned bytes_cap;
 	size_t next_db;            /* rotates the first database of a round */
 	struct gv_job *jobs;       /* the claim in hand */
 	size_t njobs;
@@ -201,21 +207,64 @@ park(struct runner *r, struct db *db, const struct gv_job *job)
 		log_warnx("%s", r->err);
 }
 
+/* The arg's length that a row of SQL_SELECT_DUE carries in its arg. */
+static uint64_t
+head_bytes(const struct gv_job *head)
+{
+	return strtoull((const char *)head->arg, NULL, 10);
+}
+
+/* Append the whole rows of ids[0..n) to r->jobs, in chunks. */
+static int
+fetch_jobs(struct runner *r, struct db *db, const struct fence *rows_in,
+    size_t n)
+{
+	struct dbval *p;
+	size_t done, k, rows;
+
+	if ((p = calloc(n < LEASE_CHUNK ? n : LEASE_CHUNK, sizeof(*p))) ==
+	    NULL)
+		return errf(r->err, sizeof(r->err), "out of memory");
+	for (done = 0; done < n; done += rows) {
+		rows = n - done < LEASE_CHUNK ? n - done : LEASE_CHUNK;
+		for (k = 0; k < rows; k++)
+			p[k] = DBV_U(rows_in[done + k].jobid);
+		if (db_select_jobs(db, SQL_SELECT_JOBS, p, rows, &r->jobs,
+		    &r->njobs, r->err, sizeof(r->err)) == -1) {
+			free(p);
+			return -1;
+		}
+	}
+	free(p);
+	return 0;
+}
+
 /*
  * One claim on db: select due rows (locked, skipping rows other claimers
- * hold), lease the ones to dispatch, push back the ones over the watermark,
- * commit. On return r->jobs[0..njobs) are the leased rows, to be submitted
- * only now that the lease is committed. Returns the number of rows selected
- * (0 when all of them were over the watermark), or -1.
+ * hold) without their args, choose the ones to dispatch within
+ * batch_max_bytes of args, read only those whole, lease them, push back the
+ * ones over the watermark, commit. The rows after the budget ran out stay
+ * as they were, due, and their locks go with the commit: a batch of large
+ * rows can neither exhaust memory nor, after a crash, come back whole to do
+ * it again. On return r->jobs[0..njobs) are the leased rows, to be
+ * submitted only now that the lease is committed. Returns the number of
+ * rows selected (0 when all of them were over the watermark; the batch size
+ * when the budget cut the claim short, since rows are waiting), or -1.
  */
 static long
 claim(struct runner *r, struct db *db)
 {
 	int watermark = r->cfg->queue_runner.queue_watermark_depth;
-	struct dbval limit = DBV_U(r->batch);
+	uint64_t budget = (uint64_t)r->cfg->queue_runner.batch_max_bytes;
+	unsigned rows = r->bytes_cap && r->bytes_cap < r->batch ?
+	    r->bytes_cap : r->batch;
+	struct dbval limit = DBV_U(rows);
 	struct fence *lease = NULL, *back = NULL;
-	size_t i, nlease = 0, nback = 0, selected;
-	struct plan *p;
+	uint64_t bytes = 0, size;
+	struct gv_job *heads = NULL;
+	size_t i, nheads = 0, nlease = 0, nback = 0;
+	struct plan *p = NULL;
+	int cut = 0;
 	long ret = -1;
 
 	db_jobs_free(r->jobs, r->njobs);
@@ -223,47 +272,56 @@ claim(struct runner *r, struct db *db)
 	r->njobs = 0;
 	if (db_begin(db, r->err, sizeof(r->err)) == -1)
 		return -1;
-	if (db_select_jobs(db, SQL_SELECT_DUE, &limit, 1, &r->jobs, &r->njobs,
+	if (db_select_jobs(db, SQL_SELECT_DUE, &limit, 1, &heads, &nheads,
 	    r->err, sizeof(r->err)) == -1)
 		goto fail;
-	selected = r->njobs;
-	if (selected == 0) {
+	if (nheads == 0) {
 		db_rollback(db);
+		r->bytes_cap = 0;
+		free(heads);
 		return 0;
 	}
-	if (grow(r, r->nplan + selected) == -1 ||
-	    (lease = malloc(selected * sizeof(*lease))) == NULL ||
-	    (back = malloc(selected * sizeof(*back))) == NULL) {
+	if (grow(r, r->nplan + nheads) == -1 ||
+	    (lease = malloc(nheads * sizeof(*lease))) == NULL ||
+	    (back = malloc(nheads * sizeof(*back))) == NULL) {
 		errf(r->err, sizeof(r->err), "out of memory");
 		goto fail;
 	}
-	/* Keep the leased rows at the front of r->jobs, in due order. */
-	for (i = 0; i < r->njobs; i++) {
-		struct gv_job *job = &r->jobs[i];
+	/* In due order; the budget stops at the first row that does not
+	 * fit, so a large row is next in line rather than overtaken by
+	 * small ones round after round. */
+	for (i = 0; i < nheads; i++) {
+		struct gv_job *head = &heads[i];
 
-		if (job->funcname[0] == '\0') {
-			park(r, db, job);
+		if (head->funcname[0] == '\0') {
+			park(r, db, head);
 			continue;
 		}
 		if (watermark > 0) {
-			p = plan_get(r, target(job));
+			p = plan_get(r, target(head));
 			if (p == NULL || p->waiting >= watermark) {
-				back[nback++] = (struct fence){ job->jobid,
-				    job->attempt };
+				back[nback++] = (struct fence){ head->jobid,
+				    head->attempt };
 				continue;
 			}
+		}
+		size = head_bytes(head);
+		if (nlease > 0 && bytes + size > budget) {
+			cut = 1;
+			break;
+		}
+		/* Alone in its batch, since it is first: the next row finds
+		 * the budget spent. */
+		if (size > budget)
+			log_warnx("job %llu of database %u: its arg of %llu "
+			    "bytes is over batch_max_bytes (%llu): sent alone",
+			    (unsigned long long)head->jobid, db_id(db),
+			    (unsigned long long)size,
+			    (unsigned long long)budget);
+		if (p)
 			p->waiting++;
-		}
-		lease[nlease] = (struct fence){ job->jobid, job->attempt };
-		job->attempt = job->attempt >= 4294967295u ? 1 :
-		    job->attempt + 1;
-		if (nlease != i) {
-			struct gv_job tmp = r->jobs[nlease];
-
-			r->jobs[nlease] = *job;
-			*job = tmp;
-		}
-		nlease++;
+		lease[nlease++] = (struct fence){ head->jobid, head->attempt };
+		bytes += size;
 	}
 	/* Every row is over the watermark: write nothing and let the round
 	 * count as empty, so the QueueRunner sleeps. Pushing a saturated
@@ -271,14 +329,15 @@ claim(struct runner *r, struct db *db)
 	 * (measured: a million-row backlog drained 35% slower). Rows of
 	 * other functions behind it wait until it drains below the
 	 * watermark; pushing back only rotates a batch per round anyway. */
-	if (nback == selected) {
+	if (nback == nheads) {
 		ret = 0;
 		goto fail;
 	}
 	/* Both on rows this transaction holds locked since its SELECT: the
 	 * locks are the fence (the push-back matches the attempt read all the
 	 * same, see SQL_PUSH_BACK). */
-	if (update_rows(r, db, SQL_LEASE,
+	if ((nlease && fetch_jobs(r, db, lease, nlease) == -1) ||
+	    update_rows(r, db, SQL_LEASE,
 	    (uint64_t)r->cfg->queue_runner.lease_seconds, lease, nlease, 0) ==
 	    -1 || update_rows(r, db, SQL_PUSH_BACK, PUSH_BACK_SECONDS, back,
 	    nback, 1) == -1)
@@ -288,21 +347,30 @@ claim(struct runner *r, struct db *db)
 		 * every row is due again by the end of its lease. */
 		goto fail_committed;
 	}
+	for (i = 0; i < r->njobs; i++)
+		r->jobs[i].attempt = r->jobs[i].attempt >= 4294967295u ? 1 :
+		    r->jobs[i].attempt + 1;
 	free(lease);
 	free(back);
-	/* Only the leased rows are kept; the rest of the array is freed. */
-	for (i = nlease; i < r->njobs; i++)
-		gv_job_clear(&r->jobs[i]);
-	r->njobs = nlease;
+	db_jobs_free(heads, nheads);
 	if (nback)
 		log_debug("database %u: %zu jobs over the watermark pushed back",
 		    db_id(db), nback);
-	return (long)selected;
+	if (cut) {
+		r->bytes_cap = 2 * (unsigned)nlease + BYTES_CAP_SPARE;
+		log_debug("database %u: %zu jobs (%llu bytes of args) within "
+		    "batch_max_bytes, the rest wait", db_id(db), nlease,
+		    (unsigned long long)bytes);
+		return (long)r->batch;
+	}
+	r->bytes_cap = 0;
+	return (long)nheads;
 fail:
 	db_rollback(db);
 fail_committed:
 	free(lease);
 	free(back);
+	db_jobs_free(heads, nheads);
 	db_jobs_free(r->jobs, r->njobs);
 	r->jobs = NULL;
 	r->njobs = 0;

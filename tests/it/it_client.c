@@ -116,16 +116,17 @@ teardown(void)
 	config_free(cfg);
 }
 
-/* The row of jobid as a worker would receive it: selected, encoded to the
- * job document, parsed back by the worker-side parser. */
+/* The row of jobid as a worker would receive it: due, read whole the way a
+ * claim reads the rows it chose, encoded to the job document, parsed back
+ * by the worker-side parser. */
 static void
 fetch_as_worker(unsigned dbid, uint64_t jobid, struct gv_job *out)
 {
-	struct gv_job *jobs = NULL;
-	size_t n = 0, i;
+	struct gv_job *jobs = NULL, *whole = NULL;
+	size_t n = 0, nwhole = 0, i;
 	struct buf doc = { 0 };
 	struct db *db = dbset_find(client_dbset(gv), dbid);
-	struct dbval limit = DBV_U(100000);
+	struct dbval limit = DBV_U(100000), id = DBV_U(jobid);
 	char err[512];
 
 	ck_assert_ptr_nonnull(db);
@@ -135,10 +136,14 @@ fetch_as_worker(unsigned dbid, uint64_t jobid, struct gv_job *out)
 		if (jobs[i].jobid == jobid)
 			break;
 	ck_assert_msg(i < n, "job %llu is not due", (unsigned long long)jobid);
-	ck_assert_int_eq(jobjson_encode(&jobs[i], &doc), 0);
+	ck_assert_msg(db_select_jobs(db, SQL_SELECT_JOBS, &id, 1, &whole,
+	    &nwhole, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(nwhole, 1);
+	ck_assert_int_eq(jobjson_encode(&whole[0], &doc), 0);
 	ck_assert_msg(gv_job_parse(doc.data, doc.len, out, err, sizeof(err)) ==
 	    GV_OK, "%s", err);
 	db_jobs_free(jobs, n);
+	db_jobs_free(whole, nwhole);
 	buf_free(&doc);
 }
 

@@ -96,6 +96,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->queue_runner.processes, 1);
 	ck_assert_double_eq(cfg->queue_runner.batch_run_sleep, 1.0);
 	ck_assert_int_eq(cfg->queue_runner.batch_max_size, 1000);
+	ck_assert_int_eq(cfg->queue_runner.batch_max_bytes, 67108864);
 	ck_assert_int_eq(cfg->queue_runner.queue_watermark_depth, 10000);
 	ck_assert_int_eq(cfg->queue_runner.lease_seconds, 300);
 	ck_assert_int_eq(cfg->injector.processes, 1);
@@ -240,6 +241,8 @@ static const struct bound bounds[] = {
 	{ "queue_runner", "processes", "0", "1024", "-1", "1025" },
 	{ "queue_runner", "batch_run_sleep", "0", "3600", "-0.001", "3600.001" },
 	{ "queue_runner", "batch_max_size", "1", "100000", "0", "100001" },
+	{ "queue_runner", "batch_max_bytes", "1048576", "1073741824", "1048575",
+	    "1073741825" },
 	{ "queue_runner", "queue_watermark_depth", "0", "100000000", "-1",
 	    "100000001" },
 	{ "queue_runner", "lease_seconds", "1", "604800", "0", "604801" },
@@ -848,9 +851,11 @@ START_TEST(test_dump)
 	    "  (default 1.0; reload: yes)"));
 	ck_assert_ptr_nonnull(strstr(d, "[queue_runner] batch_max_size = 1000"
 	    "  (default 1000; reload: yes)"));
+	ck_assert_ptr_nonnull(strstr(d, "[queue_runner] batch_max_bytes = "
+	    "67108864  (default 67108864; reload: yes)"));
 	ck_assert_ptr_nonnull(strstr(d, "[controller] processes = 2"));
-	/* 11 [garivini] keys, 6 per database, 5 + 1 + 3 in the pools. */
-	ck_assert_int_eq(count_lines(d) - 1, 11 + 2 * 6 + 9);
+	/* 11 [garivini] keys, 6 per database, 6 + 1 + 3 in the pools. */
+	ck_assert_int_eq(count_lines(d) - 1, 11 + 2 * 6 + 10);
 	config_free(cfg);
 }
 END_TEST
