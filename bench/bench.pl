@@ -198,7 +198,9 @@ my @STATUS_VARS = qw(Questions Com_stmt_execute Com_commit Com_rollback
     Innodb_data_fsyncs);
 
 sub db_status {
-	my $rows = $t->dbh(1)->selectall_arrayref('SHOW GLOBAL STATUS');
+	my ($dbh) = @_;
+	my $rows = ($dbh // $t->dbh(1))->selectall_arrayref(
+	    'SHOW GLOBAL STATUS');
 	my %all = map { $_->[0] => $_->[1] } @$rows;
 	return { map { $_ => $all{$_} // 0 } @STATUS_VARS };
 }
@@ -545,36 +547,43 @@ sub scenario_gearmand_mysql {
 # Throughput mode end to end: N rows inserted with gv_insert_jobs (batches of
 # 1000) while QueueRunner(s) and the C workers (gv_complete_job per job)
 # drain them. First insert to the last completion (the table is then empty).
+# %o (the cluster run): name, ini, dbh (the database the ini names),
+# mariadbd (its server pids).
 sub scenario_throughput {
-	my $ini = tp_ini('tp.ini', 'queue_runner.batch_run_sleep' => 0.01);
-	empty_table();
-	note("throughput: $N jobs, $RUNNERS QueueRunner(s), $WORKERS workers");
+	my (%o) = @_;
+	my $name = $o{name} // 'throughput';
+	my $dbh = $o{dbh} // $t->dbh(1);
+	my $ini = $o{ini} //
+	    tp_ini('tp.ini', 'queue_runner.batch_run_sleep' => 0.01);
+	$dbh->do('TRUNCATE TABLE job');
+	note("$name: $N jobs, $RUNNERS QueueRunner(s), $WORKERS workers");
 	my $w = start_workers(mode => 'complete', func => 'bench_tp',
 	    server => $GM, ini => $ini);
 	my $runners = start_runners($ini);
 	sleep 0.3;
 	my %g = (gearmand => [$t->gearmand_pid(1)],
-	    mariadbd => [$t->mariadb_pid], queue_runner => $runners);
-	my $prof = perf_start('throughput', %g,
+	    mariadbd => $o{mariadbd} // [$t->mariadb_pid],
+	    queue_runner => $runners);
+	my $prof = perf_start($name, %g,
 	    workers => [map { $_->{pid} } @$w]);
 	my $c0 = cpu_snapshot(%g);
-	my $s0 = db_status();
+	my $s0 = db_status($dbh);
 	my $c = run_client('insert', '-c', $ini, '-f', 'bench_tp', '-n', $N,
 	    '-b', 1000);
-	wait_progress($w, $N, 900, 'throughput');
+	wait_progress($w, $N, 900, $name);
 	my $c1 = cpu_snapshot(%g);
-	my $s1 = db_status();
+	my $s1 = db_status($dbh);
 	perf_stop($prof);
 	stop_pids($runners);
 	my $r = stop_workers($w);
-	my $left = $t->count(1);
+	my ($left) = $dbh->selectrow_array('SELECT COUNT(*) FROM job');
 	my $end = $r->{records}[-1][1];
 	my $cpu = cpu_delta($c0, $c1);
 	$cpu->{workers} = $r->{cpu};
 	$cpu->{client} = $c->{cpu};
 	$cpu->{'workers switches'} = $r->{switches};
 	$cpu->{'client switches'} = $c->{switches};
-	record('throughput', jobs => $N, jobs_per_s => $N / ($end - $c->{first}),
+	record($name, jobs => $N, jobs_per_s => $N / ($end - $c->{first}),
 	    insert_per_s => $N / ($c->{last} - $c->{first}),
 	    seconds => $end - $c->{first}, rows_left => $left + 0,
 	    runners => $RUNNERS, batch_run_sleep => 0.01,
@@ -864,6 +873,7 @@ sub report {
 	    [gearmand_mysql => 'gearmand MySQL queue (baseline)'],
 	    [throughput => 'throughput mode, end to end'],
 	    [throughput_latency => "throughput mode at $RATE/s"],
+	    [cluster => 'throughput mode, Galera cluster'],
 	    [low_latency_saturation => 'low latency, saturation'],
 	    [low_latency_200 => "low latency at $RATE/s"],
 	    [backlog_small => "drain, $BACKLOG_SMALL-row backlog"],
@@ -927,6 +937,9 @@ sub report {
 	$l = $res{throughput_latency} && $res{throughput_latency}{latency_ms};
 	$tgt->("throughput-mode p50 at $RATE/s <= 100 ms", $l && $l->{p50},
 	    '%.2f ms', $l && $l->{p50} <= 100);
+	$r = ratio($res{cluster}, $res{throughput});
+	$tgt->('throughput on a 3-node Galera cluster >= 0.5x one server', $r,
+	    '%.2fx', defined $r && $r >= 0.5);
 	$r = ratio($res{backlog_large}, $res{backlog_small});
 	$tgt->("drain with $BACKLOG rows >= 0.8x with $BACKLOG_SMALL", $r,
 	    '%.2fx', defined $r && $r >= 0.8);
@@ -950,6 +963,30 @@ sub report {
 	print $js->encode({ run => \%info, n => $N }), "\n";
 	print $js->encode($_), "\n" for @json;
 	print $js->encode({ targets => \@targets }), "\n";
+}
+
+# The throughput run again, on a 3-node Galera cluster on loopback
+# (tests/cluster/lib/GvGalera.pm), [db.1] naming its nodes: one writer
+# node, every commit certified by the whole cluster.
+sub scenario_cluster {
+	require lib;
+	lib->import("$FindBin::Bin/../tests/cluster/lib");
+	require GvGalera;
+	my $g = GvGalera->new(nodes => 3);
+	my $dbh = $g->dbh(1);
+	$dbh->do('CREATE DATABASE gvbench');
+	$dbh->do('USE gvbench');
+	open(my $fh, '<', $t->schema_path) or die $t->schema_path . ": $!\n";
+	my $schema = join('', grep { !/^\s*--/ } <$fh>);
+	$dbh->do($_) for grep { /\S/ } split(/;\s*(?:\n|$)/, $schema);
+	my $ini = tp_ini('cluster.ini', 'queue_runner.batch_run_sleep' => 0.01,
+	    'db.1.host' => $g->host_list, 'db.1.socket' => undef,
+	    'db.1.database' => 'gvbench', 'db.1.user' => $GvGalera::USER,
+	    'db.1.password' => $GvGalera::PASSWORD);
+	scenario_throughput(name => 'cluster', ini => $ini, dbh => $dbh,
+	    mariadbd => [map { $g->pid($_) } 1 .. $g->nodes]);
+	$dbh->disconnect;
+	$g->teardown;
 }
 
 # --- main -------------------------------------------------------------
@@ -981,6 +1018,7 @@ scenario_throughput() if want('throughput');
 scenario_throughput_latency() if want('throughput_latency');
 scenario_low_latency() if want('low_latency');
 scenario_backlog() if want('backlog');
+scenario_cluster() if want('cluster');
 $info{seconds} = sprintf('%.0f', time - $t0);
 $info{loadavg_after} = loadavg();
 report(%info);
