@@ -33,20 +33,9 @@ my $t = $c->t;
 my $dir = $t->dir;
 
 # --- conflict: writers on two nodes -----------------------------------------
-my $ini_b = $t->write_ini(%{ $c->{ini} }, file => 'b.ini',
-    'db.1.host' => $g->host_list(2, 1, 3),
-    'db.1.user' => $GvGalera::USER, 'db.1.password' => $GvGalera::PASSWORD,
-    'garivini.pidfile' => "$dir/b.pid",
-    'garivini.status_file' => "$dir/b.json",
-    'garivini.prometheus_file' => "$dir/b.prom",
-    'garivini.log_file' => "$dir/b.log");
 $c->start_master;
-my $master_b = $t->spawn({ name => 'garivini-b' }, $t->build_path('garivini'),
-    '-c', $ini_b);
-$t->wait_for('the second master to run', 20, sub {
-	my $st = eval { $t->status_json("$dir/b.json") };
-	$st && $st->{master}{state} eq 'running';
-});
+my ($master_b, $ini_b) = $c->start_second_master(
+    'db.1.host' => $g->host_list(2, 1, 3));
 
 my $func = 'galera_bulk';
 my $ran = "$dir/$func.ran";

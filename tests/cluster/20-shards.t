@@ -48,21 +48,10 @@ my %shards = map {
 my $c = GvChaos->new(dbs => 1, gearmands => 2, rows_elsewhere => $rows,
     ini => { %shards });
 my $t = $c->t;
-my $dir = $t->dir;
 # GvTest's own database on server 1 is not a shard of this test.
 $t->write_ini(%{ $c->{ini} });
-my $ini_b = $t->write_ini(%{ $c->{ini} }, file => 'b.ini',
-    'garivini.pidfile' => "$dir/b.pid",
-    'garivini.status_file' => "$dir/b.json",
-    'garivini.prometheus_file' => "$dir/b.prom",
-    'garivini.log_file' => "$dir/b.log");
 $c->start_master;
-my $master_b = $t->spawn({ name => 'garivini-b' }, $t->build_path('garivini'),
-    '-c', $ini_b);
-$t->wait_for('the second master to run', 20, sub {
-	my $st = eval { $t->status_json("$dir/b.json") };
-	$st && $st->{master}{state} eq 'running';
-});
+my ($master_b) = $c->start_second_master;
 
 for my $mode (qw(throughput latency)) {
 	$c->scenario('shard-down', $mode, sub {

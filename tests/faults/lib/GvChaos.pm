@@ -92,6 +92,28 @@ sub start_master {
 	return $pid;
 }
 
+# A second master on the same servers, as on another host: the suite's INI
+# with %over on top, written to b.ini, with a pidfile, status file and log
+# of its own (b.pid, b.json, b.log). Returns its pid, INI and status file;
+# stop it with $c->t->stop.
+sub start_second_master {
+	my ($self, %over) = @_;
+	my $t = $self->{t};
+	my $dir = $t->dir;
+	my $ini = $t->write_ini(%{ $self->{ini} }, file => 'b.ini',
+	    'garivini.pidfile' => "$dir/b.pid",
+	    'garivini.status_file' => "$dir/b.json",
+	    'garivini.prometheus_file' => "$dir/b.prom",
+	    'garivini.log_file' => "$dir/b.log", %over);
+	my $pid = $t->spawn({ name => 'garivini-b' }, $t->build_path('garivini'),
+	    '-c', $ini);
+	$t->wait_for('the second master to run', 20, sub {
+		my $st = eval { $t->status_json("$dir/b.json") };
+		$st && $st->{master}{state} eq 'running';
+	}) or croak "the second master did not start";
+	return ($pid, $ini, "$dir/b.json");
+}
+
 # Graceful stop; returns its exit code.
 sub stop_master {
 	my ($self, $timeout) = @_;
