@@ -189,6 +189,13 @@ gv_strerror(int code)
 	return "unknown error";
 }
 
+int
+gv_funcname_reserved(const char *funcname)
+{
+	return funcname && (strcmp(funcname, GV_FUNC_INJECT) == 0 ||
+	    strcmp(funcname, GV_FUNC_RUN_QUEUED) == 0);
+}
+
 /* Checked here rather than left to the server: INSERT IGNORE would turn an
  * over-long value into a silent truncation. */
 static int
@@ -201,6 +208,9 @@ check_new_job(gv_client *gv, const struct gv_new_job *j)
 	if (len > FUNCNAME_MAX)
 		return fail(gv, GV_EINVAL, "funcname is longer than %d bytes",
 		    FUNCNAME_MAX);
+	if (gv_funcname_reserved(j->funcname))
+		return fail(gv, GV_EINVAL, "funcname %s is reserved: Garivini "
+		    "serves it itself", j->funcname);
 	/* The columns are utf8mb4, and INSERT IGNORE stores invalid UTF-8
 	 * mangled ('?' for each bad byte): the job was acknowledged under a
 	 * name no worker serves, its key merged with others

@@ -79,6 +79,13 @@ struct gv_job {
 	int fenced;            /* 1 if attempt is known; 0: an old-style document */
 };
 
+/* The Gearman functions Garivini serves itself. No job may be for one of
+ * them: a job for run_queued_job would make Controllers call themselves. */
+#define GV_FUNC_INJECT "inject_jobs"
+#define GV_FUNC_RUN_QUEUED "run_queued_job"
+/* 1 if funcname is a function Garivini serves (refused as a job's). */
+int gv_funcname_reserved(const char *funcname);
+
 /* Open from garivini.ini ([db.N] sections; [controller] max_failures). NULL
  * on error, with the reason (file:line: key: ...) in err. */
 gv_client *gv_open_ini(const char *path, char *err, size_t errlen);

@@ -253,7 +253,7 @@ run_latency(const struct opts *o, const struct config *cfg)
 			json_decref(doc);
 			tasks[k] = gearman_client_add_task(client, NULL,
 			    &answers[k],
-			    "inject_jobs", NULL, payloads[k],
+			    GV_FUNC_INJECT, NULL, payloads[k],
 			    strlen(payloads[k]), &ret);
 			if (tasks[k] == NULL)
 				fprintf(stderr, "gv_inject: job %ld: %s\n",

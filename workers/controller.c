@@ -24,7 +24,6 @@
 #include "role.h"
 #include "util.h"
 
-#define RUN_QUEUED_JOB "run_queued_job"
 #define WORK_TIMEOUT_MS 1000   /* how often the stop flag is looked at */
 #define WAIT_MS 1000           /* slice of waiting for a job's result */
 #define CONNECT_TIMEOUT_MS 3000 /* connecting and asking for exceptions */
@@ -409,8 +408,20 @@ handle(struct controller *c, gearman_job_st *gjob)
 
 	if (jobjson_decode(doc, len, &job, c->err, sizeof(c->err)) == -1) {
 		scoreboard_count(c->ctx->sb, SB_JOBS_REFUSED, 1);
-		log_info("refused a %s document: %s", RUN_QUEUED_JOB, c->err);
+		log_info("refused a %s document: %s", GV_FUNC_RUN_QUEUED, c->err);
 		gearman_job_send_warning(gjob, c->err, strlen(c->err));
+		return GEARMAN_FAIL;
+	}
+	/* Running it would call a Controller from a Controller. Its row,
+	 * if any, is parked by a QueueRunner when its lease ends. */
+	if (gv_funcname_reserved(job.funcname)) {
+		scoreboard_count(c->ctx->sb, SB_JOBS_REFUSED, 1);
+		snprintf(c->err, sizeof(c->err), "funcname %s is reserved: "
+		    "Garivini serves it itself", job.funcname);
+		log_info("refused job %llu of db %u: %s",
+		    (unsigned long long)job.jobid, job.dbid, c->err);
+		gearman_job_send_warning(gjob, c->err, strlen(c->err));
+		gv_job_clear(&job);
 		return GEARMAN_FAIL;
 	}
 	/* Claim the row for this run. A stale copy must never run: its job
@@ -477,7 +488,7 @@ controller_main(struct role_ctx *ctx)
 		code = EX_OSERR;
 		goto out;
 	}
-	if (gm_worker_define(w, RUN_QUEUED_JOB,
+	if (gm_worker_define(w, GV_FUNC_RUN_QUEUED,
 	    gearman_function_create(controller_fn), &c, c.err,
 	    sizeof(c.err)) == -1) {
 		log_errx("%s", c.err);
@@ -485,7 +496,7 @@ controller_main(struct role_ctx *ctx)
 		goto out;
 	}
 	log_info("serving %s on %zu gearmand servers, job timeout %g s, "
-	    "lease %d s", RUN_QUEUED_JOB, c.cfg->nservers,
+	    "lease %d s", GV_FUNC_RUN_QUEUED, c.cfg->nservers,
 	    c.cfg->controller.job_timeout, c.cfg->queue_runner.lease_seconds);
 	scoreboard_state(ctx->sb, SB_IDLE);
 	gm_worker_serve(w, ctx->stop, ctx->sb, c.gv);

@@ -721,6 +721,29 @@ gm_unique(const char *uniqkey, char *out)
 	return out;
 }
 
+const char *
+gm_job_target(enum gv_flag flag, const char *funcname)
+{
+	return flag == GV_FLAG_CONTROLLER ? GV_FUNC_RUN_QUEUED : funcname;
+}
+
+const char *
+gm_job_unique(enum gv_flag flag, const char *funcname, const char *uniqkey,
+    char *out)
+{
+	uint64_t a, b;
+
+	if (flag != GV_FLAG_CONTROLLER || uniqkey == NULL || *uniqkey == '\0')
+		return gm_unique(uniqkey, out);
+	a = hash_fnv1a(HASH_SEED, funcname, strlen(funcname) + 1);
+	a = hash_fnv1a(a, uniqkey, strlen(uniqkey));
+	b = hash_fnv1a(GM_UNIQUE_SEED2, funcname, strlen(funcname) + 1);
+	b = hash_fnv1a(b, uniqkey, strlen(uniqkey));
+	snprintf(out, GM_UNIQUE_MAX + 1, "f:%016llx%016llx",
+	    (unsigned long long)a, (unsigned long long)b);
+	return out;
+}
+
 gearman_worker_st *
 gm_worker_new(const struct config_server *servers, size_t n, int timeout_ms,
     char *err, size_t errlen)

@@ -108,6 +108,16 @@ void gm_depths_free(struct gm_depths *d);
  * GM_UNIQUE_MAX + 1 bytes. Returns out, or NULL when uniqkey is NULL/"". */
 const char *gm_unique(const char *uniqkey, char *out);
 
+/* The function a job is submitted to: its own, or run_queued_job for a
+ * Controller's (flag controller). */
+const char *gm_job_target(enum gv_flag flag, const char *funcname);
+/* The unique a job is submitted with: gm_unique of its key under its own
+ * function; under run_queued_job, which every function shares, a digest of
+ * function and key, so that (resize, u42) and (thumb, u42) are two jobs
+ * there and gearmand does not merge them. */
+const char *gm_job_unique(enum gv_flag flag, const char *funcname,
+    const char *uniqkey, char *out);
+
 /* A worker connected to every server, with a wake-up timeout so the caller
  * can check its stop flag; functions are registered with timeout 0. */
 gearman_worker_st *gm_worker_new(const struct config_server *servers,

@@ -29,8 +29,6 @@
 #include "role.h"
 #include "util.h"
 
-#define INJECT_JOBS "inject_jobs"
-#define RUN_QUEUED_JOB "run_queued_job"
 #define WORK_TIMEOUT_MS 1000     /* how often the stop flag is looked at */
 #define DEPTH_REFRESH 1.0        /* seconds between two reads of the depths */
 #define RESUBMIT_SECONDS 2       /* a job gearmand refused: due this soon */
@@ -48,12 +46,6 @@ struct injector {
 	char err[1024];
 };
 
-/* The function a job is submitted to. */
-static const char *
-target(enum gv_flag flag, const char *funcname)
-{
-	return flag == GV_FLAG_CONTROLLER ? RUN_QUEUED_JOB : funcname;
-}
 
 static gearman_return_t
 refuse(gearman_job_st *job, const char *msg)
@@ -146,8 +138,10 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 		    (unsigned long long)jobid, dbid);
 		return;
 	}
-	task = (struct gm_task){ .funcname = target(req->flag, req->funcname),
-	    .unique = gm_unique(req->uniqkey, uniq),
+	task = (struct gm_task){
+	    .funcname = gm_job_target(req->flag, req->funcname),
+	    .unique = gm_job_unique(req->flag, req->funcname, req->uniqkey,
+	    uniq),
 	    .workload = in->doc.data, .len = in->doc.len };
 	s = gm_pool_choose_job(in->gm, job.jobid, job.dbid, task.unique);
 	rc = gm_submit_background(in->gm, s, &task, 1, in->err,
@@ -212,7 +206,7 @@ inject(struct injector *in, gearman_job_st *gjob)
 	 * Over the watermark: due now, for a QueueRunner, which sends it
 	 * once gearmand's queue has room. */
 	submit_now = req.delay == 0 && (watermark <= 0 ||
-	    waiting(in, target(req.flag, req.funcname)) < watermark);
+	    waiting(in, gm_job_target(req.flag, req.funcname)) < watermark);
 	nj.delay = req.delay > 0 ? req.delay :
 	    submit_now ? in->cfg->queue_runner.lease_seconds : 0;
 
@@ -312,14 +306,14 @@ injector_main(struct role_ctx *ctx)
 		code = EX_OSERR;
 		goto out;
 	}
-	if (gm_worker_define(w, INJECT_JOBS, gearman_function_create(inject_fn),
+	if (gm_worker_define(w, GV_FUNC_INJECT, gearman_function_create(inject_fn),
 	    &in, in.err, sizeof(in.err)) == -1) {
 		log_errx("%s", in.err);
 		code = EX_SOFTWARE;
 		goto out;
 	}
 	log_info("serving %s on %zu gearmand servers, lease %d s",
-	    INJECT_JOBS, in.cfg->nservers, in.cfg->queue_runner.lease_seconds);
+	    GV_FUNC_INJECT, in.cfg->nservers, in.cfg->queue_runner.lease_seconds);
 	scoreboard_state(ctx->sb, SB_IDLE);
 	gm_worker_serve(w, ctx->stop, ctx->sb, NULL);
 	scoreboard_state(ctx->sb, SB_STOPPING);

@@ -39,7 +39,6 @@
 #define BROKEN_BACKOFF_MIN 1.0
 #define BROKEN_BACKOFF_MAX 60.0
 #define BROKEN_LOG_EVERY 60.0
-#define RUN_QUEUED_JOB "run_queued_job"
 #define BYTES_CAP_SPARE 8      /* rows selected past twice what fit */
 
 struct runner {
@@ -85,7 +84,7 @@ struct runner {
 static const char *
 target(const struct gv_job *job)
 {
-	return job->flag == GV_FLAG_CONTROLLER ? RUN_QUEUED_JOB : job->funcname;
+	return gm_job_target(job->flag, job->funcname);
 }
 
 static int
@@ -194,14 +193,22 @@ update_rows(struct runner *r, struct db *db, enum sql_id id, uint64_t lead,
 	return 0;
 }
 
-/* Park rows that can never be dispatched (an empty funcname), visibly. */
+/* Park rows that can never be dispatched, visibly: an empty funcname, or
+ * one Garivini serves itself (a job for run_queued_job would make the
+ * Controllers call themselves; rows any client inserted are checked here,
+ * as libgarivini and inject_jobs check theirs). */
 static void
 park(struct runner *r, struct db *db, const struct gv_job *job)
 {
 	struct dbval p[2] = { DBV_U(GV_NEVER), DBV_U(job->jobid) };
 
-	log_warnx("job %llu of database %u has an empty funcname: parked",
-	    (unsigned long long)job->jobid, db_id(db));
+	if (job->funcname[0] == '\0')
+		log_warnx("job %llu of database %u has an empty funcname: "
+		    "parked", (unsigned long long)job->jobid, db_id(db));
+	else
+		log_warnx("job %llu of database %u is for %s, a function "
+		    "Garivini serves itself: parked",
+		    (unsigned long long)job->jobid, db_id(db), job->funcname);
 	if (db_exec(db, SQL_RESCHEDULE_AT_ANY, 1, p, 2, NULL, NULL, r->err,
 	    sizeof(r->err)) == -1)
 		log_warnx("%s", r->err);
@@ -293,7 +300,8 @@ claim(struct runner *r, struct db *db)
 	for (i = 0; i < nheads; i++) {
 		struct gv_job *head = &heads[i];
 
-		if (head->funcname[0] == '\0') {
+		if (head->funcname[0] == '\0' ||
+		    gv_funcname_reserved(head->funcname)) {
 			park(r, db, head);
 			continue;
 		}
@@ -411,7 +419,8 @@ dispatch(struct runner *r, struct db *db)
 			log_warnx("dispatch: out of memory");
 			goto out;
 		}
-		unique[i] = gm_unique(r->jobs[i].uniqkey, uniq[i]);
+		unique[i] = gm_job_unique(r->jobs[i].flag, r->jobs[i].funcname,
+		    r->jobs[i].uniqkey, uniq[i]);
 		server[i] = gm_pool_choose_job(r->gm, r->jobs[i].jobid,
 		    r->jobs[i].dbid, unique[i]);
 	}

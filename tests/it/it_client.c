@@ -717,6 +717,9 @@ START_TEST(bad_arguments)
 	j.funcname = longname;
 	ck_assert_int_eq(gv_insert_job(gv, &j, NULL, NULL, NULL), GV_EINVAL);
 	ck_assert_ptr_nonnull(strstr(gv_errmsg(gv), "200"));
+	j.funcname = GV_FUNC_RUN_QUEUED;
+	ck_assert_int_eq(gv_insert_job(gv, &j, NULL, NULL, NULL), GV_EINVAL);
+	ck_assert_ptr_nonnull(strstr(gv_errmsg(gv), "reserved"));
 	ck_assert_int_eq(count_all(""), 0);
 }
 END_TEST

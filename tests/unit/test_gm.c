@@ -54,6 +54,33 @@ choose_key(struct gm_pool *pool, unsigned k)
 	return gm_pool_choose(pool, key, (size_t)len);
 }
 
+/* Under run_queued_job, which every function shares, one key of two
+ * functions is two uniques; under a job's own function the key is kept. */
+START_TEST(unique_per_function_under_run_queued_job)
+{
+	char a[GM_UNIQUE_MAX + 1], b[GM_UNIQUE_MAX + 1];
+
+	ck_assert_str_eq(gm_job_unique(GV_FLAG_SHIM, "resize", "u42", a), "u42");
+	ck_assert_str_eq(gm_job_target(GV_FLAG_SHIM, "resize"), "resize");
+	ck_assert_str_eq(gm_job_target(GV_FLAG_CONTROLLER, "resize"),
+	    GV_FUNC_RUN_QUEUED);
+	gm_job_unique(GV_FLAG_CONTROLLER, "resize", "u42", a);
+	gm_job_unique(GV_FLAG_CONTROLLER, "thumb", "u42", b);
+	ck_assert_str_ne(a, b);
+	ck_assert_uint_le(strlen(a), GM_UNIQUE_MAX);
+	/* Stable, and the key still merges with itself. */
+	gm_job_unique(GV_FLAG_CONTROLLER, "resize", "u42", b);
+	ck_assert_str_eq(a, b);
+	/* The function and key are not simply joined: "ab"+"c" is not
+	 * "a"+"bc". */
+	gm_job_unique(GV_FLAG_CONTROLLER, "ab", "c", a);
+	gm_job_unique(GV_FLAG_CONTROLLER, "a", "bc", b);
+	ck_assert_str_ne(a, b);
+	ck_assert_ptr_null(gm_job_unique(GV_FLAG_CONTROLLER, "resize", NULL,
+	    a));
+}
+END_TEST
+
 START_TEST(unique_short_keys)
 {
 	char out[GM_UNIQUE_MAX + 1], key[GM_UNIQUE_MAX + 1];
@@ -628,6 +655,7 @@ gm_suite(void)
 	TCase *net = tcase_create("network");
 
 	tcase_add_test(tc, unique_short_keys);
+	tcase_add_test(tc, unique_per_function_under_run_queued_job);
 	tcase_add_test(tc, unique_long_keys);
 	tcase_add_test(tc, choose_is_stable);
 	tcase_add_test(tc, choose_spreads);
