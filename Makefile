@@ -65,9 +65,12 @@ LIBS     := $(shell $(PKG) --libs $(PKGS))
 CHECK_CFLAGS := $(shell $(PKG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG) --libs check 2>/dev/null)
 
-LIB_SRC    := $(wildcard src/*.c)
+# The library never logs: the logger is linked into the programs only.
+OBJCOPY ?= objcopy
+
+LIB_SRC    := $(filter-out src/log.c,$(wildcard src/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-MAIN_SRC   := $(wildcard supervisor/*.c workers/*.c)
+MAIN_SRC   := $(wildcard supervisor/*.c workers/*.c) src/log.c
 MAIN_OBJ   := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_SRC   := $(wildcard tools/*.c)
 TOOLS      := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
@@ -88,7 +91,17 @@ $(BUILD)/obj/%.o: %.c $(wildcard src/*.h supervisor/*.h workers/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
 
+# The installed archive: one relocatable object whose only global symbols
+# are gv_*, so that a program may define its own log_info, errf or
+# db_exec and still link it. Garivini's own programs and tests link the
+# plain archive of the same objects (libgvcore.a), internals included.
 $(BUILD)/libgarivini.a: $(LIB_OBJ)
+	rm -f $@ $(BUILD)/libgarivini.o
+	$(LD) -r -o $(BUILD)/libgarivini.o $^
+	$(OBJCOPY) -w --keep-global-symbol='gv_*' $(BUILD)/libgarivini.o
+	ar rcs $@ $(BUILD)/libgarivini.o
+
+$(BUILD)/libgvcore.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
@@ -97,27 +110,27 @@ $(BUILD)/libgarivini.so: $(LIB_OBJ) src/libgarivini.map
 		-Wl,--version-script=src/libgarivini.map $(LDFLAGS) \
 		-o $@ $(LIB_OBJ) $(LIB_LIBS)
 
-$(BUILD)/garivini: $(MAIN_OBJ) $(BUILD)/libgarivini.a
-	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libgarivini.a $(LIBS)
+$(BUILD)/garivini: $(MAIN_OBJ) $(BUILD)/libgvcore.a
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libgvcore.a $(LIBS)
 
-$(BUILD)/%: tools/%.c $(BUILD)/libgarivini.a $(MAIN_OBJ)
+$(BUILD)/%: tools/%.c $(BUILD)/libgvcore.a $(MAIN_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(filter-out %/main.o,$(MAIN_OBJ)) $(BUILD)/libgarivini.a $(LIBS)
+		$(filter-out %/main.o,$(MAIN_OBJ)) $(BUILD)/libgvcore.a $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgarivini.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgarivini.a $(LIBS) -lm
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgarivini.a $(MAIN_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgvcore.a $(MAIN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(filter-out %/main.o,$(MAIN_OBJ)) $(BUILD)/libgarivini.a \
+		$(filter-out %/main.o,$(MAIN_OBJ)) $(BUILD)/libgvcore.a \
 		$(LIBS) $(CHECK_LIBS)
 
-$(BUILD)/tests/%: tests/it/%.c $(BUILD)/libgarivini.a
+$(BUILD)/tests/%: tests/it/%.c $(BUILD)/libgvcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(BUILD)/libgarivini.a $(LIB_LIBS) $(CHECK_LIBS)
+		$(BUILD)/libgvcore.a $(LIB_LIBS) $(CHECK_LIBS)
 
 # Written again by install, so it names the PREFIX installed to.
 PC_WRITE = printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \

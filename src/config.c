@@ -21,7 +21,7 @@
 
 #include "config.h"
 #include "hostport.h"
-#include "log.h"
+#include "log_level.h"
 #include "util.h"
 
 enum key_type {

@@ -25,13 +25,6 @@
 
 enum log_target { TARGET_STDERR, TARGET_FILE, TARGET_SYSLOG };
 
-static const char *const level_names[] = {
-	[LOG_LEVEL_ERR] = "err",
-	[LOG_LEVEL_WARN] = "warn",
-	[LOG_LEVEL_NOTICE] = "notice",
-	[LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_DEBUG] = "debug",
-};
 
 static const int level_priorities[] = {
 	[LOG_LEVEL_ERR] = LOG_ERR,
@@ -41,7 +34,6 @@ static const int level_priorities[] = {
 	[LOG_LEVEL_DEBUG] = LOG_DEBUG,
 };
 
-#define NLEVELS ((int)(sizeof(level_names) / sizeof(level_names[0])))
 
 static int log_level = LOG_LEVEL_INFO;
 static enum log_target log_target = TARGET_STDERR;
@@ -51,25 +43,6 @@ static char log_role[LOG_ROLE_MAX] = "garivini";
 /* openlog() keeps the pointer, so the ident must outlive it; a copy of the
  * role, since the role changes after fork while syslog may still be open. */
 static char log_ident[LOG_ROLE_MAX];
-
-int
-log_level_parse(const char *name)
-{
-	int i;
-
-	for (i = 0; i < NLEVELS; i++)
-		if (name && strcmp(name, level_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-const char *
-log_level_name(int level)
-{
-	if (level < 0 || level >= NLEVELS)
-		return "unknown";
-	return level_names[level];
-}
 
 /* The log's directory may be writable by the service user, who could plant
  * a link there to a file that root (the master, before it drops privileges)
@@ -185,8 +158,8 @@ log_set_level(int level)
 {
 	if (level < 0)
 		level = 0;
-	if (level >= NLEVELS)
-		level = NLEVELS - 1;
+	if (level >= LOG_LEVELS)
+		level = LOG_LEVELS - 1;
 	log_level = level;
 }
 
@@ -270,7 +243,7 @@ log_emit(int level, int with_errno, const char *fmt, va_list ap)
 	} else {
 		timestamp(when, sizeof(when));
 		n = snprintf(line, sizeof(line), "%s [%ld] %s %s: %s%s%s\n",
-		    when, (long)getpid(), log_role, level_names[level], msg,
+		    when, (long)getpid(), log_role, log_level_name(level), msg,
 		    with_errno ? ": " : "", reason);
 		if (n < 0)
 			goto out;

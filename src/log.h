@@ -13,17 +13,7 @@
 #include <stdarg.h>
 #include <sys/types.h>
 
-enum log_level {
-	LOG_LEVEL_ERR = 0,
-	LOG_LEVEL_WARN,
-	LOG_LEVEL_NOTICE,
-	LOG_LEVEL_INFO,
-	LOG_LEVEL_DEBUG,
-};
-
-/* "err", "warn", "notice", "info", "debug"; -1 if none of them. */
-int log_level_parse(const char *name);
-const char *log_level_name(int level);
+#include "log_level.h"
 
 /* target: NULL or "stderr", "syslog", or a file path (opened for append).
  * Returns 0, or -1 with errno set (the previous target stays). A file path

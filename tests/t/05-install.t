@@ -71,6 +71,60 @@ is($code, 0, 'and runs') or diag($err);
 like($out, qr/^\d+ 1$/, 'printing its jobid and dbid');
 is($t->count(1, 'funcname = ?', 'installed'), 1, 'the row is stored');
 
+# The installed static library defines gv_* and nothing else, so that a
+# program with its own fatal, log_info or errf links it (this failed with
+# "multiple definition of log_info"), and it carries no logger.
+my $archive = "$root$prefix/lib/libgarivini.a";
+($code, $out) = $t->run('nm', '-g', '--defined-only', $archive);
+my @foreign = grep { /^[0-9a-f]+ [A-Z] (\S+)$/ && $1 !~ /^gv_/ }
+    split /\n/, $out;
+is(scalar(@foreign), 0, 'libgarivini.a defines no global outside gv_*')
+    or diag(join("\n", @foreign[0 .. ($#foreign < 9 ? $#foreign : 9)]));
+($code, $out) = $t->run('nm', $archive);
+unlike($out, qr/\blog_(?:info|open|warnx)\b/, 'and holds no logger');
+my $own = $t->dir . '/own.c';
+open($fh, '>', $own) or die;
+print $fh <<'C';
+#include <stdio.h>
+#include <stdlib.h>
+#include <garivini.h>
+
+/* Names a program may well have of its own. */
+void fatal(const char *msg);
+void log_info(const char *msg);
+int errf(const char *msg);
+int buf_append(int x);
+
+void fatal(const char *msg) { fprintf(stderr, "%s\n", msg); exit(1); }
+void log_info(const char *msg) { printf("%s\n", msg); }
+int errf(const char *msg) { return msg != NULL; }
+int buf_append(int x) { return x + 1; }
+
+int
+main(int argc, char **argv)
+{
+	char err[4096];
+	gv_client *gv;
+
+	if (argc != 2 || (gv = gv_open_ini(argv[1], err, sizeof(err))) == NULL)
+		fatal(err);
+	log_info(gv_strerror(GV_OK));
+	gv_close(gv);
+	return errf("x") && buf_append(1) == 2 ? 0 : 1;
+}
+C
+close $fh;
+my $static = $t->dir . '/own';
+($code, undef, $err) = $t->run('sh', '-c', "cc -std=c11 @san -o $static "
+    . "$own \$(pkg-config --cflags garivini) $archive "
+    . "\$(pkg-config --static --libs garivini | sed 's/-lgarivini//')");
+is($code, 0, 'a program defining fatal, log_info and errf links the static '
+    . 'library') or diag($err);
+($code, $out, $err) = $t->run($static,
+    $t->write_ini('garivini.gearman_servers' => undef));
+is($code, 0, 'and runs') or diag($err);
+like($out, qr/^success$/m, 'with its own log_info');
+
 # The client library is a make variable: MYSQL names its pkg-config module
 # (.ci/run builds and tests with the other one). The .pc file shows which.
 for my $lib (qw(libmariadb mysqlclient)) {
