@@ -532,18 +532,27 @@ out:
 START_TEST(connection_killed_during_fetch)
 {
 	struct db *db = dbset_find(client_dbset(gv), cfg->dbs[0].dbid);
-	struct dbval limit = DBV_U(1000);
+	struct dbval ids[120];
 	struct gv_job *jobs = NULL;
 	struct killer k = { .d = &cfg->dbs[0], .prefix = "SELECT jobid" };
+	MYSQL_RES *res;
+	MYSQL_ROW row;
 	uint64_t now;
-	size_t n = 0;
+	size_t n = 0, nids = 0;
 	char err[512];
 	int found, tries, rc = 0;
 
 	/* 60 MB of result: reading it takes far longer than the killer's
-	 * look at the process list. */
+	 * look at the process list. The claim reads whole rows by id
+	 * (SQL_SELECT_JOBS) once it chose them. */
 	sql(cfg->dbs[0].dbid, "INSERT INTO job (funcname, arg, run_after) "
 	    "SELECT 'big', REPEAT('x', 524288), 0 FROM seq_1_to_120");
+	sql(cfg->dbs[0].dbid, "SELECT jobid FROM job WHERE funcname = 'big'");
+	res = mysql_store_result(raw(cfg->dbs[0].dbid));
+	while ((row = mysql_fetch_row(res)) != NULL && nids < 120)
+		ids[nids++] = DBV_U(strtoull(row[0], NULL, 10));
+	mysql_free_result(res);
+	ck_assert_uint_eq(nids, 120);
 	for (tries = 0; tries < 5 && !k.fired; tries++) {
 		ck_assert_msg(db_select_u64(db, SQL_NOW, NULL, 0, &now, &found,
 		    err, sizeof(err)) == 0, "%s", err);
@@ -551,7 +560,7 @@ START_TEST(connection_killed_during_fetch)
 		ck_assert_uint_ne(k.victim, 0);
 		ck_assert_int_eq(pthread_create(&k.thread, NULL, killer_run,
 		    &k), 0);
-		rc = db_select_jobs(db, SQL_SELECT_DUE, &limit, 1, &jobs, &n,
+		rc = db_select_jobs(db, SQL_SELECT_JOBS, ids, nids, &jobs, &n,
 		    err, sizeof(err));
 		pthread_join(k.thread, NULL);
 		db_jobs_free(jobs, n);
