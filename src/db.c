@@ -99,8 +99,8 @@ struct dbset {
  * -DGV_FAULTS and GV_FAULT_DB=N[,KIND][,after][,random] in the environment
  * fails the Nth database call of this process (only counting calls of KIND:
  * connect, claim, insert, delete, update, select, commit, fetch (a row of a
- * result, the connection lost half-way through reading it); default any) as
- * a lost connection. By default the call never reaches the server
+ * result, the connection lost half-way through reading it: only when
+ * named); default any) as a lost connection. By default the call never reaches the server
  * (CR_SERVER_GONE_ERROR); "after" lets the server do it and loses the answer
  * (CR_SERVER_LOST), the case where the caller cannot know the outcome.
  * "random" fails each such call with a chance of 1 in N instead of only
@@ -170,8 +170,11 @@ fault_at(enum fault_kind kind, int after)
 		fault.fired = 1;
 		return CR_SERVER_LOST;
 	}
+	/* A fetch is part of the call that made its result: faulted only
+	 * when named, so "1 call in N" keeps its meaning for the rest. */
 	if (fault.nth == 0 || (fault.kind != FK_ANY && (int)kind !=
-	    fault.kind) || (!fault.random && fault.seen >= fault.nth))
+	    fault.kind) || (fault.kind == FK_ANY && kind == FK_FETCH) ||
+	    (!fault.random && fault.seen >= fault.nth))
 		return 0;
 	if (fault.random ? (unsigned long)rand_r(&fault.seed) % fault.nth != 0 :
 	    ++fault.seen != fault.nth)
@@ -526,24 +529,41 @@ db_ok(struct db *db)
 	db->last_used = time_mono();
 }
 
-/* The first row's second column of a SHOW, compared with want. -1 when
- * the query failed. */
+/* 1 if statement id (no parameters, one text column) gives want as its
+ * first row, 0 if another value or no row, -1 if it failed. Prepared like
+ * every other statement, on a connection not yet db's own. */
 static int
-show_is(MYSQL *m, enum sql_id id, const char *name, const char *want)
+value_is(MYSQL *m, enum sql_id id, const char *want)
 {
 	const char *q = sql_text(id, 1, NULL, 0);
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	int same = 0;
+	MYSQL_STMT *stmt;
+	MYSQL_BIND b;
+	char value[64];
+	unsigned long len = 0;
+	db_bool is_null = 0;
+	int rc = -1;
 
-	if (mysql_real_query(m, q, strlen(q)) != 0 ||
-	    (res = mysql_store_result(m)) == NULL)
+	if ((stmt = mysql_stmt_init(m)) == NULL)
 		return -1;
-	while ((row = mysql_fetch_row(res)) != NULL)
-		if (row[0] && row[1] && strcasecmp(row[0], name) == 0)
-			same = strcmp(row[1], want) == 0;
-	mysql_free_result(res);
-	return same;
+	memset(&b, 0, sizeof(b));
+	b.buffer_type = MYSQL_TYPE_STRING;
+	b.buffer = value;
+	b.buffer_length = sizeof(value) - 1;
+	b.length = &len;
+	b.is_null = &is_null;
+	if (mysql_stmt_prepare(stmt, q, strlen(q)) == 0 &&
+	    mysql_stmt_execute(stmt) == 0 &&
+	    mysql_stmt_bind_result(stmt, &b) == 0) {
+		rc = 0;
+		if (mysql_stmt_fetch(stmt) == 0 && !is_null) {
+			value[len < sizeof(value) ? len : sizeof(value) - 1] =
+			    '\0';
+			rc = strcmp(value, want) == 0;
+		}
+		mysql_stmt_free_result(stmt);
+	}
+	mysql_stmt_close(stmt);
+	return rc;
 }
 
 /*
@@ -555,13 +575,9 @@ show_is(MYSQL *m, enum sql_id id, const char *name, const char *want)
 static int
 host_usable(MYSQL *m, char *why, size_t whylen)
 {
-	int on = show_is(m, SQL_WSREP_ON, "wsrep_on", "ON");
-
-	if (on != 1)
+	if (value_is(m, SQL_WSREP_ON, "ON") != 1)
 		return 0;
-	if (show_is(m, SQL_WSREP_STATE, "wsrep_local_state_comment",
-	    "Synced") != 1 || show_is(m, SQL_WSREP_STATE, "wsrep_ready",
-	    "ON") != 1)
+	if (value_is(m, SQL_WSREP_STATE, "Synced/ON") != 1)
 		return errf(why, whylen, "a Galera node that is not synced "
 		    "and ready");
 	return 0;

@@ -197,12 +197,17 @@ static const struct sql_stmt {
 	    "SELECT attempt * 2 + leased FROM job WHERE jobid = ?", NULL, NULL,
 	    1, 0 },
 	/* Asked once per new connection: a Galera node takes writes only
-	 * while it is synced and ready. SHOW works on MySQL too, which has no
-	 * wsrep_on and so reads as no Galera. */
-	[SQL_WSREP_ON] = { "wsrep_on", "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'",
-	    NULL, NULL, 0, 0 },
-	[SQL_WSREP_STATE] = { "wsrep_state", "SHOW GLOBAL STATUS WHERE "
-	    "Variable_name IN ('wsrep_local_state_comment', 'wsrep_ready')",
+	 * while it is synced and ready ("Synced/ON"). MySQL 8 has no
+	 * information_schema.GLOBAL_VARIABLES: the failed query reads as no
+	 * Galera there. */
+	[SQL_WSREP_ON] = { "wsrep_on",
+	    "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES "
+	    "WHERE VARIABLE_NAME = 'WSREP_ON'", NULL, NULL, 0, 0 },
+	[SQL_WSREP_STATE] = { "wsrep_state",
+	    "SELECT CONCAT(s.VARIABLE_VALUE, '/', r.VARIABLE_VALUE) FROM "
+	    "information_schema.GLOBAL_STATUS s, "
+	    "information_schema.GLOBAL_STATUS r WHERE s.VARIABLE_NAME = "
+	    "'WSREP_LOCAL_STATE_COMMENT' AND r.VARIABLE_NAME = 'WSREP_READY'",
 	    NULL, NULL, 0, 0 },
 };
 

@@ -66,8 +66,8 @@ enum sql_id {
 	SQL_LEASE_LEFT,      /* jobid, attempt -> seconds until run_after */
 	SQL_LEASE_LEFT_ANY,  /* jobid -> seconds until run_after */
 	SQL_JOB_OUT,         /* jobid -> attempt * 2 + leased */
-	SQL_WSREP_ON,        /* text protocol: is this a Galera node */
-	SQL_WSREP_STATE,     /* text protocol: its state and readiness */
+	SQL_WSREP_ON,        /* -> "ON" on a Galera node */
+	SQL_WSREP_STATE,     /* -> "Synced/ON" when it may take writes */
 	SQL_COUNT
 };
 

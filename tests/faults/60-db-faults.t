@@ -63,7 +63,9 @@ sub run_spec {
 		    consumer_env => $env, max_rounds => 3, per_round => 30,
 		    pause => 0)
 	} qw(throughput latency);
-	$c->finish_load($_, drain => 60, may_ack_none => 1) for @loads;
+	# A claim is four calls and a run three: with one call in four
+	# failing, and backoffs growing, a job may need many rounds.
+	$c->finish_load($_, drain => 120, may_ack_none => 1) for @loads;
 	is($c->stop_master, 0, "fault $spec$what: the master stops "
 	    . 'gracefully');
 	note(sprintf('fault %s%s: %.1f s', $spec, $what, time - $t0));
