@@ -40,7 +40,10 @@ while (1) {
             $sel->add($c, $u);
             next;
         }
-        my $other = $peer{$s};
+        # Both ends of a pair can be readable in one pass: the second is
+        # gone once the first closed the pair (the readiness probe's own
+        # connection did that and killed the proxy).
+        my $other = $peer{$s} or next;
         my $n = sysread($s, my $buf, 65536);
         if (!$n) {
             $sel->remove($s, $other);
