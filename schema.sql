@@ -19,9 +19,14 @@
 --              its lease), 0 when run_after is a due time. Only tells
 --              operators "in flight" from "scheduled"; nothing depends on it.
 --
--- The run_after index (InnoDB appends the primary key, so it is really
--- (run_after, jobid)) serves the claim query:
---   WHERE run_after <= UNIX_TIMESTAMP() ORDER BY run_after LIMIT n
+-- The func_due index (InnoDB appends the primary key, so it is really
+-- (funcname, run_after, jobid)) serves the claims, which are per function
+-- so that no function's backlog holds up another's:
+--   SELECT funcname, MIN(run_after) ... GROUP BY funcname  (a loose index
+--       scan: one dive per function, whatever its rows)
+--   WHERE funcname = ? AND run_after <= UNIX_TIMESTAMP()
+--       ORDER BY run_after, jobid LIMIT n
+-- The run_after index serves gvctl's lists in due order.
 CREATE TABLE IF NOT EXISTS `job` (
     `jobid`       BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
     `funcname`    VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin
@@ -37,5 +42,6 @@ CREATE TABLE IF NOT EXISTS `job` (
     `leased`      TINYINT UNSIGNED NOT NULL DEFAULT '0',
     PRIMARY KEY (`jobid`),
     INDEX `run_after` (`run_after`),
+    INDEX `func_due` (`funcname`, `run_after`),
     UNIQUE `funcname` (`funcname`, `uniqkey`)
 ) ENGINE=InnoDB;

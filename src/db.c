@@ -123,7 +123,8 @@ static enum fault_kind
 fault_kind_of(enum sql_id id)
 {
 	switch (id) {
-	case SQL_SELECT_DUE: case SQL_SELECT_JOBS: case SQL_LEASE:
+	case SQL_SELECT_DUE: case SQL_SELECT_DUE_FUNC: case SQL_SELECT_JOBS:
+	case SQL_LEASE:
 		return FK_CLAIM;
 	case SQL_INSERT: return FK_INSERT;
 	case SQL_COMPLETE: case SQL_COMPLETE_ANY: case SQL_COMPLETE_MANY:

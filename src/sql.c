@@ -71,6 +71,28 @@ static const struct sql_stmt {
 	    "SELECT " SQL_JOB_COLUMNS_ARG_LENGTH " FROM job WHERE run_after <= "
 	    "UNIX_TIMESTAMP() ORDER BY run_after LIMIT ? FOR UPDATE SKIP LOCKED",
 	    NULL, NULL, 1, 0 },
+	/* The functions with due rows, each with the run_after of its oldest
+	 * due row. With the func_due index (funcname, run_after) the server
+	 * reads it as a loose index scan: one index dive per function in the
+	 * table, however many rows each holds. */
+	[SQL_DUE_FUNCS] = { "due_funcs",
+	    "SELECT 0, funcname, NULL, NULL, MIN(run_after), NULL, NULL, 0, 0 "
+	    "FROM job WHERE run_after <= UNIX_TIMESTAMP() GROUP BY funcname",
+	    NULL, NULL, 0, 0 },
+	[SQL_FUNC_DUE_INDEX] = { "func_due_index",
+	    "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE "
+	    "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'job' AND "
+	    "INDEX_NAME = 'func_due'", NULL, NULL, 0, 0 },
+	/* SQL_SELECT_DUE for one function, after a (run_after, jobid) already
+	 * taken: a second pass of the same claim must not select the rows
+	 * its first pass locked (SKIP LOCKED skips only other claimers'
+	 * locks). (run_after, jobid) is the func_due index's order. */
+	[SQL_SELECT_DUE_FUNC] = { "select_due_func",
+	    "SELECT " SQL_JOB_COLUMNS_ARG_LENGTH " FROM job WHERE funcname = ? "
+	    "AND run_after <= UNIX_TIMESTAMP() AND (run_after > ? OR "
+	    "(run_after = ? AND jobid > ?)) ORDER BY run_after, jobid LIMIT ? "
+	    "FOR UPDATE SKIP LOCKED",
+	    NULL, NULL, 5, 0 },
 	/* The rows a claim chose, locked by its SQL_SELECT_DUE: nobody else
 	 * can change them before its commit. In due order, as selected. */
 	[SQL_SELECT_JOBS] = { "select_jobs",

@@ -22,6 +22,13 @@ enum sql_id {
 	SQL_SELECT_DUE,      /* limit: due rows in run_after order, locked,
 	                        skipping rows other claimers hold; in the
 	                        arg column the arg's length, not the arg */
+	SQL_DUE_FUNCS,       /* one row per function with due rows, in the
+	                        job reader's shape: funcname, and run_after
+	                        the oldest due row's */
+	SQL_FUNC_DUE_INDEX,  /* -> columns of the func_due index (0: none) */
+	SQL_SELECT_DUE_FUNC, /* funcname, run_after, run_after, jobid, limit:
+	                        as SQL_SELECT_DUE, for one function, after
+	                        (run_after, jobid) */
 	SQL_SELECT_JOBS,     /* n jobids: those rows, whole, in due order */
 	SQL_LEASE,           /* lease_seconds, then n jobids: hide them and
 	                        bump attempt */

@@ -15,6 +15,7 @@
  * (on any hosts) never both take a row within its lease; only a job that
  * outlives its lease (or whose worker dies) is dispatched again.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,16 @@
 #define BROKEN_BACKOFF_MAX 60.0
 #define BROKEN_LOG_EVERY 60.0
 #define BYTES_CAP_SPARE 8      /* rows selected past twice what fit */
+/* Fair claims. A claim serves at most FUNCS_PER_CLAIM functions, the ones
+ * whose oldest due job waits longest, in at most CLAIM_PASSES passes: the
+ * first gives each an equal share of the batch, the next shares what the
+ * functions that ran out of due rows left among those that did not. The
+ * scan that finds the functions with due rows takes at most 1/SCAN_SHARE of
+ * a QueueRunner's time on each database: it runs again only that many times
+ * its own duration later. */
+#define FUNCS_PER_CLAIM 200
+#define CLAIM_PASSES 2
+#define SCAN_SHARE 10
 
 struct runner {
 	struct role_ctx *ctx;
@@ -77,6 +88,23 @@ struct runner {
 		long waiting;
 	} *plan;
 	size_t nplan;
+	/* Per database (dbset order): its functions with due rows, oldest
+	 * due first, as the last scan found them. */
+	struct due_funcs {
+		struct gv_job *funcs; /* funcname; run_after: oldest due */
+		size_t n;
+		double scan_at;       /* time_mono() of the next scan */
+		int index_checked;    /* its func_due index looked for */
+	} *due;
+	/* The functions the claim in hand selects from. */
+	struct candidate {
+		const char *funcname;
+		long room;            /* rows it may still take */
+		uint32_t after_run;   /* its last row selected, to select */
+		uint64_t after_id;    /* the next ones after it */
+		int open;             /* it gave all it was asked for */
+	} *cand;
+	size_t cand_cap;
 	char err[1024];
 };
 
@@ -133,8 +161,9 @@ depths_refresh(struct runner *r)
 }
 
 /* The waiting count of funcname: what gearmand said plus what this round
- * already planned. Linear, but a round holds few distinct functions. NULL
- * when memory ran out. */
+ * already planned. Linear, but a round holds few distinct functions (at
+ * most FUNCS_PER_CLAIM per claim). NULL when memory ran out. The caller
+ * made room for one more entry (grow). */
 static struct plan *
 plan_get(struct runner *r, const char *funcname)
 {
@@ -246,6 +275,183 @@ fetch_jobs(struct runner *r, struct db *db, const struct fence *rows_in,
 	return 0;
 }
 
+static int
+by_oldest(const void *a, const void *b)
+{
+	const struct gv_job *x = a, *y = b;
+
+	if (x->run_after != y->run_after)
+		return x->run_after < y->run_after ? -1 : 1;
+	return strcmp(x->funcname, y->funcname);
+}
+
+static int
+by_due(const void *a, const void *b)
+{
+	const struct gv_job *x = a, *y = b;
+
+	if (x->run_after != y->run_after)
+		return x->run_after < y->run_after ? -1 : 1;
+	return x->jobid < y->jobid ? -1 : x->jobid > y->jobid;
+}
+
+/* Say once when db's job table lacks the func_due index (a table made by
+ * an earlier version): claims work without it, scanning the whole table. */
+static void
+index_check(struct runner *r, struct db *db, struct due_funcs *d)
+{
+	uint64_t n = 0;
+	int found = 0;
+
+	if (db_select_u64(db, SQL_FUNC_DUE_INDEX, NULL, 0, &n, &found, r->err,
+	    sizeof(r->err)) == -1) {
+		log_debug("%s", r->err);
+		return;
+	}
+	d->index_checked = 1;
+	if (found && n == 0)
+		log_warnx("database %u: the job table has no func_due index, "
+		    "so every claim scans the whole table: ALTER TABLE job "
+		    "ADD INDEX func_due (funcname, run_after)", db_id(db));
+}
+
+/* The functions of database i with due rows, oldest due first: scanned
+ * again once the last scan is old enough (SCAN_SHARE). Until then a
+ * function drained since costs one empty select per claim, and one that
+ * became due waits for the next scan. */
+static int
+due_refresh(struct runner *r, struct db *db, size_t i)
+{
+	struct due_funcs *d = &r->due[i];
+	struct gv_job *funcs = NULL;
+	size_t n = 0;
+	double t0 = time_mono();
+
+	if (t0 < d->scan_at)
+		return 0;
+	if (!d->index_checked)
+		index_check(r, db, d);
+	if (db_select_jobs(db, SQL_DUE_FUNCS, NULL, 0, &funcs, &n, r->err,
+	    sizeof(r->err)) == -1)
+		return -1;
+	qsort(funcs, n, sizeof(*funcs), by_oldest);
+	db_jobs_free(d->funcs, d->n);
+	d->funcs = funcs;
+	d->n = n;
+	d->scan_at = t0 + SCAN_SHARE * (time_mono() - t0);
+	return 0;
+}
+
+/* Choose the claim's functions among database i's due ones: those with room
+ * under their watermark, oldest due first, at most FUNCS_PER_CLAIM. A
+ * function at its watermark costs nothing: no select, no row rewritten.
+ * Rows that can never be dispatched (see park) are taken whatever the
+ * watermark, to be parked. Returns the number chosen, or -1. */
+static long
+candidates(struct runner *r, size_t i, unsigned rows)
+{
+	const struct due_funcs *d = &r->due[i];
+	int watermark = r->cfg->queue_runner.queue_watermark_depth;
+	size_t k, n = 0, max = d->n < FUNCS_PER_CLAIM ? d->n : FUNCS_PER_CLAIM;
+	struct candidate *c;
+	struct plan *p;
+
+	if (max > r->cand_cap) {
+		if ((c = realloc(r->cand, max * sizeof(*c))) == NULL)
+			return errf(r->err, sizeof(r->err), "out of memory");
+		r->cand = c;
+		r->cand_cap = max;
+	}
+	/* plan_get may add an entry per function and, later, per head. */
+	if (grow(r, r->nplan + max + rows) == -1)
+		return errf(r->err, sizeof(r->err), "out of memory");
+	for (k = 0; k < d->n && n < max; k++) {
+		const char *f = d->funcs[k].funcname;
+
+		c = &r->cand[n];
+		*c = (struct candidate){ .funcname = f, .room = LONG_MAX,
+		    .open = 1 };
+		if (watermark > 0 && f[0] != '\0' &&
+		    !gv_funcname_reserved(f)) {
+			if ((p = plan_get(r, f)) == NULL)
+				return errf(r->err, sizeof(r->err),
+				    "out of memory");
+			if (p->waiting >= watermark)
+				continue;
+			c->room = watermark - p->waiting;
+		}
+		n++;
+	}
+	return (long)n;
+}
+
+/* Select up to limit due rows of candidate c, locked, after the ones it
+ * gave already, appending their heads to *heads. Returns how many. */
+static long
+select_func(struct runner *r, struct db *db, struct candidate *c,
+    unsigned limit, struct gv_job **heads, size_t *nheads)
+{
+	struct dbval p[5] = { DBV_S(c->funcname), DBV_U(c->after_run),
+	    DBV_U(c->after_run), DBV_U(c->after_id), DBV_U(limit) };
+	size_t before = *nheads;
+
+	if (db_select_jobs(db, SQL_SELECT_DUE_FUNC, p, 5, heads, nheads,
+	    r->err, sizeof(r->err)) == -1)
+		return -1;
+	if (*nheads > before) {
+		c->after_run = (*heads)[*nheads - 1].run_after;
+		c->after_id = (*heads)[*nheads - 1].jobid;
+	}
+	return (long)(*nheads - before);
+}
+
+/*
+ * Inside the claim's transaction: select up to rows due rows of database i,
+ * shared fairly among its functions, locked, heads only (see
+ * SQL_SELECT_DUE_FUNC), in due order.
+ *
+ * Why fair: each function is selected alone, within its room under the
+ * watermark and its share of the batch, so no function's backlog (over its
+ * watermark, without a worker, or just large) holds up the due rows of
+ * another: every function with room is served by every claim, up to
+ * FUNCS_PER_CLAIM of them, the longest waiting first.
+ */
+static int
+select_heads(struct runner *r, struct db *db, size_t i, unsigned rows,
+    struct gv_job **heads, size_t *nheads)
+{
+	long ncand, got, k, open;
+	unsigned left = rows, share, lim;
+	int pass;
+
+	if ((ncand = candidates(r, i, rows)) <= 0)
+		return (int)ncand;
+	for (pass = 0; pass < CLAIM_PASSES && left > 0; pass++) {
+		for (k = 0, open = 0; k < ncand; k++)
+			open += r->cand[k].open;
+		if (open == 0)
+			break;
+		share = (left + (unsigned)open - 1) / (unsigned)open;
+		for (k = 0; k < ncand && left > 0; k++) {
+			struct candidate *c = &r->cand[k];
+
+			if (!c->open)
+				continue;
+			lim = share < left ? share : left;
+			if ((long)lim > c->room)
+				lim = (unsigned)c->room;
+			if ((got = select_func(r, db, c, lim, heads, nheads)) ==
+			    -1)
+				return -1;
+			left -= (unsigned)got;
+			c->room -= got;
+			c->open = got == (long)lim && c->room > 0;
+		}
+	}
+	qsort(*heads, *nheads, sizeof(**heads), by_due);
+	return 0;
+}
+
 /*
  * One claim on db: select due rows (locked, skipping rows other claimers
  * hold) without their args, choose the ones to dispatch within
@@ -259,13 +465,12 @@ fetch_jobs(struct runner *r, struct db *db, const struct fence *rows_in,
  * when the budget cut the claim short, since rows are waiting), or -1.
  */
 static long
-claim(struct runner *r, struct db *db)
+claim(struct runner *r, struct db *db, size_t dbi)
 {
 	int watermark = r->cfg->queue_runner.queue_watermark_depth;
 	uint64_t budget = (uint64_t)r->cfg->queue_runner.batch_max_bytes;
 	unsigned rows = r->bytes_cap && r->bytes_cap < r->batch ?
 	    r->bytes_cap : r->batch;
-	struct dbval limit = DBV_U(rows);
 	struct fence *lease = NULL, *back = NULL;
 	uint64_t bytes = 0, size;
 	struct gv_job *heads = NULL;
@@ -277,10 +482,15 @@ claim(struct runner *r, struct db *db)
 	db_jobs_free(r->jobs, r->njobs);
 	r->jobs = NULL;
 	r->njobs = 0;
+	if (due_refresh(r, db, dbi) == -1)
+		return -1;
+	if (r->due[dbi].n == 0) {
+		r->bytes_cap = 0;
+		return 0;
+	}
 	if (db_begin(db, r->err, sizeof(r->err)) == -1)
 		return -1;
-	if (db_select_jobs(db, SQL_SELECT_DUE, &limit, 1, &heads, &nheads,
-	    r->err, sizeof(r->err)) == -1)
+	if (select_heads(r, db, dbi, rows, &heads, &nheads) == -1)
 		goto fail;
 	if (nheads == 0) {
 		db_rollback(db);
@@ -288,8 +498,7 @@ claim(struct runner *r, struct db *db)
 		free(heads);
 		return 0;
 	}
-	if (grow(r, r->nplan + nheads) == -1 ||
-	    (lease = malloc(nheads * sizeof(*lease))) == NULL ||
+	if ((lease = malloc(nheads * sizeof(*lease))) == NULL ||
 	    (back = malloc(nheads * sizeof(*back))) == NULL) {
 		errf(r->err, sizeof(r->err), "out of memory");
 		goto fail;
@@ -331,12 +540,12 @@ claim(struct runner *r, struct db *db)
 		lease[nlease++] = (struct fence){ head->jobid, head->attempt };
 		bytes += size;
 	}
-	/* Every row is over the watermark: write nothing and let the round
-	 * count as empty, so the QueueRunner sleeps. Pushing a saturated
-	 * backlog back would rewrite a batch of rows each round for nothing
-	 * (measured: a million-row backlog drained 35% slower). Rows of
-	 * other functions behind it wait until it drains below the
-	 * watermark; pushing back only rotates a batch per round anyway. */
+	/* Every row is over the watermark (rows for run_queued_job, whose
+	 * room select_heads cannot know per function): write nothing and let
+	 * the round count as empty, so the QueueRunner sleeps. Pushing a
+	 * saturated backlog back would rewrite a batch of rows each round
+	 * for nothing (measured: a million-row backlog drained 35%
+	 * slower). */
 	if (nback == nheads) {
 		ret = 0;
 		goto fail;
@@ -589,7 +798,7 @@ round_once(struct runner *r)
 
 		if (!db_healthy(db, now) || now < r->trouble[i].retry_at)
 			continue;
-		if ((got = claim(r, db)) == -1) {
+		if ((got = claim(r, db, i)) == -1) {
 			/* A conflict (a deadlock, or a Galera certification
 			 * conflict with another writer) rolled the claim
 			 * back: nothing was leased, the rows are claimed
@@ -649,7 +858,8 @@ queue_runner_main(struct role_ctx *ctx)
 	}
 	if ((r.depths = calloc(r.cfg->nservers, sizeof(*r.depths))) == NULL ||
 	    (r.trouble = calloc(dbset_count(r.dbs), sizeof(*r.trouble))) ==
-	    NULL) {
+	    NULL ||
+	    (r.due = calloc(dbset_count(r.dbs), sizeof(*r.due))) == NULL) {
 		log_errx("out of memory");
 		code = EX_OSERR;
 		goto out;
@@ -692,6 +902,10 @@ out:
 		gm_depths_free(&r.depths[i]);
 	free(r.depths);
 	free(r.trouble);
+	for (size_t i = 0; r.due && i < dbset_count(r.dbs); i++)
+		db_jobs_free(r.due[i].funcs, r.due[i].n);
+	free(r.due);
+	free(r.cand);
 	free(r.doc_off);
 	free(r.tasks);
 	free(r.task_job);
