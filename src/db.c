@@ -471,9 +471,16 @@ db_maybe_applied(const struct db *db)
 void
 db_disconnect(struct db *db)
 {
-	stmt_cache_clear(db);
+	/* The connection first: closing it detaches its statements (both
+	 * client libraries), which are then freed without a word to the
+	 * server. Closed first, a statement whose result was never read
+	 * (an answer lost, as far as the caller knows, on a connection
+	 * that is in fact alive) made libmariadb read that result, and wait
+	 * for it for the read timeout while the server held the
+	 * transaction's locks (it_client select_answer_lost). */
 	if (db->conn)
 		mysql_close(db->conn);
+	stmt_cache_clear(db);
 	db->conn = NULL;
 	if (db->in_txn)
 		db->txn_lost = 1;

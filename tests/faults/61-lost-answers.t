@@ -9,6 +9,9 @@
 #                           not GV_ESTALE
 #   insert_commit_deadlock  1,commit,deadlock: gv_insert_jobs tries the
 #                           rolled-back batch again; stored once
+#   select_answer_lost      2,claim,after: a claim's select is done, its
+#                           answer lost on a live connection; dropping the
+#                           connection does not wait for the result
 use strict;
 use warnings;
 use Test::More;
@@ -20,6 +23,7 @@ my %cases = (
 	failure_answer_lost => '1,update,after',
 	completion_answer_lost => '1,delete,after',
 	insert_commit_deadlock => '1,commit,deadlock',
+	select_answer_lost => '2,claim,after',
 );
 for my $case (sort keys %cases) {
 	my ($code, $out, $err) = $t->run({ env => { GV_TEST_INI => $ini,

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "db.h"
 #include "jobjson.h"
+#include "util.h"
 
 /* Seconds until a row is due; signed, as run_after is unsigned. */
 #define DUE_IN "CAST(run_after AS SIGNED) - UNIX_TIMESTAMP()"
@@ -685,6 +686,56 @@ START_TEST(insert_commit_deadlock)
 }
 END_TEST
 
+/* GV_FAULT_DB=2,claim,after: the second select of a claim is done by the
+ * server and its answer lost, the result still unread on a connection that
+ * is in fact alive. Dropping that connection must not wait for the result:
+ * closing the statements first made libmariadb read for it, and the
+ * QueueRunner hung for the read timeout (60 s) holding the claim's row
+ * locks, twice in a row (60-db-faults, "4,after,random one db"). */
+START_TEST(select_answer_lost)
+{
+	unsigned dbid = cfg->dbs[0].dbid;
+	struct db *db = dbset_find(client_dbset(gv), dbid);
+	struct dbval limit = DBV_U(10), ids[3];
+	struct gv_job *jobs = NULL, *whole = NULL;
+	size_t n = 0, nwhole = 0, i;
+	uint64_t now;
+	int found;
+	double t0;
+	char err[512];
+
+	sql(dbid, "INSERT INTO job (funcname, arg, run_after) VALUES "
+	    "('t', 'a', 0), ('t', 'b', 0), ('t', 'c', 0)");
+	ck_assert_int_eq(db_begin(db, err, sizeof(err)), 0);
+	ck_assert_msg(db_select_jobs(db, SQL_SELECT_DUE, &limit, 1, &jobs, &n,
+	    err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(n, 3);
+	for (i = 0; i < n; i++)
+		ids[i] = DBV_U(jobs[i].jobid);
+	t0 = time_mono();
+	ck_assert_int_eq(db_select_jobs(db, SQL_SELECT_JOBS, ids, n, &whole,
+	    &nwhole, err, sizeof(err)), -1);
+	ck_assert_msg(time_mono() - t0 < 10, "dropping the connection took "
+	    "%.1f s", time_mono() - t0);
+	ck_assert_ptr_nonnull(strstr(err, "fault injected"));
+	db_rollback(db);
+	/* The server let go of the claim's locks, and the next call finds a
+	 * new connection. */
+	ck_assert_msg(db_select_u64(db, SQL_NOW, NULL, 0, &now, &found, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(db_begin(db, err, sizeof(err)), 0);
+	db_jobs_free(jobs, n);
+	jobs = NULL;
+	n = 0;
+	ck_assert_msg(db_select_jobs(db, SQL_SELECT_DUE, &limit, 1, &jobs, &n,
+	    err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(n, 3);
+	db_rollback(db);
+	db_jobs_free(jobs, n);
+	db_jobs_free(whole, nwhole);
+}
+END_TEST
+
 /* A database named by a list of hosts: a dead first host is passed over for
  * the next one, at once and without losing the insert. */
 START_TEST(host_list_passes_over_a_dead_host)
@@ -782,6 +833,7 @@ main(void)
 	fault_case(s, "failure_answer_lost", failure_answer_lost);
 	fault_case(s, "completion_answer_lost", completion_answer_lost);
 	fault_case(s, "insert_commit_deadlock", insert_commit_deadlock);
+	fault_case(s, "select_answer_lost", select_answer_lost);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
 	srunner_run_all(sr, CK_NORMAL);
