@@ -62,15 +62,14 @@ fail(gv_client *gv, int code, const char *fmt, ...)
 static int
 conflict_retry(gv_client *gv, struct db *db, int *tries)
 {
-	double pause = CONFLICT_PAUSE;
+	double pause = 0;
 	int i;
 
 	if (!db_conflict(db) || *tries >= CONFLICT_TRIES)
 		return 0;
-	for (i = 0; i < *tries && pause < CONFLICT_PAUSE_MAX; i++)
-		pause *= 2;
-	if (pause > CONFLICT_PAUSE_MAX)
-		pause = CONFLICT_PAUSE_MAX;
+	for (i = 0; i <= *tries && pause < CONFLICT_PAUSE_MAX; i++)
+		pause = backoff_next(pause, CONFLICT_PAUSE,
+		    CONFLICT_PAUSE_MAX);
 	(*tries)++;
 	time_sleep(pause * (0.5 + (double)rand_r(&gv->seed) / RAND_MAX),
 	    NULL);
@@ -569,7 +568,7 @@ exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
 		    time_mono() + pause > deadline)
 			return -1;
 		time_sleep(pause, NULL);
-		pause = pause * 2 > RETRY_PAUSE_MAX ? RETRY_PAUSE_MAX : pause * 2;
+		pause = backoff_next(pause, RETRY_PAUSE_MIN, RETRY_PAUSE_MAX);
 	}
 }
 

@@ -34,7 +34,7 @@ typedef bool db_bool;
 #define DB_CONNECT_TIMEOUT 5     /* seconds */
 #define DB_IO_TIMEOUT 60         /* seconds, read and write */
 #define DB_IDLE_PING 2.0         /* seconds idle before a ping */
-#define DB_BACKOFF_MIN 0.5
+#define DB_BACKOFF_MIN 0.5      /* after a failure, doubling to */
 #define DB_BACKOFF_MAX 30.0
 #define DB_FAILBACK 30.0         /* seconds on a later host before trying
 				    the earlier ones again */
@@ -57,7 +57,7 @@ struct cached_stmt {
  * every reconnect. */
 struct db_host {
 	struct hostport hp;
-	unsigned failures;
+	double backoff;          /* the last pause; 0 after a success */
 	double retry_at;
 };
 
@@ -79,7 +79,7 @@ struct db {
 	int in_txn;
 	int txn_lost;            /* the connection went inside a transaction */
 	int maybe_applied;       /* the last failed call may have been done */
-	unsigned failures;       /* consecutive */
+	double backoff;          /* the last pause; 0 after a success */
 	double retry_at;         /* time_mono(); 0 when healthy */
 	unsigned last_errno;
 	struct cached_stmt cache[DB_STMT_CACHE];
@@ -504,17 +504,6 @@ conn_lost(unsigned e)
 	    e == 4031 /* idle disconnect */;
 }
 
-/* 0.5 s after the first of consecutive failures, doubling to 30 s. */
-static double
-backoff_delay(unsigned failures)
-{
-	double delay = DB_BACKOFF_MIN;
-
-	for (unsigned i = 1; i < failures && delay < DB_BACKOFF_MAX; i++)
-		delay *= 2;
-	return delay > DB_BACKOFF_MAX ? DB_BACKOFF_MAX : delay;
-}
-
 static void
 db_failed(struct db *db, unsigned e)
 {
@@ -524,14 +513,14 @@ db_failed(struct db *db, unsigned e)
 	if (!conn_lost(e))
 		return;
 	db_disconnect(db);
-	db->failures++;
-	db->retry_at = time_mono() + backoff_delay(db->failures);
+	db->backoff = backoff_next(db->backoff, DB_BACKOFF_MIN, DB_BACKOFF_MAX);
+	db->retry_at = time_mono() + db->backoff;
 }
 
 static void
 db_ok(struct db *db)
 {
-	db->failures = 0;
+	db->backoff = 0;
 	db->retry_at = 0;
 	db->last_errno = 0;
 	db->last_used = time_mono();
@@ -649,8 +638,8 @@ connect_host(struct db *db, size_t i, unsigned *e, char *err, size_t errlen)
 static void
 host_failed(struct db_host *h)
 {
-	h->failures++;
-	h->retry_at = time_mono() + backoff_delay(h->failures);
+	h->backoff = backoff_next(h->backoff, DB_BACKOFF_MIN, DB_BACKOFF_MAX);
+	h->retry_at = time_mono() + h->backoff;
 }
 
 /* Take m, a connection to host i, as db's connection. */
@@ -666,7 +655,7 @@ use_host(struct db *db, size_t i, MYSQL *m)
 	db->conn = m;
 	db->cur = i;
 	db->connected_once = 1;
-	db->hosts[i].failures = 0;
+	db->hosts[i].backoff = 0;
 	db->hosts[i].retry_at = 0;
 	db->failback_at = now + DB_FAILBACK;
 	db->last_used = now;

@@ -137,6 +137,14 @@ time_sleep(double seconds, volatile const int *stop)
 	}
 }
 
+double
+backoff_next(double cur, double min, double max)
+{
+	double next = cur > 0 ? cur * 2 : min;
+
+	return next > max ? max : next;
+}
+
 int
 errf(char *err, size_t errlen, const char *fmt, ...)
 {

@@ -32,6 +32,9 @@ double time_mono(void);          /* seconds, CLOCK_MONOTONIC */
 double time_real(void);          /* seconds since the epoch */
 /* Sleep for seconds, resuming after signals unless *stop becomes non-zero. */
 void time_sleep(double seconds, volatile const int *stop);
+/* The doubling backoff of every retry loop, defined once: the pause after
+ * cur (0: none yet) is min, then twice the last, never above max. */
+double backoff_next(double cur, double min, double max);
 
 /* snprintf into err (if err and errlen) and return -1: `return errf(...)`. */
 int errf(char *err, size_t errlen, const char *fmt, ...)

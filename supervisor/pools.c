@@ -42,7 +42,7 @@ struct slot {
 	unsigned gen;           /* the pool's settings generation it runs */
 	enum why why;
 	double kill_at;         /* time_mono() of the next SIGKILL; 0: none */
-	double backoff;         /* delay of the next restart; 0: the first */
+	double backoff;         /* delay of the last restart; 0: none yet */
 	double start_at;        /* no start before this time_mono() */
 	int short_lives;        /* exits before HEALTHY_UPTIME, in a row */
 	int failed;             /* exited EX_CONFIG: no start until a reload */
@@ -268,10 +268,10 @@ slot_exited(struct pools *ps, struct pool *p, int i, int status, double now)
 		s->short_lives = 0;
 	} else
 		s->short_lives++;
-	delay = s->backoff > 0 ? s->backoff : POOLS_BACKOFF_FIRST;
+	s->backoff = backoff_next(s->backoff, POOLS_BACKOFF_FIRST,
+	    POOLS_BACKOFF_MAX);
+	delay = s->backoff;
 	s->start_at = now + delay;
-	s->backoff = delay * 2 > POOLS_BACKOFF_MAX ? POOLS_BACKOFF_MAX :
-	    delay * 2;
 	s->restart = 1;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == EX_CONFIG) {
 		/* A configuration or schema the role cannot work with does

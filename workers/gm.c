@@ -192,10 +192,9 @@ gm_pool_failed(struct gm_pool *pool, size_t i)
 	admin_close(&s->admin);
 	/* A failure long after the last backoff ended is a new outage, not
 	 * the same one going on: it starts from the shortest pause again. */
-	if (s->backoff == 0 || now - s->retry_at > GM_BACKOFF_MAX)
-		s->backoff = GM_BACKOFF_MIN;
-	else if ((s->backoff *= 2) > GM_BACKOFF_MAX)
-		s->backoff = GM_BACKOFF_MAX;
+	if (now - s->retry_at > GM_BACKOFF_MAX)
+		s->backoff = 0;
+	s->backoff = backoff_next(s->backoff, GM_BACKOFF_MIN, GM_BACKOFF_MAX);
 	s->retry_at = now + s->backoff;
 }
 
@@ -842,9 +841,8 @@ gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
 			log_warnx("gearmand: %s", gearman_worker_error(w));
 		else
 			log_debug("gearmand: %s", gearman_worker_error(w));
-		backoff = backoff == 0 ? GM_BACKOFF_MIN : backoff * 2;
-		if (backoff > GM_WORK_BACKOFF_MAX)
-			backoff = GM_WORK_BACKOFF_MAX;
+		backoff = backoff_next(backoff, GM_BACKOFF_MIN,
+		    GM_WORK_BACKOFF_MAX);
 		time_sleep(backoff, (volatile const int *)stop);
 	}
 	if (gv)

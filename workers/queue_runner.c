@@ -741,9 +741,8 @@ schema_broken(struct runner *r, size_t i)
 	double now = time_mono();
 	int first = !t->broken;
 
-	t->backoff = first ? BROKEN_BACKOFF_MIN : t->backoff * 2;
-	if (t->backoff > BROKEN_BACKOFF_MAX)
-		t->backoff = BROKEN_BACKOFF_MAX;
+	t->backoff = backoff_next(first ? 0 : t->backoff, BROKEN_BACKOFF_MIN,
+	    BROKEN_BACKOFF_MAX);
 	t->retry_at = now + t->backoff;
 	t->broken = 1;
 	if (first || now - t->logged_at >= BROKEN_LOG_EVERY) {

@@ -1,0 +1,60 @@
+/*
+ * test_util: the doubling backoff every retry loop shares, and the number
+ * parsers.
+ */
+#include <check.h>
+#include <stdlib.h>
+
+#include "util.h"
+
+START_TEST(test_backoff_doubles_to_its_cap)
+{
+	double d = 0;
+
+	d = backoff_next(d, 0.5, 30);
+	ck_assert(d == 0.5);
+	d = backoff_next(d, 0.5, 30);
+	ck_assert(d == 1);
+	for (int i = 0; i < 10; i++)
+		d = backoff_next(d, 0.5, 30);
+	ck_assert(d == 30);
+	ck_assert(backoff_next(d, 0.5, 30) == 30);
+	/* A success starts it again from the shortest pause. */
+	ck_assert(backoff_next(0, 0.5, 30) == 0.5);
+	/* A minimum over the cap is cut to the cap. */
+	ck_assert(backoff_next(0, 5, 2) == 2);
+}
+END_TEST
+
+START_TEST(test_parse_numbers)
+{
+	long l;
+	double d;
+
+	ck_assert_int_eq(parse_long("42", 0, 100, &l), 0);
+	ck_assert_int_eq(l, 42);
+	ck_assert_int_eq(parse_long("101", 0, 100, &l), -1);
+	ck_assert_int_eq(parse_long("4x", 0, 100, &l), -1);
+	ck_assert_int_eq(parse_double("0.25", 0, 1, &d), 0);
+	ck_assert(d == 0.25);
+	ck_assert_int_eq(parse_double("nan", 0, 1, &d), -1);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("util");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_backoff_doubles_to_its_cap);
+	tcase_add_test(tc, test_parse_numbers);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
