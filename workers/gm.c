@@ -479,7 +479,11 @@ admin_read(struct gm_admin *a, const struct config_server *srv,
 	char chunk[4096], *nl;
 	size_t start, len;
 	ssize_t r;
+	int closed = 0;
 
+	/* The lines that came before a close are read first: an answer and
+	 * the end of the connection can both be waiting by the time this
+	 * runs (seen under load: a malformed answer reported as a close). */
 	for (;;) {
 		r = recv(a->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
 		if (r == -1 && errno == EINTR)
@@ -492,9 +496,8 @@ admin_read(struct gm_admin *a, const struct config_server *srv,
 			goto fail;
 		}
 		if (r == 0) {
-			errf(err, errlen, "gearmand %s:%u: connection closed "
-			    "before the end of status", srv->host, srv->port);
-			goto fail;
+			closed = 1;
+			break;
 		}
 		if (buf_append(&a->in, chunk, (size_t)r) == -1) {
 			errf(err, errlen, "out of memory");
@@ -529,7 +532,10 @@ admin_read(struct gm_admin *a, const struct config_server *srv,
 			goto fail;
 		}
 	}
-	return 0;
+	if (!closed)
+		return 0;
+	errf(err, errlen, "gearmand %s:%u: connection closed before the end "
+	    "of status", srv->host, srv->port);
 fail:
 	admin_close(a);
 	return -1;
