@@ -8,8 +8,9 @@
 # the same servers.
 #
 # Environment: BENCH_QUICK=1 (about a minute), BENCH_N, BENCH_LL_N,
-# BENCH_BACKLOG, BENCH_SECONDS, BENCH_WORKERS, BENCH_RUNNERS, BENCH_ONLY
-# (comma-separated scenario names), GV_BUILD, GV_TEST_KEEP=1.
+# BENCH_BACKLOG, BENCH_FAIR_BACKLOG, BENCH_SECONDS, BENCH_WORKERS,
+# BENCH_RUNNERS, BENCH_ONLY (comma-separated scenario names), GV_BUILD,
+# GV_TEST_KEEP=1.
 
 use strict;
 use warnings;
@@ -34,6 +35,16 @@ my $RATE = 200;
 my $BACKLOG = $ENV{BENCH_BACKLOG} // ($QUICK ? 100_000 : 1_000_000);
 my $BACKLOG_SMALL = 20_000;
 my $DRAIN = $ENV{BENCH_DRAIN} // ($QUICK ? 20_000 : 50_000);
+# Fair claims (issue 10): the many-functions drain spreads $BACKLOG rows
+# over $MF_FUNCS functions; the fairness run puts a function with
+# $FAIR_BACKLOG due rows and no worker at a watermark of $FAIR_WATERMARK;
+# the round cost has $RC_FUNCS functions with $RC_ROWS due rows each.
+my $MF_FUNCS = 100;
+my $FAIR_BACKLOG = $ENV{BENCH_FAIR_BACKLOG} // ($QUICK ? 20_000 : 100_000);
+my $FAIR_WATERMARK = 1000;
+my $FAIR_P99_MS = 1000;
+my $RC_FUNCS = 1000;
+my $RC_ROWS = 5;
 my $WORKERS = $ENV{BENCH_WORKERS} // 2;
 my $RUNNERS = $ENV{BENCH_RUNNERS} // 1;
 # Low-latency pools; the memory target is judged on the defaults only.
@@ -52,7 +63,8 @@ my $NCPU = do {
 
 $DRAIN = $BACKLOG if $DRAIN > $BACKLOG;
 for ([BENCH_N => $N], [BENCH_LL_N => $LL_N], [BENCH_SECONDS => $SECONDS],
-    [BENCH_BACKLOG => $BACKLOG], [BENCH_WORKERS => $WORKERS],
+    [BENCH_BACKLOG => $BACKLOG], [BENCH_FAIR_BACKLOG => $FAIR_BACKLOG],
+    [BENCH_WORKERS => $WORKERS],
     [BENCH_RUNNERS => $RUNNERS], [BENCH_INJECTORS => $INJECTORS],
     [BENCH_CONTROLLERS => $CONTROLLERS]) {
 	die "$_->[0] must be a positive integer\n" unless $_->[1] =~ /^[1-9]\d*$/;
@@ -210,8 +222,9 @@ sub db_per_job {
 	my ($a, $b, $jobs) = @_;
 	my %d = map { $_ => ($b->{$_} - $a->{$_}) / ($jobs || 1) } @STATUS_VARS;
 	# Innodb_data_fsyncs counts the redo log's fsyncs too (10.11 has no
-	# separate counter); Com_* count statements of the text protocol and
-	# Com_stmt_execute the prepared ones.
+	# separate counter); Com_* count the statements of their kind, prepared
+	# ones included (the round cost run shows Com_select following
+	# Com_stmt_execute), and Com_stmt_execute the prepared ones.
 	return {
 		statements => 0 + sprintf('%.3f', $d{Questions}),
 		stmt_executes => 0 + sprintf('%.3f', $d{Com_stmt_execute}),
@@ -306,7 +319,8 @@ sub wait_until {
 my $NWORKER = 0;
 
 sub start_workers {
-	my (%o) = @_;    # mode, func, server, ini
+	my (%o) = @_;    # mode, func (one, or a list: a,b,c), server, ini
+	my @funcs = split /,/, $o{func};
 	my @w;
 	for (1 .. $WORKERS) {
 		my $n = ++$NWORKER;
@@ -319,10 +333,11 @@ sub start_workers {
 		my $pid = $t->spawn({ name => "worker$n" }, @cmd);
 		push @w, { pid => $pid, %f };
 	}
-	wait_until("$WORKERS workers of $o{func}", 30, sub {
+	wait_until("$WORKERS workers of " . (@funcs == 1 ? $o{func} :
+	    @funcs . ' functions'), 30, sub {
 		return 0 if grep { !-s $_->{progress} } @w;
-		my $st = gm_status($o{server})->{ $o{func} };
-		return $st && $st->{workers} >= $WORKERS;
+		my $st = gm_status($o{server});
+		return !grep { ($st->{$_}{workers} // 0) < $WORKERS } @funcs;
 	});
 	return \@w;
 }
@@ -772,29 +787,80 @@ sub is_stopped {
 }
 
 # Fill the table with n due rows fast: INSERT ... SELECT from MariaDB's
-# sequence engine, 100,000 rows a statement.
+# sequence engine, 100,000 rows a statement. With $spread the rows go in
+# turn to the functions $func . 1 to $func . $spread, as equally as n
+# allows.
 sub load_backlog {
-	my ($n, $func) = @_;
+	my ($n, $func, $spread) = @_;
 	my $dbh = $t->dbh(1);
+	my $name = $spread ? "CONCAT(?, 1 + seq MOD $spread)" : '?';
 	my $t0 = time;
 	for (my $i = 0; $i < $n; $i += 100_000) {
 		my $to = $i + 100_000 <= $n ? $i + 99_999 : $n - 1;
 		$dbh->do("INSERT INTO job (funcname, arg, run_after) SELECT "
-		    . "?, CONCAT('job ', seq), UNIX_TIMESTAMP() - 60 FROM "
+		    . "$name, CONCAT('job ', seq), UNIX_TIMESTAMP() - 60 FROM "
 		    . "seq_${i}_to_$to", undef, $func);
 	}
 	return time - $t0;
 }
 
+# The QueueRunner's scan for the functions with due rows (SQL_DUE_FUNCS,
+# which selects the same with constant columns around it), run alone
+# through DBI n times: the median in ms, the functions it found, and
+# MariaDB's plan. With the func_due index the plan should be a loose index
+# scan (type range, "Using index for group-by": one dive per function);
+# right after a bulk load, before InnoDB's statistics catch up, MariaDB
+# may read the whole index instead (type index).
+sub due_scan {
+	my ($n) = @_;
+	my $dbh = $t->dbh(1);
+	my $q = 'SELECT funcname, MIN(run_after) FROM job WHERE run_after <= '
+	    . 'UNIX_TIMESTAMP() GROUP BY funcname';
+	my ($funcs, @ms);
+	for (1 .. $n) {
+		my $t0 = time;
+		$funcs = @{ $dbh->selectall_arrayref($q) };
+		push @ms, (time - $t0) * 1000;
+	}
+	@ms = sort { $a <=> $b } @ms;
+	my $plan = $dbh->selectrow_hashref("EXPLAIN $q");
+	return { median_ms => 0 + sprintf('%.2f', pct(\@ms, 50)),
+	    max_ms => 0 + sprintf('%.2f', $ms[-1]), runs => $n,
+	    functions => $funcs,
+	    plan => join(', ', grep { defined && $_ ne '' } $plan->{type},
+	    $plan->{key}, defined $plan->{rows} ? "rows $plan->{rows}" : undef,
+	    $plan->{Extra}) };
+}
+
+# Jobs a scenario left queued in gearmand on purpose (functions with no
+# worker): run them with raw workers, so that the next scenario finds
+# gearmand as it would without this one. Their rows stay in the table.
+sub gearmand_flush {
+	my (@funcs) = @_;
+	my $w = start_workers(mode => 'raw', func => join(',', @funcs),
+	    server => $GM);
+	wait_until('gearmand to run the jobs left in it', 120, sub {
+		my $st = gm_status($GM);
+		return !grep { ($st->{$_}{total} // 0) > 0 } @funcs;
+	});
+	stop_workers($w);
+}
+
 # Drain rate with a backlog in the table: the first $k jobs, from the first
-# job started to the k-th job completed.
+# job started to the k-th job completed. %o: funcs (the workers' -f list)
+# and load (a sub that fills the table and returns its seconds), for a
+# backlog other than $rows rows of bench_bl.
 sub drain {
-	my ($name, $rows, $k) = @_;
+	my ($name, $rows, $k, %o) = @_;
 	my $ini = tp_ini('backlog.ini', 'queue_runner.batch_run_sleep' => 0.01);
+	my $funcs = $o{funcs} // 'bench_bl';
 	empty_table();
 	note("$name: loading $rows rows");
-	my $load = load_backlog($rows, 'bench_bl');
-	my $w = start_workers(mode => 'complete', func => 'bench_bl',
+	my $load = $o{load} ? $o{load}->() : load_backlog($rows, 'bench_bl');
+	# What the QueueRunner's first scans meet; only 5 runs, so as to start
+	# the drain soon after the load, as before this was measured.
+	my $scan = due_scan(5);
+	my $w = start_workers(mode => 'complete', func => $funcs,
 	    server => $GM, ini => $ini);
 	note("$name: draining $k of them");
 	my $s0 = db_status();
@@ -817,6 +883,8 @@ sub drain {
 	$cpu->{workers} = $r->{cpu} * $k / $r->{jobs};
 	$cpu->{'workers switches'} = $r->{switches} * $k / $r->{jobs};
 	my %out = (rows => $rows, jobs => $k, load_seconds => $load,
+	    functions => 1 + ($funcs =~ tr/,//), due_scan => $scan,
+	    due_scan_after => due_scan(20),
 	    jobs_per_s => ($k - 1) / ($recs->[$k - 1][1] - $first),
 	    cpu_s_per_1k => cpu_per_1k($cpu, $k),
 	    machine => foreign_cpu($cpu, $NCPU),
@@ -828,6 +896,7 @@ sub drain {
 		    / ($recs->[$BACKLOG_SMALL - 1][1] - $first);
 	}
 	record($name, %out);
+	gearmand_flush(split /,/, $funcs);
 	empty_table();
 }
 
@@ -836,9 +905,156 @@ sub scenario_backlog {
 	drain('backlog_large', $BACKLOG, $DRAIN);
 }
 
+# Fair claims (issue 10) under a backlog over many functions: $BACKLOG rows,
+# half of them for bench_mf0, the other half shared equally by bench_mf1 to
+# bench_mf99, every worker serving all of them. Its target is against the
+# one-function backlog_small of this run, measured here when the backlog
+# scenario was not selected.
+sub scenario_many_functions {
+	drain('backlog_small', $BACKLOG_SMALL, $BACKLOG_SMALL)
+	    unless $res{backlog_small};
+	my $big = int($BACKLOG / 2);
+	drain('many_functions', $BACKLOG, $DRAIN,
+	    funcs => join(',', map { "bench_mf$_" } 0 .. $MF_FUNCS - 1),
+	    load => sub {
+		return load_backlog($big, 'bench_mf0') +
+		    load_backlog($BACKLOG - $big, 'bench_mf', $MF_FUNCS - 1);
+	    });
+}
+
+# Fairness (issue 10): bench_fair_big holds $FAIR_BACKLOG due rows and has
+# no worker, so once gearmand holds $FAIR_WATERMARK of its jobs (its
+# watermark) the QueueRunner leaves the rest alone; beside it bench_fair
+# gets one gv_insert_job every 5 ms, as in throughput_latency (same
+# batch_run_sleep 0.05): insert to worker start of bench_fair.
+sub scenario_fairness {
+	my $ini = tp_ini('fair.ini', 'queue_runner.batch_run_sleep' => 0.05,
+	    'queue_runner.queue_watermark_depth' => $FAIR_WATERMARK);
+	my $n = $RATE * $SECONDS;
+	empty_table();
+	note("fairness: loading $FAIR_BACKLOG rows of bench_fair_big");
+	my $load = load_backlog($FAIR_BACKLOG, 'bench_fair_big');
+	my $scan = due_scan(5);
+	my $w = start_workers(mode => 'complete', func => 'bench_fair',
+	    server => $GM, ini => $ini);
+	my $runners = start_runners($ini, 1);
+	wait_until("$FAIR_WATERMARK jobs of bench_fair_big in gearmand", 60,
+	    sub {
+		my $st = gm_status($GM)->{bench_fair_big};
+		return $st && $st->{total} >= $FAIR_WATERMARK;
+	});
+	note("fairness: $n jobs at $RATE/s beside it");
+	my %g = (gearmand => [$t->gearmand_pid(1)],
+	    mariadbd => [$t->mariadb_pid], queue_runner => $runners);
+	my $c0 = cpu_snapshot(%g);
+	my $s0 = db_status();
+	my $c = run_client('insert', '-c', $ini, '-f', 'bench_fair', '-n', $n,
+	    '-r', $RATE);
+	wait_progress($w, $n, 120, 'fairness');
+	my $c1 = cpu_snapshot(%g);
+	my $s1 = db_status();
+	# The backlog stayed where the watermark put it: its rows claimed
+	# (each claim adds one to attempt) and its jobs queued in gearmand.
+	my $queued = gm_status($GM)->{bench_fair_big}{total} + 0;
+	my ($claimed) = $t->dbh(1)->selectrow_array('SELECT COUNT(*) FROM job '
+	    . 'WHERE funcname = ? AND attempt > 0', undef, 'bench_fair_big');
+	my $scan_after = due_scan(20);
+	stop_pids($runners);
+	my $r = stop_workers($w);
+	my $cpu = cpu_delta($c0, $c1);
+	$cpu->{workers} = $r->{cpu};
+	$cpu->{client} = $c->{cpu};
+	$cpu->{'workers switches'} = $r->{switches};
+	$cpu->{'client switches'} = $c->{switches};
+	# bench_fair is new to the QueueRunner: its first rows wait for a scan
+	# of the due functions to see it. Apart: the first job inserted, and
+	# the jobs inserted a second or more after it.
+	my @by_insert = sort { $a->[0] - $a->[2] <=> $b->[0] - $b->[2] }
+	    @{ $r->{records} };
+	my @later = grep { $_->[0] - $_->[2] >= $c->{first} + 1 } @by_insert;
+	my $after_1s = latency_ms(\@later);
+	record('fairness', jobs => $n,
+	    jobs_per_s => $n / ($r->{records}[-1][1] - $c->{first}),
+	    latency_ms => latency_ms($r->{records}),
+	    first_job_latency_ms => $by_insert[0][2] * 1000,
+	    latency_ms_after_1s => $after_1s,
+	    schedule_behind_ms => $c->{behind} * 1000, batch_run_sleep => 0.05,
+	    backlog_rows => $FAIR_BACKLOG, load_seconds => $load,
+	    watermark => $FAIR_WATERMARK, backlog_queued_in_gearmand => $queued,
+	    backlog_rows_claimed => $claimed + 0, due_scan => $scan,
+	    due_scan_after => $scan_after,
+	    detail => sprintf('backlog %d, %d in gearmand; first job %.0f ms, '
+	    . 'p99 after 1 s %.0f ms;', $FAIR_BACKLOG, $queued,
+	    $by_insert[0][2] * 1000, $after_1s->{p99} // 'nan'),
+	    cpu_s_per_1k => cpu_per_1k($cpu, $n),
+	    machine => foreign_cpu($cpu, $NCPU),
+	    switches_per_job => switches_per_job($cpu, $n),
+	    db_per_job => db_per_job($s0, $s1, $n),
+	    worker_errors => $r->{errors});
+	gearmand_flush('bench_fair_big');
+	empty_table();
+}
+
+# What a claim costs with $RC_FUNCS functions due ($RC_ROWS rows each): the
+# due-function scan alone (median of 20 through DBI), then one QueueRunner,
+# with no worker, claims every row into gearmand (the default watermark of
+# 10000 per function is far away). MariaDB's counters over that, divided by
+# the claims (each is one transaction: a commit, or a rollback when it
+# found nothing to lease), give the statements of a claim; they include
+# the QueueRunner's due scans, which run between claims.
+sub scenario_round_cost {
+	my $ini = tp_ini('rc.ini', 'queue_runner.batch_run_sleep' => 0.01);
+	my $rows = $RC_FUNCS * $RC_ROWS;
+	my @funcs = map { "bench_rc$_" } 1 .. $RC_FUNCS;
+	empty_table();
+	note("round cost: $rows due rows over $RC_FUNCS functions");
+	load_backlog($rows, 'bench_rc', $RC_FUNCS);
+	my $scan = due_scan(20);
+	my %g = (mariadbd => [$t->mariadb_pid]);
+	my $c0 = cpu_snapshot(%g);
+	my $s0 = db_status();
+	my $t0 = time;
+	my $runners = start_runners($ini, 1);
+	$g{queue_runner} = $runners;    # counted from its start
+	wait_until("gearmand to hold the $rows jobs", 120, sub {
+		my $st = gm_status($GM);
+		my $queued = 0;
+		$queued += $st->{$_}{total} // 0 for @funcs;
+		return $queued >= $rows;
+	});
+	my $seconds = time - $t0;
+	my $s1 = db_status();
+	my $c1 = cpu_snapshot(%g);
+	stop_pids($runners);
+	my $cpu = cpu_delta($c0, $c1);
+	my %d = map { $_ => $s1->{$_} - $s0->{$_} } @STATUS_VARS;
+	$d{Questions}--;    # the SHOW GLOBAL STATUS of $s1
+	my $claims = $d{Com_commit} + $d{Com_rollback};
+	my $per = sub { 0 + sprintf('%.1f', $_[0] / ($claims || 1)) };
+	my %per_claim = (statements => $per->($d{Questions}),
+	    selects => $per->($d{Com_select}),
+	    updates => $per->($d{Com_update}),
+	    rows => $per->($rows),
+	    mariadbd_cpu_ms => $per->($cpu->{mariadbd} * 1000),
+	    queue_runner_cpu_ms => $per->($cpu->{queue_runner} * 1000));
+	record('round_cost', functions => $RC_FUNCS, rows => $rows,
+	    due_scan => $scan, claims => $claims, commits => $d{Com_commit},
+	    rollbacks => $d{Com_rollback}, seconds => $seconds,
+	    per_claim => \%per_claim, status_deltas => \%d,
+	    machine => foreign_cpu($cpu, $NCPU));
+	gearmand_flush(@funcs);
+	empty_table();
+}
+
 # --- the report -------------------------------------------------------
 
 sub fmt { defined $_[0] ? sprintf($_[1] // '%.0f', $_[0]) : '-' }
+
+sub commify {
+	my ($n) = @_;
+	1 while $n =~ s/^(\d+)(\d{3})/$1,$2/;
+	return $n;
+}
 
 sub ratio {
 	my ($a, $b) = @_;
@@ -861,7 +1077,10 @@ sub report {
 	    . "saturation), $RATE/s for $SECONDS s (latency runs), backlog "
 	    . "$BACKLOG rows (first $DRAIN drained) vs $BACKLOG_SMALL; "
 	    . "$WORKERS C workers, $RUNNERS QueueRunner(s); low latency: "
-	    . "$INJECTORS Injector(s), $CONTROLLERS Controllers\n\n";
+	    . "$INJECTORS Injector(s), $CONTROLLERS Controllers; many "
+	    . "functions: $BACKLOG rows over $MF_FUNCS functions (half for "
+	    . "one); fairness: $FAIR_BACKLOG rows over a watermark of "
+	    . "$FAIR_WATERMARK\n\n";
 
 	my @cols = ('scenario', 'jobs/s', 'p50 ms', 'p99 ms', 'CPU s/1k',
 	    'detail');
@@ -878,6 +1097,8 @@ sub report {
 	    [low_latency_200 => "low latency at $RATE/s"],
 	    [backlog_small => "drain, $BACKLOG_SMALL-row backlog"],
 	    [backlog_large => "drain, $BACKLOG-row backlog"],
+	    [many_functions => "drain, $BACKLOG rows, $MF_FUNCS funcs"],
+	    [fairness => "fairness at $RATE/s beside backlog"],
 	);
 	for (@order) {
 		my ($k, $label) = @$_;
@@ -891,6 +1112,7 @@ sub report {
 		    if $r->{inject_per_s};
 		$d = sprintf('first 20000: %.0f/s', $r->{jobs_per_s_first_20000})
 		    if $r->{jobs_per_s_first_20000};
+		$d = $r->{detail} if $r->{detail};
 		$d .= sprintf(' %.2f stmts, %.2f fsyncs/job',
 		    $r->{db_per_job}{statements}, $r->{db_per_job}{fsyncs})
 		    if $r->{db_per_job};
@@ -907,6 +1129,16 @@ sub report {
 		    "RSS $m->{idle}{rss_mb} MB idle, $m->{after_load}{rss_mb} MB "
 		    . "after load (PSS $m->{after_load}{pss_mb} MB), "
 		    . "$m->{after_load}{processes} processes";
+	}
+	if (my $c = $res{round_cost}) {
+		my $p = $c->{per_claim};
+		printf $line, "claim, $c->{functions} functions due", '-', '-',
+		    '-', '-', sprintf('due scan %.2f ms; %d claims of %.0f '
+		    . 'rows: %.1f stmts (%.1f selects, %.1f updates), mariadbd '
+		    . '%.1f ms, queue_runner %.1f ms CPU each',
+		    $c->{due_scan}{median_ms}, $c->{claims}, $p->{rows},
+		    $p->{statements}, $p->{selects}, $p->{updates},
+		    $p->{mariadbd_cpu_ms}, $p->{queue_runner_cpu_ms});
 	}
 
 	print "\ntargets (ratios within this run):\n";
@@ -943,10 +1175,33 @@ sub report {
 	$r = ratio($res{backlog_large}, $res{backlog_small});
 	$tgt->("drain with $BACKLOG rows >= 0.8x with $BACKLOG_SMALL", $r,
 	    '%.2fx', defined $r && $r >= 0.8);
+	$r = ratio($res{many_functions}, $res{backlog_small});
+	$tgt->("drain, $BACKLOG rows over $MF_FUNCS functions >= 0.8x "
+	    . "$BACKLOG_SMALL", $r, '%.2fx', defined $r && $r >= 0.8);
+	$l = $res{fairness} && $res{fairness}{latency_ms};
+	$tgt->("fairness: p99 at $RATE/s beside a " . commify($FAIR_BACKLOG)
+	    . "-row backlog over its watermark <= $FAIR_P99_MS ms",
+	    $l && $l->{p99}, '%.2f ms', $l && $l->{p99} <= $FAIR_P99_MS);
 	my $m = $res{memory} && $DEFAULT_POOLS &&
 	    $res{memory}{after_load}{rss_mb};
 	$tgt->('master + default pools < 50 MB RSS (after load)', $m || undef,
 	    '%.1f MB', $m && $m < 50);
+
+	print "\nthe due-function scan (SELECT funcname, MIN(run_after) ... "
+	    . "GROUP BY funcname) through DBI, after the load and after the "
+	    . "run: median ms of N runs, functions found, MariaDB's plan:\n";
+	for (@order, [round_cost => "claim, $RC_FUNCS functions due"]) {
+		my ($k, $label) = @$_;
+		my $r = $res{$k} or next;
+		my @when = ([due_scan => 'after load'],
+		    [due_scan_after => 'after run']);
+		for (@when) {
+			my $d = $r->{ $_->[0] } or next;
+			printf "  %-32s %-11s %8.2f ms (N=%d)  %4d  %s\n",
+			    $label, $_->[1], $d->{median_ms}, $d->{runs},
+			    $d->{functions}, $d->{plan};
+		}
+	}
 
 	print "\nCPU seconds per 1,000 jobs by process (context switches per "
 	    . "job, all threads):\n";
@@ -1018,7 +1273,10 @@ scenario_throughput() if want('throughput');
 scenario_throughput_latency() if want('throughput_latency');
 scenario_low_latency() if want('low_latency');
 scenario_backlog() if want('backlog');
+scenario_many_functions() if want('many_functions');
+scenario_fairness() if want('fairness');
 scenario_cluster() if want('cluster');
+scenario_round_cost() if want('round_cost');
 $info{seconds} = sprintf('%.0f', time - $t0);
 $info{loadavg_after} = loadavg();
 report(%info);

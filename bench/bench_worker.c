@@ -1,11 +1,13 @@
 /*
  * bench_worker: the C worker of the benchmarks (bench/bench.pl).
  *
- * It works one Gearman function and records, per job, when the work started,
- * when the job was done (completed in the database, when this worker does
- * that) and how long after its submit it started. The submit time is the
- * leading number of the job's arg: microseconds of CLOCK_REALTIME, put there
- * by bench_client.
+ * It works the Gearman functions of -f, a comma-separated list (one name,
+ * or many: each is registered with the same callback, so the jobs of all of
+ * them are counted and recorded alike), and records, per job, when the work
+ * started, when the job was done (completed in the database, when this
+ * worker does that) and how long after its submit it started. The submit
+ * time is the leading number of the job's arg: microseconds of
+ * CLOCK_REALTIME, put there by bench_client.
  *
  *   -m complete   throughput mode: parse the job document and complete the
  *                 job through libgarivini (gv_complete_later: completions
@@ -82,8 +84,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: bench_worker -m complete|return|raw -f FUNC -g HOST:PORT "
-	    "[-c INI]\n"
+	    "usage: bench_worker -m complete|return|raw -f FUNC[,FUNC...] "
+	    "-g HOST:PORT [-c INI]\n"
 	    "                    -p PROGRESS_FILE -o SUMMARY_FILE "
 	    "-r RECORDS_FILE\n");
 	exit(EX_USAGE);
@@ -174,6 +176,25 @@ work(gearman_job_st *gjob, void *context)
 	return GEARMAN_SUCCESS;
 }
 
+/* Register every function of the comma-separated list in names with the
+ * one callback; names (from argv) is cut at the commas in place. */
+static int
+define_functions(gearman_worker_st *gw, char *names, struct worker *w)
+{
+	char *name, *save = NULL;
+
+	for (name = strtok_r(names, ",", &save); name != NULL;
+	    name = strtok_r(NULL, ",", &save)) {
+		if (gearman_worker_define_function(gw, name, strlen(name),
+		    gearman_function_create(work), 0, w) != GEARMAN_SUCCESS) {
+			fprintf(stderr, "bench_worker: %s: %s\n", name,
+			    gearman_worker_error(gw));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static volatile uint64_t *
 map_progress(const char *path)
 {
@@ -230,7 +251,8 @@ int
 main(int argc, char **argv)
 {
 	struct worker w = { .mode = MODE_RAW };
-	const char *ini = NULL, *funcname = NULL, *server = NULL;
+	const char *ini = NULL, *server = NULL;
+	char *funcnames = NULL;
 	const char *progress = NULL, *summary = NULL, *records = NULL;
 	char host[256], err[1024], *colon;
 	gearman_worker_st *gw;
@@ -253,7 +275,7 @@ main(int argc, char **argv)
 			else
 				usage();
 			break;
-		case 'f': funcname = optarg; break;
+		case 'f': funcnames = optarg; break;
 		case 'g': server = optarg; break;
 		case 'c': ini = optarg; break;
 		case 'p': progress = optarg; break;
@@ -262,7 +284,9 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (!funcname || !server || !progress || !summary || !records ||
+	/* strtok_r skips empty names: "a,,b" is a and b, "," is none. */
+	if (!funcnames || funcnames[strspn(funcnames, ",")] == '\0' ||
+	    !server || !progress || !summary || !records ||
 	    optind != argc || ((w.mode == MODE_COMPLETE ||
 	    w.mode == MODE_COMPLETE_EACH) && !ini))
 		usage();
@@ -288,11 +312,8 @@ main(int argc, char **argv)
 	/* Signals do not interrupt gearman_worker_work(): the timeout lets the
 	 * loop see the stop flag. */
 	gearman_worker_set_timeout(gw, WORK_TIMEOUT_MS);
-	if (gearman_worker_define_function(gw, funcname, strlen(funcname),
-	    gearman_function_create(work), 0, &w) != GEARMAN_SUCCESS) {
-		fprintf(stderr, "bench_worker: %s\n", gearman_worker_error(gw));
+	if (define_functions(gw, funcnames, &w) == -1)
 		return 1;
-	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
