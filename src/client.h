@@ -24,5 +24,10 @@ int client_release(gv_client *gv, const struct gv_job *job,
     unsigned seconds);
 /* The databases behind a client (the QueueRunner claims from each). */
 struct dbset *client_dbset(gv_client *gv);
+/* The time_mono() by which the completions gv_complete_later holds are due
+ * in the database (a few milliseconds after the oldest); 0 when none is
+ * held. A caller that waits on something else meanwhile (the Controller,
+ * on a job's result) flushes them then. */
+double client_flush_due(const gv_client *gv);
 
 #endif

@@ -165,13 +165,17 @@ extend(struct controller *c, const struct gv_job *job)
 }
 
 /* Milliseconds to wait for a result: up to the next thing to do (the
- * deadline, a lease extension), at most WAIT_MS so the heartbeat goes on. */
+ * deadline, a lease extension, held completions falling due: flush_due,
+ * 0 when none), at most WAIT_MS so the heartbeat goes on. */
 static int
-wait_ms(double deadline, double next_extend)
+wait_ms(double deadline, double next_extend, double flush_due)
 {
 	double until = deadline < next_extend ? deadline : next_extend;
-	double ms = (until - time_mono()) * 1000 + 1;
+	double ms;
 
+	if (flush_due > 0 && flush_due < until)
+		until = flush_due;
+	ms = (until - time_mono()) * 1000 + 1;
 	if (ms > WAIT_MS)
 		return WAIT_MS;
 	return ms < 1 ? 1 : (int)ms;
@@ -210,7 +214,7 @@ run_on(struct controller *c, size_t s, const struct gv_job *job,
     const char *unique, const void *doc, size_t len)
 {
 	double lease_step = c->cfg->queue_runner.lease_seconds / 3.0;
-	double now, deadline, next_extend;
+	double now, deadline, next_extend, flush_due;
 	gearman_client_st *cl;
 	gearman_task_st *task;
 	gearman_return_t ret;
@@ -236,7 +240,7 @@ run_on(struct controller *c, size_t s, const struct gv_job *job,
 			break;
 		if (ret == GEARMAN_IO_WAIT) {
 			gearman_client_set_timeout(cl, wait_ms(deadline,
-			    next_extend));
+			    next_extend, client_flush_due(c->gv)));
 			ret = gearman_client_wait(cl);
 		}
 		if (ret != GEARMAN_SUCCESS && ret != GEARMAN_IO_WAIT &&
@@ -262,6 +266,13 @@ run_on(struct controller *c, size_t s, const struct gv_job *job,
 			extend(c, job);
 			next_extend = now + lease_step;
 		}
+		/* The completions of the jobs before this one are written
+		 * within their window, not when this job ends: held for a
+		 * job of minutes, they outlived their leases and those jobs
+		 * ran again (26-fast-then-slow). */
+		flush_due = client_flush_due(c->gv);
+		if (flush_due > 0 && now >= flush_due)
+			gm_flush(c->gv, c->ctx->sb);
 		/* A job still queued (no worker for its function) is not in
 		 * hand yet: a graceful stop need not wait for it. Freeing
 		 * the client takes it off gearmand's queue. */

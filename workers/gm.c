@@ -801,8 +801,8 @@ gm_worker_define(gearman_worker_st *w, const char *function,
 	return 0;
 }
 
-static void
-flush(gv_client *gv, struct sb_slot *sb)
+void
+gm_flush(gv_client *gv, struct sb_slot *sb)
 {
 	size_t n = gv_pending(gv);
 
@@ -828,7 +828,7 @@ gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
 		    GM_FLUSH_WAIT_MS : GM_WORK_WAIT_MS);
 		ret = gearman_worker_work(w);
 		if (gv && ret != GEARMAN_SUCCESS)
-			flush(gv, sb);
+			gm_flush(gv, sb);
 		switch (ret) {
 		case GEARMAN_SUCCESS:
 		case GEARMAN_WORK_FAIL:     /* a job the function refused */
@@ -852,5 +852,5 @@ gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
 		time_sleep(backoff, (volatile const int *)stop);
 	}
 	if (gv)
-		flush(gv, sb);
+		gm_flush(gv, sb);
 }

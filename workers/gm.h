@@ -133,5 +133,8 @@ int gm_worker_define(gearman_worker_st *w, const char *function,
  * job comes for a few milliseconds, and before returning. */
 void gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
     struct sb_slot *sb, gv_client *gv);
+/* Write the completions gv holds; a failure is logged and counted in sb
+ * (the jobs run again when their leases end). */
+void gm_flush(gv_client *gv, struct sb_slot *sb);
 
 #endif
