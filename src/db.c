@@ -41,8 +41,6 @@ typedef bool db_bool;
 #define DB_STMT_CACHE 32
 #define DB_STR_BUF 1024          /* VARCHAR(255) of utf8mb4 fits */
 #define DB_ARG_BUF 65536         /* bigger args are fetched column by column */
-#define DB_SQL_HEAD 1024        /* room for a statement's fixed text */
-#define DB_SQL_PER_ROW 64       /* room for one repeat of its variable part */
 
 struct cached_stmt {
 	enum sql_id id;
@@ -123,7 +121,7 @@ static enum fault_kind
 fault_kind_of(enum sql_id id)
 {
 	switch (id) {
-	case SQL_SELECT_DUE: case SQL_SELECT_DUE_FUNC: case SQL_SELECT_JOBS:
+	case SQL_SELECT_DUE: case SQL_SELECT_DUE_FUNCS: case SQL_SELECT_JOBS:
 	case SQL_LEASE:
 		return FK_CLAIM;
 	case SQL_INSERT: return FK_INSERT;
@@ -765,7 +763,7 @@ stmt_get(struct db *db, enum sql_id id, unsigned n, char *err, size_t errlen)
 			return c->stmt;
 		}
 	}
-	cap = DB_SQL_HEAD + (size_t)n * DB_SQL_PER_ROW;
+	cap = sql_text_size(id, n);
 	if ((text = malloc(cap)) == NULL ||
 	    (sql = sql_text(id, n, text, cap)) == NULL ||
 	    (stmt = mysql_stmt_init(db->conn)) == NULL) {

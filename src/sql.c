@@ -61,6 +61,7 @@ static const struct sql_stmt {
 	const char *tail;        /* variable: after the repeats */
 	unsigned fixed_params;   /* leading parameters */
 	unsigned params_per_row; /* per repeat */
+	const char *sep;         /* variable: between repeats, if not ", " */
 } stmts[SQL_COUNT] = {
 	[SQL_INSERT] = { "insert", JOB_INSERT_HEAD, JOB_INSERT_ROW, "", 0, 7 },
 	/* SKIP LOCKED: parallel QueueRunners each take different rows instead
@@ -83,16 +84,18 @@ static const struct sql_stmt {
 	    "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE "
 	    "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'job' AND "
 	    "INDEX_NAME = 'func_due'", NULL, NULL, 0, 0 },
-	/* SQL_SELECT_DUE for one function, after a (run_after, jobid) already
-	 * taken: a second pass of the same claim must not select the rows
-	 * its first pass locked (SKIP LOCKED skips only other claimers'
-	 * locks). (run_after, jobid) is the func_due index's order. */
-	[SQL_SELECT_DUE_FUNC] = { "select_due_func",
-	    "SELECT " SQL_JOB_COLUMNS_ARG_LENGTH " FROM job WHERE funcname = ? "
+	/* SQL_SELECT_DUE for each of n functions, in one statement, after a
+	 * (run_after, jobid) already taken: a second pass of the same claim
+	 * must not select the rows its first pass locked (SKIP LOCKED skips
+	 * only other claimers' locks). (run_after, jobid) is the func_due
+	 * index's order. One statement for many functions: a round trip and
+	 * an execution each would cost more than the rows (measured, bench
+	 * many_functions). */
+	[SQL_SELECT_DUE_FUNCS] = { "select_due_funcs", "",
+	    "(SELECT " SQL_JOB_COLUMNS_ARG_LENGTH " FROM job WHERE funcname = ? "
 	    "AND run_after <= UNIX_TIMESTAMP() AND (run_after > ? OR "
 	    "(run_after = ? AND jobid > ?)) ORDER BY run_after, jobid LIMIT ? "
-	    "FOR UPDATE SKIP LOCKED",
-	    NULL, NULL, 5, 0 },
+	    "FOR UPDATE SKIP LOCKED)", "", 0, 5, " UNION ALL " },
 	/* The rows a claim chose, locked by its SQL_SELECT_DUE: nobody else
 	 * can change them before its commit. In due order, as selected. */
 	[SQL_SELECT_JOBS] = { "select_jobs",
@@ -257,30 +260,41 @@ sql_name(enum sql_id id)
 	return stmts[id].name;
 }
 
+size_t
+sql_text_size(enum sql_id id, unsigned n)
+{
+	const struct sql_stmt *s = &stmts[id];
+	const char *sep = s->sep ? s->sep : ", ";
+
+	if (s->repeat == NULL || n == 0)
+		return strlen(s->text) + 1;
+	return strlen(s->text) + (size_t)n * strlen(s->repeat) +
+	    (size_t)(n - 1) * strlen(sep) + strlen(s->tail) + 1;
+}
+
 /* Only counts shape the generated text: no value ever enters it. */
 const char *
 sql_text(enum sql_id id, unsigned n, char *buf, size_t cap)
 {
 	const struct sql_stmt *s = &stmts[id];
-	size_t head, rep, tail, need, off;
+	const char *sep = s->sep ? s->sep : ", ";
+	size_t head, rep, tail, seplen, off;
 	unsigned i;
 
 	if (s->repeat == NULL)
 		return s->text;
-	if (n == 0)
+	if (n == 0 || sql_text_size(id, n) > cap)
 		return NULL;
 	head = strlen(s->text);
 	rep = strlen(s->repeat);
 	tail = strlen(s->tail);
-	need = head + (size_t)n * (rep + 2) + tail + 1;
-	if (need > cap)
-		return NULL;
+	seplen = strlen(sep);
 	memcpy(buf, s->text, head);
 	off = head;
 	for (i = 0; i < n; i++) {
 		if (i) {
-			buf[off++] = ',';
-			buf[off++] = ' ';
+			memcpy(buf + off, sep, seplen);
+			off += seplen;
 		}
 		memcpy(buf + off, s->repeat, rep);
 		off += rep;

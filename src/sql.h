@@ -26,9 +26,9 @@ enum sql_id {
 	                        job reader's shape: funcname, and run_after
 	                        the oldest due row's */
 	SQL_FUNC_DUE_INDEX,  /* -> columns of the func_due index (0: none) */
-	SQL_SELECT_DUE_FUNC, /* funcname, run_after, run_after, jobid, limit:
-	                        as SQL_SELECT_DUE, for one function, after
-	                        (run_after, jobid) */
+	SQL_SELECT_DUE_FUNCS, /* n (funcname, run_after, run_after, jobid,
+	                        limit): as SQL_SELECT_DUE for each function,
+	                        after (run_after, jobid) */
 	SQL_SELECT_JOBS,     /* n jobids: those rows, whole, in due order */
 	SQL_LEASE,           /* lease_seconds, then n jobids: hide them and
 	                        bump attempt */
@@ -82,6 +82,8 @@ enum sql_id {
  * Returns a pointer to a static string or to text in buf (cap bytes); NULL
  * if buf is too small. */
 const char *sql_text(enum sql_id id, unsigned n, char *buf, size_t cap);
+/* The bytes sql_text needs for id and n, with its NUL. */
+size_t sql_text_size(enum sql_id id, unsigned n);
 /* 1 if the statement's shape depends on n. */
 int sql_variable(enum sql_id id);
 /* Bound parameters per row (INSERT) or per id, and fixed leading ones. */

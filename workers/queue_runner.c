@@ -385,24 +385,62 @@ candidates(struct runner *r, size_t i, unsigned rows)
 	return (long)n;
 }
 
-/* Select up to limit due rows of candidate c, locked, after the ones it
- * gave already, appending their heads to *heads. Returns how many. */
-static long
-select_func(struct runner *r, struct db *db, struct candidate *c,
-    unsigned limit, struct gv_job **heads, size_t *nheads)
-{
-	struct dbval p[5] = { DBV_S(c->funcname), DBV_U(c->after_run),
-	    DBV_U(c->after_run), DBV_U(c->after_id), DBV_U(limit) };
-	size_t before = *nheads;
+/* Functions per select: a claim's selects have 1, 2, 4 ... UNION_MAX
+ * parts (padded with parts that ask for no row), so that few statement
+ * shapes are prepared. */
+#define UNION_MAX 32
 
-	if (db_select_jobs(db, SQL_SELECT_DUE_FUNC, p, 5, heads, nheads,
-	    r->err, sizeof(r->err)) == -1)
-		return -1;
-	if (*nheads > before) {
-		c->after_run = (*heads)[*nheads - 1].run_after;
-		c->after_id = (*heads)[*nheads - 1].jobid;
+/* One select of up to lim[k] due rows after its last one for each candidate
+ * which[k], k < n <= UNION_MAX, locked, appending their heads. Each
+ * candidate's room, cursor and open flag follow what it gave. Returns the
+ * rows selected, or -1. */
+static long
+select_some(struct runner *r, struct db *db, const size_t *which,
+    const unsigned *lim, size_t n, struct gv_job **heads, size_t *nheads)
+{
+	struct dbval p[UNION_MAX * 5];
+	long got[UNION_MAX] = { 0 };
+	size_t parts = 1, k, i, first = *nheads;
+
+	while (parts < n)
+		parts *= 2;
+	for (k = 0; k < parts; k++) {
+		const struct candidate *c = &r->cand[which[k < n ? k : 0]];
+
+		p[k * 5] = DBV_S(c->funcname);
+		p[k * 5 + 1] = DBV_U(c->after_run);
+		p[k * 5 + 2] = DBV_U(c->after_run);
+		p[k * 5 + 3] = DBV_U(c->after_id);
+		p[k * 5 + 4] = DBV_U(k < n ? lim[k] : 0);
 	}
-	return (long)(*nheads - before);
+	if (db_select_jobs(db, SQL_SELECT_DUE_FUNCS, p, parts * 5, heads,
+	    nheads, r->err, sizeof(r->err)) == -1)
+		return -1;
+	/* A UNION ALL promises no order: each row is its function's. */
+	for (i = first; i < *nheads; i++) {
+		const struct gv_job *h = &(*heads)[i];
+
+		for (k = 0; k < n; k++) {
+			struct candidate *c = &r->cand[which[k]];
+
+			if (strcmp(c->funcname, h->funcname) != 0)
+				continue;
+			got[k]++;
+			if (h->run_after > c->after_run || (h->run_after ==
+			    c->after_run && h->jobid > c->after_id)) {
+				c->after_run = h->run_after;
+				c->after_id = h->jobid;
+			}
+			break;
+		}
+	}
+	for (k = 0; k < n; k++) {
+		struct candidate *c = &r->cand[which[k]];
+
+		c->room -= got[k];
+		c->open = got[k] == (long)lim[k] && c->room > 0;
+	}
+	return (long)(*nheads - first);
 }
 
 /*
@@ -420,8 +458,10 @@ static int
 select_heads(struct runner *r, struct db *db, size_t i, unsigned rows,
     struct gv_job **heads, size_t *nheads)
 {
+	size_t which[UNION_MAX];
+	unsigned lim[UNION_MAX], left = rows, plan, share;
 	long ncand, got, k, open;
-	unsigned left = rows, share, lim;
+	size_t n;
 	int pass;
 
 	if ((ncand = candidates(r, i, rows)) <= 0)
@@ -432,20 +472,31 @@ select_heads(struct runner *r, struct db *db, size_t i, unsigned rows,
 		if (open == 0)
 			break;
 		share = (left + (unsigned)open - 1) / (unsigned)open;
-		for (k = 0; k < ncand && left > 0; k++) {
+		/* The longest waiting first: when the batch is smaller than
+		 * the functions, they take one row each. */
+		for (k = 0, n = 0, plan = left; k < ncand && plan > 0; k++) {
 			struct candidate *c = &r->cand[k];
 
 			if (!c->open)
 				continue;
-			lim = share < left ? share : left;
-			if ((long)lim > c->room)
-				lim = (unsigned)c->room;
-			if ((got = select_func(r, db, c, lim, heads, nheads)) ==
-			    -1)
+			lim[n] = share < plan ? share : plan;
+			if ((long)lim[n] > c->room)
+				lim[n] = (unsigned)c->room;
+			plan -= lim[n];
+			which[n++] = (size_t)k;
+			if (n == UNION_MAX || plan == 0 || k == ncand - 1) {
+				if ((got = select_some(r, db, which, lim, n,
+				    heads, nheads)) == -1)
+					return -1;
+				left -= (unsigned)got;
+				n = 0;
+			}
+		}
+		if (n > 0) {
+			if ((got = select_some(r, db, which, lim, n, heads,
+			    nheads)) == -1)
 				return -1;
 			left -= (unsigned)got;
-			c->room -= got;
-			c->open = got == (long)lim && c->room > 0;
 		}
 	}
 	qsort(*heads, *nheads, sizeof(**heads), by_due);
