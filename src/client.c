@@ -15,7 +15,6 @@
 #include "jobjson.h"
 #include "util.h"
 
-#define FUNCNAME_MAX 200          /* the funcname column */
 #define KEY_MAX 255               /* the uniqkey and coalesce columns */
 #define ARG_MAX 16777215u         /* MEDIUMBLOB */
 #define DELAY_MAX 315360000L      /* ten years */
@@ -204,9 +203,9 @@ check_new_job(gv_client *gv, const struct gv_new_job *j)
 
 	if (j->funcname == NULL || (len = strlen(j->funcname)) == 0)
 		return fail(gv, GV_EINVAL, "funcname is missing");
-	if (len > FUNCNAME_MAX)
+	if (len > JOBJSON_FUNCNAME_MAX)
 		return fail(gv, GV_EINVAL, "funcname is longer than %d bytes",
-		    FUNCNAME_MAX);
+		    JOBJSON_FUNCNAME_MAX);
 	if (gv_funcname_reserved(j->funcname))
 		return fail(gv, GV_EINVAL, "funcname %s is reserved: Garivini "
 		    "serves it itself", j->funcname);

@@ -20,7 +20,9 @@
 #include <ini.h>
 
 #include "config.h"
+#include "garivini.h"
 #include "hostport.h"
+#include "jobjson.h"
 #include "log_level.h"
 #include "util.h"
 
@@ -32,6 +34,7 @@ enum key_type {
 	KT_LEVEL,       /* int, enum log_level */
 	KT_SERVERS,     /* char * as written, parsed into cfg->servers */
 	KT_HOSTS,       /* char * as written, checked as a host list */
+	KT_BOOL,        /* int 0 or 1: yes/no, true/false, on/off, 1/0 */
 };
 
 /* flags */
@@ -59,7 +62,12 @@ struct key {
 
 #define G(field) offsetof(struct config, field)
 #define D(field) offsetof(struct config_db, field)
+#define F(field) offsetof(struct config_func, field)
 #define DB_SECTION "db"
+#define FUNC_SECTION "function"
+/* A key of [function.NAME] without a value there takes the value of the
+ * main sections: its field holds this. */
+#define UNSET (-1)
 
 static const struct key keys[] = {
 	{ "garivini", "gearman_servers", KT_SERVERS, "127.0.0.1:4730", 0, 0,
@@ -140,6 +148,14 @@ static const struct key keys[] = {
 	{ "controller", "job_timeout", KT_DOUBLE, "600", 0.1, 604800,
 	    0, R_CTL, G(controller.job_timeout),
 	    "seconds a job may run before it counts as failed" },
+
+	/* [function.NAME]: one function's policy, over the sections above. */
+	{ FUNC_SECTION, "paused", KT_BOOL, "no", 0, 0,
+	    0, R_QR | R_INJ, F(paused),
+	    "jobs are stored but not dispatched (yes/no)" },
+	{ FUNC_SECTION, "queue_watermark_depth", KT_INT, NULL, 0, 100000000,
+	    0, R_QR | R_INJ, F(queue_watermark_depth),
+	    "this function's watermark; none = [queue_runner]'s" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -164,9 +180,11 @@ struct parse {
 	char section[256];              /* current section, as written */
 	int skip;                       /* ignore its keys: reported already */
 	struct config_db *db;           /* current [db.N], or NULL */
+	size_t func;                    /* current [function.NAME] + 1, or 0 */
 	int section_line[NKEYS];        /* header line, by first row */
 	int key_line[NKEYS];            /* line each key was set on */
 	int db_key_line[CONFIG_MAX_DBS][NKEYS];
+	int (*func_key_line)[NKEYS];    /* per [function.NAME] */
 	struct buf errors;
 	int nerrors;
 	int nomem;
@@ -176,6 +194,21 @@ static int
 is_db(const struct key *k)
 {
 	return strcmp(k->section, DB_SECTION) == 0;
+}
+
+static int
+is_func(const struct key *k)
+{
+	return strcmp(k->section, FUNC_SECTION) == 0;
+}
+
+/* The keys of the main sections, of a [db.N], of a [function.NAME]. */
+enum kind { MAIN, DB, FUNC };
+
+static enum kind
+kind(const struct key *k)
+{
+	return is_db(k) ? DB : is_func(k) ? FUNC : MAIN;
 }
 
 static void *
@@ -358,6 +391,17 @@ set_value(struct config *cfg, void *base, const struct key *k,
 			    k->max);
 		*(double *)f = d;
 		return 0;
+	case KT_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
+			*(int *)f = 1;
+		else if (strcmp(value, "no") == 0 ||
+		    strcmp(value, "false") == 0 || strcmp(value, "off") == 0 ||
+		    strcmp(value, "0") == 0)
+			*(int *)f = 0;
+		else
+			return errf(why, whylen, "'%s' is not yes or no", value);
+		return 0;
 	case KT_LEVEL:
 		if ((level = log_level_parse(value)) == -1)
 			return errf(why, whylen, "unknown log level '%s' (err, "
@@ -368,16 +412,22 @@ set_value(struct config *cfg, void *base, const struct key *k,
 	return errf(why, whylen, "unknown key type");
 }
 
-/* Set the defaults of the rows of one kind: the main sections (db 0) or a
- * [db.N] (db 1). */
+/* Set the defaults of the rows of one kind of section. */
 static void
-set_defaults(struct parse *p, void *base, int db, const char *section)
+set_defaults(struct parse *p, void *base, enum kind want, const char *section)
 {
 	char why[256];
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++) {
-		if (is_db(&keys[i]) != db || keys[i].def == NULL)
+		if (kind(&keys[i]) != want)
+			continue;
+		/* A number with no default in [function.NAME]: the main
+		 * sections' value. */
+		if (keys[i].def == NULL && want == FUNC &&
+		    keys[i].type == KT_INT)
+			*(int *)field(base, &keys[i]) = UNSET;
+		if (keys[i].def == NULL)
 			continue;
 		if (set_value(p->cfg, base, &keys[i], keys[i].def, why,
 		    sizeof(why)) == -1)
@@ -408,10 +458,73 @@ known_sections(char *out, size_t outlen)
 			continue;
 		len += (size_t)snprintf(out + len, outlen - len, "%s[%s%s]",
 		    len ? ", " : "", keys[i].section,
-		    is_db(&keys[i]) ? ".N" : "");
+		    is_db(&keys[i]) ? ".N" : is_func(&keys[i]) ? ".NAME" : "");
 		if (len >= outlen)
 			return;
 	}
+}
+
+static struct config_func *
+find_func(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nfuncs; i++)
+		if (strcmp(cfg->funcs[i].name, name) == 0)
+			return &cfg->funcs[i];
+	return NULL;
+}
+
+/* [function.NAME]: NAME is a function's name as its jobs carry it, byte
+ * for byte. */
+static void
+begin_func(struct parse *p, const char *name)
+{
+	struct config *cfg = p->cfg;
+	struct config_func *f, *funcs;
+	int (*lines)[NKEYS];
+	size_t len = strlen(name);
+	char *copy;
+	const char *bad = NULL;
+
+	if (len == 0)
+		bad = "names no function: [function.NAME]";
+	else if (len > JOBJSON_FUNCNAME_MAX)
+		bad = "a function name is at most 200 bytes";
+	else if (!jobjson_utf8_valid(name, len))
+		bad = "a function name must be valid UTF-8";
+	else if (gv_funcname_reserved(name))
+		bad = "names a function Garivini serves itself";
+	if (bad) {
+		report(p, p->line, p->section, NULL, "%s", bad);
+		p->skip = 1;
+		return;
+	}
+	if ((f = find_func(cfg, name)) != NULL) {
+		report(p, p->line, p->section, NULL,
+		    "duplicate section (first on line %d)", f->line);
+		p->func = (size_t)(f - cfg->funcs) + 1;
+		return;
+	}
+	if ((funcs = realloc(cfg->funcs, (cfg->nfuncs + 1) *
+	    sizeof(*cfg->funcs))) != NULL)
+		cfg->funcs = funcs;
+	if ((lines = realloc(p->func_key_line, (cfg->nfuncs + 1) *
+	    sizeof(*p->func_key_line))) != NULL)
+		p->func_key_line = lines;
+	if (funcs == NULL || lines == NULL || (copy = strdup(name)) == NULL) {
+		p->nomem = 1;
+		p->skip = 1;
+		return;
+	}
+	memset(p->func_key_line[cfg->nfuncs], 0, sizeof(*p->func_key_line));
+	f = &cfg->funcs[cfg->nfuncs];
+	memset(f, 0, sizeof(*f));
+	f->name = copy;
+	f->line = p->line;
+	cfg->nfuncs++;
+	set_defaults(p, f, FUNC, p->section);
+	p->func = cfg->nfuncs;
 }
 
 static void
@@ -427,6 +540,7 @@ begin_section(struct parse *p, const char *name)
 	snprintf(p->section, sizeof(p->section), "%s", name);
 	p->skip = 0;
 	p->db = NULL;
+	p->func = 0;
 	if (strncmp(name, DB_SECTION ".", strlen(DB_SECTION ".")) == 0) {
 		n = name + strlen(DB_SECTION ".");
 		if (!(*n >= '1' && *n <= '9') || strspn(n, "0123456789") !=
@@ -453,11 +567,15 @@ begin_section(struct parse *p, const char *name)
 		db = &cfg->dbs[cfg->ndbs++];
 		db->dbid = (unsigned)dbid;
 		db->line = p->line;
-		set_defaults(p, db, 1, name);
+		set_defaults(p, db, DB, name);
 		p->db = db;
 		return;
 	}
-	if ((row = find_section(name)) == -1 || is_db(&keys[row])) {
+	if (strncmp(name, FUNC_SECTION ".", strlen(FUNC_SECTION ".")) == 0) {
+		begin_func(p, name + strlen(FUNC_SECTION "."));
+		return;
+	}
+	if ((row = find_section(name)) == -1 || kind(&keys[row]) != MAIN) {
 		known_sections(known, sizeof(known));
 		report(p, p->line, name, NULL, "unknown section (known: %s)",
 		    known);
@@ -593,13 +711,17 @@ handle(void *user, const char *section, const char *name, const char *value)
 		    "key outside any section: put it under a [section]");
 		return 1;
 	}
-	if ((row = find_key(p->db ? DB_SECTION : p->section, name)) == -1) {
+	if ((row = find_key(p->db ? DB_SECTION : p->func ? FUNC_SECTION :
+	    p->section, name)) == -1) {
 		report(p, p->line, p->section, name, "unknown key");
 		return 1;
 	}
 	if (p->db) {
 		lines = p->db_key_line[p->db - cfg->dbs];
 		base = p->db;
+	} else if (p->func) {
+		lines = p->func_key_line[p->func - 1];
+		base = &cfg->funcs[p->func - 1];
 	} else {
 		lines = p->key_line;
 		base = cfg;
@@ -613,6 +735,14 @@ handle(void *user, const char *section, const char *name, const char *value)
 	if (set_value(cfg, base, &keys[row], value, why, sizeof(why)) == -1)
 		report(p, p->line, p->section, name, "%s", why);
 	return 1;
+}
+
+static int
+cmp_func(const void *a, const void *b)
+{
+	const struct config_func *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
 }
 
 static int
@@ -633,7 +763,7 @@ check_required(struct parse *p)
 	for (i = 0; i < NKEYS; i++) {
 		if (!(keys[i].flags & K_REQUIRED))
 			continue;
-		if (!is_db(&keys[i])) {
+		if (kind(&keys[i]) == MAIN) {
 			if (p->key_line[i] == 0)
 				report(p, p->section_line[find_section(
 				    keys[i].section)], keys[i].section,
@@ -667,7 +797,7 @@ load_stream(FILE *fp, const char *name, char *err, size_t errlen)
 	p->cfg = cfg;
 	p->name = name;
 	p->fp = fp;
-	set_defaults(p, cfg, 0, NULL);
+	set_defaults(p, cfg, MAIN, NULL);
 	rc = ini_parse_stream(read_line, p, handle, p);
 	if (rc == -2 || ferror(fp)) {
 		report(p, 0, NULL, NULL, rc == -2 ? "out of memory" :
@@ -689,12 +819,17 @@ load_stream(FILE *fp, const char *name, char *err, size_t errlen)
 		goto fail;
 	}
 	qsort(cfg->dbs, cfg->ndbs, sizeof(cfg->dbs[0]), cmp_db);
+	if (cfg->nfuncs)
+		qsort(cfg->funcs, cfg->nfuncs, sizeof(cfg->funcs[0]), cmp_func);
 	buf_free(&p->errors);
+	free(p->func_key_line);
 	free(p);
 	return cfg;
 fail:
-	if (p)
+	if (p) {
 		buf_free(&p->errors);
+		free(p->func_key_line);
+	}
 	free(p);
 	config_free(cfg);
 	return NULL;
@@ -741,12 +876,12 @@ config_load_string(const char *text, const char *name, char *err,
 }
 
 static void
-free_keys(void *base, int db)
+free_keys(void *base, enum kind want)
 {
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++) {
-		if (is_db(&keys[i]) != db)
+		if (kind(&keys[i]) != want)
 			continue;
 		if (keys[i].type == KT_STRING || keys[i].type == KT_SERVERS ||
 		    keys[i].type == KT_HOSTS)
@@ -761,9 +896,14 @@ config_free(struct config *cfg)
 
 	if (cfg == NULL)
 		return;
-	free_keys(cfg, 0);
+	free_keys(cfg, MAIN);
 	for (i = 0; i < cfg->ndbs; i++)
-		free_keys(&cfg->dbs[i], 1);
+		free_keys(&cfg->dbs[i], DB);
+	for (i = 0; i < cfg->nfuncs; i++) {
+		free_keys(&cfg->funcs[i], FUNC);
+		free(cfg->funcs[i].name);
+	}
+	free(cfg->funcs);
 	free(cfg->path);
 	free(cfg);
 }
@@ -794,6 +934,7 @@ same_value(const struct config *a, const void *abase,
 		return 1;
 	case KT_INT:
 	case KT_LEVEL:
+	case KT_BOOL:
 		return *(const int *)fa == *(const int *)fb;
 	case KT_UINT:
 		return *(const unsigned *)fa == *(const unsigned *)fb;
@@ -817,9 +958,19 @@ same_keys(const struct config *a, const struct config *b, unsigned flags,
 
 		if (!(k->flags & flags) && !(k->readers & readers))
 			continue;
-		if (!is_db(k)) {
+		if (kind(k) == MAIN) {
 			if (!same_value(a, a, b, b, k))
 				return 0;
+			continue;
+		}
+		if (kind(k) == FUNC) {
+			if (a->nfuncs != b->nfuncs)
+				return 0;
+			for (j = 0; j < a->nfuncs; j++)
+				if (strcmp(a->funcs[j].name, b->funcs[j].name) ||
+				    !same_value(a, &a->funcs[j], b,
+				    &b->funcs[j], k))
+					return 0;
 			continue;
 		}
 		if (a->ndbs != b->ndbs)
@@ -894,7 +1045,13 @@ format_value(const struct config *cfg, const void *base, const struct key *k,
 			snprintf(out, outlen, "%s", s ? s : "(none)");
 		return;
 	case KT_INT:
-		snprintf(out, outlen, "%d", *(const int *)f);
+		if (k->def == NULL && *(const int *)f == UNSET)
+			snprintf(out, outlen, "(none)");
+		else
+			snprintf(out, outlen, "%d", *(const int *)f);
+		return;
+	case KT_BOOL:
+		snprintf(out, outlen, "%s", *(const int *)f ? "yes" : "no");
 		return;
 	case KT_UINT:
 		snprintf(out, outlen, "%u", *(const unsigned *)f);
@@ -932,13 +1089,27 @@ dump_key(const struct config *cfg, const void *base, const char *section,
 void
 config_dump(const struct config *cfg, FILE *fp)
 {
-	char section[32];
+	char section[300];
 	size_t i, j, r;
 	int first_db = find_section(DB_SECTION);
+	int first_func = find_section(FUNC_SECTION);
 
 	for (i = 0; i < NKEYS; i++) {
-		if (!is_db(&keys[i])) {
+		if (kind(&keys[i]) == MAIN) {
 			dump_key(cfg, cfg, keys[i].section, &keys[i], fp);
+			continue;
+		}
+		if (kind(&keys[i]) == FUNC) {
+			if ((int)i != first_func)
+				continue;
+			for (j = 0; j < cfg->nfuncs; j++) {
+				snprintf(section, sizeof(section),
+				    FUNC_SECTION ".%s", cfg->funcs[j].name);
+				for (r = 0; r < NKEYS; r++)
+					if (is_func(&keys[r]))
+						dump_key(cfg, &cfg->funcs[j],
+						    section, &keys[r], fp);
+			}
 			continue;
 		}
 		/* Every [db.N] in full, where the first db key stands. */
@@ -953,4 +1124,49 @@ config_dump(const struct config *cfg, FILE *fp)
 					    &keys[r], fp);
 		}
 	}
+}
+
+static int
+cmp_func_name(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct config_func *)elem)->name);
+}
+
+const struct config_func *
+config_func(const struct config *cfg, const char *funcname)
+{
+	if (cfg->nfuncs == 0)
+		return NULL;
+	return bsearch(funcname, cfg->funcs, cfg->nfuncs, sizeof(*cfg->funcs),
+	    cmp_func_name);
+}
+
+int
+config_paused(const struct config *cfg, const char *funcname)
+{
+	const struct config_func *f = config_func(cfg, funcname);
+
+	return f && f->paused;
+}
+
+int
+config_watermark(const struct config *cfg, const char *funcname)
+{
+	const struct config_func *f = config_func(cfg, funcname);
+
+	return f && f->queue_watermark_depth != UNSET ?
+	    f->queue_watermark_depth : cfg->queue_runner.queue_watermark_depth;
+}
+
+int
+config_any_watermark(const struct config *cfg)
+{
+	size_t i;
+
+	if (cfg->queue_runner.queue_watermark_depth > 0)
+		return 1;
+	for (i = 0; i < cfg->nfuncs; i++)
+		if (cfg->funcs[i].queue_watermark_depth > 0)
+			return 1;
+	return 0;
 }

@@ -32,6 +32,14 @@ struct config_db {
 	int line;               /* line of the [db.N] header, for messages */
 };
 
+/* [function.NAME]: one function's policy over the main sections. */
+struct config_func {
+	char *name;             /* the funcname, byte for byte */
+	int line;               /* line of its header, for messages */
+	int paused;             /* 1: its jobs are stored, not dispatched */
+	int queue_watermark_depth; /* -1: [queue_runner]'s */
+};
+
 struct config {
 	char *path;
 
@@ -70,7 +78,20 @@ struct config {
 		int max_failures;
 		double job_timeout;
 	} controller;
+
+	/* [function.NAME], sorted by name */
+	struct config_func *funcs;
+	size_t nfuncs;
 };
+
+/* The policy of funcname, as its [function.NAME] section (if any) over the
+ * main sections sets it. */
+const struct config_func *config_func(const struct config *cfg,
+    const char *funcname);
+int config_paused(const struct config *cfg, const char *funcname);
+int config_watermark(const struct config *cfg, const char *funcname);
+/* 1 if any function has a watermark (gearmand's depths are then read). */
+int config_any_watermark(const struct config *cfg);
 
 /* Parse path into a fresh config. NULL on error; err holds every error found,
  * one per line, each "FILE:LINE: [section] key: reason". */

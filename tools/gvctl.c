@@ -404,16 +404,37 @@ figures_json(const struct figures *f)
 	return o;
 }
 
+/* The configuration whose [function.NAME] sections stats reports (paused). */
+static const struct config *policy;
+
 static json_t *
 funcs_json(const struct func_figures *funcs, size_t n)
 {
-	json_t *o = json_object();
+	json_t *o = json_object(), *f;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		json_object_set_new(o, funcs[i].funcname,
-		    figures_json(&funcs[i].f));
+	for (i = 0; i < n; i++) {
+		f = figures_json(&funcs[i].f);
+		json_object_set_new(f, "paused", json_boolean(
+		    config_paused(policy, funcs[i].funcname)));
+		json_object_set_new(o, funcs[i].funcname, f);
+	}
 	return o;
+}
+
+/* A function's name in the table, marked when it is paused. */
+static const char *
+func_label(const char *funcname)
+{
+	static struct buf b;
+	const char *e = escaped(funcname);
+
+	if (!config_paused(policy, funcname))
+		return e;
+	buf_reset(&b);
+	if (buf_printf(&b, "%s (paused)", e) == -1)
+		return e;
+	return b.data;
 }
 
 static void
@@ -468,7 +489,7 @@ stats_print_table(const struct db_figures *dbs, size_t ndbs,
 	size_t i, k, len;
 
 	for (i = 0; i < nall; i++)
-		if ((len = strlen(escaped(all[i].funcname))) > (size_t)width)
+		if ((len = strlen(func_label(all[i].funcname))) > (size_t)width)
 			width = (int)len;
 	printf("%-5s %-*s %9s %9s %9s %9s %9s %9s\n", "DB", width, "FUNCTION",
 	    "DUE", "SCHEDULED", "LEASED", "FAILING", "PARKED", "LAG");
@@ -479,12 +500,13 @@ stats_print_table(const struct db_figures *dbs, size_t ndbs,
 			continue;
 		}
 		for (k = 0; k < dbs[i].nfuncs; k++)
-			stats_row(dbid, escaped(dbs[i].funcs[k].funcname),
+			stats_row(dbid, func_label(dbs[i].funcs[k].funcname),
 			    width, &dbs[i].funcs[k].f);
 		stats_row(dbid, "(total)", width, &dbs[i].total);
 	}
 	for (i = 0; i < nall; i++)
-		stats_row("all", escaped(all[i].funcname), width, &all[i].f);
+		stats_row("all", func_label(all[i].funcname), width,
+		    &all[i].f);
 	stats_row("all", "(total)", width, total);
 }
 
@@ -532,6 +554,13 @@ stats_print_prometheus(const struct db_figures *dbs, size_t ndbs,
 		printf("garivini_oldest_due_seconds{function=\"%s\"} %" PRIu64
 		    "\n", prom_label(all[i].funcname),
 		    all[i].f.has_lag ? all[i].f.lag : 0);
+	printf("# HELP garivini_function_paused 1 if the function is paused "
+	    "([function.NAME] paused = yes).\n"
+	    "# TYPE garivini_function_paused gauge\n");
+	for (i = 0; i < nall; i++)
+		printf("garivini_function_paused{function=\"%s\"} %d\n",
+		    prom_label(all[i].funcname),
+		    config_paused(policy, all[i].funcname));
 	printf("# HELP garivini_database_up 1 if the database answered.\n"
 	    "# TYPE garivini_database_up gauge\n");
 	for (i = 0; i < ndbs; i++)
@@ -552,6 +581,7 @@ cmd_stats(struct ctl *c)
 		return EX_OSERR;
 	}
 	memset(&total, 0, sizeof(total));
+	policy = c->cfg;
 	for (i = 0; i < ndbs; i++) {
 		stats_db(c, dbset_at(c->dbs, i), &dbs[i]);
 		if (dbs[i].failed)

@@ -179,8 +179,9 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 static gearman_return_t
 inject(struct injector *in, gearman_job_st *gjob)
 {
-	int watermark = in->cfg->queue_runner.queue_watermark_depth;
 	struct inject_req req;
+	const char *target;
+	int watermark;
 	struct gv_new_job nj;
 	uint64_t jobid = 0;
 	unsigned dbid = 0;
@@ -204,9 +205,13 @@ inject(struct injector *in, gearman_job_st *gjob)
 	nj.flag = req.flag;
 	/* Submitted now: leased as if claimed. Delayed: due at its time.
 	 * Over the watermark: due now, for a QueueRunner, which sends it
-	 * once gearmand's queue has room. */
-	submit_now = req.delay == 0 && (watermark <= 0 ||
-	    waiting(in, gm_job_target(req.flag, req.funcname)) < watermark);
+	 * once gearmand's queue has room. Paused ([function.NAME]): stored,
+	 * due, and left for a QueueRunner, which sends it once the function
+	 * is resumed. */
+	target = gm_job_target(req.flag, req.funcname);
+	watermark = config_watermark(in->cfg, target);
+	submit_now = req.delay == 0 && !config_paused(in->cfg, req.funcname) &&
+	    (watermark <= 0 || waiting(in, target) < watermark);
 	nj.delay = req.delay > 0 ? req.delay :
 	    submit_now ? in->cfg->queue_runner.lease_seconds : 0;
 

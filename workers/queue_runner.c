@@ -351,7 +351,7 @@ static long
 candidates(struct runner *r, size_t i, unsigned rows)
 {
 	const struct due_funcs *d = &r->due[i];
-	int watermark = r->cfg->queue_runner.queue_watermark_depth;
+	int watermark;
 	size_t k, n = 0, max = d->n < FUNCS_PER_CLAIM ? d->n : FUNCS_PER_CLAIM;
 	struct candidate *c;
 	struct plan *p;
@@ -371,8 +371,15 @@ candidates(struct runner *r, size_t i, unsigned rows)
 		c = &r->cand[n];
 		*c = (struct candidate){ .funcname = f, .room = LONG_MAX,
 		    .open = 1 };
-		if (watermark > 0 && f[0] != '\0' &&
-		    !gv_funcname_reserved(f)) {
+		if (f[0] == '\0' || gv_funcname_reserved(f)) {
+			n++;    /* to be parked, whatever the policy */
+			continue;
+		}
+		/* Paused ([function.NAME]): its rows are not even read. */
+		if (config_paused(r->cfg, f))
+			continue;
+		watermark = config_watermark(r->cfg, f);
+		if (watermark > 0) {
 			if ((p = plan_get(r, f)) == NULL)
 				return errf(r->err, sizeof(r->err),
 				    "out of memory");
@@ -518,7 +525,6 @@ select_heads(struct runner *r, struct db *db, size_t i, unsigned rows,
 static long
 claim(struct runner *r, struct db *db, size_t dbi)
 {
-	int watermark = r->cfg->queue_runner.queue_watermark_depth;
 	uint64_t budget = (uint64_t)r->cfg->queue_runner.batch_max_bytes;
 	unsigned rows = r->bytes_cap && r->bytes_cap < r->batch ?
 	    r->bytes_cap : r->batch;
@@ -526,8 +532,8 @@ claim(struct runner *r, struct db *db, size_t dbi)
 	uint64_t bytes = 0, size;
 	struct gv_job *heads = NULL;
 	size_t i, nheads = 0, nlease = 0, nback = 0;
-	struct plan *p = NULL;
-	int cut = 0;
+	struct plan *p;
+	int watermark, cut = 0;
 	long ret = -1;
 
 	db_jobs_free(r->jobs, r->njobs);
@@ -565,7 +571,8 @@ claim(struct runner *r, struct db *db, size_t dbi)
 			park(r, db, head);
 			continue;
 		}
-		if (watermark > 0) {
+		p = NULL;
+		if ((watermark = config_watermark(r->cfg, target(head))) > 0) {
 			p = plan_get(r, target(head));
 			if (p == NULL || p->waiting >= watermark) {
 				back[nback++] = (struct fence){ head->jobid,
@@ -841,7 +848,7 @@ round_once(struct runner *r)
 	int full = 0;
 	long got;
 
-	if (r->cfg->queue_runner.queue_watermark_depth > 0)
+	if (config_any_watermark(r->cfg))
 		depths_refresh(r);
 	for (k = 0; k < n; k++) {
 		struct db *db = dbset_at(r->dbs, i = (r->next_db + k) % n);

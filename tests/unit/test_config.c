@@ -368,6 +368,69 @@ START_TEST(test_duplicates)
 }
 END_TEST
 
+/* [function.NAME]: one function's policy over the main sections. */
+START_TEST(test_function_sections)
+{
+	struct config *cfg;
+	char name[300];
+
+	cfg = load_ok(DB1 "[function.resize]\npaused = yes\n"
+	    "queue_watermark_depth = 5\n[function.Thumb]\n"
+	    "[function.off]\nqueue_watermark_depth = 0\npaused = no\n");
+	ck_assert_uint_eq(cfg->nfuncs, 3);
+	/* Sorted byte for byte, for the lookup. */
+	ck_assert_str_eq(cfg->funcs[0].name, "Thumb");
+	ck_assert_int_eq(cfg->funcs[0].line, 6);
+	ck_assert_int_eq(config_paused(cfg, "resize"), 1);
+	ck_assert_int_eq(config_paused(cfg, "Resize"), 0);
+	ck_assert_int_eq(config_paused(cfg, "Thumb"), 0);
+	ck_assert_int_eq(config_watermark(cfg, "resize"), 5);
+	ck_assert_int_eq(config_watermark(cfg, "Thumb"), 10000);
+	ck_assert_int_eq(config_watermark(cfg, "off"), 0);
+	ck_assert_int_eq(config_watermark(cfg, "other"), 10000);
+	ck_assert_int_eq(config_any_watermark(cfg), 1);
+	config_free(cfg);
+	cfg = load_ok(DB1 "[queue_runner]\nqueue_watermark_depth = 0\n"
+	    "[function.f]\npaused = true\n");
+	ck_assert_int_eq(config_any_watermark(cfg), 0);
+	ck_assert_int_eq(config_paused(cfg, "f"), 1);
+	config_free(cfg);
+	cfg = load_ok(DB1 "[queue_runner]\nqueue_watermark_depth = 0\n"
+	    "[function.f]\nqueue_watermark_depth = 7\n");
+	ck_assert_int_eq(config_any_watermark(cfg), 1);
+	config_free(cfg);
+
+	load_bad(DB1 "[function.]\npaused = yes\n",
+	    "t.ini:3: [function.]: names no function");
+	ck_assert_int_eq(count_lines(err), 1);
+	load_bad(DB1 "[function.run_queued_job]\n",
+	    "t.ini:3: [function.run_queued_job]: names a function Garivini "
+	    "serves itself");
+	load_bad(DB1 "[function.f\xff]\n", "t.ini:3: [function.f\xff]: a "
+	    "function name must be valid UTF-8");
+	/* A line holds at most 199 characters: a header names at most 187
+	 * bytes of function. */
+	memset(name, 'x', 201);
+	name[201] = '\0';
+	snprintf(text, sizeof(text), DB1 "[function.%s]\n", name);
+	ck_assert(load(text) == NULL);
+	ck_assert_msg(strstr(err, "line too long"), "%s", err);
+	name[187] = '\0';
+	snprintf(text, sizeof(text), DB1 "[function.%s]\npaused = 1\n", name);
+	config_free(load_ok(text));
+	load_bad(DB1 "[function.f]\nlease_seconds = 5\n",
+	    "t.ini:4: [function.f] lease_seconds: unknown key");
+	load_bad(DB1 "[function.f]\npaused = maybe\n",
+	    "t.ini:4: [function.f] paused: 'maybe' is not yes or no");
+	load_bad(DB1 "[function.f]\nqueue_watermark_depth = -1\n",
+	    "t.ini:4: [function.f] queue_watermark_depth: -1 is out of range");
+	load_bad(DB1 "[function.f]\n[function.f]\npaused = yes\n",
+	    "t.ini:4: [function.f]: duplicate section (first on line 3)");
+	load_bad(DB1 "[function.f]\npaused = yes\n[function.f]\npaused = no\n",
+	    "t.ini:6: [function.f] paused: already set on line 4");
+}
+END_TEST
+
 START_TEST(test_db_sections)
 {
 	static const char *bad[] = { "db.x", "db.0", "db.65536", "db.", "db.-1",
@@ -711,6 +774,8 @@ static const struct role_case role_cases[] = {
 	    1 },
 	{ "password", "password = other", 0, 0, 0, 1 },
 	{ NULL, "[db.2]\ndatabase = d", 0, 0, 0, 1 },
+	{ NULL, "[function.f]\npaused = yes", 0, 0, 1, 1 },
+	{ NULL, "[function.f]\nqueue_watermark_depth = 3", 0, 0, 1, 1 },
 	{ "log_level", "log_level = debug", 0, 0, 0, 1 },
 	{ "log_level", "log_file = /tmp/x.log", 0, 0, 0, 1 },
 	{ "status_interval", "status_interval = 1", 1, 1, 1, 1 },
@@ -889,6 +954,7 @@ config_suite(void)
 	    (int)(sizeof(role_cases) / sizeof(role_cases[0])));
 	tcase_add_test(tc, test_sample);
 	tcase_add_test(tc, test_dump);
+	tcase_add_test(tc, test_function_sections);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,114 @@
+#!/usr/bin/perl
+# [function.NAME]: a paused function's jobs are stored, by clients and by
+# inject_jobs, and not dispatched, while other functions go on; a HUP that
+# resumes it runs each of them once; a function's own watermark holds in
+# gearmand; gvctl shows what is paused.
+use strict;
+use warnings;
+use Test::More;
+use JSON;
+use GvTest;
+
+my $t = GvTest->new(dbs => 1);
+my %base = ('queue_runner.lease_seconds' => 60,
+    'queue_runner.batch_run_sleep' => 0.1,
+    'queue_runner.queue_watermark_depth' => 100,
+    'queue_runner.processes' => 1, 'injector.processes' => 1,
+    'controller.processes' => 1,
+    'function.held.paused' => 'yes', 'function.heldll.paused' => 'yes',
+    'function.capped.queue_watermark_depth' => 5);
+my $ini = $t->write_ini(%base);
+my $master = $t->spawn($t->build_path('garivini'), '-c', $ini);
+ok($t->wait_for_log(qr/master notice: ready/, 30), 'the master is ready');
+
+my %out = map { $_ => $t->dir . "/$_.txt" } qw(held heldll other);
+my @workers = map { $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f',
+    $_, '-o', $out{$_}) } qw(held other);
+push @workers, $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f',
+    'heldll', '-m', 'latency', '-o', $out{heldll});
+
+# The lines of a file; in scalar context, how many.
+sub lines {
+	my ($path) = @_;
+	open(my $fh, '<', $path) or return;
+	my @l = <$fh>;
+	return @l;
+}
+
+sub inject {
+	my ($func, $n, @mode) = @_;
+	my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
+	    $ini, @mode, '-f', $func, '-n', $n, '-a', "$func @mode {n}");
+	is($code, 0, "$n jobs of $func inserted @mode") or diag($err);
+}
+
+# Paused: stored by a client and through inject_jobs, not dispatched.
+inject('held', 50);
+inject('heldll', 20, '-m', 'latency');
+inject('other', 50);
+ok($t->wait_for('the jobs of other to run', 30,
+    sub { lines($out{other}) >= 50 }), 'an unpaused function runs');
+sleep 1;    # several QueueRunner rounds
+for my $f (qw(held heldll)) {
+	is(scalar(lines($out{$f})), 0, "$f: no job of the paused function ran");
+	my $s = $t->gearman_status(1)->{$f};
+	is($s ? $s->{total} : 0, 0, "$f: none was sent to gearmand");
+}
+is($t->count(1, 'funcname = ?', 'held'), 50, 'held: all 50 are stored');
+is($t->count(1, 'funcname = ?', 'heldll'), 20,
+    'heldll: all 20 injected through inject_jobs are stored');
+my $s = $t->gearman_status(1)->{run_queued_job};
+is($s ? $s->{total} : 0, 0, 'and none waits for a Controller');
+
+my ($code, $out, $err) = $t->run($t->build_path('gvctl'), '-c', $ini,
+    'stats');
+like($out, qr/^all\s+held \(paused\)\s+/m, 'gvctl stats marks it paused')
+    or diag($out, $err);
+unlike($out, qr/other \(paused\)/, 'and only it');
+($code, $out) = $t->run($t->build_path('gvctl'), '-c', $ini, '--json',
+    'stats');
+my $js = decode_json($out);
+ok($js->{functions}{held}{paused}, 'JSON: paused is true');
+ok(!$js->{functions}{other}{paused}, 'JSON: false for the others');
+
+# A function's own watermark, lower than [queue_runner]'s.
+inject('capped', 50);
+ok($t->wait_for('gearmand to hold capped at its watermark', 20, sub {
+	my $c = $t->gearman_status(1)->{capped};
+	$c && $c->{total} >= 5 }), 'capped reached its watermark');
+sleep 1;
+cmp_ok($t->gearman_status(1)->{capped}{total}, '<=', 5,
+    'gearmand holds at most its own watermark of capped');
+
+# Resumed by a reload: every held job runs, once.
+$t->write_ini(%base, 'function.held.paused' => 'no',
+    'function.heldll.paused' => undef);
+kill 'HUP', $master;
+ok($t->wait_for('the held jobs to run', 60, sub {
+	$t->count(1, 'funcname = ?', 'held') +
+	    $t->count(1, 'funcname = ?', 'heldll') == 0 }),
+    'a HUP that resumes the functions dispatches their jobs');
+sleep 1;
+for ([held => 50], [heldll => 20]) {
+	my ($f, $n) = @$_;
+	my %seen;
+	$seen{$_}++ for map { (split /\t/)[-1] } lines($out{$f});
+	is(scalar(keys %seen), $n, "$f: each of its $n jobs ran");
+	is(scalar(grep { $_ > 1 } values %seen), 0, "$f: none twice");
+}
+
+# Paused again by a reload: new jobs wait again.
+$t->write_ini(%base);
+kill 'HUP', $master;
+ok($t->wait_for('the second reload', 20, sub {
+	my @done = grep { /master notice: reload done/ } lines($t->log_path);
+	@done >= 2 }), 'reloaded');
+sleep 2;    # the replaced children are up
+inject('held', 10);
+sleep 1.5;
+is($t->count(1, 'funcname = ?', 'held'), 10, 'paused again by a HUP');
+
+kill 'TERM', @workers;
+$t->wait_exit($_, 10) for @workers;
+is($t->stop($master, 'TERM', 30), 0, 'the master stops');
+done_testing();
