@@ -33,6 +33,13 @@
 struct gv_client {
 	struct dbset *dbs;
 	unsigned max_failures;
+	/* [function.NAME] max_failures of the INI it was opened with, sorted
+	 * by function: over max_failures for those functions. */
+	struct func_failures {
+		char *funcname;
+		unsigned max_failures;
+	} *ff;
+	size_t nff;
 	double retry_seconds;     /* gv_set_retry */
 	struct later {            /* gv_complete_later, not yet flushed */
 		uint64_t jobid;
@@ -119,9 +126,45 @@ client_open_config(const struct config *cfg, char *err, size_t errlen)
 		    .database = d->database, .user = d->user,
 		    .password = d->password };
 	}
-	if ((gv = gv_open(s, cfg->ndbs, err, errlen)) != NULL)
-		gv->max_failures = (unsigned)cfg->controller.max_failures;
+	if ((gv = gv_open(s, cfg->ndbs, err, errlen)) == NULL)
+		return NULL;
+	gv->max_failures = (unsigned)cfg->controller.max_failures;
+	if (cfg->nfuncs && (gv->ff = calloc(cfg->nfuncs, sizeof(*gv->ff))) ==
+	    NULL) {
+		errf(err, errlen, "out of memory");
+		gv_close(gv);
+		return NULL;
+	}
+	/* In cfg's order, sorted by name. */
+	for (i = 0; i < cfg->nfuncs; i++) {
+		if (cfg->funcs[i].max_failures < 0)
+			continue;
+		if ((gv->ff[gv->nff].funcname = strdup(cfg->funcs[i].name)) ==
+		    NULL) {
+			errf(err, errlen, "out of memory");
+			gv_close(gv);
+			return NULL;
+		}
+		gv->ff[gv->nff++].max_failures =
+		    (unsigned)cfg->funcs[i].max_failures;
+	}
 	return gv;
+}
+
+static int
+cmp_failures(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct func_failures *)elem)->funcname);
+}
+
+/* The failures that park a job of funcname; 0: never. */
+static unsigned
+max_failures(const gv_client *gv, const char *funcname)
+{
+	const struct func_failures *f = gv->nff ? bsearch(funcname, gv->ff,
+	    gv->nff, sizeof(*gv->ff), cmp_failures) : NULL;
+
+	return f ? f->max_failures : gv->max_failures;
 }
 
 gv_client *
@@ -145,6 +188,9 @@ gv_close(gv_client *gv)
 	gv_flush(gv);
 	dbset_free(gv->dbs);
 	free(gv->later);
+	for (size_t i = 0; i < gv->nff; i++)
+		free(gv->ff[i].funcname);
+	free(gv->ff);
 	free(gv);
 }
 
@@ -637,8 +683,8 @@ gv_reschedule_job(gv_client *gv, const struct gv_job *job, const char *when)
 int
 gv_failed_job(gv_client *gv, const struct gv_job *job)
 {
-	struct dbval lead = DBV_U(gv->max_failures ? gv->max_failures :
-	    NEVER_PARK);
+	unsigned mf = max_failures(gv, job->funcname);
+	struct dbval lead = DBV_U(mf ? mf : NEVER_PARK);
 
 	return apply(gv, job, SQL_FAIL, SQL_FAIL_ANY, &lead, 1);
 }

@@ -156,6 +156,12 @@ static const struct key keys[] = {
 	{ FUNC_SECTION, "queue_watermark_depth", KT_INT, NULL, 0, 100000000,
 	    0, R_QR | R_INJ, F(queue_watermark_depth),
 	    "this function's watermark; none = [queue_runner]'s" },
+	{ FUNC_SECTION, "max_failures", KT_INT, NULL, 0, 255,
+	    0, R_CTL, F(max_failures),
+	    "this function's max_failures; none = [controller]'s" },
+	{ FUNC_SECTION, "job_timeout", KT_DOUBLE, NULL, 0.1, 604800,
+	    0, R_CTL, F(job_timeout),
+	    "this function's job_timeout; none = [controller]'s" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -420,14 +426,7 @@ set_defaults(struct parse *p, void *base, enum kind want, const char *section)
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++) {
-		if (kind(&keys[i]) != want)
-			continue;
-		/* A number with no default in [function.NAME]: the main
-		 * sections' value. */
-		if (keys[i].def == NULL && want == FUNC &&
-		    keys[i].type == KT_INT)
-			*(int *)field(base, &keys[i]) = UNSET;
-		if (keys[i].def == NULL)
+		if (kind(&keys[i]) != want || keys[i].def == NULL)
 			continue;
 		if (set_value(p->cfg, base, &keys[i], keys[i].def, why,
 		    sizeof(why)) == -1)
@@ -461,6 +460,28 @@ known_sections(char *out, size_t outlen)
 		    is_db(&keys[i]) ? ".N" : is_func(&keys[i]) ? ".NAME" : "");
 		if (len >= outlen)
 			return;
+	}
+}
+
+/* A [function.NAME] as no line of it sets: its numbers with no default
+ * take the main sections' value (UNSET). */
+static void
+func_defaults(struct config_func *f)
+{
+	char why[256];
+	size_t i;
+
+	memset(f, 0, sizeof(*f));
+	for (i = 0; i < NKEYS; i++) {
+		if (!is_func(&keys[i]))
+			continue;
+		if (keys[i].def)
+			(void)set_value(NULL, f, &keys[i], keys[i].def, why,
+			    sizeof(why));
+		else if (keys[i].type == KT_INT)
+			*(int *)field(f, &keys[i]) = UNSET;
+		else if (keys[i].type == KT_DOUBLE)
+			*(double *)field(f, &keys[i]) = UNSET;
 	}
 }
 
@@ -519,11 +540,10 @@ begin_func(struct parse *p, const char *name)
 	}
 	memset(p->func_key_line[cfg->nfuncs], 0, sizeof(*p->func_key_line));
 	f = &cfg->funcs[cfg->nfuncs];
-	memset(f, 0, sizeof(*f));
+	func_defaults(f);
 	f->name = copy;
 	f->line = p->line;
 	cfg->nfuncs++;
-	set_defaults(p, f, FUNC, p->section);
 	p->func = cfg->nfuncs;
 }
 
@@ -944,6 +964,25 @@ same_value(const struct config *a, const void *abase,
 	return 0;
 }
 
+/* 1 if key k of [function.NAME] has the same value in b as in a for every
+ * function a names; a section b lacks holds the defaults. */
+static int
+same_func_key(const struct config *a, const struct config *b,
+    const struct key *k)
+{
+	const struct config_func *fb;
+	struct config_func none;
+	size_t i;
+
+	func_defaults(&none);
+	for (i = 0; i < a->nfuncs; i++) {
+		fb = config_func(b, a->funcs[i].name);
+		if (!same_value(a, &a->funcs[i], b, fb ? fb : &none, k))
+			return 0;
+	}
+	return 1;
+}
+
 /* 1 if every key with one of flags, or read by one of readers, is the same.
  * Selecting a [db.N] key compares it in every database, and the set of
  * databases itself. */
@@ -964,13 +1003,8 @@ same_keys(const struct config *a, const struct config *b, unsigned flags,
 			continue;
 		}
 		if (kind(k) == FUNC) {
-			if (a->nfuncs != b->nfuncs)
+			if (!same_func_key(a, b, k) || !same_func_key(b, a, k))
 				return 0;
-			for (j = 0; j < a->nfuncs; j++)
-				if (strcmp(a->funcs[j].name, b->funcs[j].name) ||
-				    !same_value(a, &a->funcs[j], b,
-				    &b->funcs[j], k))
-					return 0;
 			continue;
 		}
 		if (a->ndbs != b->ndbs)
@@ -1057,7 +1091,10 @@ format_value(const struct config *cfg, const void *base, const struct key *k,
 		snprintf(out, outlen, "%u", *(const unsigned *)f);
 		return;
 	case KT_DOUBLE:
-		snprintf(out, outlen, "%.15g", *(const double *)f);
+		if (k->def == NULL && *(const double *)f == UNSET)
+			snprintf(out, outlen, "(none)");
+		else
+			snprintf(out, outlen, "%.15g", *(const double *)f);
 		return;
 	case KT_LEVEL:
 		snprintf(out, outlen, "%s", log_level_name(*(const int *)f));
@@ -1169,4 +1206,22 @@ config_any_watermark(const struct config *cfg)
 		if (cfg->funcs[i].queue_watermark_depth > 0)
 			return 1;
 	return 0;
+}
+
+int
+config_max_failures(const struct config *cfg, const char *funcname)
+{
+	const struct config_func *f = config_func(cfg, funcname);
+
+	return f && f->max_failures != UNSET ? f->max_failures :
+	    cfg->controller.max_failures;
+}
+
+double
+config_job_timeout(const struct config *cfg, const char *funcname)
+{
+	const struct config_func *f = config_func(cfg, funcname);
+
+	return f && f->job_timeout != UNSET ? f->job_timeout :
+	    cfg->controller.job_timeout;
 }

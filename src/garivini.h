@@ -95,7 +95,9 @@ gv_client *gv_open(const struct gv_db_settings *dbs, size_t ndbs, char *err,
 void gv_close(gv_client *gv);
 const char *gv_errmsg(const gv_client *gv);
 
-/* After max_failures failures gv_failed_job parks the job; 0 = never park. */
+/* After max_failures failures gv_failed_job parks the job; 0 = never park.
+ * A client of gv_open_ini starts with [controller] max_failures, and keeps
+ * [function.NAME] max_failures, over this, for the functions that set it. */
 void gv_set_max_failures(gv_client *gv, unsigned max_failures);
 /* Keep retrying a completion, reschedule, failure or lease extension whose
  * database cannot be reached (not one the database refused), for up to

@@ -232,7 +232,7 @@ run_on(struct controller *c, size_t s, const struct gv_job *job,
 		return RUN_UNSENT;
 	}
 	now = time_mono();
-	deadline = now + c->cfg->controller.job_timeout;
+	deadline = now + config_job_timeout(c->cfg, job->funcname);
 	next_extend = now + lease_step;
 	for (;;) {
 		ret = gearman_client_run_tasks(cl);

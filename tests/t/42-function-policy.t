@@ -16,7 +16,9 @@ my %base = ('queue_runner.lease_seconds' => 60,
     'queue_runner.processes' => 1, 'injector.processes' => 1,
     'controller.processes' => 1,
     'function.held.paused' => 'yes', 'function.heldll.paused' => 'yes',
-    'function.capped.queue_watermark_depth' => 5);
+    'function.capped.queue_watermark_depth' => 5,
+    'function.flaky.max_failures' => 1, 'function.flakyll.max_failures' => 1,
+    'function.slowll.job_timeout' => 1);
 my $ini = $t->write_ini(%base);
 my $master = $t->spawn($t->build_path('garivini'), '-c', $ini);
 ok($t->wait_for_log(qr/master notice: ready/, 30), 'the master is ready');
@@ -79,6 +81,41 @@ ok($t->wait_for('gearmand to hold capped at its watermark', 20, sub {
 sleep 1;
 cmp_ok($t->gearman_status(1)->{capped}{total}, '<=', 5,
     'gearmand holds at most its own watermark of capped');
+
+# A function's own max_failures, in libgarivini (gv_failed_job of a client
+# of the INI) and in the Controller, and its own job_timeout.
+push @workers,
+    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'flaky',
+        '--fail'),
+    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'flakydef',
+        '--fail'),
+    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'flakyll',
+        '-m', 'latency', '--fail'),
+    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'slowll',
+        '-m', 'latency', '-s', 4);
+sleep 1;
+inject('flaky', 1);
+inject('flakydef', 1);
+inject('flakyll', 1, '-m', 'latency');
+inject('slowll', 1, '-m', 'latency');
+my $state = sub {
+	my ($f) = @_;
+	my ($fc, $parked) = $t->dbh(1)->selectrow_array('SELECT failcount, '
+	    . 'run_after = 2147483647 FROM job WHERE funcname = ?', undef, $f);
+	return [$fc // -1, $parked // -1];
+};
+for my $f (qw(flaky flakyll)) {
+	ok($t->wait_for("$f to be parked", 20,
+	    sub { $state->($f)->[1] == 1 }), "$f: parked after one failure "
+	    . '(its max_failures 1)') or diag(explain($state->($f)));
+}
+ok($t->wait_for('flakydef to fail once', 20,
+    sub { $state->('flakydef')->[0] == 1 }), 'flakydef failed once');
+is($state->('flakydef')->[1], 0, 'and, with the default max_failures, is '
+    . 'not parked');
+ok($t->wait_for('slowll to time out', 15,
+    sub { $state->('slowll')->[0] == 1 }), 'slowll: failed after its '
+    . 'job_timeout of 1 s, though its worker takes 4');
 
 # Resumed by a reload: every held job runs, once.
 $t->write_ini(%base, 'function.held.paused' => 'no',

@@ -389,6 +389,13 @@ START_TEST(test_function_sections)
 	ck_assert_int_eq(config_watermark(cfg, "off"), 0);
 	ck_assert_int_eq(config_watermark(cfg, "other"), 10000);
 	ck_assert_int_eq(config_any_watermark(cfg), 1);
+	ck_assert_int_eq(config_max_failures(cfg, "resize"), 10);
+	ck_assert(config_job_timeout(cfg, "resize") == 600);
+	config_free(cfg);
+	cfg = load_ok(DB1 "[function.f]\nmax_failures = 0\njob_timeout = 2.5\n");
+	ck_assert_int_eq(config_max_failures(cfg, "f"), 0);
+	ck_assert(config_job_timeout(cfg, "f") == 2.5);
+	ck_assert_int_eq(config_max_failures(cfg, "g"), 10);
 	config_free(cfg);
 	cfg = load_ok(DB1 "[queue_runner]\nqueue_watermark_depth = 0\n"
 	    "[function.f]\npaused = true\n");
@@ -776,6 +783,11 @@ static const struct role_case role_cases[] = {
 	{ NULL, "[db.2]\ndatabase = d", 0, 0, 0, 1 },
 	{ NULL, "[function.f]\npaused = yes", 0, 0, 1, 1 },
 	{ NULL, "[function.f]\nqueue_watermark_depth = 3", 0, 0, 1, 1 },
+	{ NULL, "[function.f]\nmax_failures = 3", 1, 1, 0, 1 },
+	{ NULL, "[function.f]\njob_timeout = 3", 1, 1, 0, 1 },
+	/* A section that sets nothing changes nothing. */
+	{ NULL, "[function.f]", 1, 1, 1, 1 },
+	{ NULL, "[function.f]\npaused = no", 1, 1, 1, 1 },
 	{ "log_level", "log_level = debug", 0, 0, 0, 1 },
 	{ "log_level", "log_file = /tmp/x.log", 0, 0, 0, 1 },
 	{ "status_interval", "status_interval = 1", 1, 1, 1, 1 },
