@@ -156,6 +156,9 @@ static const struct key keys[] = {
 	{ FUNC_SECTION, "queue_watermark_depth", KT_INT, NULL, 0, 100000000,
 	    0, R_QR | R_INJ, F(queue_watermark_depth),
 	    "this function's watermark; none = [queue_runner]'s" },
+	{ FUNC_SECTION, "lease_seconds", KT_INT, NULL, 1, 604800,
+	    0, R_ALL, F(lease_seconds),
+	    "this function's lease_seconds; none = [queue_runner]'s" },
 	{ FUNC_SECTION, "max_failures", KT_INT, NULL, 0, 255,
 	    0, R_CTL, F(max_failures),
 	    "this function's max_failures; none = [controller]'s" },
@@ -1224,4 +1227,13 @@ config_job_timeout(const struct config *cfg, const char *funcname)
 
 	return f && f->job_timeout != UNSET ? f->job_timeout :
 	    cfg->controller.job_timeout;
+}
+
+int
+config_lease_seconds(const struct config *cfg, const char *funcname)
+{
+	const struct config_func *f = config_func(cfg, funcname);
+
+	return f && f->lease_seconds != UNSET ? f->lease_seconds :
+	    cfg->queue_runner.lease_seconds;
 }

@@ -38,6 +38,7 @@ struct config_func {
 	int line;               /* line of its header, for messages */
 	int paused;             /* 1: its jobs are stored, not dispatched */
 	int queue_watermark_depth; /* -1: [queue_runner]'s */
+	int lease_seconds;      /* -1: [queue_runner]'s */
 	int max_failures;       /* -1: [controller]'s */
 	double job_timeout;     /* -1: [controller]'s */
 };
@@ -92,6 +93,7 @@ const struct config_func *config_func(const struct config *cfg,
     const char *funcname);
 int config_paused(const struct config *cfg, const char *funcname);
 int config_watermark(const struct config *cfg, const char *funcname);
+int config_lease_seconds(const struct config *cfg, const char *funcname);
 int config_max_failures(const struct config *cfg, const char *funcname);
 double config_job_timeout(const struct config *cfg, const char *funcname);
 /* 1 if any function has a watermark (gearmand's depths are then read). */

@@ -154,8 +154,8 @@ extend(struct controller *c, const struct gv_job *job)
 {
 	int rc;
 
-	rc = gv_extend_lease(c->gv, job, (unsigned)c->cfg->queue_runner.
-	    lease_seconds);
+	rc = gv_extend_lease(c->gv, job, (unsigned)config_lease_seconds(c->cfg,
+	    job->funcname));
 	if (rc == GV_EDB)
 		scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
 	if (rc != GV_OK)
@@ -213,7 +213,7 @@ static enum outcome
 run_on(struct controller *c, size_t s, const struct gv_job *job,
     const char *unique, const void *doc, size_t len)
 {
-	double lease_step = c->cfg->queue_runner.lease_seconds / 3.0;
+	double lease_step = config_lease_seconds(c->cfg, job->funcname) / 3.0;
 	double now, deadline, next_extend, flush_due;
 	gearman_client_st *cl;
 	gearman_task_st *task;
@@ -398,7 +398,7 @@ settle(struct controller *c, const struct gv_job *job, enum outcome out)
 static int
 claim(struct controller *c, const struct gv_job *job)
 {
-	int lease = c->cfg->queue_runner.lease_seconds;
+	int lease = config_lease_seconds(c->cfg, job->funcname);
 	long left;
 	int rc;
 

@@ -213,7 +213,7 @@ inject(struct injector *in, gearman_job_st *gjob)
 	submit_now = req.delay == 0 && !config_paused(in->cfg, req.funcname) &&
 	    (watermark <= 0 || waiting(in, target) < watermark);
 	nj.delay = req.delay > 0 ? req.delay :
-	    submit_now ? in->cfg->queue_runner.lease_seconds : 0;
+	    submit_now ? config_lease_seconds(in->cfg, req.funcname) : 0;
 
 	rc = submit_now ?
 	    client_insert_leased(in->gv, &nj, &jobid, &dbid, &inserted) :

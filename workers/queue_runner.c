@@ -222,6 +222,32 @@ update_rows(struct runner *r, struct db *db, enum sql_id id, uint64_t lead,
 	return 0;
 }
 
+/* Lease rows[0..n), secs[k] seconds for rows[k] (its function's
+ * lease_seconds): one UPDATE per distinct lease, each gathered in front of
+ * the rows not leased yet (both arrays are reordered). */
+static int
+lease_rows(struct runner *r, struct db *db, struct fence *rows,
+    unsigned *secs, size_t n)
+{
+	size_t done, i, m;
+	struct fence f;
+	unsigned s;
+
+	for (done = 0; done < n; done = m) {
+		for (i = m = done + 1; i < n; i++) {
+			if (secs[i] != secs[done])
+				continue;
+			f = rows[m], rows[m] = rows[i], rows[i] = f;
+			s = secs[m], secs[m] = secs[i], secs[i] = s;
+			m++;
+		}
+		if (update_rows(r, db, SQL_LEASE, secs[done], rows + done,
+		    m - done, 0) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Park rows that can never be dispatched, visibly: an empty funcname, or
  * one Garivini serves itself (a job for run_queued_job would make the
  * Controllers call themselves; rows any client inserted are checked here,
@@ -334,7 +360,8 @@ due_refresh(struct runner *r, struct db *db, size_t i)
 	if (db_select_jobs(db, SQL_DUE_FUNCS, NULL, 0, &funcs, &n, r->err,
 	    sizeof(r->err)) == -1)
 		return -1;
-	qsort(funcs, n, sizeof(*funcs), by_oldest);
+	if (n > 1)
+		qsort(funcs, n, sizeof(*funcs), by_oldest);
 	db_jobs_free(d->funcs, d->n);
 	d->funcs = funcs;
 	d->n = n;
@@ -506,7 +533,8 @@ select_heads(struct runner *r, struct db *db, size_t i, unsigned rows,
 			left -= (unsigned)got;
 		}
 	}
-	qsort(*heads, *nheads, sizeof(**heads), by_due);
+	if (*nheads > 1)
+		qsort(*heads, *nheads, sizeof(**heads), by_due);
 	return 0;
 }
 
@@ -529,6 +557,7 @@ claim(struct runner *r, struct db *db, size_t dbi)
 	unsigned rows = r->bytes_cap && r->bytes_cap < r->batch ?
 	    r->bytes_cap : r->batch;
 	struct fence *lease = NULL, *back = NULL;
+	unsigned *secs = NULL;
 	uint64_t bytes = 0, size;
 	struct gv_job *heads = NULL;
 	size_t i, nheads = 0, nlease = 0, nback = 0;
@@ -556,6 +585,7 @@ claim(struct runner *r, struct db *db, size_t dbi)
 		return 0;
 	}
 	if ((lease = malloc(nheads * sizeof(*lease))) == NULL ||
+	    (secs = malloc(nheads * sizeof(*secs))) == NULL ||
 	    (back = malloc(nheads * sizeof(*back))) == NULL) {
 		errf(r->err, sizeof(r->err), "out of memory");
 		goto fail;
@@ -595,6 +625,8 @@ claim(struct runner *r, struct db *db, size_t dbi)
 			    (unsigned long long)budget);
 		if (p)
 			p->waiting++;
+		secs[nlease] = (unsigned)config_lease_seconds(r->cfg,
+		    head->funcname);
 		lease[nlease++] = (struct fence){ head->jobid, head->attempt };
 		bytes += size;
 	}
@@ -612,10 +644,9 @@ claim(struct runner *r, struct db *db, size_t dbi)
 	 * locks are the fence (the push-back matches the attempt read all the
 	 * same, see SQL_PUSH_BACK). */
 	if ((nlease && fetch_jobs(r, db, lease, nlease) == -1) ||
-	    update_rows(r, db, SQL_LEASE,
-	    (uint64_t)r->cfg->queue_runner.lease_seconds, lease, nlease, 0) ==
-	    -1 || update_rows(r, db, SQL_PUSH_BACK, PUSH_BACK_SECONDS, back,
-	    nback, 1) == -1)
+	    lease_rows(r, db, lease, secs, nlease) == -1 ||
+	    update_rows(r, db, SQL_PUSH_BACK, PUSH_BACK_SECONDS, back, nback,
+	    1) == -1)
 		goto fail;
 	if (db_commit(db, r->err, sizeof(r->err)) == -1) {
 		/* The outcome is unknown: dispatch nothing. Leased or not,
@@ -626,6 +657,7 @@ claim(struct runner *r, struct db *db, size_t dbi)
 		r->jobs[i].attempt = r->jobs[i].attempt >= 4294967295u ? 1 :
 		    r->jobs[i].attempt + 1;
 	free(lease);
+	free(secs);
 	free(back);
 	db_jobs_free(heads, nheads);
 	if (nback)
@@ -644,6 +676,7 @@ fail:
 	db_rollback(db);
 fail_committed:
 	free(lease);
+	free(secs);
 	free(back);
 	db_jobs_free(heads, nheads);
 	db_jobs_free(r->jobs, r->njobs);

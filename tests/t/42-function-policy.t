@@ -14,11 +14,13 @@ my %base = ('queue_runner.lease_seconds' => 60,
     'queue_runner.batch_run_sleep' => 0.1,
     'queue_runner.queue_watermark_depth' => 100,
     'queue_runner.processes' => 1, 'injector.processes' => 1,
-    'controller.processes' => 1,
+    # One Controller waits out the job of longlease, which has no worker.
+    'controller.processes' => 2,
     'function.held.paused' => 'yes', 'function.heldll.paused' => 'yes',
     'function.capped.queue_watermark_depth' => 5,
     'function.flaky.max_failures' => 1, 'function.flakyll.max_failures' => 1,
-    'function.slowll.job_timeout' => 1);
+    'function.slowll.job_timeout' => 1,
+    'function.longlease.lease_seconds' => 100);
 my $ini = $t->write_ini(%base);
 my $master = $t->spawn($t->build_path('garivini'), '-c', $ini);
 ok($t->wait_for_log(qr/master notice: ready/, 30), 'the master is ready');
@@ -116,6 +118,20 @@ is($state->('flakydef')->[1], 0, 'and, with the default max_failures, is '
 ok($t->wait_for('slowll to time out', 15,
     sub { $state->('slowll')->[0] == 1 }), 'slowll: failed after its '
     . 'job_timeout of 1 s, though its worker takes 4');
+
+# A function's own lease, written by the QueueRunner's claim and by the
+# Injector (no worker: the jobs stay out under their lease).
+inject('longlease', 1);
+inject('longlease', 1, '-m', 'latency');
+my $leases = sub {
+	$t->dbh(1)->selectcol_arrayref('SELECT CAST(run_after AS SIGNED) - '
+	    . 'UNIX_TIMESTAMP() FROM job WHERE funcname = ? AND leased = 1',
+	    undef, 'longlease');
+};
+ok($t->wait_for('both longlease jobs to be out', 20,
+    sub { @{ $leases->() } == 2 }), 'both longlease jobs are out');
+ok(!grep({ $_ < 90 || $_ > 100 } @{ $leases->() }), 'under its own lease of '
+    . '100 s, not [queue_runner]\'s 60') or diag(explain($leases->()));
 
 # Resumed by a reload: every held job runs, once.
 $t->write_ini(%base, 'function.held.paused' => 'no',

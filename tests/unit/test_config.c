@@ -392,7 +392,10 @@ START_TEST(test_function_sections)
 	ck_assert_int_eq(config_max_failures(cfg, "resize"), 10);
 	ck_assert(config_job_timeout(cfg, "resize") == 600);
 	config_free(cfg);
-	cfg = load_ok(DB1 "[function.f]\nmax_failures = 0\njob_timeout = 2.5\n");
+	cfg = load_ok(DB1 "[function.f]\nmax_failures = 0\njob_timeout = 2.5\n"
+	    "lease_seconds = 7\n");
+	ck_assert_int_eq(config_lease_seconds(cfg, "f"), 7);
+	ck_assert_int_eq(config_lease_seconds(cfg, "g"), 300);
 	ck_assert_int_eq(config_max_failures(cfg, "f"), 0);
 	ck_assert(config_job_timeout(cfg, "f") == 2.5);
 	ck_assert_int_eq(config_max_failures(cfg, "g"), 10);
@@ -425,8 +428,8 @@ START_TEST(test_function_sections)
 	name[187] = '\0';
 	snprintf(text, sizeof(text), DB1 "[function.%s]\npaused = 1\n", name);
 	config_free(load_ok(text));
-	load_bad(DB1 "[function.f]\nlease_seconds = 5\n",
-	    "t.ini:4: [function.f] lease_seconds: unknown key");
+	load_bad(DB1 "[function.f]\nbatch_max_size = 5\n",
+	    "t.ini:4: [function.f] batch_max_size: unknown key");
 	load_bad(DB1 "[function.f]\npaused = maybe\n",
 	    "t.ini:4: [function.f] paused: 'maybe' is not yes or no");
 	load_bad(DB1 "[function.f]\nqueue_watermark_depth = -1\n",
@@ -785,6 +788,7 @@ static const struct role_case role_cases[] = {
 	{ NULL, "[function.f]\nqueue_watermark_depth = 3", 0, 0, 1, 1 },
 	{ NULL, "[function.f]\nmax_failures = 3", 1, 1, 0, 1 },
 	{ NULL, "[function.f]\njob_timeout = 3", 1, 1, 0, 1 },
+	{ NULL, "[function.f]\nlease_seconds = 3", 0, 0, 0, 1 },
 	/* A section that sets nothing changes nothing. */
 	{ NULL, "[function.f]", 1, 1, 1, 1 },
 	{ NULL, "[function.f]\npaused = no", 1, 1, 1, 1 },
