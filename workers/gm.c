@@ -672,6 +672,15 @@ gm_pool_depths(struct gm_pool *pool, struct gm_depths *depths, char *err,
 		gm_depths_free(&depths[i]);
 		failed = 1;
 	}
+	/* GM_STATUS_WAIT from the last request sent, not from the start: a
+	 * server still silent when the wait ends is one gm_pool_healthy
+	 * already calls silent, however long the connects took
+	 * (test_gm pool_depths_silent_server failed under ASan). */
+	for (i = 0; i < pool->n && i < CONFIG_MAX_SERVERS; i++)
+		if (fresh[i] && pool->servers[i].admin.sent_at +
+		    GM_STATUS_WAIT > deadline)
+			deadline = pool->servers[i].admin.sent_at +
+			    GM_STATUS_WAIT;
 	while (fresh_left > 0 && time_mono() < deadline)
 		if (admin_poll(pool, depths, fresh, &fresh_left,
 		    ms_until(deadline), deadline, err, errlen) == -1)
