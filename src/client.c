@@ -233,13 +233,6 @@ gv_strerror(int code)
 	return "unknown error";
 }
 
-int
-gv_funcname_reserved(const char *funcname)
-{
-	return funcname && (strcmp(funcname, GV_FUNC_INJECT) == 0 ||
-	    strcmp(funcname, GV_FUNC_RUN_QUEUED) == 0);
-}
-
 /* Checked here rather than left to the server: INSERT IGNORE would turn an
  * over-long value into a silent truncation. */
 static int

@@ -121,6 +121,16 @@ put_bytes(char *p, const unsigned char *s, size_t len)
 	return p;
 }
 
+/* Here, with the other rules of a job's fields, so that every module that
+ * checks a funcname (the INI's function sections too) finds it without a
+ * database client. */
+int
+gv_funcname_reserved(const char *funcname)
+{
+	return funcname && (strcmp(funcname, GV_FUNC_INJECT) == 0 ||
+	    strcmp(funcname, GV_FUNC_RUN_QUEUED) == 0);
+}
+
 /* Strict UTF-8, as jansson checks it: no overlong forms, no surrogates,
  * nothing above U+10FFFF. */
 int
