@@ -18,13 +18,19 @@
 --   leased     1 while the job is out (dispatched; run_after is the end of
 --              its lease), 0 when run_after is a due time. Only tells
 --              operators "in flight" from "scheduled"; nothing depends on it.
+--   priority   -10 (lowest) to 10 (highest), 0 by default: within one
+--              function, due jobs of a higher priority are claimed first,
+--              and gearmand queues them at high (> 0), normal (0) or low
+--              (< 0) priority. Across functions claims stay fair whatever
+--              the priorities.
 --
 -- The func_due index (InnoDB appends the primary key, so it is really
--- (funcname, run_after, jobid)) serves the claims, which are per function
--- so that no function's backlog holds up another's:
---   SELECT funcname, MIN(run_after) ... GROUP BY funcname  (a loose index
---       scan: one dive per function, whatever its rows)
---   WHERE funcname = ? AND run_after <= UNIX_TIMESTAMP()
+-- (funcname, priority, run_after, jobid)) serves the claims, which are per
+-- function and priority so that no function's backlog holds up another's:
+--   SELECT funcname, priority, MIN(run_after) ... GROUP BY funcname,
+--       priority  (a loose index scan: one dive per function and priority,
+--       whatever its rows)
+--   WHERE funcname = ? AND priority = ? AND run_after <= UNIX_TIMESTAMP()
 --       ORDER BY run_after, jobid LIMIT n
 -- The run_after index serves gvctl's lists in due order.
 CREATE TABLE IF NOT EXISTS `job` (
@@ -40,8 +46,9 @@ CREATE TABLE IF NOT EXISTS `job` (
     `failcount`   TINYINT UNSIGNED NOT NULL DEFAULT '0',
     `attempt`     INT UNSIGNED NOT NULL DEFAULT '0',
     `leased`      TINYINT UNSIGNED NOT NULL DEFAULT '0',
+    `priority`    TINYINT NOT NULL DEFAULT '0',
     PRIMARY KEY (`jobid`),
     INDEX `run_after` (`run_after`),
-    INDEX `func_due` (`funcname`, `run_after`),
+    INDEX `func_due` (`funcname`, `priority`, `run_after`),
     UNIQUE `funcname` (`funcname`, `uniqkey`)
 ) ENGINE=InnoDB;

@@ -275,6 +275,9 @@ check_new_job(gv_client *gv, const struct gv_new_job *j)
 		    j->delay, DELAY_MAX);
 	if (j->flag != GV_FLAG_SHIM && j->flag != GV_FLAG_CONTROLLER)
 		return fail(gv, GV_EINVAL, "unknown flag %d", (int)j->flag);
+	if (j->priority < GV_PRIORITY_MIN || j->priority > GV_PRIORITY_MAX)
+		return fail(gv, GV_EINVAL, "priority %d is out of range %d..%d",
+		    j->priority, GV_PRIORITY_MIN, GV_PRIORITY_MAX);
 	return GV_OK;
 }
 
@@ -290,7 +293,7 @@ key_or_null(const char *s)
 	return s && *s ? s : NULL;
 }
 
-#define INSERT_PARAMS 7          /* per row of SQL_INSERT */
+#define INSERT_PARAMS 8          /* per row of SQL_INSERT */
 
 static void
 bind_job(struct dbval *p, const struct gv_new_job *j, int leased)
@@ -302,6 +305,7 @@ bind_job(struct dbval *p, const struct gv_new_job *j, int leased)
 	p[4] = DBV_I(j->delay);
 	p[5] = DBV_S(flag_name(j->flag));
 	p[6] = DBV_U(leased ? 1 : 0);
+	p[7] = DBV_I(j->priority);
 }
 
 static int

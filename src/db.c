@@ -918,7 +918,7 @@ db_exec(struct db *db, enum sql_id id, unsigned nrows,
 
 /* The job columns of SQL_JOB_COLUMNS, in order. */
 enum { C_JOBID, C_FUNCNAME, C_ARG, C_UNIQKEY, C_RUN_AFTER, C_COALESCE, C_FLAG,
-	C_FAILCOUNT, C_ATTEMPT, C_NCOLS };
+	C_FAILCOUNT, C_ATTEMPT, C_PRIORITY, C_NCOLS };
 
 struct job_row {
 	MYSQL_BIND bind[C_NCOLS];
@@ -947,6 +947,10 @@ job_row_bind(struct job_row *r)
 			b->buffer_type = MYSQL_TYPE_LONGLONG;
 			b->buffer = &r->num[c];
 			b->is_unsigned = 1;
+			break;
+		case C_PRIORITY:
+			b->buffer_type = MYSQL_TYPE_LONGLONG;
+			b->buffer = &r->num[c];
 			break;
 		case C_ARG:
 			b->buffer_type = MYSQL_TYPE_BLOB;
@@ -1009,6 +1013,7 @@ job_from_row(MYSQL_STMT *stmt, struct job_row *r, unsigned dbid,
 	job->run_after = (uint32_t)r->num[C_RUN_AFTER];
 	job->failcount = (unsigned)r->num[C_FAILCOUNT];
 	job->attempt = (uint32_t)r->num[C_ATTEMPT];
+	job->priority = (int)(long long)r->num[C_PRIORITY];
 	job->fenced = 1;
 	if (column_copy(stmt, r, C_FUNCNAME, &job->funcname, NULL) == -1 ||
 	    column_copy(stmt, r, C_ARG, (char **)&job->arg, &job->arg_len) ==

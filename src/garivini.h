@@ -61,6 +61,7 @@ struct gv_new_job {
 	const char *coalesce;  /* NULL: none */
 	long delay;            /* seconds from now, >= 0 */
 	enum gv_flag flag;
+	int priority;          /* GV_PRIORITY_MIN..GV_PRIORITY_MAX; 0: normal */
 };
 
 /* A job as a worker receives it (gv_job_parse) or a QueueRunner claims it. */
@@ -77,7 +78,18 @@ struct gv_job {
 	unsigned failcount;
 	uint32_t attempt;      /* the claim this document belongs to */
 	int fenced;            /* 1 if attempt is known; 0: an old-style document */
+	int priority;          /* GV_PRIORITY_MIN..GV_PRIORITY_MAX */
 };
+
+/*
+ * Priority orders the due jobs of one function: a higher one is claimed
+ * first, then the longest due, and gearmand queues it at high (> 0), normal
+ * (0) or low (< 0) priority, so the order holds inside gearmand too. It does
+ * not order functions: every function with due jobs gets its fair share of
+ * each claim, whatever the priorities of the others.
+ */
+#define GV_PRIORITY_MIN (-10)
+#define GV_PRIORITY_MAX 10
 
 /* The Gearman functions Garivini serves itself. No job may be for one of
  * them: a job for run_queued_job would make Controllers call themselves. */

@@ -22,7 +22,7 @@
 
 /*
  * Every byte of the document outside fixed text is at most 6 bytes of output
- * (\u00XX). The fixed text (keys, punctuation, five numbers of at most 20
+ * (\u00XX). The fixed text (keys, punctuation, six numbers of at most 20
  * digits, the jobid's quotes, "controller") stays well under ENCODE_FIXED.
  */
 #define ENCODE_WORST 6
@@ -246,6 +246,11 @@ jobjson_encode(const struct gv_job *job, struct buf *b)
 	p = put_u64(p, job->failcount);
 	p = put_text(p, ",\"attempt\":");
 	p = put_u64(p, job->attempt);
+	p = put_text(p, ",\"priority\":");
+	if (job->priority < 0)
+		*p++ = '-';
+	p = put_u64(p, job->priority < 0 ? (uint64_t)-(int64_t)job->priority :
+	    (uint64_t)job->priority);
 	*p++ = '}';
 	*p = '\0';	/* buf keeps its contents a C string */
 	b->len = (size_t)(p - b->data);
@@ -446,6 +451,44 @@ decode_text(json_t *root, const char *key, char **out, char *err,
 	return 0;
 }
 
+/* A priority: an integer from GV_PRIORITY_MIN to GV_PRIORITY_MAX, as a
+ * JSON number without a fraction or a string of decimal digits with an
+ * optional '-' (what json_uint takes, signed). null counts as missing (0).
+ * 0, or -1 with a message in err. */
+static int
+json_priority(const json_t *v, int *out, char *err, size_t errlen)
+{
+	const char *s;
+	double r = GV_PRIORITY_MAX + 1;
+	size_t len, i;
+
+	*out = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_integer(v))
+		r = (double)json_integer_value(v);
+	else if (json_is_real(v) && isfinite(json_real_value(v)))
+		r = json_real_value(v);
+	else if (json_is_string(v)) {
+		s = json_string_value(v);
+		len = json_string_length(v);
+		i = len && s[0] == '-';
+		if (len > i && len - i <= 3) {
+			for (r = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+				r = r * 10 + (s[i] - '0');
+			if (i < len)
+				r = GV_PRIORITY_MAX + 1;
+			else if (s[0] == '-')
+				r = -r;
+		}
+	}
+	if (r != floor(r) || r < GV_PRIORITY_MIN || r > GV_PRIORITY_MAX)
+		return errf(err, errlen, "priority must be an integer from %d "
+		    "to %d", GV_PRIORITY_MIN, GV_PRIORITY_MAX);
+	*out = (int)r;
+	return 0;
+}
+
 /* Optional non-negative integer field of a job document; null counts as
  * missing. 1 if present, 0 if not, -1 on error. */
 static int
@@ -549,6 +592,9 @@ jobjson_decode(const void *json, size_t len, struct gv_job *job, char *err,
 		goto fail;
 	job->attempt = (uint32_t)n;
 	job->fenced = present;
+	if (json_priority(json_object_get(root, "priority"), &job->priority,
+	    err, errlen) == -1)
+		goto fail;
 
 	job->flag = GV_FLAG_SHIM;
 	v = json_object_get(root, "flag");
@@ -672,7 +718,7 @@ inject_delay(json_t *v, const char *name, long *delay, char *err,
 
 static const char *const inject_keys[] = {
 	"funcname", "arg", "uniqkey", "unique", "delay", "run_after", "flag",
-	"coalesce",
+	"coalesce", "priority",
 };
 
 int
@@ -748,6 +794,10 @@ jobjson_inject_decode(const void *json, size_t len, struct inject_req *req,
 	if ((v = json_object_get(root, "coalesce")) != NULL &&
 	    !json_is_null(v) && inject_text(v, "coalesce",
 	    JOBJSON_COALESCE_MAX, 1, &req->coalesce, err, errlen) == -1)
+		goto fail;
+
+	if (json_priority(json_object_get(root, "priority"), &req->priority,
+	    err, errlen) == -1)
 		goto fail;
 
 	json_decref(root);

@@ -5,7 +5,7 @@
  * The job document a worker receives:
  *   {"jobid":N,"dbid":N,"funcname":S,"arg":S,"uniqkey":S|null,
  *    "coalesce":S|null,"run_after":N,"flag":"shim"|"controller",
- *    "failcount":N,"attempt":N}
+ *    "failcount":N,"attempt":N,"priority":N}
  *
  * The arg encoding: "arg" is a JSON string whose code points U+0000..U+00FF
  * are the payload's bytes, one code point per byte (what Perl's encode_json
@@ -16,7 +16,7 @@
  * The inject_jobs payload:
  *   {"funcname":S, "arg":S, "uniqkey":S (or "unique"), "delay":N (or
  *    "run_after", seconds from now, as in the original), "flag":S,
- *    "coalesce":S}
+ *    "coalesce":S, "priority":N (GV_PRIORITY_MIN..GV_PRIORITY_MAX)}
  * Its arg uses the same encoding when every code point is <= U+00FF; a string
  * with a larger code point is stored as its UTF-8 bytes.
  */
@@ -54,6 +54,7 @@ struct inject_req {
 	char *coalesce;    /* NULL: none */
 	long delay;        /* >= 0 */
 	enum gv_flag flag; /* default GV_FLAG_CONTROLLER */
+	int priority;      /* default 0 */
 };
 
 /* Validate and parse an inject_jobs payload. -1 with a message for the

@@ -17,8 +17,8 @@
 #include "sql.h"
 
 #define JOB_INSERT_HEAD "INSERT IGNORE INTO job (funcname, arg, uniqkey, " \
-	"`coalesce`, run_after, flag, leased) VALUES "
-#define JOB_INSERT_ROW "(?, ?, ?, ?, UNIX_TIMESTAMP() + ?, ?, ?)"
+	"`coalesce`, run_after, flag, leased, priority) VALUES "
+#define JOB_INSERT_ROW "(?, ?, ?, ?, UNIX_TIMESTAMP() + ?, ?, ?, ?)"
 
 /* failcount 1 waits 2 minutes, 2 waits 4, 3 waits 8 ... at most a day. The
  * run_after assignment comes first so it reads the old failcount whether or
@@ -52,7 +52,7 @@
 #define FUNC_IS "funcname = IFNULL(?, funcname)"
 /* SQL_JOB_COLUMNS without the payload, for statements that only need ids. */
 #define JOB_COLUMNS_NO_ARG "jobid, funcname, NULL, uniqkey, run_after, " \
-	"`coalesce`, flag, failcount, attempt"
+	"`coalesce`, flag, failcount, attempt, priority"
 
 static const struct sql_stmt {
 	const char *name;
@@ -63,44 +63,51 @@ static const struct sql_stmt {
 	unsigned params_per_row; /* per repeat */
 	const char *sep;         /* variable: between repeats, if not ", " */
 } stmts[SQL_COUNT] = {
-	[SQL_INSERT] = { "insert", JOB_INSERT_HEAD, JOB_INSERT_ROW, "", 0, 7 },
-	/* SKIP LOCKED: parallel QueueRunners each take different rows instead
-	 * of queueing behind each other's row locks. The arg column holds the
-	 * arg's length, as text: a claim reads no payload before it knows
-	 * which rows fit its byte budget (SQL_SELECT_JOBS reads those). */
+	[SQL_INSERT] = { "insert", JOB_INSERT_HEAD, JOB_INSERT_ROW, "", 0, 8 },
+	/* The oldest due rows of the whole table, locked, in the claims'
+	 * shape (tests read a claim's rows with it). */
 	[SQL_SELECT_DUE] = { "select_due",
 	    "SELECT " SQL_JOB_COLUMNS_ARG_LENGTH " FROM job WHERE run_after <= "
 	    "UNIX_TIMESTAMP() ORDER BY run_after LIMIT ? FOR UPDATE SKIP LOCKED",
 	    NULL, NULL, 1, 0 },
-	/* The functions with due rows, each with the run_after of its oldest
-	 * due row. With the func_due index (funcname, run_after) the server
-	 * reads it as a loose index scan: one index dive per function in the
-	 * table, however many rows each holds. */
+	/* The functions with due rows, per priority, each with the run_after
+	 * of its oldest due row. With the func_due index (funcname, priority,
+	 * run_after) the server reads it as a loose index scan: one index
+	 * dive per function and priority in the table, however many rows
+	 * each holds. */
 	[SQL_DUE_FUNCS] = { "due_funcs",
-	    "SELECT 0, funcname, NULL, NULL, MIN(run_after), NULL, NULL, 0, 0 "
-	    "FROM job WHERE run_after <= UNIX_TIMESTAMP() GROUP BY funcname",
-	    NULL, NULL, 0, 0 },
+	    "SELECT 0, funcname, NULL, NULL, MIN(run_after), NULL, NULL, 0, 0, "
+	    "priority FROM job WHERE run_after <= UNIX_TIMESTAMP() "
+	    "GROUP BY funcname, priority", NULL, NULL, 0, 0 },
+	/* 1 when func_due is this version's (priority its second column). */
 	[SQL_FUNC_DUE_INDEX] = { "func_due_index",
 	    "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE "
 	    "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'job' AND "
-	    "INDEX_NAME = 'func_due'", NULL, NULL, 0, 0 },
-	/* SQL_SELECT_DUE for each of n functions, in one statement, after a
-	 * (run_after, jobid) already taken: a second pass of the same claim
-	 * must not select the rows its first pass locked (SKIP LOCKED skips
-	 * only other claimers' locks). (run_after, jobid) is the func_due
-	 * index's order. One statement for many functions: a round trip and
-	 * an execution each would cost more than the rows (measured, bench
-	 * many_functions). */
+	    "INDEX_NAME = 'func_due' AND SEQ_IN_INDEX = 2 AND "
+	    "COLUMN_NAME = 'priority'", NULL, NULL, 0, 0 },
+	/* For each of n (function, priority) pairs, in one statement, its
+	 * due rows after a (run_after, jobid) already taken: a second pass
+	 * of the same claim must not select the rows its first pass locked
+	 * (SKIP LOCKED skips only other claimers' locks). (run_after, jobid)
+	 * is the func_due index's order within a function and priority, so
+	 * each part is one range read. One statement for many functions: a
+	 * round trip and an execution each would cost more than the rows
+	 * (measured, bench many_functions). SKIP LOCKED: parallel
+	 * QueueRunners each take different rows instead of queueing behind
+	 * each other's row locks. The arg column holds the arg's length, as
+	 * text: a claim reads no payload before it knows which rows fit its
+	 * byte budget (SQL_SELECT_JOBS reads those). */
 	[SQL_SELECT_DUE_FUNCS] = { "select_due_funcs", "",
 	    "(SELECT " SQL_JOB_COLUMNS_ARG_LENGTH " FROM job WHERE funcname = ? "
-	    "AND run_after <= UNIX_TIMESTAMP() AND (run_after > ? OR "
-	    "(run_after = ? AND jobid > ?)) ORDER BY run_after, jobid LIMIT ? "
-	    "FOR UPDATE SKIP LOCKED)", "", 0, 5, " UNION ALL " },
-	/* The rows a claim chose, locked by its SQL_SELECT_DUE: nobody else
-	 * can change them before its commit. In due order, as selected. */
+	    "AND priority = ? AND run_after <= UNIX_TIMESTAMP() AND "
+	    "(run_after > ? OR (run_after = ? AND jobid > ?)) "
+	    "ORDER BY run_after, jobid LIMIT ? FOR UPDATE SKIP LOCKED)", "", 0,
+	    6, " UNION ALL " },
+	/* The rows a claim chose, locked by its SQL_SELECT_DUE_FUNCS: nobody
+	 * else can change them before its commit. In the claim's order. */
 	[SQL_SELECT_JOBS] = { "select_jobs",
 	    "SELECT " SQL_JOB_COLUMNS " FROM job WHERE jobid IN (",
-	    "?", ") ORDER BY run_after, jobid", 0, 1 },
+	    "?", ") ORDER BY priority DESC, run_after, jobid", 0, 1 },
 	[SQL_LEASE] = { "lease",
 	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, attempt = "
 	    "IF(attempt >= 4294967295, 1, attempt + 1), leased = 1 "
@@ -165,7 +172,7 @@ static const struct sql_stmt {
 	    "SELECT 0, funcname, CONCAT_WS(' ', SUM" ST_DUE ", SUM"
 	    ST_SCHEDULED ", SUM" ST_LEASED ", SUM" ST_FAILING ", SUM"
 	    ST_PARKED ", IFNULL(UNIX_TIMESTAMP() - CAST(MIN(IF(" ST_DUE
-	    ", run_after, NULL)) AS SIGNED), '-')), NULL, 0, NULL, NULL, 0, 0 "
+	    ", run_after, NULL)) AS SIGNED), '-')), NULL, 0, NULL, NULL, 0, 0, 0 "
 	    "FROM job WHERE " FUNC_IS " GROUP BY funcname ORDER BY funcname",
 	    NULL, NULL, 1, 0 },
 	[SQL_ADMIN_LIST] = { "admin_list",

@@ -9,26 +9,30 @@
 
 /* The job columns in the order db_select_jobs reads them. */
 #define SQL_JOB_COLUMNS "jobid, funcname, arg, uniqkey, run_after, " \
-	"`coalesce`, flag, failcount, attempt"
+	"`coalesce`, flag, failcount, attempt, priority"
 /* The same, with the arg's length in bytes (decimal text) in place of the
  * arg. */
 #define SQL_JOB_COLUMNS_ARG_LENGTH "jobid, funcname, " \
 	"CAST(IFNULL(LENGTH(arg), 0) AS CHAR), uniqkey, run_after, " \
-	"`coalesce`, flag, failcount, attempt"
+	"`coalesce`, flag, failcount, attempt, priority"
 
 enum sql_id {
 	SQL_INSERT,          /* n rows: funcname, arg, uniqkey, coalesce,
-	                        delay, flag, leased (delay is then its lease) */
-	SQL_SELECT_DUE,      /* limit: due rows in run_after order, locked,
-	                        skipping rows other claimers hold; in the
-	                        arg column the arg's length, not the arg */
-	SQL_DUE_FUNCS,       /* one row per function with due rows, in the
-	                        job reader's shape: funcname, and run_after
-	                        the oldest due row's */
+	                        delay, flag, leased (delay is then its lease),
+	                        priority */
+	SQL_SELECT_DUE,      /* limit: the oldest due rows, locked, skipping
+	                        rows other claimers hold; in the arg column
+	                        the arg's length (for tests) */
+	SQL_DUE_FUNCS,       /* one row per function and priority with due
+	                        rows, in the job reader's shape: funcname,
+	                        priority, and run_after the oldest due row's */
 	SQL_FUNC_DUE_INDEX,  /* -> columns of the func_due index (0: none) */
-	SQL_SELECT_DUE_FUNCS, /* n (funcname, run_after, run_after, jobid,
-	                        limit): as SQL_SELECT_DUE for each function,
-	                        after (run_after, jobid) */
+	SQL_SELECT_DUE_FUNCS, /* n (funcname, priority, run_after, run_after,
+	                        jobid, limit): the due rows of each function
+	                        and priority after (run_after, jobid), in
+	                        that order, locked, skipping rows other
+	                        claimers hold; in the arg column the arg's
+	                        length, not the arg */
 	SQL_SELECT_JOBS,     /* n jobids: those rows, whole, in due order */
 	SQL_LEASE,           /* lease_seconds, then n jobids: hide them and
 	                        bump attempt */

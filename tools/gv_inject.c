@@ -33,6 +33,7 @@ struct opts {
 	long delay;
 	long batch;
 	long concurrency;
+	long priority;     /* checked by the library or the Injector */
 	int latency;
 	int shim;          /* latency: flag shim instead of controller */
 	int controller;    /* throughput: flag controller instead of shim */
@@ -44,7 +45,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: gv_inject -c INI -f FUNC [-n COUNT] [-a ARG] [-u UNIQKEY] "
-	    "[-d DELAY]\n"
+	    "[-d DELAY] [-p PRIORITY]\n"
 	    "                 [-m throughput|latency] [-b BATCH] [-j PARALLEL] "
 	    "[--shim|--controller] [-v]\n"
 	    "  {n} in ARG or UNIQKEY becomes the job number\n");
@@ -96,7 +97,8 @@ run_throughput(const struct opts *o, const struct config *cfg)
 			jobs[k] = (struct gv_new_job){ .funcname = o->funcname,
 			    .arg = args[k].data, .arg_len = args[k].len,
 			    .delay = o->delay, .flag = o->controller ?
-			    GV_FLAG_CONTROLLER : GV_FLAG_SHIM };
+			    GV_FLAG_CONTROLLER : GV_FLAG_SHIM,
+			    .priority = (int)o->priority };
 			if (o->uniqkey) {
 				expand(&keys[k], o->uniqkey, i + k);
 				jobs[k].uniqkey = keys[k].data;
@@ -249,6 +251,9 @@ run_latency(const struct opts *o, const struct config *cfg)
 			if (o->shim)
 				json_object_set_new(doc, "flag",
 				    json_string("shim"));
+			if (o->priority)
+				json_object_set_new(doc, "priority",
+				    json_integer(o->priority));
 			payloads[k] = json_dumps(doc, JSON_COMPACT);
 			json_decref(doc);
 			tasks[k] = gearman_client_add_task(client, NULL,
@@ -318,7 +323,7 @@ main(int argc, char **argv)
 	char err[CONFIG_ERRLEN];
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "c:f:n:a:u:d:m:b:j:vh", longopts,
+	while ((ch = getopt_long(argc, argv, "c:f:n:a:u:d:p:m:b:j:vh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': o.ini = optarg; break;
@@ -334,6 +339,10 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			if (parse_long(optarg, 0, 315360000L, &o.delay) == -1)
+				usage();
+			break;
+		case 'p':
+			if (parse_long(optarg, -1000, 1000, &o.priority) == -1)
 				usage();
 			break;
 		case 'b':

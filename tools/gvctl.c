@@ -653,9 +653,9 @@ list_print_table(const struct gv_job *jobs, const int *states, size_t n)
 			uw = len;
 	}
 	if (n)
-		printf("%-*s %-*s %-9s %-20s %5s %7s %-*s %7s %s\n", idw, "JOB",
-		    fw, "FUNCTION", "STATE", "RUN_AFTER", "FAILS", "ATTEMPT",
-		    uw, "UNIQKEY", "ARG_LEN", "ARG");
+		printf("%-*s %-*s %-9s %-20s %4s %5s %7s %-*s %7s %s\n", idw,
+		    "JOB", fw, "FUNCTION", "STATE", "RUN_AFTER", "PRIO", "FAILS",
+		    "ATTEMPT", uw, "UNIQKEY", "ARG_LEN", "ARG");
 	for (i = 0; i < n; i++) {
 		const struct gv_job *j = &jobs[i];
 
@@ -665,10 +665,10 @@ list_print_table(const struct gv_job *jobs, const int *states, size_t n)
 		    j->arg_len : ARG_PREFIX);
 		if (j->arg_len > ARG_PREFIX)
 			buf_append(&arg, "...", 3);
-		printf("%-*s %-*s %-9s %-20s %5u %7" PRIu32 " ", idw, id, fw,
-		    escaped(j->funcname), state_names[states[i]],
-		    iso_time(j->run_after, when, sizeof(when)), j->failcount,
-		    j->attempt);
+		printf("%-*s %-*s %-9s %-20s %4d %5u %7" PRIu32 " ", idw, id,
+		    fw, escaped(j->funcname), state_names[states[i]],
+		    iso_time(j->run_after, when, sizeof(when)), j->priority,
+		    j->failcount, j->attempt);
 		printf("%-*s %7zu %.*s\n", uw, escaped(j->uniqkey), j->arg_len,
 		    (int)arg.len, arg.data ? arg.data : "");
 	}
@@ -850,6 +850,7 @@ cmd_show(struct ctl *c, const char *spec)
 		    j->failcount && state != STATE_PARKED ? ", failing" : "");
 		printf("run_after  %s (%" PRIu32 ")\n",
 		    iso_time(j->run_after, when, sizeof(when)), j->run_after);
+		printf("priority   %d\n", j->priority);
 		printf("failcount  %u\n", j->failcount);
 		printf("attempt    %" PRIu32 "\n", j->attempt);
 		printf("leased     %" PRIu64 "\n", leased);

@@ -224,8 +224,17 @@ run_on(struct controller *c, size_t s, const struct gv_job *job,
 		return RUN_UNSENT;
 	c->created = 0;
 	c->message[0] = '\0';
-	task = gearman_client_add_task(cl, NULL, c, job->funcname, unique, doc,
-	    len, &ret);
+	/* At the job's priority: the worker's queue orders the foreground
+	 * jobs of every Controller, as the QueueRunner's submissions do. */
+	if (job->priority > 0)
+		task = gearman_client_add_task_high(cl, NULL, c, job->funcname,
+		    unique, doc, len, &ret);
+	else if (job->priority < 0)
+		task = gearman_client_add_task_low(cl, NULL, c, job->funcname,
+		    unique, doc, len, &ret);
+	else
+		task = gearman_client_add_task(cl, NULL, c, job->funcname,
+		    unique, doc, len, &ret);
 	if (task == NULL) {
 		errf(c->err, sizeof(c->err), "%s", gearman_client_error(cl));
 		drop_client(c, s);

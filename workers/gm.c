@@ -238,6 +238,21 @@ server_client(struct gm_server *s, char *err, size_t errlen)
 	return c;
 }
 
+/* Add a background task at gearmand's priority for priority (see struct
+ * gm_task). */
+static gearman_task_st *
+add_background(gearman_client_st *c, struct gm_task *t, gearman_return_t *ret)
+{
+	if (t->priority > 0)
+		return gearman_client_add_task_high_background(c, NULL, t,
+		    t->funcname, t->unique, t->workload, t->len, ret);
+	if (t->priority < 0)
+		return gearman_client_add_task_low_background(c, NULL, t,
+		    t->funcname, t->unique, t->workload, t->len, ret);
+	return gearman_client_add_task_background(c, NULL, t, t->funcname,
+	    t->unique, t->workload, t->len, ret);
+}
+
 /* One pipelined run of the tasks not yet accepted. 0, or -1 on any error
  * of the client (then it must not be reused); *timed_out is set when the
  * error is that gearmand did not answer in time. */
@@ -256,9 +271,7 @@ submit_once(struct gm_server *s, struct gm_task *tasks, size_t n,
 	for (k = n; k-- > 0;) {
 		if (tasks[k].ok)
 			continue;
-		if (gearman_client_add_task_background(c, NULL, &tasks[k],
-		    tasks[k].funcname, tasks[k].unique, tasks[k].workload,
-		    tasks[k].len, &ret) == NULL) {
+		if (add_background(c, &tasks[k], &ret) == NULL) {
 			errf(err, errlen, "gearmand %s:%u: adding a task: %s",
 			    s->srv.host, s->srv.port, gearman_client_error(c));
 			gearman_client_task_free_all(c);

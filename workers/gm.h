@@ -55,6 +55,7 @@ struct gm_task {
 	const char *unique;      /* NULL: none; at most GM_UNIQUE_MAX bytes */
 	const void *workload;
 	size_t len;
+	int priority;            /* > 0 high, 0 normal, < 0 low (gearmand's) */
 	int ok;                  /* out: 1 when gearmand accepted it */
 	int unsure;              /* out: 1 when its fate is unknown: sent,
 	                            but gearmand did not answer in time (it

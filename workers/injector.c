@@ -127,6 +127,7 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 	job.coalesce = req->coalesce;
 	job.run_after = (uint32_t)time_real();
 	job.flag = req->flag;
+	job.priority = req->priority;
 	/* A new row's attempt is 0; a QueueRunner's claim makes it 1, so a
 	 * copy of this document cannot complete a later dispatch. */
 	job.attempt = 0;
@@ -142,7 +143,8 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 	    .funcname = gm_job_target(req->flag, req->funcname),
 	    .unique = gm_job_unique(req->flag, req->funcname, req->uniqkey,
 	    uniq),
-	    .workload = in->doc.data, .len = in->doc.len };
+	    .workload = in->doc.data, .len = in->doc.len,
+	    .priority = req->priority };
 	s = gm_pool_choose_job(in->gm, job.jobid, job.dbid, task.unique);
 	rc = gm_submit_background(in->gm, s, &task, 1, in->err,
 	    sizeof(in->err));
@@ -203,6 +205,7 @@ inject(struct injector *in, gearman_job_st *gjob)
 	nj.uniqkey = req.uniqkey;
 	nj.coalesce = req.coalesce;
 	nj.flag = req.flag;
+	nj.priority = req.priority;
 	/* Submitted now: leased as if claimed. Delayed: due at its time.
 	 * Over the watermark: due now, for a QueueRunner, which sends it
 	 * once gearmand's queue has room. Paused ([function.NAME]): stored,

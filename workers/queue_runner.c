@@ -43,8 +43,10 @@
 #define BYTES_CAP_SPARE 8      /* rows selected past twice what fit */
 /* Fair claims. A claim serves at most FUNCS_PER_CLAIM functions, the ones
  * whose oldest due job waits longest, in at most CLAIM_PASSES passes: the
- * first gives each an equal share of the batch, the next shares what the
- * functions that ran out of due rows left among those that did not. The
+ * first gives each an equal share of the batch, the next ones share what
+ * the functions that ran out of due rows left among those that did not (a
+ * function with due rows of several priorities runs out of its highest
+ * first, and goes on with the next in the next pass). The
  * scan that finds the functions with due rows takes at most 1/SCAN_SHARE of
  * a QueueRunner's time on each database: it runs again only that many times
  * its own duration later. */
@@ -91,20 +93,35 @@ struct runner {
 	/* Per database (dbset order): its functions with due rows, oldest
 	 * due first, as the last scan found them. */
 	struct due_funcs {
-		struct gv_job *funcs; /* funcname; run_after: oldest due */
-		size_t n;
+		struct gv_job *lanes; /* funcname, priority; run_after: its
+		                         oldest due row. By function, then
+		                         the highest priority first */
+		size_t nlanes;
+		struct due_func {
+			const char *funcname; /* its lanes' */
+			size_t lane;      /* its first lane */
+			size_t nlanes;
+			uint32_t oldest;  /* the oldest due row of its lanes */
+		} *funcs;             /* oldest due first */
+		size_t nfuncs;
 		double scan_at;       /* time_mono() of the next scan */
 		int index_checked;    /* its func_due index looked for */
 	} *due;
-	/* The functions the claim in hand selects from. */
+	/* The claim in hand selects from these functions, and from each
+	 * function's lanes (its due rows of one priority) highest first. */
 	struct candidate {
-		const char *funcname;
 		long room;            /* rows it may still take */
-		uint32_t after_run;   /* its last row selected, to select */
-		uint64_t after_id;    /* the next ones after it */
-		int open;             /* it gave all it was asked for */
+		size_t lane;          /* its current lane, in r->lane */
+		size_t end;           /* past its last lane */
 	} *cand;
 	size_t cand_cap;
+	struct lane {
+		const char *funcname;
+		int priority;
+		uint32_t after_run;   /* its last row selected, to select */
+		uint64_t after_id;    /* the next ones after it */
+	} *lane;
+	size_t lane_cap;
 	char err[1024];
 };
 
@@ -301,28 +318,45 @@ fetch_jobs(struct runner *r, struct db *db, const struct fence *rows_in,
 	return 0;
 }
 
+/* The rows of a due scan: by function, then the highest priority first. */
+static int
+by_lane(const void *a, const void *b)
+{
+	const struct gv_job *x = a, *y = b;
+	int c = strcmp(x->funcname, y->funcname);
+
+	if (c != 0)
+		return c;
+	return (x->priority < y->priority) - (x->priority > y->priority);
+}
+
 static int
 by_oldest(const void *a, const void *b)
 {
-	const struct gv_job *x = a, *y = b;
+	const struct due_func *x = a, *y = b;
 
-	if (x->run_after != y->run_after)
-		return x->run_after < y->run_after ? -1 : 1;
+	if (x->oldest != y->oldest)
+		return x->oldest < y->oldest ? -1 : 1;
 	return strcmp(x->funcname, y->funcname);
 }
 
+/* The claim's order: within a function the highest priority first, then
+ * the longest due; the batch byte budget and gearmand's queue see them so. */
 static int
 by_due(const void *a, const void *b)
 {
 	const struct gv_job *x = a, *y = b;
 
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
 	if (x->run_after != y->run_after)
 		return x->run_after < y->run_after ? -1 : 1;
 	return x->jobid < y->jobid ? -1 : x->jobid > y->jobid;
 }
 
-/* Say once when db's job table lacks the func_due index (a table made by
- * an earlier version): claims work without it, scanning the whole table. */
+/* Say once when db's job table lacks this version's func_due index (a
+ * table made by an earlier version): claims work without it, scanning the
+ * whole table. */
 static void
 index_check(struct runner *r, struct db *db, struct due_funcs *d)
 {
@@ -336,20 +370,56 @@ index_check(struct runner *r, struct db *db, struct due_funcs *d)
 	}
 	d->index_checked = 1;
 	if (found && n == 0)
-		log_warnx("database %u: the job table has no func_due index, "
-		    "so every claim scans the whole table: ALTER TABLE job "
-		    "ADD INDEX func_due (funcname, run_after)", db_id(db));
+		log_warnx("database %u: the job table has no func_due index "
+		    "on (funcname, priority, run_after), so every claim "
+		    "scans the whole table: ALTER TABLE job DROP INDEX IF "
+		    "EXISTS func_due, ADD INDEX func_due (funcname, priority, "
+		    "run_after)", db_id(db));
 }
 
-/* The functions of database i with due rows, oldest due first: scanned
- * again once the last scan is old enough (SCAN_SHARE). Until then a
- * function drained since costs one empty select per claim, and one that
- * became due waits for the next scan. */
+/* Group the lanes of a scan (sorted by by_lane) into functions, oldest due
+ * first. -1 when memory ran out. */
+static int
+due_group(struct due_funcs *d)
+{
+	struct due_func *f;
+	size_t k;
+
+	free(d->funcs);
+	d->funcs = NULL;
+	d->nfuncs = 0;
+	if (d->nlanes == 0)
+		return 0;
+	if ((d->funcs = calloc(d->nlanes, sizeof(*d->funcs))) == NULL)
+		return -1;
+	for (k = 0; k < d->nlanes; k++) {
+		f = &d->funcs[d->nfuncs];
+		if (k > 0 && strcmp(d->lanes[k].funcname, f[-1].funcname) ==
+		    0) {
+			f--;
+			if (d->lanes[k].run_after < f->oldest)
+				f->oldest = d->lanes[k].run_after;
+		} else {
+			*f = (struct due_func){ .lane = k,
+			    .funcname = d->lanes[k].funcname,
+			    .oldest = d->lanes[k].run_after };
+			d->nfuncs++;
+		}
+		f->nlanes++;
+	}
+	qsort(d->funcs, d->nfuncs, sizeof(*d->funcs), by_oldest);
+	return 0;
+}
+
+/* The functions of database i with due rows, and their priorities: scanned
+ * again once the last scan is old enough (SCAN_SHARE). Until then a lane
+ * drained since costs one empty select per claim, and one that became due
+ * waits for the next scan. */
 static int
 due_refresh(struct runner *r, struct db *db, size_t i)
 {
 	struct due_funcs *d = &r->due[i];
-	struct gv_job *funcs = NULL;
+	struct gv_job *lanes = NULL;
 	size_t n = 0;
 	double t0 = time_mono();
 
@@ -357,82 +427,112 @@ due_refresh(struct runner *r, struct db *db, size_t i)
 		return 0;
 	if (!d->index_checked)
 		index_check(r, db, d);
-	if (db_select_jobs(db, SQL_DUE_FUNCS, NULL, 0, &funcs, &n, r->err,
+	if (db_select_jobs(db, SQL_DUE_FUNCS, NULL, 0, &lanes, &n, r->err,
 	    sizeof(r->err)) == -1)
 		return -1;
 	if (n > 1)
-		qsort(funcs, n, sizeof(*funcs), by_oldest);
-	db_jobs_free(d->funcs, d->n);
-	d->funcs = funcs;
-	d->n = n;
+		qsort(lanes, n, sizeof(*lanes), by_lane);
+	db_jobs_free(d->lanes, d->nlanes);
+	d->lanes = lanes;
+	d->nlanes = n;
+	if (due_group(d) == -1) {
+		db_jobs_free(d->lanes, d->nlanes);
+		d->lanes = NULL;
+		d->nlanes = 0;
+		return errf(r->err, sizeof(r->err), "out of memory");
+	}
 	d->scan_at = t0 + SCAN_SHARE * (time_mono() - t0);
 	return 0;
 }
 
+/* Room for n candidates and m lanes. */
+static int
+cand_grow(struct runner *r, size_t n, size_t m)
+{
+	void *p;
+
+	if (n > r->cand_cap) {
+		if ((p = realloc(r->cand, n * sizeof(*r->cand))) == NULL)
+			return -1;
+		r->cand = p;
+		r->cand_cap = n;
+	}
+	if (m > r->lane_cap) {
+		if ((p = realloc(r->lane, m * sizeof(*r->lane))) == NULL)
+			return -1;
+		r->lane = p;
+		r->lane_cap = m;
+	}
+	return 0;
+}
+
 /* Choose the claim's functions among database i's due ones: those with room
- * under their watermark, oldest due first, at most FUNCS_PER_CLAIM. A
- * function at its watermark costs nothing: no select, no row rewritten.
- * Rows that can never be dispatched (see park) are taken whatever the
- * watermark, to be parked. Returns the number chosen, or -1. */
+ * under their watermark, oldest due first, at most FUNCS_PER_CLAIM, each
+ * with its lanes. A function at its watermark costs nothing: no select, no
+ * row rewritten. Rows that can never be dispatched (see park) are taken
+ * whatever the watermark, to be parked. Returns the number chosen, or -1. */
 static long
 candidates(struct runner *r, size_t i, unsigned rows)
 {
 	const struct due_funcs *d = &r->due[i];
-	int watermark;
-	size_t k, n = 0, max = d->n < FUNCS_PER_CLAIM ? d->n : FUNCS_PER_CLAIM;
+	size_t k, j, n = 0, nl = 0;
+	size_t max = d->nfuncs < FUNCS_PER_CLAIM ? d->nfuncs : FUNCS_PER_CLAIM;
 	struct candidate *c;
+	int watermark;
 	struct plan *p;
 
-	if (max > r->cand_cap) {
-		if ((c = realloc(r->cand, max * sizeof(*c))) == NULL)
-			return errf(r->err, sizeof(r->err), "out of memory");
-		r->cand = c;
-		r->cand_cap = max;
-	}
 	/* plan_get may add an entry per function and, later, per head. */
-	if (grow(r, r->nplan + max + rows) == -1)
+	if (cand_grow(r, max, d->nlanes) == -1 ||
+	    grow(r, r->nplan + max + rows) == -1)
 		return errf(r->err, sizeof(r->err), "out of memory");
-	for (k = 0; k < d->n && n < max; k++) {
-		const char *f = d->funcs[k].funcname;
+	for (k = 0; k < d->nfuncs && n < max; k++) {
+		const struct due_func *df = &d->funcs[k];
+		const char *f = df->funcname;
 
 		c = &r->cand[n];
-		*c = (struct candidate){ .funcname = f, .room = LONG_MAX,
-		    .open = 1 };
-		if (f[0] == '\0' || gv_funcname_reserved(f)) {
-			n++;    /* to be parked, whatever the policy */
-			continue;
-		}
-		/* Paused ([function.NAME]): its rows are not even read. */
-		if (config_paused(r->cfg, f))
-			continue;
-		watermark = config_watermark(r->cfg, f);
-		if (watermark > 0) {
-			if ((p = plan_get(r, f)) == NULL)
-				return errf(r->err, sizeof(r->err),
-				    "out of memory");
-			if (p->waiting >= watermark)
+		*c = (struct candidate){ .room = LONG_MAX };
+		/* Paused ([function.NAME]): its rows are not even read. Rows
+		 * that can never be dispatched are parked whatever the
+		 * policy. */
+		if (f[0] != '\0' && !gv_funcname_reserved(f)) {
+			if (config_paused(r->cfg, f))
 				continue;
-			c->room = watermark - p->waiting;
+			if ((watermark = config_watermark(r->cfg, f)) > 0) {
+				if ((p = plan_get(r, f)) == NULL)
+					return errf(r->err, sizeof(r->err),
+					    "out of memory");
+				if (p->waiting >= watermark)
+					continue;
+				c->room = watermark - p->waiting;
+			}
 		}
+		c->lane = nl;
+		for (j = 0; j < df->nlanes; j++)
+			r->lane[nl++] = (struct lane){ .funcname = f,
+			    .priority = d->lanes[df->lane + j].priority };
+		c->end = nl;
 		n++;
 	}
 	return (long)n;
 }
 
-/* Functions per select: a claim's selects have 1, 2, 4 ... UNION_MAX
- * parts (padded with parts that ask for no row), so that few statement
- * shapes are prepared. */
+/* Lanes per select: a claim's selects have 1, 2, 4 ... UNION_MAX parts
+ * (padded with parts that ask for no row), so that few statement shapes
+ * are prepared. */
 #define UNION_MAX 32
+#define LANE_PARAMS 6           /* per part of SQL_SELECT_DUE_FUNCS */
 
-/* One select of up to lim[k] due rows after its last one for each candidate
- * which[k], k < n <= UNION_MAX, locked, appending their heads. Each
- * candidate's room, cursor and open flag follow what it gave. Returns the
- * rows selected, or -1. */
+/* One select of up to lim[k] due rows after its last one from the current
+ * lane of each candidate which[k], k < n <= UNION_MAX, locked, appending
+ * their heads. Each candidate's room and current lane, and each lane's
+ * cursor, follow what it gave: a lane that gave less than asked is
+ * drained, and its function goes on with its next lane. Returns the rows
+ * selected, or -1. */
 static long
 select_some(struct runner *r, struct db *db, const size_t *which,
     const unsigned *lim, size_t n, struct gv_job **heads, size_t *nheads)
 {
-	struct dbval p[UNION_MAX * 5];
+	struct dbval p[UNION_MAX * LANE_PARAMS], *q;
 	long got[UNION_MAX] = { 0 };
 	size_t parts = 1, k, i, first = *nheads;
 
@@ -440,30 +540,34 @@ select_some(struct runner *r, struct db *db, const size_t *which,
 		parts *= 2;
 	for (k = 0; k < parts; k++) {
 		const struct candidate *c = &r->cand[which[k < n ? k : 0]];
+		const struct lane *l = &r->lane[c->lane];
 
-		p[k * 5] = DBV_S(c->funcname);
-		p[k * 5 + 1] = DBV_U(c->after_run);
-		p[k * 5 + 2] = DBV_U(c->after_run);
-		p[k * 5 + 3] = DBV_U(c->after_id);
-		p[k * 5 + 4] = DBV_U(k < n ? lim[k] : 0);
+		q = &p[k * LANE_PARAMS];
+		q[0] = DBV_S(l->funcname);
+		q[1] = DBV_I(l->priority);
+		q[2] = DBV_U(l->after_run);
+		q[3] = DBV_U(l->after_run);
+		q[4] = DBV_U(l->after_id);
+		q[5] = DBV_U(k < n ? lim[k] : 0);
 	}
-	if (db_select_jobs(db, SQL_SELECT_DUE_FUNCS, p, parts * 5, heads,
-	    nheads, r->err, sizeof(r->err)) == -1)
+	if (db_select_jobs(db, SQL_SELECT_DUE_FUNCS, p, parts * LANE_PARAMS,
+	    heads, nheads, r->err, sizeof(r->err)) == -1)
 		return -1;
-	/* A UNION ALL promises no order: each row is its function's. */
+	/* A UNION ALL promises no order: each row is its lane's. */
 	for (i = first; i < *nheads; i++) {
 		const struct gv_job *h = &(*heads)[i];
 
 		for (k = 0; k < n; k++) {
-			struct candidate *c = &r->cand[which[k]];
+			struct lane *l = &r->lane[r->cand[which[k]].lane];
 
-			if (strcmp(c->funcname, h->funcname) != 0)
+			if (l->priority != h->priority ||
+			    strcmp(l->funcname, h->funcname) != 0)
 				continue;
 			got[k]++;
-			if (h->run_after > c->after_run || (h->run_after ==
-			    c->after_run && h->jobid > c->after_id)) {
-				c->after_run = h->run_after;
-				c->after_id = h->jobid;
+			if (h->run_after > l->after_run || (h->run_after ==
+			    l->after_run && h->jobid > l->after_id)) {
+				l->after_run = h->run_after;
+				l->after_id = h->jobid;
 			}
 			break;
 		}
@@ -472,21 +576,33 @@ select_some(struct runner *r, struct db *db, const size_t *which,
 		struct candidate *c = &r->cand[which[k]];
 
 		c->room -= got[k];
-		c->open = got[k] == (long)lim[k] && c->room > 0;
+		if (got[k] < (long)lim[k])
+			c->lane++;
 	}
 	return (long)(*nheads - first);
+}
+
+/* A candidate that may give more rows. */
+static int
+cand_open(const struct candidate *c)
+{
+	return c->room > 0 && c->lane < c->end;
 }
 
 /*
  * Inside the claim's transaction: select up to rows due rows of database i,
  * shared fairly among its functions, locked, heads only (see
- * SQL_SELECT_DUE_FUNC), in due order.
+ * SQL_SELECT_DUE_FUNCS), in the claim's order (by_due).
  *
  * Why fair: each function is selected alone, within its room under the
  * watermark and its share of the batch, so no function's backlog (over its
  * watermark, without a worker, or just large) holds up the due rows of
  * another: every function with room is served by every claim, up to
  * FUNCS_PER_CLAIM of them, the longest waiting first.
+ *
+ * Priorities order a function's own rows and nothing else: its share is
+ * taken from its highest lane first; what a drained lane leaves goes, in
+ * the next pass, to the function's next lane as to the other functions.
  */
 static int
 select_heads(struct runner *r, struct db *db, size_t i, unsigned rows,
@@ -502,7 +618,7 @@ select_heads(struct runner *r, struct db *db, size_t i, unsigned rows,
 		return (int)ncand;
 	for (pass = 0; pass < CLAIM_PASSES && left > 0; pass++) {
 		for (k = 0, open = 0; k < ncand; k++)
-			open += r->cand[k].open;
+			open += cand_open(&r->cand[k]);
 		if (open == 0)
 			break;
 		share = (left + (unsigned)open - 1) / (unsigned)open;
@@ -511,14 +627,14 @@ select_heads(struct runner *r, struct db *db, size_t i, unsigned rows,
 		for (k = 0, n = 0, plan = left; k < ncand && plan > 0; k++) {
 			struct candidate *c = &r->cand[k];
 
-			if (!c->open)
+			if (!cand_open(c))
 				continue;
 			lim[n] = share < plan ? share : plan;
 			if ((long)lim[n] > c->room)
 				lim[n] = (unsigned)c->room;
 			plan -= lim[n];
 			which[n++] = (size_t)k;
-			if (n == UNION_MAX || plan == 0 || k == ncand - 1) {
+			if (n == UNION_MAX) {
 				if ((got = select_some(r, db, which, lim, n,
 				    heads, nheads)) == -1)
 					return -1;
@@ -570,7 +686,7 @@ claim(struct runner *r, struct db *db, size_t dbi)
 	r->njobs = 0;
 	if (due_refresh(r, db, dbi) == -1)
 		return -1;
-	if (r->due[dbi].n == 0) {
+	if (r->due[dbi].nfuncs == 0) {
 		r->bytes_cap = 0;
 		return 0;
 	}
@@ -733,7 +849,8 @@ dispatch(struct runner *r, struct db *db)
 			    .unique = unique[i],
 			    .workload = r->docs.data + r->doc_off[i],
 			    .len = (i + 1 < r->njobs ? r->doc_off[i + 1] :
-			    r->docs.len) - r->doc_off[i] };
+			    r->docs.len) - r->doc_off[i],
+			    .priority = r->jobs[i].priority };
 			r->task_job[n++] = i;
 		}
 		if (n == 0)
@@ -992,10 +1109,13 @@ out:
 		gm_depths_free(&r.depths[i]);
 	free(r.depths);
 	free(r.trouble);
-	for (size_t i = 0; r.due && i < dbset_count(r.dbs); i++)
-		db_jobs_free(r.due[i].funcs, r.due[i].n);
+	for (size_t i = 0; r.due && i < dbset_count(r.dbs); i++) {
+		db_jobs_free(r.due[i].lanes, r.due[i].nlanes);
+		free(r.due[i].funcs);
+	}
 	free(r.due);
 	free(r.cand);
+	free(r.lane);
 	free(r.doc_off);
 	free(r.tasks);
 	free(r.task_job);

@@ -243,6 +243,39 @@ START_TEST(delay_sets_run_after)
 }
 END_TEST
 
+/* A priority is stored, reaches the worker in its document, and is
+ * refused out of range, one job or many, with nothing stored. */
+START_TEST(priority_stored_and_checked)
+{
+	struct gv_new_job j[2] = {
+		{ .funcname = "prio", .priority = GV_PRIORITY_MIN },
+		{ .funcname = "prio", .priority = GV_PRIORITY_MAX },
+	};
+	struct gv_job got;
+	uint64_t id;
+	unsigned dbid;
+	size_t n;
+
+	ck_assert_int_eq(gv_insert_job(gv, &j[1], &id, &dbid, NULL), GV_OK);
+	ck_assert_int_eq(num(dbid, "SELECT priority FROM job WHERE jobid = "
+	    "%llu", (unsigned long long)id), GV_PRIORITY_MAX);
+	fetch_as_worker(dbid, id, &got);
+	ck_assert_int_eq(got.priority, GV_PRIORITY_MAX);
+	gv_job_clear(&got);
+	ck_assert_int_eq(gv_insert_jobs(gv, j, 2, &n), GV_OK);
+	ck_assert_uint_eq(n, 2);
+	j[0].priority = GV_PRIORITY_MIN - 1;
+	ck_assert_int_eq(gv_insert_jobs(gv, j, 2, &n), GV_EINVAL);
+	ck_assert_str_eq(gv_errmsg(gv), "job 0: priority -11 is out of "
+	    "range -10..10");
+	j[1].priority = GV_PRIORITY_MAX + 1;
+	ck_assert_int_eq(gv_insert_job(gv, &j[1], &id, &dbid, NULL),
+	    GV_EINVAL);
+	ck_assert_int_eq(num(1, "SELECT COUNT(*) FROM job") +
+	    num(2, "SELECT COUNT(*) FROM job"), 3);
+}
+END_TEST
+
 START_TEST(failed_job_backs_off)
 {
 	struct gv_new_job j = { .funcname = "flaky" };
@@ -813,6 +846,7 @@ main(void)
 	tcase_add_test(tc, insert_jobs_lands_everywhere);
 	tcase_add_test(tc, unique_key_stored_once);
 	tcase_add_test(tc, delay_sets_run_after);
+	tcase_add_test(tc, priority_stored_and_checked);
 	tcase_add_test(tc, failed_job_backs_off);
 	tcase_add_test(tc, every_byte_round_trips);
 	tcase_add_test(tc, completion_is_fenced);

@@ -106,6 +106,7 @@ roundtrip(const struct gv_job *in)
 	ck_assert_int_eq(out.flag, in->flag);
 	ck_assert_uint_eq(out.failcount, in->failcount);
 	ck_assert_uint_eq(out.attempt, in->attempt);
+	ck_assert_int_eq(out.priority, in->priority);
 	ck_assert_int_eq(out.fenced, 1);
 	gv_job_clear(&out);
 	buf_free(&b);
@@ -126,7 +127,7 @@ START_TEST(encode_exact_format)
 	ck_assert_str_eq(b.data, "X{\"jobid\":42,\"dbid\":3,"
 	    "\"funcname\":\"resize\",\"arg\":\"hi\",\"uniqkey\":null,"
 	    "\"coalesce\":null,\"run_after\":1700000000,\"flag\":\"shim\","
-	    "\"failcount\":2,\"attempt\":7}");
+	    "\"failcount\":2,\"attempt\":7,\"priority\":0}");
 
 	buf_reset(&b);
 	j.uniqkey = uniq;
@@ -137,12 +138,13 @@ START_TEST(encode_exact_format)
 	j.run_after = 0;
 	j.failcount = 0;
 	j.attempt = UINT32_MAX;
+	j.priority = GV_PRIORITY_MIN;
 	ck_assert_int_eq(jobjson_encode(&j, &b), 0);
 	ck_assert_str_eq(b.data, "{\"jobid\":\"18446744073709551615\","
 	    "\"dbid\":4294967295,\"funcname\":\"resize\",\"arg\":\"hi\","
 	    "\"uniqkey\":\"u1\",\"coalesce\":\"c1\",\"run_after\":0,"
 	    "\"flag\":\"controller\",\"failcount\":0,"
-	    "\"attempt\":4294967295}");
+	    "\"attempt\":4294967295,\"priority\":-10}");
 	/* jansson (and many other parsers) refuse integers above INT64_MAX:
 	 * those jobids go out as strings of digits, which every parser reads
 	 * and the original's documents held anyway. */
@@ -556,7 +558,33 @@ START_TEST(inject_ok)
 	ck_assert_ptr_null(r.coalesce);
 	ck_assert_int_eq(r.delay, 0);
 	ck_assert_int_eq(r.flag, GV_FLAG_CONTROLLER);
+	ck_assert_int_eq(r.priority, 0);
 	jobjson_inject_clear(&r);
+}
+END_TEST
+
+/* A priority as a number, a whole real or a string of digits, as the other
+ * numbers of a payload; null is the default. */
+START_TEST(inject_priority)
+{
+	static const struct { const char *json; int want; } ok[] = {
+		{ "{\"funcname\":\"f\",\"arg\":\"\",\"priority\":10}", 10 },
+		{ "{\"funcname\":\"f\",\"arg\":\"\",\"priority\":-10}", -10 },
+		{ "{\"funcname\":\"f\",\"arg\":\"\",\"priority\":\"-3\"}", -3 },
+		{ "{\"funcname\":\"f\",\"arg\":\"\",\"priority\":2.0}", 2 },
+		{ "{\"funcname\":\"f\",\"arg\":\"\",\"priority\":null}", 0 },
+	};
+	struct inject_req r;
+	char err[256] = "";
+	size_t i;
+
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		ck_assert_msg(jobjson_inject_decode(ok[i].json,
+		    strlen(ok[i].json), &r, err, sizeof err) == 0, "%s: %s",
+		    ok[i].json, err);
+		ck_assert_int_eq(r.priority, ok[i].want);
+		jobjson_inject_clear(&r);
+	}
 }
 END_TEST
 
@@ -673,6 +701,20 @@ static const struct bad_case inject_bad[] = {
 	  "0123456789012345678901234567890123456789"
 	  "0123456789012345678901234567890123456789"
 	  "0123456789012345\"}", "coalesce is longer than 255 bytes" },
+	{ "{" F A ",\"priority\":11}", "priority must be an integer from -10 "
+	  "to 10" },
+	{ "{" F A ",\"priority\":-11}", "priority must be an integer from -10 "
+	  "to 10" },
+	{ "{" F A ",\"priority\":1.5}", "priority must be an integer from -10 "
+	  "to 10" },
+	{ "{" F A ",\"priority\":\"high\"}", "priority must be an integer "
+	  "from -10 to 10" },
+	{ "{" F A ",\"priority\":\"-\"}", "priority must be an integer from "
+	  "-10 to 10" },
+	{ "{" F A ",\"priority\":-9223372036854775807}", "priority must be an "
+	  "integer from -10 to 10" },
+	{ "{" F A ",\"priority\":true}", "priority must be an integer from "
+	  "-10 to 10" },
 	{ "{" F A ",\"delya\":5}", "unknown field delya" },
 	{ "{" F A ",\"Arg\":\"x\"}", "unknown field Arg" },
 };
@@ -925,6 +967,7 @@ jobjson_suite(void)
 
 	tc = tcase_create("inject");
 	tcase_add_test(tc, inject_ok);
+	tcase_add_test(tc, inject_priority);
 	tcase_add_test(tc, inject_synonyms_and_limits);
 	tcase_add_test(tc, inject_wide_code_points);
 	tcase_add_loop_test(tc, inject_errors, 0,
