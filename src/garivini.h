@@ -99,6 +99,14 @@ const char *gv_errmsg(const gv_client *gv);
  * A client of gv_open_ini starts with [controller] max_failures, and keeps
  * [function.NAME] max_failures, over this, for the functions that set it. */
 void gv_set_max_failures(gv_client *gv, unsigned max_failures);
+/* gv_failed_job's backoff: the n-th failure makes the job due again after
+ * first << (n - 1) seconds, at most max. gv_open starts with these defaults,
+ * gv_open_ini with [controller] retry_first and retry_max; garivini.ini
+ * takes the same bounds. */
+#define GV_RETRY_FIRST 120
+#define GV_RETRY_MAX 86400
+#define GV_RETRY_FIRST_LIMIT 86400      /* first is 1 .. this */
+#define GV_RETRY_MAX_LIMIT 2592000      /* max is first .. this (30 days) */
 /* Keep retrying a completion, reschedule, failure or lease extension whose
  * database cannot be reached (not one the database refused), for up to
  * seconds (pausing 0.1 s doubling to
