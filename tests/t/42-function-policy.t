@@ -104,11 +104,13 @@ inject('flaky', 1);
 inject('flakydef', 1);
 inject('flakyll', 1, '-m', 'latency');
 inject('slowll', 1, '-m', 'latency');
+# failcount, parked, seconds until due and leased of a function's job.
 my $state = sub {
 	my ($f) = @_;
-	my ($fc, $parked) = $t->dbh(1)->selectrow_array('SELECT failcount, '
-	    . 'run_after = 2147483647 FROM job WHERE funcname = ?', undef, $f);
-	return [$fc // -1, $parked // -1];
+	my @row = $t->dbh(1)->selectrow_array('SELECT failcount, '
+	    . 'run_after = 2147483647, CAST(run_after AS SIGNED) - '
+	    . 'UNIX_TIMESTAMP(), leased FROM job WHERE funcname = ?', undef, $f);
+	return @row ? \@row : [-1, -1, 0, -1];
 };
 for my $f (qw(flaky flakyll)) {
 	ok($t->wait_for("$f to be parked", 20,
@@ -122,25 +124,17 @@ is($state->('flakydef')->[1], 0, 'and, with the default max_failures, is '
 
 # A function's own retry backoff, in libgarivini (gv_failed_job of a client
 # of the INI) and in the Controller; other functions keep [controller]'s.
-push @workers,
-    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'backoff',
-        '--fail'),
-    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'backoffll',
-        '-m', 'latency', '--fail'),
-    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'flakydefll',
-        '-m', 'latency', '--fail');
+my @failing = (['backoff'], ['backoffll', '-m', 'latency'],
+    ['flakydefll', '-m', 'latency']);
+push @workers, map { my ($f, @mode) = @$_; $t->spawn($t->build_path(
+    'gv_consume'), '-c', $ini, '-f', $f, @mode, '--fail') } @failing;
 sleep 1;
-inject('backoff', 1);
-inject('backoffll', 1, '-m', 'latency');
-inject('flakydefll', 1, '-m', 'latency');
-# failcount and seconds until due of a function's job waiting for its retry
-# (failcount -1 while it is out).
-my $waiting = sub {
-	my ($f) = @_;
-	my ($fc, $in) = $t->dbh(1)->selectrow_array('SELECT failcount, '
-	    . 'CAST(run_after AS SIGNED) - UNIX_TIMESTAMP() FROM job WHERE '
-	    . 'funcname = ? AND leased = 0', undef, $f);
-	return [$fc // -1, $in // 0];
+inject($_->[0], 1, @$_[1 .. $#$_]) for @failing;
+# Failed n times and waiting for its retry (not out again yet).
+my $failed = sub {
+	my ($f, $n) = @_;
+	my $s = $state->($f);
+	return $s->[0] == $n && $s->[3] == 0;
 };
 my $skip_ahead = sub {
 	$t->dbh(1)->do('UPDATE job SET run_after = UNIX_TIMESTAMP() WHERE '
@@ -150,9 +144,9 @@ for my $f (qw(backoff backoffll)) {
 	my @want = (5, 10, 12);
 	for my $n (1 .. 3) {
 		ok($t->wait_for("$f to fail $n times", 20,
-		    sub { $waiting->($f)->[0] == $n }), "$f: failure $n")
-		    or diag(explain($waiting->($f)));
-		my $in = $waiting->($f)->[1];
+		    sub { $failed->($f, $n) }), "$f: failure $n")
+		    or diag(explain($state->($f)));
+		my $in = $state->($f)->[2];
 		ok($in > $want[$n - 1] - 3 && $in <= $want[$n - 1], "$f: "
 		    . "failure $n waits $want[$n - 1] s (got $in)");
 		$skip_ahead->($f);
@@ -162,9 +156,9 @@ for my $f (qw(backoff backoffll)) {
 	    or diag(explain($state->($f)));
 }
 ok($t->wait_for('flakydefll to fail once', 20,
-    sub { $waiting->('flakydefll')->[0] == 1 }), 'flakydefll failed once');
+    sub { $failed->('flakydefll', 1) }), 'flakydefll failed once');
 for my $f (qw(flakydef flakydefll)) {
-	my $in = $waiting->($f)->[1];
+	my $in = $state->($f)->[2];
 	ok($in > 100 && $in <= 120, "$f: [controller]'s first retry, 120 s "
 	    . "(got $in)");
 }

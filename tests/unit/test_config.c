@@ -384,7 +384,13 @@ END_TEST
  * the pair refused where the cap is below the first delay. */
 START_TEST(test_retry_backoff)
 {
+	static const struct {
+		const char *func;
+		int first, max;
+	} want[] = { { "f", 5, 600 }, { "g", 30, 60 }, { "h", 30, 600 },
+	    { "i", 1, 1 }, { "other", 30, 600 } };
 	struct config *cfg;
+	size_t i;
 
 	cfg = load_ok(DB1);
 	ck_assert_int_eq(config_retry_first(cfg, "f"), 120);
@@ -394,16 +400,14 @@ START_TEST(test_retry_backoff)
 	    "[function.f]\nretry_first = 5\n[function.g]\nretry_max = 60\n"
 	    "[function.h]\nmax_failures = 2\n"
 	    "[function.i]\nretry_first = 1\nretry_max = 1\n");
-	ck_assert_int_eq(config_retry_first(cfg, "f"), 5);
-	ck_assert_int_eq(config_retry_max(cfg, "f"), 600);
-	ck_assert_int_eq(config_retry_first(cfg, "g"), 30);
-	ck_assert_int_eq(config_retry_max(cfg, "g"), 60);
-	ck_assert_int_eq(config_retry_first(cfg, "h"), 30);
-	ck_assert_int_eq(config_retry_max(cfg, "h"), 600);
-	ck_assert_int_eq(config_retry_first(cfg, "i"), 1);
-	ck_assert_int_eq(config_retry_max(cfg, "i"), 1);
-	ck_assert_int_eq(config_retry_first(cfg, "other"), 30);
-	ck_assert_int_eq(config_retry_max(cfg, "other"), 600);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		ck_assert_msg(config_retry_first(cfg, want[i].func) ==
+		    want[i].first, "%s: retry_first %d", want[i].func,
+		    config_retry_first(cfg, want[i].func));
+		ck_assert_msg(config_retry_max(cfg, want[i].func) ==
+		    want[i].max, "%s: retry_max %d", want[i].func,
+		    config_retry_max(cfg, want[i].func));
+	}
 	config_free(cfg);
 
 	load_bad(DB1 "[controller]\nretry_first = 300\nretry_max = 200\n",
