@@ -30,14 +30,24 @@
 #define LATER_MAX 100             /* completions shared by one commit */
 #define LATER_WAIT 0.005          /* seconds a completion may wait */
 
+/* How a job that failed is retried or parked. */
+struct fail_policy {
+	unsigned max_failures;    /* 0: never parked */
+	unsigned retry_first;     /* seconds */
+	unsigned retry_max;       /* seconds */
+};
+
 struct gv_client {
 	struct dbset *dbs;
-	unsigned max_failures;
-	/* [function.NAME] max_failures of the INI it was opened with, sorted
-	 * by function: over max_failures for those functions. */
-	struct func_failures {
+	struct fail_policy policy;
+	/* [function.NAME] max_failures, retry_first and retry_max of the INI
+	 * it was opened with, sorted by function: over policy for those
+	 * functions. */
+	struct func_policy {
 		char *funcname;
-		unsigned max_failures;
+		int max_failures;         /* -1: the client's */
+		unsigned retry_first;     /* 0: the client's */
+		unsigned retry_max;       /* 0: the client's */
 	} *ff;
 	size_t nff;
 	double retry_seconds;     /* gv_set_retry */
@@ -108,6 +118,8 @@ gv_open(const struct gv_db_settings *dbs, size_t ndbs, char *err,
 		return NULL;
 	}
 	gv->seed = (unsigned)(time_real() * 1e6) ^ (unsigned)getpid();
+	gv->policy.retry_first = GV_RETRY_FIRST;
+	gv->policy.retry_max = GV_RETRY_MAX;
 	return gv;
 }
 
@@ -128,7 +140,10 @@ client_open_config(const struct config *cfg, char *err, size_t errlen)
 	}
 	if ((gv = gv_open(s, cfg->ndbs, err, errlen)) == NULL)
 		return NULL;
-	gv->max_failures = (unsigned)cfg->controller.max_failures;
+	gv->policy = (struct fail_policy){
+	    .max_failures = (unsigned)cfg->controller.max_failures,
+	    .retry_first = (unsigned)cfg->controller.retry_first,
+	    .retry_max = (unsigned)cfg->controller.retry_max };
 	if (cfg->nfuncs && (gv->ff = calloc(cfg->nfuncs, sizeof(*gv->ff))) ==
 	    NULL) {
 		errf(err, errlen, "out of memory");
@@ -137,34 +152,52 @@ client_open_config(const struct config *cfg, char *err, size_t errlen)
 	}
 	/* In cfg's order, sorted by name. */
 	for (i = 0; i < cfg->nfuncs; i++) {
-		if (cfg->funcs[i].max_failures < 0)
+		const struct config_func *f = &cfg->funcs[i];
+		struct func_policy *fp = &gv->ff[gv->nff];
+
+		if (f->max_failures < 0 && f->retry_first < 0 &&
+		    f->retry_max < 0)
 			continue;
-		if ((gv->ff[gv->nff].funcname = strdup(cfg->funcs[i].name)) ==
-		    NULL) {
+		if ((fp->funcname = strdup(f->name)) == NULL) {
 			errf(err, errlen, "out of memory");
 			gv_close(gv);
 			return NULL;
 		}
-		gv->ff[gv->nff++].max_failures =
-		    (unsigned)cfg->funcs[i].max_failures;
+		gv->nff++;
+		/* An unset (negative) retry value becomes 0: the client's. */
+		fp->max_failures = f->max_failures;
+		fp->retry_first = f->retry_first > 0 ?
+		    (unsigned)f->retry_first : 0;
+		fp->retry_max = f->retry_max > 0 ? (unsigned)f->retry_max : 0;
 	}
 	return gv;
 }
 
 static int
-cmp_failures(const void *key, const void *elem)
+cmp_policy(const void *key, const void *elem)
 {
-	return strcmp(key, ((const struct func_failures *)elem)->funcname);
+	return strcmp(key, ((const struct func_policy *)elem)->funcname);
 }
 
-/* The failures that park a job of funcname; 0: never. */
-static unsigned
-max_failures(const gv_client *gv, const char *funcname)
+/* How a failed job of funcname is retried or parked: its function's
+ * values over the client's. A job without a funcname (a caller's own
+ * struct) gets the client's. */
+static struct fail_policy
+fail_policy(const gv_client *gv, const char *funcname)
 {
-	const struct func_failures *f = gv->nff ? bsearch(funcname, gv->ff,
-	    gv->nff, sizeof(*gv->ff), cmp_failures) : NULL;
+	const struct func_policy *f = gv->nff && funcname ? bsearch(funcname,
+	    gv->ff, gv->nff, sizeof(*gv->ff), cmp_policy) : NULL;
+	struct fail_policy p = gv->policy;
 
-	return f ? f->max_failures : gv->max_failures;
+	if (f == NULL)
+		return p;
+	if (f->max_failures >= 0)
+		p.max_failures = (unsigned)f->max_failures;
+	if (f->retry_first)
+		p.retry_first = f->retry_first;
+	if (f->retry_max)
+		p.retry_max = f->retry_max;
+	return p;
 }
 
 gv_client *
@@ -209,7 +242,22 @@ client_dbset(gv_client *gv)
 void
 gv_set_max_failures(gv_client *gv, unsigned max_failures)
 {
-	gv->max_failures = max_failures;
+	gv->policy.max_failures = max_failures;
+}
+
+int
+gv_set_retry_backoff(gv_client *gv, unsigned first, unsigned max)
+{
+	if (first < 1 || first > GV_RETRY_FIRST_LIMIT)
+		return fail(gv, GV_EINVAL, "retry first %u is out of range "
+		    "1..%d", first, GV_RETRY_FIRST_LIMIT);
+	if (max < first || max > GV_RETRY_MAX_LIMIT)
+		return fail(gv, GV_EINVAL, "retry max %u is out of range "
+		    "%u..%d (at least the first)", max, first,
+		    GV_RETRY_MAX_LIMIT);
+	gv->policy.retry_first = first;
+	gv->policy.retry_max = max;
+	return GV_OK;
 }
 
 void
@@ -614,11 +662,13 @@ exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
 	}
 }
 
+#define LEAD_MAX 3                /* leading parameters of apply */
+
 static int
 apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
     enum sql_id any, const struct dbval *lead, size_t nlead)
 {
-	struct dbval p[4];
+	struct dbval p[LEAD_MAX + 2];
 	uint64_t affected;
 	struct db *db;
 	size_t n = 0;
@@ -680,10 +730,11 @@ gv_reschedule_job(gv_client *gv, const struct gv_job *job, const char *when)
 int
 gv_failed_job(gv_client *gv, const struct gv_job *job)
 {
-	unsigned mf = max_failures(gv, job->funcname);
-	struct dbval lead = DBV_U(mf ? mf : NEVER_PARK);
+	struct fail_policy p = fail_policy(gv, job->funcname);
+	struct dbval lead[LEAD_MAX] = { DBV_U(p.max_failures ? p.max_failures :
+	    NEVER_PARK), DBV_U(p.retry_first), DBV_U(p.retry_max) };
 
-	return apply(gv, job, SQL_FAIL, SQL_FAIL_ANY, &lead, 1);
+	return apply(gv, job, SQL_FAIL, SQL_FAIL_ANY, lead, LEAD_MAX);
 }
 
 int

@@ -68,6 +68,9 @@ struct key {
 /* A key of [function.NAME] without a value there takes the value of the
  * main sections: its field holds this. */
 #define UNSET (-1)
+/* A number of garivini.h as a default of the table. */
+#define DEF_(n) #n
+#define DEF(n) DEF_(n)
 
 static const struct key keys[] = {
 	{ "garivini", "gearman_servers", KT_SERVERS, "127.0.0.1:4730", 0, 0,
@@ -148,6 +151,17 @@ static const struct key keys[] = {
 	{ "controller", "job_timeout", KT_DOUBLE, "600", 0.1, 604800,
 	    0, R_CTL, G(controller.job_timeout),
 	    "seconds a job may run before it counts as failed" },
+	/* The n-th failure waits retry_first << (n - 1), at most retry_max.
+	 * retry_max stops at 30 days: a longer wait is a parked job in all
+	 * but name, and max_failures says that better. */
+	{ "controller", "retry_first", KT_INT, DEF(GV_RETRY_FIRST), 1,
+	    GV_RETRY_FIRST_LIMIT,
+	    0, R_CTL, G(controller.retry_first),
+	    "seconds a job waits after its first failure, doubling after each" },
+	{ "controller", "retry_max", KT_INT, DEF(GV_RETRY_MAX), 1,
+	    GV_RETRY_MAX_LIMIT,
+	    0, R_CTL, G(controller.retry_max),
+	    "most seconds a failed job waits; at least retry_first" },
 
 	/* [function.NAME]: one function's policy, over the sections above. */
 	{ FUNC_SECTION, "paused", KT_BOOL, "no", 0, 0,
@@ -165,6 +179,12 @@ static const struct key keys[] = {
 	{ FUNC_SECTION, "job_timeout", KT_DOUBLE, NULL, 0.1, 604800,
 	    0, R_CTL, F(job_timeout),
 	    "this function's job_timeout; none = [controller]'s" },
+	{ FUNC_SECTION, "retry_first", KT_INT, NULL, 1, GV_RETRY_FIRST_LIMIT,
+	    0, R_CTL, F(retry_first),
+	    "this function's retry_first; none = [controller]'s" },
+	{ FUNC_SECTION, "retry_max", KT_INT, NULL, 1, GV_RETRY_MAX_LIMIT,
+	    0, R_CTL, F(retry_max),
+	    "this function's retry_max; none = [controller]'s" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -804,6 +824,65 @@ check_required(struct parse *p)
 	}
 }
 
+/* The backoff of the function whose section is f (NULL: none). */
+static int
+retry_first(const struct config *cfg, const struct config_func *f)
+{
+	return f && f->retry_first != UNSET ? f->retry_first :
+	    cfg->controller.retry_first;
+}
+
+static int
+retry_max(const struct config *cfg, const struct config_func *f)
+{
+	return f && f->retry_max != UNSET ? f->retry_max :
+	    cfg->controller.retry_max;
+}
+
+/*
+ * A retry_max below retry_first would cap every delay at the first one and
+ * void the doubling without a word: refused, at the line of the key the
+ * section sets (retry_max when it sets both). A pair a function completes
+ * with [controller]'s value is checked as it takes effect.
+ */
+static void
+check_backoff_pair(struct parse *p, const char *section, const int *lines,
+    int row_first, int row_max, int first, int max, int inherits)
+{
+	if (max >= first)
+		return;
+	if (lines[row_max])
+		report(p, lines[row_max], section, "retry_max",
+		    "%d is less than retry_first (%d%s)", max, first,
+		    inherits && !lines[row_first] ? ", [controller]'s" : "");
+	else if (lines[row_first])
+		report(p, lines[row_first], section, "retry_first",
+		    "%d is more than retry_max (%d%s)", first, max,
+		    inherits ? ", [controller]'s" : "");
+}
+
+static void
+check_backoff(struct parse *p)
+{
+	const struct config *cfg = p->cfg;
+	char section[300];
+	size_t i;
+
+	check_backoff_pair(p, "controller", p->key_line,
+	    find_key("controller", "retry_first"),
+	    find_key("controller", "retry_max"), cfg->controller.retry_first,
+	    cfg->controller.retry_max, 0);
+	for (i = 0; i < cfg->nfuncs; i++) {
+		snprintf(section, sizeof(section), FUNC_SECTION ".%s",
+		    cfg->funcs[i].name);
+		check_backoff_pair(p, section, p->func_key_line[i],
+		    find_key(FUNC_SECTION, "retry_first"),
+		    find_key(FUNC_SECTION, "retry_max"),
+		    retry_first(cfg, &cfg->funcs[i]),
+		    retry_max(cfg, &cfg->funcs[i]), 1);
+	}
+}
+
 static struct config *
 load_stream(FILE *fp, const char *name, char *err, size_t errlen)
 {
@@ -833,6 +912,11 @@ load_stream(FILE *fp, const char *name, char *err, size_t errlen)
 		report(p, 0, NULL, NULL,
 		    "no database configured: add a [db.1] section");
 	check_required(p);
+	/* Only on an otherwise good file: a value refused above left its
+	 * default in place, and comparing that would report a pair nobody
+	 * wrote. Before the sort: func_key_line follows the file's order. */
+	if (p->nerrors == 0)
+		check_backoff(p);
 	if (p->nomem) {
 		errf(err, errlen, "%s: out of memory", name);
 		goto fail;
@@ -1236,4 +1320,16 @@ config_lease_seconds(const struct config *cfg, const char *funcname)
 
 	return f && f->lease_seconds != UNSET ? f->lease_seconds :
 	    cfg->queue_runner.lease_seconds;
+}
+
+int
+config_retry_first(const struct config *cfg, const char *funcname)
+{
+	return retry_first(cfg, config_func(cfg, funcname));
+}
+
+int
+config_retry_max(const struct config *cfg, const char *funcname)
+{
+	return retry_max(cfg, config_func(cfg, funcname));
 }

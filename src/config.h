@@ -41,6 +41,8 @@ struct config_func {
 	int lease_seconds;      /* -1: [queue_runner]'s */
 	int max_failures;       /* -1: [controller]'s */
 	double job_timeout;     /* -1: [controller]'s */
+	int retry_first;        /* -1: [controller]'s */
+	int retry_max;          /* -1: [controller]'s */
 };
 
 struct config {
@@ -80,6 +82,8 @@ struct config {
 		int processes;
 		int max_failures;
 		double job_timeout;
+		int retry_first;        /* seconds before the first retry */
+		int retry_max;          /* cap of the doubling delay */
 	} controller;
 
 	/* [function.NAME], sorted by name */
@@ -96,6 +100,8 @@ int config_watermark(const struct config *cfg, const char *funcname);
 int config_lease_seconds(const struct config *cfg, const char *funcname);
 int config_max_failures(const struct config *cfg, const char *funcname);
 double config_job_timeout(const struct config *cfg, const char *funcname);
+int config_retry_first(const struct config *cfg, const char *funcname);
+int config_retry_max(const struct config *cfg, const char *funcname);
 /* 1 if any function has a watermark (gearmand's depths are then read). */
 int config_any_watermark(const struct config *cfg);
 

@@ -98,8 +98,9 @@ struct gv_job {
 /* 1 if funcname is a function Garivini serves (refused as a job's). */
 int gv_funcname_reserved(const char *funcname);
 
-/* Open from garivini.ini ([db.N] sections; [controller] max_failures). NULL
- * on error, with the reason (file:line: key: ...) in err. */
+/* Open from garivini.ini ([db.N] sections; [controller] max_failures,
+ * retry_first and retry_max; the same keys of [function.NAME]). NULL on
+ * error, with the reason (file:line: key: ...) in err. */
 gv_client *gv_open_ini(const char *path, char *err, size_t errlen);
 /* Open from explicit settings. No connection is made until needed. */
 gv_client *gv_open(const struct gv_db_settings *dbs, size_t ndbs, char *err,
@@ -111,6 +112,18 @@ const char *gv_errmsg(const gv_client *gv);
  * A client of gv_open_ini starts with [controller] max_failures, and keeps
  * [function.NAME] max_failures, over this, for the functions that set it. */
 void gv_set_max_failures(gv_client *gv, unsigned max_failures);
+/* gv_failed_job's backoff: the n-th failure makes the job due again after
+ * first << (n - 1) seconds, at most max. gv_open starts with these defaults,
+ * gv_open_ini with [controller] retry_first and retry_max; garivini.ini
+ * takes the same bounds. */
+#define GV_RETRY_FIRST 120
+#define GV_RETRY_MAX 86400
+#define GV_RETRY_FIRST_LIMIT 86400      /* first is 1 .. this */
+#define GV_RETRY_MAX_LIMIT 2592000      /* max is first .. this (30 days) */
+/* Set the backoff. A client of gv_open_ini keeps [function.NAME]
+ * retry_first and retry_max, over these, for the functions that set them.
+ * GV_EINVAL, changing nothing, when first or max is out of its bounds. */
+int gv_set_retry_backoff(gv_client *gv, unsigned first, unsigned max);
 /* Keep retrying a completion, reschedule, failure or lease extension whose
  * database cannot be reached (not one the database refused), for up to
  * seconds (pausing 0.1 s doubling to
@@ -153,8 +166,9 @@ size_t gv_pending(const gv_client *gv);
 /* when: "never", "+SECONDS" or an absolute unix time "SECONDS". */
 int gv_reschedule_job(gv_client *gv, const struct gv_job *job,
     const char *when);
-/* Failed: failcount + 1 and retry after 2, 4, 8 ... minutes, at most a day;
- * parked (run_after = GV_NEVER) once failcount reaches max_failures. */
+/* Failed: failcount + 1 and retry after the backoff (gv_set_retry_backoff;
+ * by default 2, 4, 8 ... minutes, at most a day); parked (run_after =
+ * GV_NEVER) once failcount reaches max_failures. */
 int gv_failed_job(gv_client *gv, const struct gv_job *job);
 /* Seconds left of the job's lease (0 if it ran out); GV_ESTALE if the job
  * is gone, a newer attempt owns it, or it is not out (rescheduled, failed

@@ -20,15 +20,19 @@
 	"`coalesce`, run_after, flag, leased, priority) VALUES "
 #define JOB_INSERT_ROW "(?, ?, ?, ?, UNIX_TIMESTAMP() + ?, ?, ?, ?)"
 
-/* failcount 1 waits 2 minutes, 2 waits 4, 3 waits 8 ... at most a day. The
+/* The n-th failure waits retry_first << (n - 1) seconds, at most retry_max
+ * (by default 2, 4, 8 ... minutes, at most a day). The shift reads the old
+ * failcount, n - 1, capped at 30: retry_first (at most 86400, under 2^17)
+ * << 30 stays far inside the BIGINT UNSIGNED that << works in, and far
+ * above any retry_max, so the cap is what holds, never a wrapped value. The
  * run_after assignment comes first so it reads the old failcount whether or
- * not the server evaluates SET assignments left to right. The parameter is
- * the failure count that parks the job (a count failcount cannot reach means
- * never). */
+ * not the server evaluates SET assignments left to right. The first
+ * parameter is the failure count that parks the job (a count failcount
+ * cannot reach means never). */
 #define FAIL_SET "UPDATE job SET run_after = IF(failcount + 1 >= ?, " \
-	"2147483647, UNIX_TIMESTAMP() + LEAST(60 << LEAST(failcount + 1, 11), " \
-	"86400)), failcount = LEAST(failcount + 1, 255), leased = 0 " \
-	"WHERE jobid = ?"
+	"2147483647, UNIX_TIMESTAMP() + LEAST(CAST(? AS UNSIGNED) << " \
+	"LEAST(failcount, 30), CAST(? AS UNSIGNED))), " \
+	"failcount = LEAST(failcount + 1, 255), leased = 0 WHERE jobid = ?"
 
 /*
  * The states of a row, for gvctl, each defined here and nowhere else (gvctl(1)
@@ -151,8 +155,8 @@ static const struct sql_stmt {
 	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, leased = 0 WHERE "
 	    "jobid = ?",
 	    NULL, NULL, 2, 0 },
-	[SQL_FAIL] = { "fail", FAIL_SET " AND attempt = ?", NULL, NULL, 3, 0 },
-	[SQL_FAIL_ANY] = { "fail_any", FAIL_SET, NULL, NULL, 2, 0 },
+	[SQL_FAIL] = { "fail", FAIL_SET " AND attempt = ?", NULL, NULL, 5, 0 },
+	[SQL_FAIL_ANY] = { "fail_any", FAIL_SET, NULL, NULL, 4, 0 },
 	[SQL_EXTEND] = { "extend",
 	    "UPDATE job SET run_after = UNIX_TIMESTAMP() + ?, leased = 1 WHERE "
 	    "jobid = ? AND attempt = ?", NULL, NULL, 3, 0 },

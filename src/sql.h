@@ -48,8 +48,11 @@ enum sql_id {
 	SQL_RESCHEDULE_IN,   /* seconds, jobid, attempt */
 	SQL_RESCHEDULE_AT_ANY, /* when, jobid */
 	SQL_RESCHEDULE_IN_ANY, /* seconds, jobid */
-	SQL_FAIL,            /* max_failures, jobid, attempt */
-	SQL_FAIL_ANY,        /* max_failures, jobid */
+	SQL_FAIL,            /* max_failures, retry_first, retry_max, jobid,
+	                        attempt: parked at max_failures, else due
+	                        in min(retry_first << (failcount before),
+	                        retry_max) seconds */
+	SQL_FAIL_ANY,        /* max_failures, retry_first, retry_max, jobid */
 	SQL_EXTEND,          /* seconds, jobid, attempt */
 	SQL_EXTEND_ANY,      /* seconds, jobid */
 	SQL_FIND_UNIQUE,     /* funcname, uniqkey -> jobid */

@@ -276,42 +276,140 @@ START_TEST(priority_stored_and_checked)
 }
 END_TEST
 
-START_TEST(failed_job_backs_off)
+/* A new job of funcname, as a worker holding it would name it. */
+static struct gv_job
+new_job(gv_client *c, char *funcname)
 {
-	struct gv_new_job j = { .funcname = "flaky" };
-	struct gv_job job = { 0 };
-	static const long want[] = { 120, 240, 480 };
-	uint64_t id;
-	unsigned dbid;
+	struct gv_new_job j = { .funcname = funcname };
+	struct gv_job job = { .funcname = funcname, .fenced = 1 };
+
+	ck_assert_msg(gv_insert_job(c, &j, &job.jobid, &job.dbid, NULL) ==
+	    GV_OK, "%s", gv_errmsg(c));
+	return job;
+}
+
+/* Fail job through c: the seconds until it is due again. */
+static long long
+fail_due_in(gv_client *c, const struct gv_job *job)
+{
+	ck_assert_msg(gv_failed_job(c, job) == GV_OK, "%s", gv_errmsg(c));
+	return num(job->dbid, "SELECT " DUE_IN " FROM job WHERE jobid = %llu",
+	    (unsigned long long)job->jobid);
+}
+
+/* The n-th failure is due in want[n - 1] s (the second may have turned
+ * between the UPDATE and the read). */
+static void
+check_backoff(gv_client *c, const struct gv_job *job, const long *want,
+    int n)
+{
 	long long d;
 	int i;
 
-	ck_assert_int_eq(gv_insert_job(gv, &j, &id, &dbid, NULL), GV_OK);
-	job.jobid = id;
-	job.dbid = dbid;
-	job.fenced = 1;
-	for (i = 0; i < 3; i++) {
-		ck_assert_msg(gv_failed_job(gv, &job) == GV_OK, "%s",
-		    gv_errmsg(gv));
-		ck_assert_int_eq(num(dbid, "SELECT failcount FROM job WHERE "
-		    "jobid = %llu", (unsigned long long)id), i + 1);
-		d = num(dbid, "SELECT " DUE_IN " FROM job "
-		    "WHERE jobid = %llu", (unsigned long long)id);
-		ck_assert_msg(d >= want[i] - 1 && d <= want[i], "failure %d: "
-		    "due in %lld s, want %ld", i + 1, d, want[i]);
+	for (i = 0; i < n; i++) {
+		d = fail_due_in(c, job);
+		ck_assert_msg(d >= want[i] - 1 && d <= want[i], "%s, failure "
+		    "%d: due in %lld s, want %ld", job->funcname, i + 1, d,
+		    want[i]);
 	}
+}
+
+START_TEST(failed_job_backs_off)
+{
+	struct gv_job job = new_job(gv, "flaky");
+	static const long want[] = { 120, 240, 480 };
+	long long d;
+
+	check_backoff(gv, &job, want, 3);
+	ck_assert_int_eq(num(job.dbid, "SELECT failcount FROM job WHERE "
+	    "jobid = %llu", (unsigned long long)job.jobid), 3);
 	/* Parked once failcount reaches max_failures. */
 	gv_set_max_failures(gv, 4);
 	ck_assert_int_eq(gv_failed_job(gv, &job), GV_OK);
-	ck_assert_int_eq(num(dbid, "SELECT run_after FROM job WHERE jobid = "
-	    "%llu", (unsigned long long)id), GV_NEVER);
+	ck_assert_int_eq(num(job.dbid, "SELECT run_after FROM job WHERE jobid = "
+	    "%llu", (unsigned long long)job.jobid), GV_NEVER);
 	/* The cap: a day. */
 	gv_set_max_failures(gv, 0);
-	sql(dbid, "UPDATE job SET failcount = 20");
-	ck_assert_int_eq(gv_failed_job(gv, &job), GV_OK);
-	d = num(dbid, "SELECT " DUE_IN " FROM job WHERE "
-	    "jobid = %llu", (unsigned long long)id);
+	sql(job.dbid, "UPDATE job SET failcount = 20");
+	d = fail_due_in(gv, &job);
 	ck_assert_msg(d >= 86399 && d <= 86400, "capped delay %lld", d);
+}
+END_TEST
+
+/* gv_set_retry_backoff: its doubling and cap, a shift that cannot wrap
+ * however many failures, and bad values refused without a change. */
+START_TEST(retry_backoff_set)
+{
+	struct gv_job job = new_job(gv, "flaky");
+	static const long want[] = { 5, 10, 12, 12 };
+	long long d;
+
+	ck_assert_int_eq(gv_set_retry_backoff(gv, 5, 12), GV_OK);
+	check_backoff(gv, &job, want, 4);
+	gv_set_max_failures(gv, 0);
+	ck_assert_int_eq(gv_set_retry_backoff(gv, GV_RETRY_FIRST_LIMIT,
+	    GV_RETRY_MAX_LIMIT), GV_OK);
+	sql(job.dbid, "UPDATE job SET failcount = 254");
+	d = fail_due_in(gv, &job);
+	ck_assert_msg(d >= GV_RETRY_MAX_LIMIT - 1 && d <= GV_RETRY_MAX_LIMIT,
+	    "delay after 255 failures %lld", d);
+	ck_assert_int_eq(gv_set_retry_backoff(gv, 0, 10), GV_EINVAL);
+	ck_assert_ptr_nonnull(strstr(gv_errmsg(gv), "out of range 1..86400"));
+	ck_assert_int_eq(gv_set_retry_backoff(gv, 10, 5), GV_EINVAL);
+	ck_assert_ptr_nonnull(strstr(gv_errmsg(gv), "at least the first"));
+	ck_assert_int_eq(gv_set_retry_backoff(gv, GV_RETRY_FIRST_LIMIT + 1,
+	    GV_RETRY_MAX_LIMIT), GV_EINVAL);
+	ck_assert_int_eq(gv_set_retry_backoff(gv, 1, GV_RETRY_MAX_LIMIT + 1),
+	    GV_EINVAL);
+	/* Still the last good backoff: the first failure waits a day. */
+	sql(job.dbid, "UPDATE job SET failcount = 0");
+	d = fail_due_in(gv, &job);
+	ck_assert_msg(d >= 86399 && d <= 86400, "first delay %lld", d);
+}
+END_TEST
+
+/* A client of gv_open_ini keeps a function's retry_first and retry_max
+ * over the client's backoff; other functions keep the client's. */
+START_TEST(retry_backoff_per_function)
+{
+	static const char funcs[] = "\n[function.quick]\nretry_first = 3\n"
+	    "retry_max = 7\n[function.capped]\nretry_max = 200\n";
+	static const long quick[] = { 3, 6, 7 }, other[] = { 120, 240 },
+	    capped[] = { 120, 200 }, other_set[] = { 10, 20, 20 };
+	char path[] = "/tmp/it_client_ini.XXXXXX", err[CONFIG_ERRLEN];
+	const char *ini = getenv("GV_TEST_INI");
+	struct gv_job job;
+	char buf[8192];
+	gv_client *c;
+	FILE *in, *out;
+	size_t n;
+	int fd;
+
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	ck_assert_ptr_nonnull(out = fdopen(fd, "w"));
+	ck_assert_ptr_nonnull(in = fopen(ini, "r"));
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	fputs(funcs, out);
+	ck_assert_int_eq(fclose(out), 0);
+	c = gv_open_ini(path, err, sizeof(err));
+	unlink(path);
+	ck_assert_msg(c != NULL, "%s", err);
+
+	job = new_job(c, "quick");
+	check_backoff(c, &job, quick, 3);
+	job = new_job(c, "other");
+	check_backoff(c, &job, other, 2);
+	job = new_job(c, "capped");
+	check_backoff(c, &job, capped, 2);
+	/* The client's own backoff changes the others, not quick. */
+	ck_assert_int_eq(gv_set_retry_backoff(c, 10, 20), GV_OK);
+	job = new_job(c, "other");
+	check_backoff(c, &job, other_set, 3);
+	job = new_job(c, "quick");
+	check_backoff(c, &job, quick, 3);
+	gv_close(c);
 }
 END_TEST
 
@@ -848,6 +946,8 @@ main(void)
 	tcase_add_test(tc, delay_sets_run_after);
 	tcase_add_test(tc, priority_stored_and_checked);
 	tcase_add_test(tc, failed_job_backs_off);
+	tcase_add_test(tc, retry_backoff_set);
+	tcase_add_test(tc, retry_backoff_per_function);
 	tcase_add_test(tc, every_byte_round_trips);
 	tcase_add_test(tc, completion_is_fenced);
 	tcase_add_test(tc, original_client_rows);

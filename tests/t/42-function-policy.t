@@ -2,7 +2,8 @@
 # [function.NAME]: a paused function's jobs are stored, by clients and by
 # inject_jobs, and not dispatched, while other functions go on; a HUP that
 # resumes it runs each of them once; a function's own watermark holds in
-# gearmand; gvctl shows what is paused.
+# gearmand; a function's own max_failures, job_timeout, lease and retry
+# backoff take effect; gvctl shows what is paused.
 use strict;
 use warnings;
 use Test::More;
@@ -20,7 +21,10 @@ my %base = ('queue_runner.lease_seconds' => 60,
     'function.capped.queue_watermark_depth' => 5,
     'function.flaky.max_failures' => 1, 'function.flakyll.max_failures' => 1,
     'function.slowll.job_timeout' => 1,
-    'function.longlease.lease_seconds' => 100);
+    'function.longlease.lease_seconds' => 100,
+    # 5, 10, then the cap of 12 s; parked at the 4th failure.
+    (map { ("function.$_.retry_first" => 5, "function.$_.retry_max" => 12,
+        "function.$_.max_failures" => 4) } qw(backoff backoffll)));
 my $ini = $t->write_ini(%base);
 my $master = $t->spawn($t->build_path('garivini'), '-c', $ini);
 ok($t->wait_for_log(qr/master notice: ready/, 30), 'the master is ready');
@@ -100,11 +104,13 @@ inject('flaky', 1);
 inject('flakydef', 1);
 inject('flakyll', 1, '-m', 'latency');
 inject('slowll', 1, '-m', 'latency');
+# failcount, parked, seconds until due and leased of a function's job.
 my $state = sub {
 	my ($f) = @_;
-	my ($fc, $parked) = $t->dbh(1)->selectrow_array('SELECT failcount, '
-	    . 'run_after = 2147483647 FROM job WHERE funcname = ?', undef, $f);
-	return [$fc // -1, $parked // -1];
+	my @row = $t->dbh(1)->selectrow_array('SELECT failcount, '
+	    . 'run_after = 2147483647, CAST(run_after AS SIGNED) - '
+	    . 'UNIX_TIMESTAMP(), leased FROM job WHERE funcname = ?', undef, $f);
+	return @row ? \@row : [-1, -1, 0, -1];
 };
 for my $f (qw(flaky flakyll)) {
 	ok($t->wait_for("$f to be parked", 20,
@@ -115,6 +121,47 @@ ok($t->wait_for('flakydef to fail once', 20,
     sub { $state->('flakydef')->[0] == 1 }), 'flakydef failed once');
 is($state->('flakydef')->[1], 0, 'and, with the default max_failures, is '
     . 'not parked');
+
+# A function's own retry backoff, in libgarivini (gv_failed_job of a client
+# of the INI) and in the Controller; other functions keep [controller]'s.
+my @failing = (['backoff'], ['backoffll', '-m', 'latency'],
+    ['flakydefll', '-m', 'latency']);
+push @workers, map { my ($f, @mode) = @$_; $t->spawn($t->build_path(
+    'gv_consume'), '-c', $ini, '-f', $f, @mode, '--fail') } @failing;
+sleep 1;
+inject($_->[0], 1, @$_[1 .. $#$_]) for @failing;
+# Failed n times and waiting for its retry (not out again yet).
+my $failed = sub {
+	my ($f, $n) = @_;
+	my $s = $state->($f);
+	return $s->[0] == $n && $s->[3] == 0;
+};
+my $skip_ahead = sub {
+	$t->dbh(1)->do('UPDATE job SET run_after = UNIX_TIMESTAMP() WHERE '
+	    . 'funcname = ?', undef, $_[0]);
+};
+for my $f (qw(backoff backoffll)) {
+	my @want = (5, 10, 12);
+	for my $n (1 .. 3) {
+		ok($t->wait_for("$f to fail $n times", 20,
+		    sub { $failed->($f, $n) }), "$f: failure $n")
+		    or diag(explain($state->($f)));
+		my $in = $state->($f)->[2];
+		ok($in > $want[$n - 1] - 3 && $in <= $want[$n - 1], "$f: "
+		    . "failure $n waits $want[$n - 1] s (got $in)");
+		$skip_ahead->($f);
+	}
+	ok($t->wait_for("$f to be parked", 20,
+	    sub { $state->($f)->[1] == 1 }), "$f: parked at its 4th failure")
+	    or diag(explain($state->($f)));
+}
+ok($t->wait_for('flakydefll to fail once', 20,
+    sub { $failed->('flakydefll', 1) }), 'flakydefll failed once');
+for my $f (qw(flakydef flakydefll)) {
+	my $in = $state->($f)->[2];
+	ok($in > 100 && $in <= 120, "$f: [controller]'s first retry, 120 s "
+	    . "(got $in)");
+}
 ok($t->wait_for('slowll to time out', 15,
     sub { $state->('slowll')->[0] == 1 }), 'slowll: failed after its '
     . 'job_timeout of 1 s, though its worker takes 4');

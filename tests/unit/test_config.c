@@ -103,6 +103,8 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->controller.processes, 2);
 	ck_assert_int_eq(cfg->controller.max_failures, 10);
 	ck_assert_double_eq(cfg->controller.job_timeout, 600);
+	ck_assert_int_eq(cfg->controller.retry_first, 120);
+	ck_assert_int_eq(cfg->controller.retry_max, 86400);
 	config_free(cfg);
 	config_free(NULL);
 }
@@ -143,7 +145,9 @@ START_TEST(test_every_key_set)
 	    "[controller]\n"
 	    "processes = 8\n"
 	    "max_failures = 0\n"
-	    "job_timeout = 12.5\n");
+	    "job_timeout = 12.5\n"
+	    "retry_first = 30\n"
+	    "retry_max = 3600\n");
 
 	ck_assert_str_eq(cfg->gearman_servers, "gm1:4731, gm2");
 	ck_assert_uint_eq(cfg->nservers, 2);
@@ -180,6 +184,8 @@ START_TEST(test_every_key_set)
 	ck_assert_int_eq(cfg->controller.processes, 8);
 	ck_assert_int_eq(cfg->controller.max_failures, 0);
 	ck_assert_double_eq(cfg->controller.job_timeout, 12.5);
+	ck_assert_int_eq(cfg->controller.retry_first, 30);
+	ck_assert_int_eq(cfg->controller.retry_max, 3600);
 	config_free(cfg);
 }
 END_TEST
@@ -250,6 +256,12 @@ static const struct bound bounds[] = {
 	{ "controller", "processes", "0", "1024", "-1", "1025" },
 	{ "controller", "max_failures", "0", "255", "-1", "256" },
 	{ "controller", "job_timeout", "0.1", "604800", "0.05", "604800.1" },
+	{ "controller", "retry_first", "1", "86400", "0", "86401" },
+	/* Its low end, 1, is refused beside the default retry_first: see
+	 * test_retry_backoff. */
+	{ "controller", "retry_max", "120", "2592000", "0", "2592001" },
+	{ "function.f", "retry_first", "1", "86400", "0", "86401" },
+	{ "function.f", "retry_max", "120", "2592000", "0", "2592001" },
 };
 
 /* The key on line 4 in every case, after [db.1] and its database. */
@@ -365,6 +377,72 @@ START_TEST(test_duplicates)
 	    "t.ini:5: [garivini]: duplicate section (first on line 1)");
 	load_bad("[garivini]\nuser = a\n" DB1 "[garivini]\nuser = b\n",
 	    "t.ini:6: [garivini] user: already set on line 2");
+}
+END_TEST
+
+/* retry_first and retry_max, in [controller] and over it per function, and
+ * the pair refused where the cap is below the first delay. */
+START_TEST(test_retry_backoff)
+{
+	static const struct {
+		const char *func;
+		int first, max;
+	} want[] = { { "f", 5, 600 }, { "g", 30, 60 }, { "h", 30, 600 },
+	    { "i", 1, 1 }, { "other", 30, 600 } };
+	struct config *cfg;
+	size_t i;
+
+	cfg = load_ok(DB1);
+	ck_assert_int_eq(config_retry_first(cfg, "f"), 120);
+	ck_assert_int_eq(config_retry_max(cfg, "f"), 86400);
+	config_free(cfg);
+	cfg = load_ok(DB1 "[controller]\nretry_first = 30\nretry_max = 600\n"
+	    "[function.f]\nretry_first = 5\n[function.g]\nretry_max = 60\n"
+	    "[function.h]\nmax_failures = 2\n"
+	    "[function.i]\nretry_first = 1\nretry_max = 1\n");
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		ck_assert_msg(config_retry_first(cfg, want[i].func) ==
+		    want[i].first, "%s: retry_first %d", want[i].func,
+		    config_retry_first(cfg, want[i].func));
+		ck_assert_msg(config_retry_max(cfg, want[i].func) ==
+		    want[i].max, "%s: retry_max %d", want[i].func,
+		    config_retry_max(cfg, want[i].func));
+	}
+	config_free(cfg);
+
+	load_bad(DB1 "[controller]\nretry_first = 300\nretry_max = 200\n",
+	    "t.ini:5: [controller] retry_max: 200 is less than retry_first "
+	    "(300)");
+	ck_assert_int_eq(count_lines(err), 1);
+	load_bad(DB1 "[controller]\nretry_max = 60\n",
+	    "t.ini:4: [controller] retry_max: 60 is less than retry_first "
+	    "(120)");
+	load_bad(DB1 "[function.f]\nretry_first = 50\nretry_max = 40\n",
+	    "t.ini:5: [function.f] retry_max: 40 is less than retry_first "
+	    "(50)");
+	/* A function's pair completed by [controller]'s value. */
+	load_bad(DB1 "[function.f]\nretry_max = 60\n",
+	    "t.ini:4: [function.f] retry_max: 60 is less than retry_first "
+	    "(120, [controller]'s)");
+	load_bad(DB1 "[controller]\nretry_max = 100\n[function.f]\n"
+	    "retry_first = 200\n", "t.ini:6: [function.f] retry_first: 200 "
+	    "is more than retry_max (100, [controller]'s)");
+	/* and [controller]'s own pair, with the default retry_first. */
+	ck_assert_ptr_nonnull(strstr(err, "t.ini:4: [controller] retry_max: "
+	    "100 is less than retry_first (120)"));
+	ck_assert_int_eq(count_lines(err), 2);
+	config_free(load_ok(DB1 "[controller]\nretry_first = 10\n"
+	    "[function.f]\nretry_max = 10\n"));
+	/* Out of range, named with file and line. */
+	load_bad(DB1 "[function.f]\nretry_first = 0\n",
+	    "t.ini:4: [function.f] retry_first: 0 is out of range 1..86400");
+	load_bad(DB1 "[controller]\nretry_max = 2592001\n",
+	    "t.ini:4: [controller] retry_max: 2592001 is out of range "
+	    "1..2592000");
+	/* A refused value is not compared as well. */
+	load_bad(DB1 "[controller]\nretry_first = x\nretry_max = 60\n",
+	    "t.ini:4: [controller] retry_first: 'x' is not an integer");
+	ck_assert_int_eq(count_lines(err), 1);
 }
 END_TEST
 
@@ -789,6 +867,10 @@ static const struct role_case role_cases[] = {
 	{ NULL, "[function.f]\nmax_failures = 3", 1, 1, 0, 1 },
 	{ NULL, "[function.f]\njob_timeout = 3", 1, 1, 0, 1 },
 	{ NULL, "[function.f]\nlease_seconds = 3", 0, 0, 0, 1 },
+	{ NULL, "retry_first = 60", 1, 1, 0, 1 },
+	{ NULL, "retry_max = 600", 1, 1, 0, 1 },
+	{ NULL, "[function.f]\nretry_first = 5", 1, 1, 0, 1 },
+	{ NULL, "[function.f]\nretry_max = 600", 1, 1, 0, 1 },
 	/* A section that sets nothing changes nothing. */
 	{ NULL, "[function.f]", 1, 1, 1, 1 },
 	{ NULL, "[function.f]\npaused = no", 1, 1, 1, 1 },
@@ -935,8 +1017,8 @@ START_TEST(test_dump)
 	ck_assert_ptr_nonnull(strstr(d, "[queue_runner] batch_max_bytes = "
 	    "67108864  (default 67108864; reload: yes)"));
 	ck_assert_ptr_nonnull(strstr(d, "[controller] processes = 2"));
-	/* 11 [garivini] keys, 6 per database, 6 + 1 + 3 in the pools. */
-	ck_assert_int_eq(count_lines(d) - 1, 11 + 2 * 6 + 10);
+	/* 11 [garivini] keys, 6 per database, 6 + 1 + 5 in the pools. */
+	ck_assert_int_eq(count_lines(d) - 1, 11 + 2 * 6 + 12);
 	config_free(cfg);
 }
 END_TEST
@@ -971,6 +1053,7 @@ config_suite(void)
 	tcase_add_test(tc, test_sample);
 	tcase_add_test(tc, test_dump);
 	tcase_add_test(tc, test_function_sections);
+	tcase_add_test(tc, test_retry_backoff);
 	suite_add_tcase(s, tc);
 	return s;
 }

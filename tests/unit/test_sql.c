@@ -44,6 +44,27 @@ START_TEST(test_variable_statements)
 }
 END_TEST
 
+/* A fixed statement binds as many parameters as the table says; the backoff
+ * of a failure is two of them, after max_failures. */
+START_TEST(test_fixed_params)
+{
+	int id;
+
+	for (id = 0; id < SQL_COUNT; id++) {
+		if (sql_variable((enum sql_id)id))
+			continue;
+		ck_assert_msg(count(sql_text((enum sql_id)id, 0, NULL, 0), "?") ==
+		    sql_params_fixed((enum sql_id)id), "%s",
+		    sql_name((enum sql_id)id));
+	}
+	ck_assert_uint_eq(sql_params_fixed(SQL_FAIL), 5);
+	ck_assert_uint_eq(sql_params_fixed(SQL_FAIL_ANY), 4);
+	ck_assert_ptr_nonnull(strstr(sql_text(SQL_FAIL, 0, NULL, 0),
+	    "LEAST(CAST(? AS UNSIGNED) << LEAST(failcount, 30), "
+	    "CAST(? AS UNSIGNED))"));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -53,6 +74,7 @@ main(void)
 	int failed;
 
 	tcase_add_test(tc, test_variable_statements);
+	tcase_add_test(tc, test_fixed_params);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
