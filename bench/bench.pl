@@ -814,8 +814,9 @@ sub load_backlog {
 sub due_scan {
 	my ($n) = @_;
 	my $dbh = $t->dbh(1);
-	my $q = 'SELECT funcname, MIN(run_after) FROM job WHERE run_after <= '
-	    . 'UNIX_TIMESTAMP() GROUP BY funcname';
+	# The QueueRunner's scan (SQL_DUE_FUNCS): per function and priority.
+	my $q = 'SELECT funcname, priority, MIN(run_after) FROM job WHERE '
+	    . 'run_after <= UNIX_TIMESTAMP() GROUP BY funcname, priority';
 	my ($funcs, @ms);
 	for (1 .. $n) {
 		my $t0 = time;
@@ -1187,8 +1188,8 @@ sub report {
 	$tgt->('master + default pools < 50 MB RSS (after load)', $m || undef,
 	    '%.1f MB', $m && $m < 50);
 
-	print "\nthe due-function scan (SELECT funcname, MIN(run_after) ... "
-	    . "GROUP BY funcname) through DBI, after the load and after the "
+	print "\nthe due-function scan (SELECT funcname, priority, "
+	    . "MIN(run_after) ... GROUP BY funcname, priority) through DBI, after the load and after the "
 	    . "run: median ms of N runs, functions found, MariaDB's plan:\n";
 	for (@order, [round_cost => "claim, $RC_FUNCS functions due"]) {
 		my ($k, $label) = @$_;
