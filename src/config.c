@@ -145,6 +145,12 @@ static const struct key keys[] = {
 
 	{ "controller", "processes", KT_INT, "2", 0, 1024,
 	    0, 0, G(controller.processes), "Controller children" },
+	/* Each job in flight holds a connection to its gearmand (closing it
+	 * is how a job no worker took is taken back), so the bound is
+	 * gearmand's file descriptors more than this process. */
+	{ "controller", "concurrency", KT_INT, "64", 1, 1024,
+	    0, R_CTL, G(controller.concurrency),
+	    "jobs one Controller runs at once" },
 	{ "controller", "max_failures", KT_INT, "10", 0, 255,
 	    0, R_CTL, G(controller.max_failures),
 	    "failures after which a job is parked; 0 = retry forever" },

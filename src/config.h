@@ -80,6 +80,7 @@ struct config {
 	} injector;
 	struct {
 		int processes;
+		int concurrency;        /* jobs in flight per Controller */
 		int max_failures;
 		double job_timeout;
 		int retry_first;        /* seconds before the first retry */

@@ -467,6 +467,18 @@ db_maybe_applied(const struct db *db)
  * and carrying on would run the rest in autocommit, without the locks the
  * transaction took (a claim's lease written on rows it no longer holds). */
 void
+db_thread_init(void)
+{
+	mysql_thread_init();
+}
+
+void
+db_thread_end(void)
+{
+	mysql_thread_end();
+}
+
+void
 db_disconnect(struct db *db)
 {
 	/* The connection first: closing it detaches its statements (both

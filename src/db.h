@@ -71,6 +71,12 @@ int db_healthy(const struct db *db, double now);
 double db_backoff_left(const struct db *db, double now);
 /* Close the connection (after fork, or on shutdown). */
 void db_disconnect(struct db *db);
+/* A thread that makes database calls, other than the one that made the
+ * first, calls db_thread_init before its first and db_thread_end before it
+ * exits: MySQL's client library keeps state per thread (MariaDB's needs
+ * neither, and ignores both). */
+void db_thread_init(void);
+void db_thread_end(void);
 /* The server's error number of the last failure (0 if none). */
 unsigned db_errno(const struct db *db);
 /* 1 if the last failure was a deadlock or a lock wait timeout: the server

@@ -1,21 +1,45 @@
 /*
  * controller: the worker of run_queued_job (low-latency mode). It runs the
- * job's function synchronously through gearman, with the job document as
- * the workload (what the original Controller sent: workers decode it and use
- * "arg"), and deletes the row on success or applies the backoff on failure,
- * exception or timeout.
+ * job's function through gearman as a foreground task, with the job
+ * document as the workload (what the original Controller sent: workers
+ * decode it and use "arg"), and deletes the row on success or applies the
+ * backoff on failure, exception or timeout.
  *
  * The database row is the truth, not gearmand's copy. A copy is claimed
  * for this run by extending its lease, fenced by the attempt it names: a
  * copy whose row is gone (the job completed) or whose row a newer dispatch
- * owns is stale and never runs. run_queued_job itself always succeeds once
- * handled, so gearmand never runs a copy again on its own.
+ * owns is stale and never runs.
+ *
+ * Jobs in flight. One Controller runs up to [controller] concurrency jobs
+ * at once, each on a thread of its own (a slot) that submits the job on
+ * its own connection to the job's gearmand and waits for the result with
+ * the job's deadlines (job_timeout, lease extensions). The main thread
+ * takes run_queued_job work only while a slot is free, and answers it as
+ * soon as the job is in a slot's hands; a flusher thread writes held
+ * completions within their window (5 ms), whatever the slots are waiting
+ * for. All of them share one database connection under one lock.
+ *
+ * Why threads and not one event loop (tried first): libgearman waits on
+ * the connections of one client or of one worker, never both, and takes no
+ * descriptor of ours; and a job that no worker took can only be taken back
+ * by closing the connection that submitted it (gearmand drops a foreground
+ * job whose clients are gone), which must happen before its row is
+ * rescheduled, or it could run twice. One connection per job in flight
+ * keeps that, and a thread per slot keeps each job's code straight-line.
+ *
+ * Why nothing runs twice when nothing breaks: run_queued_job is answered
+ * once the job is in a slot, so gearmand never hands the same copy to a
+ * second Controller while the first runs it; a Controller that dies leaves
+ * its jobs to their leases, after which a QueueRunner sends them again.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "client.h"
 #include "gm.h"
@@ -28,6 +52,7 @@
 #define WAIT_MS 1000           /* slice of waiting for a job's result */
 #define CONNECT_TIMEOUT_MS 3000 /* connecting and asking for exceptions */
 #define UNSENT_RETRY "+5"      /* no gearmand took the job: due this soon */
+#define SLOT_WAIT 1.0          /* the main thread's heartbeat while full */
 
 enum outcome {
 	RUN_DONE,       /* WORK_COMPLETE */
@@ -38,22 +63,80 @@ enum outcome {
 	RUN_ABANDONED,  /* stopping, and no worker had started it */
 };
 
-struct controller {
-	struct role_ctx *ctx;
-	const struct config *cfg;
-	gv_client *gv;
-	struct gm_pool *gm;
-	gearman_client_st **clients;  /* per server, for synchronous runs */
+struct controller;
+
+/* One job in flight: its thread, its connections, what its worker said. */
+struct slot {
+	struct controller *c;
+	pthread_t thread;
+	pthread_cond_t wake;          /* a job was handed over, or done */
+	gearman_client_st **clients;  /* per server */
+	struct gv_job job;            /* the job in hand */
+	struct buf doc;               /* its document */
+	int has_job;
 	int created;                  /* gearmand acknowledged the job */
 	char message[512];            /* the worker's warning or exception */
 	char err[1024];
 };
 
+struct controller {
+	struct role_ctx *ctx;
+	const struct config *cfg;
+	/* The lock guards gv (one database connection), gm's choices and
+	 * backoffs, and the slots' hand-over fields. */
+	pthread_mutex_t lock;
+	pthread_cond_t freed;         /* a slot became free */
+	pthread_cond_t held;          /* a completion is held */
+	gv_client *gv;
+	struct gm_pool *gm;
+	struct slot *slots;
+	size_t nslots;
+	size_t busy;                  /* slots with a job */
+	size_t nthreads;              /* slot threads started */
+	int done;                     /* the threads are to end */
+	int flushing;                 /* the flusher started */
+	pthread_t flusher;
+	char err[1024];               /* the main thread's */
+};
+
+static void
+lock(struct controller *c)
+{
+	pthread_mutex_lock(&c->lock);
+}
+
+static void
+unlock(struct controller *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Wait on cond until time_mono() reaches until (at most). */
+static void
+wait_until(pthread_cond_t *cond, pthread_mutex_t *m, double until)
+{
+	struct timespec ts;
+	double now, left;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = time_mono();
+	left = until - now;
+	if (left <= 0)
+		return;
+	ts.tv_sec += (time_t)left;
+	ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cond, m, &ts);
+}
+
 /* A worker's message as a log can show it. A Perl worker's exception is a
  * Storable blob: its binary head and tail are dropped, other bytes that are
  * not printable ASCII become '?'. */
 static void
-keep_message(struct controller *c, const void *data, size_t len)
+keep_message(struct slot *c, const void *data, size_t len)
 {
 	const unsigned char *p = data, *end = p + len;
 	size_t i, n;
@@ -73,7 +156,7 @@ keep_message(struct controller *c, const void *data, size_t len)
 static gearman_return_t
 on_created(gearman_task_st *task)
 {
-	struct controller *c = gearman_task_context(task);
+	struct slot *c = gearman_task_context(task);
 
 	c->created = 1;
 	return GEARMAN_SUCCESS;
@@ -82,14 +165,14 @@ on_created(gearman_task_st *task)
 static gearman_return_t
 on_warning(gearman_task_st *task)
 {
-	struct controller *c = gearman_task_context(task);
+	struct slot *c = gearman_task_context(task);
 
 	keep_message(c, gearman_task_data(task), gearman_task_data_size(task));
 	return GEARMAN_SUCCESS;
 }
 
 static void
-keep_exception(struct controller *c, const gearman_task_st *task)
+keep_exception(struct slot *c, const gearman_task_st *task)
 {
 	const gearman_string_t exc = gearman_task_exception(task);
 
@@ -98,7 +181,7 @@ keep_exception(struct controller *c, const gearman_task_st *task)
 }
 
 static void
-drop_client(struct controller *c, size_t i)
+drop_client(struct slot *c, size_t i)
 {
 	if (c->clients[i]) {
 		gearman_client_free(c->clients[i]);
@@ -114,9 +197,9 @@ drop_client(struct controller *c, size_t i)
  * wait for a job's result comes back every WAIT_MS.
  */
 static gearman_client_st *
-run_client(struct controller *c, size_t i)
+run_client(struct slot *c, size_t i)
 {
-	const struct config_server *srv = gm_pool_server(c->gm, i);
+	const struct config_server *srv = gm_pool_server(c->c->gm, i);
 	gearman_client_st *cl;
 
 	if (c->clients[i])
@@ -148,7 +231,7 @@ fail:
 }
 
 /* Keep the job hidden while it runs. A stale answer only means our result
- * will not count; the run goes on. */
+ * will not count; the run goes on. Called with the lock held. */
 static void
 extend(struct controller *c, const struct gv_job *job)
 {
@@ -165,16 +248,14 @@ extend(struct controller *c, const struct gv_job *job)
 }
 
 /* Milliseconds to wait for a result: up to the next thing to do (the
- * deadline, a lease extension, held completions falling due: flush_due,
- * 0 when none), at most WAIT_MS so the heartbeat goes on. */
+ * deadline, a lease extension), at most WAIT_MS so the heartbeat and the
+ * stop flag are seen. */
 static int
-wait_ms(double deadline, double next_extend, double flush_due)
+wait_ms(double deadline, double next_extend)
 {
 	double until = deadline < next_extend ? deadline : next_extend;
 	double ms;
 
-	if (flush_due > 0 && flush_due < until)
-		until = flush_due;
 	ms = (until - time_mono()) * 1000 + 1;
 	if (ms > WAIT_MS)
 		return WAIT_MS;
@@ -188,9 +269,9 @@ wait_ms(double deadline, double next_extend, double flush_due)
  * worker runs must be waited for.
  */
 static int
-started(struct controller *c, size_t s, gearman_task_st *task)
+started(struct slot *sl, size_t s, gearman_task_st *task)
 {
-	const struct config_server *srv = gm_pool_server(c->gm, s);
+	const struct config_server *srv = gm_pool_server(sl->c->gm, s);
 	gearman_client_st *cl;
 	bool known = true, running = true;
 	uint32_t num, den;
@@ -207,37 +288,48 @@ started(struct controller *c, size_t s, gearman_task_st *task)
 	return !known || running;
 }
 
-/* Run the job on server s and wait for its result, extending its lease
- * every third of lease_seconds. */
-static enum outcome
-run_on(struct controller *c, size_t s, const struct gv_job *job,
-    const char *unique, const void *doc, size_t len)
+/* Submit the job on server s at its priority. */
+static gearman_task_st *
+submit(struct slot *sl, gearman_client_st *cl, const char *unique,
+    gearman_return_t *ret)
 {
+	const struct gv_job *job = &sl->job;
+	const char *f = job->funcname, *doc = sl->doc.data;
+	size_t len = sl->doc.len;
+
+	/* At the job's priority: the worker's queue orders the foreground
+	 * jobs of every Controller, as the QueueRunner's submissions do. */
+	if (job->priority > 0)
+		return gearman_client_add_task_high(cl, NULL, sl, f, unique,
+		    doc, len, ret);
+	if (job->priority < 0)
+		return gearman_client_add_task_low(cl, NULL, sl, f, unique,
+		    doc, len, ret);
+	return gearman_client_add_task(cl, NULL, sl, f, unique, doc, len,
+	    ret);
+}
+
+/* Run the slot's job on server s and wait for its result, extending its
+ * lease every third of lease_seconds. */
+static enum outcome
+run_on(struct slot *sl, size_t s, const char *unique)
+{
+	struct controller *c = sl->c;
+	const struct gv_job *job = &sl->job;
 	double lease_step = config_lease_seconds(c->cfg, job->funcname) / 3.0;
-	double now, deadline, next_extend, flush_due;
+	double now, deadline, next_extend;
 	gearman_client_st *cl;
 	gearman_task_st *task;
 	gearman_return_t ret;
 	enum outcome out;
 
-	if ((cl = run_client(c, s)) == NULL)
+	if ((cl = run_client(sl, s)) == NULL)
 		return RUN_UNSENT;
-	c->created = 0;
-	c->message[0] = '\0';
-	/* At the job's priority: the worker's queue orders the foreground
-	 * jobs of every Controller, as the QueueRunner's submissions do. */
-	if (job->priority > 0)
-		task = gearman_client_add_task_high(cl, NULL, c, job->funcname,
-		    unique, doc, len, &ret);
-	else if (job->priority < 0)
-		task = gearman_client_add_task_low(cl, NULL, c, job->funcname,
-		    unique, doc, len, &ret);
-	else
-		task = gearman_client_add_task(cl, NULL, c, job->funcname,
-		    unique, doc, len, &ret);
-	if (task == NULL) {
-		errf(c->err, sizeof(c->err), "%s", gearman_client_error(cl));
-		drop_client(c, s);
+	sl->created = 0;
+	sl->message[0] = '\0';
+	if ((task = submit(sl, cl, unique, &ret)) == NULL) {
+		errf(sl->err, sizeof(sl->err), "%s", gearman_client_error(cl));
+		drop_client(sl, s);
 		return RUN_UNSENT;
 	}
 	now = time_mono();
@@ -249,17 +341,17 @@ run_on(struct controller *c, size_t s, const struct gv_job *job,
 			break;
 		if (ret == GEARMAN_IO_WAIT) {
 			gearman_client_set_timeout(cl, wait_ms(deadline,
-			    next_extend, client_flush_due(c->gv)));
+			    next_extend));
 			ret = gearman_client_wait(cl);
 		}
 		if (ret != GEARMAN_SUCCESS && ret != GEARMAN_IO_WAIT &&
 		    ret != GEARMAN_TIMEOUT) {
-			errf(c->err, sizeof(c->err), "%s",
+			errf(sl->err, sizeof(sl->err), "%s",
 			    gearman_client_error(cl));
 			/* Freeing the client ends the job on gearmand if no
 			 * worker has it yet. */
-			drop_client(c, s);
-			return c->created ? RUN_LOST : RUN_UNSENT;
+			drop_client(sl, s);
+			return sl->created ? RUN_LOST : RUN_UNSENT;
 		}
 		scoreboard_heartbeat(c->ctx->sb);
 		now = time_mono();
@@ -268,25 +360,20 @@ run_on(struct controller *c, size_t s, const struct gv_job *job,
 			 * is connected, and would run later although it is
 			 * now failed: freeing the client removes it (unless
 			 * a worker already runs it, which no one can stop). */
-			drop_client(c, s);
+			drop_client(sl, s);
 			return RUN_TIMEOUT;
 		}
 		if (now >= next_extend) {
+			lock(c);
 			extend(c, job);
+			unlock(c);
 			next_extend = now + lease_step;
 		}
-		/* The completions of the jobs before this one are written
-		 * within their window, not when this job ends: held for a
-		 * job of minutes, they outlived their leases and those jobs
-		 * ran again (26-fast-then-slow). */
-		flush_due = client_flush_due(c->gv);
-		if (flush_due > 0 && now >= flush_due)
-			gm_flush(c->gv, c->ctx->sb);
 		/* A job still queued (no worker for its function) is not in
 		 * hand yet: a graceful stop need not wait for it. Freeing
 		 * the client takes it off gearmand's queue. */
-		if (*c->ctx->stop && c->created && !started(c, s, task)) {
-			drop_client(c, s);
+		if (*c->ctx->stop && sl->created && !started(sl, s, task)) {
+			drop_client(sl, s);
 			return RUN_ABANDONED;
 		}
 	}
@@ -295,14 +382,14 @@ run_on(struct controller *c, size_t s, const struct gv_job *job,
 		out = RUN_DONE;
 		break;
 	case GEARMAN_WORK_EXCEPTION:
-		keep_exception(c, task);
+		keep_exception(sl, task);
 		out = RUN_FAILED;
 		break;
 	case GEARMAN_WORK_FAIL:
 		out = RUN_FAILED;
 		break;
 	default:
-		snprintf(c->message, sizeof(c->message), "%s",
+		snprintf(sl->message, sizeof(sl->message), "%s",
 		    gearman_strerror(gearman_task_return(task)));
 		out = RUN_FAILED;
 		break;
@@ -315,9 +402,10 @@ run_on(struct controller *c, size_t s, const struct gv_job *job,
  * same choice a QueueRunner makes. A server that cannot take the job is
  * backed off and the next choice tried. */
 static enum outcome
-run(struct controller *c, const struct gv_job *job, const void *doc,
-    size_t len)
+run(struct slot *sl)
 {
+	struct controller *c = sl->c;
+	const struct gv_job *job = &sl->job;
 	char uniq[GM_UNIQUE_MAX + 1];
 	const char *unique = gm_unique(job->uniqkey, uniq);
 	size_t tries, s, n = gm_pool_count(c->gm);
@@ -325,44 +413,53 @@ run(struct controller *c, const struct gv_job *job, const void *doc,
 	int reused;
 
 	for (tries = 0; tries < 2 * n && out == RUN_UNSENT; tries++) {
+		lock(c);
 		s = gm_pool_choose_job(c->gm, job->jobid, job->dbid, unique);
-		reused = c->clients[s] != NULL;
-		out = run_on(c, s, job, unique, doc, len);
+		unlock(c);
+		reused = sl->clients[s] != NULL;
+		out = run_on(sl, s, unique);
 		if (out == RUN_UNSENT && reused) {
 			/* A connection that died while idle (gearmand
 			 * restarted) fails its first use: try a new one
 			 * before judging the server. */
 			log_debug("gearmand %s:%u: %s; reconnecting",
 			    gm_pool_server(c->gm, s)->host,
-			    gm_pool_server(c->gm, s)->port, c->err);
+			    gm_pool_server(c->gm, s)->port, sl->err);
 			continue;
 		}
 		if (out == RUN_UNSENT || out == RUN_LOST) {
 			scoreboard_count(c->ctx->sb, SB_GEARMAN_ERRORS, 1);
 			log_warnx("gearmand %s:%u: %s",
 			    gm_pool_server(c->gm, s)->host,
-			    gm_pool_server(c->gm, s)->port, c->err);
+			    gm_pool_server(c->gm, s)->port, sl->err);
+			lock(c);
 			gm_pool_failed(c->gm, s);
+			unlock(c);
 		}
 	}
 	return out;
 }
 
-/* Record the outcome in the row. A stale answer means a newer attempt
- * owns the row or it is gone: that attempt decides, not this one. */
+/* Record the outcome in the row, with the lock held. A stale answer means
+ * a newer attempt owns the row or it is gone: that attempt decides, not
+ * this one. */
 static void
-settle(struct controller *c, const struct gv_job *job, enum outcome out)
+settle(struct slot *sl, enum outcome out)
 {
+	struct controller *c = sl->c;
+	const struct gv_job *job = &sl->job;
 	unsigned long long jobid = (unsigned long long)job->jobid;
 	const char *what;
 	int rc;
 
 	switch (out) {
 	case RUN_DONE:
-		/* Completions share commits: one fsync for many jobs. */
+		/* Completions share commits: one fsync for many jobs. The
+		 * flusher writes them within their window. */
 		what = "completing";
 		if ((rc = gv_complete_later(c->gv, job)) == GV_OK)
 			scoreboard_count(c->ctx->sb, SB_JOBS_DONE, 1);
+		pthread_cond_signal(&c->held);
 		break;
 	case RUN_UNSENT:
 	case RUN_ABANDONED:
@@ -382,7 +479,7 @@ settle(struct controller *c, const struct gv_job *job, enum outcome out)
 	default:
 		log_info("job %llu of db %u (%s) %s%s%s", jobid, job->dbid,
 		    job->funcname, out == RUN_TIMEOUT ? "timed out" : "failed",
-		    c->message[0] ? ": " : "", c->message);
+		    sl->message[0] ? ": " : "", sl->message);
 		what = "failing";
 		if ((rc = gv_failed_job(c->gv, job)) == GV_OK)
 			scoreboard_count(c->ctx->sb, SB_JOBS_FAILED, 1);
@@ -400,10 +497,67 @@ settle(struct controller *c, const struct gv_job *job, enum outcome out)
 	}
 }
 
+/* A slot: run each job handed over, settle it, wait for the next. */
+static void *
+slot_main(void *arg)
+{
+	struct slot *sl = arg;
+	struct controller *c = sl->c;
+	enum outcome out;
+
+	db_thread_init();
+	lock(c);
+	for (;;) {
+		while (!sl->has_job && !c->done)
+			pthread_cond_wait(&sl->wake, &c->lock);
+		if (!sl->has_job)
+			break;
+		unlock(c);
+		out = run(sl);
+		lock(c);
+		settle(sl, out);
+		gv_job_clear(&sl->job);
+		sl->has_job = 0;
+		if (--c->busy == 0)
+			scoreboard_state(c->ctx->sb, SB_IDLE);
+		pthread_cond_signal(&c->freed);
+	}
+	unlock(c);
+	db_thread_end();
+	return NULL;
+}
+
+/* The flusher: held completions reach the database within their window,
+ * whatever the slots wait for (a completion held behind a job of minutes
+ * outlived its lease, and its job ran again: 26-fast-then-slow). */
+static void *
+flusher_main(void *arg)
+{
+	struct controller *c = arg;
+	double due;
+
+	db_thread_init();
+	lock(c);
+	while (!c->done) {
+		due = client_flush_due(c->gv);
+		if (due > 0 && time_mono() >= due) {
+			gm_flush(c->gv, c->ctx->sb);
+			continue;
+		}
+		wait_until(&c->held, &c->lock, due > 0 ? due :
+		    time_mono() + SLOT_WAIT);
+		scoreboard_dbs(c->ctx->sb, client_dbset(c->gv));
+	}
+	gm_flush(c->gv, c->ctx->sb);
+	unlock(c);
+	db_thread_end();
+	return NULL;
+}
+
 /* Is this attempt still the job's, with enough lease for the run ahead?
  * A read, in the common case: the Injector or a QueueRunner has just
  * written a fresh lease; only a copy that waited long in gearmand's queue
- * needs its lease extended before it runs. */
+ * needs its lease extended before it runs. Called with the lock held. */
 static int
 claim(struct controller *c, const struct gv_job *job)
 {
@@ -418,6 +572,36 @@ claim(struct controller *c, const struct gv_job *job)
 	return gv_extend_lease(c->gv, job, (unsigned)lease);
 }
 
+/* Hand job and its document to a free slot (the main thread waited for
+ * one before taking the job), with the lock held. -1 when memory ran out
+ * (or, which cannot happen, no slot was free): the job is left to its
+ * lease. */
+static int
+hand_over(struct controller *c, struct gv_job *job, const void *doc,
+    size_t len)
+{
+	struct slot *sl = NULL;
+	size_t i;
+
+	for (i = 0; i < c->nslots && sl == NULL; i++)
+		if (!c->slots[i].has_job)
+			sl = &c->slots[i];
+	if (sl == NULL)
+		return -1;
+	buf_reset(&sl->doc);
+	if (buf_append(&sl->doc, doc, len) == -1)
+		return -1;
+	sl->job = *job;
+	memset(job, 0, sizeof(*job));
+	sl->has_job = 1;
+	if (c->busy++ == 0)
+		scoreboard_state(c->ctx->sb, SB_BUSY);
+	pthread_cond_signal(&sl->wake);
+	return 0;
+}
+
+/* A run_queued_job: checked, claimed and handed to a slot, then answered.
+ * The run itself is the slot's. */
 static gearman_return_t
 handle(struct controller *c, gearman_job_st *gjob)
 {
@@ -447,6 +631,7 @@ handle(struct controller *c, gearman_job_st *gjob)
 	/* Claim the row for this run. A stale copy must never run: its job
 	 * may have completed already. When the database cannot say, the
 	 * job is not run either: its lease ends and it is sent again. */
+	lock(c);
 	rc = claim(c, &job);
 	if (rc == GV_ESTALE)
 		log_info("job %llu of db %u is stale, not run",
@@ -456,8 +641,11 @@ handle(struct controller *c, gearman_job_st *gjob)
 			scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
 		log_warnx("job %llu of db %u not run: %s",
 		    (unsigned long long)job.jobid, job.dbid, gv_errmsg(c->gv));
-	} else
-		settle(c, &job, run(c, &job, doc, len));
+	} else if (hand_over(c, &job, doc, len) == -1)
+		log_warnx("job %llu of db %u not run: out of memory; it runs "
+		    "when its lease ends", (unsigned long long)job.jobid,
+		    job.dbid);
+	unlock(c);
 	gv_job_clear(&job);
 	return GEARMAN_SUCCESS;
 }
@@ -465,13 +653,102 @@ handle(struct controller *c, gearman_job_st *gjob)
 static gearman_return_t
 controller_fn(gearman_job_st *gjob, void *arg)
 {
-	struct controller *c = arg;
-	gearman_return_t ret;
+	return handle(arg, gjob);
+}
 
-	scoreboard_state(c->ctx->sb, SB_BUSY);
-	ret = handle(c, gjob);
-	scoreboard_state(c->ctx->sb, SB_IDLE);
-	return ret;
+/* Before taking work: wait for a free slot, beating the heart meanwhile.
+ * Only a Controller with room asks gearmand for a job. */
+static void
+wait_slot(void *arg)
+{
+	struct controller *c = arg;
+
+	lock(c);
+	while (c->busy == c->nslots && !*c->ctx->stop) {
+		wait_until(&c->freed, &c->lock, time_mono() + SLOT_WAIT);
+		scoreboard_heartbeat(c->ctx->sb);
+	}
+	unlock(c);
+}
+
+/* Start the slots and the flusher. -1 with a message in c->err. */
+static int
+threads_start(struct controller *c)
+{
+	pthread_condattr_t ca;
+	size_t i;
+	int rc;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->freed, &ca);
+	pthread_cond_init(&c->held, &ca);
+	if ((c->slots = calloc((size_t)c->cfg->controller.concurrency,
+	    sizeof(*c->slots))) == NULL)
+		return errf(c->err, sizeof(c->err), "out of memory");
+	c->nslots = (size_t)c->cfg->controller.concurrency;
+	for (i = 0; i < c->nslots; i++) {
+		struct slot *sl = &c->slots[i];
+
+		sl->c = c;
+		pthread_cond_init(&sl->wake, NULL);
+		if ((sl->clients = calloc(c->cfg->nservers,
+		    sizeof(*sl->clients))) == NULL)
+			return errf(c->err, sizeof(c->err), "out of memory");
+	}
+	pthread_condattr_destroy(&ca);
+	if ((rc = pthread_create(&c->flusher, NULL, flusher_main, c)) != 0)
+		return errf(c->err, sizeof(c->err), "starting a thread: %s",
+		    strerror(rc));
+	c->flushing = 1;
+	for (i = 0; i < c->nslots; i++) {
+		if ((rc = pthread_create(&c->slots[i].thread, NULL, slot_main,
+		    &c->slots[i])) != 0)
+			return errf(c->err, sizeof(c->err), "starting a "
+			    "thread: %s", strerror(rc));
+		c->nthreads++;
+	}
+	return 0;
+}
+
+/* Let the jobs in flight end (a stop abandons those no worker started),
+ * then end the threads, the flusher last so that it writes the last
+ * completions. */
+static void
+threads_stop(struct controller *c)
+{
+	size_t i;
+
+	lock(c);
+	c->done = 1;
+	for (i = 0; i < c->nthreads; i++)
+		pthread_cond_signal(&c->slots[i].wake);
+	unlock(c);
+	for (i = 0; i < c->nthreads; i++)
+		pthread_join(c->slots[i].thread, NULL);
+	lock(c);
+	pthread_cond_signal(&c->held);
+	unlock(c);
+	if (c->flushing)
+		pthread_join(c->flusher, NULL);
+}
+
+static void
+slots_free(struct controller *c)
+{
+	size_t i, s;
+
+	for (i = 0; i < c->nslots; i++) {
+		struct slot *sl = &c->slots[i];
+
+		for (s = 0; sl->clients && s < c->cfg->nservers; s++)
+			drop_client(sl, s);
+		free(sl->clients);
+		buf_free(&sl->doc);
+		gv_job_clear(&sl->job);
+	}
+	free(c->slots);
 }
 
 int
@@ -479,8 +756,7 @@ controller_main(struct role_ctx *ctx)
 {
 	struct controller c;
 	gearman_worker_st *w = NULL;
-	size_t i;
-	int code = EX_OK;
+	int code = EX_OK, threads = 0;
 
 	memset(&c, 0, sizeof(c));
 	c.ctx = ctx;
@@ -502,12 +778,6 @@ controller_main(struct role_ctx *ctx)
 		code = EX_CONFIG;
 		goto out;
 	}
-	if ((c.clients = calloc(c.cfg->nservers, sizeof(*c.clients))) ==
-	    NULL) {
-		log_errx("out of memory");
-		code = EX_OSERR;
-		goto out;
-	}
 	if (gm_worker_define(w, GV_FUNC_RUN_QUEUED,
 	    gearman_function_create(controller_fn), &c, c.err,
 	    sizeof(c.err)) == -1) {
@@ -515,18 +785,25 @@ controller_main(struct role_ctx *ctx)
 		code = EX_SOFTWARE;
 		goto out;
 	}
-	log_info("serving %s on %zu gearmand servers, job timeout %g s, "
-	    "lease %d s", GV_FUNC_RUN_QUEUED, c.cfg->nservers,
-	    c.cfg->controller.job_timeout, c.cfg->queue_runner.lease_seconds);
+	threads = 1;
+	if (threads_start(&c) == -1) {
+		log_errx("%s", c.err);
+		code = EX_OSERR;
+		goto out;
+	}
+	log_info("serving %s on %zu gearmand servers, %zu jobs at a time, "
+	    "job timeout %g s, lease %d s", GV_FUNC_RUN_QUEUED,
+	    c.cfg->nservers, c.nslots, c.cfg->controller.job_timeout,
+	    c.cfg->queue_runner.lease_seconds);
 	scoreboard_state(ctx->sb, SB_IDLE);
-	gm_worker_serve(w, ctx->stop, ctx->sb, c.gv);
+	gm_worker_serve(w, ctx->stop, ctx->sb, wait_slot, &c);
 	scoreboard_state(ctx->sb, SB_STOPPING);
 out:
+	if (threads)
+		threads_stop(&c);
 	if (w)
 		gearman_worker_free(w);
-	for (i = 0; c.clients && i < c.cfg->nservers; i++)
-		drop_client(&c, i);
-	free(c.clients);
+	slots_free(&c);
 	gm_pool_free(c.gm);
 	gv_close(c.gv);
 	return code;

@@ -26,7 +26,6 @@
 #define GM_BACKOFF_MAX 30.0
 #define GM_WORK_BACKOFF_MAX 10.0  /* a worker waiting for gearmand */
 #define GM_WORK_WAIT_MS 1000      /* how often the stop flag is looked at */
-#define GM_FLUSH_WAIT_MS 5        /* waiting for a job while completions wait */
 /* gearmand answers `status` from counters in about a millisecond, even with
  * a million jobs queued. A round waits this long for the answers it asked
  * for, and a server that has not answered by then gets no jobs until it
@@ -837,20 +836,20 @@ gm_flush(gv_client *gv, struct sb_slot *sb)
 
 void
 gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
-    struct sb_slot *sb, gv_client *gv)
+    struct sb_slot *sb, void (*ready)(void *), void *arg)
 {
 	gearman_return_t ret;
 	double backoff = 0;
 
 	while (!*stop) {
 		scoreboard_heartbeat(sb);
-		if (gv)
-			scoreboard_dbs(sb, client_dbset(gv));
-		gearman_worker_set_timeout(w, gv && gv_pending(gv) ?
-		    GM_FLUSH_WAIT_MS : GM_WORK_WAIT_MS);
+		if (ready) {
+			ready(arg);
+			if (*stop)
+				break;
+		}
+		gearman_worker_set_timeout(w, GM_WORK_WAIT_MS);
 		ret = gearman_worker_work(w);
-		if (gv && ret != GEARMAN_SUCCESS)
-			gm_flush(gv, sb);
 		switch (ret) {
 		case GEARMAN_SUCCESS:
 		case GEARMAN_WORK_FAIL:     /* a job the function refused */
@@ -873,6 +872,4 @@ gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
 		    GM_WORK_BACKOFF_MAX);
 		time_sleep(backoff, (volatile const int *)stop);
 	}
-	if (gv)
-		gm_flush(gv, sb);
 }

@@ -130,10 +130,10 @@ int gm_worker_define(gearman_worker_st *w, const char *function,
 /* Work jobs until *stop: the job in hand always finishes, since work()
  * returns only after it. gearmand being away is waited out with a growing
  * pause (work() fails at once on every call while it is), counted in sb.
- * With gv, completions deferred by gv_complete_later are flushed when no
- * job comes for a few milliseconds, and before returning. */
+ * With ready, ready(arg) is called before each wait for a job: it returns
+ * when the caller can take one. */
 void gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
-    struct sb_slot *sb, gv_client *gv);
+    struct sb_slot *sb, void (*ready)(void *), void *arg);
 /* Write the completions gv holds; a failure is logged and counted in sb
  * (the jobs run again when their leases end). */
 void gm_flush(gv_client *gv, struct sb_slot *sb);

@@ -323,7 +323,7 @@ injector_main(struct role_ctx *ctx)
 	log_info("serving %s on %zu gearmand servers, lease %d s",
 	    GV_FUNC_INJECT, in.cfg->nservers, in.cfg->queue_runner.lease_seconds);
 	scoreboard_state(ctx->sb, SB_IDLE);
-	gm_worker_serve(w, ctx->stop, ctx->sb, NULL);
+	gm_worker_serve(w, ctx->stop, ctx->sb, NULL, NULL);
 	scoreboard_state(ctx->sb, SB_STOPPING);
 out:
 	if (w)

@@ -1017,8 +1017,10 @@ START_TEST(test_dump)
 	ck_assert_ptr_nonnull(strstr(d, "[queue_runner] batch_max_bytes = "
 	    "67108864  (default 67108864; reload: yes)"));
 	ck_assert_ptr_nonnull(strstr(d, "[controller] processes = 2"));
-	/* 11 [garivini] keys, 6 per database, 6 + 1 + 5 in the pools. */
-	ck_assert_int_eq(count_lines(d) - 1, 11 + 2 * 6 + 12);
+	ck_assert_ptr_nonnull(strstr(d, "[controller] concurrency = 64  "
+	    "(default 64; reload: yes)"));
+	/* 11 [garivini] keys, 6 per database, 6 + 1 + 6 in the pools. */
+	ck_assert_int_eq(count_lines(d) - 1, 11 + 2 * 6 + 13);
 	config_free(cfg);
 }
 END_TEST

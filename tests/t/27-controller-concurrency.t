@@ -1,0 +1,130 @@
+#!/usr/bin/perl
+# One Controller keeps many slow jobs in flight at once (its concurrency),
+# not one: ten workers of a function whose jobs take seconds all work at
+# the same time behind a single Controller. Stopped with TERM, it lets the
+# jobs workers run finish and gives back the ones still queued, so each job
+# runs once. Killed with jobs in flight, it loses none: they run again when
+# their leases end.
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use GvTest;
+
+my $t = GvTest->new(dbs => 1);
+my $ini = $t->write_ini('queue_runner.lease_seconds' => 8,
+    'queue_runner.batch_run_sleep' => 0.1, 'controller.concurrency' => 64);
+sub role { $t->spawn($t->build_path('garivini'), '--role', @_) }
+my @roles = (role('injector', '-c', $ini), role('queue_runner', '-c', $ini));
+my $controller = role('controller', '-c', $ini);
+
+# Workers that take $secs per job and record jobid, start and end.
+my $ran = $t->dir . '/ran.txt';
+my $script = $t->dir . '/slow-worker.pl';
+open(my $fh, '>', $script) or die "$script: $!";
+print $fh <<'PERL';
+use strict;
+use warnings;
+use Gearman::Worker;
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+my ($servers, $out, $secs) = @ARGV;
+my $w = Gearman::Worker->new(job_servers => [split /,/, $servers]);
+$w->register_function(slow => sub {
+    my $job = decode_json(${ $_[0]->argref });
+    my $start = time;
+    sleep $secs;
+    open(my $fh, '>>', $out) or die "$out: $!";
+    printf $fh "%s\t%.3f\t%.3f\n", $job->{jobid}, $start, time;
+    close $fh;
+    return 'done';
+});
+$w->work while 1;
+PERL
+close $fh;
+my @workers = map { $t->spawn('perl', $script, $t->gearman_servers, $ran, 2) }
+    1 .. 10;
+
+sub runs {
+	open(my $in, '<', $ran) or return [];
+	my @r = map { chomp; [split /\t/] } <$in>;
+	return \@r;
+}
+
+sub inject {
+	my ($n) = @_;
+	my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
+	    $ini, '-m', 'latency', '-f', 'slow', '-n', $n, '-a', 'job {n}');
+	is($code, 0, "$n jobs injected") or diag($err);
+}
+
+sub rows { $t->count(1, 'funcname = ?', 'slow') }
+
+# The most jobs that ran at the same time.
+sub overlap {
+	my ($runs) = @_;
+	my @ev = sort { $a->[0] <=> $b->[0] || $a->[1] <=> $b->[1] }
+	    (map { ([$_->[1], 1], [$_->[2], -1]) } @$runs);
+	my ($now, $max) = (0, 0);
+	for (@ev) {
+		$now += $_->[1];
+		$max = $now if $now > $max;
+	}
+	return $max;
+}
+
+sub times_run {
+	my %n;
+	$n{ $_->[0] }++ for @{ runs() };
+	return \%n;
+}
+
+# 1. Thirty jobs of 2 s, ten workers, one Controller.
+inject(30);
+ok($t->wait_for('the 30 jobs to run and their rows to go', 60,
+    sub { rows() == 0 && @{ runs() } >= 30 }), 'the 30 jobs ran');
+cmp_ok(overlap(runs()), '>=', 8, 'one Controller had the ten workers busy '
+    . 'at once (it ran one job at a time before)');
+my $n = times_run();
+is(scalar(keys %$n), 30, 'each job ran');
+is(scalar(grep { $_ > 1 } values %$n), 0, 'none twice');
+
+# 2. TERM with ten jobs running and twenty queued in gearmand: the running
+# ones finish and are completed, the queued ones are given back; a new
+# Controller runs those. Nothing broke, so nothing runs twice.
+unlink $ran;
+inject(30);
+ok($t->wait_for('ten jobs to be running', 20, sub {
+	my $s = $t->gearman_status(1)->{slow};
+	$s && $s->{running} >= 10 && $s->{total} >= 30 }),
+    'ten running, thirty in gearmand');
+kill 'TERM', $controller;
+is($t->wait_exit($controller, 30), 0, 'the Controller exits cleanly');
+is(scalar(@{ runs() }), 10, 'after the ten jobs in hand ran');
+cmp_ok(rows(), '==', 20, 'their rows went; the twenty others wait');
+$controller = role('controller', '-c', $ini);
+ok($t->wait_for('the twenty to run', 60,
+    sub { rows() == 0 && @{ runs() } >= 30 }), 'a new Controller ran them');
+sleep 1;
+$n = times_run();
+is(scalar(keys %$n), 30, 'each of the 30 ran');
+is(scalar(grep { $_ > 1 } values %$n), 0, 'none twice') or diag(explain($n));
+
+# 3. SIGKILL with fifty jobs in flight: none lost.
+unlink $ran;
+inject(50);
+ok($t->wait_for('fifty jobs in gearmand', 20, sub {
+	my $s = $t->gearman_status(1)->{slow};
+	$s && $s->{total} >= 50 && $s->{running} >= 10 }),
+    'fifty in flight, ten running');
+kill 'KILL', $controller;
+$t->wait_exit($controller, 10);
+is(rows(), 50, 'the fifty rows are still there');
+$controller = role('controller', '-c', $ini);
+ok($t->wait_for('the fifty to run after their leases', 90,
+    sub { rows() == 0 }), 'all fifty ran again after their leases');
+$n = times_run();
+is(scalar(keys %$n), 50, 'each of the fifty ran');
+
+$t->stop($_, 'TERM', 10) for @workers, $controller, @roles;
+done_testing();
