@@ -175,6 +175,7 @@ scoreboard_counter_name(enum sb_counter c)
 		[SB_GEARMAN_ERRORS] = "gearman_errors",
 		[SB_DB_CONFLICTS] = "db_conflicts",
 		[SB_DB_FAILOVERS] = "db_failovers",
+		[SB_JOBS_UNTAKEN] = "jobs_untaken",
 	};
 
 	if ((unsigned)c >= SB_NCOUNTERS)

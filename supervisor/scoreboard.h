@@ -33,6 +33,7 @@ enum sb_counter {
 	SB_GEARMAN_ERRORS,
 	SB_DB_CONFLICTS,     /* deadlocks, lock waits, certification */
 	SB_DB_FAILOVERS,     /* moves to another host of a database */
+	SB_JOBS_UNTAKEN,     /* no worker took them in job_timeout: released */
 	SB_NCOUNTERS
 };
 

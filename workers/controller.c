@@ -52,6 +52,7 @@
 #define WAIT_MS 1000           /* slice of waiting for a job's result */
 #define CONNECT_TIMEOUT_MS 3000 /* connecting and asking for exceptions */
 #define UNSENT_RETRY "+5"      /* no gearmand took the job: due this soon */
+#define UNTAKEN_RETRY "+30"    /* no worker took it: due again this soon */
 #define SLOT_WAIT 1.0          /* the main thread's heartbeat while full */
 
 enum outcome {
@@ -61,6 +62,9 @@ enum outcome {
 	RUN_LOST,       /* gearmand took the job, then the connection failed */
 	RUN_UNSENT,     /* no gearmand took the job */
 	RUN_ABANDONED,  /* stopping, and no worker had started it */
+	RUN_UNTAKEN,    /* no worker started it within job_timeout */
+	RUN_ORPHANED,   /* a worker took it just as it was taken back: its
+	                   result cannot come back; its lease ends the run */
 };
 
 struct controller;
@@ -75,6 +79,7 @@ struct slot {
 	struct buf doc;               /* its document */
 	int has_job;
 	int created;                  /* gearmand acknowledged the job */
+	int running;                  /* gearmand said a worker has it */
 	char message[512];            /* the worker's warning or exception */
 	char err[1024];
 };
@@ -262,30 +267,63 @@ wait_ms(double deadline, double next_extend)
 	return ms < 1 ? 1 : (int)ms;
 }
 
-/*
- * Asked to stop while waiting: has a worker started the job? gearmand knows;
- * ask it on a connection of its own (job handles are the server's). When it
- * cannot say, the job counts as started, and the wait goes on: a job a
- * worker runs must be waited for.
- */
+/* What gearmand knows of the job with handle on server s, asked on a
+ * connection of its own (handles are the server's): 1 a worker runs it,
+ * 0 it is queued, -1 gearmand does not know it (gone), -2 it could not
+ * say. */
 static int
-started(struct slot *sl, size_t s, gearman_task_st *task)
+job_state(struct slot *sl, size_t s, const char *handle)
 {
 	const struct config_server *srv = gm_pool_server(sl->c->gm, s);
 	gearman_client_st *cl;
 	bool known = true, running = true;
 	uint32_t num, den;
+	int state = -2;
 
 	if ((cl = gearman_client_create(NULL)) == NULL)
-		return 1;
+		return -2;
 	gearman_client_set_timeout(cl, CONNECT_TIMEOUT_MS);
-	if (gearman_client_add_server(cl, srv->host, (in_port_t)srv->port) !=
-	    GEARMAN_SUCCESS ||
-	    gearman_client_job_status(cl, gearman_task_job_handle(task), &known,
-	    &running, &num, &den) != GEARMAN_SUCCESS)
-		known = running = true;
+	if (gearman_client_add_server(cl, srv->host, (in_port_t)srv->port) ==
+	    GEARMAN_SUCCESS &&
+	    gearman_client_job_status(cl, handle, &known, &running, &num,
+	    &den) == GEARMAN_SUCCESS)
+		state = !known ? -1 : running ? 1 : 0;
 	gearman_client_free(cl);
-	return !known || running;
+	return state;
+}
+
+/*
+ * Is the submitted job still queued, no worker having started it? Once a
+ * worker has it, it stays so until its result comes: gearmand is not
+ * asked again.
+ */
+static int
+queued(struct slot *sl, size_t s, gearman_task_st *task)
+{
+	if (!sl->created || sl->running)
+		return 0;
+	if (job_state(sl, s, gearman_task_job_handle(task)) == 1)
+		sl->running = 1;
+	return !sl->running;
+}
+
+/*
+ * Take a job that no worker has started off gearmand: close the connection
+ * that submitted it (gearmand drops a foreground job whose clients are gone,
+ * unless a worker runs it), then ask again. A worker that took it between
+ * the question and the close runs it without us: the row is left to its
+ * lease rather than sent again at once (RUN_ORPHANED). Otherwise the job
+ * never ran and never will from this submission: outcome.
+ */
+static enum outcome
+take_back(struct slot *sl, size_t s, gearman_task_st *task,
+    enum outcome outcome)
+{
+	char handle[GEARMAN_JOB_HANDLE_SIZE + 1];
+
+	snprintf(handle, sizeof(handle), "%s", gearman_task_job_handle(task));
+	drop_client(sl, s);
+	return job_state(sl, s, handle) == 1 ? RUN_ORPHANED : outcome;
 }
 
 /* Submit the job on server s at its priority. */
@@ -325,7 +363,7 @@ run_on(struct slot *sl, size_t s, const char *unique)
 
 	if ((cl = run_client(sl, s)) == NULL)
 		return RUN_UNSENT;
-	sl->created = 0;
+	sl->created = sl->running = 0;
 	sl->message[0] = '\0';
 	if ((task = submit(sl, cl, unique, &ret)) == NULL) {
 		errf(sl->err, sizeof(sl->err), "%s", gearman_client_error(cl));
@@ -356,6 +394,10 @@ run_on(struct slot *sl, size_t s, const char *unique)
 		scoreboard_heartbeat(c->ctx->sb);
 		now = time_mono();
 		if (now >= deadline) {
+			/* No worker took it in all that time: not its fault,
+			 * and not a failure. */
+			if (queued(sl, s, task))
+				return take_back(sl, s, task, RUN_UNTAKEN);
 			/* The job stays alive on gearmand while this client
 			 * is connected, and would run later although it is
 			 * now failed: freeing the client removes it (unless
@@ -370,12 +412,9 @@ run_on(struct slot *sl, size_t s, const char *unique)
 			next_extend = now + lease_step;
 		}
 		/* A job still queued (no worker for its function) is not in
-		 * hand yet: a graceful stop need not wait for it. Freeing
-		 * the client takes it off gearmand's queue. */
-		if (*c->ctx->stop && sl->created && !started(sl, s, task)) {
-			drop_client(sl, s);
-			return RUN_ABANDONED;
-		}
+		 * hand yet: a graceful stop need not wait for it. */
+		if (*c->ctx->stop && queued(sl, s, task))
+			return take_back(sl, s, task, RUN_ABANDONED);
 	}
 	switch (gearman_task_return(task)) {
 	case GEARMAN_SUCCESS:
@@ -476,6 +515,22 @@ settle(struct slot *sl, enum outcome out)
 		what = "rescheduling";
 		rc = gv_reschedule_job(c->gv, job, UNSENT_RETRY);
 		break;
+	case RUN_UNTAKEN:
+		log_info("job %llu of db %u (%s): no worker took it within "
+		    "%g s; it runs again in %s s", jobid, job->dbid,
+		    job->funcname, config_job_timeout(c->cfg, job->funcname),
+		    UNTAKEN_RETRY + 1);
+		what = "releasing";
+		if ((rc = gv_reschedule_job(c->gv, job, UNTAKEN_RETRY)) ==
+		    GV_OK)
+			scoreboard_count(c->ctx->sb, SB_JOBS_UNTAKEN, 1);
+		break;
+	case RUN_ORPHANED:
+		log_warnx("job %llu of db %u (%s) was taken by a worker just "
+		    "as this Controller took it back: it runs without this "
+		    "Controller, and again when its lease ends", jobid,
+		    job->dbid, job->funcname);
+		return;
 	default:
 		log_info("job %llu of db %u (%s) %s%s%s", jobid, job->dbid,
 		    job->funcname, out == RUN_TIMEOUT ? "timed out" : "failed",

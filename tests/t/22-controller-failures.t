@@ -83,7 +83,7 @@ sub inject {
 my $dbh = $t->dbh(1);
 sub row {
     my ($jobid) = @_;
-    return $dbh->selectrow_hashref('SELECT failcount, attempt, run_after, '
+    return $dbh->selectrow_hashref('SELECT failcount, attempt, run_after, leased, '
         . 'CAST(run_after AS SIGNED) - UNIX_TIMESTAMP() AS due_in FROM job WHERE jobid = ?',
         undef, $jobid);
 }
@@ -121,20 +121,28 @@ ok($r->{due_in} > 115 && $r->{due_in} <= 120, "retry in 2 minutes "
     . "(got $r->{due_in})");
 is(scalar(@{ runs('thrower') }), 1, 'it ran once');
 
-# Slower than job_timeout: one worker busy for 6 s, two jobs. Both time
-# out after 3 s; the one still queued in gearmand must be gone with the
-# Controller's client, not run once the worker is free.
+# Slower than job_timeout: one worker busy for 6 s, two jobs. The one the
+# worker runs times out after 3 s and is failed; the one still queued in
+# gearmand, which no worker took, is released without a failure, and must
+# be gone with the Controller's client, not run once the worker is free.
 my @slow = map { inject(funcname => 'slow', arg => "slow $_") } 1 .. 2;
-ok($t->wait_for('both slow jobs to time out', 30, sub {
-    !grep { my $x = row($_->{jobid}); !$x || $x->{failcount} != 1 } @slow }),
-    'both slow jobs are failed after job_timeout');
+sub given_back {
+    my $x = row($_[0]{jobid});
+    return $x && !$x->{leased};
+}
+ok($t->wait_for('both slow jobs to be given back', 30,
+    sub { !grep { !given_back($_) } @slow }),
+    'both slow jobs are given back after job_timeout');
 sleep 6;    # the worker is free again; a job left in gearmand would run now
 is(scalar(@{ runs('slow') }), 1, 'the slow function ran once, not twice');
-for my $job (@slow) {
-    my $x = row($job->{jobid});
-    ok($x && $x->{failcount} == 1 && $x->{due_in} > 100,
-        "slow job $job->{jobid} waits for its retry");
-}
+my @rows = sort { $b->{failcount} <=> $a->{failcount} }
+    map { row($_->{jobid}) } @slow;
+ok($rows[0]{failcount} == 1 && $rows[0]{due_in} > 100,
+    'the one that ran too long is failed, and waits for its retry');
+ok($rows[1]{failcount} == 0 && $rows[1]{due_in} <= 30 && !$rows[1]{leased},
+    'the one no worker took is not failed, and runs again within 30 s');
+ok($t->wait_for_log(qr/no worker took it within 3 s; it runs again in 30 s/,
+    10), 'and the Controller says so');
 
 # Documents that must not run: a job that does not exist, and an attempt
 # that is not the row's (a stale copy).

@@ -13,7 +13,8 @@ use GvTest;
 
 my $t = GvTest->new(dbs => 1);
 my $ini = $t->write_ini('queue_runner.lease_seconds' => 8,
-    'queue_runner.batch_run_sleep' => 0.1, 'controller.concurrency' => 64);
+    'queue_runner.batch_run_sleep' => 0.1, 'controller.concurrency' => 64,
+    'function.nobody.job_timeout' => 2, 'function.nobody.max_failures' => 1);
 sub role { $t->spawn($t->build_path('garivini'), '--role', @_) }
 my @roles = (role('injector', '-c', $ini), role('queue_runner', '-c', $ini));
 my $controller = role('controller', '-c', $ini);
@@ -52,10 +53,11 @@ sub runs {
 }
 
 sub inject {
-	my ($n) = @_;
+	my ($n, $func) = @_;
+	$func //= 'slow';
 	my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
-	    $ini, '-m', 'latency', '-f', 'slow', '-n', $n, '-a', 'job {n}');
-	is($code, 0, "$n jobs injected") or diag($err);
+	    $ini, '-m', 'latency', '-f', $func, '-n', $n, '-a', 'job {n}');
+	is($code, 0, "$n jobs of $func injected") or diag($err);
 }
 
 sub rows { $t->count(1, 'funcname = ?', 'slow') }
@@ -79,7 +81,10 @@ sub times_run {
 	return \%n;
 }
 
-# 1. Thirty jobs of 2 s, ten workers, one Controller.
+# 1. Thirty jobs of 2 s, ten workers, one Controller; and three jobs of a
+# function no worker serves, whose job_timeout is 2 s and whose first
+# failure would park it.
+inject(3, 'nobody');
 inject(30);
 ok($t->wait_for('the 30 jobs to run and their rows to go', 60,
     sub { rows() == 0 && @{ runs() } >= 30 }), 'the 30 jobs ran');
@@ -88,6 +93,13 @@ cmp_ok(overlap(runs()), '>=', 8, 'one Controller had the ten workers busy '
 my $n = times_run();
 is(scalar(keys %$n), 30, 'each job ran');
 is(scalar(grep { $_ > 1 } values %$n), 0, 'none twice');
+my $nobody = $t->dbh(1)->selectall_arrayref('SELECT failcount, run_after '
+    . 'FROM job WHERE funcname = ?', { Slice => {} }, 'nobody');
+is(scalar(@$nobody), 3, 'the jobs no worker took are kept');
+is(scalar(grep { $_->{failcount} == 0 && $_->{run_after} < 2147483647 }
+    @$nobody), 3, 'neither failed nor parked');
+ok($t->wait_for_log(qr/\(nobody\): no worker took it within 2 s/, 10),
+    'the Controller says no worker took them');
 
 # 2. TERM with ten jobs running and twenty queued in gearmand: the running
 # ones finish and are completed, the queued ones are given back; a new
