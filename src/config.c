@@ -84,8 +84,10 @@ static const struct key keys[] = {
 	    0, 0, G(status_interval), "seconds between status file writes" },
 	{ "garivini", "log_file", KT_STRING, "stderr", 0, 0,
 	    0, R_ALL, G(log_file), "stderr, syslog or a file path" },
+	/* Read by every role, but no reason to replace one: the master hands
+	 * a new level to its running children (scoreboard_set_log_level). */
 	{ "garivini", "log_level", KT_LEVEL, "info", 0, 0,
-	    0, R_ALL, G(log_level), "err, warn, notice, info or debug" },
+	    0, 0, G(log_level), "err, warn, notice, info or debug" },
 	{ "garivini", "user", KT_STRING, NULL, 0, 0,
 	    K_FIXED, 0, G(user), "user to run as when started as root" },
 	{ "garivini", "group", KT_STRING, NULL, 0, 0,
@@ -1317,6 +1319,23 @@ config_job_timeout(const struct config *cfg, const char *funcname)
 
 	return f && f->job_timeout != UNSET ? f->job_timeout :
 	    cfg->controller.job_timeout;
+}
+
+double
+config_stop_grace(const struct config *cfg, const char *role)
+{
+	double longest = cfg->controller.job_timeout;
+	size_t i;
+
+	if (strcmp(role, "controller") != 0)
+		return cfg->shutdown_timeout;
+	for (i = 0; i < cfg->nfuncs; i++)
+		if (cfg->funcs[i].job_timeout != UNSET &&
+		    cfg->funcs[i].job_timeout > longest)
+			longest = cfg->funcs[i].job_timeout;
+	longest += CONFIG_STOP_SPARE;
+	return cfg->shutdown_timeout > longest ? cfg->shutdown_timeout :
+	    longest;
 }
 
 int

@@ -101,6 +101,11 @@ int config_watermark(const struct config *cfg, const char *funcname);
 int config_lease_seconds(const struct config *cfg, const char *funcname);
 int config_max_failures(const struct config *cfg, const char *funcname);
 double config_job_timeout(const struct config *cfg, const char *funcname);
+/* Seconds a stopping child of role gets before it is killed: shutdown_timeout,
+ * and for Controllers at least their longest job_timeout and some, so that a
+ * stop or a reload lets the jobs in hand finish by default. */
+#define CONFIG_STOP_SPARE 10.0
+double config_stop_grace(const struct config *cfg, const char *role);
 int config_retry_first(const struct config *cfg, const char *funcname);
 int config_retry_max(const struct config *cfg, const char *funcname);
 /* 1 if any function has a watermark (gearmand's depths are then read). */

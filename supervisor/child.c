@@ -178,7 +178,7 @@ child_run(const struct role *role, const struct config *cfg, int slot,
 	if (getppid() != master_pid)
 		_exit(EX_OK);   /* the master died before prctl() */
 
-	if (child_watch(life_read, cfg->shutdown_timeout, err,
+	if (child_watch(life_read, config_stop_grace(cfg, role->name), err,
 	    sizeof(err)) == -1)
 		log_warnx("cannot watch the master: %s", err);
 

@@ -238,11 +238,12 @@ begin_stop(struct master *m, int sig, int why, double now)
 		    signals_name(why));
 	else
 		log_notice("stopping gracefully (signal %s), children get "
-		    "%.1f s to finish", signals_name(why),
-		    m->cfg->shutdown_timeout);
+		    "%.1f s to finish (Controllers %.1f s)", signals_name(why),
+		    m->cfg->shutdown_timeout,
+		    config_stop_grace(m->cfg, "controller"));
 	notify_send("STOPPING=1\nSTATUS=stopping");
 	m->stopping = sig;
-	pools_stop(m->pools, sig, m->cfg->shutdown_timeout, now);
+	pools_stop(m->pools, sig, now);
 	m->status_due = 1;
 }
 

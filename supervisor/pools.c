@@ -25,6 +25,7 @@
                                  * most for the new child to be up */
 #define KILL_REPEAT 1.0         /* SIGKILL again until the child is gone */
 #define QUIT_GRACE 1.0          /* after SIGQUIT, before SIGKILL */
+#define POOL_SB (2 * POOL_MAX_SLOTS)  /* scoreboard entries per pool */
 
 /* Why the master stopped a child; WHY_NONE: it did not. */
 enum why {
@@ -35,8 +36,18 @@ enum why {
 	WHY_HUNG,               /* killed: busy, no heartbeat */
 };
 
+/*
+ * A slot is a place for one child; slots 0 .. configured-1 are the pool's.
+ * A child replaced by a reload drains (finishes its work in hand) in a slot
+ * past the configured ones while a new child starts in its slot at once, so
+ * the pool keeps its capacity: each child therefore has its own scoreboard
+ * entry (sbi), of twice as many as slots, and keeps the slot number it was
+ * started as (slotno) for its name.
+ */
 struct slot {
 	pid_t pid;              /* 0: no child */
+	int sbi;                /* its scoreboard entry, while pid */
+	int slotno;             /* the slot it was started in */
 	double started;         /* time_mono() at fork */
 	double started_real;
 	unsigned gen;           /* the pool's settings generation it runs */
@@ -55,7 +66,8 @@ struct pool {
 	int configured;
 	unsigned gen;           /* bumped when a reload changes its settings */
 	struct slot slots[POOL_MAX_SLOTS];
-	struct sb_slot *sb;     /* POOL_MAX_SLOTS scoreboard slots */
+	struct sb_slot *sb;     /* POOL_SB scoreboard entries */
+	unsigned char sb_used[POOL_SB];
 	unsigned long restarts;
 	uint64_t retired[SB_NCOUNTERS];   /* counters of children gone */
 };
@@ -97,14 +109,14 @@ pools_new(char *err, size_t errlen)
 	ps->npools = i;
 	/* Sized for the largest pools a reload may ask for: the mapping must
 	 * exist before the first fork to be shared with every child. */
-	ps->nsb = ps->npools * POOL_MAX_SLOTS;
+	ps->nsb = ps->npools * POOL_SB;
 	if ((ps->sb = scoreboard_map(ps->nsb)) == NULL) {
 		errf(err, errlen, "scoreboard: %s", strerror(errno));
 		free(ps);
 		return NULL;
 	}
 	for (i = 0; i < ps->npools; i++)
-		ps->pools[i].sb = ps->sb + i * POOL_MAX_SLOTS;
+		ps->pools[i].sb = ps->sb + i * POOL_SB;
 	return ps;
 }
 
@@ -153,6 +165,9 @@ pools_configure(struct pools *ps, const struct config *cfg, int reload)
 		p->configured = n;
 		for (j = 0; j < POOL_MAX_SLOTS; j++) {
 			s = &p->slots[j];
+			if (s->pid)
+				scoreboard_set_log_level(&p->sb[s->sbi],
+				    cfg->log_level);
 			if (s->failed) {
 				/* Maybe the operator fixed the schema; the
 				 * backoff still spaces the attempts. */
@@ -165,15 +180,34 @@ pools_configure(struct pools *ps, const struct config *cfg, int reload)
 	ps->cfg = cfg;
 }
 
+/* A scoreboard entry no child has: slot i's own, else one past them (its
+ * own is a draining child's). */
+static int
+sb_free(const struct pool *p, int i)
+{
+	int k;
+
+	if (!p->sb_used[i])
+		return i;
+	for (k = POOL_MAX_SLOTS; k < POOL_SB; k++)
+		if (!p->sb_used[k])
+			return k;
+	return -1;      /* cannot be: at most POOL_SB children */
+}
+
 static void
 slot_spawn(struct pools *ps, struct pool *p, int i, double now)
 {
 	struct slot *s = &p->slots[i];
-	struct sb_slot *sb = &p->sb[i];
+	int sbi = sb_free(p, i);
+	struct sb_slot *sb;
 	sigset_t saved;
 	pid_t pid;
 
-	/* Only the master touches a slot without a child. */
+	if (sbi < 0)
+		return;
+	sb = &p->sb[sbi];
+	/* Only the master touches an entry without a child. */
 	memset(sb, 0, sizeof(*sb));
 	/* Every signal blocked across fork(): the child must not run a
 	 * master's handler before it has reset them, and the master loses
@@ -189,6 +223,9 @@ slot_spawn(struct pools *ps, struct pool *p, int i, double now)
 		return;
 	}
 	s->pid = pid;
+	s->sbi = sbi;
+	s->slotno = i;
+	p->sb_used[sbi] = 1;
 	s->started = now;
 	s->started_real = time_real();
 	s->gen = p->gen;
@@ -233,22 +270,24 @@ slot_exited(struct pools *ps, struct pool *p, int i, int status, double now)
 	if (WIFEXITED(status)) {
 		if (expected && WEXITSTATUS(status) == EX_OK)
 			log_info("%s/%d (pid %ld) exited with code %d after "
-			    "%.1f s", name, i, (long)s->pid,
+			    "%.1f s", name, s->slotno, (long)s->pid,
 			    WEXITSTATUS(status), lifetime);
 		else
 			log_warnx("%s/%d (pid %ld) exited with code %d after "
-			    "%.1f s", name, i, (long)s->pid,
+			    "%.1f s", name, s->slotno, (long)s->pid,
 			    WEXITSTATUS(status), lifetime);
 	} else if (WIFSIGNALED(status))
 		log_warnx("%s/%d (pid %ld) killed by signal %s after %.1f s%s",
-		    name, i, (long)s->pid, signals_name(WTERMSIG(status)),
-		    lifetime, WCOREDUMP(status) ? " (core dumped)" : "");
+		    name, s->slotno, (long)s->pid,
+		    signals_name(WTERMSIG(status)), lifetime,
+		    WCOREDUMP(status) ? " (core dumped)" : "");
 
 	/* Its counters stay in the pool's totals. */
-	scoreboard_read(&p->sb[i], &copy);
+	scoreboard_read(&p->sb[s->sbi], &copy);
 	for (c = 0; c < SB_NCOUNTERS; c++)
 		p->retired[c] += copy.counters[c];
-	memset(&p->sb[i], 0, sizeof(p->sb[i]));
+	memset(&p->sb[s->sbi], 0, sizeof(p->sb[s->sbi]));
+	p->sb_used[s->sbi] = 0;
 
 	s->pid = 0;
 	s->why = WHY_NONE;
@@ -329,21 +368,46 @@ check_heartbeat(struct pools *ps, struct pool *p, int i, double now)
 
 	if (timeout <= 0 || s->why != WHY_NONE)
 		return;
-	scoreboard_read(&p->sb[i], &copy);
+	scoreboard_read(&p->sb[s->sbi], &copy);
 	if (copy.state != SB_BUSY || now - copy.heartbeat <= timeout)
 		return;
 	log_warnx("%s/%d (pid %ld) hung: busy with no heartbeat for %.1f s, "
-	    "killing it", p->role->name, i, (long)s->pid,
+	    "killing it", p->role->name, s->slotno, (long)s->pid,
 	    now - copy.heartbeat);
 	kill(s->pid, SIGKILL);
 	s->why = WHY_HUNG;
 	s->kill_at = now + KILL_REPEAT;
 }
 
+/*
+ * Replace the child of slot i, whose settings changed: it is asked to stop
+ * (TERM: it takes no more work and finishes what it has, within grace) in
+ * a free slot past the configured ones, and slot i is left empty for a new
+ * child, started at once. Without such a slot (a pool of POOL_MAX_SLOTS),
+ * it stops in place and its slot starts again when it has gone.
+ */
+static void
+slot_replace(struct pool *p, int i, double grace, double now)
+{
+	int d;
+
+	for (d = POOL_MAX_SLOTS - 1; d >= p->configured; d--)
+		if (p->slots[d].pid == 0 && !p->slots[d].failed)
+			break;
+	if (d < p->configured) {
+		slot_stop(p, i, SIGTERM, WHY_REPLACE, grace, now);
+		return;
+	}
+	p->slots[d] = p->slots[i];
+	p->slots[d].rolling = 0;
+	memset(&p->slots[i], 0, sizeof(p->slots[i]));
+	slot_stop(p, d, SIGTERM, WHY_REPLACE, grace, now);
+}
+
 static void
 tend_pool(struct pools *ps, struct pool *p, double now)
 {
-	double grace = ps->cfg->shutdown_timeout;
+	double grace = config_stop_grace(ps->cfg, p->role->name);
 	struct sb_slot copy;
 	struct slot *s;
 	int i, rolling = 0;
@@ -353,7 +417,7 @@ tend_pool(struct pools *ps, struct pool *p, double now)
 		s = &p->slots[i];
 		if (s->pid && s->why == WHY_NONE) {
 			log_info("%s/%d (pid %ld) retired: the pool shrinks "
-			    "to %d", p->role->name, i, (long)s->pid,
+			    "to %d", p->role->name, s->slotno, (long)s->pid,
 			    p->configured);
 			slot_stop(p, i, SIGTERM, WHY_RETIRE, grace, now);
 		} else if (s->pid == 0 && (s->failed || s->start_at)) {
@@ -371,7 +435,7 @@ tend_pool(struct pools *ps, struct pool *p, double now)
 		if (s->pid && s->why == WHY_NONE) {
 			/* The new child (of whatever generation: a second
 			 * reload may have come since). */
-			scoreboard_read(&p->sb[i], &copy);
+			scoreboard_read(&p->sb[s->sbi], &copy);
 			if (copy.state != SB_STARTING ||
 			    now - s->started >= REPLACE_WAIT)
 				s->rolling = 0;
@@ -383,8 +447,10 @@ tend_pool(struct pools *ps, struct pool *p, double now)
 		s = &p->slots[i];
 		if (s->pid && s->gen != p->gen && s->why == WHY_NONE) {
 			log_info("%s/%d (pid %ld) replaced: its settings "
-			    "changed", p->role->name, i, (long)s->pid);
-			slot_stop(p, i, SIGTERM, WHY_REPLACE, grace, now);
+			    "changed; it finishes its work in hand (at most "
+			    "%.0f s) while a new one starts", p->role->name, i,
+			    (long)s->pid, grace);
+			slot_replace(p, i, grace, now);
 			s->rolling = rolling = 1;
 		}
 	}
@@ -417,8 +483,8 @@ pools_tend(struct pools *ps, double now)
 			if (s->pid == 0 || s->kill_at == 0 || now < s->kill_at)
 				continue;
 			log_warnx("%s/%d (pid %ld) still running after its "
-			    "stop timeout, sending KILL", p->role->name, i,
-			    (long)s->pid);
+			    "stop timeout, sending KILL", p->role->name,
+			    s->slotno, (long)s->pid);
 			kill(s->pid, SIGKILL);
 			s->kill_at = now + KILL_REPEAT;
 		}
@@ -426,18 +492,19 @@ pools_tend(struct pools *ps, double now)
 }
 
 void
-pools_stop(struct pools *ps, int sig, double timeout, double now)
+pools_stop(struct pools *ps, int sig, double now)
 {
 	struct pool *p;
+	double timeout;
 	size_t k;
 	int i;
 
 	ps->stopping = sig;
 	ps->changed = 1;
-	if (sig == SIGQUIT)
-		timeout = QUIT_GRACE;
 	for (k = 0; k < ps->npools; k++) {
 		p = &ps->pools[k];
+		timeout = sig == SIGQUIT ? QUIT_GRACE :
+		    config_stop_grace(ps->cfg, p->role->name);
 		for (i = 0; i < POOL_MAX_SLOTS; i++)
 			if (p->slots[i].pid)
 				slot_stop(p, i, sig, WHY_SHUTDOWN, timeout, now);
@@ -484,7 +551,7 @@ pools_ready(const struct pools *ps)
 				continue;
 			if (p->slots[i].pid == 0)
 				return 0;
-			scoreboard_read(&p->sb[i], &copy);
+			scoreboard_read(&p->sb[p->slots[i].sbi], &copy);
 			if (copy.state == SB_FREE || copy.state == SB_STARTING)
 				return 0;
 		}
@@ -613,7 +680,7 @@ pools_snapshot(const struct pools *ps, struct status *st, double now)
 				sp->crash_looping = 1;
 			if (s->pid == 0)
 				continue;
-			scoreboard_read(&p->sb[i], &copy);
+			scoreboard_read(&p->sb[s->sbi], &copy);
 			sp->running++;
 			if (s->why != WHY_NONE || copy.state == SB_STOPPING)
 				sp->stopping++;
@@ -630,7 +697,7 @@ pools_snapshot(const struct pools *ps, struct status *st, double now)
 			sc = &st->children[st->nchildren++];
 			sc->pid = s->pid;
 			sc->pool = p->role->name;
-			sc->slot = i;
+			sc->slot = s->slotno;
 			sc->state = copy.state == SB_FREE ? SB_STARTING :
 			    copy.state;
 			if (s->why != WHY_NONE)

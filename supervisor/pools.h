@@ -39,9 +39,9 @@ void pools_configure(struct pools *ps, const struct config *cfg, int reload);
 void pools_reap(struct pools *ps, double now);
 /* Start what is due, retire and replace, kill the hung and the late. */
 void pools_tend(struct pools *ps, double now);
-/* Stop every child: SIGTERM with timeout seconds before SIGKILL, or
- * SIGQUIT (immediate). No child is started after this. */
-void pools_stop(struct pools *ps, int sig, double timeout, double now);
+/* Stop every child: SIGTERM with its role's grace (config_stop_grace)
+ * before SIGKILL, or SIGQUIT (immediate). No child is started after this. */
+void pools_stop(struct pools *ps, int sig, double now);
 /* Send sig to every live child. */
 void pools_signal(struct pools *ps, int sig);
 

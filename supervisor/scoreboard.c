@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "db.h"
+#include "log.h"
 #include "scoreboard.h"
 #include "util.h"
 
@@ -51,9 +52,20 @@ scoreboard_heartbeat(struct sb_slot *slot)
 {
 	double now = time_mono();
 
+	int level;
+
 	if (slot == NULL)
 		return;
 	__atomic_store(&slot->heartbeat, &now, __ATOMIC_RELAXED);
+	level = __atomic_load_n(&slot->log_level, __ATOMIC_RELAXED);
+	if (level > 0 && level - 1 != log_get_level())
+		log_set_level(level - 1);
+}
+
+void
+scoreboard_set_log_level(struct sb_slot *slot, int level)
+{
+	__atomic_store_n(&slot->log_level, level + 1, __ATOMIC_RELAXED);
 }
 
 void

@@ -56,6 +56,9 @@ struct sb_slot {
 	/* Per database, in dbid order (as configured): 1 + the index in its
 	 * host list of the host this child uses; 0 before it connected. */
 	uint8_t db_host[SB_DBS];
+	/* Written by the master on a reload: 1 + the log level the child is
+	 * to use from its next heartbeat; 0: its own. */
+	int log_level;
 };
 
 /* Map n zeroed shared slots (MAP_SHARED | MAP_ANONYMOUS, before forking). */
@@ -75,6 +78,9 @@ void scoreboard_broken_dbs(struct sb_slot *slot, const unsigned *dbids,
 /* The host each database of dbs is on, and the conflict and failover
  * counts of this child's connections. */
 void scoreboard_dbs(struct sb_slot *slot, struct dbset *dbs);
+/* Master side: the log level a running child is to use (a reload that
+ * changes only log_level needs no new process). */
+void scoreboard_set_log_level(struct sb_slot *slot, int level);
 /* Master side: a consistent-enough copy for reporting. */
 void scoreboard_read(const struct sb_slot *slot, struct sb_slot *copy);
 

@@ -34,6 +34,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,10 @@
 #define UNSENT_RETRY "+5"      /* no gearmand took the job: due this soon */
 #define UNTAKEN_RETRY "+30"    /* no worker took it: due again this soon */
 #define SLOT_WAIT 1.0          /* the main thread's heartbeat while full */
+/* A stopping Controller gives back a job no worker took for this long:
+ * idle workers take a job within milliseconds, so one still queued after
+ * that waits for a busy or absent worker, and is not about to start. */
+#define ABANDON_AFTER 5.0
 
 enum outcome {
 	RUN_DONE,       /* WORK_COMPLETE */
@@ -65,6 +70,8 @@ enum outcome {
 	RUN_UNTAKEN,    /* no worker started it within job_timeout */
 	RUN_ORPHANED,   /* a worker took it just as it was taken back: its
 	                   result cannot come back; its lease ends the run */
+	RUN_RESULT,     /* (take_back) its result came first: read it */
+	RUN_WAITING,    /* (run_on) nothing decided yet */
 };
 
 struct controller;
@@ -310,10 +317,16 @@ queued(struct slot *sl, size_t s, gearman_task_st *task)
 /*
  * Take a job that no worker has started off gearmand: close the connection
  * that submitted it (gearmand drops a foreground job whose clients are gone,
- * unless a worker runs it), then ask again. A worker that took it between
+ * unless a worker runs it), then ask again. A result that arrived since the
+ * question is read first (RUN_RESULT). A worker that took the job between
  * the question and the close runs it without us: the row is left to its
  * lease rather than sent again at once (RUN_ORPHANED). Otherwise the job
  * never ran and never will from this submission: outcome.
+ *
+ * What remains: a worker that takes the job and finishes it within the
+ * instant between reading the connection and closing it. Its result is
+ * lost and the job runs again. The callers make it rare: they give back
+ * only a job that has waited for a worker for seconds.
  */
 static enum outcome
 take_back(struct slot *sl, size_t s, gearman_task_st *task,
@@ -321,6 +334,8 @@ take_back(struct slot *sl, size_t s, gearman_task_st *task,
 {
 	char handle[GEARMAN_JOB_HANDLE_SIZE + 1];
 
+	if (gearman_client_run_tasks(sl->clients[s]) == GEARMAN_SUCCESS)
+		return RUN_RESULT;
 	snprintf(handle, sizeof(handle), "%s", gearman_task_job_handle(task));
 	drop_client(sl, s);
 	return job_state(sl, s, handle) == 1 ? RUN_ORPHANED : outcome;
@@ -355,11 +370,11 @@ run_on(struct slot *sl, size_t s, const char *unique)
 	struct controller *c = sl->c;
 	const struct gv_job *job = &sl->job;
 	double lease_step = config_lease_seconds(c->cfg, job->funcname) / 3.0;
-	double now, deadline, next_extend;
+	double now, submitted, deadline, next_extend;
 	gearman_client_st *cl;
 	gearman_task_st *task;
 	gearman_return_t ret;
-	enum outcome out;
+	enum outcome out, back;
 
 	if ((cl = run_client(sl, s)) == NULL)
 		return RUN_UNSENT;
@@ -370,7 +385,7 @@ run_on(struct slot *sl, size_t s, const char *unique)
 		drop_client(sl, s);
 		return RUN_UNSENT;
 	}
-	now = time_mono();
+	submitted = now = time_mono();
 	deadline = now + config_job_timeout(c->cfg, job->funcname);
 	next_extend = now + lease_step;
 	for (;;) {
@@ -393,28 +408,35 @@ run_on(struct slot *sl, size_t s, const char *unique)
 		}
 		scoreboard_heartbeat(c->ctx->sb);
 		now = time_mono();
-		if (now >= deadline) {
-			/* No worker took it in all that time: not its fault,
-			 * and not a failure. */
-			if (queued(sl, s, task))
-				return take_back(sl, s, task, RUN_UNTAKEN);
-			/* The job stays alive on gearmand while this client
-			 * is connected, and would run later although it is
-			 * now failed: freeing the client removes it (unless
-			 * a worker already runs it, which no one can stop). */
-			drop_client(sl, s);
-			return RUN_TIMEOUT;
-		}
 		if (now >= next_extend) {
 			lock(c);
 			extend(c, job);
 			unlock(c);
 			next_extend = now + lease_step;
 		}
-		/* A job still queued (no worker for its function) is not in
-		 * hand yet: a graceful stop need not wait for it. */
-		if (*c->ctx->stop && queued(sl, s, task))
-			return take_back(sl, s, task, RUN_ABANDONED);
+		back = RUN_WAITING;
+		if (now >= deadline) {
+			if (!queued(sl, s, task)) {
+				/* The job stays alive on gearmand while this
+				 * client is connected, and would run later
+				 * although it is now failed: freeing the
+				 * client removes it (unless a worker already
+				 * runs it, which no one can stop). */
+				drop_client(sl, s);
+				return RUN_TIMEOUT;
+			}
+			/* No worker took it in all that time: not its
+			 * fault, and not a failure. */
+			back = take_back(sl, s, task, RUN_UNTAKEN);
+		} else if (*c->ctx->stop && now - submitted >= ABANDON_AFTER &&
+		    queued(sl, s, task))
+			/* Not in hand yet (no free worker for its function):
+			 * a graceful stop need not wait for it. */
+			back = take_back(sl, s, task, RUN_ABANDONED);
+		if (back == RUN_RESULT)
+			break;
+		if (back != RUN_WAITING)
+			return back;
 	}
 	switch (gearman_task_return(task)) {
 	case GEARMAN_SUCCESS:
@@ -731,6 +753,7 @@ static int
 threads_start(struct controller *c)
 {
 	pthread_condattr_t ca;
+	sigset_t all, saved;
 	size_t i;
 	int rc;
 
@@ -753,17 +776,21 @@ threads_start(struct controller *c)
 			return errf(c->err, sizeof(c->err), "out of memory");
 	}
 	pthread_condattr_destroy(&ca);
-	if ((rc = pthread_create(&c->flusher, NULL, flusher_main, c)) != 0)
+	/* Signals stay the main thread's, where the role's handlers expect
+	 * them: the threads start with every signal blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	if ((rc = pthread_create(&c->flusher, NULL, flusher_main, c)) == 0) {
+		c->flushing = 1;
+		for (i = 0; i < c->nslots && rc == 0; i++)
+			if ((rc = pthread_create(&c->slots[i].thread, NULL,
+			    slot_main, &c->slots[i])) == 0)
+				c->nthreads++;
+	}
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (rc != 0)
 		return errf(c->err, sizeof(c->err), "starting a thread: %s",
 		    strerror(rc));
-	c->flushing = 1;
-	for (i = 0; i < c->nslots; i++) {
-		if ((rc = pthread_create(&c->slots[i].thread, NULL, slot_main,
-		    &c->slots[i])) != 0)
-			return errf(c->err, sizeof(c->err), "starting a "
-			    "thread: %s", strerror(rc));
-		c->nthreads++;
-	}
 	return 0;
 }
 

@@ -160,7 +160,7 @@ is(pids($st, 'injector'), join(',', "0:$before{injector}{0}"),
 is(slots($st, 'queue_runner')->{$_}, $before{queue_runner}{$_},
     "queue_runner/$_ kept its pid") for 0 .. 2;
 my @events = map { /(controller\/\d) \(pid \d+\) (replaced|spawned)/ ? "$1 $2" : () }
-    log_lines(qr/controller\/\d \(pid \d+\) (replaced: its settings changed|spawned)$/);
+    log_lines(qr/controller\/\d \(pid \d+\) (replaced: its settings changed; it finishes its work in hand|spawned$)/);
 @events = @events[-4 .. -1];
 is_deeply(\@events, ['controller/0 replaced', 'controller/0 spawned',
     'controller/1 replaced', 'controller/1 spawned'],

@@ -1,9 +1,10 @@
 #!/usr/bin/perl
 # TERM while a job is in hand: the Controller finishes it (the row is
 # deleted), then the master and every child are gone within
-# shutdown_timeout and the pidfile is removed. A job slower than
-# shutdown_timeout: the child is SIGKILLed on time and the row stays for a
-# later attempt. A busy child that stops beating its heartbeat is killed and
+# shutdown_timeout and the pidfile is removed. A Controller gets at least
+# its job_timeout and 10 s: a job slower than job_timeout is given up at
+# job_timeout and the Controller exits by itself, the row kept for a later
+# attempt; a child still there after its grace is SIGKILLed on time. A busy child that stops beating its heartbeat is killed and
 # replaced. A child that exits EX_CONFIG (schema missing) is not restarted
 # until a reload.
 use strict;
@@ -59,16 +60,19 @@ cmp_ok($took, '>', 1, 'after the job (it takes 3 s)');
 is($t->count(1), 0, 'the job completed: its row is deleted');
 ok(!(grep { kill 0, $_ } @children), 'every child is gone');
 ok(!-e $t->pid_path, 'the pidfile is removed');
-ok($t->wait_for_log(qr/stopping gracefully \(signal TERM\), children get 10\.0 s to finish$/, 1),
+ok($t->wait_for_log(qr/stopping gracefully \(signal TERM\), children get 10\.0 s to finish \(Controllers 610\.0 s\)$/, 1),
     'the stop is logged');
 ok($t->wait_for_log(qr/master info: controller\/0 \(pid \d+\) exited with code 0 after /, 1),
     'the controller exited 0');
 ok($t->wait_for_log(qr/master notice: stopped$/, 1), 'stopped is logged');
 is($t->status_json->{master}{state}, 'stopped', 'the status file says so');
 
-# A job longer than shutdown_timeout: SIGKILL on time, the row kept.
+# A job slower than job_timeout: the Controller, whose grace is job_timeout
+# and 10 s, gives it up at job_timeout and exits by itself; the row is kept.
+# A QueueRunner that cannot exit (SIGSTOP) is SIGKILLed after its grace,
+# shutdown_timeout.
 $ini = $t->write_ini('garivini.shutdown_timeout' => 1,
-    'garivini.status_interval' => 0.2);
+    'controller.job_timeout' => 2, 'garivini.status_interval' => 0.2);
 $master = start_master($ini);
 $t->stop($worker, 'TERM', 10);
 unlink $out;
@@ -82,17 +86,23 @@ ok($t->wait_for('the worker to take it', 20, sub { -s $out }),
 ok($t->wait_for('the controller to be busy', 5, \&busy_controller),
     'controller busy');
 @children = map { $_->{pid} } @{ $t->status_json->{children} };
+my ($runner) = map { $_->{pid} } grep { $_->{pool} eq 'queue_runner' }
+    @{ $t->status_json->{children} };
+kill 'STOP', $runner;
 $t0 = time;
 kill 'TERM', $master;
-is($t->wait_exit($master, 10), 0, 'the master exits 0');
+is($t->wait_exit($master, 15), 0, 'the master exits 0');
 $took = time - $t0;
-cmp_ok($took, '<', 3, 'soon after shutdown_timeout (1 s)');
+cmp_ok($took, '<', 8, 'soon after job_timeout (2 s)');
 ok(!(grep { kill 0, $_ } @children), 'every child is gone');
-ok($t->wait_for_log(qr/controller\/0 \(pid \d+\) still running after its stop timeout, sending KILL$/, 1),
-    'the late child was killed');
-ok($t->wait_for_log(qr/controller\/0 \(pid \d+\) killed by signal KILL after /, 1),
+ok($t->wait_for_log(qr/queue_runner\/0 \(pid $runner\) still running after its stop timeout, sending KILL$/, 1),
+    'the QueueRunner past its grace was killed');
+ok($t->wait_for_log(qr/queue_runner\/0 \(pid $runner\) killed by signal KILL after /, 1),
     'and its end logged');
-is($t->count(1), 1, 'the unfinished job keeps its row');
+ok($t->wait_for_log(qr/master info: controller\/0 \(pid \d+\) exited with code 0 after /, 1),
+    'the Controller exited by itself');
+is($t->count(1, 'failcount = 1'), 1,
+    'the job it gave up keeps its row, failed once');
 ok(!-e $t->pid_path, 'the pidfile is removed');
 $t->stop($worker, 'KILL', 5);
 

@@ -874,7 +874,9 @@ static const struct role_case role_cases[] = {
 	/* A section that sets nothing changes nothing. */
 	{ NULL, "[function.f]", 1, 1, 1, 1 },
 	{ NULL, "[function.f]\npaused = no", 1, 1, 1, 1 },
-	{ "log_level", "log_level = debug", 0, 0, 0, 1 },
+	/* Handed to running children: none is replaced for it. */
+	{ "log_level", "log_level = debug", 1, 1, 1, 1 },
+	{ NULL, "concurrency = 8", 1, 1, 0, 1 },
 	{ "log_level", "log_file = /tmp/x.log", 0, 0, 0, 1 },
 	{ "status_interval", "status_interval = 1", 1, 1, 1, 1 },
 	{ "pidfile", "pidfile = /q/pid", 1, 1, 1, 0 },
