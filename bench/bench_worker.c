@@ -25,7 +25,9 @@
  * so that one process holds K slow jobs at once (the slow-jobs scenario:
  * a thousand 5 s jobs, where a thousand processes would crowd the
  * machine). Threads share nothing but the records, under a lock, so -t
- * is for -m return and -m raw, which have no database connection.
+ * is for -m return and -m raw, which have no database connection. An
+ * idle thread looks at the stop flag every 5 s, not 100 ms (see
+ * THREAD_WORK_TIMEOUT_MS), so TERM takes up to 5 s more.
  *
  * The jobs done so far are a 64-bit counter in a shared mapping of -p FILE,
  * so the driver can watch progress without costing this process a syscall.
@@ -58,6 +60,10 @@
 #include "garivini.h"
 
 #define WORK_TIMEOUT_MS 100      /* how often the stop flag is looked at */
+/* The same with -t: each timeout costs a GRAB_JOB round trip, and a
+ * thousand threads at 100 ms made 10,000 a second, which took both CPUs
+ * from the programs under test. TERM is then seen within this. */
+#define THREAD_WORK_TIMEOUT_MS 5000
 #define FLUSH_WAIT_MS 5          /* waiting for a job while completions wait */
 #define RECORDS_FIRST 65536
 #define THREADS_MAX 4096
@@ -75,6 +81,7 @@ struct worker {
 	enum mode mode;
 	gv_client *gv;               /* complete modes: one thread only */
 	long job_ms;                 /* -s: each job sleeps this long */
+	int idle_ms;                 /* how often the stop flag is looked at */
 	char **funcs;                /* -f, split at the commas */
 	size_t nfuncs;
 	const char *host;
@@ -265,7 +272,7 @@ serve(struct worker *w, gearman_worker_st *gw)
 		 * share a commit, wait for the next job only briefly, and
 		 * flush them if none came. */
 		gearman_worker_set_timeout(gw, w->gv && gv_pending(w->gv) ?
-		    FLUSH_WAIT_MS : WORK_TIMEOUT_MS);
+		    FLUSH_WAIT_MS : w->idle_ms);
 		ret = gearman_worker_work(gw);
 		if (w->gv && ret != GEARMAN_SUCCESS)
 			gv_flush(w->gv);
@@ -401,7 +408,7 @@ write_results(const struct worker *w, const char *summary,
 int
 main(int argc, char **argv)
 {
-	struct worker w = { .mode = MODE_RAW };
+	struct worker w = { .mode = MODE_RAW, .idle_ms = WORK_TIMEOUT_MS };
 	const char *ini = NULL, *server = NULL;
 	char *funcnames = NULL;
 	const char *progress = NULL, *summary = NULL, *records = NULL;
@@ -471,6 +478,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	if (nthreads > 1) {
+		w.idle_ms = THREAD_WORK_TIMEOUT_MS;
 		if (serve_threads(&w, nthreads) == -1)
 			rc = 1;
 	} else {
