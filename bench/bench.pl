@@ -318,26 +318,32 @@ sub wait_until {
 
 my $NWORKER = 0;
 
+# %o: mode, func (one, or a list: a,b,c), server, ini; processes (else
+# BENCH_WORKERS), and for slow jobs threads and job_ms (bench_worker -t, -s).
 sub start_workers {
-	my (%o) = @_;    # mode, func (one, or a list: a,b,c), server, ini
+	my (%o) = @_;
 	my @funcs = split /,/, $o{func};
+	my $procs = $o{processes} // $WORKERS;
+	my $conns = $procs * ($o{threads} // 1);
 	my @w;
-	for (1 .. $WORKERS) {
+	for (1 .. $procs) {
 		my $n = ++$NWORKER;
 		my %f = map { $_ => "$DIR/worker$n.$_" } qw(progress summary records);
 		my @cmd = ($WORKER, '-m', $o{mode}, '-f', $o{func}, '-g',
 		    $o{server}, '-p', $f{progress}, '-o', $f{summary}, '-r',
 		    $f{records});
 		push @cmd, '-c', $o{ini} if $o{ini};
+		push @cmd, '-t', $o{threads} if $o{threads};
+		push @cmd, '-s', $o{job_ms} if $o{job_ms};
 		unlink $f{progress};
 		my $pid = $t->spawn({ name => "worker$n" }, @cmd);
 		push @w, { pid => $pid, %f };
 	}
-	wait_until("$WORKERS workers of " . (@funcs == 1 ? $o{func} :
+	wait_until("$conns workers of " . (@funcs == 1 ? $o{func} :
 	    @funcs . ' functions'), 30, sub {
 		return 0 if grep { !-s $_->{progress} } @w;
 		my $st = gm_status($o{server});
-		return !grep { ($st->{$_}{workers} // 0) < $WORKERS } @funcs;
+		return !grep { ($st->{$_}{workers} // 0) < $conns } @funcs;
 	});
 	return \@w;
 }
@@ -531,27 +537,33 @@ sub find_gearmand {
 	die "bench: gearmand not found\n";
 }
 
-# gearmand 1.1.20 with its MySQL persistent queue (table gearman_queue,
-# which it creates: one INSERT per job submitted, one DELETE per job done,
-# each its own transaction) in database gv2 of the same MariaDB.
-sub scenario_gearmand_mysql {
+# A gearmand of this driver's own, named $name, with @args beyond the
+# usual ones; returns its pid and HOST:PORT once it answers.
+sub start_own_gearmand {
+	my ($name, @args) = @_;
 	my $port = free_port();
-	my $log = "$DIR/gearmand-mysql.log";
-	my $pid = $t->spawn({ name => 'gearmand-mysql' }, find_gearmand(),
-	    '--listen=127.0.0.1', "--port=$port", "--log-file=$log",
-	    '--verbose=WARNING', "--pid-file=$DIR/gearmand-mysql.pid",
-	    '--config-file=/dev/null', '--queue-type=MySQL',
-	    '--mysql-host=' . $t->db_host, '--mysql-port=' . $t->db_port,
-	    '--mysql-user=' . $t->db_user, '--mysql-password=' . $t->db_password,
-	    '--mysql-db=' . $t->db_name(2), '--mysql-table=gearman_queue');
-	my $server = "127.0.0.1:$port";
-	wait_until('gearmand with the MySQL queue', 30, sub {
-		die "bench: gearmand --queue-type=MySQL exited\n"
-		    unless $t->running($pid);
+	my $pid = $t->spawn({ name => $name }, find_gearmand(),
+	    '--listen=127.0.0.1', "--port=$port", "--log-file=$DIR/$name.log",
+	    '--verbose=WARNING', "--pid-file=$DIR/$name.pid",
+	    '--config-file=/dev/null', @args);
+	wait_until("gearmand ($name)", 30, sub {
+		die "bench: gearmand ($name) exited\n" unless $t->running($pid);
 		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
 		    PeerPort => $port, Proto => 'tcp');
 		return defined $s;
 	});
+	return ($pid, "127.0.0.1:$port");
+}
+
+# gearmand 1.1.20 with its MySQL persistent queue (table gearman_queue,
+# which it creates: one INSERT per job submitted, one DELETE per job done,
+# each its own transaction) in database gv2 of the same MariaDB.
+sub scenario_gearmand_mysql {
+	my ($pid, $server) = start_own_gearmand('gearmand-mysql',
+	    '--queue-type=MySQL',
+	    '--mysql-host=' . $t->db_host, '--mysql-port=' . $t->db_port,
+	    '--mysql-user=' . $t->db_user, '--mysql-password=' . $t->db_password,
+	    '--mysql-db=' . $t->db_name(2), '--mysql-table=gearman_queue');
 	gearman_baseline('gearmand_mysql', $server, $pid, 'bench_mysql');
 	my ($left) = $t->dbh(2)->selectrow_array(
 	    'SELECT COUNT(*) FROM gearman_queue');
@@ -660,6 +672,27 @@ sub master_children {
 	return \%by;
 }
 
+# The master (garivini -c INI, logging to $log, which INI names); returns
+# its pid once it is ready and has the children %pools says (pool =>
+# count), and its children by pool.
+sub start_master {
+	my ($ini, $log, %pools) = @_;
+	unlink $log;
+	my $master = $t->spawn({ name => 'garivini' }, $GARIVINI, '-c', $ini);
+	# USR1 before the master has its handlers would kill it.
+	wait_until('the master to be ready', 30, sub {
+		die "bench: the master exited\n" unless $t->running($master);
+		open(my $fh, '<', $log) or return 0;
+		return scalar grep { /master notice: ready/ } <$fh>;
+	});
+	my $by;
+	wait_until('the master and its children', 30, sub {
+		$by = master_children($master);
+		return !grep { @{ $by->{$_} // [] } != $pools{$_} } keys %pools;
+	});
+	return ($master, $by);
+}
+
 sub memory_of {
 	my ($master) = @_;
 	my @pids = tree_pids($master);
@@ -685,21 +718,9 @@ sub scenario_low_latency {
 	    'controller.processes' => $CONTROLLERS,
 	    'injector.processes' => $INJECTORS);
 	empty_table();
-	unlink $t->log_path;
-	my $master = $t->spawn({ name => 'garivini' }, $GARIVINI, '-c', $ini);
-	# USR1 before the master has its handlers would kill it.
-	wait_until('the master to be ready', 30, sub {
-		die "bench: the master exited\n" unless $t->running($master);
-		open(my $fh, '<', $t->log_path) or return 0;
-		return scalar grep { /master notice: ready/ } <$fh>;
-	});
-	my $by;
-	wait_until('the master and its children', 30, sub {
-		$by = master_children($master);
-		return (@{ $by->{injector} // [] } == $INJECTORS
-		    && @{ $by->{controller} // [] } == $CONTROLLERS
-		    && @{ $by->{queue_runner} // [] } == 1);
-	});
+	my ($master, $by) = start_master($ini, $t->log_path,
+	    injector => $INJECTORS, controller => $CONTROLLERS,
+	    queue_runner => 1);
 	my $w = start_workers(mode => 'return', func => 'bench_ll',
 	    server => $GM);
 	wait_until('inject_jobs and run_queued_job workers', 30, sub {
