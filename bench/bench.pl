@@ -855,19 +855,6 @@ sub db_conns_doing {
 	return \%doing;
 }
 
-# The most jobs running at once in a worker's records (start, done).
-sub peak_in_flight {
-	my ($records) = @_;
-	my @ev = sort { $a->[0] <=> $b->[0] || $a->[1] <=> $b->[1] }
-	    (map { ([$_->[0], 1], [$_->[1], -1]) } @$records);
-	my ($now, $peak) = (0, 0);
-	for (@ev) {
-		$now += $_->[1];
-		$peak = $now if $now > $peak;
-	}
-	return $peak;
-}
-
 # One batch of slow jobs through the master: %o name, jobs, job_ms,
 # threads (one bench_worker -m return process serves them, a thread per
 # job in flight), the INI's overrides (none: the default pools), and
@@ -967,7 +954,8 @@ sub slow_batch {
 	$ideal = $o{job_ms} / 1000 if $ideal < $o{job_ms} / 1000;
 	my @starts = sort { $a <=> $b } map { $_->[0] } @{ $r->{records} };
 	my $db_max = (sort { $b <=> $a } values %db_peak)[0];
-	my $peak = peak_in_flight($r->{records});
+	# The most jobs running at once: records are [start, done, latency].
+	my $peak = GvTest::max_overlap($r->{records});
 	record($o{name}, jobs => $o{jobs}, job_seconds => $o{job_ms} / 1000,
 	    workers => $o{threads}, controllers => $controllers,
 	    concurrency => $slots, gearmand_args => $o{gearmand} // [],
