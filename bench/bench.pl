@@ -46,6 +46,8 @@ my $FAIR_P99_MS = 1000;
 my $RC_FUNCS = 1000;
 my $RC_ROWS = 5;
 my $WORKERS = $ENV{BENCH_WORKERS} // 2;
+# Slow jobs (issue 11): the jobs of 0.5 s on 20 workers.
+my $SLOW_N = $ENV{BENCH_SLOW_N} // 400;
 my $RUNNERS = $ENV{BENCH_RUNNERS} // 1;
 # Low-latency pools; the memory target is judged on the defaults only.
 my $INJECTORS = $ENV{BENCH_INJECTORS} // 1;
@@ -64,7 +66,7 @@ my $NCPU = do {
 $DRAIN = $BACKLOG if $DRAIN > $BACKLOG;
 for ([BENCH_N => $N], [BENCH_LL_N => $LL_N], [BENCH_SECONDS => $SECONDS],
     [BENCH_BACKLOG => $BACKLOG], [BENCH_FAIR_BACKLOG => $FAIR_BACKLOG],
-    [BENCH_WORKERS => $WORKERS],
+    [BENCH_WORKERS => $WORKERS], [BENCH_SLOW_N => $SLOW_N],
     [BENCH_RUNNERS => $RUNNERS], [BENCH_INJECTORS => $INJECTORS],
     [BENCH_CONTROLLERS => $CONTROLLERS]) {
 	die "$_->[0] must be a positive integer\n" unless $_->[1] =~ /^[1-9]\d*$/;
@@ -318,26 +320,32 @@ sub wait_until {
 
 my $NWORKER = 0;
 
+# %o: mode, func (one, or a list: a,b,c), server, ini; processes (else
+# BENCH_WORKERS), and for slow jobs threads and job_ms (bench_worker -t, -s).
 sub start_workers {
-	my (%o) = @_;    # mode, func (one, or a list: a,b,c), server, ini
+	my (%o) = @_;
 	my @funcs = split /,/, $o{func};
+	my $procs = $o{processes} // $WORKERS;
+	my $conns = $procs * ($o{threads} // 1);
 	my @w;
-	for (1 .. $WORKERS) {
+	for (1 .. $procs) {
 		my $n = ++$NWORKER;
 		my %f = map { $_ => "$DIR/worker$n.$_" } qw(progress summary records);
 		my @cmd = ($WORKER, '-m', $o{mode}, '-f', $o{func}, '-g',
 		    $o{server}, '-p', $f{progress}, '-o', $f{summary}, '-r',
 		    $f{records});
 		push @cmd, '-c', $o{ini} if $o{ini};
+		push @cmd, '-t', $o{threads} if $o{threads};
+		push @cmd, '-s', $o{job_ms} if $o{job_ms};
 		unlink $f{progress};
 		my $pid = $t->spawn({ name => "worker$n" }, @cmd);
 		push @w, { pid => $pid, %f };
 	}
-	wait_until("$WORKERS workers of " . (@funcs == 1 ? $o{func} :
+	wait_until("$conns workers of " . (@funcs == 1 ? $o{func} :
 	    @funcs . ' functions'), 30, sub {
 		return 0 if grep { !-s $_->{progress} } @w;
 		my $st = gm_status($o{server});
-		return !grep { ($st->{$_}{workers} // 0) < $WORKERS } @funcs;
+		return !grep { ($st->{$_}{workers} // 0) < $conns } @funcs;
 	});
 	return \@w;
 }
@@ -531,27 +539,33 @@ sub find_gearmand {
 	die "bench: gearmand not found\n";
 }
 
-# gearmand 1.1.20 with its MySQL persistent queue (table gearman_queue,
-# which it creates: one INSERT per job submitted, one DELETE per job done,
-# each its own transaction) in database gv2 of the same MariaDB.
-sub scenario_gearmand_mysql {
+# A gearmand of this driver's own, named $name, with @args beyond the
+# usual ones; returns its pid and HOST:PORT once it answers.
+sub start_own_gearmand {
+	my ($name, @args) = @_;
 	my $port = free_port();
-	my $log = "$DIR/gearmand-mysql.log";
-	my $pid = $t->spawn({ name => 'gearmand-mysql' }, find_gearmand(),
-	    '--listen=127.0.0.1', "--port=$port", "--log-file=$log",
-	    '--verbose=WARNING', "--pid-file=$DIR/gearmand-mysql.pid",
-	    '--config-file=/dev/null', '--queue-type=MySQL',
-	    '--mysql-host=' . $t->db_host, '--mysql-port=' . $t->db_port,
-	    '--mysql-user=' . $t->db_user, '--mysql-password=' . $t->db_password,
-	    '--mysql-db=' . $t->db_name(2), '--mysql-table=gearman_queue');
-	my $server = "127.0.0.1:$port";
-	wait_until('gearmand with the MySQL queue', 30, sub {
-		die "bench: gearmand --queue-type=MySQL exited\n"
-		    unless $t->running($pid);
+	my $pid = $t->spawn({ name => $name }, find_gearmand(),
+	    '--listen=127.0.0.1', "--port=$port", "--log-file=$DIR/$name.log",
+	    '--verbose=WARNING', "--pid-file=$DIR/$name.pid",
+	    '--config-file=/dev/null', @args);
+	wait_until("gearmand ($name)", 30, sub {
+		die "bench: gearmand ($name) exited\n" unless $t->running($pid);
 		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
 		    PeerPort => $port, Proto => 'tcp');
 		return defined $s;
 	});
+	return ($pid, "127.0.0.1:$port");
+}
+
+# gearmand 1.1.20 with its MySQL persistent queue (table gearman_queue,
+# which it creates: one INSERT per job submitted, one DELETE per job done,
+# each its own transaction) in database gv2 of the same MariaDB.
+sub scenario_gearmand_mysql {
+	my ($pid, $server) = start_own_gearmand('gearmand-mysql',
+	    '--queue-type=MySQL',
+	    '--mysql-host=' . $t->db_host, '--mysql-port=' . $t->db_port,
+	    '--mysql-user=' . $t->db_user, '--mysql-password=' . $t->db_password,
+	    '--mysql-db=' . $t->db_name(2), '--mysql-table=gearman_queue');
 	gearman_baseline('gearmand_mysql', $server, $pid, 'bench_mysql');
 	my ($left) = $t->dbh(2)->selectrow_array(
 	    'SELECT COUNT(*) FROM gearman_queue');
@@ -660,6 +674,27 @@ sub master_children {
 	return \%by;
 }
 
+# The master (garivini -c INI, logging to $log, which INI names); returns
+# its pid once it is ready and has the children %pools says (pool =>
+# count), and its children by pool.
+sub start_master {
+	my ($ini, $log, %pools) = @_;
+	unlink $log;
+	my $master = $t->spawn({ name => 'garivini' }, $GARIVINI, '-c', $ini);
+	# USR1 before the master has its handlers would kill it.
+	wait_until('the master to be ready', 30, sub {
+		die "bench: the master exited\n" unless $t->running($master);
+		open(my $fh, '<', $log) or return 0;
+		return scalar grep { /master notice: ready/ } <$fh>;
+	});
+	my $by;
+	wait_until('the master and its children', 30, sub {
+		$by = master_children($master);
+		return !grep { @{ $by->{$_} // [] } != $pools{$_} } keys %pools;
+	});
+	return ($master, $by);
+}
+
 sub memory_of {
 	my ($master) = @_;
 	my @pids = tree_pids($master);
@@ -685,21 +720,9 @@ sub scenario_low_latency {
 	    'controller.processes' => $CONTROLLERS,
 	    'injector.processes' => $INJECTORS);
 	empty_table();
-	unlink $t->log_path;
-	my $master = $t->spawn({ name => 'garivini' }, $GARIVINI, '-c', $ini);
-	# USR1 before the master has its handlers would kill it.
-	wait_until('the master to be ready', 30, sub {
-		die "bench: the master exited\n" unless $t->running($master);
-		open(my $fh, '<', $t->log_path) or return 0;
-		return scalar grep { /master notice: ready/ } <$fh>;
-	});
-	my $by;
-	wait_until('the master and its children', 30, sub {
-		$by = master_children($master);
-		return (@{ $by->{injector} // [] } == $INJECTORS
-		    && @{ $by->{controller} // [] } == $CONTROLLERS
-		    && @{ $by->{queue_runner} // [] } == 1);
-	});
+	my ($master, $by) = start_master($ini, $t->log_path,
+	    injector => $INJECTORS, controller => $CONTROLLERS,
+	    queue_runner => 1);
 	my $w = start_workers(mode => 'return', func => 'bench_ll',
 	    server => $GM);
 	wait_until('inject_jobs and run_queued_job workers', 30, sub {
@@ -784,6 +807,203 @@ sub is_stopped {
 	my ($code, $what) = @_;
 	note("warning: $what exited with " . ($code // 'nothing (killed)'))
 	    unless defined $code && $code == 0;
+}
+
+# The connections of each of @pids to the local TCP port $port (MariaDB's,
+# a gearmand's): the established sockets to it in /proc/net/tcp, matched by
+# inode to the descriptors of each pid. { pid => [their local ports] }.
+sub tcp_conns_of {
+	my ($port, @pids) = @_;
+	my %to_port;    # inode => local port
+	open(my $fh, '<', '/proc/net/tcp') or return {};
+	<$fh>;    # the header
+	while (my $line = <$fh>) {
+		my @f = split ' ', $line;
+		my ($lport) = $f[1] =~ /:([0-9A-F]+)$/;
+		my ($rport) = $f[2] =~ /:([0-9A-F]+)$/;
+		$to_port{ $f[9] } = hex($lport)
+		    if hex($rport) == $port && $f[3] eq '01';
+	}
+	close $fh;
+	my %by;
+	for my $pid (@pids) {
+		$by{$pid} = [];
+		opendir(my $d, "/proc/$pid/fd") or next;
+		for (readdir $d) {
+			my $l = readlink("/proc/$pid/fd/$_") // next;
+			push @{ $by{$pid} }, $to_port{$1}
+			    if $l =~ /^socket:\[(\d+)\]$/ && $to_port{$1};
+		}
+		closedir $d;
+	}
+	return \%by;
+}
+
+# What MariaDB says of each connection of %$ports ({ pid => [local
+# ports] }): { pid => ["ID COMMAND TIME", ...] }.
+sub db_conns_doing {
+	my ($ports) = @_;
+	my %by_port = map { $_->[0] => $_ } @{ $t->dbh(1)->selectall_arrayref(
+	    'SELECT SUBSTRING_INDEX(HOST, ":", -1), ID, COMMAND, TIME FROM '
+	    . 'information_schema.PROCESSLIST') };
+	my %doing;
+	for my $pid (keys %$ports) {
+		$doing{$pid} = [map { my $p = $by_port{$_};
+		    $p ? "$p->[1] $p->[2] $p->[3]" : "port $_ unknown" }
+		    @{ $ports->{$pid} }];
+	}
+	return \%doing;
+}
+
+# One batch of slow jobs through the master: %o name, jobs, job_ms,
+# threads (one bench_worker -m return process serves them, a thread per
+# job in flight), the INI's overrides (none: the default pools), and
+# gearmand (arguments of a gearmand of its own for this batch; none:
+# GvTest's). All the jobs go to inject_jobs at once (one window); then the
+# driver polls the table until it is empty, and meanwhile counts each
+# Controller's connections to MariaDB and to gearmand. The time is from
+# the first inject call to the poll that found no row (at most ~30 ms
+# late).
+sub slow_batch {
+	my (%o) = @_;
+	my $log = "$DIR/$o{name}.log";
+	my ($gm_pid, $gm) = ($t->gearmand_pid(1), $GM);
+	($gm_pid, $gm) = start_own_gearmand("gearmand-$o{name}",
+	    @{ $o{gearmand} }) if $o{gearmand};
+	my $ini = $t->write_ini(file => "$o{name}.ini", 'db.2' => undef,
+	    'garivini.gearman_servers' => $gm,
+	    'garivini.log_level' => 'notice', 'garivini.log_file' => $log,
+	    'garivini.status_interval' => 1,
+	    # The defaults (GvTest's INI sets these for its tests).
+	    'queue_runner.lease_seconds' => undef,
+	    'queue_runner.batch_run_sleep' => undef,
+	    'controller.processes' => undef, %{ $o{ini} // {} });
+	my $controllers = $o{ini}{'controller.processes'} // 2;
+	my $slots = $o{ini}{'controller.concurrency'} // 64;
+	empty_table();
+	my ($master, $by) = start_master($ini, $log, injector => 1,
+	    controller => $controllers, queue_runner => 1);
+	my $w = start_workers(mode => 'return', func => 'bench_slow',
+	    server => $gm, processes => 1, threads => $o{threads},
+	    job_ms => $o{job_ms});
+	wait_until('inject_jobs and run_queued_job workers', 30, sub {
+		my $st = gm_status($gm);
+		return ($st->{inject_jobs}{workers} // 0) >= 1
+		    && ($st->{run_queued_job}{workers} // 0) >= $controllers;
+	});
+	sleep 1;
+	my $mem_idle = memory_of($master);
+	my @ctl = @{ $by->{controller} };
+	my %g = (gearmand => [$gm_pid], mariadbd => [$t->mariadb_pid],
+	    master => [$master], map { $_ => $by->{$_} } keys %$by);
+	note("$o{name}: $o{jobs} jobs of $o{job_ms} ms at once, $o{threads} "
+	    . "workers, $controllers Controllers of $slots slots"
+	    . ($o{gearmand} ? ", gearmand @{ $o{gearmand} }" : ''));
+	my $c0 = cpu_snapshot(%g);
+	my $s0 = db_status();
+	my $c = run_client('inject', '-g', $gm, '-f', 'bench_slow', '-n',
+	    $o{jobs}, '-j', $o{jobs});
+	my (%db_peak, %gm_peak, $db_ports, $server_peak);
+	my ($db_port, $gm_port) = ($t->db_port, (split /:/, $gm)[1]);
+	my $deadline = time + 120;
+	my $sampled = 0;
+	until (progress($w) >= $o{jobs} && $t->count(1) == 0) {
+		die "bench: $o{name}: " . progress($w) . " of $o{jobs} jobs "
+		    . "done, " . $t->count(1) . " rows left after 120 s\n"
+		    if time > $deadline;
+		if (time - $sampled >= 0.25) {
+			$sampled = time;
+			# The master inherits this driver's own connection
+			# (GvTest's spawn leaves it open), and so do its
+			# children: not theirs.
+			$db_ports = tcp_conns_of($db_port, $$, @ctl);
+			my %own = map { $_ => 1 } @{ delete $db_ports->{$$} };
+			@$_ = grep { !$own{$_} } @$_ for values %$db_ports;
+			my $gmc = tcp_conns_of($gm_port, @ctl);
+			for (@ctl) {
+				my ($d, $n) = (scalar @{ $db_ports->{$_} },
+				    scalar @{ $gmc->{$_} });
+				$db_peak{$_} = $d if $d > ($db_peak{$_} // -1);
+				$gm_peak{$_} = $n if $n > ($gm_peak{$_} // -1);
+			}
+			# Every client of MariaDB, this driver's one included.
+			my (undef, $n) = $t->dbh(1)->selectrow_array(
+			    "SHOW GLOBAL STATUS LIKE 'Threads_connected'");
+			$server_peak = $n if $n > ($server_peak // 0);
+		}
+		sleep 0.01;
+	}
+	my $end = time;
+	my $c1 = cpu_snapshot(%g);
+	my $s1 = db_status();
+	my $mem = memory_of($master);
+	my $doing = db_conns_doing($db_ports);
+	# A job run twice would show here, or a late one after the table
+	# emptied: give them a moment.
+	sleep 1;
+	my $r = stop_workers($w);
+	is_stopped($t->stop($master, 'TERM', 60), 'the master');
+	$t->stop($gm_pid, 'TERM', 15) if $o{gearmand};
+	my $cpu = cpu_delta($c0, $c1);
+	$cpu->{workers} = $r->{cpu};
+	$cpu->{client} = $c->{cpu};
+	$cpu->{'workers switches'} = $r->{switches};
+	$cpu->{'client switches'} = $c->{switches};
+	my $seconds = $end - $c->{first};
+	my $ideal = $o{jobs} * $o{job_ms} / 1000 / $o{threads};
+	$ideal = $o{job_ms} / 1000 if $ideal < $o{job_ms} / 1000;
+	my @starts = sort { $a <=> $b } map { $_->[0] } @{ $r->{records} };
+	my $db_max = (sort { $b <=> $a } values %db_peak)[0];
+	# The most jobs running at once: records are [start, done, latency].
+	my $peak = GvTest::max_overlap($r->{records});
+	record($o{name}, jobs => $o{jobs}, job_seconds => $o{job_ms} / 1000,
+	    workers => $o{threads}, controllers => $controllers,
+	    concurrency => $slots, gearmand_args => $o{gearmand} // [],
+	    jobs_per_s => $o{jobs} / $seconds, seconds => $seconds,
+	    ideal_seconds => $ideal, over_ideal => $seconds / $ideal,
+	    seconds_after_last_ack => $end - $c->{last},
+	    inject_seconds => $c->{last} - $c->{first},
+	    last_worker_done_seconds => $r->{records}[-1][1] - $c->{first},
+	    first_to_last_start_seconds => $starts[-1] - $starts[0],
+	    peak_in_flight => $peak, jobs_run => $r->{jobs},
+	    worker_errors => $r->{errors},
+	    controller_db_conns_peak => \%db_peak,
+	    controller_db_conns_max => $db_max,
+	    controller_db_conns_at_end => $doing,
+	    mariadb_clients_peak => $server_peak,
+	    controller_gearmand_conns_peak => \%gm_peak,
+	    memory => { idle => $mem_idle, after_load => $mem },
+	    detail => sprintf('%d x %.1f s, %d workers, %dx%d slots: %.2f s, '
+	    . 'ideal %.2f s (%.2fx); injects acked in %.2f s; peak %d in '
+	    . 'flight; %d runs; DB conns per Controller <= %d;', $o{jobs},
+	    $o{job_ms} / 1000, $o{threads}, $controllers, $slots, $seconds,
+	    $ideal, $seconds / $ideal, $c->{last} - $c->{first}, $peak,
+	    $r->{jobs}, $db_max // -1),
+	    cpu_s_per_1k => cpu_per_1k($cpu, $o{jobs}),
+	    machine => foreign_cpu($cpu, $NCPU),
+	    switches_per_job => switches_per_job($cpu, $o{jobs}),
+	    db_per_job => db_per_job($s0, $s1, $o{jobs}));
+	note("$o{name}: warning: $r->{jobs} jobs ran for $o{jobs} injected")
+	    if $r->{jobs} != $o{jobs};
+	empty_table();
+}
+
+# Slow jobs (issue 11): $SLOW_N jobs of 0.5 s on 20 workers through the
+# master with its default pools (2 Controllers of 64 slots), against the
+# worker-bound ideal; then 1,000 jobs of 5 s at once on 4 Controllers of
+# 256 slots and 1,000 workers (threads of one bench_worker), twice: on
+# GvTest's gearmand, which wakes every sleeping worker of a function for
+# each job it receives (its default), and on a gearmand that wakes one
+# (--worker-wakeup=1), which takes that cost out of the figure.
+sub scenario_slow_jobs {
+	slow_batch(name => 'slow_jobs_default', jobs => $SLOW_N, job_ms => 500,
+	    threads => 20);
+	my %wide = (jobs => 1000, job_ms => 5000, threads => 1000,
+	    ini => { 'controller.processes' => 4,
+	    'controller.concurrency' => 256 });
+	slow_batch(name => 'slow_jobs_1000', %wide);
+	slow_batch(name => 'slow_jobs_1000_wakeup1', %wide,
+	    gearmand => ['--worker-wakeup=1']);
 }
 
 # Fill the table with n due rows fast: INSERT ... SELECT from MariaDB's
@@ -1096,6 +1316,9 @@ sub report {
 	    [cluster => 'throughput mode, Galera cluster'],
 	    [low_latency_saturation => 'low latency, saturation'],
 	    [low_latency_200 => "low latency at $RATE/s"],
+	    [slow_jobs_default => 'slow jobs, default pools'],
+	    [slow_jobs_1000 => 'slow jobs, 1000 at once'],
+	    [slow_jobs_1000_wakeup1 => '  the same, gearmand -w 1'],
 	    [backlog_small => "drain, $BACKLOG_SMALL-row backlog"],
 	    [backlog_large => "drain, $BACKLOG-row backlog"],
 	    [many_functions => "drain, $BACKLOG rows, $MF_FUNCS funcs"],
@@ -1130,6 +1353,15 @@ sub report {
 		    "RSS $m->{idle}{rss_mb} MB idle, $m->{after_load}{rss_mb} MB "
 		    . "after load (PSS $m->{after_load}{pss_mb} MB), "
 		    . "$m->{after_load}{processes} processes";
+	}
+	for (['slow_jobs_default', 'default pools'],
+	    ['slow_jobs_1000', '4 Controllers x 256']) {
+		my $m = $res{ $_->[0] } && $res{ $_->[0] }{memory} or next;
+		printf $line, "memory after slow jobs", '-', '-', '-', '-',
+		    "$_->[1]: RSS $m->{idle}{rss_mb} MB idle, "
+		    . "$m->{after_load}{rss_mb} MB after load (PSS "
+		    . "$m->{after_load}{pss_mb} MB), $m->{after_load}{processes} "
+		    . 'processes';
 	}
 	if (my $c = $res{round_cost}) {
 		my $p = $c->{per_claim};
@@ -1187,6 +1419,22 @@ sub report {
 	    $res{memory}{after_load}{rss_mb};
 	$tgt->('master + default pools < 50 MB RSS (after load)', $m || undef,
 	    '%.1f MB', $m && $m < 50);
+	my $s = $res{slow_jobs_default};
+	$tgt->("slow jobs: $SLOW_N x 0.5 s on 20 workers <= 1.5x the ideal",
+	    $s && $s->{over_ideal}, '%.2fx', $s && $s->{over_ideal} <= 1.5);
+	$m = $s && $s->{memory}{after_load}{rss_mb};
+	$tgt->('master + default pools < 50 MB RSS (after slow jobs)',
+	    $m || undef, '%.1f MB', $m && $m < 50);
+	for (['slow_jobs_1000', ''],
+	    ['slow_jobs_1000_wakeup1', ', gearmand -w 1']) {
+		$s = $res{ $_->[0] };
+		$tgt->("slow jobs: 1000 x 5 s$_->[1], first inject to done "
+		    . '<= 7.5 s', $s && $s->{seconds}, '%.2f s',
+		    $s && $s->{seconds} <= 7.5);
+		$tgt->("slow jobs: MariaDB connections per Controller$_->[1] "
+		    . '<= 5', $s && $s->{controller_db_conns_max}, '%d',
+		    $s && $s->{controller_db_conns_max} <= 5);
+	}
 
 	print "\nthe due-function scan (SELECT funcname, priority, "
 	    . "MIN(run_after) ... GROUP BY funcname, priority) through DBI, after the load and after the "
@@ -1273,6 +1521,7 @@ scenario_gearmand_mysql() if want('gearmand_mysql');
 scenario_throughput() if want('throughput');
 scenario_throughput_latency() if want('throughput_latency');
 scenario_low_latency() if want('low_latency');
+scenario_slow_jobs() if want('slow_jobs');
 scenario_backlog() if want('backlog');
 scenario_many_functions() if want('many_functions');
 scenario_fairness() if want('fairness');

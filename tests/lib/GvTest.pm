@@ -359,6 +359,21 @@ sub wait_for_log {
 	return $line;
 }
 
+# The most of $intervals ([start, end, ...], ...) open at the same time:
+# how many jobs ran at once, from when each started and ended. A function,
+# not a method.
+sub max_overlap {
+	my ($intervals) = @_;
+	my @ev = sort { $a->[0] <=> $b->[0] || $a->[1] <=> $b->[1] }
+	    (map { ([$_->[0], 1], [$_->[1], -1]) } @$intervals);
+	my ($now, $max) = (0, 0);
+	for (@ev) {
+		$now += $_->[1];
+		$max = $now if $now > $max;
+	}
+	return $max;
+}
+
 # --- MariaDB ---------------------------------------------------------------
 
 my $DRIVER;

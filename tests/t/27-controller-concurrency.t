@@ -62,18 +62,8 @@ sub inject {
 
 sub rows { $t->count(1, 'funcname = ?', 'slow') }
 
-# The most jobs that ran at the same time.
-sub overlap {
-	my ($runs) = @_;
-	my @ev = sort { $a->[0] <=> $b->[0] || $a->[1] <=> $b->[1] }
-	    (map { ([$_->[1], 1], [$_->[2], -1]) } @$runs);
-	my ($now, $max) = (0, 0);
-	for (@ev) {
-		$now += $_->[1];
-		$max = $now if $now > $max;
-	}
-	return $max;
-}
+# The most jobs that ran at the same time (a run: job, start, end).
+sub overlap { GvTest::max_overlap([map { [@$_[1, 2]] } @{ $_[0] }]) }
 
 sub times_run {
 	my %n;
