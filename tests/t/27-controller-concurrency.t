@@ -19,7 +19,8 @@ sub role { $t->spawn($t->build_path('garivini'), '--role', @_) }
 my @roles = (role('injector', '-c', $ini), role('queue_runner', '-c', $ini));
 my $controller = role('controller', '-c', $ini);
 
-# Workers that take $secs per job and record jobid, start and end.
+# Workers of slow (2 s a job) and slower (4 s) that record jobid, start and
+# end.
 my $ran = $t->dir . '/ran.txt';
 my $script = $t->dir . '/slow-worker.pl';
 open(my $fh, '>', $script) or die "$script: $!";
@@ -29,21 +30,23 @@ use warnings;
 use Gearman::Worker;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
-my ($servers, $out, $secs) = @ARGV;
+my ($servers, $out) = @ARGV;
 my $w = Gearman::Worker->new(job_servers => [split /,/, $servers]);
-$w->register_function(slow => sub {
-    my $job = decode_json(${ $_[0]->argref });
-    my $start = time;
-    sleep $secs;
-    open(my $fh, '>>', $out) or die "$out: $!";
-    printf $fh "%s\t%.3f\t%.3f\n", $job->{jobid}, $start, time;
-    close $fh;
-    return 'done';
-});
+for my $f ([slow => 2], [slower => 4]) {
+    $w->register_function($f->[0] => sub {
+        my $job = decode_json(${ $_[0]->argref });
+        my $start = time;
+        sleep $f->[1];
+        open(my $fh, '>>', $out) or die "$out: $!";
+        printf $fh "%s\t%.3f\t%.3f\n", $job->{jobid}, $start, time;
+        close $fh;
+        return 'done';
+    });
+}
 $w->work while 1;
 PERL
 close $fh;
-my @workers = map { $t->spawn('perl', $script, $t->gearman_servers, $ran, 2) }
+my @workers = map { $t->spawn('perl', $script, $t->gearman_servers, $ran) }
     1 .. 10;
 
 sub runs {
@@ -60,7 +63,7 @@ sub inject {
 	is($code, 0, "$n jobs of $func injected") or diag($err);
 }
 
-sub rows { $t->count(1, 'funcname = ?', 'slow') }
+sub rows { $t->count(1, 'funcname = ?', $_[0] // 'slow') }
 
 # The most jobs that ran at the same time (a run: job, start, end).
 sub overlap { GvTest::max_overlap([map { [@$_[1, 2]] } @{ $_[0] }]) }
@@ -91,22 +94,24 @@ is(scalar(grep { $_->{failcount} == 0 && $_->{run_after} < 2147483647 }
 ok($t->wait_for_log(qr/\(nobody\): no worker took it within 2 s/, 10),
     'the Controller says no worker took them');
 
-# 2. TERM with ten jobs running and twenty queued in gearmand: the running
-# ones finish and are completed, the queued ones are given back; a new
-# Controller runs those. Nothing broke, so nothing runs twice.
+# 2. TERM with thirty jobs of 4 s: ten running, twenty queued in gearmand.
+# The Controller lets the ten finish, and the ten after them, which start
+# 4 s later; the last ten, still queued 5 s after they were sent, are given
+# back, and a new Controller runs them. Nothing broke: nothing runs twice.
 unlink $ran;
-inject(30);
+inject(30, 'slower');
 ok($t->wait_for('ten jobs to be running', 20, sub {
-	my $s = $t->gearman_status(1)->{slow};
+	my $s = $t->gearman_status(1)->{slower};
 	$s && $s->{running} >= 10 && $s->{total} >= 30 }),
     'ten running, thirty in gearmand');
 kill 'TERM', $controller;
 is($t->wait_exit($controller, 30), 0, 'the Controller exits cleanly');
-is(scalar(@{ runs() }), 10, 'after the ten jobs in hand ran');
-cmp_ok(rows(), '==', 20, 'their rows went; the twenty others wait');
+is(scalar(@{ runs() }), 20, 'after the twenty jobs workers took ran');
+cmp_ok(rows('slower'), '==', 10, 'their rows went; the ten others wait');
 $controller = role('controller', '-c', $ini);
-ok($t->wait_for('the twenty to run', 60,
-    sub { rows() == 0 && @{ runs() } >= 30 }), 'a new Controller ran them');
+ok($t->wait_for('the ten to run', 60,
+    sub { rows('slower') == 0 && @{ runs() } >= 30 }),
+    'a new Controller ran them');
 sleep 1;
 $n = times_run();
 is(scalar(keys %$n), 30, 'each of the 30 ran');
