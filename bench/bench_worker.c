@@ -171,6 +171,16 @@ work(gearman_job_st *gjob, void *context)
 	char err[256];
 	int rc;
 
+	/* The job's work comes before its answer. Completions held from the
+	 * jobs before are written first: they would wait for this one. */
+	if (w->job_ms > 0) {
+		if (w->gv && gv_pending(w->gv))
+			gv_flush(w->gv);
+		nap.tv_sec = w->job_ms / 1000;
+		nap.tv_nsec = w->job_ms % 1000 * 1000000L;
+		while (nanosleep(&nap, &nap) == -1 && errno == EINTR)
+			;
+	}
 	if (w->mode == MODE_RAW) {
 		sent = submit_time(load, len);
 	} else {
@@ -197,12 +207,6 @@ work(gearman_job_st *gjob, void *context)
 				    gv_errmsg(w->gv));
 		}
 		gv_job_clear(&job);
-	}
-	if (w->job_ms > 0) {
-		nap.tv_sec = w->job_ms / 1000;
-		nap.tv_nsec = w->job_ms % 1000 * 1000000L;
-		while (nanosleep(&nap, &nap) == -1 && errno == EINTR)
-			;
 	}
 	pthread_mutex_lock(&w->lock);
 	if ((r = record_new(w)) != NULL) {

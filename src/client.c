@@ -51,6 +51,8 @@ struct gv_client {
 	} *ff;
 	size_t nff;
 	double retry_seconds;     /* gv_set_retry */
+	void (*on_retry)(void *); /* client_on_retry */
+	void *on_retry_arg;
 	struct later {            /* gv_complete_later, not yet flushed */
 		uint64_t jobid;
 		uint32_t attempt;
@@ -258,6 +260,13 @@ gv_set_retry_backoff(gv_client *gv, unsigned first, unsigned max)
 	gv->policy.retry_first = first;
 	gv->policy.retry_max = max;
 	return GV_OK;
+}
+
+void
+client_on_retry(gv_client *gv, void (*fn)(void *), void *arg)
+{
+	gv->on_retry = fn;
+	gv->on_retry_arg = arg;
 }
 
 void
@@ -657,6 +666,8 @@ exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
 		if (db_healthy(db, time_mono()) ||
 		    time_mono() + pause > deadline)
 			return -1;
+		if (gv->on_retry)
+			gv->on_retry(gv->on_retry_arg);
 		time_sleep(pause, NULL);
 		pause = backoff_next(pause, RETRY_PAUSE_MIN, RETRY_PAUSE_MAX);
 	}

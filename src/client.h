@@ -29,5 +29,9 @@ struct dbset *client_dbset(gv_client *gv);
  * held. A caller that waits on something else meanwhile (the Controller,
  * on a job's result) flushes them then. */
 double client_flush_due(const gv_client *gv);
+/* Called with arg at each pause of a retry through a database outage
+ * (gv_set_retry): a process watched for signs of life (the Controller, by
+ * the master) shows one while it waits for the database. */
+void client_on_retry(gv_client *gv, void (*fn)(void *), void *arg);
 
 #endif

@@ -152,8 +152,11 @@ int gv_complete_job(gv_client *gv, const struct gv_job *job);
 /*
  * Done, later: the completion waits (at most 100 of them, at most 5 ms) to
  * share one DELETE and one commit with others, for workers that complete
- * many jobs a second. Call gv_flush when no job came for a while and before
- * exiting (gv_close flushes too). A completion that never reaches the
+ * many jobs a second. The library has no timer: the held completions are
+ * written by the next gv_complete_later past the window, or by gv_flush.
+ * Call gv_flush when no job came for a while (a few milliseconds), before
+ * a job that may take longer than that (or the completions wait for it),
+ * and before exiting (gv_close flushes too). A completion that never reaches the
  * database only means the job runs again when its lease ends. Stale
  * completions are not reported one by one.
  */

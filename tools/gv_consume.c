@@ -112,6 +112,13 @@ work(gearman_job_st *gjob, void *context)
 	/* The line is written when the work starts, so a job in hand can be
 	 * seen (and a worker killed mid-job still shows it ran). */
 	write_line(c, &job);
+	/* Completions held by gv_complete_later are written before a job
+	 * that takes time: they would wait for it, past their 5 ms window,
+	 * and for a job longer than their leases, past those too. */
+	if (c->work_seconds > 0 && c->gv && gv_pending(c->gv) &&
+	    gv_flush(c->gv) != GV_OK)
+		fprintf(stderr, "gv_consume: completing held jobs: %s (they run "
+		    "again when their leases end)\n", gv_errmsg(c->gv));
 	if (c->work_seconds > 0)
 		time_sleep(c->work_seconds, NULL);
 	c->done++;

@@ -595,9 +595,10 @@ slot_main(void *arg)
 		settle(sl, out);
 		gv_job_clear(&sl->job);
 		sl->has_job = 0;
-		if (--c->busy == 0)
+		if (--c->busy == 0 && !*c->ctx->stop)
 			scoreboard_state(c->ctx->sb, SB_IDLE);
 		pthread_cond_signal(&c->freed);
+		pthread_cond_signal(&c->held);
 	}
 	unlock(c);
 	db_thread_end();
@@ -615,7 +616,10 @@ flusher_main(void *arg)
 
 	db_thread_init();
 	lock(c);
-	while (!c->done) {
+	/* After a stop, until the last job in flight is settled: a job of
+	 * seconds completed during a stop behind a job of minutes must not
+	 * wait for it. */
+	while (!c->done || c->busy > 0) {
 		due = client_flush_due(c->gv);
 		if (due > 0 && time_mono() >= due) {
 			gm_flush(c->gv, c->ctx->sb);
@@ -748,6 +752,12 @@ wait_slot(void *arg)
 	unlock(c);
 }
 
+static void
+beat(void *sb)
+{
+	scoreboard_heartbeat(sb);
+}
+
 /* Start the slots and the flusher. -1 with a message in c->err. */
 static int
 threads_start(struct controller *c)
@@ -852,6 +862,10 @@ controller_main(struct role_ctx *ctx)
 	 * database outage: retry while most of its lease remains. (The read
 	 * before a run does not retry: not knowing is a reason not to run.) */
 	gv_set_retry(c.gv, c.cfg->queue_runner.lease_seconds / 3.0);
+	/* Retrying through an outage is a sign of life: with a long lease,
+	 * the retries would outlast heartbeat_timeout, and the master would
+	 * kill the Controller in the middle of them. */
+	client_on_retry(c.gv, beat, ctx->sb);
 	if ((c.gm = gm_pool_new(c.cfg->servers, c.cfg->nservers, c.err,
 	    sizeof(c.err))) == NULL ||
 	    (w = gm_worker_new(c.cfg->servers, c.cfg->nservers,
