@@ -487,7 +487,8 @@ END_TEST
 
 START_TEST(submit_to_dead_server_backs_off)
 {
-	struct gm_task task = { "f", NULL, "x", 1, 1, 1 };
+	struct gm_task task = { .funcname = "f", .workload = "x", .len = 1,
+	    .ok = 1, .unsure = 1 };
 	struct config_server srv;
 	struct gm_pool *pool;
 	char err[256];
