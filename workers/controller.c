@@ -59,6 +59,13 @@
  * idle workers take a job within milliseconds, so one still queued after
  * that waits for a busy or absent worker, and is not about to start. */
 #define ABANDON_AFTER 5.0
+/* A job still queued this long is looked at: if its gearmand has no worker
+ * for its function at all, it is given back at once rather than at the end
+ * of job_timeout. The servers' `status` is read at most every
+ * WORKERS_MAX_AGE seconds for all the slots. */
+#define NO_WORKER_AFTER 5.0
+#define WORKERS_MAX_AGE 2.0
+#define ADMIN_TIMEOUT 1.0
 
 enum outcome {
 	RUN_DONE,       /* WORK_COMPLETE */
@@ -87,7 +94,9 @@ struct slot {
 	int has_job;
 	int created;                  /* gearmand acknowledged the job */
 	int running;                  /* gearmand said a worker has it */
+	double workers_check;         /* time_mono() of the next look */
 	char message[512];            /* the worker's warning or exception */
+	char untaken[512];            /* why it was given back (RUN_UNTAKEN) */
 	char err[1024];
 };
 
@@ -108,6 +117,9 @@ struct controller {
 	int done;                     /* the threads are to end */
 	int flushing;                 /* the flusher started */
 	pthread_t flusher;
+	/* Per server: its `status` (workers per function), and when read. */
+	struct gm_depths *status;
+	double *status_at;
 	char err[1024];               /* the main thread's */
 };
 
@@ -341,6 +353,35 @@ take_back(struct slot *sl, size_t s, gearman_task_st *task,
 	return job_state(sl, s, handle) == 1 ? RUN_ORPHANED : outcome;
 }
 
+/* 1 when server s has no worker for funcname (as its `status` said at
+ * most WORKERS_MAX_AGE ago), 0 when it has or cannot say. The status is
+ * read without the lock, which only guards the copy kept. */
+static int
+no_worker(struct controller *c, size_t s, const char *funcname)
+{
+	struct gm_depths fresh;
+	char err[256];
+	int none;
+
+	lock(c);
+	if (time_mono() - c->status_at[s] > WORKERS_MAX_AGE) {
+		unlock(c);
+		if (gm_admin_status(gm_pool_server(c->gm, s), ADMIN_TIMEOUT,
+		    &fresh, err, sizeof(err)) == -1) {
+			log_debug("%s", err);
+			gm_depths_free(&fresh);
+			return 0;
+		}
+		lock(c);
+		gm_depths_free(&c->status[s]);
+		c->status[s] = fresh;
+		c->status_at[s] = time_mono();
+	}
+	none = gm_depths_workers(&c->status[s], funcname) == 0;
+	unlock(c);
+	return none;
+}
+
 /* Submit the job on server s at its priority. */
 static gearman_task_st *
 submit(struct slot *sl, gearman_client_st *cl, const char *unique,
@@ -386,6 +427,7 @@ run_on(struct slot *sl, size_t s, const char *unique)
 		return RUN_UNSENT;
 	}
 	submitted = now = time_mono();
+	sl->workers_check = now + NO_WORKER_AFTER;
 	deadline = now + config_job_timeout(c->cfg, job->funcname);
 	next_extend = now + lease_step;
 	for (;;) {
@@ -427,12 +469,26 @@ run_on(struct slot *sl, size_t s, const char *unique)
 			}
 			/* No worker took it in all that time: not its
 			 * fault, and not a failure. */
+			snprintf(sl->untaken, sizeof(sl->untaken), "no worker "
+			    "took it within %g s", config_job_timeout(c->cfg,
+			    job->funcname));
+			back = take_back(sl, s, task, RUN_UNTAKEN);
+		} else if (now >= sl->workers_check && !sl->running &&
+		    no_worker(c, s, job->funcname) && queued(sl, s, task)) {
+			/* Nobody to take it: it need not hold a slot for
+			 * its whole job_timeout. */
+			snprintf(sl->untaken, sizeof(sl->untaken), "no worker "
+			    "for %s on gearmand %s:%u", job->funcname,
+			    gm_pool_server(c->gm, s)->host,
+			    gm_pool_server(c->gm, s)->port);
 			back = take_back(sl, s, task, RUN_UNTAKEN);
 		} else if (*c->ctx->stop && now - submitted >= ABANDON_AFTER &&
 		    queued(sl, s, task))
 			/* Not in hand yet (no free worker for its function):
 			 * a graceful stop need not wait for it. */
 			back = take_back(sl, s, task, RUN_ABANDONED);
+		if (now >= sl->workers_check)
+			sl->workers_check = now + NO_WORKER_AFTER;
 		if (back == RUN_RESULT)
 			break;
 		if (back != RUN_WAITING)
@@ -538,9 +594,8 @@ settle(struct slot *sl, enum outcome out)
 		rc = gv_reschedule_job(c->gv, job, UNSENT_RETRY);
 		break;
 	case RUN_UNTAKEN:
-		log_info("job %llu of db %u (%s): no worker took it within "
-		    "%g s; it runs again in %s s", jobid, job->dbid,
-		    job->funcname, config_job_timeout(c->cfg, job->funcname),
+		log_info("job %llu of db %u (%s): %s; it runs again in %s s",
+		    jobid, job->dbid, job->funcname, sl->untaken,
 		    UNTAKEN_RETRY + 1);
 		what = "releasing";
 		if ((rc = gv_reschedule_job(c->gv, job, UNTAKEN_RETRY)) ==
@@ -776,6 +831,10 @@ threads_start(struct controller *c)
 	    sizeof(*c->slots))) == NULL)
 		return errf(c->err, sizeof(c->err), "out of memory");
 	c->nslots = (size_t)c->cfg->controller.concurrency;
+	if ((c->status = calloc(c->cfg->nservers, sizeof(*c->status))) ==
+	    NULL || (c->status_at = calloc(c->cfg->nservers,
+	    sizeof(*c->status_at))) == NULL)
+		return errf(c->err, sizeof(c->err), "out of memory");
 	for (i = 0; i < c->nslots; i++) {
 		struct slot *sl = &c->slots[i];
 
@@ -841,6 +900,10 @@ slots_free(struct controller *c)
 		gv_job_clear(&sl->job);
 	}
 	free(c->slots);
+	for (s = 0; c->status && s < c->cfg->nservers; s++)
+		gm_depths_free(&c->status[s]);
+	free(c->status);
+	free(c->status_at);
 }
 
 int

@@ -381,7 +381,7 @@ connect_deadline(const struct config_server *srv, double deadline, char *err,
 
 static int
 depths_add(struct gm_depths *out, const char *func, size_t funclen,
-    long waiting)
+    long waiting, long workers)
 {
 	struct gm_depth *items;
 
@@ -392,6 +392,7 @@ depths_add(struct gm_depths *out, const char *func, size_t funclen,
 	if ((items[out->n].funcname = strndup(func, funclen)) == NULL)
 		return -1;
 	items[out->n].waiting = waiting < 0 ? 0 : waiting;
+	items[out->n].workers = workers;
 	out->n++;
 	return 0;
 }
@@ -432,8 +433,8 @@ status_line(struct gm_depths *out, const char *line, size_t len, char *err,
 	    parse_long(num[2], 0, LONG_MAX, &workers) == -1)
 		return errf(err, errlen, "unexpected status line \"%.*s\"",
 		    (int)(len > 80 ? 80 : len), line);
-	if (depths_add(out, line, (size_t)(end - line), total - running) ==
-	    -1)
+	if (depths_add(out, line, (size_t)(end - line), total - running,
+	    workers) == -1)
 		return errf(err, errlen, "out of memory");
 	return 0;
 }
@@ -704,15 +705,31 @@ gm_pool_depths(struct gm_pool *pool, struct gm_depths *depths, char *err,
 	return failed ? -1 : 0;
 }
 
-long
-gm_depths_get(const struct gm_depths *d, const char *funcname)
+static const struct gm_depth *
+depth_of(const struct gm_depths *d, const char *funcname)
 {
 	size_t i;
 
 	for (i = 0; i < d->n; i++)
 		if (strcmp(d->items[i].funcname, funcname) == 0)
-			return d->items[i].waiting;
-	return 0;
+			return &d->items[i];
+	return NULL;
+}
+
+long
+gm_depths_get(const struct gm_depths *d, const char *funcname)
+{
+	const struct gm_depth *x = depth_of(d, funcname);
+
+	return x ? x->waiting : 0;
+}
+
+long
+gm_depths_workers(const struct gm_depths *d, const char *funcname)
+{
+	const struct gm_depth *x = depth_of(d, funcname);
+
+	return x ? x->workers : 0;
 }
 
 void

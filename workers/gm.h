@@ -80,6 +80,7 @@ int gm_submit_background(struct gm_pool *pool, size_t i,
 struct gm_depth {
 	char *funcname;
 	long waiting;
+	long workers;            /* connected workers that can do it */
 };
 struct gm_depths {
 	struct gm_depth *items;
@@ -102,6 +103,9 @@ int gm_pool_depths(struct gm_pool *pool, struct gm_depths *depths, char *err,
     size_t errlen);
 /* Add the waiting count of funcname in d (0 if absent). */
 long gm_depths_get(const struct gm_depths *d, const char *funcname);
+/* The workers of funcname on that server; 0 when it has none or does not
+ * know the function. */
+long gm_depths_workers(const struct gm_depths *d, const char *funcname);
 void gm_depths_free(struct gm_depths *d);
 
 /* The unique key as gearmand carries it: itself when it fits in

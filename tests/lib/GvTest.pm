@@ -374,6 +374,50 @@ sub max_overlap {
 	return $max;
 }
 
+# $n Perl Gearman::Worker processes, the kind of worker a user of the
+# original writes: for each [function, seconds] of @funcs, each works the
+# function, decoding the job document and sleeping that long per job, then
+# answers 'done'. Every job appends a line to $out: function, jobid, start,
+# end (time()) and priority, tab-separated. Returns their pids.
+sub perl_workers {
+	my ($self, $n, $out, @funcs) = @_;
+	my $script = "$self->{dir}/perl-worker.pl";
+	_write_file($script, <<'PERL') unless -e $script;
+use strict;
+use warnings;
+use Gearman::Worker;
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+my ($servers, $out, @funcs) = @ARGV;
+my $w = Gearman::Worker->new(job_servers => [split /,/, $servers]);
+while (my ($func, $secs) = splice(@funcs, 0, 2)) {
+    $w->register_function($func => sub {
+        my $job = decode_json(${ $_[0]->argref });
+        my $start = time;
+        sleep $secs if $secs > 0;
+        open(my $fh, '>>', $out) or die "$out: $!";
+        printf $fh "%s\t%s\t%.3f\t%.3f\t%s\n", $func, $job->{jobid},
+            $start, time, $job->{priority} // '';
+        close $fh;
+        return 'done';
+    });
+}
+$w->work while 1;
+PERL
+	return map { $self->spawn('perl', $script, $self->gearman_servers, $out,
+	    map { @$_ } @funcs) } 1 .. $n;
+}
+
+# The lines perl_workers wrote to $out, each [function, jobid, start, end,
+# priority], in the order the jobs ended.
+sub perl_worker_runs {
+	my ($self, $out) = @_;
+	open(my $fh, '<', $out) or return [];
+	my @runs = map { chomp; [split /\t/, $_, -1] } <$fh>;
+	close $fh;
+	return \@runs;
+}
+
 # --- MariaDB ---------------------------------------------------------------
 
 my $DRIVER;

@@ -18,7 +18,7 @@ note(sprintf('servers up in %.2f s', time - $started));
 # --- databases -------------------------------------------------------------
 
 my @columns = qw(jobid funcname arg uniqkey run_after coalesce flag failcount
-    attempt leased);
+    attempt leased priority);
 for my $dbid (1, 2) {
 	my $dbh = $t->dbh($dbid);
 	is($dbh->selectrow_array('SELECT DATABASE()'), $t->db_name($dbid),

@@ -19,41 +19,12 @@ sub role { $t->spawn($t->build_path('garivini'), '--role', @_) }
 my @roles = (role('injector', '-c', $ini), role('queue_runner', '-c', $ini));
 my $controller = role('controller', '-c', $ini);
 
-# Workers of slow (2 s a job) and slower (4 s) that record jobid, start and
-# end.
+# Ten workers of slow (2 s a job) and slower (4 s).
 my $ran = $t->dir . '/ran.txt';
-my $script = $t->dir . '/slow-worker.pl';
-open(my $fh, '>', $script) or die "$script: $!";
-print $fh <<'PERL';
-use strict;
-use warnings;
-use Gearman::Worker;
-use JSON::PP;
-use Time::HiRes qw(time sleep);
-my ($servers, $out) = @ARGV;
-my $w = Gearman::Worker->new(job_servers => [split /,/, $servers]);
-for my $f ([slow => 2], [slower => 4]) {
-    $w->register_function($f->[0] => sub {
-        my $job = decode_json(${ $_[0]->argref });
-        my $start = time;
-        sleep $f->[1];
-        open(my $fh, '>>', $out) or die "$out: $!";
-        printf $fh "%s\t%.3f\t%.3f\n", $job->{jobid}, $start, time;
-        close $fh;
-        return 'done';
-    });
-}
-$w->work while 1;
-PERL
-close $fh;
-my @workers = map { $t->spawn('perl', $script, $t->gearman_servers, $ran) }
-    1 .. 10;
+my @workers = $t->perl_workers(10, $ran, [slow => 2], [slower => 4]);
 
-sub runs {
-	open(my $in, '<', $ran) or return [];
-	my @r = map { chomp; [split /\t/] } <$in>;
-	return \@r;
-}
+# Each run: [jobid, start, end].
+sub runs { [map { [@$_[1 .. 3]] } @{ $t->perl_worker_runs($ran) }] }
 
 sub inject {
 	my ($n, $func) = @_;
@@ -76,8 +47,10 @@ sub times_run {
 
 # 1. Thirty jobs of 2 s, ten workers, one Controller; and three jobs of a
 # function no worker serves, whose job_timeout is 2 s and whose first
-# failure would park it.
+# failure would park it, and two of another with the default job_timeout
+# (600 s), given back as soon as the Controller sees no worker for it.
 inject(3, 'nobody');
+inject(2, 'noone');
 inject(30);
 ok($t->wait_for('the 30 jobs to run and their rows to go', 60,
     sub { rows() == 0 && @{ runs() } >= 30 }), 'the 30 jobs ran');
@@ -93,6 +66,12 @@ is(scalar(grep { $_->{failcount} == 0 && $_->{run_after} < 2147483647 }
     @$nobody), 3, 'neither failed nor parked');
 ok($t->wait_for_log(qr/\(nobody\): no worker took it within 2 s/, 10),
     'the Controller says no worker took them');
+ok($t->wait_for_log(qr/\(noone\): no worker for noone on gearmand /, 15),
+    'a job with no worker at all is given back long before its job_timeout');
+ok($t->wait_for('both noone jobs to be given back', 10, sub {
+	$t->dbh(1)->selectrow_array('SELECT COUNT(*) FROM job WHERE '
+	    . 'funcname = ? AND failcount = 0 AND leased = 0', undef,
+	    'noone') == 2 }), 'uncharged, and not in flight');
 
 # 2. TERM with thirty jobs of 4 s: ten running, twenty queued in gearmand.
 # The Controller lets the ten finish, and the ten after them, which start

@@ -106,27 +106,7 @@ $t->stop($c2, 'TERM', 10);
 # Injected while no Controller runs, the high jobs run first once one does.
 my $injector = role('injector', '-c', $ini);
 my $echo_out = $t->dir . '/echo.txt';
-my $script = $t->dir . '/echo-worker.pl';
-open(my $fh, '>', $script) or die "$script: $!";
-print $fh <<'PERL';
-use strict;
-use warnings;
-use Gearman::Worker;
-use JSON::PP;
-my ($servers, $out) = @ARGV;
-my $w = Gearman::Worker->new(job_servers => [split /,/, $servers]);
-$w->register_function(echo => sub {
-    my $job = decode_json(${ $_[0]->argref });
-    open(my $fh, '>>', $out) or die "$out: $!";
-    printf $fh "%s\t%s\t%s\n", $job->{funcname}, $job->{jobid},
-        $job->{priority};
-    close $fh;
-    return 'done';
-});
-$w->work while 1;
-PERL
-close $fh;
-my $worker = $t->spawn('perl', $script, $t->gearman_servers, $echo_out);
+my ($worker) = $t->perl_workers(1, $echo_out, [echo => 0]);
 inject('echo', 10, -2, '-m', 'latency');
 inject('echo', 10, 9, '-m', 'latency');
 $prio = priorities('echo');
@@ -137,10 +117,9 @@ ok($t->wait_for('the echo jobs to run', 30,
 $ran = run_order($echo_out);
 ok(descending($prio, $ran), 'the high ones first')
     or diag(join(' ', map { $prio->{$_} } @$ran));
-open($fh, '<', $echo_out) or die;
-is(scalar(grep { (split /\t/)[2] =~ /^(-2|9)$/ } <$fh>), 20,
+is(scalar(grep { $_->[4] =~ /^(-2|9)$/ }
+    @{ $t->perl_worker_runs($echo_out) }), 20,
     'the worker reads each job\'s priority in its document');
-close $fh;
 ok($t->wait_for('the echo rows to go', 30,
     sub { $t->count(1, 'funcname = ?', 'echo') == 0 }),
     'and the Controller completed them');

@@ -28,39 +28,15 @@ sub controllers {
 }
 
 my $ran = $t->dir . '/ran.txt';
-my $script = $t->dir . '/worker.pl';
-open(my $fh, '>', $script) or die "$script: $!";
-print $fh <<'PERL';
-use strict;
-use warnings;
-use Gearman::Worker;
-use JSON::PP;
-my ($servers, $out, $func, $secs) = @ARGV;
-my $w = Gearman::Worker->new(job_servers => [split /,/, $servers]);
-$w->register_function($func => sub {
-    my $job = decode_json(${ $_[0]->argref });
-    sleep $secs;
-    open(my $fh, '>>', $out) or die "$out: $!";
-    print $fh "$func\t$job->{jobid}\n";
-    close $fh;
-    return 'done';
-});
-$w->work while 1;
-PERL
-close $fh;
-my @workers = ((map { $t->spawn('perl', $script, $t->gearman_servers, $ran,
-    'slow', 8) } 1 .. 10),
-    $t->spawn('perl', $script, $t->gearman_servers, $ran, 'quick', 0));
+my @workers = ($t->perl_workers(10, $ran, [slow => 8]),
+    $t->perl_workers(1, $ran, [quick => 0]));
 
+# How many times each job of $func ran.
 sub runs {
 	my ($func) = @_;
-	open(my $in, '<', $ran) or return {};
 	my %n;
-	for (<$in>) {
-		chomp;
-		my ($f, $id) = split /\t/;
-		$n{$id}++ if $f eq $func;
-	}
+	$n{ $_->[1] }++ for grep { $_->[0] eq $func }
+	    @{ $t->perl_worker_runs($ran) };
 	return \%n;
 }
 
