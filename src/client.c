@@ -823,12 +823,6 @@ gv_pending(const gv_client *gv)
 	return gv->nlater;
 }
 
-double
-client_flush_due(const gv_client *gv)
-{
-	return gv->nlater ? gv->later_since + LATER_WAIT : 0;
-}
-
 /* Delete the waiting completions of one database, fenced or not. */
 static int
 flush_db(gv_client *gv, struct db *db, int fenced, struct dbval *p)

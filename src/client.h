@@ -24,11 +24,6 @@ int client_release(gv_client *gv, const struct gv_job *job,
     unsigned seconds);
 /* The databases behind a client (the QueueRunner claims from each). */
 struct dbset *client_dbset(gv_client *gv);
-/* The time_mono() by which the completions gv_complete_later holds are due
- * in the database (a few milliseconds after the oldest); 0 when none is
- * held. A caller that waits on something else meanwhile (the Controller,
- * on a job's result) flushes them then. */
-double client_flush_due(const gv_client *gv);
 /* Called with arg at each pause of a retry through a database outage
  * (gv_set_retry): a process watched for signs of life (the Controller, by
  * the master) shows one while it waits for the database. */

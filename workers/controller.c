@@ -15,9 +15,11 @@
  * its own connection to the job's gearmand and waits for the result with
  * the job's deadlines (job_timeout, lease extensions). The main thread
  * takes run_queued_job work only while a slot is free, and answers it as
- * soon as the job is in a slot's hands; a flusher thread writes held
- * completions within their window (5 ms), whatever the slots are waiting
- * for. All of them share one database connection under one lock.
+ * soon as the job is in a slot's hands; a flusher thread writes the
+ * completions within FLUSH_WAIT (5 ms), many in one commit, whatever the
+ * slots are waiting for, on a database connection of its own (a commit's
+ * fsync then holds up no claim). The others share one connection under one
+ * lock.
  *
  * Why threads and not one event loop (tried first): libgearman waits on
  * the connections of one client or of one worker, never both, and takes no
@@ -66,6 +68,8 @@
 #define NO_WORKER_AFTER 5.0
 #define WORKERS_MAX_AGE 2.0
 #define ADMIN_TIMEOUT 1.0
+#define FLUSH_WAIT 0.005       /* a completion waits this long at most... */
+#define FLUSH_MAX 100          /* ...or for this many (gv_complete_later's) */
 
 enum outcome {
 	RUN_DONE,       /* WORK_COMPLETE */
@@ -108,6 +112,12 @@ struct controller {
 	pthread_mutex_t lock;
 	pthread_cond_t freed;         /* a slot became free */
 	pthread_cond_t held;          /* a completion is held */
+	/* Completions for the flusher, since done_since (time_mono()); it
+	 * writes them through fgv, its own connection. */
+	gv_client *fgv;
+	struct gv_job *done_jobs;
+	size_t ndone, done_cap;
+	double done_since;
 	gv_client *gv;
 	struct gm_pool *gm;
 	struct slot *slots;
@@ -473,6 +483,11 @@ run_on(struct slot *sl, size_t s, const char *unique)
 			    "took it within %g s", config_job_timeout(c->cfg,
 			    job->funcname));
 			back = take_back(sl, s, task, RUN_UNTAKEN);
+		} else if (*c->ctx->stop && now - submitted >= ABANDON_AFTER &&
+		    queued(sl, s, task)) {
+			/* Not in hand yet (no free worker for its function):
+			 * a graceful stop need not wait for it. */
+			back = take_back(sl, s, task, RUN_ABANDONED);
 		} else if (now >= sl->workers_check && !sl->running &&
 		    no_worker(c, s, job->funcname) && queued(sl, s, task)) {
 			/* Nobody to take it: it need not hold a slot for
@@ -482,11 +497,7 @@ run_on(struct slot *sl, size_t s, const char *unique)
 			    gm_pool_server(c->gm, s)->host,
 			    gm_pool_server(c->gm, s)->port);
 			back = take_back(sl, s, task, RUN_UNTAKEN);
-		} else if (*c->ctx->stop && now - submitted >= ABANDON_AFTER &&
-		    queued(sl, s, task))
-			/* Not in hand yet (no free worker for its function):
-			 * a graceful stop need not wait for it. */
-			back = take_back(sl, s, task, RUN_ABANDONED);
+		}
 		if (now >= sl->workers_check)
 			sl->workers_check = now + NO_WORKER_AFTER;
 		if (back == RUN_RESULT)
@@ -557,6 +568,34 @@ run(struct slot *sl)
 	return out;
 }
 
+/* Hand a completion to the flusher, with the lock held; the first of a
+ * batch sets its deadline and wakes the flusher, the next ones share it. */
+static int
+hold_done(struct controller *c, const struct gv_job *job)
+{
+	struct gv_job *grown;
+	size_t cap;
+
+	if (c->ndone == c->done_cap) {
+		cap = c->done_cap ? 2 * c->done_cap : 16;
+		if ((grown = realloc(c->done_jobs, cap * sizeof(*grown))) ==
+		    NULL)
+			return gv_complete_job(c->gv, job);
+		c->done_jobs = grown;
+		c->done_cap = cap;
+	}
+	/* What a completion needs: where, which, and which attempt. */
+	c->done_jobs[c->ndone] = (struct gv_job){ .jobid = job->jobid,
+	    .dbid = job->dbid, .attempt = job->attempt,
+	    .fenced = job->fenced };
+	if (c->ndone++ == 0) {
+		c->done_since = time_mono();
+		pthread_cond_signal(&c->held);
+	}
+	scoreboard_count(c->ctx->sb, SB_JOBS_DONE, 1);
+	return GV_OK;
+}
+
 /* Record the outcome in the row, with the lock held. A stale answer means
  * a newer attempt owns the row or it is gone: that attempt decides, not
  * this one. */
@@ -574,9 +613,7 @@ settle(struct slot *sl, enum outcome out)
 		/* Completions share commits: one fsync for many jobs. The
 		 * flusher writes them within their window. */
 		what = "completing";
-		if ((rc = gv_complete_later(c->gv, job)) == GV_OK)
-			scoreboard_count(c->ctx->sb, SB_JOBS_DONE, 1);
-		pthread_cond_signal(&c->held);
+		rc = hold_done(c, job);
 		break;
 	case RUN_UNSENT:
 	case RUN_ABANDONED:
@@ -653,38 +690,54 @@ slot_main(void *arg)
 		if (--c->busy == 0 && !*c->ctx->stop)
 			scoreboard_state(c->ctx->sb, SB_IDLE);
 		pthread_cond_signal(&c->freed);
-		pthread_cond_signal(&c->held);
+		if (c->done && c->busy == 0)
+			pthread_cond_signal(&c->held);  /* the flusher may end */
 	}
 	unlock(c);
 	db_thread_end();
 	return NULL;
 }
 
-/* The flusher: held completions reach the database within their window,
+/* The flusher: completions reach the database within FLUSH_WAIT,
  * whatever the slots wait for (a completion held behind a job of minutes
- * outlived its lease, and its job ran again: 26-fast-then-slow). */
+ * outlived its lease, and its job ran again: 26-fast-then-slow), through
+ * the flusher's own connection, without the lock. After a stop it goes on
+ * until the last job in flight is settled. */
 static void *
 flusher_main(void *arg)
 {
 	struct controller *c = arg;
-	double due;
+	struct gv_job *batch;
+	size_t i, n;
 
 	db_thread_init();
 	lock(c);
-	/* After a stop, until the last job in flight is settled: a job of
-	 * seconds completed during a stop behind a job of minutes must not
-	 * wait for it. */
-	while (!c->done || c->busy > 0) {
-		due = client_flush_due(c->gv);
-		if (due > 0 && time_mono() >= due) {
-			gm_flush(c->gv, c->ctx->sb);
+	while (!c->done || c->busy > 0 || c->ndone > 0) {
+		if (c->ndone == 0 || (c->ndone < FLUSH_MAX &&
+		    time_mono() < c->done_since + FLUSH_WAIT)) {
+			wait_until(&c->held, &c->lock, c->ndone ?
+			    c->done_since + FLUSH_WAIT : time_mono() +
+			    SLOT_WAIT);
+			scoreboard_dbs(c->ctx->sb, client_dbset(c->gv));
 			continue;
 		}
-		wait_until(&c->held, &c->lock, due > 0 ? due :
-		    time_mono() + SLOT_WAIT);
-		scoreboard_dbs(c->ctx->sb, client_dbset(c->gv));
+		/* The batch is the flusher's: the slots start a new one. */
+		batch = c->done_jobs;
+		n = c->ndone;
+		c->done_jobs = NULL;
+		c->ndone = c->done_cap = 0;
+		unlock(c);
+		/* gv_complete_later writes them a hundred at a time. */
+		for (i = 0; i < n; i++)
+			if (gv_complete_later(c->fgv, &batch[i]) == GV_EDB) {
+				scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
+				log_warnx("completing jobs: %s; they run again "
+				    "when their leases end", gv_errmsg(c->fgv));
+			}
+		gm_flush(c->fgv, c->ctx->sb);
+		free(batch);
+		lock(c);
 	}
-	gm_flush(c->gv, c->ctx->sb);
 	unlock(c);
 	db_thread_end();
 	return NULL;
@@ -924,11 +977,19 @@ controller_main(struct role_ctx *ctx)
 	/* A job that ran must not run again because its result met a short
 	 * database outage: retry while most of its lease remains. (The read
 	 * before a run does not retry: not knowing is a reason not to run.) */
+	if ((c.fgv = client_open_config(c.cfg, c.err, sizeof(c.err))) ==
+	    NULL) {
+		log_errx("%s", c.err);
+		gv_close(c.gv);
+		return EX_CONFIG;
+	}
 	gv_set_retry(c.gv, c.cfg->queue_runner.lease_seconds / 3.0);
+	gv_set_retry(c.fgv, c.cfg->queue_runner.lease_seconds / 3.0);
 	/* Retrying through an outage is a sign of life: with a long lease,
 	 * the retries would outlast heartbeat_timeout, and the master would
 	 * kill the Controller in the middle of them. */
 	client_on_retry(c.gv, beat, ctx->sb);
+	client_on_retry(c.fgv, beat, ctx->sb);
 	if ((c.gm = gm_pool_new(c.cfg->servers, c.cfg->nservers, c.err,
 	    sizeof(c.err))) == NULL ||
 	    (w = gm_worker_new(c.cfg->servers, c.cfg->nservers,
@@ -963,7 +1024,9 @@ out:
 	if (w)
 		gearman_worker_free(w);
 	slots_free(&c);
+	free(c.done_jobs);
 	gm_pool_free(c.gm);
+	gv_close(c.fgv);
 	gv_close(c.gv);
 	return code;
 }
