@@ -21,12 +21,13 @@
  * fsync then holds up no claim). The others share one connection under one
  * lock.
  *
- * Why threads and not one event loop (tried first): libgearman waits on
- * the connections of one client or of one worker, never both, and takes no
- * descriptor of ours; and a job that no worker took can only be taken back
- * by closing the connection that submitted it (gearmand drops a foreground
- * job whose clients are gone), which must happen before its row is
- * rescheduled, or it could run twice. One connection per job in flight
+ * Why threads and not one event loop (weighed first, from libgearman's
+ * source): libgearman waits on the connections of one client or of one
+ * worker, never both, and takes no descriptor of ours; and a job that no
+ * worker took can only be taken back by closing the connection that
+ * submitted it (gearmand never hands a foreground job whose clients are
+ * gone to a worker), which must happen before its row is rescheduled, or
+ * it could run twice. One connection per job in flight
  * keeps that, and a thread per slot keeps each job's code straight-line.
  *
  * Why nothing runs twice when nothing breaks: run_queued_job is answered
