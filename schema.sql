@@ -52,3 +52,28 @@ CREATE TABLE IF NOT EXISTS `job` (
     INDEX `func_due` (`funcname`, `priority`, `run_after`),
     UNIQUE `funcname` (`funcname`, `uniqkey`)
 ) ENGINE=InnoDB;
+
+-- Why jobs failed: each failure of a job, newest GV_ERRORS_KEPT (10) kept,
+-- written in the failure's own transaction and deleted once its job's row
+-- is gone (completed, cancelled, deleted). The job table and the
+-- original's SQL are unchanged; the original's clients simply write none.
+--   attempt, failcount  the row's, as the failure left them
+--   error_time          unix time of the failure (the database's clock)
+--   message             the reason: the worker's exception or warning text,
+--                       "timed out after N s", or empty when none was
+--                       given; UTF-8, at most 2000 bytes
+-- jobid_errors serves a job's failures and the pruning; func_errors the
+-- newest failures of a function (gvctl errors).
+CREATE TABLE IF NOT EXISTS `job_error` (
+    `errorid`     BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    `jobid`       BIGINT UNSIGNED NOT NULL,
+    `attempt`     INT UNSIGNED NOT NULL,
+    `funcname`    VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin
+                  NOT NULL,
+    `failcount`   TINYINT UNSIGNED NOT NULL,
+    `error_time`  INT UNSIGNED NOT NULL,
+    `message`     TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    PRIMARY KEY (`errorid`),
+    INDEX `jobid_errors` (`jobid`, `errorid`),
+    INDEX `func_errors` (`funcname`, `errorid`)
+) ENGINE=InnoDB;

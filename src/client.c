@@ -58,10 +58,13 @@ struct gv_client {
 		uint32_t attempt;
 		unsigned dbid;
 		int fenced;
+		int failed_before;    /* it may have failures to forget */
 	} *later;
 	size_t nlater;
 	double later_since;       /* time_mono() of the oldest */
 	unsigned seed;            /* jitter of conflict retries */
+	int no_error_table;       /* a failure's reason found no job_error */
+	unsigned no_error_table_db; /* ... in this database */
 	char err[1024];
 };
 
@@ -622,7 +625,48 @@ answer_done(gv_client *gv, struct db *db, enum sql_id id,
 }
 
 /*
- * db_exec for the statements of a worker's answer. An unreachable database
+ * A failure and its reason, one transaction: the failure's UPDATE, then,
+ * if it matched (the attempt still owns the row), the reason from the row
+ * as the UPDATE left it, and the pruning of the job's oldest reasons. A
+ * database without the job_error table (not upgraded) records the failure
+ * alone: the reason is not worth a failure that is never counted, and a
+ * job that is never parked.
+ */
+static int
+fail_once(gv_client *gv, struct db *db, enum sql_id id, const struct dbval *p,
+    size_t np, uint64_t *affected, const char *message, uint64_t jobid)
+{
+	struct dbval e[2] = { DBV_S(message), DBV_U(jobid) };
+	struct dbval pr[2] = { DBV_U(jobid), DBV_U(jobid) };
+	uint64_t n;
+
+	if (db_begin(db, gv->err, sizeof(gv->err)) == -1)
+		return -1;
+	if (db_exec(db, id, 1, p, np, affected, NULL, gv->err,
+	    sizeof(gv->err)) == -1)
+		goto fail;
+	if (*affected && db_exec(db, SQL_ERROR_ADD, 1, e, 2, &n, NULL,
+	    gv->err, sizeof(gv->err)) == -1) {
+		if (!db_no_table(db))
+			goto fail;
+		db_rollback(db);
+		gv->no_error_table = 1;
+		gv->no_error_table_db = db_id(db);
+		return db_exec(db, id, 1, p, np, affected, NULL, gv->err,
+		    sizeof(gv->err));
+	}
+	if (*affected && db_exec(db, SQL_ERROR_PRUNE, 1, pr, 2, &n, NULL,
+	    gv->err, sizeof(gv->err)) == -1)
+		goto fail;
+	return db_commit(db, gv->err, sizeof(gv->err));
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+/*
+ * db_exec for the statements of a worker's answer (with a message, a
+ * failure and its reason: fail_once). An unreachable database
  * (it backs off) is waited for up to retry_seconds; a deadlock or lock wait
  * timeout, which InnoDB rolled back, is tried again a few times in any
  * case: a QueueRunner releasing jobs gearmand did not acknowledge deadlocks
@@ -640,7 +684,7 @@ answer_done(gv_client *gv, struct db *db, enum sql_id id,
 static int
 exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
     const struct dbval *p, size_t np, uint64_t *affected,
-    const struct gv_job *job)
+    const struct gv_job *job, const char *message)
 {
 	double deadline = time_mono() + gv->retry_seconds;
 	double pause = RETRY_PAUSE_MIN;
@@ -656,8 +700,9 @@ exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
 				unknown = 0;
 		}
 		if (!unknown || !job) {
-			if (db_exec(db, id, nrows, p, np, affected, NULL,
-			    gv->err, sizeof(gv->err)) == 0)
+			if ((message ? fail_once(gv, db, id, p, np, affected,
+			    message, job->jobid) : db_exec(db, id, nrows, p,
+			    np, affected, NULL, gv->err, sizeof(gv->err))) == 0)
 				return 0;
 			unknown |= db_maybe_applied(db);
 		}
@@ -676,8 +721,9 @@ exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
 #define LEAD_MAX 3                /* leading parameters of apply */
 
 static int
-apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
-    enum sql_id any, const struct dbval *lead, size_t nlead)
+apply_message(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
+    enum sql_id any, const struct dbval *lead, size_t nlead,
+    const char *message)
 {
 	struct dbval p[LEAD_MAX + 2];
 	uint64_t affected;
@@ -694,17 +740,50 @@ apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
 	if (job->fenced)
 		p[n++] = DBV_U(job->attempt);
 	if (exec_retry(gv, db, job->fenced ? fenced : any, 1, p, n,
-	    &affected, job) == -1)
+	    &affected, job, message) == -1)
 		return GV_EDB;
 	if (affected == 0)
 		return stale(gv, job);
 	return GV_OK;
 }
 
+static int
+apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
+    enum sql_id any, const struct dbval *lead, size_t nlead)
+{
+	return apply_message(gv, job, fenced, any, lead, nlead, NULL);
+}
+
+/*
+ * The failures of jobs whose rows are gone (SQL_ERRORS_FORGET never takes
+ * those of a row that exists). Best effort: what is left behind here is
+ * swept later by the QueueRunners (client_sweep_errors). Only jobs that
+ * failed before have any, so completions of jobs that never failed, the
+ * common case, pay nothing.
+ */
+static void
+forget_errors(struct db *db, const struct dbval *ids, size_t n)
+{
+	char err[256];
+	uint64_t affected;
+
+	if (n > 0)
+		(void)db_exec(db, SQL_ERRORS_FORGET, (unsigned)n, ids, n,
+		    &affected, NULL, err, sizeof(err));
+}
+
 int
 gv_complete_job(gv_client *gv, const struct gv_job *job)
 {
-	return apply(gv, job, SQL_COMPLETE, SQL_COMPLETE_ANY, NULL, 0);
+	struct dbval id;
+	int rc;
+
+	rc = apply(gv, job, SQL_COMPLETE, SQL_COMPLETE_ANY, NULL, 0);
+	if (rc == GV_OK && job->failcount > 0) {
+		id = DBV_U(job->jobid);
+		forget_errors(dbset_find(gv->dbs, job->dbid), &id, 1);
+	}
+	return rc;
 }
 
 int
@@ -739,13 +818,131 @@ gv_reschedule_job(gv_client *gv, const struct gv_job *job, const char *when)
 }
 
 int
+gv_failed_job_message(gv_client *gv, const struct gv_job *job,
+    const char *message)
+{
+	struct fail_policy p;
+	struct dbval lead[LEAD_MAX];
+	size_t len;
+
+	if (job == NULL)
+		return fail(gv, GV_EINVAL, "job has no jobid");
+	if (message == NULL)
+		message = "";
+	if ((len = strlen(message)) > GV_MESSAGE_MAX)
+		return fail(gv, GV_EINVAL, "message is longer than %d bytes",
+		    GV_MESSAGE_MAX);
+	if (!jobjson_utf8_valid(message, len))
+		return fail(gv, GV_EINVAL, "message is not valid UTF-8");
+	p = fail_policy(gv, job->funcname);
+	lead[0] = DBV_U(p.max_failures ? p.max_failures : NEVER_PARK);
+	lead[1] = DBV_U(p.retry_first);
+	lead[2] = DBV_U(p.retry_max);
+	return apply_message(gv, job, SQL_FAIL, SQL_FAIL_ANY, lead, LEAD_MAX,
+	    message);
+}
+
+int
 gv_failed_job(gv_client *gv, const struct gv_job *job)
 {
-	struct fail_policy p = fail_policy(gv, job->funcname);
-	struct dbval lead[LEAD_MAX] = { DBV_U(p.max_failures ? p.max_failures :
-	    NEVER_PARK), DBV_U(p.retry_first), DBV_U(p.retry_max) };
+	return gv_failed_job_message(gv, job, NULL);
+}
 
-	return apply(gv, job, SQL_FAIL, SQL_FAIL_ANY, lead, LEAD_MAX);
+int
+client_no_error_table(gv_client *gv, unsigned *dbid)
+{
+	int was = gv->no_error_table;
+
+	*dbid = gv->no_error_table_db;
+	gv->no_error_table = 0;
+	return was;
+}
+
+int
+client_sweep_errors(gv_client *gv, struct db *db, uint64_t *cursor,
+    uint64_t *swept)
+{
+	struct dbval p[2];
+	uint64_t newest;
+	int found;
+
+	*swept = 0;
+	if (db_select_u64(db, SQL_ERROR_MAX, NULL, 0, &newest, &found,
+	    gv->err, sizeof(gv->err)) == -1)
+		return db_no_table(db) ? 0 : -1;
+	if (*cursor > newest)
+		*cursor = 0;
+	p[0] = DBV_U(*cursor);
+	p[1] = DBV_U(*cursor + CLIENT_SWEEP_SPAN);
+	if (db_exec(db, SQL_ERRORS_SWEEP, 1, p, 2, swept, NULL, gv->err,
+	    sizeof(gv->err)) == -1)
+		return -1;
+	*cursor += CLIENT_SWEEP_SPAN;
+	return 0;
+}
+
+/* Delete the row, and its failures once it is gone. */
+static int
+cancel(gv_client *gv, struct db *db, uint64_t jobid)
+{
+	struct dbval id = DBV_U(jobid);
+	uint64_t affected;
+
+	if (exec_retry(gv, db, SQL_CANCEL, 1, &id, 1, &affected, NULL,
+	    NULL) == -1)
+		return GV_EDB;
+	forget_errors(db, &id, 1);
+	if (affected == 0)
+		return fail(gv, GV_ESTALE, "no job %llu in database %u",
+		    (unsigned long long)jobid, db_id(db));
+	return GV_OK;
+}
+
+int
+gv_cancel_jobid(gv_client *gv, unsigned dbid, uint64_t jobid)
+{
+	struct db *db;
+
+	if (jobid == 0)
+		return fail(gv, GV_EINVAL, "no jobid");
+	if ((db = dbset_find(gv->dbs, dbid)) == NULL)
+		return fail(gv, GV_EINVAL, "database %u is not configured",
+		    dbid);
+	return cancel(gv, db, jobid);
+}
+
+int
+gv_cancel_job(gv_client *gv, const char *funcname, const char *uniqkey,
+    uint64_t *jobid, unsigned *dbid)
+{
+	struct dbval p[2];
+	uint64_t id;
+	struct db *db;
+	int found, rc;
+
+	if (funcname == NULL || *funcname == '\0')
+		return fail(gv, GV_EINVAL, "funcname is missing");
+	if (uniqkey == NULL || *uniqkey == '\0')
+		return fail(gv, GV_EINVAL, "uniqkey is missing: only a job "
+		    "with a unique key can be cancelled by key");
+	db = dbset_for_key(gv->dbs, funcname, uniqkey);
+	p[0] = DBV_S(funcname);
+	p[1] = DBV_S(uniqkey);
+	if (db_select_u64(db, SQL_FIND_UNIQUE, p, 2, &id, &found, gv->err,
+	    sizeof(gv->err)) == -1)
+		return GV_EDB;
+	if (!found)
+		return fail(gv, GV_ESTALE, "no job %s/%s in database %u",
+		    funcname, uniqkey, db_id(db));
+	/* Deleted by its jobid: a job of the same key inserted after this
+	 * one ran and went is a new job, not the one asked about. */
+	if ((rc = cancel(gv, db, id)) != GV_OK)
+		return rc;
+	if (jobid)
+		*jobid = id;
+	if (dbid)
+		*dbid = db_id(db);
+	return GV_OK;
 }
 
 int
@@ -788,7 +985,8 @@ client_release(gv_client *gv, const struct gv_job *job, unsigned seconds)
 
 	if ((db = job_db(gv, job)) == NULL)
 		return GV_EINVAL;
-	if (exec_retry(gv, db, SQL_RELEASE, 1, p, 3, &affected, job) == -1)
+	if (exec_retry(gv, db, SQL_RELEASE, 1, p, 3, &affected, job, NULL) ==
+	    -1)
 		return GV_EDB;
 	return affected ? GV_OK : stale(gv, job);
 }
@@ -810,7 +1008,8 @@ gv_complete_later(gv_client *gv, const struct gv_job *job)
 	if (gv->nlater == 0)
 		gv->later_since = time_mono();
 	gv->later[gv->nlater++] = (struct later){ .jobid = job->jobid,
-	    .attempt = job->attempt, .dbid = job->dbid, .fenced = job->fenced };
+	    .attempt = job->attempt, .dbid = job->dbid, .fenced = job->fenced,
+	    .failed_before = job->failcount > 0 };
 	if (gv->nlater >= LATER_MAX ||
 	    time_mono() - gv->later_since >= LATER_WAIT)
 		return gv_flush(gv);
@@ -841,9 +1040,19 @@ flush_db(gv_client *gv, struct db *db, int fenced, struct dbval *p)
 	}
 	if (n == 0)
 		return 0;
-	return exec_retry(gv, db, fenced ? SQL_COMPLETE_MANY :
+	if (exec_retry(gv, db, fenced ? SQL_COMPLETE_MANY :
 	    SQL_COMPLETE_MANY_ANY, (unsigned)(fenced ? n / 2 : n), p, n,
-	    &affected, NULL);
+	    &affected, NULL, NULL) == -1)
+		return -1;
+	for (i = 0, n = 0; i < gv->nlater; i++) {
+		const struct later *l = &gv->later[i];
+
+		if (l->dbid == db_id(db) && l->fenced == fenced &&
+		    l->failed_before)
+			p[n++] = DBV_U(l->jobid);
+	}
+	forget_errors(db, p, n);
+	return 0;
 }
 
 int

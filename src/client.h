@@ -28,5 +28,15 @@ struct dbset *client_dbset(gv_client *gv);
  * (gv_set_retry): a process watched for signs of life (the Controller, by
  * the master) shows one while it waits for the database. */
 void client_on_retry(gv_client *gv, void (*fn)(void *), void *arg);
+/* 1 (once) if a failure's reason was dropped since the last call because
+ * a database, *dbid, has no job_error table. */
+int client_no_error_table(gv_client *gv, unsigned *dbid);
+/* One step of the sweep of failures whose rows are gone (a completion
+ * that could not delete them, a row deleted by another client): the next
+ * CLIENT_SWEEP_SPAN errorids from *cursor, wrapping past the newest. -1 on
+ * a database error (gv_errmsg); a database without the table is 0. */
+#define CLIENT_SWEEP_SPAN 10000
+int client_sweep_errors(gv_client *gv, struct db *db, uint64_t *cursor,
+    uint64_t *swept);
 
 #endif

@@ -456,6 +456,12 @@ db_conflict(const struct db *db)
 }
 
 int
+db_no_table(const struct db *db)
+{
+	return db->last_errno == ER_NO_SUCH_TABLE;
+}
+
+int
 db_maybe_applied(const struct db *db)
 {
 	return db->maybe_applied;

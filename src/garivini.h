@@ -95,6 +95,7 @@ struct gv_job {
  * them: a job for run_queued_job would make Controllers call themselves. */
 #define GV_FUNC_INJECT "inject_jobs"
 #define GV_FUNC_RUN_QUEUED "run_queued_job"
+#define GV_FUNC_CANCEL "cancel_jobs"
 /* 1 if funcname is a function Garivini serves (refused as a job's). */
 int gv_funcname_reserved(const char *funcname);
 
@@ -171,8 +172,35 @@ int gv_reschedule_job(gv_client *gv, const struct gv_job *job,
     const char *when);
 /* Failed: failcount + 1 and retry after the backoff (gv_set_retry_backoff;
  * by default 2, 4, 8 ... minutes, at most a day); parked (run_after =
- * GV_NEVER) once failcount reaches max_failures. */
+ * GV_NEVER) once failcount reaches max_failures. The failure is recorded,
+ * without a reason, as by gv_failed_job_message(gv, job, NULL). */
 int gv_failed_job(gv_client *gv, const struct gv_job *job);
+/*
+ * Failed, and why: message (NULL or "": none given; valid UTF-8, at most
+ * GV_MESSAGE_MAX bytes, else GV_EINVAL and nothing changes) is stored with
+ * the failure's time, attempt and failcount in the job_error table, in the
+ * same transaction as the failure. A job keeps its GV_ERRORS_KEPT newest
+ * failures, which go with its row (completed, cancelled or deleted); gvctl
+ * shows them. Without a job_error table (not yet upgraded: see README) the
+ * failure is recorded as before and the reason is dropped.
+ */
+int gv_failed_job_message(gv_client *gv, const struct gv_job *job,
+    const char *message);
+#define GV_MESSAGE_MAX 2000
+#define GV_ERRORS_KEPT 10
+/*
+ * Cancel a job: delete its row, whatever its state, with its failures. By
+ * key, in the database the key's hash picks (as gv_insert_job stored it);
+ * *jobid and *dbid (each may be NULL) say which job it was. GV_ESTALE when
+ * there is no such job. A job a worker is already running is not
+ * interrupted (its completion then changes nothing), and a job already
+ * queued in gearmand in high-throughput mode may still run once; in
+ * low-latency mode the Controller checks the row before it runs a job.
+ */
+int gv_cancel_job(gv_client *gv, const char *funcname, const char *uniqkey,
+    uint64_t *jobid, unsigned *dbid);
+int gv_cancel_jobid(gv_client *gv, unsigned dbid, uint64_t jobid);
+
 /* Seconds left of the job's lease (0 if it ran out); GV_ESTALE if the job
  * is gone, a newer attempt owns it, or it is not out (rescheduled, failed
  * and waiting for its retry). Reads only. */

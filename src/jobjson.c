@@ -6,6 +6,7 @@
  * everything that reads JSON goes through jansson, since its input comes
  * from the network and must never crash us.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -128,50 +129,96 @@ int
 gv_funcname_reserved(const char *funcname)
 {
 	return funcname && (strcmp(funcname, GV_FUNC_INJECT) == 0 ||
-	    strcmp(funcname, GV_FUNC_RUN_QUEUED) == 0);
+	    strcmp(funcname, GV_FUNC_RUN_QUEUED) == 0 ||
+	    strcmp(funcname, GV_FUNC_CANCEL) == 0);
 }
 
-/* Strict UTF-8, as jansson checks it: no overlong forms, no surrogates,
- * nothing above U+10FFFF. */
+/* The length of the strict UTF-8 sequence (as jansson checks it: no
+ * overlong forms, no surrogates, nothing above U+10FFFF) at s, of at most
+ * len bytes; 0 if there is none. */
+static size_t
+utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t need, k;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 1;
+	else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (len - 1 < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (k = 2; k <= need; k++)
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+	return need + 1;
+}
+
 int
 jobjson_utf8_valid(const void *text, size_t len)
 {
 	const unsigned char *s = text;
-	size_t i = 0, need, k;
-	unsigned char c, lo, hi;
+	size_t i = 0, n;
 
 	while (i < len) {
-		c = s[i++];
-		if (c < 0x80)
-			continue;
-		lo = 0x80;
-		hi = 0xbf;
-		if (c >= 0xc2 && c <= 0xdf)
-			need = 1;
-		else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else
+		if ((n = utf8_seq(s + i, len - i)) == 0)
 			return 0;
-		if (len - i < need)
-			return 0;
-		if (s[i] < lo || s[i] > hi)
-			return 0;
-		for (k = 1; k < need; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-		i += need;
+		i += n;
 	}
 	return 1;
+}
+
+/* A byte a message keeps as it is: printable, or a tab or newline. */
+static int
+text_byte(unsigned char c)
+{
+	return c >= 0x20 ? c != 0x7f : c == '\t' || c == '\n';
+}
+
+size_t
+jobjson_text_clean(char *dst, size_t cap, const void *text, size_t len)
+{
+	const unsigned char *s = text, *end = s + len;
+	size_t out = 0, n;
+
+	if (cap == 0)
+		return 0;
+	while (s < end && (isspace(*s) || !text_byte(*s)))
+		s++;
+	while (end > s && (isspace(end[-1]) || (end[-1] < 0x80 &&
+	    !text_byte(end[-1]))))
+		end--;
+	while (s < end) {
+		n = utf8_seq(s, (size_t)(end - s));
+		if (n == 0 || (n == 1 && !text_byte(*s))) {
+			if (out + 1 >= cap)
+				break;
+			dst[out++] = '?';
+			s++;
+			continue;
+		}
+		if (out + n >= cap)
+			break;
+		memcpy(dst + out, s, n);
+		out += n;
+		s += n;
+	}
+	dst[out] = '\0';
+	return out;
 }
 
 /*
@@ -831,4 +878,154 @@ jobjson_inject_reply(uint64_t jobid, unsigned dbid, int duplicate,
 
 	return buf_printf(b, "{\"jobid\":%s%" PRIu64 "%s,\"dbid\":%u%s}", q,
 	    jobid, q, dbid, duplicate ? ",\"duplicate\":true" : "");
+}
+
+/* ---- cancel_jobs ------------------------------------------------------ */
+
+static int
+cancel_item(json_t *o, struct cancel_req *r, char *err, size_t errlen)
+{
+	const char *key;
+	size_t key_len;
+	uint64_t dbid;
+	json_t *v;
+
+	if (!json_is_object(o))
+		return errf(err, errlen, "is not an object");
+	json_object_keylen_foreach(o, key, key_len, v) {
+		if (!key_is(key, key_len, "funcname") &&
+		    !key_is(key, key_len, "uniqkey") &&
+		    !key_is(key, key_len, "dbid") &&
+		    !key_is(key, key_len, "jobid"))
+			return errf(err, errlen, "unknown field %.*s",
+			    key_len > 64 ? 64 : (int)key_len, key);
+	}
+	if (json_object_get(o, "funcname") || json_object_get(o, "uniqkey")) {
+		if (json_object_get(o, "dbid") || json_object_get(o, "jobid"))
+			return errf(err, errlen, "name a job by funcname and "
+			    "uniqkey, or by dbid and jobid, not both");
+		if ((v = json_object_get(o, "funcname")) == NULL)
+			return errf(err, errlen, "funcname is missing");
+		if (inject_text(v, "funcname", JOBJSON_FUNCNAME_MAX, 0,
+		    &r->funcname, err, errlen) == -1)
+			return -1;
+		if ((v = json_object_get(o, "uniqkey")) == NULL)
+			return errf(err, errlen, "uniqkey is missing");
+		return inject_text(v, "uniqkey", JOBJSON_UNIQKEY_MAX, 0,
+		    &r->uniqkey, err, errlen);
+	}
+	if (decode_id(o, "dbid", 65535, &dbid, err, errlen) == -1 ||
+	    decode_id(o, "jobid", UINT64_MAX, &r->jobid, err, errlen) == -1) {
+		if (!json_object_get(o, "dbid") && !json_object_get(o, "jobid"))
+			return errf(err, errlen, "name a job by funcname and "
+			    "uniqkey, or by dbid and jobid");
+		return -1;
+	}
+	r->dbid = (unsigned)dbid;
+	return 0;
+}
+
+int
+jobjson_cancel_decode(const void *json, size_t len, struct cancel_req **reqs,
+    size_t *n, int *array, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root;
+	size_t i, count;
+	char why[256];
+
+	*reqs = NULL;
+	*n = 0;
+	root = json_loadb(json ? json : "", len, JSON_ALLOW_NUL |
+	    JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return errf(err, errlen, "not JSON: %s at byte %d", jerr.text,
+		    jerr.position);
+	*array = json_is_array(root);
+	count = *array ? json_array_size(root) : 1;
+	if (*array && count == 0) {
+		json_decref(root);
+		return errf(err, errlen, "no job named");
+	}
+	if (count > JOBJSON_CANCEL_MAX) {
+		json_decref(root);
+		return errf(err, errlen, "more than %d jobs in one call",
+		    JOBJSON_CANCEL_MAX);
+	}
+	if ((*reqs = calloc(count, sizeof(**reqs))) == NULL) {
+		json_decref(root);
+		return errf(err, errlen, "out of memory");
+	}
+	*n = count;
+	for (i = 0; i < count; i++) {
+		if (cancel_item(*array ? json_array_get(root, i) : root,
+		    &(*reqs)[i], why, sizeof(why)) == -1) {
+			if (*array)
+				errf(err, errlen, "job %zu: %s", i, why);
+			else
+				errf(err, errlen, "%s", why);
+			json_decref(root);
+			jobjson_cancel_free(*reqs, *n);
+			*reqs = NULL;
+			*n = 0;
+			return -1;
+		}
+	}
+	json_decref(root);
+	return 0;
+}
+
+void
+jobjson_cancel_free(struct cancel_req *reqs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; reqs && i < n; i++) {
+		free(reqs[i].funcname);
+		free(reqs[i].uniqkey);
+	}
+	free(reqs);
+}
+
+int
+jobjson_cancel_reply(const struct cancel_req *reqs, size_t n, int array,
+    struct buf *b)
+{
+	json_t *root = array ? json_array() : NULL, *o;
+	char *text;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		const struct cancel_req *r = &reqs[i];
+
+		o = json_object();
+		if (r->funcname) {
+			json_object_set_new(o, "funcname",
+			    json_string(r->funcname));
+			json_object_set_new(o, "uniqkey",
+			    json_string(r->uniqkey));
+		}
+		json_object_set_new(o, "cancelled", json_boolean(r->cancelled));
+		if (r->jobid) {
+			json_object_set_new(o, "dbid", json_integer(r->dbid));
+			json_object_set_new(o, "jobid", r->jobid > INT64_MAX ?
+			    json_sprintf("%" PRIu64, r->jobid) :
+			    json_integer((json_int_t)r->jobid));
+		}
+		if (!r->cancelled)
+			json_object_set_new(o, "error", json_string(r->error));
+		if (!array) {
+			root = o;
+			break;
+		}
+		json_array_append_new(root, o);
+	}
+	text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (text == NULL)
+		return -1;
+	rc = buf_append(b, text, strlen(text));
+	free(text);
+	return rc;
 }

@@ -36,6 +36,13 @@
 /* 1 if len bytes of text are strict UTF-8 (what JSON and the utf8mb4
  * columns take), else 0. */
 int jobjson_utf8_valid(const void *text, size_t len);
+/* len bytes of text from elsewhere (a worker's message) as a message may
+ * hold them: valid UTF-8, without leading or trailing blanks and control
+ * bytes, each invalid or control byte inside as '?' (tabs and newlines
+ * kept), cut at a character boundary to fit cap bytes with its NUL. The
+ * length written. */
+size_t jobjson_text_clean(char *dst, size_t cap, const void *text,
+    size_t len);
 
 /* Append the job document for job to b. 0, or -1 when memory ran out. */
 int jobjson_encode(const struct gv_job *job, struct buf *b);
@@ -66,6 +73,34 @@ void jobjson_inject_clear(struct inject_req *req);
 /* The answer to an inject_jobs call: {"jobid":N,"dbid":N} and, when the
  * unique key was already queued, "duplicate":true. */
 int jobjson_inject_reply(uint64_t jobid, unsigned dbid, int duplicate,
+    struct buf *b);
+
+/*
+ * A cancel_jobs payload: one object, or an array of at most
+ * JOBJSON_CANCEL_MAX, each naming a job by {"funcname","uniqkey"} or by
+ * {"dbid","jobid"}. Each answer keeps how the job was named and gets what
+ * became of it.
+ */
+#define JOBJSON_CANCEL_MAX 1000
+struct cancel_req {
+	char *funcname;        /* by key; NULL: by id */
+	char *uniqkey;
+	unsigned dbid;         /* by id, or (answer) where it was */
+	uint64_t jobid;        /* by id, or (answer) which it was */
+	int cancelled;         /* answer: 1 cancelled, 0 not (error says) */
+	char error[256];       /* answer: why not */
+};
+/* -1 with a message for the sender in err ("item 2: jobid is missing");
+ * else *reqs (jobjson_cancel_free) and *n, *array if the payload was one. */
+int jobjson_cancel_decode(const void *json, size_t len,
+    struct cancel_req **reqs, size_t *n, int *array, char *err,
+    size_t errlen);
+void jobjson_cancel_free(struct cancel_req *reqs, size_t n);
+/* The answer: one object per request ({"funcname","uniqkey"} or
+ * {"dbid","jobid"} as named, then "cancelled":true with "dbid" and
+ * "jobid", or "cancelled":false with "error"), an array if the payload
+ * was one. */
+int jobjson_cancel_reply(const struct cancel_req *reqs, size_t n, int array,
     struct buf *b);
 
 #endif

@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "garivini.h"
 #include "sql.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 #define JOB_INSERT_HEAD "INSERT IGNORE INTO job (funcname, arg, uniqkey, " \
 	"`coalesce`, run_after, flag, leased, priority) VALUES "
@@ -57,6 +61,10 @@
 /* SQL_JOB_COLUMNS without the payload, for statements that only need ids. */
 #define JOB_COLUMNS_NO_ARG "jobid, funcname, NULL, uniqkey, run_after, " \
 	"`coalesce`, flag, failcount, attempt, priority"
+
+/* A failure in the job reader's shape (SQL_JOB_ERRORS). */
+#define ERROR_COLUMNS "jobid, funcname, message, NULL, error_time, NULL, " \
+	"'shim', failcount, attempt, 0"
 
 static const struct sql_stmt {
 	const char *name;
@@ -232,6 +240,41 @@ static const struct sql_stmt {
 	[SQL_JOB_OUT] = { "job_out",
 	    "SELECT attempt * 2 + leased FROM job WHERE jobid = ?", NULL, NULL,
 	    1, 0 },
+	/* The row as it is after the failure's UPDATE, in the same
+	 * transaction (its lock held): failcount and attempt are this
+	 * failure's. */
+	[SQL_ERROR_ADD] = { "error_add",
+	    "INSERT INTO job_error (jobid, attempt, funcname, failcount, "
+	    "error_time, message) SELECT jobid, attempt, funcname, failcount, "
+	    "UNIX_TIMESTAMP(), ? FROM job WHERE jobid = ?", NULL, NULL, 2, 0 },
+	/* The derived table is materialized (it has a LIMIT), which is what
+	 * lets a DELETE read its own table on MySQL too. While fewer are
+	 * kept the subquery is NULL and nothing matches. */
+	[SQL_ERROR_PRUNE] = { "error_prune",
+	    "DELETE FROM job_error WHERE jobid = ? AND errorid <= (SELECT "
+	    "errorid FROM (SELECT errorid FROM job_error WHERE jobid = ? "
+	    "ORDER BY errorid DESC LIMIT 1 OFFSET " STR(GV_ERRORS_KEPT)
+	    ") oldest)", NULL, NULL, 2, 0 },
+	/* Never a failure of a row that exists: safe whenever a row may
+	 * have gone (completed, cancelled, deleted). */
+	[SQL_ERRORS_FORGET] = { "errors_forget",
+	    "DELETE FROM job_error WHERE jobid IN (", "?",
+	    ") AND NOT EXISTS (SELECT 1 FROM job WHERE job.jobid = "
+	    "job_error.jobid)", 0, 1 },
+	[SQL_ERRORS_SWEEP] = { "errors_sweep",
+	    "DELETE FROM job_error WHERE errorid >= ? AND errorid < ? AND NOT "
+	    "EXISTS (SELECT 1 FROM job WHERE job.jobid = job_error.jobid)",
+	    NULL, NULL, 2, 0 },
+	[SQL_ERROR_MAX] = { "error_max",
+	    "SELECT IFNULL(MAX(errorid), 0) FROM job_error", NULL, NULL, 0, 0 },
+	[SQL_JOB_ERRORS] = { "job_errors",
+	    "SELECT " ERROR_COLUMNS " FROM job_error WHERE jobid = ? ORDER BY "
+	    "errorid DESC LIMIT ?", NULL, NULL, 2, 0 },
+	[SQL_FUNC_ERRORS] = { "func_errors",
+	    "SELECT " ERROR_COLUMNS " FROM job_error WHERE " FUNC_IS
+	    " ORDER BY errorid DESC LIMIT ?", NULL, NULL, 2, 0 },
+	[SQL_CANCEL] = { "cancel", "DELETE FROM job WHERE jobid = ?", NULL,
+	    NULL, 1, 0 },
 	/* Asked once per new connection: a Galera node takes writes only
 	 * while it is synced and ready ("Synced/ON"). MySQL 8 has no
 	 * information_schema.GLOBAL_VARIABLES: the failed query reads as no

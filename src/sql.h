@@ -80,6 +80,22 @@ enum sql_id {
 	SQL_LEASE_LEFT,      /* jobid, attempt -> seconds until run_after */
 	SQL_LEASE_LEFT_ANY,  /* jobid -> seconds until run_after */
 	SQL_JOB_OUT,         /* jobid -> attempt * 2 + leased */
+	/* Failure reasons (job_error), read in the job reader's shape:
+	 * jobid, funcname, the message in arg, error_time in run_after,
+	 * failcount and attempt as they were after the failure. */
+	SQL_ERROR_ADD,       /* message, jobid: one failure of the row as it
+	                        is now (inside the failure's transaction) */
+	SQL_ERROR_PRUNE,     /* jobid, jobid: all but its newest
+	                        GV_ERRORS_KEPT */
+	SQL_ERRORS_FORGET,   /* n jobids: the failures of those whose row is
+	                        gone */
+	SQL_ERRORS_SWEEP,    /* from errorid, to errorid: failures in that
+	                        range whose row is gone */
+	SQL_ERROR_MAX,       /* -> the newest errorid, 0 if none */
+	SQL_JOB_ERRORS,      /* jobid, limit: its failures, newest first */
+	SQL_FUNC_ERRORS,     /* funcname (NULL: any), limit: the newest
+	                        failures */
+	SQL_CANCEL,          /* jobid: delete the row, whatever its state */
 	SQL_WSREP_ON,        /* -> "ON" on a Galera node */
 	SQL_WSREP_STATE,     /* -> "Synced/ON" when it may take writes */
 	SQL_COUNT

@@ -3,9 +3,10 @@
  *
  *   throughput: completes each job itself through libgarivini
  *               (gv_complete_later, so completions share commits; or
- *               gv_failed_job with --fail)
+ *               gv_failed_job_message with --fail[=MESSAGE])
  *   latency:    returns to the Controller, which completes the job (success,
- *               or WORK_FAIL with --fail)
+ *               or WORK_FAIL with --fail, after a warning with the
+ *               MESSAGE, which the Controller keeps as the reason)
  *
  * Each job it starts is one line on stdout (or appended to -o FILE, one
  * write per line, so several consumers can share a file):
@@ -38,6 +39,7 @@ struct consumer {
 	gv_client *gv;
 	int latency;
 	int fail;
+	const char *fail_message; /* --fail=MESSAGE: why; NULL: none */
 	double work_seconds;
 	int out;                 /* fd of the job lines */
 	long done;
@@ -63,8 +65,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: gv_consume -c INI -f FUNC [-m throughput|latency] [-n MAX] "
 	    "[-i IDLE_SECONDS]\n"
-	    "                  [-s WORK_SECONDS] [-r RETRY_SECONDS] [--fail] "
-	    "[-o FILE]\n"
+	    "                  [-s WORK_SECONDS] [-r RETRY_SECONDS] "
+	    "[--fail[=MESSAGE]] [-o FILE]\n"
 	    "  -r: how long to retry a completion while the database is "
 	    "unreachable (30)\n");
 	exit(EX_USAGE);
@@ -124,9 +126,14 @@ work(gearman_job_st *gjob, void *context)
 	c->done++;
 	if (c->latency) {
 		gv_job_clear(&job);
+		/* The Controller keeps a warning sent before WORK_FAIL as
+		 * the failure's reason. */
+		if (c->fail && c->fail_message)
+			gearman_job_send_warning(gjob, c->fail_message,
+			    strlen(c->fail_message));
 		return c->fail ? GEARMAN_FAIL : GEARMAN_SUCCESS;
 	}
-	rc = c->fail ? gv_failed_job(c->gv, &job) :
+	rc = c->fail ? gv_failed_job_message(c->gv, &job, c->fail_message) :
 	    gv_complete_later(c->gv, &job);
 	if (rc == GV_ESTALE)
 		fprintf(stderr, "gv_consume: job %llu: %s\n",
@@ -143,7 +150,7 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "fail", no_argument, NULL, 'F' },
+		{ "fail", optional_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -164,7 +171,10 @@ main(int argc, char **argv)
 		case 'c': ini = optarg; break;
 		case 'f': funcname = optarg; break;
 		case 'o': outpath = optarg; break;
-		case 'F': c.fail = 1; break;
+		case 'F':
+			c.fail = 1;
+			c.fail_message = optarg;
+			break;
 		case 'm':
 			if (strcmp(optarg, "latency") == 0)
 				c.latency = 1;

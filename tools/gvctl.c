@@ -34,6 +34,7 @@
 #define GVCTL_BATCH 1000        /* ids per statement of a bulk change */
 #define GVCTL_LIMIT 100         /* list lines, dry-run ids shown */
 #define ARG_PREFIX 32           /* bytes of arg a list line shows */
+#define MESSAGE_PREFIX 60       /* bytes of a failure a list line shows */
 
 /* The order of the figures of a stats row (SQL_ADMIN_STATS). */
 enum state {
@@ -65,12 +66,13 @@ static const enum state state_codes[] = {
 };
 
 enum command { CMD_STATS, CMD_LIST, CMD_SHOW, CMD_RETRY, CMD_DELETE,
-	CMD_STATUS };
+	CMD_STATUS, CMD_ERRORS, CMD_CANCEL };
 
 static const char *const command_names[] = {
 	[CMD_STATS] = "stats", [CMD_LIST] = "list", [CMD_SHOW] = "show",
 	[CMD_RETRY] = "retry", [CMD_DELETE] = "delete",
-	[CMD_STATUS] = "status",
+	[CMD_STATUS] = "status", [CMD_ERRORS] = "errors",
+	[CMD_CANCEL] = "cancel",
 };
 
 struct opts {
@@ -83,6 +85,7 @@ struct opts {
 	int dry_run;
 	int reset_failcount;
 	int prometheus;
+	const char *key;        /* cancel --key */
 };
 
 struct ctl {
@@ -130,6 +133,9 @@ usage(FILE *fp)
 	    "-f FUNC | -s STATE\n"
 	    "  delete [--dry-run] [-n LIMIT] [DBID:]JOBID...\n"
 	    "  delete [--dry-run] [-n LIMIT] -f FUNC | -s STATE\n"
+	    "  errors [-f FUNC] [-n LIMIT]       the newest failures, and why\n"
+	    "  cancel [DBID:]JOBID...\n"
+	    "  cancel -f FUNC -k UNIQKEY\n"
 	    "  status                            the master's status file\n"
 	    "\n"
 	    "  STATE: due, scheduled, leased, failing or parked\n"
@@ -137,8 +143,9 @@ usage(FILE *fp)
 	    "  -j, --json         output for scripts\n"
 	    "  -f, --function F   only jobs of function F\n"
 	    "  -s, --state S      only jobs in state S\n"
-	    "  -n, --limit N      list at most N jobs; dry runs show at most "
-	    "N ids (100)\n");
+	    "  -k, --key KEY      cancel the job of FUNC with unique key KEY\n"
+	    "  -n, --limit N      list at most N jobs (or failures); dry runs "
+	    "show at most N ids (100)\n");
 }
 
 static int
@@ -205,6 +212,39 @@ escaped(const char *s)
 	if (s == NULL)
 		return "-";
 	escape_bytes(&b, s, strlen(s));
+	if (buf_appendc(&b, '\0') == -1)
+		return "?";
+	return b.data;
+}
+
+/* A failure's message on one line: UTF-8 as it is (the library stored
+ * it valid), newlines as \n, tabs as spaces; at most max bytes, cut at a
+ * character boundary, with "..." when cut (max 0: whole). "-" if empty. */
+static const char *
+message_line(const unsigned char *m, size_t len, size_t max)
+{
+	static struct buf b;
+	size_t i = 0, n;
+
+	buf_reset(&b);
+	if (len == 0)
+		return "(no message)";
+	while (i < len) {
+		n = 1;
+		while (i + n < len && (m[i + n] & 0xc0) == 0x80)
+			n++;
+		if (max && b.len + n > max) {
+			buf_append(&b, "...", 3);
+			break;
+		}
+		if (m[i] == '\n')
+			buf_append(&b, "\\n", 2);
+		else if (m[i] == '\t')
+			buf_appendc(&b, ' ');
+		else
+			buf_append(&b, m + i, n);
+		i += n;
+	}
 	if (buf_appendc(&b, '\0') == -1)
 		return "?";
 	return b.data;
@@ -634,8 +674,75 @@ job_json(const struct gv_job *job, int state)
 	return o;
 }
 
+/* ---- failures ---------------------------------------------------------- */
+
+/* Failures travel in the job reader's shape (sql.h): arg is the message,
+ * run_after the time, failcount and attempt as the failure left them. */
+
+/* The newest failures of a job, or of a function (jobid 0; funcname NULL:
+ * any). A database without the job_error table (not upgraded) has none. */
+static int
+failures_read(struct ctl *c, struct db *db, uint64_t jobid,
+    const char *funcname, long limit, struct gv_job **errs, size_t *n)
+{
+	struct dbval p[2];
+	char err[1024];
+
+	p[0] = jobid ? DBV_U(jobid) : DBV_S(funcname);
+	p[1] = DBV_U((uint64_t)limit);
+	if (db_select_jobs(db, jobid ? SQL_JOB_ERRORS : SQL_FUNC_ERRORS, p, 2,
+	    errs, n, err, sizeof(err)) == 0 || db_no_table(db))
+		return 0;
+	db_failed(c, err);
+	return -1;
+}
+
+static json_t *
+failure_json(const struct gv_job *e)
+{
+	char text[GV_MESSAGE_MAX + 1];
+	json_t *o = json_object();
+
+	jobjson_text_clean(text, sizeof(text), e->arg, e->arg_len);
+	json_object_set_new(o, "time", json_integer(e->run_after));
+	json_object_set_new(o, "failcount", json_integer(e->failcount));
+	json_object_set_new(o, "attempt", json_integer(e->attempt));
+	json_object_set_new(o, "message", json_string(text));
+	return o;
+}
+
+/* The last failure of each job listed (list --state failing or parked):
+ * lasts[i] is jobs[i]'s, arg_len 0 and jobid 0 when it has none. */
+static struct gv_job *
+last_failures(struct ctl *c, const struct gv_job *jobs, size_t n)
+{
+	struct gv_job *lasts, *errs;
+	size_t i, nerrs;
+	struct db *db;
+
+	if ((lasts = calloc(n ? n : 1, sizeof(*lasts))) == NULL) {
+		fprintf(stderr, "gvctl: out of memory\n");
+		exit(EX_OSERR);
+	}
+	for (i = 0; i < n; i++) {
+		errs = NULL;
+		nerrs = 0;
+		if ((db = dbset_find(c->dbs, jobs[i].dbid)) == NULL ||
+		    failures_read(c, db, jobs[i].jobid, NULL, 1, &errs,
+		    &nerrs) == -1)
+			continue;
+		if (nerrs) {
+			lasts[i] = errs[0];
+			memset(&errs[0], 0, sizeof(errs[0]));
+		}
+		db_jobs_free(errs, nerrs);
+	}
+	return lasts;
+}
+
 static void
-list_print_table(const struct gv_job *jobs, const int *states, size_t n)
+list_print_table(const struct gv_job *jobs, const int *states, size_t n,
+    const struct gv_job *lasts)
 {
 	char id[48], when[32];
 	struct buf arg = { 0 };
@@ -653,9 +760,11 @@ list_print_table(const struct gv_job *jobs, const int *states, size_t n)
 			uw = len;
 	}
 	if (n)
-		printf("%-*s %-*s %-9s %-20s %4s %5s %7s %-*s %7s %s\n", idw,
-		    "JOB", fw, "FUNCTION", "STATE", "RUN_AFTER", "PRIO", "FAILS",
-		    "ATTEMPT", uw, "UNIQKEY", "ARG_LEN", "ARG");
+		printf("%-*s %-*s %-9s %-20s %4s %5s %7s %-*s %7s %-*s%s\n",
+		    idw, "JOB", fw, "FUNCTION", "STATE", "RUN_AFTER", "PRIO",
+		    "FAILS", "ATTEMPT", uw, "UNIQKEY", "ARG_LEN",
+		    lasts ? ARG_PREFIX + 3 : 0, "ARG",
+		    lasts ? " LAST_FAILURE" : "");
 	for (i = 0; i < n; i++) {
 		const struct gv_job *j = &jobs[i];
 
@@ -669,8 +778,15 @@ list_print_table(const struct gv_job *jobs, const int *states, size_t n)
 		    fw, escaped(j->funcname), state_names[states[i]],
 		    iso_time(j->run_after, when, sizeof(when)), j->priority,
 		    j->failcount, j->attempt);
-		printf("%-*s %7zu %.*s\n", uw, escaped(j->uniqkey), j->arg_len,
-		    (int)arg.len, arg.data ? arg.data : "");
+		printf("%-*s %7zu %-*.*s", uw, escaped(j->uniqkey), j->arg_len,
+		    lasts ? ARG_PREFIX + 3 : 0, (int)arg.len,
+		    arg.data ? arg.data : "");
+		if (lasts && lasts[i].jobid)
+			printf(" %s", message_line(lasts[i].arg,
+			    lasts[i].arg_len, MESSAGE_PREFIX));
+		else if (lasts)
+			printf(" -");
+		printf("\n");
 	}
 	buf_free(&arg);
 }
@@ -678,7 +794,7 @@ list_print_table(const struct gv_job *jobs, const int *states, size_t n)
 static int
 cmd_list(struct ctl *c)
 {
-	struct gv_job *jobs = NULL;
+	struct gv_job *jobs = NULL, *lasts = NULL;
 	int *states = NULL, *grown;
 	size_t njobs = 0, before, i, k, s;
 	char err[1024];
@@ -721,18 +837,29 @@ cmd_list(struct ctl *c)
 				states[k] = (int)shown;
 		}
 	}
+	/* Why they fail: the last failure of each. */
+	if (c->o.state == STATE_FAILING || c->o.state == STATE_PARKED)
+		lasts = last_failures(c, jobs, njobs);
 	if (c->o.json) {
 		root = json_object();
 		arr = json_array();
-		for (i = 0; i < njobs; i++)
-			json_array_append_new(arr, job_json(&jobs[i],
-			    states[i]));
+		for (i = 0; i < njobs; i++) {
+			json_t *o = job_json(&jobs[i], states[i]);
+
+			if (lasts)
+				json_object_set_new(o, "last_failure",
+				    lasts[i].jobid ? failure_json(&lasts[i]) :
+				    json_null());
+			json_array_append_new(arr, o);
+		}
 		json_object_set_new(root, "jobs", arr);
 		json_print(root);
 	} else {
-		list_print_table(jobs, states, njobs);
+		list_print_table(jobs, states, njobs, lasts);
 	}
 	db_jobs_free(jobs, njobs);
+	if (lasts)
+		db_jobs_free(lasts, njobs);
 	free(states);
 	return c->unavailable ? EX_UNAVAILABLE : EX_OK;
 }
@@ -804,7 +931,8 @@ resolve(struct ctl *c, const char *spec, struct db **dbp, uint64_t *jobid)
 static int
 cmd_show(struct ctl *c, const char *spec)
 {
-	struct gv_job *jobs = NULL;
+	struct gv_job *jobs = NULL, *errs = NULL;
+	size_t nerrs = 0, i;
 	const struct gv_job *j;
 	struct buf b = { 0 };
 	uint64_t jobid, code = 0, leased = 0;
@@ -837,12 +965,23 @@ cmd_show(struct ctl *c, const char *spec)
 	j = &jobs[0];
 	if (code < sizeof(state_codes) / sizeof(state_codes[0]))
 		state = (int)state_codes[code];
+	if (failures_read(c, db, jobid, NULL, GV_ERRORS_KEPT, &errs, &nerrs) ==
+	    -1)
+		rc = EX_UNAVAILABLE;
 	if (c->o.json) {
-		if (jobjson_encode(j, &b) == -1) {
+		json_t *doc, *arr;
+		json_error_t error;
+
+		if (jobjson_encode(j, &b) == -1 || (doc = json_loadb(b.data,
+		    b.len, JSON_ALLOW_NUL, &error)) == NULL) {
 			fprintf(stderr, "gvctl: out of memory\n");
 			return EX_OSERR;
 		}
-		printf("%.*s\n", (int)b.len, b.data);
+		arr = json_array();
+		for (i = 0; i < nerrs; i++)
+			json_array_append_new(arr, failure_json(&errs[i]));
+		json_object_set_new(doc, "failures", arr);
+		json_print(doc);
 	} else {
 		printf("job        %u:%" PRIu64 "\n", j->dbid, j->jobid);
 		printf("funcname   %s\n", escaped(j->funcname));
@@ -861,10 +1000,142 @@ cmd_show(struct ctl *c, const char *spec)
 		printf("arg_len    %zu\n", j->arg_len);
 		escape_bytes(&b, j->arg, j->arg_len);
 		printf("arg        %.*s\n", (int)b.len, b.data ? b.data : "");
+		printf("failures   %s\n", nerrs ? "newest first" : "none kept");
+		for (i = 0; i < nerrs; i++)
+			printf("  %s  failcount %u  attempt %" PRIu32 "  %s\n",
+			    iso_time(errs[i].run_after, when, sizeof(when)),
+			    errs[i].failcount, errs[i].attempt,
+			    message_line(errs[i].arg, errs[i].arg_len, 0));
 	}
 	buf_free(&b);
 	db_jobs_free(jobs, njobs);
-	return EX_OK;
+	db_jobs_free(errs, nerrs);
+	return rc;
+}
+
+/* Newest first across databases. */
+static int
+failure_cmp(const void *a, const void *b)
+{
+	const struct gv_job *x = a, *y = b;
+
+	if (x->run_after != y->run_after)
+		return x->run_after > y->run_after ? -1 : 1;
+	return x->dbid != y->dbid ? (x->dbid < y->dbid ? -1 : 1) :
+	    (x->jobid > y->jobid ? -1 : x->jobid < y->jobid);
+}
+
+/* The newest failures of a function (or all), over every database. */
+static int
+cmd_errors(struct ctl *c)
+{
+	struct gv_job *all = NULL, *errs, *grown;
+	size_t nall = 0, nerrs, i, k, shown;
+	char id[48], when[32];
+	json_t *root, *arr, *o;
+
+	for (i = 0; i < dbset_count(c->dbs); i++) {
+		struct db *db = dbset_at(c->dbs, i);
+
+		errs = NULL;
+		nerrs = 0;
+		if (failures_read(c, db, 0, c->o.funcname, c->o.limit, &errs,
+		    &nerrs) == -1 || nerrs == 0) {
+			free(errs);
+			continue;
+		}
+		if ((grown = realloc(all, (nall + nerrs) * sizeof(*all))) ==
+		    NULL) {
+			fprintf(stderr, "gvctl: out of memory\n");
+			return EX_OSERR;
+		}
+		all = grown;
+		for (k = 0; k < nerrs; k++) {
+			errs[k].dbid = db_id(db);
+			all[nall++] = errs[k];
+		}
+		free(errs);
+	}
+	qsort(all, nall, sizeof(*all), failure_cmp);
+	shown = nall < (size_t)c->o.limit ? nall : (size_t)c->o.limit;
+	if (c->o.json) {
+		root = json_object();
+		arr = json_array();
+		for (i = 0; i < shown; i++) {
+			o = failure_json(&all[i]);
+			json_object_set_new(o, "dbid",
+			    json_integer(all[i].dbid));
+			json_object_set_new(o, "jobid",
+			    json_integer((json_int_t)all[i].jobid));
+			json_object_set_new(o, "funcname",
+			    json_string(all[i].funcname));
+			json_array_append_new(arr, o);
+		}
+		json_object_set_new(root, "failures", arr);
+		json_print(root);
+	} else {
+		if (shown)
+			printf("%-20s %-12s %-16s %5s %7s %s\n", "TIME", "JOB",
+			    "FUNCTION", "FAILS", "ATTEMPT", "MESSAGE");
+		for (i = 0; i < shown; i++) {
+			snprintf(id, sizeof(id), "%u:%" PRIu64, all[i].dbid,
+			    all[i].jobid);
+			printf("%-20s %-12s %-16s %5u %7" PRIu32 " ",
+			    iso_time(all[i].run_after, when, sizeof(when)), id,
+			    escaped(all[i].funcname), all[i].failcount,
+			    all[i].attempt);
+			printf("%s\n", message_line(all[i].arg,
+			    all[i].arg_len, 0));
+		}
+	}
+	db_jobs_free(all, nall);
+	return c->unavailable ? EX_UNAVAILABLE : EX_OK;
+}
+
+/* ---- cancel ------------------------------------------------------------- */
+
+/* Cancel by key (-f FUNC -k KEY) or by id: the row goes, whatever its
+ * state, with its failures (gv_cancel_job). */
+static int
+cmd_cancel(struct ctl *c, char **specs, int nspecs)
+{
+	uint64_t jobid;
+	unsigned dbid;
+	struct db *db;
+	int k, rc, cancelled = 0, missing = 0;
+
+	if (c->o.key) {
+		rc = gv_cancel_job(c->gv, c->o.funcname, c->o.key, &jobid,
+		    &dbid);
+		if (rc == GV_OK) {
+			printf("cancelled %u:%" PRIu64 "\n", dbid, jobid);
+			return EX_OK;
+		}
+		fprintf(stderr, "gvctl: %s\n", gv_errmsg(c->gv));
+		return rc == GV_ESTALE ? EXIT_NO_MATCH : rc == GV_EDB ?
+		    EX_UNAVAILABLE : EX_USAGE;
+	}
+	for (k = 0; k < nspecs; k++) {
+		if ((rc = resolve(c, specs[k], &db, &jobid)) == EX_USAGE)
+			return EX_USAGE;
+		if (rc == EXIT_NO_MATCH)
+			missing++;
+		if (rc != 0)
+			continue;       /* said why; the others go on */
+		if ((rc = gv_cancel_jobid(c->gv, db_id(db), jobid)) == GV_OK) {
+			printf("cancelled %u:%" PRIu64 "\n", db_id(db), jobid);
+			cancelled++;
+		} else {
+			fprintf(stderr, "gvctl: %s\n", gv_errmsg(c->gv));
+			if (rc == GV_EDB)
+				c->unavailable = 1;
+			else
+				missing++;
+		}
+	}
+	if (c->unavailable)
+		return EX_UNAVAILABLE;
+	return missing || !cancelled ? EXIT_NO_MATCH : EX_OK;
 }
 
 /* ---- retry and delete --------------------------------------------------- */
@@ -921,6 +1192,15 @@ change_batch(struct ctl *c, struct db *db, enum command cmd,
 		p[np++] = DBV_U(ids[i]);
 	rc = db_exec(db, cmd == CMD_RETRY ? SQL_ADMIN_RETRY :
 	    SQL_ADMIN_DELETE, (unsigned)n, p, np, changed, NULL, err, errlen);
+	/* The failures of the rows deleted go with them (those of rows left,
+	 * because they changed state, stay). Missed, the sweep takes them. */
+	if (rc == 0 && cmd == CMD_DELETE && *changed) {
+		uint64_t forgotten;
+		char ferr[256];
+
+		(void)db_exec(db, SQL_ERRORS_FORGET, (unsigned)n, p + 1, n,
+		    &forgotten, NULL, ferr, sizeof(ferr));
+	}
 	free(p);
 	return rc;
 }
@@ -1321,16 +1601,19 @@ check_options(const struct opts *o, enum command cmd, int nargs)
 	if (o->funcname && (cmd == CMD_SHOW || cmd == CMD_STATUS))
 		return usage_error("%s: --function does not apply", name);
 	if (o->state >= 0 && (cmd == CMD_STATS || cmd == CMD_SHOW ||
-	    cmd == CMD_STATUS))
+	    cmd == CMD_STATUS || cmd == CMD_ERRORS || cmd == CMD_CANCEL))
 		return usage_error("%s: --state does not apply", name);
-	if (o->limit_set && cmd != CMD_LIST && !o->dry_run)
-		return usage_error("%s: --limit is for list and dry runs",
-		    name);
+	if (o->limit_set && cmd != CMD_LIST && cmd != CMD_ERRORS &&
+	    !o->dry_run)
+		return usage_error("%s: --limit is for list, errors and dry "
+		    "runs", name);
 	if (o->dry_run && cmd != CMD_RETRY && cmd != CMD_DELETE)
 		return usage_error("%s: --dry-run is for retry and delete",
 		    name);
 	if (o->reset_failcount && cmd != CMD_RETRY)
 		return usage_error("%s: --reset-failcount is for retry", name);
+	if (o->key && cmd != CMD_CANCEL)
+		return usage_error("%s: --key is for cancel", name);
 	switch (cmd) {
 	case CMD_SHOW:
 		if (nargs != 1)
@@ -1344,6 +1627,14 @@ check_options(const struct opts *o, enum command cmd, int nargs)
 		if (!nargs && !o->funcname && o->state < 0)
 			return usage_error("%s: name jobs by id, or by "
 			    "--function and/or --state", name);
+		break;
+	case CMD_CANCEL:
+		if (nargs && (o->funcname || o->key))
+			return usage_error("cancel: name jobs by id or by "
+			    "--function and --key, not both");
+		if (!nargs && (!o->funcname || !o->key))
+			return usage_error("cancel: name jobs by id, or one by "
+			    "--function and --key");
 		break;
 	default:
 		if (nargs)
@@ -1365,6 +1656,7 @@ main(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'D' },
 		{ "reset-failcount", no_argument, NULL, 'R' },
 		{ "prometheus", no_argument, NULL, 'P' },
+		{ "key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -1377,7 +1669,7 @@ main(int argc, char **argv)
 	size_t i;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "c:jf:s:n:hV", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "c:jf:s:n:k:hV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
@@ -1404,6 +1696,9 @@ main(int argc, char **argv)
 			break;
 		case 'D':
 			c.o.dry_run = 1;
+			break;
+		case 'k':
+			c.o.key = optarg;
 			break;
 		case 'R':
 			c.o.reset_failcount = 1;
@@ -1461,6 +1756,12 @@ main(int argc, char **argv)
 		break;
 	case CMD_SHOW:
 		rc = cmd_show(&c, argv[optind]);
+		break;
+	case CMD_ERRORS:
+		rc = cmd_errors(&c);
+		break;
+	case CMD_CANCEL:
+		rc = cmd_cancel(&c, argv + optind, argc - optind);
 		break;
 	default:
 		rc = cmd_change(&c, cmd, argv + optind, argc - optind);

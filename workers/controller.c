@@ -100,7 +100,8 @@ struct slot {
 	int created;                  /* gearmand acknowledged the job */
 	int running;                  /* gearmand said a worker has it */
 	double workers_check;         /* time_mono() of the next look */
-	char message[512];            /* the worker's warning or exception */
+	char message[GV_MESSAGE_MAX + 1]; /* the worker's warning or
+	                                 exception, or why it failed */
 	char untaken[512];            /* why it was given back (RUN_UNTAKEN) */
 	char err[1024];
 };
@@ -131,6 +132,7 @@ struct controller {
 	/* Per server: its `status` (workers per function), and when read. */
 	struct gm_depths *status;
 	double *status_at;
+	int said_no_error_table;      /* logged that reasons are dropped */
 	char err[1024];               /* the main thread's */
 };
 
@@ -167,25 +169,47 @@ wait_until(pthread_cond_t *cond, pthread_mutex_t *m, double until)
 	pthread_cond_timedwait(cond, m, &ts);
 }
 
-/* A worker's message as a log can show it. A Perl worker's exception is a
- * Storable blob: its binary head and tail are dropped, other bytes that are
- * not printable ASCII become '?'. */
+/*
+ * The text of a Perl worker's exception: Gearman::Worker sends
+ * Storable::nfreeze(\$error), which is a header (0x05, minor version), then
+ * the scalar: 0x0a (bytes) or 0x17 (UTF-8) with a 1-byte length, or 0x01 or
+ * 0x18 with a 4-byte big-endian one. NULL if data is not one such scalar.
+ */
+static const unsigned char *
+perl_frozen_text(const unsigned char *p, size_t len, size_t *tlen)
+{
+	size_t n, head;
+
+	if (len < 4 || p[0] != 0x05)
+		return NULL;
+	if (p[2] == 0x0a || p[2] == 0x17) {
+		n = p[3];
+		head = 4;
+	} else if ((p[2] == 0x01 || p[2] == 0x18) && len >= 7) {
+		n = (size_t)p[3] << 24 | (size_t)p[4] << 16 |
+		    (size_t)p[5] << 8 | p[6];
+		head = 7;
+	} else
+		return NULL;
+	if (head + n != len)
+		return NULL;
+	*tlen = n;
+	return p + head;
+}
+
+/* A worker's message as the job's failure keeps it (UTF-8, at most
+ * GV_MESSAGE_MAX bytes) and a log can show it. */
 static void
 keep_message(struct slot *c, const void *data, size_t len)
 {
-	const unsigned char *p = data, *end = p + len;
-	size_t i, n;
+	const unsigned char *text;
+	size_t n;
 
-	while (p < end && (*p < 0x20 || *p >= 0x7f))
-		p++;
-	while (end > p && (end[-1] < 0x20 || end[-1] >= 0x7f))
-		end--;
-	n = (size_t)(end - p);
-	if (n > sizeof(c->message) - 1)
-		n = sizeof(c->message) - 1;
-	for (i = 0; i < n; i++)
-		c->message[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
-	c->message[n] = '\0';
+	if ((text = perl_frozen_text(data, len, &n)) == NULL) {
+		text = data;
+		n = len;
+	}
+	jobjson_text_clean(c->message, sizeof(c->message), text, n);
 }
 
 static gearman_return_t
@@ -515,6 +539,10 @@ run_on(struct slot *sl, size_t s, const char *unique)
 		out = RUN_FAILED;
 		break;
 	case GEARMAN_WORK_FAIL:
+		/* A warning sent before it is the reason, if any. */
+		if (sl->message[0] == '\0')
+			snprintf(sl->message, sizeof(sl->message), "the worker "
+			    "sent WORK_FAIL without a message");
 		out = RUN_FAILED;
 		break;
 	default:
@@ -585,10 +613,11 @@ hold_done(struct controller *c, const struct gv_job *job)
 		c->done_jobs = grown;
 		c->done_cap = cap;
 	}
-	/* What a completion needs: where, which, and which attempt. */
+	/* What a completion needs: where, which, which attempt, and whether
+	 * it has failures to delete with it. */
 	c->done_jobs[c->ndone] = (struct gv_job){ .jobid = job->jobid,
 	    .dbid = job->dbid, .attempt = job->attempt,
-	    .fenced = job->fenced };
+	    .fenced = job->fenced, .failcount = job->failcount };
 	if (c->ndone++ == 0) {
 		c->done_since = time_mono();
 		pthread_cond_signal(&c->held);
@@ -607,6 +636,7 @@ settle(struct slot *sl, enum outcome out)
 	const struct gv_job *job = &sl->job;
 	unsigned long long jobid = (unsigned long long)job->jobid;
 	const char *what;
+	unsigned nodb;
 	int rc;
 
 	switch (out) {
@@ -647,14 +677,23 @@ settle(struct slot *sl, enum outcome out)
 		    job->dbid, job->funcname);
 		return;
 	default:
-		log_info("job %llu of db %u (%s) %s%s%s", jobid, job->dbid,
-		    job->funcname, out == RUN_TIMEOUT ? "timed out" : "failed",
-		    sl->message[0] ? ": " : "", sl->message);
+		if (out == RUN_TIMEOUT)
+			snprintf(sl->message, sizeof(sl->message), "timed out "
+			    "after %g s", config_job_timeout(c->cfg,
+			    job->funcname));
+		log_info("job %llu of db %u (%s) failed%s%s", jobid,
+		    job->dbid, job->funcname, sl->message[0] ? ": " : "",
+		    sl->message);
 		what = "failing";
-		if ((rc = gv_failed_job(c->gv, job)) == GV_OK)
+		if ((rc = gv_failed_job_message(c->gv, job, sl->message)) ==
+		    GV_OK)
 			scoreboard_count(c->ctx->sb, SB_JOBS_FAILED, 1);
 		break;
 	}
+	if (client_no_error_table(c->gv, &nodb) && !c->said_no_error_table++)
+		log_warnx("database %u has no job_error table: failures are "
+		    "counted, but their reasons are dropped (see the README "
+		    "for the upgrade statement)", nodb);
 	if (rc == GV_ESTALE)
 		log_debug("job %llu of db %u: %s", jobid, job->dbid,
 		    gv_errmsg(c->gv));

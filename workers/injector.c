@@ -1,5 +1,6 @@
 /*
- * injector: the worker of inject_jobs (low-latency mode). It validates the
+ * injector: the worker of inject_jobs (low-latency mode), and of
+ * cancel_jobs (either mode). For inject_jobs it validates the
  * client's JSON, stores the job as a row, and submits it at once as a
  * background job (run_queued_job for the Controller, or the job's own
  * function for a shim job), then answers the client with jobid and dbid.
@@ -283,6 +284,70 @@ inject_fn(gearman_job_st *gjob, void *arg)
 	return ret;
 }
 
+/*
+ * cancel_jobs: each job named is cancelled (gv_cancel_job), and the
+ * answer says, job by job, what was. A job a worker runs is not stopped;
+ * see gv_cancel_job. A malformed payload is refused as a whole, with the
+ * reason, and nothing is cancelled.
+ */
+static gearman_return_t
+cancel(struct injector *in, gearman_job_st *gjob)
+{
+	struct cancel_req *reqs;
+	size_t n, i, done = 0;
+	int array, rc;
+
+	if (jobjson_cancel_decode(gearman_job_workload(gjob),
+	    gearman_job_workload_size(gjob), &reqs, &n, &array, in->err,
+	    sizeof(in->err)) == -1) {
+		scoreboard_count(in->ctx->sb, SB_JOBS_REFUSED, 1);
+		log_info("refused a %s payload: %s", GV_FUNC_CANCEL, in->err);
+		return refuse(gjob, in->err);
+	}
+	for (i = 0; i < n; i++) {
+		struct cancel_req *r = &reqs[i];
+
+		rc = r->funcname ? gv_cancel_job(in->gv, r->funcname,
+		    r->uniqkey, &r->jobid, &r->dbid) :
+		    gv_cancel_jobid(in->gv, r->dbid, r->jobid);
+		if (rc == GV_EDB)
+			scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
+		if ((r->cancelled = rc == GV_OK)) {
+			done++;
+			log_info("cancelled job %llu of db %u",
+			    (unsigned long long)r->jobid, r->dbid);
+		} else
+			snprintf(r->error, sizeof(r->error), "%s",
+			    gv_errmsg(in->gv));
+	}
+	buf_reset(&in->reply);
+	if (jobjson_cancel_reply(reqs, n, array, &in->reply) == -1) {
+		jobjson_cancel_free(reqs, n);
+		return refuse(gjob, done ? "out of memory after jobs were "
+		    "cancelled" : "out of memory");
+	}
+	jobjson_cancel_free(reqs, n);
+	if (gearman_job_send_complete(gjob, in->reply.data, in->reply.len) !=
+	    GEARMAN_SUCCESS) {
+		scoreboard_count(in->ctx->sb, SB_GEARMAN_ERRORS, 1);
+		log_warnx("%zu jobs cancelled, but the answer was not sent: %s",
+		    done, gearman_job_error(gjob));
+	}
+	return GEARMAN_SUCCESS;
+}
+
+static gearman_return_t
+cancel_fn(gearman_job_st *gjob, void *arg)
+{
+	struct injector *in = arg;
+	gearman_return_t ret;
+
+	scoreboard_state(in->ctx->sb, SB_BUSY);
+	ret = cancel(in, gjob);
+	scoreboard_state(in->ctx->sb, SB_IDLE);
+	return ret;
+}
+
 int
 injector_main(struct role_ctx *ctx)
 {
@@ -315,13 +380,16 @@ injector_main(struct role_ctx *ctx)
 		goto out;
 	}
 	if (gm_worker_define(w, GV_FUNC_INJECT, gearman_function_create(inject_fn),
-	    &in, in.err, sizeof(in.err)) == -1) {
+	    &in, in.err, sizeof(in.err)) == -1 ||
+	    gm_worker_define(w, GV_FUNC_CANCEL, gearman_function_create(
+	    cancel_fn), &in, in.err, sizeof(in.err)) == -1) {
 		log_errx("%s", in.err);
 		code = EX_SOFTWARE;
 		goto out;
 	}
-	log_info("serving %s on %zu gearmand servers, lease %d s",
-	    GV_FUNC_INJECT, in.cfg->nservers, in.cfg->queue_runner.lease_seconds);
+	log_info("serving %s and %s on %zu gearmand servers, lease %d s",
+	    GV_FUNC_INJECT, GV_FUNC_CANCEL, in.cfg->nservers,
+	    in.cfg->queue_runner.lease_seconds);
 	scoreboard_state(ctx->sb, SB_IDLE);
 	gm_worker_serve(w, ctx->stop, ctx->sb, NULL, NULL);
 	scoreboard_state(ctx->sb, SB_STOPPING);

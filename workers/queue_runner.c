@@ -41,6 +41,7 @@
 #define BROKEN_BACKOFF_MAX 60.0
 #define BROKEN_LOG_EVERY 60.0
 #define BYTES_CAP_SPARE 8      /* rows selected past twice what fit */
+#define SWEEP_EVERY 60.0       /* seconds between two sweeps of job_error */
 /* Fair claims. A claim serves at most FUNCS_PER_CLAIM functions, the ones
  * whose oldest due job waits longest, in at most CLAIM_PASSES passes: the
  * first gives each an equal share of the batch, the next ones share what
@@ -106,6 +107,8 @@ struct runner {
 		size_t nfuncs;
 		double scan_at;       /* time_mono() of the next scan */
 		int index_checked;    /* its func_due index looked for */
+		double sweep_at;      /* time_mono() of the next sweep */
+		uint64_t sweep_from;  /* the errorid it starts from */
 	} *due;
 	/* The claim in hand selects from these functions, and from each
 	 * function's lanes (its due rows of one priority) highest first. */
@@ -375,6 +378,33 @@ index_check(struct runner *r, struct db *db, struct due_funcs *d)
 		    "scans the whole table: ALTER TABLE job DROP INDEX IF "
 		    "EXISTS func_due, ADD INDEX func_due (funcname, priority, "
 		    "run_after)", db_id(db));
+}
+
+/* Now and then, the failures (job_error) of rows that are gone: those a
+ * completion could not delete with its row, or rows another client
+ * deleted. Each step reads a bounded range of errorids. */
+static void
+sweep_errors(struct runner *r)
+{
+	double now = time_mono();
+	uint64_t swept;
+	size_t i;
+
+	for (i = 0; i < dbset_count(r->dbs); i++) {
+		struct due_funcs *d = &r->due[i];
+		struct db *db = dbset_at(r->dbs, i);
+
+		if (now < d->sweep_at || !db_healthy(db, now))
+			continue;
+		d->sweep_at = now + SWEEP_EVERY;
+		if (client_sweep_errors(r->gv, db, &d->sweep_from, &swept) ==
+		    -1)
+			log_debug("sweeping failures: %s", gv_errmsg(r->gv));
+		else if (swept)
+			log_info("database %u: deleted %llu failures of jobs "
+			    "that are gone", db_id(db),
+			    (unsigned long long)swept);
+	}
 }
 
 /* Group the lanes of a scan (sorted by by_lane) into functions, oldest due
@@ -1088,6 +1118,7 @@ queue_runner_main(struct role_ctx *ctx)
 			break;
 		}
 		adapt(&r, full);
+		sweep_errors(&r);
 		scoreboard_state(ctx->sb, SB_IDLE);
 		if (full)
 			continue;

@@ -106,8 +106,10 @@ setup(void)
 	ck_assert_uint_ge(cfg->ndbs, 2);
 	gv = client_open_config(cfg, err, sizeof(err));
 	ck_assert_msg(gv != NULL, "%s", err);
-	for (i = 0; i < cfg->ndbs; i++)
+	for (i = 0; i < cfg->ndbs; i++) {
 		sql(cfg->dbs[i].dbid, "DELETE FROM job");
+		sql(cfg->dbs[i].dbid, "DELETE FROM job_error");
+	}
 }
 
 static void
@@ -333,6 +335,149 @@ START_TEST(failed_job_backs_off)
 	sql(job.dbid, "UPDATE job SET failcount = 20");
 	d = fail_due_in(gv, &job);
 	ck_assert_msg(d >= 86399 && d <= 86400, "capped delay %lld", d);
+}
+END_TEST
+
+static long long
+errors_of(const struct gv_job *job, const char *where)
+{
+	return num(job->dbid, "SELECT COUNT(*) FROM job_error WHERE jobid = "
+	    "%llu%s%s", (unsigned long long)job->jobid, where ? " AND " : "",
+	    where ? where : "");
+}
+
+/* A failure keeps its reason (job_error), with the failcount and attempt
+ * it left; a message that is not UTF-8 or too long changes nothing; only
+ * the newest GV_ERRORS_KEPT stay; a completion takes them with the row. */
+START_TEST(failure_reasons_kept)
+{
+	struct gv_job job = new_job(gv, "reasons");
+	char big[GV_MESSAGE_MAX + 2];
+	int i;
+
+	ck_assert_msg(gv_failed_job_message(gv, &job, "disk full \xe2\x98\xb9"
+	    "\nat line 3") == GV_OK, "%s", gv_errmsg(gv));
+	ck_assert_int_eq(errors_of(&job, "message = 'disk full \xe2\x98\xb9"
+	    "\\nat line 3' AND failcount = 1 AND attempt = 0 AND funcname = "
+	    "'reasons' AND ABS(error_time - UNIX_TIMESTAMP()) <= 2"), 1);
+	ck_assert_int_eq(gv_failed_job_message(gv, &job, "bad \xff byte"),
+	    GV_EINVAL);
+	ck_assert_ptr_nonnull(strstr(gv_errmsg(gv), "UTF-8"));
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(gv_failed_job_message(gv, &job, big), GV_EINVAL);
+	ck_assert_ptr_nonnull(strstr(gv_errmsg(gv), "longer than 2000"));
+	ck_assert_int_eq(num(job.dbid, "SELECT failcount FROM job"), 1);
+	ck_assert_int_eq(errors_of(&job, NULL), 1);
+	big[GV_MESSAGE_MAX] = '\0';
+	ck_assert_int_eq(gv_failed_job_message(gv, &job, big), GV_OK);
+	ck_assert_int_eq(errors_of(&job, "LENGTH(message) = 2000"), 1);
+	/* gv_failed_job: recorded, without a reason. */
+	for (i = 0; i < 15; i++)
+		ck_assert_int_eq(gv_failed_job(gv, &job), GV_OK);
+	ck_assert_int_eq(errors_of(&job, NULL), GV_ERRORS_KEPT);
+	ck_assert_int_eq(errors_of(&job, "message = '' AND failcount > 7"),
+	    GV_ERRORS_KEPT);
+	/* A stale failure records nothing. */
+	job.attempt = 5;
+	ck_assert_int_eq(gv_failed_job_message(gv, &job, "late"), GV_ESTALE);
+	ck_assert_int_eq(errors_of(&job, "message = 'late'"), 0);
+	job.attempt = 0;
+	job.failcount = 17;
+	ck_assert_int_eq(gv_complete_later(gv, &job), GV_OK);
+	ck_assert_int_eq(gv_flush(gv), GV_OK);
+	ck_assert_int_eq(errors_of(&job, NULL), 0);
+	/* By gv_complete_job too, and not for another job's failures. */
+	job = new_job(gv, "reasons");
+	ck_assert_int_eq(gv_failed_job_message(gv, &job, "once"), GV_OK);
+	{
+		struct gv_job other = new_job(gv, "reasons");
+
+		ck_assert_int_eq(gv_failed_job(gv, &other), GV_OK);
+		job.failcount = 1;
+		ck_assert_int_eq(gv_complete_job(gv, &job), GV_OK);
+		ck_assert_int_eq(errors_of(&job, NULL), 0);
+		ck_assert_int_eq(errors_of(&other, NULL), 1);
+	}
+}
+END_TEST
+
+/* Failures of rows deleted behind the library's back (the original's
+ * client, an operator's DELETE) are swept; those of live rows stay. */
+START_TEST(failure_reasons_swept)
+{
+	struct gv_job gone = new_job(gv, "swept"), kept = new_job(gv,
+	    "swept");
+	struct db *db = dbset_find(client_dbset(gv), gone.dbid);
+	uint64_t cursor = 0, swept = 0;
+
+	ck_assert_int_eq(gv_failed_job_message(gv, &gone, "a"), GV_OK);
+	ck_assert_int_eq(gv_failed_job_message(gv, &kept, "b"), GV_OK);
+	sql(gone.dbid, "DELETE FROM job WHERE funcname = 'swept' AND jobid = "
+	    "(SELECT MIN(jobid) FROM job_error WHERE message = 'a')");
+	ck_assert_int_eq(client_sweep_errors(gv, db, &cursor, &swept), 0);
+	if (kept.dbid == gone.dbid) {
+		ck_assert_int_eq(swept, 1);
+		ck_assert_int_eq(errors_of(&kept, NULL), 1);
+	}
+	ck_assert_int_eq(errors_of(&gone, NULL), 0);
+	ck_assert_uint_eq(cursor, CLIENT_SWEEP_SPAN);
+}
+END_TEST
+
+/* A database without job_error (a table of an earlier version): the
+ * failure still counts, the reason is dropped, and the caller is told. */
+START_TEST(failure_without_error_table)
+{
+	struct gv_job job = new_job(gv, "old-schema");
+	unsigned dbid = 0;
+	int rc;
+
+	ck_assert_int_eq(client_no_error_table(gv, &dbid), 0);
+	sql(job.dbid, "RENAME TABLE job_error TO job_error_away");
+	rc = gv_failed_job_message(gv, &job, "why");
+	sql(job.dbid, "RENAME TABLE job_error_away TO job_error");
+	ck_assert_msg(rc == GV_OK, "%s", gv_errmsg(gv));
+	ck_assert_int_eq(num(job.dbid, "SELECT failcount FROM job"), 1);
+	ck_assert_int_eq(client_no_error_table(gv, &dbid), 1);
+	ck_assert_uint_eq(dbid, job.dbid);
+	ck_assert_int_eq(client_no_error_table(gv, &dbid), 0);
+}
+END_TEST
+
+/* Cancel by key (in the key's database) and by id, with the failures; a
+ * key or id with no job is GV_ESTALE; a completion after it changes
+ * nothing. */
+START_TEST(cancel_by_key_and_id)
+{
+	struct gv_new_job nj = { .funcname = "cancel-me", .uniqkey = "k1" };
+	struct gv_job job = { .funcname = "cancel-me", .fenced = 1 };
+	uint64_t id = 0;
+	unsigned dbid = 0;
+
+	ck_assert_int_eq(gv_insert_job(gv, &nj, &job.jobid, &job.dbid, NULL),
+	    GV_OK);
+	ck_assert_int_eq(gv_failed_job_message(gv, &job, "x"), GV_OK);
+	ck_assert_msg(gv_cancel_job(gv, "cancel-me", "k1", &id, &dbid) ==
+	    GV_OK, "%s", gv_errmsg(gv));
+	ck_assert_uint_eq(id, job.jobid);
+	ck_assert_uint_eq(dbid, job.dbid);
+	ck_assert_int_eq(count_all("WHERE funcname = 'cancel-me'"), 0);
+	ck_assert_int_eq(errors_of(&job, NULL), 0);
+	ck_assert_int_eq(gv_complete_job(gv, &job), GV_ESTALE);
+	ck_assert_int_eq(gv_cancel_job(gv, "cancel-me", "k1", NULL, NULL),
+	    GV_ESTALE);
+	ck_assert_ptr_nonnull(strstr(gv_errmsg(gv), "no job cancel-me/k1"));
+	ck_assert_int_eq(gv_cancel_job(gv, "cancel-me", NULL, NULL, NULL),
+	    GV_EINVAL);
+	ck_assert_int_eq(gv_cancel_job(gv, NULL, "k1", NULL, NULL),
+	    GV_EINVAL);
+	job = new_job(gv, "cancel-me");
+	ck_assert_int_eq(gv_cancel_jobid(gv, job.dbid, job.jobid), GV_OK);
+	ck_assert_int_eq(count_all("WHERE funcname = 'cancel-me'"), 0);
+	ck_assert_int_eq(gv_cancel_jobid(gv, job.dbid, job.jobid), GV_ESTALE);
+	ck_assert_int_eq(gv_cancel_jobid(gv, 999, 1), GV_EINVAL);
+	ck_assert_int_eq(gv_cancel_jobid(gv, job.dbid, 0), GV_EINVAL);
 }
 END_TEST
 
@@ -947,6 +1092,10 @@ main(void)
 	tcase_add_test(tc, priority_stored_and_checked);
 	tcase_add_test(tc, failed_job_backs_off);
 	tcase_add_test(tc, retry_backoff_set);
+	tcase_add_test(tc, failure_reasons_kept);
+	tcase_add_test(tc, failure_reasons_swept);
+	tcase_add_test(tc, failure_without_error_table);
+	tcase_add_test(tc, cancel_by_key_and_id);
 	tcase_add_test(tc, retry_backoff_per_function);
 	tcase_add_test(tc, every_byte_round_trips);
 	tcase_add_test(tc, completion_is_fenced);
