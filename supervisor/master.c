@@ -41,6 +41,7 @@
 struct master {
 	struct config *cfg;
 	char *config_path;
+	const struct role *roles;
 	struct pools *pools;
 	int daemonize;
 	int pidfd;
@@ -401,7 +402,7 @@ start(struct master *m, int *code)
 		*code = EX_OSERR;
 		return -1;
 	}
-	if ((m->pools = pools_new(err, sizeof(err))) == NULL) {
+	if ((m->pools = pools_new(m->roles, err, sizeof(err))) == NULL) {
 		startup_error(m, "%s", err);
 		*code = EX_OSERR;
 		return -1;
@@ -428,7 +429,8 @@ start(struct master *m, int *code)
 }
 
 int
-master_run(struct config *cfg, const char *path, int daemonize)
+master_run(struct config *cfg, const char *path, int daemonize,
+    const struct role *roles)
 {
 	struct master m;
 	char *abs;
@@ -436,6 +438,7 @@ master_run(struct config *cfg, const char *path, int daemonize)
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
+	m.roles = roles;
 	m.daemonize = daemonize;
 	m.pidfd = m.report_fd = -1;
 	m.life[0] = m.life[1] = -1;

@@ -14,7 +14,6 @@
 #include "hostport.h"
 #include "log.h"
 #include "pools.h"
-#include "role.h"
 #include "scoreboard.h"
 #include "signals.h"
 #include "util.h"
@@ -95,7 +94,7 @@ processes(const struct config *cfg, const char *role)
 }
 
 struct pools *
-pools_new(char *err, size_t errlen)
+pools_new(const struct role *roles, char *err, size_t errlen)
 {
 	struct pools *ps;
 	size_t i;

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "role.h"
 #include "status.h"
 
 #define POOL_MAX_SLOTS 1024     /* config.c's bound on processes */
@@ -25,8 +26,9 @@
 
 struct pools;
 
-/* Maps the scoreboard: call before forking anything. */
-struct pools *pools_new(char *err, size_t errlen);
+/* A pool for each role of roles (ended by a NULL name, kept by pointer).
+ * Maps the scoreboard: call before forking anything. */
+struct pools *pools_new(const struct role *roles, char *err, size_t errlen);
 void pools_free(struct pools *ps);
 
 /* Take cfg (kept by pointer until the next call): the first time, set the

@@ -24,6 +24,7 @@
 
 #include "client.h"
 #include "gm.h"
+#include "injector.h"
 #include "jobjson.h"
 #include "log.h"
 #include "role.h"

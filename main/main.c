@@ -1,6 +1,10 @@
 /*
  * main: the garivini command line. Runs the master, one role alone, a
  * configuration test, or sends a signal to the running master.
+ *
+ * It holds the table of roles, and is the one place that knows both the
+ * master (supervisor/) and the roles (workers/): neither of them includes
+ * the other (relayd.c and proc.c). The Makefile enforces it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,11 +18,14 @@
 
 #include "child.h"
 #include "config.h"
+#include "controller.h"
 #include "garivini.h"
+#include "injector.h"
 #include "log.h"
 #include "master.h"
 #include "pidfile.h"
 #include "pools.h"
+#include "queue_runner.h"
 #include "role.h"
 #include "scoreboard.h"
 #include "util.h"
@@ -26,6 +33,13 @@
 /* `garivini -s` when no master runs: LSB's "program is not running", so an
  * init script can pass the code on. */
 #define EXIT_NOT_RUNNING 3
+
+static const struct role roles[] = {
+	{ "queue_runner", queue_runner_main },
+	{ "injector", injector_main },
+	{ "controller", controller_main },
+	{ NULL, NULL },
+};
 
 static const struct {
 	const char *name;
@@ -147,7 +161,7 @@ run_role(struct config *cfg, const char *name, int slot)
 	sigset_t all, saved;
 	int code;
 
-	if ((role = role_find(name)) == NULL) {
+	if ((role = role_find(roles, name)) == NULL) {
 		fprintf(stderr, "garivini: unknown role %s\n", name);
 		usage(stderr);
 		return EX_USAGE;
@@ -270,5 +284,5 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return code;
 	}
-	return master_run(cfg, path, daemonize);
+	return master_run(cfg, path, daemonize, roles);
 }

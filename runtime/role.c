@@ -1,6 +1,6 @@
 /*
- * role: the table of worker roles, and running one of them in this process
- * (a child of the master, or `garivini --role NAME`).
+ * role: running one worker role in this process (a child of the master, or
+ * `garivini --role NAME`).
  */
 #include <signal.h>
 #include <string.h>
@@ -11,13 +11,6 @@
 #include "role.h"
 #include "scoreboard.h"
 #include "util.h"
-
-const struct role roles[] = {
-	{ "queue_runner", queue_runner_main },
-	{ "injector", injector_main },
-	{ "controller", controller_main },
-	{ NULL, NULL },
-};
 
 /* The one stop flag of this process: a process runs one role. */
 static volatile sig_atomic_t role_stop;
@@ -39,13 +32,13 @@ role_on_quit(int sig)
 }
 
 const struct role *
-role_find(const char *name)
+role_find(const struct role *table, const char *name)
 {
 	const struct role *r;
 
 	if (name == NULL)
 		return NULL;
-	for (r = roles; r->name != NULL; r++)
+	for (r = table; r->name != NULL; r++)
 		if (strcmp(r->name, name) == 0)
 			return r;
 	return NULL;
