@@ -35,10 +35,10 @@
 #define EXIT_NOT_RUNNING 3
 
 static const struct role roles[] = {
-	{ "queue_runner", queue_runner_main },
-	{ "injector", injector_main },
-	{ "controller", controller_main },
-	{ NULL, NULL },
+	{ CONFIG_QUEUE_RUNNER, queue_runner_main },
+	{ CONFIG_INJECTOR, injector_main },
+	{ CONFIG_CONTROLLER, controller_main },
+	{ CONFIG_NROLES, NULL },
 };
 
 static const struct {
@@ -68,8 +68,8 @@ usage(FILE *fp)
 	    "(-t -v: print it)\n"
 	    "  -s, --signal cmd    act on the running master (its pidfile)\n"
 	    "      --role name     run one role alone in the foreground:");
-	for (r = roles; r->name; r++)
-		fprintf(fp, " %s", r->name);
+	for (r = roles; r->main; r++)
+		fprintf(fp, " %s", role_name(r));
 	fprintf(fp, "\n"
 	    "      --slot n        the slot number it reports (default 0)\n"
 	    "  -v, --version       print the version\n"
@@ -170,7 +170,7 @@ run_role(struct config *cfg, const char *name, int slot)
 		fprintf(stderr, "garivini: scoreboard: %s\n", strerror(errno));
 		return EX_OSERR;
 	}
-	log_set_role(role->name, slot);
+	log_set_role(role_name(role), slot);
 	/* The watcher thread must start with every signal blocked; role_run
 	 * opens the mask of this thread again. */
 	sigfillset(&all);

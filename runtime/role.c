@@ -31,6 +31,12 @@ role_on_quit(int sig)
 	_exit(EX_OK);
 }
 
+const char *
+role_name(const struct role *role)
+{
+	return config_role_name(role->id);
+}
+
 const struct role *
 role_find(const struct role *table, const char *name)
 {
@@ -38,8 +44,8 @@ role_find(const struct role *table, const char *name)
 
 	if (name == NULL)
 		return NULL;
-	for (r = table; r->name != NULL; r++)
-		if (strcmp(r->name, name) == 0)
+	for (r = table; r->main != NULL; r++)
+		if (strcmp(role_name(r), name) == 0)
 			return r;
 	return NULL;
 }
@@ -53,7 +59,7 @@ role_run(const struct role *role, const struct config *cfg, int slot,
 	sigset_t mask;
 	int code;
 
-	log_set_role(role->name, slot);
+	log_set_role(role_name(role), slot);
 	log_set_level(cfg->log_level);
 	if (log_open(cfg->log_file) == -1)
 		log_warn("cannot open the log %s, logging to stderr",
@@ -84,7 +90,7 @@ role_run(const struct role *role, const struct config *cfg, int slot,
 	scoreboard_state(sb, SB_STARTING);
 
 	ctx.cfg = cfg;
-	ctx.name = role->name;
+	ctx.name = role_name(role);
 	ctx.slot = slot;
 	ctx.sb = sb;
 	ctx.stop = &role_stop;

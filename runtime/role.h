@@ -28,12 +28,15 @@ struct role_ctx {
 
 typedef int (*role_main_fn)(struct role_ctx *ctx);
 
+/* A role: its name is config's (the section that configures it). */
 struct role {
-	const char *name;
+	enum config_role id;
 	role_main_fn main;
 };
 
-/* The role called name in table (ended by a NULL name); NULL: none. */
+const char *role_name(const struct role *role);
+
+/* The role called name in table (ended by a NULL main); NULL: none. */
 const struct role *role_find(const struct role *table, const char *name);
 
 /* Run a role in this process: log prefix, signal handlers for TERM/INT

@@ -241,7 +241,8 @@ begin_stop(struct master *m, int sig, int why, double now)
 		log_notice("stopping gracefully (signal %s), children get "
 		    "%.1f s to finish (Controllers %.1f s)", signals_name(why),
 		    m->cfg->shutdown_timeout,
-		    config_stop_grace(m->cfg, "controller"));
+		    config_stop_grace(m->cfg,
+		    config_role_name(CONFIG_CONTROLLER)));
 	notify_send("STOPPING=1\nSTATUS=stopping");
 	m->stopping = sig;
 	pools_stop(m->pools, sig, now);

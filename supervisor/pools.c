@@ -25,6 +25,7 @@
 
 struct pool {
 	const struct role *role;
+	const char *name;       /* the role's */
 	struct policy_pool pol;
 	struct sb_slot *sb;     /* POOL_SB scoreboard entries */
 	unsigned char sb_used[POOL_SB];
@@ -43,18 +44,6 @@ struct pools {
 	struct policy_action actions[POLICY_MAX_ACTIONS];
 };
 
-static int
-processes(const struct config *cfg, const char *role)
-{
-	if (strcmp(role, "queue_runner") == 0)
-		return cfg->queue_runner.processes;
-	if (strcmp(role, "injector") == 0)
-		return cfg->injector.processes;
-	if (strcmp(role, "controller") == 0)
-		return cfg->controller.processes;
-	return 0;
-}
-
 struct pools *
 pools_new(const struct role *roles, char *err, size_t errlen)
 {
@@ -65,8 +54,10 @@ pools_new(const struct role *roles, char *err, size_t errlen)
 		errf(err, errlen, "out of memory");
 		return NULL;
 	}
-	for (i = 0; roles[i].name != NULL && i < NPOOLS_MAX; i++)
+	for (i = 0; roles[i].main != NULL && i < NPOOLS_MAX; i++) {
 		ps->pools[i].role = &roles[i];
+		ps->pools[i].name = role_name(&roles[i]);
+	}
 	ps->npools = i;
 	/* Sized for the largest pools a reload may ask for: the mapping must
 	 * exist before the first fork to be shared with every child. */
@@ -100,7 +91,7 @@ pools_configure(struct pools *ps, const struct config *cfg, int reload)
 
 	for (i = 0; i < ps->npools; i++) {
 		p = &ps->pools[i];
-		n = processes(cfg, p->role->name);
+		n = config_processes(cfg, p->name);
 		if (n > POOL_MAX_SLOTS)
 			n = POOL_MAX_SLOTS;
 		if (!reload) {
@@ -108,13 +99,13 @@ pools_configure(struct pools *ps, const struct config *cfg, int reload)
 			continue;
 		}
 		if (n != p->pol.configured)
-			log_notice("%s: %d -> %d processes", p->role->name,
+			log_notice("%s: %d -> %d processes", p->name,
 			    p->pol.configured, n);
-		changed = !config_same_role(ps->cfg, cfg, p->role->name);
+		changed = !config_same_role(ps->cfg, cfg, p->name);
 		running = policy_reload(&p->pol, n, changed);
 		if (changed && running)
 			log_notice("%s: settings changed, replacing its "
-			    "children one by one", p->role->name);
+			    "children one by one", p->name);
 		for (j = 0; j < POOL_MAX_SLOTS; j++) {
 			s = &p->pol.slots[j];
 			if (s->pid)
@@ -163,14 +154,14 @@ slot_spawn(struct pools *ps, struct pool *p, int i, double now)
 		child_run(p->role, ps->cfg, i, sb);
 	signals_restore(&saved);
 	if (pid == -1) {
-		log_warn("%s/%d: fork", p->role->name, i);
+		log_warn("%s/%d: fork", p->name, i);
 		policy_spawn_failed(&p->pol, i, now);
 		return;
 	}
 	p->sb_used[sbi] = 1;
 	policy_spawned(&p->pol, i, pid, sbi, now, time_real());
 	ps->changed = 1;
-	log_info("%s/%d (pid %ld) spawned", p->role->name, i, (long)pid);
+	log_info("%s/%d (pid %ld) spawned", p->name, i, (long)pid);
 }
 
 /* Carry out the policy's decisions, in order. */
@@ -180,7 +171,7 @@ carry_out(struct pools *ps, struct pool *p, size_t n, double grace,
 {
 	const struct policy_action *a;
 	const struct policy_slot *s;
-	const char *name = p->role->name;
+	const char *name = p->name;
 	size_t k;
 
 	for (k = 0; k < n; k++) {
@@ -222,7 +213,7 @@ static void
 slot_exited(struct pools *ps, struct pool *p, int i, int status, double now)
 {
 	struct policy_slot *s = &p->pol.slots[i];
-	const char *name = p->role->name;
+	const char *name = p->name;
 	struct policy_exit e;
 	struct sb_slot copy;
 	int c, slotno = s->slotno;
@@ -316,7 +307,7 @@ pools_tend(struct pools *ps, double now)
 
 	for (k = 0; k < ps->npools; k++) {
 		p = &ps->pools[k];
-		grace = config_stop_grace(ps->cfg, p->role->name);
+		grace = config_stop_grace(ps->cfg, p->name);
 		if (!ps->stopping) {
 			pool_look(p);
 			n = policy_tend(&p->pol, p->seen, grace,
@@ -340,7 +331,7 @@ pools_stop(struct pools *ps, int sig, double now)
 	for (k = 0; k < ps->npools; k++) {
 		p = &ps->pools[k];
 		timeout = sig == SIGQUIT ? QUIT_GRACE :
-		    config_stop_grace(ps->cfg, p->role->name);
+		    config_stop_grace(ps->cfg, p->name);
 		n = policy_stop(&p->pol, sig, timeout, now, ps->actions);
 		carry_out(ps, p, n, timeout, now);
 	}
@@ -475,7 +466,7 @@ pools_snapshot(const struct pools *ps, struct status *st, double now)
 		p = &ps->pools[k];
 		sp = &st->pools[st->npools++];
 		memset(sp, 0, sizeof(*sp));
-		sp->name = p->role->name;
+		sp->name = p->name;
 		sp->configured = p->pol.configured;
 		sp->restarts = p->pol.restarts;
 		memcpy(sp->counters, p->retired, sizeof(sp->counters));
@@ -503,7 +494,7 @@ pools_snapshot(const struct pools *ps, struct status *st, double now)
 				continue;
 			sc = &st->children[st->nchildren++];
 			sc->pid = s->pid;
-			sc->pool = p->role->name;
+			sc->pool = p->name;
 			sc->slot = s->slotno;
 			sc->state = copy.state == SB_FREE ? SB_STARTING :
 			    copy.state;

@@ -21,7 +21,7 @@
 
 struct pools;
 
-/* A pool for each role of roles (ended by a NULL name, kept by pointer).
+/* A pool for each role of roles (ended by a NULL main, kept by pointer).
  * Maps the scoreboard: call before forking anything. */
 struct pools *pools_new(const struct role *roles, char *err, size_t errlen);
 void pools_free(struct pools *ps);
