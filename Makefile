@@ -57,7 +57,7 @@ ifeq ($(FAULTS),1)
 CFLAGS += -DGV_FAULTS
 endif
 
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Isrc -Isupervisor -Iworkers \
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) \
 	$(shell $(PKG) --cflags $(PKGS))
 LDFLAGS += $(LDSAN)
 LIB_LIBS := $(shell $(PKG) --libs $(LIB_PKGS))
@@ -65,12 +65,29 @@ LIBS     := $(shell $(PKG) --libs $(PKGS))
 CHECK_CFLAGS := $(shell $(PKG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG) --libs check 2>/dev/null)
 
-# The library never logs: the logger is linked into the programs only.
+# Layers. Each directory compiles against its own include path, which
+# names only itself and the layers below it, so an include against the
+# direction does not build:
+#
+#   src/         libgarivini and the core modules; never logs
+#   runtime/     what any child needs: role context, scoreboard slot, log
+#   workers/     the roles               supervisor/  the master
+#   main/        the garivini program: the role table, wiring roles to the
+#                master (the only code that sees workers/ and supervisor/)
+INC_src        := -Isrc
+INC_runtime    := $(INC_src) -Iruntime
+INC_workers    := $(INC_runtime) -Iworkers
+INC_supervisor := $(INC_runtime) -Isupervisor
+INC_main       := $(INC_workers) -Isupervisor
+# A directory's include path, from an object's stem (src/db -> src).
+inc_of = $(INC_$(firstword $(subst /, ,$(1))))
+
 OBJCOPY ?= objcopy
 
-LIB_SRC    := $(filter-out src/log.c,$(wildcard src/*.c))
+LIB_SRC    := $(wildcard src/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-MAIN_SRC   := $(wildcard supervisor/*.c workers/*.c) src/log.c
+RUNTIME_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard runtime/*.c))
+MAIN_SRC   := $(wildcard runtime/*.c supervisor/*.c workers/*.c main/*.c)
 MAIN_OBJ   := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_SRC   := $(wildcard tools/*.c)
 TOOLS      := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
@@ -87,9 +104,10 @@ BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 all: $(BUILD)/libgarivini.a $(BUILD)/libgarivini.so $(PROGRAMS) \
 	$(BUILD)/garivini.pc
 
-$(BUILD)/obj/%.o: %.c $(wildcard src/*.h supervisor/*.h workers/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard src/*.h runtime/*.h supervisor/*.h \
+    workers/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+	$(CC) $(CFLAGS) $(call inc_of,$*) -fPIC -c -o $@ $<
 
 # The installed archive: one relocatable object whose only global symbols
 # are gv_*, so that a program may define its own log_info, errf or
@@ -113,23 +131,31 @@ $(BUILD)/libgarivini.so: $(LIB_OBJ) src/libgarivini.map
 $(BUILD)/garivini: $(MAIN_OBJ) $(BUILD)/libgvcore.a
 	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libgvcore.a $(LIBS)
 
-$(BUILD)/%: tools/%.c $(BUILD)/libgvcore.a $(MAIN_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(filter-out %/main.o,$(MAIN_OBJ)) $(BUILD)/libgvcore.a $(LIBS)
+# The tools link the core and what else they use, no more: gv_consume
+# shares the roles' gearman worker loop (gm), which beats a scoreboard slot
+# and logs.
+TOOL_INC_gv_consume := $(INC_workers)
+$(BUILD)/gv_consume: $(BUILD)/obj/workers/gm.o $(RUNTIME_OBJ)
+
+$(BUILD)/%: tools/%.c $(BUILD)/libgvcore.a
+	$(CC) $(CFLAGS) $(or $(TOOL_INC_$*),$(INC_src)) $(LDFLAGS) -o $@ $< \
+		$(filter %.o,$^) $(BUILD)/libgvcore.a $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgarivini.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgarivini.a $(LIBS) -lm
+	$(CC) $(CFLAGS) $(INC_src) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/libgarivini.a $(LIBS) -lm
 
+# Unit tests see every layer.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgvcore.a $(MAIN_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
+	$(CC) $(CFLAGS) $(INC_main) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(filter-out %/main.o,$(MAIN_OBJ)) $(BUILD)/libgvcore.a \
 		$(LIBS) $(CHECK_LIBS)
 
 $(BUILD)/tests/%: tests/it/%.c $(BUILD)/libgvcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
+	$(CC) $(CFLAGS) $(INC_src) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(BUILD)/libgvcore.a $(LIB_LIBS) $(CHECK_LIBS)
 
 # Written again by install, so it names the PREFIX installed to.

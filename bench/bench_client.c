@@ -36,7 +36,6 @@
 #include "garivini.h"
 
 #define ARG_MAX_LEN 64
-#define INJECT_JOBS "inject_jobs"
 #define CLIENT_TIMEOUT_MS 30000
 
 enum cmd { CMD_INSERT, CMD_INJECT, CMD_GEARMAN };
@@ -239,7 +238,7 @@ run_inject(const struct opts *o, struct result *res)
 				res->behind = late;
 			len = inject_payload(o, payload[0], sizeof(payload[0]),
 			    i);
-			reply = gearman_client_do(c, INJECT_JOBS, NULL,
+			reply = gearman_client_do(c, GV_FUNC_INJECT, NULL,
 			    payload[0], len, &rlen, &ret);
 			free(reply);
 			if (ret != GEARMAN_SUCCESS) {
@@ -258,7 +257,7 @@ run_inject(const struct opts *o, struct result *res)
 			len = inject_payload(o, payload[k], sizeof(payload[k]),
 			    i + k);
 			tasks[k] = gearman_client_add_task(c, NULL, NULL,
-			    INJECT_JOBS, NULL, payload[k], len, &ret);
+			    GV_FUNC_INJECT, NULL, payload[k], len, &ret);
 		}
 		ret = gearman_client_run_tasks(c);
 		for (k = 0; k < n; k++) {

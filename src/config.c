@@ -197,13 +197,14 @@ static const struct key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+/* The roles: the one table of their names. */
 static const struct {
-	const char *name;
-	unsigned bit;
-} role_bits[] = {
-	{ "queue_runner", R_QR },
-	{ "injector", R_INJ },
-	{ "controller", R_CTL },
+	const char *name;       /* the role, and the section of its keys */
+	unsigned bit;           /* in struct key's readers */
+} roles[CONFIG_NROLES] = {
+	[CONFIG_QUEUE_RUNNER] = { "queue_runner", R_QR },
+	[CONFIG_INJECTOR] = { "injector", R_INJ },
+	[CONFIG_CONTROLLER] = { "controller", R_CTL },
 };
 
 /* The state of one parse, reached by the reader and the handler. */
@@ -1118,16 +1119,42 @@ config_same_fixed(const struct config *a, const struct config *b)
 	return same_keys(a, b, K_FIXED, 0);
 }
 
+/* The index of the role called name in roles; -1: none. */
+static int
+role_find(const char *name)
+{
+	int r;
+
+	for (r = 0; r < CONFIG_NROLES; r++)
+		if (strcmp(roles[r].name, name) == 0)
+			return r;
+	return -1;
+}
+
+const char *
+config_role_name(enum config_role role)
+{
+	return roles[role].name;
+}
+
+int
+config_processes(const struct config *cfg, const char *role)
+{
+	int r = role_find(role);
+
+	/* Every role has its processes key in its section. */
+	return r < 0 ? 0 : *(const int *)cfield(cfg,
+	    &keys[find_key(roles[r].name, "processes")]);
+}
+
 int
 config_same_role(const struct config *a, const struct config *b,
     const char *role)
 {
-	size_t i;
+	int r = role_find(role);
 
-	for (i = 0; i < sizeof(role_bits) / sizeof(role_bits[0]); i++)
-		if (strcmp(role_bits[i].name, role) == 0)
-			return same_keys(a, b, 0, role_bits[i].bit);
-	return 0;       /* unknown role: replacing its children is safe */
+	/* An unknown role: replacing its children is safe. */
+	return r < 0 ? 0 : same_keys(a, b, 0, roles[r].bit);
 }
 
 /* A password is only as secret as the file holding it. Checked on the path
@@ -1327,7 +1354,7 @@ config_stop_grace(const struct config *cfg, const char *role)
 	double longest = cfg->controller.job_timeout;
 	size_t i;
 
-	if (strcmp(role, "controller") != 0)
+	if (strcmp(role, roles[CONFIG_CONTROLLER].name) != 0)
 		return cfg->shutdown_timeout;
 	for (i = 0; i < cfg->nfuncs; i++)
 		if (cfg->funcs[i].job_timeout != UNSET &&

@@ -92,6 +92,19 @@ struct config {
 	size_t nfuncs;
 };
 
+/* The worker roles. Each is named as the section of garivini.ini that
+ * configures it; config.c holds the one table of their names. */
+enum config_role {
+	CONFIG_QUEUE_RUNNER,
+	CONFIG_INJECTOR,
+	CONFIG_CONTROLLER,
+	CONFIG_NROLES
+};
+/* "queue_runner", "injector", "controller". */
+const char *config_role_name(enum config_role role);
+/* The processes of the role called name; 0 for an unknown name. */
+int config_processes(const struct config *cfg, const char *role);
+
 /* The policy of funcname, as its [function.NAME] section (if any) over the
  * main sections sets it. */
 const struct config_func *config_func(const struct config *cfg,

@@ -169,7 +169,7 @@ child_run(const struct role *role, const struct config *cfg, int slot,
 	unsetenv("NOTIFY_SOCKET");
 	for (i = 0; i < nclose_list; i++)
 		close(close_list[i]);
-	log_set_role(role->name, slot);
+	log_set_role(role_name(role), slot);
 
 	/* The master dropped its privileges before forking, so nothing clears
 	 * the death signal after this point. */
@@ -178,7 +178,7 @@ child_run(const struct role *role, const struct config *cfg, int slot,
 	if (getppid() != master_pid)
 		_exit(EX_OK);   /* the master died before prctl() */
 
-	if (child_watch(life_read, config_stop_grace(cfg, role->name), err,
+	if (child_watch(life_read, config_stop_grace(cfg, role_name(role)), err,
 	    sizeof(err)) == -1)
 		log_warnx("cannot watch the master: %s", err);
 

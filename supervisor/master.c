@@ -41,6 +41,7 @@
 struct master {
 	struct config *cfg;
 	char *config_path;
+	const struct role *roles;
 	struct pools *pools;
 	int daemonize;
 	int pidfd;
@@ -240,7 +241,8 @@ begin_stop(struct master *m, int sig, int why, double now)
 		log_notice("stopping gracefully (signal %s), children get "
 		    "%.1f s to finish (Controllers %.1f s)", signals_name(why),
 		    m->cfg->shutdown_timeout,
-		    config_stop_grace(m->cfg, "controller"));
+		    config_stop_grace(m->cfg,
+		    config_role_name(CONFIG_CONTROLLER)));
 	notify_send("STOPPING=1\nSTATUS=stopping");
 	m->stopping = sig;
 	pools_stop(m->pools, sig, now);
@@ -401,7 +403,7 @@ start(struct master *m, int *code)
 		*code = EX_OSERR;
 		return -1;
 	}
-	if ((m->pools = pools_new(err, sizeof(err))) == NULL) {
+	if ((m->pools = pools_new(m->roles, err, sizeof(err))) == NULL) {
 		startup_error(m, "%s", err);
 		*code = EX_OSERR;
 		return -1;
@@ -428,7 +430,8 @@ start(struct master *m, int *code)
 }
 
 int
-master_run(struct config *cfg, const char *path, int daemonize)
+master_run(struct config *cfg, const char *path, int daemonize,
+    const struct role *roles)
 {
 	struct master m;
 	char *abs;
@@ -436,6 +439,7 @@ master_run(struct config *cfg, const char *path, int daemonize)
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
+	m.roles = roles;
 	m.daemonize = daemonize;
 	m.pidfd = m.report_fd = -1;
 	m.life[0] = m.life[1] = -1;

@@ -3,11 +3,11 @@
  * (pool, slot) like unicorn's workers: a resize adds or retires the highest
  * slots and leaves the others alone.
  *
- * Policy lives here: restart with a capped exponential backoff per slot
- * (reset after healthy uptime), no restart after EX_CONFIG until a reload,
- * rolling replacement of a pool whose settings changed, hung-child detection
- * through the scoreboard, SIGKILL timers that repeat until the child is gone.
- * The master's loop drives it: pools_reap on SIGCHLD, pools_tend every turn.
+ * The decisions (restart backoff, EX_CONFIG, rolling replacement, shrinking,
+ * hung children, SIGKILL timers) are policy.c's, on each pool's slot table;
+ * pools carries them out: it forks, signals, reaps, logs, and keeps the
+ * scoreboard. The master's loop drives it: pools_reap and pools_tend every
+ * turn.
  */
 #ifndef POOLS_H
 #define POOLS_H
@@ -15,18 +15,15 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "policy.h"
+#include "role.h"
 #include "status.h"
-
-#define POOL_MAX_SLOTS 1024     /* config.c's bound on processes */
-
-#define POOLS_BACKOFF_FIRST 0.5 /* seconds before the first restart */
-#define POOLS_BACKOFF_MAX 30.0
-#define POOLS_HEALTHY_UPTIME 10.0       /* resets the backoff */
 
 struct pools;
 
-/* Maps the scoreboard: call before forking anything. */
-struct pools *pools_new(char *err, size_t errlen);
+/* A pool for each role of roles (ended by a NULL main, kept by pointer).
+ * Maps the scoreboard: call before forking anything. */
+struct pools *pools_new(const struct role *roles, char *err, size_t errlen);
 void pools_free(struct pools *ps);
 
 /* Take cfg (kept by pointer until the next call): the first time, set the
@@ -48,7 +45,7 @@ void pools_signal(struct pools *ps, int sig);
 size_t pools_children(const struct pools *ps);
 /* 1 when every configured slot has a child past STARTING (slots waiting for
  * a reload after EX_CONFIG do not count). */
-int pools_ready(const struct pools *ps);
+int pools_ready(struct pools *ps);
 /* Seconds until the next timed event (a restart, a SIGKILL); < 0: none. */
 double pools_next_event(const struct pools *ps, double now);
 /* 1 if a child started or ended or a pool changed since the last call. */

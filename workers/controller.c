@@ -46,6 +46,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "controller.h"
 #include "gm.h"
 #include "jobjson.h"
 #include "log.h"

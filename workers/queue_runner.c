@@ -27,6 +27,7 @@
 #include "gm.h"
 #include "jobjson.h"
 #include "log.h"
+#include "queue_runner.h"
 #include "role.h"
 #include "util.h"
 

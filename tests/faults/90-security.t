@@ -264,7 +264,7 @@ unlink $logfile, $t->pid_path;
 
 # --- no shell, prepared statements only ---------------------------------------
 my @sources = map { glob($t->repo_dir . "/$_/*.[ch]") }
-    qw(src workers supervisor tools);
+    qw(src runtime workers supervisor main tools);
 cmp_ok(scalar(@sources), '>', 20, scalar(@sources) . ' C sources read');
 my (@shell, @unprepared);
 for my $f (@sources) {

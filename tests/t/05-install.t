@@ -82,6 +82,12 @@ is(scalar(@foreign), 0, 'libgarivini.a defines no global outside gv_*')
     or diag(join("\n", @foreign[0 .. ($#foreign < 9 ? $#foreign : 9)]));
 ($code, $out) = $t->run('nm', $archive);
 unlike($out, qr/\blog_(?:info|open|warnx)\b/, 'and holds no logger');
+# Nor calls one: a logger the library needed would be the program's own.
+for my $lib ($archive, "$root$prefix/lib/libgarivini.so") {
+	($code, $out) = $t->run('nm', '-u', ($lib =~ /\.so$/ ? '-D' : ()), $lib);
+	my @logs = grep { /\b(?:fatalx?|log_\w+|errf)\b/ } split /\n/, $out;
+	is(scalar(@logs), 0, basename($lib) . ' needs no logger') or diag("@logs");
+}
 my $own = $t->dir . '/own.c';
 open($fh, '>', $own) or die;
 print $fh <<'C';
@@ -121,6 +127,15 @@ my $static = $t->dir . '/own';
 is($code, 0, 'a program defining fatal, log_info and errf links the static '
     . 'library') or diag($err);
 ($code, $out, $err) = $t->run($static,
+    $t->write_ini('garivini.gearman_servers' => undef));
+is($code, 0, 'and runs') or diag($err);
+like($out, qr/^success$/m, 'with its own log_info');
+my $shared = $t->dir . '/own-shared';
+($code, undef, $err) = $t->run('sh', '-c', "cc -std=c11 @san -o $shared "
+    . "$own \$(pkg-config --cflags --libs garivini) "
+    . "-Wl,-rpath,$root$prefix/lib");
+is($code, 0, 'and the shared library') or diag($err);
+($code, $out, $err) = $t->run($shared,
     $t->write_ini('garivini.gearman_servers' => undef));
 is($code, 0, 'and runs') or diag($err);
 like($out, qr/^success$/m, 'with its own log_info');

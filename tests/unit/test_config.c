@@ -190,6 +190,24 @@ START_TEST(test_every_key_set)
 }
 END_TEST
 
+/* The roles' names are their sections, and each has its processes. */
+START_TEST(test_roles)
+{
+	struct config *cfg = load_ok(DB1 "[queue_runner]\nprocesses = 3\n"
+	    "[injector]\nprocesses = 4\n[controller]\nprocesses = 5\n");
+
+	ck_assert_str_eq(config_role_name(CONFIG_QUEUE_RUNNER),
+	    "queue_runner");
+	ck_assert_str_eq(config_role_name(CONFIG_INJECTOR), "injector");
+	ck_assert_str_eq(config_role_name(CONFIG_CONTROLLER), "controller");
+	ck_assert_int_eq(config_processes(cfg, "queue_runner"), 3);
+	ck_assert_int_eq(config_processes(cfg, "injector"), 4);
+	ck_assert_int_eq(config_processes(cfg, "controller"), 5);
+	ck_assert_int_eq(config_processes(cfg, "master"), 0);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_log_levels)
 {
 	static const char *names[] = { "err", "warn", "notice", "info",
@@ -1035,6 +1053,7 @@ config_suite(void)
 
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_every_key_set);
+	tcase_add_test(tc, test_roles);
 	tcase_add_test(tc, test_log_levels);
 	tcase_add_test(tc, test_optional_strings);
 	tcase_add_loop_test(tc, test_bounds, 0,

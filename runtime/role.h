@@ -1,6 +1,7 @@
 /*
  * role: what the master (or `garivini --role NAME`) hands a worker role, and
- * the table of roles.
+ * running one in this process. The table of roles is not here: main/main.c,
+ * the one place that knows both the master and the workers, holds it.
  *
  * A role's main returns an exit code (<sysexits.h>): EX_OK after a graceful
  * stop, EX_CONFIG for a configuration or schema it cannot work with (the
@@ -27,18 +28,16 @@ struct role_ctx {
 
 typedef int (*role_main_fn)(struct role_ctx *ctx);
 
+/* A role: its name is config's (the section that configures it). */
 struct role {
-	const char *name;
+	enum config_role id;
 	role_main_fn main;
 };
 
-int queue_runner_main(struct role_ctx *ctx);
-int injector_main(struct role_ctx *ctx);
-int controller_main(struct role_ctx *ctx);
+const char *role_name(const struct role *role);
 
-/* The table of roles, ended by a NULL name. */
-extern const struct role roles[];
-const struct role *role_find(const char *name);
+/* The role called name in table (ended by a NULL main); NULL: none. */
+const struct role *role_find(const struct role *table, const char *name);
 
 /* Run a role in this process: log prefix, signal handlers for TERM/INT
  * (graceful) and QUIT (immediate), then its main. Returns its exit code. */

@@ -1,6 +1,6 @@
 /*
- * role: the table of worker roles, and running one of them in this process
- * (a child of the master, or `garivini --role NAME`).
+ * role: running one worker role in this process (a child of the master, or
+ * `garivini --role NAME`).
  */
 #include <signal.h>
 #include <string.h>
@@ -11,13 +11,6 @@
 #include "role.h"
 #include "scoreboard.h"
 #include "util.h"
-
-const struct role roles[] = {
-	{ "queue_runner", queue_runner_main },
-	{ "injector", injector_main },
-	{ "controller", controller_main },
-	{ NULL, NULL },
-};
 
 /* The one stop flag of this process: a process runs one role. */
 static volatile sig_atomic_t role_stop;
@@ -38,15 +31,21 @@ role_on_quit(int sig)
 	_exit(EX_OK);
 }
 
+const char *
+role_name(const struct role *role)
+{
+	return config_role_name(role->id);
+}
+
 const struct role *
-role_find(const char *name)
+role_find(const struct role *table, const char *name)
 {
 	const struct role *r;
 
 	if (name == NULL)
 		return NULL;
-	for (r = roles; r->name != NULL; r++)
-		if (strcmp(r->name, name) == 0)
+	for (r = table; r->main != NULL; r++)
+		if (strcmp(role_name(r), name) == 0)
 			return r;
 	return NULL;
 }
@@ -60,7 +59,7 @@ role_run(const struct role *role, const struct config *cfg, int slot,
 	sigset_t mask;
 	int code;
 
-	log_set_role(role->name, slot);
+	log_set_role(role_name(role), slot);
 	log_set_level(cfg->log_level);
 	if (log_open(cfg->log_file) == -1)
 		log_warn("cannot open the log %s, logging to stderr",
@@ -91,7 +90,7 @@ role_run(const struct role *role, const struct config *cfg, int slot,
 	scoreboard_state(sb, SB_STARTING);
 
 	ctx.cfg = cfg;
-	ctx.name = role->name;
+	ctx.name = role_name(role);
 	ctx.slot = slot;
 	ctx.sb = sb;
 	ctx.stop = &role_stop;

@@ -1,6 +1,10 @@
 /*
  * main: the garivini command line. Runs the master, one role alone, a
  * configuration test, or sends a signal to the running master.
+ *
+ * It holds the table of roles, and is the one place that knows both the
+ * master (supervisor/) and the roles (workers/): neither of them includes
+ * the other (relayd.c and proc.c). The Makefile enforces it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,11 +18,14 @@
 
 #include "child.h"
 #include "config.h"
+#include "controller.h"
 #include "garivini.h"
+#include "injector.h"
 #include "log.h"
 #include "master.h"
 #include "pidfile.h"
 #include "pools.h"
+#include "queue_runner.h"
 #include "role.h"
 #include "scoreboard.h"
 #include "util.h"
@@ -26,6 +33,13 @@
 /* `garivini -s` when no master runs: LSB's "program is not running", so an
  * init script can pass the code on. */
 #define EXIT_NOT_RUNNING 3
+
+static const struct role roles[] = {
+	{ CONFIG_QUEUE_RUNNER, queue_runner_main },
+	{ CONFIG_INJECTOR, injector_main },
+	{ CONFIG_CONTROLLER, controller_main },
+	{ CONFIG_NROLES, NULL },
+};
 
 static const struct {
 	const char *name;
@@ -54,8 +68,8 @@ usage(FILE *fp)
 	    "(-t -v: print it)\n"
 	    "  -s, --signal cmd    act on the running master (its pidfile)\n"
 	    "      --role name     run one role alone in the foreground:");
-	for (r = roles; r->name; r++)
-		fprintf(fp, " %s", r->name);
+	for (r = roles; r->main; r++)
+		fprintf(fp, " %s", role_name(r));
 	fprintf(fp, "\n"
 	    "      --slot n        the slot number it reports (default 0)\n"
 	    "  -v, --version       print the version\n"
@@ -147,7 +161,7 @@ run_role(struct config *cfg, const char *name, int slot)
 	sigset_t all, saved;
 	int code;
 
-	if ((role = role_find(name)) == NULL) {
+	if ((role = role_find(roles, name)) == NULL) {
 		fprintf(stderr, "garivini: unknown role %s\n", name);
 		usage(stderr);
 		return EX_USAGE;
@@ -156,7 +170,7 @@ run_role(struct config *cfg, const char *name, int slot)
 		fprintf(stderr, "garivini: scoreboard: %s\n", strerror(errno));
 		return EX_OSERR;
 	}
-	log_set_role(role->name, slot);
+	log_set_role(role_name(role), slot);
 	/* The watcher thread must start with every signal blocked; role_run
 	 * opens the mask of this thread again. */
 	sigfillset(&all);
@@ -270,5 +284,5 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return code;
 	}
-	return master_run(cfg, path, daemonize);
+	return master_run(cfg, path, daemonize, roles);
 }
