@@ -218,6 +218,10 @@ static const struct key keys[] = {
 	{ SCHED_SECTION, "missed", KT_STRING, "once", 0, 0,
 	    0, R_QR, S(missed),
 	    "slots missed while nothing ran: once (the latest) or skip" },
+	{ SCHED_SECTION, "flag", KT_STRING, "shim", 0, 0,
+	    0, R_QR, S(flag),
+	    "shim: the worker completes its jobs; controller: a Controller "
+	    "runs them" },
 	{ SCHED_SECTION, "dbid", KT_INT, NULL, 1, 65535,
 	    0, R_QR, S(dbid),
 	    "the database of its jobs and state; none = the lowest [db.N]" },
@@ -1027,6 +1031,11 @@ check_sched(struct parse *p, struct config_sched *s, const int *lines)
 	else
 		report(p, lines[row_missed], section, "missed",
 		    "'%s' is not once or skip", s->missed);
+	if (strcmp(s->flag, "shim") == 0 || strcmp(s->flag, "controller") == 0)
+		s->controller = strcmp(s->flag, "controller") == 0;
+	else
+		report(p, lines[find_key(SCHED_SECTION, "flag")], section,
+		    "flag", "'%s' is not shim or controller", s->flag);
 	if (s->dbid == UNSET)
 		s->dbid = lowest_dbid(p->cfg);
 	else if (find_db(p->cfg, (unsigned)s->dbid) == NULL)

@@ -62,9 +62,11 @@ struct config_sched {
 	int every;              /* seconds, or -1: cron */
 	int priority;
 	char *missed;           /* as written: "once" or "skip" */
+	char *flag;             /* as written: "shim" or "controller" */
 	int dbid;               /* the database of its jobs and state */
 	struct cron parsed;     /* of cron */
 	enum config_missed policy; /* of missed */
+	int controller;         /* of flag: 1 controller, 0 shim */
 };
 
 struct config {

@@ -526,7 +526,8 @@ START_TEST(test_schedule_sections)
 	cfg = load_ok("[db.2]\ndatabase = d2\n[db.1]\ndatabase = d1\n"
 	    "[schedule.tick]\nfunction = hello\nevery = 2\n"
 	    "[schedule.nightly]\nfunction = report\ncron = 0 3 * * mon-fri\n"
-	    "arg = {\"a\":1}\npriority = -3\nmissed = skip\ndbid = 2\n");
+	    "arg = {\"a\":1}\npriority = -3\nmissed = skip\ndbid = 2\n"
+	    "flag = controller\n");
 	ck_assert_uint_eq(cfg->nscheds, 2);
 	/* Sorted by name. */
 	ck_assert_str_eq(cfg->scheds[0].name, "nightly");
@@ -537,6 +538,7 @@ START_TEST(test_schedule_sections)
 	ck_assert_int_eq(cfg->scheds[0].priority, -3);
 	ck_assert_int_eq(cfg->scheds[0].policy, MISSED_SKIP);
 	ck_assert_int_eq(cfg->scheds[0].dbid, 2);
+	ck_assert_int_eq(cfg->scheds[0].controller, 1);
 	ck_assert_uint_eq(cfg->scheds[0].parsed.hours, 1u << 3);
 	ck_assert_str_eq(cfg->scheds[1].name, "tick");
 	ck_assert_str_eq(cfg->scheds[1].arg, "");
@@ -544,6 +546,7 @@ START_TEST(test_schedule_sections)
 	ck_assert_int_eq(cfg->scheds[1].every, 2);
 	ck_assert_int_eq(cfg->scheds[1].priority, 0);
 	ck_assert_int_eq(cfg->scheds[1].policy, MISSED_ONCE);
+	ck_assert_int_eq(cfg->scheds[1].controller, 0);
 	/* No dbid: the lowest [db.N]. */
 	ck_assert_int_eq(cfg->scheds[1].dbid, 1);
 
@@ -596,6 +599,8 @@ START_TEST(test_schedule_sections)
 	    "not an integer");
 	load_bad(DB1 "[schedule.a]\nfunction = f\nevery = 5\nmissed = all\n",
 	    "t.ini:6: [schedule.a] missed: 'all' is not once or skip");
+	load_bad(DB1 "[schedule.a]\nfunction = f\nevery = 5\nflag = x\n",
+	    "t.ini:6: [schedule.a] flag: 'x' is not shim or controller");
 	load_bad(DB1 "[schedule.a]\nfunction = f\nevery = 5\ndbid = 2\n",
 	    "t.ini:6: [schedule.a] dbid: no [db.2] section");
 	load_bad(DB1 "[schedule.a b]\nfunction = f\nevery = 5\n",
