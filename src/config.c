@@ -565,26 +565,42 @@ func_defaults(struct config_func *f)
 }
 
 /* Room for one more named section in *arr (n of size bytes) and its key
- * lines; the new entry and its lines zeroed. -1 when memory ran out. */
-static int
+ * lines, both zeroed; returns a copy of its name, or NULL when memory ran
+ * out. */
+static char *
 named_grow(struct parse *p, void *arrp, size_t n, size_t size,
-    int (**lines)[NKEYS])
+    int (**lines)[NKEYS], const char *name)
 {
 	void **arr = arrp, *a;
 	int (*l)[NKEYS];
+	char *copy = NULL;
 
 	if ((a = realloc(*arr, (n + 1) * size)) != NULL)
 		*arr = a;
 	if ((l = realloc(*lines, (n + 1) * sizeof(**lines))) != NULL)
 		*lines = l;
-	if (a == NULL || l == NULL) {
+	if (a == NULL || l == NULL || (copy = strdup(name)) == NULL) {
 		p->nomem = 1;
 		p->skip = 1;
-		return -1;
+		return NULL;
 	}
 	memset((char *)a + n * size, 0, size);
 	memset(l[n], 0, sizeof(l[n]));
-	return 0;
+	return copy;
+}
+
+/* The index of the named section called name in arr (n of size bytes, each
+ * beginning with its name), or -1. */
+static long
+named_find(const void *arr, size_t n, size_t size, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(*(char *const *)(const void *)((const char *)arr +
+		    i * size), name) == 0)
+			return (long)i;
+	return -1;
 }
 
 /* Why name cannot be a job's function (a section's or a schedule's), or
@@ -603,17 +619,6 @@ funcname_problem(const char *name)
 	return NULL;
 }
 
-static struct config_func *
-find_func(const struct config *cfg, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nfuncs; i++)
-		if (strcmp(cfg->funcs[i].name, name) == 0)
-			return &cfg->funcs[i];
-	return NULL;
-}
-
 /* [function.NAME]: NAME is a function's name as its jobs carry it, byte
  * for byte. */
 static void
@@ -623,6 +628,7 @@ begin_func(struct parse *p, const char *name)
 	struct config_func *f;
 	char *copy;
 	const char *bad;
+	long i;
 
 	bad = *name ? funcname_problem(name) :
 	    "names no function: [function.NAME]";
@@ -631,37 +637,22 @@ begin_func(struct parse *p, const char *name)
 		p->skip = 1;
 		return;
 	}
-	if ((f = find_func(cfg, name)) != NULL) {
+	if ((i = named_find(cfg->funcs, cfg->nfuncs, sizeof(*cfg->funcs),
+	    name)) >= 0) {
 		report(p, p->line, p->section, NULL,
-		    "duplicate section (first on line %d)", f->line);
-		p->func = (size_t)(f - cfg->funcs) + 1;
+		    "duplicate section (first on line %d)", cfg->funcs[i].line);
+		p->func = (size_t)i + 1;
 		return;
 	}
-	if (named_grow(p, &cfg->funcs, cfg->nfuncs, sizeof(*cfg->funcs),
-	    &p->func_key_line) == -1)
+	if ((copy = named_grow(p, &cfg->funcs, cfg->nfuncs,
+	    sizeof(*cfg->funcs), &p->func_key_line, name)) == NULL)
 		return;
-	if ((copy = strdup(name)) == NULL) {
-		p->nomem = 1;
-		p->skip = 1;
-		return;
-	}
 	f = &cfg->funcs[cfg->nfuncs];
 	func_defaults(f);
 	f->name = copy;
 	f->line = p->line;
 	cfg->nfuncs++;
 	p->func = cfg->nfuncs;
-}
-
-static struct config_sched *
-find_sched(const struct config *cfg, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nscheds; i++)
-		if (strcmp(cfg->scheds[i].name, name) == 0)
-			return &cfg->scheds[i];
-	return NULL;
 }
 
 /* [schedule.NAME]: NAME names its state row and its jobs' unique keys, so
@@ -675,6 +666,7 @@ begin_sched(struct parse *p, const char *name)
 	struct config *cfg = p->cfg;
 	struct config_sched *s;
 	char *copy;
+	long i;
 
 	if (*name == '\0' || strlen(name) > SCHED_NAME_MAX ||
 	    strspn(name, ok) != strlen(name)) {
@@ -684,20 +676,17 @@ begin_sched(struct parse *p, const char *name)
 		p->skip = 1;
 		return;
 	}
-	if ((s = find_sched(cfg, name)) != NULL) {
+	if ((i = named_find(cfg->scheds, cfg->nscheds, sizeof(*cfg->scheds),
+	    name)) >= 0) {
 		report(p, p->line, p->section, NULL,
-		    "duplicate section (first on line %d)", s->line);
-		p->sched = (size_t)(s - cfg->scheds) + 1;
+		    "duplicate section (first on line %d)",
+		    cfg->scheds[i].line);
+		p->sched = (size_t)i + 1;
 		return;
 	}
-	if (named_grow(p, &cfg->scheds, cfg->nscheds, sizeof(*cfg->scheds),
-	    &p->sched_key_line) == -1)
+	if ((copy = named_grow(p, &cfg->scheds, cfg->nscheds,
+	    sizeof(*cfg->scheds), &p->sched_key_line, name)) == NULL)
 		return;
-	if ((copy = strdup(name)) == NULL) {
-		p->nomem = 1;
-		p->skip = 1;
-		return;
-	}
 	s = &cfg->scheds[cfg->nscheds];
 	named_defaults(s, SCHED);
 	s->name = copy;

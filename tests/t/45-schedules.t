@@ -8,45 +8,22 @@ use strict;
 use warnings;
 use Test::More;
 use JSON;
-use POSIX qw(strftime);
 use GvTest;
 
 my $t = GvTest->new(dbs => 1);
 my $dir = $t->dir;
 my $runs = "$dir/runs.txt";
 
-# A plain Gearman worker (flag = controller: a Controller runs the job and
-# deletes its row by the answer): each run is a line, function and the
-# job's unique key.
-my $script = "$dir/sched-worker.pl";
-open(my $fh, '>', $script) or die "$script: $!";
-print {$fh} <<'PERL';
-use strict;
-use warnings;
-use Gearman::Worker;
-use JSON::PP;
-my ($servers, $out, @funcs) = @ARGV;
-my $w = Gearman::Worker->new(job_servers => [split /,/, $servers]);
-for my $func (@funcs) {
-    $w->register_function($func => sub {
-        my $job = decode_json(${ $_[0]->argref });
-        open(my $fh, '>>', $out) or die "$out: $!";
-        print $fh "$func\t$job->{uniqkey}\t$job->{arg}\n";
-        close $fh;
-        return 'done';
-    });
-}
-$w->work while 1;
-PERL
-close $fh;
-$t->spawn('perl', $script, $t->gearman_servers, $runs, 'tick', 'hupf');
+# Plain Gearman workers (flag = controller: a Controller runs the job and
+# deletes its row by the answer), each run a line with the job's unique key.
+$t->perl_workers(1, $runs, [tick => 0], [hupf => 0]);
 
 # Two masters, each with its own pid, status and log file.
 my %sched = ('schedule.tick.function' => 'tick',
     'schedule.tick.every' => 2, 'schedule.tick.flag' => 'controller',
-    'schedule.tick.arg' => 'hello',
     # Yearly: its missed slots are years, so the test does not wait.
     'schedule.yo.function' => 'nowork', 'schedule.yo.cron' => '@yearly',
+    'schedule.yo.arg' => 'yearly report', 'schedule.yo.priority' => 3,
     'schedule.ys.function' => 'nowork', 'schedule.ys.cron' => '0 0 1 1 *',
     'schedule.ys.missed' => 'skip',
     'queue_runner.processes' => 2, 'controller.processes' => 1,
@@ -62,11 +39,9 @@ ok($t->wait_for_log(qr/master notice: ready/, 30), 'master A is ready');
 ok($t->wait_for_log(qr/master notice: ready/, 30, "$dir/b.log"),
     'master B is ready');
 
+# [function, uniqkey] of each run.
 sub run_lines {
-	open(my $in, '<', $runs) or return ();
-	my @l = map { chomp; [split /\t/, $_, -1] } <$in>;
-	close $in;
-	return @l;
+	return map { [$_->[0], $_->[5]] } @{ $t->perl_worker_runs($runs) };
 }
 
 sub last_slot {
@@ -116,16 +91,14 @@ like($out, qr/^ys\s+nowork\s+1\s+cron 0 0 1 1 \*\s+skip\s+\d{4}-01-01T00:00:00Z\
     'and ys, on January 1st') or diag($out);
 
 # A HUP adds a schedule (to master A only: one inserter is enough).
-my $ini_hup = $t->write_ini(%sched, 'schedule.hup.function' => 'hupf',
-    'schedule.hup.every' => 2, 'schedule.hup.flag' => 'controller',
-    'schedule.hup.arg' => 'added');
+$t->write_ini(%sched, 'schedule.hup.function' => 'hupf',
+    'schedule.hup.every' => 2, 'schedule.hup.flag' => 'controller');
 kill 'HUP', $ma;
 ok($t->wait_for('a job of the added schedule to run', 20,
     sub { grep { $_->[0] eq 'hupf' } run_lines() }),
     'HUP: the added schedule runs');
 my ($hup) = grep { $_->[0] eq 'hupf' } run_lines();
 like($hup->[1], qr/^schedule:hup:\d+$/, 'its unique key names the slot');
-is($hup->[2], 'added', 'and the job carries its arg');
 
 # A bad schedule: the reload fails, the old configuration stays.
 $t->write_ini(%sched, 'schedule.hup.function' => 'hupf',
@@ -199,6 +172,9 @@ my $keys = $t->dbh(1)->selectcol_arrayref(
     "SELECT uniqkey FROM job WHERE funcname = 'nowork' ORDER BY uniqkey");
 is_deeply($keys, ["schedule:yo:$this_year"], 'once: one job, for the '
     . 'latest missed slot; skip: none');
+is_deeply($t->dbh(1)->selectrow_arrayref("SELECT arg, priority, flag FROM "
+    . "job WHERE funcname = 'nowork'"), ['yearly report', 3, 'shim'],
+    'the job has the arg, priority and flag of its schedule');
 sub new_log {
 	my ($re) = @_;
 	open(my $in, '<', $t->log_path) or return ();
@@ -223,10 +199,8 @@ is(scalar(@gap), 0, 'once: no job for the tick slots passed over')
     or diag("@gap");
 
 # A HUP that removes a schedule stops it.
-$t->write_ini(%sched, 'schedule.tick.function' => undef,
-    'schedule.tick.every' => undef, 'schedule.tick.flag' => undef,
-    'schedule.tick.arg' => undef, 'schedule.tick' => undef,
-    'schedule.hup.function' => 'hupf', 'schedule.hup.every' => 2,
+$t->write_ini((map { $_ => $sched{$_} } grep { !/^schedule\.tick\./ }
+    keys %sched), 'schedule.hup.function' => 'hupf', 'schedule.hup.every' => 2,
     'schedule.hup.flag' => 'controller');
 kill 'HUP', $ma;
 ok($t->wait_for_log(qr/master notice: reload done/, 10),
