@@ -77,3 +77,17 @@ CREATE TABLE IF NOT EXISTS `job_error` (
     INDEX `jobid_errors` (`jobid`, `errorid`),
     INDEX `func_errors` (`funcname`, `errorid`)
 ) ENGINE=InnoDB;
+
+-- The state of each [schedule.NAME] of garivini.ini whose jobs live in this
+-- database: last_slot is the last slot (unix time) accounted for, a job
+-- inserted for it or, for slots missed, passed over. A completed job's row
+-- is deleted, so only this row remembers that a slot was done. An inserter
+-- locks the row, inserts the job for the slot due and advances last_slot in
+-- one transaction (workers/scheduler.c), so each slot is inserted once
+-- whatever the number of masters. Upgrading a database made before
+-- schedules: this statement alone (README, "Recurring jobs").
+CREATE TABLE IF NOT EXISTS `schedule_state` (
+    `name`        VARCHAR(200) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    `last_slot`   BIGINT UNSIGNED NOT NULL,
+    PRIMARY KEY (`name`)
+) ENGINE=InnoDB;

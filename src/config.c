@@ -20,6 +20,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "cron.h"
 #include "garivini.h"
 #include "hostport.h"
 #include "jobjson.h"
@@ -63,8 +64,12 @@ struct key {
 #define G(field) offsetof(struct config, field)
 #define D(field) offsetof(struct config_db, field)
 #define F(field) offsetof(struct config_func, field)
+#define S(field) offsetof(struct config_sched, field)
 #define DB_SECTION "db"
 #define FUNC_SECTION "function"
+#define SCHED_SECTION "schedule"
+#define SCHED_NAME_MAX 200      /* the name column of schedule_state */
+#define SCHED_EVERY_MAX 31536000 /* a year */
 /* A key of [function.NAME] without a value there takes the value of the
  * main sections: its field holds this. */
 #define UNSET (-1)
@@ -193,6 +198,33 @@ static const struct key keys[] = {
 	{ FUNC_SECTION, "retry_max", KT_INT, NULL, 1, GV_RETRY_MAX_LIMIT,
 	    0, R_CTL, F(retry_max),
 	    "this function's retry_max; none = [controller]'s" },
+
+	/* [schedule.NAME]: a recurring job, inserted by the QueueRunners
+	 * (workers/scheduler.c); cron or every is checked after the parse,
+	 * as are the function's name and the database. */
+	{ SCHED_SECTION, "function", KT_STRING, NULL, 0, 0,
+	    K_REQUIRED, R_QR, S(function), "the function of its jobs" },
+	{ SCHED_SECTION, "arg", KT_STRING, "", 0, 0,
+	    0, R_QR, S(arg), "the arg of its jobs" },
+	{ SCHED_SECTION, "cron", KT_STRING, NULL, 0, 0,
+	    0, R_QR, S(cron),
+	    "minute hour day-of-month month day-of-week, in UTC; or every" },
+	{ SCHED_SECTION, "every", KT_INT, NULL, 1, SCHED_EVERY_MAX,
+	    0, R_QR, S(every),
+	    "seconds between slots, from the epoch (UTC); or cron" },
+	{ SCHED_SECTION, "priority", KT_INT, "0", GV_PRIORITY_MIN,
+	    GV_PRIORITY_MAX,
+	    0, R_QR, S(priority), "the priority of its jobs" },
+	{ SCHED_SECTION, "missed", KT_STRING, "once", 0, 0,
+	    0, R_QR, S(missed),
+	    "slots missed while nothing ran: once (the latest) or skip" },
+	{ SCHED_SECTION, "flag", KT_STRING, "shim", 0, 0,
+	    0, R_QR, S(flag),
+	    "shim: the worker completes its jobs; controller: a Controller "
+	    "runs them" },
+	{ SCHED_SECTION, "dbid", KT_INT, NULL, 1, 65535,
+	    0, R_QR, S(dbid),
+	    "the database of its jobs and state; none = the lowest [db.N]" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -223,6 +255,8 @@ struct parse {
 	int key_line[NKEYS];            /* line each key was set on */
 	int db_key_line[CONFIG_MAX_DBS][NKEYS];
 	int (*func_key_line)[NKEYS];    /* per [function.NAME] */
+	size_t sched;                   /* current [schedule.NAME] + 1, or 0 */
+	int (*sched_key_line)[NKEYS];   /* per [schedule.NAME] */
 	struct buf errors;
 	int nerrors;
 	int nomem;
@@ -240,13 +274,20 @@ is_func(const struct key *k)
 	return strcmp(k->section, FUNC_SECTION) == 0;
 }
 
-/* The keys of the main sections, of a [db.N], of a [function.NAME]. */
-enum kind { MAIN, DB, FUNC };
+static int
+is_sched(const struct key *k)
+{
+	return strcmp(k->section, SCHED_SECTION) == 0;
+}
+
+/* The keys of the main sections, of a [db.N], of a [function.NAME], of a
+ * [schedule.NAME]. */
+enum kind { MAIN, DB, FUNC, SCHED };
 
 static enum kind
 kind(const struct key *k)
 {
-	return is_db(k) ? DB : is_func(k) ? FUNC : MAIN;
+	return is_db(k) ? DB : is_func(k) ? FUNC : is_sched(k) ? SCHED : MAIN;
 }
 
 static void *
@@ -489,42 +530,93 @@ known_sections(char *out, size_t outlen)
 			continue;
 		len += (size_t)snprintf(out + len, outlen - len, "%s[%s%s]",
 		    len ? ", " : "", keys[i].section,
-		    is_db(&keys[i]) ? ".N" : is_func(&keys[i]) ? ".NAME" : "");
+		    is_db(&keys[i]) ? ".N" : kind(&keys[i]) != MAIN ? ".NAME" :
+		    "");
 		if (len >= outlen)
 			return;
 	}
 }
 
-/* A [function.NAME] as no line of it sets: its numbers with no default
- * take the main sections' value (UNSET). */
+/* A named section as no line of it sets: its numbers with no default are
+ * UNSET (for a [function.NAME], the main sections' value). */
 static void
-func_defaults(struct config_func *f)
+named_defaults(void *base, enum kind want)
 {
 	char why[256];
 	size_t i;
 
-	memset(f, 0, sizeof(*f));
 	for (i = 0; i < NKEYS; i++) {
-		if (!is_func(&keys[i]))
+		if (kind(&keys[i]) != want)
 			continue;
 		if (keys[i].def)
-			(void)set_value(NULL, f, &keys[i], keys[i].def, why,
+			(void)set_value(NULL, base, &keys[i], keys[i].def, why,
 			    sizeof(why));
 		else if (keys[i].type == KT_INT)
-			*(int *)field(f, &keys[i]) = UNSET;
+			*(int *)field(base, &keys[i]) = UNSET;
 		else if (keys[i].type == KT_DOUBLE)
-			*(double *)field(f, &keys[i]) = UNSET;
+			*(double *)field(base, &keys[i]) = UNSET;
 	}
 }
 
-static struct config_func *
-find_func(const struct config *cfg, const char *name)
+static void
+func_defaults(struct config_func *f)
+{
+	memset(f, 0, sizeof(*f));
+	named_defaults(f, FUNC);
+}
+
+/* Room for one more named section in *arr (n of size bytes) and its key
+ * lines, both zeroed; returns a copy of its name, or NULL when memory ran
+ * out. */
+static char *
+named_grow(struct parse *p, void *arrp, size_t n, size_t size,
+    int (**lines)[NKEYS], const char *name)
+{
+	void **arr = arrp, *a;
+	int (*l)[NKEYS];
+	char *copy = NULL;
+
+	if ((a = realloc(*arr, (n + 1) * size)) != NULL)
+		*arr = a;
+	if ((l = realloc(*lines, (n + 1) * sizeof(**lines))) != NULL)
+		*lines = l;
+	if (a == NULL || l == NULL || (copy = strdup(name)) == NULL) {
+		p->nomem = 1;
+		p->skip = 1;
+		return NULL;
+	}
+	memset((char *)a + n * size, 0, size);
+	memset(l[n], 0, sizeof(l[n]));
+	return copy;
+}
+
+/* The index of the named section called name in arr (n of size bytes, each
+ * beginning with its name), or -1. */
+static long
+named_find(const void *arr, size_t n, size_t size, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < cfg->nfuncs; i++)
-		if (strcmp(cfg->funcs[i].name, name) == 0)
-			return &cfg->funcs[i];
+	for (i = 0; i < n; i++)
+		if (strcmp(*(char *const *)(const void *)((const char *)arr +
+		    i * size), name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Why name cannot be a job's function (a section's or a schedule's), or
+ * NULL. */
+static const char *
+funcname_problem(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len > JOBJSON_FUNCNAME_MAX)
+		return "a function name is at most 200 bytes";
+	if (!jobjson_utf8_valid(name, len))
+		return "a function name must be valid UTF-8";
+	if (gv_funcname_reserved(name))
+		return "names a function Garivini serves itself";
 	return NULL;
 }
 
@@ -534,49 +626,74 @@ static void
 begin_func(struct parse *p, const char *name)
 {
 	struct config *cfg = p->cfg;
-	struct config_func *f, *funcs;
-	int (*lines)[NKEYS];
-	size_t len = strlen(name);
+	struct config_func *f;
 	char *copy;
-	const char *bad = NULL;
+	const char *bad;
+	long i;
 
-	if (len == 0)
-		bad = "names no function: [function.NAME]";
-	else if (len > JOBJSON_FUNCNAME_MAX)
-		bad = "a function name is at most 200 bytes";
-	else if (!jobjson_utf8_valid(name, len))
-		bad = "a function name must be valid UTF-8";
-	else if (gv_funcname_reserved(name))
-		bad = "names a function Garivini serves itself";
+	bad = *name ? funcname_problem(name) :
+	    "names no function: [function.NAME]";
 	if (bad) {
 		report(p, p->line, p->section, NULL, "%s", bad);
 		p->skip = 1;
 		return;
 	}
-	if ((f = find_func(cfg, name)) != NULL) {
+	if ((i = named_find(cfg->funcs, cfg->nfuncs, sizeof(*cfg->funcs),
+	    name)) >= 0) {
 		report(p, p->line, p->section, NULL,
-		    "duplicate section (first on line %d)", f->line);
-		p->func = (size_t)(f - cfg->funcs) + 1;
+		    "duplicate section (first on line %d)", cfg->funcs[i].line);
+		p->func = (size_t)i + 1;
 		return;
 	}
-	if ((funcs = realloc(cfg->funcs, (cfg->nfuncs + 1) *
-	    sizeof(*cfg->funcs))) != NULL)
-		cfg->funcs = funcs;
-	if ((lines = realloc(p->func_key_line, (cfg->nfuncs + 1) *
-	    sizeof(*p->func_key_line))) != NULL)
-		p->func_key_line = lines;
-	if (funcs == NULL || lines == NULL || (copy = strdup(name)) == NULL) {
-		p->nomem = 1;
-		p->skip = 1;
+	if ((copy = named_grow(p, &cfg->funcs, cfg->nfuncs,
+	    sizeof(*cfg->funcs), &p->func_key_line, name)) == NULL)
 		return;
-	}
-	memset(p->func_key_line[cfg->nfuncs], 0, sizeof(*p->func_key_line));
 	f = &cfg->funcs[cfg->nfuncs];
 	func_defaults(f);
 	f->name = copy;
 	f->line = p->line;
 	cfg->nfuncs++;
 	p->func = cfg->nfuncs;
+}
+
+/* [schedule.NAME]: NAME names its state row and its jobs' unique keys, so
+ * it is kept to characters any shell, log and SQL client shows as they
+ * are. */
+static void
+begin_sched(struct parse *p, const char *name)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.";
+	struct config *cfg = p->cfg;
+	struct config_sched *s;
+	char *copy;
+	long i;
+
+	if (*name == '\0' || strlen(name) > SCHED_NAME_MAX ||
+	    strspn(name, ok) != strlen(name)) {
+		report(p, p->line, p->section, NULL, "the NAME of "
+		    "[schedule.NAME] is 1 to %d letters, digits, '_', '-' or "
+		    "'.'", SCHED_NAME_MAX);
+		p->skip = 1;
+		return;
+	}
+	if ((i = named_find(cfg->scheds, cfg->nscheds, sizeof(*cfg->scheds),
+	    name)) >= 0) {
+		report(p, p->line, p->section, NULL,
+		    "duplicate section (first on line %d)",
+		    cfg->scheds[i].line);
+		p->sched = (size_t)i + 1;
+		return;
+	}
+	if ((copy = named_grow(p, &cfg->scheds, cfg->nscheds,
+	    sizeof(*cfg->scheds), &p->sched_key_line, name)) == NULL)
+		return;
+	s = &cfg->scheds[cfg->nscheds];
+	named_defaults(s, SCHED);
+	s->name = copy;
+	s->line = p->line;
+	cfg->nscheds++;
+	p->sched = cfg->nscheds;
 }
 
 static void
@@ -593,6 +710,7 @@ begin_section(struct parse *p, const char *name)
 	p->skip = 0;
 	p->db = NULL;
 	p->func = 0;
+	p->sched = 0;
 	if (strncmp(name, DB_SECTION ".", strlen(DB_SECTION ".")) == 0) {
 		n = name + strlen(DB_SECTION ".");
 		if (!(*n >= '1' && *n <= '9') || strspn(n, "0123456789") !=
@@ -625,6 +743,10 @@ begin_section(struct parse *p, const char *name)
 	}
 	if (strncmp(name, FUNC_SECTION ".", strlen(FUNC_SECTION ".")) == 0) {
 		begin_func(p, name + strlen(FUNC_SECTION "."));
+		return;
+	}
+	if (strncmp(name, SCHED_SECTION ".", strlen(SCHED_SECTION ".")) == 0) {
+		begin_sched(p, name + strlen(SCHED_SECTION "."));
 		return;
 	}
 	if ((row = find_section(name)) == -1 || kind(&keys[row]) != MAIN) {
@@ -764,7 +886,7 @@ handle(void *user, const char *section, const char *name, const char *value)
 		return 1;
 	}
 	if ((row = find_key(p->db ? DB_SECTION : p->func ? FUNC_SECTION :
-	    p->section, name)) == -1) {
+	    p->sched ? SCHED_SECTION : p->section, name)) == -1) {
 		report(p, p->line, p->section, name, "unknown key");
 		return 1;
 	}
@@ -774,6 +896,9 @@ handle(void *user, const char *section, const char *name, const char *value)
 	} else if (p->func) {
 		lines = p->func_key_line[p->func - 1];
 		base = &cfg->funcs[p->func - 1];
+	} else if (p->sched) {
+		lines = p->sched_key_line[p->sched - 1];
+		base = &cfg->scheds[p->sched - 1];
 	} else {
 		lines = p->key_line;
 		base = cfg;
@@ -789,12 +914,12 @@ handle(void *user, const char *section, const char *name, const char *value)
 	return 1;
 }
 
+/* Named sections by name: struct config_func and struct config_sched both
+ * begin with it. */
 static int
-cmp_func(const void *a, const void *b)
+cmp_name(const void *a, const void *b)
 {
-	const struct config_func *x = a, *y = b;
-
-	return strcmp(x->name, y->name);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int
@@ -809,7 +934,7 @@ static void
 check_required(struct parse *p)
 {
 	struct config *cfg = p->cfg;
-	char section[32];
+	char section[300];
 	size_t i, j;
 
 	for (i = 0; i < NKEYS; i++) {
@@ -822,7 +947,15 @@ check_required(struct parse *p)
 				    keys[i].name, "required key missing");
 			continue;
 		}
-		for (j = 0; j < cfg->ndbs; j++) {
+		for (j = 0; kind(&keys[i]) == SCHED && j < cfg->nscheds; j++) {
+			if (p->sched_key_line[j][i])
+				continue;
+			snprintf(section, sizeof(section), SCHED_SECTION ".%s",
+			    cfg->scheds[j].name);
+			report(p, cfg->scheds[j].line, section, keys[i].name,
+			    "required key missing");
+		}
+		for (j = 0; kind(&keys[i]) == DB && j < cfg->ndbs; j++) {
 			if (p->db_key_line[j][i])
 				continue;
 			snprintf(section, sizeof(section), DB_SECTION ".%u",
@@ -831,6 +964,73 @@ check_required(struct parse *p)
 			    "required key missing");
 		}
 	}
+}
+
+/* The lowest dbid configured (0: none). */
+static int
+lowest_dbid(const struct config *cfg)
+{
+	unsigned low = 0;
+	size_t i;
+
+	for (i = 0; i < cfg->ndbs; i++)
+		if (low == 0 || cfg->dbs[i].dbid < low)
+			low = cfg->dbs[i].dbid;
+	return (int)low;
+}
+
+/*
+ * What the table cannot check of a [schedule.NAME]: exactly one of cron and
+ * every, a cron that parses, a function a job may have, missed once or
+ * skip, a database that is configured. Each error at the line of its key.
+ */
+static void
+check_sched(struct parse *p, struct config_sched *s, const int *lines)
+{
+	char section[300], why[512];
+	int row_cron = find_key(SCHED_SECTION, "cron");
+	int row_every = find_key(SCHED_SECTION, "every");
+	int row_func = find_key(SCHED_SECTION, "function");
+	int row_missed = find_key(SCHED_SECTION, "missed");
+	int row_dbid = find_key(SCHED_SECTION, "dbid");
+	const char *bad;
+
+	snprintf(section, sizeof(section), SCHED_SECTION ".%s", s->name);
+	if (lines[row_func] && s->function &&
+	    (bad = funcname_problem(s->function)) != NULL)
+		report(p, lines[row_func], section, "function", "%s: %s",
+		    s->function, bad);
+	if (lines[row_cron] && lines[row_every])
+		report(p, lines[row_cron] > lines[row_every] ?
+		    lines[row_cron] : lines[row_every], section,
+		    lines[row_cron] > lines[row_every] ? "cron" : "every",
+		    "set both cron and every: give one of them");
+	else if (!lines[row_cron] && !lines[row_every])
+		report(p, s->line, section, "cron",
+		    "missing: give cron or every");
+	else if (lines[row_cron] && s->cron == NULL)
+		report(p, lines[row_cron], section, "cron", "must not be empty");
+	else if (lines[row_cron] && cron_parse(s->cron, &s->parsed, why,
+	    sizeof(why)) == -1)
+		report(p, lines[row_cron], section, "cron", "'%s': %s",
+		    s->cron, why);
+	if (strcmp(s->missed, "once") == 0)
+		s->policy = MISSED_ONCE;
+	else if (strcmp(s->missed, "skip") == 0)
+		s->policy = MISSED_SKIP;
+	else
+		report(p, lines[row_missed], section, "missed",
+		    "'%s' is not once or skip", s->missed);
+	if (strcmp(s->flag, "shim") == 0 || strcmp(s->flag, "controller") == 0)
+		s->controller = strcmp(s->flag, "controller") == 0;
+	else
+		report(p, lines[find_key(SCHED_SECTION, "flag")], section,
+		    "flag", "'%s' is not shim or controller", s->flag);
+	if (s->dbid == UNSET)
+		s->dbid = lowest_dbid(p->cfg);
+	else if (find_db(p->cfg, (unsigned)s->dbid) == NULL)
+		report(p, lines[row_dbid], section, "dbid",
+		    "no [db.%d] section", s->dbid);
 }
 
 /* The backoff of the function whose section is f (NULL: none). */
@@ -921,6 +1121,8 @@ load_stream(FILE *fp, const char *name, char *err, size_t errlen)
 		report(p, 0, NULL, NULL,
 		    "no database configured: add a [db.1] section");
 	check_required(p);
+	for (size_t i = 0; i < cfg->nscheds; i++)
+		check_sched(p, &cfg->scheds[i], p->sched_key_line[i]);
 	/* Only on an otherwise good file: a value refused above left its
 	 * default in place, and comparing that would report a pair nobody
 	 * wrote. Before the sort: func_key_line follows the file's order. */
@@ -936,15 +1138,20 @@ load_stream(FILE *fp, const char *name, char *err, size_t errlen)
 	}
 	qsort(cfg->dbs, cfg->ndbs, sizeof(cfg->dbs[0]), cmp_db);
 	if (cfg->nfuncs)
-		qsort(cfg->funcs, cfg->nfuncs, sizeof(cfg->funcs[0]), cmp_func);
+		qsort(cfg->funcs, cfg->nfuncs, sizeof(cfg->funcs[0]), cmp_name);
+	if (cfg->nscheds)
+		qsort(cfg->scheds, cfg->nscheds, sizeof(cfg->scheds[0]),
+		    cmp_name);
 	buf_free(&p->errors);
 	free(p->func_key_line);
+	free(p->sched_key_line);
 	free(p);
 	return cfg;
 fail:
 	if (p) {
 		buf_free(&p->errors);
 		free(p->func_key_line);
+		free(p->sched_key_line);
 	}
 	free(p);
 	config_free(cfg);
@@ -1020,6 +1227,11 @@ config_free(struct config *cfg)
 		free(cfg->funcs[i].name);
 	}
 	free(cfg->funcs);
+	for (i = 0; i < cfg->nscheds; i++) {
+		free_keys(&cfg->scheds[i], SCHED);
+		free(cfg->scheds[i].name);
+	}
+	free(cfg->scheds);
 	free(cfg->path);
 	free(cfg);
 }
@@ -1101,6 +1313,19 @@ same_keys(const struct config *a, const struct config *b, unsigned flags,
 		if (kind(k) == FUNC) {
 			if (!same_func_key(a, b, k) || !same_func_key(b, a, k))
 				return 0;
+			continue;
+		}
+		/* Both sorted by name: a schedule added, removed or changed
+		 * is a difference. */
+		if (kind(k) == SCHED) {
+			if (a->nscheds != b->nscheds)
+				return 0;
+			for (j = 0; j < a->nscheds; j++)
+				if (strcmp(a->scheds[j].name,
+				    b->scheds[j].name) != 0 ||
+				    !same_value(a, &a->scheds[j], b,
+				    &b->scheds[j], k))
+					return 0;
 			continue;
 		}
 		if (a->ndbs != b->ndbs)
@@ -1245,42 +1470,47 @@ dump_key(const struct config *cfg, const void *base, const char *section,
 	    k->name, value, def, k->flags & K_FIXED ? "no" : "yes", k->help);
 }
 
+/* The keys of one section of kind want, base holding their values. */
+static void
+dump_section(const struct config *cfg, const void *base, const char *section,
+    enum kind want, FILE *fp)
+{
+	size_t r;
+
+	for (r = 0; r < NKEYS; r++)
+		if (kind(&keys[r]) == want)
+			dump_key(cfg, base, section, &keys[r], fp);
+}
+
 void
 config_dump(const struct config *cfg, FILE *fp)
 {
 	char section[300];
-	size_t i, j, r;
-	int first_db = find_section(DB_SECTION);
-	int first_func = find_section(FUNC_SECTION);
+	size_t i, j;
 
 	for (i = 0; i < NKEYS; i++) {
 		if (kind(&keys[i]) == MAIN) {
 			dump_key(cfg, cfg, keys[i].section, &keys[i], fp);
 			continue;
 		}
-		if (kind(&keys[i]) == FUNC) {
-			if ((int)i != first_func)
-				continue;
-			for (j = 0; j < cfg->nfuncs; j++) {
-				snprintf(section, sizeof(section),
-				    FUNC_SECTION ".%s", cfg->funcs[j].name);
-				for (r = 0; r < NKEYS; r++)
-					if (is_func(&keys[r]))
-						dump_key(cfg, &cfg->funcs[j],
-						    section, &keys[r], fp);
-			}
+		/* Every section of a kind in full, where its first key
+		 * stands. */
+		if ((int)i != find_section(keys[i].section))
 			continue;
+		for (j = 0; kind(&keys[i]) == FUNC && j < cfg->nfuncs; j++) {
+			snprintf(section, sizeof(section), FUNC_SECTION ".%s",
+			    cfg->funcs[j].name);
+			dump_section(cfg, &cfg->funcs[j], section, FUNC, fp);
 		}
-		/* Every [db.N] in full, where the first db key stands. */
-		if ((int)i != first_db)
-			continue;
-		for (j = 0; j < cfg->ndbs; j++) {
+		for (j = 0; kind(&keys[i]) == SCHED && j < cfg->nscheds; j++) {
+			snprintf(section, sizeof(section), SCHED_SECTION ".%s",
+			    cfg->scheds[j].name);
+			dump_section(cfg, &cfg->scheds[j], section, SCHED, fp);
+		}
+		for (j = 0; kind(&keys[i]) == DB && j < cfg->ndbs; j++) {
 			snprintf(section, sizeof(section), DB_SECTION ".%u",
 			    cfg->dbs[j].dbid);
-			for (r = 0; r < NKEYS; r++)
-				if (is_db(&keys[r]))
-					dump_key(cfg, &cfg->dbs[j], section,
-					    &keys[r], fp);
+			dump_section(cfg, &cfg->dbs[j], section, DB, fp);
 		}
 	}
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cron.h"
+
 #define CONFIG_MAX_DBS 64
 #define CONFIG_MAX_SERVERS 32
 #define CONFIG_ERRLEN 4096
@@ -43,6 +45,28 @@ struct config_func {
 	double job_timeout;     /* -1: [controller]'s */
 	int retry_first;        /* -1: [controller]'s */
 	int retry_max;          /* -1: [controller]'s */
+};
+
+/* [schedule.NAME]: a recurring job (schedule.h says what a slot is). */
+enum config_missed {
+	MISSED_ONCE,            /* one job for the latest missed slot */
+	MISSED_SKIP,            /* none for missed slots */
+};
+
+struct config_sched {
+	char *name;             /* NAME: letters, digits, _ - . */
+	int line;               /* line of its header, for messages */
+	char *function;         /* the jobs' funcname */
+	char *arg;              /* their arg ("" by default) */
+	char *cron;             /* as written, or NULL: every */
+	int every;              /* seconds, or -1: cron */
+	int priority;
+	char *missed;           /* as written: "once" or "skip" */
+	char *flag;             /* as written: "shim" or "controller" */
+	int dbid;               /* the database of its jobs and state */
+	struct cron parsed;     /* of cron */
+	enum config_missed policy; /* of missed */
+	int controller;         /* of flag: 1 controller, 0 shim */
 };
 
 struct config {
@@ -90,6 +114,10 @@ struct config {
 	/* [function.NAME], sorted by name */
 	struct config_func *funcs;
 	size_t nfuncs;
+
+	/* [schedule.NAME], sorted by name */
+	struct config_sched *scheds;
+	size_t nscheds;
 };
 
 /* The worker roles. Each is named as the section of garivini.ini that

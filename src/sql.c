@@ -176,6 +176,22 @@ static const struct sql_stmt {
 	    "SELECT jobid FROM job WHERE funcname = ? AND uniqkey = ?",
 	    NULL, NULL, 2, 0 },
 	[SQL_NOW] = { "now", "SELECT UNIX_TIMESTAMP()", NULL, NULL, 0, 0 },
+	/* An insert that takes the row's exclusive lock whether it creates
+	 * the row or finds it: two inserters that both found it cannot hold
+	 * shared locks and then deadlock upgrading them, as INSERT IGNORE
+	 * followed by SELECT ... FOR UPDATE would. */
+	[SQL_SCHED_CLAIM] = { "sched_claim",
+	    "INSERT INTO schedule_state (name, last_slot) VALUES (?, ?) "
+	    "ON DUPLICATE KEY UPDATE last_slot = last_slot", NULL, NULL, 2, 0 },
+	[SQL_SCHED_LOCKED] = { "sched_locked",
+	    "SELECT last_slot FROM schedule_state WHERE name = ? FOR UPDATE",
+	    NULL, NULL, 1, 0 },
+	[SQL_SCHED_ADVANCE] = { "sched_advance",
+	    "UPDATE schedule_state SET last_slot = ? WHERE name = ?", NULL,
+	    NULL, 2, 0 },
+	[SQL_SCHED_LAST] = { "sched_last",
+	    "SELECT last_slot FROM schedule_state WHERE name = ?", NULL, NULL,
+	    1, 0 },
 	/* db_select_jobs is the one reader of several columns, so the
 	 * figures travel as text in the arg column of a job-shaped row. The
 	 * lag is computed signed: run_after is unsigned, and MariaDB would

@@ -57,6 +57,12 @@ enum sql_id {
 	SQL_EXTEND_ANY,      /* seconds, jobid */
 	SQL_FIND_UNIQUE,     /* funcname, uniqkey -> jobid */
 	SQL_NOW,             /* -> UNIX_TIMESTAMP() */
+	/* [schedule.NAME] (workers/scheduler.c): its state row. */
+	SQL_SCHED_CLAIM,     /* name, initial last_slot: create the row if
+	                        absent, and lock it either way */
+	SQL_SCHED_LOCKED,    /* name -> last_slot, locked */
+	SQL_SCHED_ADVANCE,   /* last_slot, name */
+	SQL_SCHED_LAST,      /* name -> last_slot (gvctl) */
 	/* gvctl. A state parameter is "due", "scheduled", "leased",
 	 * "failing", "parked", or NULL for any; a funcname parameter NULL
 	 * means every function. */

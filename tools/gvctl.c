@@ -28,6 +28,7 @@
 #include "config.h"
 #include "db.h"
 #include "jobjson.h"
+#include "schedule.h"
 #include "util.h"
 
 #define EXIT_NO_MATCH 1
@@ -66,13 +67,13 @@ static const enum state state_codes[] = {
 };
 
 enum command { CMD_STATS, CMD_LIST, CMD_SHOW, CMD_RETRY, CMD_DELETE,
-	CMD_STATUS, CMD_ERRORS, CMD_CANCEL };
+	CMD_STATUS, CMD_ERRORS, CMD_CANCEL, CMD_SCHEDULES };
 
 static const char *const command_names[] = {
 	[CMD_STATS] = "stats", [CMD_LIST] = "list", [CMD_SHOW] = "show",
 	[CMD_RETRY] = "retry", [CMD_DELETE] = "delete",
 	[CMD_STATUS] = "status", [CMD_ERRORS] = "errors",
-	[CMD_CANCEL] = "cancel",
+	[CMD_CANCEL] = "cancel", [CMD_SCHEDULES] = "schedules",
 };
 
 struct opts {
@@ -137,6 +138,8 @@ usage(FILE *fp)
 	    "  cancel [DBID:]JOBID...\n"
 	    "  cancel -f FUNC -k UNIQKEY\n"
 	    "  status                            the master's status file\n"
+	    "  schedules [-f FUNC]               recurring jobs, last and next "
+	    "slot\n"
 	    "\n"
 	    "  STATE: due, scheduled, leased, failing or parked\n"
 	    "  -c, --config INI   default ./garivini.ini\n"
@@ -1586,6 +1589,135 @@ cmd_status(struct ctl *c)
 	return EX_OK;
 }
 
+/* ---- schedules ---------------------------------------------------------- */
+
+/* One [schedule.NAME] as its database sees it. */
+struct sched_row {
+	const struct config_sched *cs;
+	int failed;             /* its database could not be read */
+	int has_last;           /* 0: no state row (never looked at yet) */
+	uint64_t last;          /* the last slot accounted for */
+	int64_t next;           /* the next slot to insert; -1: none */
+	uint64_t now;           /* the database's clock */
+};
+
+static void
+sched_read(struct ctl *c, struct sched_row *r)
+{
+	struct db *db = dbset_find(c->dbs, (unsigned)r->cs->dbid);
+	struct dbval p = DBV_S(r->cs->name);
+	char err[512];
+	int found = 0;
+
+	if (db_select_u64(db, SQL_NOW, NULL, 0, &r->now, &found, err,
+	    sizeof(err)) == -1 || db_select_u64(db, SQL_SCHED_LAST, &p, 1,
+	    &r->last, &r->has_last, err, sizeof(err)) == -1) {
+		db_failed(c, err);
+		r->failed = 1;
+		return;
+	}
+	/* Without a state row, the first look starts at the last slot before
+	 * it: the next slot after now is the first to run. */
+	r->next = schedule_next(r->cs, r->has_last ? (int64_t)r->last :
+	    (int64_t)r->now);
+}
+
+static void
+sched_when(const struct config_sched *cs, char *out, size_t len)
+{
+	if (cs->cron)
+		snprintf(out, len, "cron %s", cs->cron);
+	else
+		snprintf(out, len, "every %d s", cs->every);
+}
+
+static json_t *
+sched_json(const struct sched_row *r)
+{
+	const struct config_sched *cs = r->cs;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "name", json_string(cs->name));
+	json_object_set_new(o, "function", json_string(cs->function));
+	json_object_set_new(o, "dbid", json_integer(cs->dbid));
+	json_object_set_new(o, cs->cron ? "cron" : "every", cs->cron ?
+	    json_string(cs->cron) : json_integer(cs->every));
+	json_object_set_new(o, "missed", json_string(cs->missed));
+	json_object_set_new(o, "flag", json_string(cs->flag));
+	json_object_set_new(o, "priority", json_integer(cs->priority));
+	json_object_set_new(o, "last_slot", r->failed || !r->has_last ?
+	    json_null() : json_integer((json_int_t)r->last));
+	json_object_set_new(o, "next_slot", r->failed || r->next < 0 ?
+	    json_null() : json_integer(r->next));
+	return o;
+}
+
+static void
+sched_print(const struct sched_row *r, size_t n)
+{
+	char when[300], last[32], next[32];
+	size_t i;
+
+	printf("%-20s %-20s %4s  %-24s %-6s %-22s %s\n", "NAME", "FUNCTION",
+	    "DB", "WHEN (UTC)", "MISSED", "LAST SLOT", "NEXT SLOT");
+	for (i = 0; i < n; i++) {
+		sched_when(r[i].cs, when, sizeof(when));
+		if (r[i].failed) {
+			snprintf(last, sizeof(last), "?");
+			snprintf(next, sizeof(next), "?");
+		} else {
+			if (!r[i].has_last)
+				snprintf(last, sizeof(last), "-");
+			else
+				iso_time(r[i].last, last, sizeof(last));
+			if (r[i].next < 0)
+				snprintf(next, sizeof(next), "never");
+			else
+				iso_time((uint64_t)r[i].next, next,
+				    sizeof(next));
+		}
+		printf("%-20s %-20s %4d  %-24s %-6s %-22s %s%s\n",
+		    r[i].cs->name, escaped(r[i].cs->function), r[i].cs->dbid,
+		    when, r[i].cs->missed, last, next, !r[i].failed &&
+		    r[i].next >= 0 && (uint64_t)r[i].next <= r[i].now ?
+		    " (due)" : "");
+	}
+}
+
+/* The [schedule.NAME] sections of the INI, each with the last slot its
+ * state row holds and the next one. */
+static int
+cmd_schedules(struct ctl *c)
+{
+	struct sched_row *rows;
+	json_t *list;
+	size_t i, n = 0;
+
+	if (c->o.state >= 0)
+		return usage_error("schedules: --state does not apply");
+	if ((rows = calloc(c->cfg->nscheds + 1, sizeof(*rows))) == NULL) {
+		fprintf(stderr, "gvctl: out of memory\n");
+		return EX_OSERR;
+	}
+	for (i = 0; i < c->cfg->nscheds; i++) {
+		if (c->o.funcname && strcmp(c->o.funcname,
+		    c->cfg->scheds[i].function) != 0)
+			continue;
+		rows[n].cs = &c->cfg->scheds[i];
+		sched_read(c, &rows[n++]);
+	}
+	if (c->o.json) {
+		list = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(list, sched_json(&rows[i]));
+		json_print(json_pack("{s:o}", "schedules", list));
+	} else {
+		sched_print(rows, n);
+	}
+	free(rows);
+	return c->unavailable ? EX_UNAVAILABLE : EX_OK;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 /* Options that only some commands take. */
@@ -1762,6 +1894,9 @@ main(int argc, char **argv)
 		break;
 	case CMD_CANCEL:
 		rc = cmd_cancel(&c, argv + optind, argc - optind);
+		break;
+	case CMD_SCHEDULES:
+		rc = cmd_schedules(&c);
 		break;
 	default:
 		rc = cmd_change(&c, cmd, argv + optind, argc - optind);

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "queue_runner.h"
 #include "role.h"
+#include "scheduler.h"
 #include "util.h"
 
 #define BATCH_MIN 50           /* the first claim, and the floor */
@@ -62,6 +63,8 @@ struct runner {
 	gv_client *gv;
 	struct dbset *dbs;
 	struct gm_pool *gm;
+	struct scheduler *sched;   /* [schedule.NAME]: their jobs, each slot
+	                              once (scheduler.c) */
 	/* Per database (dbset order): the schema trouble of each. One broken
 	 * database must not stop the others, so it is backed off alone. */
 	struct schema_trouble {
@@ -1097,7 +1100,9 @@ queue_runner_main(struct role_ctx *ctx)
 	if ((r.depths = calloc(r.cfg->nservers, sizeof(*r.depths))) == NULL ||
 	    (r.trouble = calloc(dbset_count(r.dbs), sizeof(*r.trouble))) ==
 	    NULL ||
-	    (r.due = calloc(dbset_count(r.dbs), sizeof(*r.due))) == NULL) {
+	    (r.due = calloc(dbset_count(r.dbs), sizeof(*r.due))) == NULL ||
+	    (r.sched = scheduler_new(r.cfg, r.dbs, err, sizeof(err))) ==
+	    NULL) {
 		log_errx("out of memory");
 		code = EX_OSERR;
 		goto out;
@@ -1120,6 +1125,7 @@ queue_runner_main(struct role_ctx *ctx)
 		}
 		adapt(&r, full);
 		sweep_errors(&r);
+		scheduler_tick(r.sched);
 		scoreboard_state(ctx->sb, SB_IDLE);
 		if (full)
 			continue;
@@ -1130,6 +1136,9 @@ queue_runner_main(struct role_ctx *ctx)
 		while (left > 0 && !*ctx->stop) {
 			time_sleep(left > 0.5 ? 0.5 : left,
 			    (volatile const int *)ctx->stop);
+			/* Schedules are looked at about once a second,
+			 * however long batch_run_sleep is. */
+			scheduler_tick(r.sched);
 			scoreboard_heartbeat(ctx->sb);
 			left = r.cfg->queue_runner.batch_run_sleep -
 			    (time_mono() - started);
@@ -1155,6 +1164,7 @@ out:
 	free(r.plan);
 	buf_free(&r.docs);
 	gm_pool_free(r.gm);
+	scheduler_free(r.sched);
 	gv_close(r.gv);
 	return code;
 }

@@ -378,7 +378,7 @@ sub max_overlap {
 # original writes: for each [function, seconds] of @funcs, each works the
 # function, decoding the job document and sleeping that long per job, then
 # answers 'done'. Every job appends a line to $out: function, jobid, start,
-# end (time()) and priority, tab-separated. Returns their pids.
+# end (time()), priority and unique key, tab-separated. Returns their pids.
 sub perl_workers {
 	my ($self, $n, $out, @funcs) = @_;
 	my $script = "$self->{dir}/perl-worker.pl";
@@ -396,8 +396,8 @@ while (my ($func, $secs) = splice(@funcs, 0, 2)) {
         my $start = time;
         sleep $secs if $secs > 0;
         open(my $fh, '>>', $out) or die "$out: $!";
-        printf $fh "%s\t%s\t%.3f\t%.3f\t%s\n", $func, $job->{jobid},
-            $start, time, $job->{priority} // '';
+        printf $fh "%s\t%s\t%.3f\t%.3f\t%s\t%s\n", $func, $job->{jobid},
+            $start, time, $job->{priority} // '', $job->{uniqkey} // '';
         close $fh;
         return 'done';
     });
@@ -409,7 +409,7 @@ PERL
 }
 
 # The lines perl_workers wrote to $out, each [function, jobid, start, end,
-# priority], in the order the jobs ended.
+# priority, uniqkey], in the order the jobs ended.
 sub perl_worker_runs {
 	my ($self, $out) = @_;
 	open(my $fh, '<', $out) or return [];

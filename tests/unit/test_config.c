@@ -537,6 +537,102 @@ START_TEST(test_function_sections)
 }
 END_TEST
 
+START_TEST(test_schedule_sections)
+{
+	struct config *cfg, *other;
+
+	cfg = load_ok("[db.2]\ndatabase = d2\n[db.1]\ndatabase = d1\n"
+	    "[schedule.tick]\nfunction = hello\nevery = 2\n"
+	    "[schedule.nightly]\nfunction = report\ncron = 0 3 * * mon-fri\n"
+	    "arg = {\"a\":1}\npriority = -3\nmissed = skip\ndbid = 2\n"
+	    "flag = controller\n");
+	ck_assert_uint_eq(cfg->nscheds, 2);
+	/* Sorted by name. */
+	ck_assert_str_eq(cfg->scheds[0].name, "nightly");
+	ck_assert_str_eq(cfg->scheds[0].function, "report");
+	ck_assert_str_eq(cfg->scheds[0].arg, "{\"a\":1}");
+	ck_assert_str_eq(cfg->scheds[0].cron, "0 3 * * mon-fri");
+	ck_assert_int_eq(cfg->scheds[0].every, -1);
+	ck_assert_int_eq(cfg->scheds[0].priority, -3);
+	ck_assert_int_eq(cfg->scheds[0].policy, MISSED_SKIP);
+	ck_assert_int_eq(cfg->scheds[0].dbid, 2);
+	ck_assert_int_eq(cfg->scheds[0].controller, 1);
+	ck_assert_uint_eq(cfg->scheds[0].parsed.hours, 1u << 3);
+	ck_assert_str_eq(cfg->scheds[1].name, "tick");
+	ck_assert_str_eq(cfg->scheds[1].arg, "");
+	ck_assert_ptr_null(cfg->scheds[1].cron);
+	ck_assert_int_eq(cfg->scheds[1].every, 2);
+	ck_assert_int_eq(cfg->scheds[1].priority, 0);
+	ck_assert_int_eq(cfg->scheds[1].policy, MISSED_ONCE);
+	ck_assert_int_eq(cfg->scheds[1].controller, 0);
+	/* No dbid: the lowest [db.N]. */
+	ck_assert_int_eq(cfg->scheds[1].dbid, 1);
+
+	/* Read by QueueRunners only: a change, an addition or a removal
+	 * replaces them and nothing else. */
+	other = load_ok("[db.2]\ndatabase = d2\n[db.1]\ndatabase = d1\n"
+	    "[schedule.tick]\nfunction = hello\nevery = 3\n"
+	    "[schedule.nightly]\nfunction = report\ncron = 0 3 * * mon-fri\n"
+	    "arg = {\"a\":1}\npriority = -3\nmissed = skip\ndbid = 2\n");
+	ck_assert_int_eq(config_same_role(cfg, other, "queue_runner"), 0);
+	ck_assert_int_eq(config_same_role(cfg, other, "controller"), 1);
+	ck_assert_int_eq(config_same_role(cfg, other, "injector"), 1);
+	config_free(other);
+	other = load_ok("[db.2]\ndatabase = d2\n[db.1]\ndatabase = d1\n"
+	    "[schedule.tick]\nfunction = hello\nevery = 2\n");
+	ck_assert_int_eq(config_same_role(cfg, other, "queue_runner"), 0);
+	ck_assert_int_eq(config_same_role(other, cfg, "queue_runner"), 0);
+	ck_assert_int_eq(config_same_role(cfg, cfg, "queue_runner"), 1);
+	config_free(other);
+	config_free(cfg);
+
+	/* Bad input: each error at the line of its key. */
+	load_bad(DB1 "[schedule.a]\nfunction = inject_jobs\nevery = 2\n",
+	    "t.ini:4: [schedule.a] function: inject_jobs: names a function "
+	    "Garivini serves itself");
+	load_bad(DB1 "[schedule.a]\nfunction = run_queued_job\nevery = 2\n",
+	    "t.ini:4: [schedule.a] function: run_queued_job");
+	load_bad(DB1 "[schedule.a]\nfunction = f\ncron = 61 * * * *\n",
+	    "t.ini:5: [schedule.a] cron: '61 * * * *': minute: 61 is out of "
+	    "range 0..59");
+	load_bad(DB1 "[schedule.a]\nfunction = f\ncron = 0 0 30 2 *\n",
+	    "t.ini:5: [schedule.a] cron: '0 0 30 2 *': day-of-month");
+	load_bad(DB1 "[schedule.a]\nfunction = f\ncron = * * * *\n",
+	    "t.ini:5: [schedule.a] cron: '* * * *': expected 5 fields");
+	load_bad(DB1 "[schedule.a]\nfunction = f\ncron = \n",
+	    "t.ini:5: [schedule.a] cron: must not be empty");
+	load_bad(DB1 "[schedule.a]\nfunction = f\ncron = * * * * *\n"
+	    "every = 5\n", "t.ini:6: [schedule.a] every: set both cron and "
+	    "every");
+	load_bad(DB1 "[schedule.a]\nfunction = f\n",
+	    "t.ini:3: [schedule.a] cron: missing: give cron or every");
+	load_bad(DB1 "[schedule.a]\nevery = 5\n",
+	    "t.ini:3: [schedule.a] function: required key missing");
+	load_bad(DB1 "[schedule.a]\nfunction = f\nevery = 0\n",
+	    "t.ini:5: [schedule.a] every: 0 is out of range 1..31536000");
+	load_bad(DB1 "[schedule.a]\nfunction = f\nevery = 5\npriority = 11\n",
+	    "t.ini:6: [schedule.a] priority: 11 is out of range -10..10");
+	load_bad(DB1 "[schedule.a]\nfunction = f\nevery = 5\n"
+	    "priority = high\n", "t.ini:6: [schedule.a] priority: 'high' is "
+	    "not an integer");
+	load_bad(DB1 "[schedule.a]\nfunction = f\nevery = 5\nmissed = all\n",
+	    "t.ini:6: [schedule.a] missed: 'all' is not once or skip");
+	load_bad(DB1 "[schedule.a]\nfunction = f\nevery = 5\nflag = x\n",
+	    "t.ini:6: [schedule.a] flag: 'x' is not shim or controller");
+	load_bad(DB1 "[schedule.a]\nfunction = f\nevery = 5\ndbid = 2\n",
+	    "t.ini:6: [schedule.a] dbid: no [db.2] section");
+	load_bad(DB1 "[schedule.a b]\nfunction = f\nevery = 5\n",
+	    "t.ini:3: [schedule.a b]: the NAME of [schedule.NAME]");
+	load_bad(DB1 "[schedule.]\nfunction = f\nevery = 5\n",
+	    "t.ini:3: [schedule.]: the NAME");
+	load_bad(DB1 "[schedule.a]\nfunction = f\nevery = 5\n"
+	    "[schedule.a]\nfunction = g\n",
+	    "t.ini:6: [schedule.a]: duplicate section (first on line 3)");
+	load_bad(DB1 "[schedule.a]\nfunction = f\nevery = 5\nhour = 3\n",
+	    "t.ini:6: [schedule.a] hour: unknown key");
+}
+END_TEST
+
 START_TEST(test_db_sections)
 {
 	static const char *bad[] = { "db.x", "db.0", "db.65536", "db.", "db.-1",
@@ -1076,6 +1172,7 @@ config_suite(void)
 	tcase_add_test(tc, test_sample);
 	tcase_add_test(tc, test_dump);
 	tcase_add_test(tc, test_function_sections);
+	tcase_add_test(tc, test_schedule_sections);
 	tcase_add_test(tc, test_retry_backoff);
 	suite_add_tcase(s, tc);
 	return s;
