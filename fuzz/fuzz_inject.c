@@ -1,6 +1,7 @@
 /*
- * fuzz_inject: libFuzzer target for the inject_jobs payload parser
- * (jobjson_inject_decode), fed by any gearman client on the network.
+ * fuzz_inject: libFuzzer target for the payload parsers of the Injector's
+ * functions, inject_jobs (jobjson_inject_decode) and cancel_jobs
+ * (jobjson_cancel_decode), fed by any gearman client on the network.
  *
  * Beyond "no crash": an accepted payload obeys every limit the Injector
  * relies on (the columns' and gearmand's), and its arg survives the trip
@@ -18,6 +19,47 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* An accepted cancel_jobs payload names each job fully, within the limits,
+ * and its answer can always be written. */
+static void
+cancel_payload(const uint8_t *data, size_t size)
+{
+	struct cancel_req *reqs;
+	struct buf reply = { 0 };
+	char err[512];
+	size_t n, i, len;
+	int array;
+
+	err[0] = '\0';
+	if (jobjson_cancel_decode(data, size, &reqs, &n, &array, err,
+	    sizeof(err)) == -1) {
+		if (err[0] == '\0' || reqs != NULL || n != 0)
+			abort();
+		return;
+	}
+	if (n == 0 || n > JOBJSON_CANCEL_MAX || (!array && n != 1))
+		abort();
+	for (i = 0; i < n; i++) {
+		struct cancel_req *r = &reqs[i];
+
+		if (r->funcname) {
+			len = strlen(r->funcname);
+			if (len == 0 || len > JOBJSON_FUNCNAME_MAX ||
+			    r->uniqkey == NULL || *r->uniqkey == '\0' ||
+			    strlen(r->uniqkey) > JOBJSON_UNIQKEY_MAX)
+				abort();
+		} else if (r->jobid == 0 || r->dbid == 0 || r->dbid > 65535 ||
+		    r->uniqkey != NULL)
+			abort();
+		r->cancelled = (int)(i & 1);
+		strcpy(r->error, "no such job");
+	}
+	if (jobjson_cancel_reply(reqs, n, array, &reply) == -1)
+		abort();
+	buf_free(&reply);
+	jobjson_cancel_free(reqs, n);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -27,6 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[512];
 	size_t len;
 
+	cancel_payload(data, size);
 	err[0] = '\0';
 	if (jobjson_inject_decode(data, size, &req, err, sizeof(err)) == -1) {
 		if (err[0] == '\0')

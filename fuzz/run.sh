@@ -40,7 +40,7 @@ libs="$(pkg-config --libs jansson inih)"
 for t in $targets; do
 	case $t in
 	config) src="src/config.c src/log_level.c src/hostport.c src/jobjson.c
-	    src/util.c" ;;
+	    src/cron.c src/schedule.c src/util.c" ;;
 	*) src="src/jobjson.c src/util.c" ;;
 	esac
 	# shellcheck disable=SC2086

@@ -915,9 +915,10 @@ int
 gv_cancel_job(gv_client *gv, const char *funcname, const char *uniqkey,
     uint64_t *jobid, unsigned *dbid)
 {
+	size_t ndbs = dbset_count(gv->dbs), home, i;
 	struct dbval p[2];
 	uint64_t id;
-	struct db *db;
+	struct db *db = NULL;
 	int found, rc;
 
 	if (funcname == NULL || *funcname == '\0')
@@ -925,15 +926,21 @@ gv_cancel_job(gv_client *gv, const char *funcname, const char *uniqkey,
 	if (uniqkey == NULL || *uniqkey == '\0')
 		return fail(gv, GV_EINVAL, "uniqkey is missing: only a job "
 		    "with a unique key can be cancelled by key");
-	db = dbset_for_key(gv->dbs, funcname, uniqkey);
+	/* The key's database first, where gv_insert_job stored it; then
+	 * the others: a job inserted under another list of databases, or
+	 * by a schedule ([schedule.NAME] dbid), lives elsewhere. */
 	p[0] = DBV_S(funcname);
 	p[1] = DBV_S(uniqkey);
-	if (db_select_u64(db, SQL_FIND_UNIQUE, p, 2, &id, &found, gv->err,
-	    sizeof(gv->err)) == -1)
-		return GV_EDB;
+	home = dbset_key_index(gv->dbs, funcname, uniqkey);
+	for (i = 0, found = 0; i < ndbs && !found; i++) {
+		db = dbset_at(gv->dbs, (home + i) % ndbs);
+		if (db_select_u64(db, SQL_FIND_UNIQUE, p, 2, &id, &found,
+		    gv->err, sizeof(gv->err)) == -1)
+			return GV_EDB;
+	}
 	if (!found)
-		return fail(gv, GV_ESTALE, "no job %s/%s in database %u",
-		    funcname, uniqkey, db_id(db));
+		return fail(gv, GV_ESTALE, "no job %s/%s in %s", funcname,
+		    uniqkey, ndbs > 1 ? "any database" : "the database");
 	/* Deleted by its jobid: a job of the same key inserted after this
 	 * one ran and went is a new job, not the one asked about. */
 	if ((rc = cancel(gv, db, id)) != GV_OK)

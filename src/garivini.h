@@ -190,8 +190,9 @@ int gv_failed_job_message(gv_client *gv, const struct gv_job *job,
 #define GV_ERRORS_KEPT 10
 /*
  * Cancel a job: delete its row, whatever its state, with its failures. By
- * key, in the database the key's hash picks (as gv_insert_job stored it);
- * *jobid and *dbid (each may be NULL) say which job it was. GV_ESTALE when
+ * key: looked for in the database the key's hash picks (where
+ * gv_insert_job stored it), then in the others; *jobid and *dbid (each may
+ * be NULL) say which job it was. GV_ESTALE when
  * there is no such job. A job a worker is already running is not
  * interrupted (its completion then changes nothing), and a job already
  * queued in gearmand in high-throughput mode may still run once; in

@@ -453,7 +453,7 @@ START_TEST(cancel_by_key_and_id)
 	struct gv_new_job nj = { .funcname = "cancel-me", .uniqkey = "k1" };
 	struct gv_job job = { .funcname = "cancel-me", .fenced = 1 };
 	uint64_t id = 0;
-	unsigned dbid = 0;
+	unsigned dbid = 0, id_db = 0;
 
 	ck_assert_int_eq(gv_insert_job(gv, &nj, &job.jobid, &job.dbid, NULL),
 	    GV_OK);
@@ -467,11 +467,21 @@ START_TEST(cancel_by_key_and_id)
 	ck_assert_int_eq(gv_complete_job(gv, &job), GV_ESTALE);
 	ck_assert_int_eq(gv_cancel_job(gv, "cancel-me", "k1", NULL, NULL),
 	    GV_ESTALE);
-	ck_assert_ptr_nonnull(strstr(gv_errmsg(gv), "no job cancel-me/k1"));
+	ck_assert_ptr_nonnull(strstr(gv_errmsg(gv), "no job cancel-me/k1 in any database"));
 	ck_assert_int_eq(gv_cancel_job(gv, "cancel-me", NULL, NULL, NULL),
 	    GV_EINVAL);
 	ck_assert_int_eq(gv_cancel_job(gv, NULL, "k1", NULL, NULL),
 	    GV_EINVAL);
+	/* A keyed job away from its key's database (a schedule's, or one
+	 * inserted under another list of databases) is found too. */
+	dbid = cfg->dbs[0].dbid == job.dbid ? cfg->dbs[1].dbid :
+	    cfg->dbs[0].dbid;
+	sql(dbid, "INSERT INTO job (funcname, uniqkey, run_after) VALUES "
+	    "('cancel-me', 'k1', UNIX_TIMESTAMP() + 600)");
+	ck_assert_msg(gv_cancel_job(gv, "cancel-me", "k1", &id, &id_db) ==
+	    GV_OK, "%s", gv_errmsg(gv));
+	ck_assert_uint_eq(id_db, dbid);
+	ck_assert_int_eq(count_all("WHERE funcname = 'cancel-me'"), 0);
 	job = new_job(gv, "cancel-me");
 	ck_assert_int_eq(gv_cancel_jobid(gv, job.dbid, job.jobid), GV_OK);
 	ck_assert_int_eq(count_all("WHERE funcname = 'cancel-me'"), 0);

@@ -759,6 +759,103 @@ START_TEST(inject_reply_format)
 }
 END_TEST
 
+/* ---- cancel_jobs and messages ----------------------------------------- */
+
+static const char *
+cancel_refused(const char *payload)
+{
+	static char err[256];
+	struct cancel_req *reqs;
+	size_t n;
+	int array;
+
+	err[0] = '\0';
+	ck_assert_int_eq(jobjson_cancel_decode(payload, strlen(payload), &reqs,
+	    &n, &array, err, sizeof(err)), -1);
+	ck_assert_ptr_null(reqs);
+	return err;
+}
+
+START_TEST(cancel_payloads)
+{
+	const char *ok = "[{\"funcname\":\"f\",\"uniqkey\":\"k\"},"
+	    "{\"dbid\":2,\"jobid\":\"18446744073709551615\"}]";
+	struct cancel_req *reqs;
+	struct buf b = { 0 };
+	size_t n;
+	int array;
+
+	ck_assert_int_eq(jobjson_cancel_decode(ok, strlen(ok), &reqs, &n,
+	    &array, NULL, 0), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(array, 1);
+	ck_assert_str_eq(reqs[0].funcname, "f");
+	ck_assert_str_eq(reqs[0].uniqkey, "k");
+	ck_assert_ptr_null(reqs[1].funcname);
+	ck_assert_uint_eq(reqs[1].dbid, 2);
+	ck_assert(reqs[1].jobid == UINT64_MAX);
+	reqs[0].cancelled = 1;
+	reqs[0].dbid = 1;
+	reqs[0].jobid = 7;
+	strcpy(reqs[1].error, "no job 18446744073709551615 in database 2");
+	ck_assert_int_eq(jobjson_cancel_reply(reqs, n, array, &b), 0);
+	ck_assert_str_eq(b.data, "[{\"funcname\":\"f\",\"uniqkey\":\"k\","
+	    "\"cancelled\":true,\"dbid\":1,\"jobid\":7},{\"cancelled\":false,"
+	    "\"dbid\":2,\"jobid\":\"18446744073709551615\",\"error\":\"no job "
+	    "18446744073709551615 in database 2\"}]");
+	jobjson_cancel_free(reqs, n);
+	buf_reset(&b);
+	ck_assert_int_eq(jobjson_cancel_decode("{\"dbid\":1,\"jobid\":3}", 20,
+	    &reqs, &n, &array, NULL, 0), 0);
+	ck_assert_int_eq(array, 0);
+	ck_assert_int_eq(jobjson_cancel_reply(reqs, n, array, &b), 0);
+	ck_assert_str_eq(b.data, "{\"cancelled\":false,\"dbid\":1,\"jobid\":3,"
+	    "\"error\":\"\"}");
+	jobjson_cancel_free(reqs, n);
+	buf_free(&b);
+
+	ck_assert_str_eq(cancel_refused("nope"), "not JSON: '[' or '{' "
+	    "expected near 'nope' at byte 4");
+	ck_assert_str_eq(cancel_refused("[]"), "no job named");
+	ck_assert_str_eq(cancel_refused("{\"funcname\":\"f\"}"),
+	    "uniqkey is missing");
+	ck_assert_str_eq(cancel_refused("{\"uniqkey\":\"k\"}"),
+	    "funcname is missing");
+	ck_assert_str_eq(cancel_refused("{\"funcname\":\"f\",\"uniqkey\":\"k\","
+	    "\"jobid\":1}"), "name a job by funcname and uniqkey, or by dbid "
+	    "and jobid, not both");
+	ck_assert_str_eq(cancel_refused("[{\"dbid\":1,\"jobid\":1},{}]"),
+	    "job 1: name a job by funcname and uniqkey, or by dbid and jobid");
+	ck_assert_str_eq(cancel_refused("{\"dbid\":1,\"jobid\":0}"),
+	    "jobid must be a positive integer");
+	ck_assert_str_eq(cancel_refused("{\"dbid\":70000,\"jobid\":1}"),
+	    "dbid must be a positive integer");
+	ck_assert_str_eq(cancel_refused("{\"dbid\":1,\"jobid\":1,\"x\":1}"),
+	    "unknown field x");
+	ck_assert_str_eq(cancel_refused("[1]"), "job 0: is not an object");
+}
+END_TEST
+
+START_TEST(text_clean)
+{
+	char out[16];
+
+	ck_assert_uint_eq(jobjson_text_clean(out, sizeof(out),
+	    "\x05\x0a\x08  no luck\n\n", 14), 7);
+	ck_assert_str_eq(out, "no luck");
+	jobjson_text_clean(out, sizeof(out), "a\xff" "b\x01" "c\td\ne", 10);
+	ck_assert_str_eq(out, "a?b?c\td\ne");
+	/* Cut at a character boundary, never inside one. */
+	jobjson_text_clean(out, 6, "ab\xe2\x98\xba" "cd", 7);
+	ck_assert_str_eq(out, "ab\xe2\x98\xba");
+	jobjson_text_clean(out, 5, "ab\xe2\x98\xba" "cd", 7);
+	ck_assert_str_eq(out, "ab");
+	ck_assert_uint_eq(jobjson_text_clean(out, sizeof(out), "\x01\x02", 2),
+	    0);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
 /* ---- hostile input ---------------------------------------------------- */
 
 static void
@@ -973,6 +1070,8 @@ jobjson_suite(void)
 	tcase_add_loop_test(tc, inject_errors, 0,
 	    (int)(sizeof inject_bad / sizeof inject_bad[0]));
 	tcase_add_test(tc, inject_reply_format);
+	tcase_add_test(tc, cancel_payloads);
+	tcase_add_test(tc, text_clean);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hostile");
