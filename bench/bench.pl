@@ -50,9 +50,9 @@ my $WORKERS = $ENV{BENCH_WORKERS} // 2;
 my $SLOW_N = $ENV{BENCH_SLOW_N} // 400;
 my $RUNNERS = $ENV{BENCH_RUNNERS} // 1;
 # Low-latency pools; the memory target is judged on the defaults only.
-my $INJECTORS = $ENV{BENCH_INJECTORS} // 1;
+my $INJECTORS = $ENV{BENCH_INJECTORS} // 2;
 my $CONTROLLERS = $ENV{BENCH_CONTROLLERS} // 2;
-my $DEFAULT_POOLS = $INJECTORS == 1 && $CONTROLLERS == 2;
+my $DEFAULT_POOLS = $INJECTORS == 2 && $CONTROLLERS == 2;
 # A directory: record CPU profiles (perf record) of the processes of the
 # throughput, low-latency and backlog runs there, with text reports.
 my $PERF = $ENV{BENCH_PERF};
@@ -708,7 +708,7 @@ sub memory_of {
 }
 
 # Low-latency mode through the master with its default pools (1 QueueRunner,
-# 1 Injector, 2 Controllers; BENCH_INJECTORS and BENCH_CONTROLLERS change
+# 2 Injectors, 2 Controllers; BENCH_INJECTORS and BENCH_CONTROLLERS change
 # the last two): inject_jobs at saturation (windows of 100
 # calls in flight), then one call at a time at 200 jobs/s (submit to worker
 # start). The memory of the master and its pools is read idle and after.
