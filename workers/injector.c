@@ -273,16 +273,23 @@ out:
 	return ret;
 }
 
+/* A call handled with the Injector shown busy. */
 static gearman_return_t
-inject_fn(gearman_job_st *gjob, void *arg)
+busy(struct injector *in, gearman_job_st *gjob,
+    gearman_return_t (*handle)(struct injector *, gearman_job_st *))
 {
-	struct injector *in = arg;
 	gearman_return_t ret;
 
 	scoreboard_state(in->ctx->sb, SB_BUSY);
-	ret = inject(in, gjob);
+	ret = handle(in, gjob);
 	scoreboard_state(in->ctx->sb, SB_IDLE);
 	return ret;
+}
+
+static gearman_return_t
+inject_fn(gearman_job_st *gjob, void *arg)
+{
+	return busy(arg, gjob, inject);
 }
 
 /*
@@ -340,13 +347,7 @@ cancel(struct injector *in, gearman_job_st *gjob)
 static gearman_return_t
 cancel_fn(gearman_job_st *gjob, void *arg)
 {
-	struct injector *in = arg;
-	gearman_return_t ret;
-
-	scoreboard_state(in->ctx->sb, SB_BUSY);
-	ret = cancel(in, gjob);
-	scoreboard_state(in->ctx->sb, SB_IDLE);
-	return ret;
+	return busy(arg, gjob, cancel);
 }
 
 int
