@@ -99,7 +99,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->queue_runner.batch_max_bytes, 67108864);
 	ck_assert_int_eq(cfg->queue_runner.queue_watermark_depth, 10000);
 	ck_assert_int_eq(cfg->queue_runner.lease_seconds, 300);
-	ck_assert_int_eq(cfg->injector.processes, 1);
+	ck_assert_int_eq(cfg->injector.processes, 2);
 	ck_assert_int_eq(cfg->controller.processes, 2);
 	ck_assert_int_eq(cfg->controller.max_failures, 10);
 	ck_assert_double_eq(cfg->controller.job_timeout, 600);
@@ -1081,7 +1081,7 @@ START_TEST(test_sample)
 	ck_assert_str_eq(cfg->dbs[0].user, "garivini");
 	ck_assert_str_eq(cfg->dbs[0].password, "garivini");
 	ck_assert_int_eq(cfg->queue_runner.processes, 1);
-	ck_assert_int_eq(cfg->injector.processes, 1);
+	ck_assert_int_eq(cfg->injector.processes, 2);
 	ck_assert_int_eq(cfg->controller.processes, 2);
 
 	/* Every key that the dump shows is in the sample, set or commented. */
