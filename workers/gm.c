@@ -53,8 +53,7 @@ struct gm_server {
 	struct gm_admin admin;
 	uint64_t weight_seed;        /* hash of host:port, for rendezvous */
 	gearman_client_st *client;   /* NULL until needed, and after a failure */
-	double backoff;              /* length of the last backoff, 0 if none */
-	double retry_at;             /* time_mono() when it may be used again */
+	struct backoff backoff;      /* not used until it ends */
 };
 
 struct gm_pool {
@@ -172,7 +171,7 @@ gm_pool_healthy(const struct gm_pool *pool, size_t i, double now)
 {
 	const struct gm_server *s = &pool->servers[i];
 
-	return now >= s->retry_at && !(s->admin.awaiting &&
+	return !backoff_waiting(&s->backoff, now) && !(s->admin.awaiting &&
 	    now - s->admin.sent_at >= GM_STATUS_WAIT);
 }
 
@@ -191,10 +190,9 @@ gm_pool_failed(struct gm_pool *pool, size_t i)
 	admin_close(&s->admin);
 	/* A failure long after the last backoff ended is a new outage, not
 	 * the same one going on: it starts from the shortest pause again. */
-	if (now - s->retry_at > GM_BACKOFF_MAX)
-		s->backoff = 0;
-	s->backoff = backoff_next(s->backoff, GM_BACKOFF_MIN, GM_BACKOFF_MAX);
-	s->retry_at = now + s->backoff;
+	if (now - s->backoff.until > GM_BACKOFF_MAX)
+		backoff_reset(&s->backoff);
+	backoff_fail(&s->backoff, now, GM_BACKOFF_MIN, GM_BACKOFF_MAX);
 }
 
 static gearman_return_t
@@ -317,7 +315,7 @@ gm_submit_background(struct gm_pool *pool, size_t i, struct gm_task *tasks,
 	}
 	for (k = 0; k < n; k++)
 		accepted += tasks[k].ok != 0;
-	s->backoff = 0;
+	backoff_reset(&s->backoff);
 	return (int)accepted;
 
 fail:
@@ -661,7 +659,7 @@ gm_pool_depths(struct gm_pool *pool, struct gm_depths *depths, char *err,
 	for (i = 0; i < pool->n && i < CONFIG_MAX_SERVERS; i++) {
 		struct gm_server *s = &pool->servers[i];
 
-		if (now < s->retry_at) {
+		if (backoff_waiting(&s->backoff, now)) {
 			/* Backing off: not asked, and its jobs go to the
 			 * others meanwhile. */
 			gm_depths_free(&depths[i]);
