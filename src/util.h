@@ -53,6 +53,10 @@ int backoff_waiting(const struct backoff *b, double now);
 /* Seconds of that pause left at now (0: not waiting). */
 double backoff_left(const struct backoff *b, double now);
 
+/* A macro's value as a string literal: STR(GV_ERRORS_KEPT) is "10". */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* snprintf into err (if err and errlen) and return -1: `return errf(...)`. */
 int errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

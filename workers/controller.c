@@ -564,7 +564,7 @@ run(struct slot *sl)
 {
 	struct controller *c = sl->c;
 	const struct gv_job *job = &sl->job;
-	char uniq[GM_UNIQUE_MAX + 1];
+	char uniq[GV_GEARMAN_UNIQKEY_MAX + 1];
 	const char *unique = gm_unique(job->uniqkey, uniq);
 	size_t tries, s, n = gm_pool_count(c->gm);
 	enum outcome out = RUN_UNSENT;

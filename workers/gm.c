@@ -750,13 +750,13 @@ gm_unique(const char *uniqkey, char *out)
 	if (uniqkey == NULL || *uniqkey == '\0')
 		return NULL;
 	len = strlen(uniqkey);
-	if (len <= GM_UNIQUE_MAX) {
+	if (len <= GV_GEARMAN_UNIQKEY_MAX) {
 		memcpy(out, uniqkey, len + 1);
 		return out;
 	}
 	/* gearmand rejects longer keys (and cuts 64 to 63). A digest keeps
 	 * one key one gearman job, so duplicates still merge there. */
-	snprintf(out, GM_UNIQUE_MAX + 1, "h:%016llx%016llx",
+	snprintf(out, GV_GEARMAN_UNIQKEY_MAX + 1, "h:%016llx%016llx",
 	    (unsigned long long)hash_fnv1a(HASH_SEED, uniqkey, len),
 	    (unsigned long long)hash_fnv1a(GM_UNIQUE_SEED2, uniqkey, len));
 	return out;
@@ -780,7 +780,7 @@ gm_job_unique(enum gv_flag flag, const char *funcname, const char *uniqkey,
 	a = hash_fnv1a(a, uniqkey, strlen(uniqkey));
 	b = hash_fnv1a(GM_UNIQUE_SEED2, funcname, strlen(funcname) + 1);
 	b = hash_fnv1a(b, uniqkey, strlen(uniqkey));
-	snprintf(out, GM_UNIQUE_MAX + 1, "f:%016llx%016llx",
+	snprintf(out, GV_GEARMAN_UNIQKEY_MAX + 1, "f:%016llx%016llx",
 	    (unsigned long long)a, (unsigned long long)b);
 	return out;
 }

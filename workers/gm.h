@@ -23,8 +23,6 @@
 #include "garivini.h"
 #include "scoreboard.h"
 
-#define GM_UNIQUE_MAX 63     /* what gearmand carries of a unique key */
-
 struct gm_pool;
 
 struct gm_pool *gm_pool_new(const struct config_server *servers, size_t n,
@@ -52,7 +50,8 @@ void gm_pool_failed(struct gm_pool *pool, size_t i);
 /* A background job to submit. */
 struct gm_task {
 	const char *funcname;
-	const char *unique;      /* NULL: none; at most GM_UNIQUE_MAX bytes */
+	const char *unique;      /* NULL: none; at most
+	                            GV_GEARMAN_UNIQKEY_MAX bytes */
 	const void *workload;
 	size_t len;
 	int priority;            /* > 0 high, 0 normal, < 0 low (gearmand's) */
@@ -109,8 +108,9 @@ long gm_depths_workers(const struct gm_depths *d, const char *funcname);
 void gm_depths_free(struct gm_depths *d);
 
 /* The unique key as gearmand carries it: itself when it fits in
- * GM_UNIQUE_MAX bytes, else a fixed-length hex digest of it. out must hold
- * GM_UNIQUE_MAX + 1 bytes. Returns out, or NULL when uniqkey is NULL/"". */
+ * GV_GEARMAN_UNIQKEY_MAX bytes, else a fixed-length hex digest of it. out
+ * must hold GV_GEARMAN_UNIQKEY_MAX + 1 bytes. Returns out, or NULL when
+ * uniqkey is NULL/"". */
 const char *gm_unique(const char *uniqkey, char *out);
 
 /* The function a job is submitted to: its own, or run_queued_job for a

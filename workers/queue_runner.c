@@ -845,7 +845,7 @@ dispatch(struct runner *r, struct db *db)
 {
 	size_t nserv = gm_pool_count(r->gm), s, i, n, ok = 0, nrel = 0;
 	size_t nunsure;
-	char (*uniq)[GM_UNIQUE_MAX + 1] = NULL;
+	char (*uniq)[GV_GEARMAN_UNIQKEY_MAX + 1] = NULL;
 	const char **unique = NULL;
 	size_t *server = NULL;
 	struct fence *release = NULL;
