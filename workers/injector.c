@@ -25,6 +25,7 @@
 
 #include "client.h"
 #include "gm.h"
+#include "gm_worker.h"
 #include "injector.h"
 #include "jobjson.h"
 #include "log.h"

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "gm.h"
+#include "gm_worker.h"
 #include "util.h"
 
 static struct config_server
