@@ -132,10 +132,10 @@ $(BUILD)/garivini: $(MAIN_OBJ) $(BUILD)/libgvcore.a
 	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libgvcore.a $(LIBS)
 
 # The tools link the core and what else they use, no more: gv_consume
-# shares the roles' gearman worker loop (gm), which beats a scoreboard slot
-# and logs.
+# shares the roles' gearman worker loop (gm_worker), which beats a
+# scoreboard slot and logs.
 TOOL_INC_gv_consume := $(INC_workers)
-$(BUILD)/gv_consume: $(BUILD)/obj/workers/gm.o $(RUNTIME_OBJ)
+$(BUILD)/gv_consume: $(BUILD)/obj/workers/gm_worker.o $(RUNTIME_OBJ)
 
 $(BUILD)/%: tools/%.c $(BUILD)/libgvcore.a
 	$(CC) $(CFLAGS) $(or $(TOOL_INC_$*),$(INC_src)) $(LDFLAGS) -o $@ $< \

@@ -15,7 +15,6 @@
 #include "jobjson.h"
 #include "util.h"
 
-#define COALESCE_MAX 255
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,9 +43,9 @@ cancel_payload(const uint8_t *data, size_t size)
 
 		if (r->funcname) {
 			len = strlen(r->funcname);
-			if (len == 0 || len > JOBJSON_FUNCNAME_MAX ||
+			if (len == 0 || len > GV_FUNCNAME_MAX ||
 			    r->uniqkey == NULL || *r->uniqkey == '\0' ||
-			    strlen(r->uniqkey) > JOBJSON_UNIQKEY_MAX)
+			    strlen(r->uniqkey) > GV_GEARMAN_UNIQKEY_MAX)
 				abort();
 		} else if (r->jobid == 0 || r->dbid == 0 || r->dbid > 65535 ||
 		    r->uniqkey != NULL)
@@ -77,12 +76,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	len = req.funcname ? strlen(req.funcname) : 0;
-	if (len == 0 || len > JOBJSON_FUNCNAME_MAX || req.arg == NULL ||
+	if (len == 0 || len > GV_FUNCNAME_MAX || req.arg == NULL ||
 	    req.arg[req.arg_len] != '\0' ||
 	    (req.uniqkey && (*req.uniqkey == '\0' ||
-	    strlen(req.uniqkey) > JOBJSON_UNIQKEY_MAX)) ||
-	    (req.coalesce && strlen(req.coalesce) > COALESCE_MAX) ||
-	    req.delay < 0 || req.delay > JOBJSON_DELAY_MAX ||
+	    strlen(req.uniqkey) > GV_GEARMAN_UNIQKEY_MAX)) ||
+	    (req.coalesce && strlen(req.coalesce) > GV_COALESCE_MAX) ||
+	    req.delay < 0 || req.delay > GV_DELAY_MAX ||
 	    (req.flag != GV_FLAG_SHIM && req.flag != GV_FLAG_CONTROLLER))
 		abort();
 	memset(&job, 0, sizeof(job));

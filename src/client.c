@@ -15,9 +15,6 @@
 #include "jobjson.h"
 #include "util.h"
 
-#define KEY_MAX 255               /* the uniqkey and coalesce columns */
-#define ARG_MAX 16777215u         /* MEDIUMBLOB */
-#define DELAY_MAX 315360000L      /* ten years */
 #define CHUNK_ROWS 500            /* rows per multi-row INSERT */
 #define CHUNK_BYTES (4u << 20)    /* payload bytes per multi-row INSERT */
 #define NEVER_PARK 1000           /* a failcount a TINYINT cannot reach */
@@ -302,9 +299,9 @@ check_new_job(gv_client *gv, const struct gv_new_job *j)
 
 	if (j->funcname == NULL || (len = strlen(j->funcname)) == 0)
 		return fail(gv, GV_EINVAL, "funcname is missing");
-	if (len > JOBJSON_FUNCNAME_MAX)
+	if (len > GV_FUNCNAME_MAX)
 		return fail(gv, GV_EINVAL, "funcname is longer than %d bytes",
-		    JOBJSON_FUNCNAME_MAX);
+		    GV_FUNCNAME_MAX);
 	if (gv_funcname_reserved(j->funcname))
 		return fail(gv, GV_EINVAL, "funcname %s is reserved: Garivini "
 		    "serves it itself", j->funcname);
@@ -321,18 +318,18 @@ check_new_job(gv_client *gv, const struct gv_new_job *j)
 		return fail(gv, GV_EINVAL, "coalesce is not valid UTF-8");
 	if (j->arg == NULL && j->arg_len > 0)
 		return fail(gv, GV_EINVAL, "arg is NULL with a length");
-	if (j->arg_len > ARG_MAX)
+	if (j->arg_len > GV_ARG_MAX)
 		return fail(gv, GV_EINVAL, "arg is longer than %u bytes",
-		    ARG_MAX);
-	if (j->uniqkey && strlen(j->uniqkey) > KEY_MAX)
+		    GV_ARG_MAX);
+	if (j->uniqkey && strlen(j->uniqkey) > GV_UNIQKEY_MAX)
 		return fail(gv, GV_EINVAL, "uniqkey is longer than %d bytes",
-		    KEY_MAX);
-	if (j->coalesce && strlen(j->coalesce) > KEY_MAX)
+		    GV_UNIQKEY_MAX);
+	if (j->coalesce && strlen(j->coalesce) > GV_COALESCE_MAX)
 		return fail(gv, GV_EINVAL, "coalesce is longer than %d bytes",
-		    KEY_MAX);
-	if (j->delay < 0 || j->delay > DELAY_MAX)
+		    GV_COALESCE_MAX);
+	if (j->delay < 0 || j->delay > GV_DELAY_MAX)
 		return fail(gv, GV_EINVAL, "delay %ld is out of range 0..%ld",
-		    j->delay, DELAY_MAX);
+		    j->delay, GV_DELAY_MAX);
 	if (j->flag != GV_FLAG_SHIM && j->flag != GV_FLAG_CONTROLLER)
 		return fail(gv, GV_EINVAL, "unknown flag %d", (int)j->flag);
 	if (j->priority < GV_PRIORITY_MIN || j->priority > GV_PRIORITY_MAX)
@@ -801,9 +798,9 @@ gv_reschedule_job(gv_client *gv, const struct gv_job *job, const char *when)
 	}
 	if (when[0] == '+') {
 		if (when[1] < '0' || when[1] > '9' ||
-		    parse_long(when + 1, 0, DELAY_MAX, &v) == -1)
+		    parse_long(when + 1, 0, GV_DELAY_MAX, &v) == -1)
 			return fail(gv, GV_EINVAL, "bad relative time \"%s\": "
-			    "+SECONDS, at most %ld", when, DELAY_MAX);
+			    "+SECONDS, at most %ld", when, GV_DELAY_MAX);
 		lead = DBV_I(v);
 		return apply(gv, job, SQL_RESCHEDULE_IN, SQL_RESCHEDULE_IN_ANY,
 		    &lead, 1);

@@ -614,8 +614,9 @@ funcname_problem(const char *name)
 {
 	size_t len = strlen(name);
 
-	if (len > JOBJSON_FUNCNAME_MAX)
-		return "a function name is at most 200 bytes";
+	if (len > GV_FUNCNAME_MAX)
+		return "a function name is at most " STR(GV_FUNCNAME_MAX)
+		    " bytes";
 	if (!jobjson_utf8_valid(name, len))
 		return "a function name must be valid UTF-8";
 	if (gv_funcname_reserved(name))

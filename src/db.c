@@ -55,8 +55,7 @@ struct cached_stmt {
  * every reconnect. */
 struct db_host {
 	struct hostport hp;
-	double backoff;          /* the last pause; 0 after a success */
-	double retry_at;
+	struct backoff backoff;  /* reset by a connection */
 };
 
 struct db {
@@ -77,8 +76,8 @@ struct db {
 	int in_txn;
 	int txn_lost;            /* the connection went inside a transaction */
 	int maybe_applied;       /* the last failed call may have been done */
-	double backoff;          /* the last pause; 0 after a success */
-	double retry_at;         /* time_mono(); 0 when healthy */
+	struct backoff backoff;  /* after a lost connection; reset by a
+	                            success */
 	unsigned last_errno;
 	struct cached_stmt cache[DB_STMT_CACHE];
 	size_t ncache;
@@ -347,7 +346,8 @@ dbset_pick(struct dbset *set)
 	if (healthy == 0) {
 		for (i = 0; i < set->n; i++)
 			if (soonest == NULL ||
-			    set->dbs[i].retry_at < soonest->retry_at)
+			    backoff_left(&set->dbs[i].backoff, now) <
+			    backoff_left(&soonest->backoff, now))
 				soonest = &set->dbs[i];
 		return soonest;
 	}
@@ -391,13 +391,13 @@ db_id(const struct db *db)
 int
 db_healthy(const struct db *db, double now)
 {
-	return db->retry_at <= now;
+	return !backoff_waiting(&db->backoff, now);
 }
 
 double
 db_backoff_left(const struct db *db, double now)
 {
-	return db->retry_at > now ? db->retry_at - now : 0;
+	return backoff_left(&db->backoff, now);
 }
 
 unsigned
@@ -529,15 +529,14 @@ db_failed(struct db *db, unsigned e)
 	if (!conn_lost(e))
 		return;
 	db_disconnect(db);
-	db->backoff = backoff_next(db->backoff, DB_BACKOFF_MIN, DB_BACKOFF_MAX);
-	db->retry_at = time_mono() + db->backoff;
+	backoff_fail(&db->backoff, time_mono(), DB_BACKOFF_MIN,
+	    DB_BACKOFF_MAX);
 }
 
 static void
 db_ok(struct db *db)
 {
-	db->backoff = 0;
-	db->retry_at = 0;
+	backoff_reset(&db->backoff);
 	db->last_errno = 0;
 	db->last_used = time_mono();
 }
@@ -654,8 +653,7 @@ connect_host(struct db *db, size_t i, unsigned *e, char *err, size_t errlen)
 static void
 host_failed(struct db_host *h)
 {
-	h->backoff = backoff_next(h->backoff, DB_BACKOFF_MIN, DB_BACKOFF_MAX);
-	h->retry_at = time_mono() + h->backoff;
+	backoff_fail(&h->backoff, time_mono(), DB_BACKOFF_MIN, DB_BACKOFF_MAX);
 }
 
 /* Take m, a connection to host i, as db's connection. */
@@ -671,8 +669,7 @@ use_host(struct db *db, size_t i, MYSQL *m)
 	db->conn = m;
 	db->cur = i;
 	db->connected_once = 1;
-	db->hosts[i].backoff = 0;
-	db->hosts[i].retry_at = 0;
+	backoff_reset(&db->hosts[i].backoff);
 	db->failback_at = now + DB_FAILBACK;
 	db->last_used = now;
 }
@@ -695,7 +692,7 @@ connect_first(struct db *db, char *err, size_t errlen)
 	for (pass = 0; pass < 2 && tried == 0; pass++) {
 		for (i = 0; i < db->nhosts; i++) {
 			if (pass == 0 && db->nhosts > 1 &&
-			    db->hosts[i].retry_at > now)
+			    backoff_waiting(&db->hosts[i].backoff, now))
 				continue;
 			tried++;
 			if ((m = connect_host(db, i, &e, err, errlen)) != NULL) {
@@ -732,7 +729,7 @@ failback(struct db *db)
 		return;
 	db->failback_at = now + DB_FAILBACK;
 	for (i = 0; i < db->cur; i++) {
-		if (db->hosts[i].retry_at > now)
+		if (backoff_waiting(&db->hosts[i].backoff, now))
 			continue;
 		if ((m = connect_host(db, i, &e, why, sizeof(why))) != NULL) {
 			use_host(db, i, m);

@@ -52,14 +52,28 @@ struct gv_db_settings {
 	const char *password;
 };
 
+/* The longest fields of a job, in bytes: those of the job table's columns
+ * (schema.sql). gv_insert_job refuses a longer one (GV_EINVAL) rather than
+ * let the database cut it. */
+#define GV_FUNCNAME_MAX 200         /* funcname VARCHAR(200) */
+#define GV_UNIQKEY_MAX 255          /* uniqkey VARCHAR(255) */
+#define GV_COALESCE_MAX 255         /* coalesce VARCHAR(255) */
+#define GV_ARG_MAX 16777215u        /* arg MEDIUMBLOB */
+#define GV_DELAY_MAX 315360000L     /* seconds: ten years */
+/* gearmand carries unique keys of at most 63 bytes (it cuts 64 to 63 and
+ * refuses longer ones). The uniqkey of an inject_jobs payload goes to
+ * gearmand as it is, so it may have no more; the longer key of a job a
+ * QueueRunner sends goes as a digest of it. */
+#define GV_GEARMAN_UNIQKEY_MAX 63
+
 /* A job to insert. */
 struct gv_new_job {
-	const char *funcname;  /* required, at most 200 bytes */
+	const char *funcname;  /* required, at most GV_FUNCNAME_MAX bytes */
 	const void *arg;       /* payload, any bytes; may be NULL if arg_len 0 */
-	size_t arg_len;
-	const char *uniqkey;   /* NULL: none; at most 255 bytes */
-	const char *coalesce;  /* NULL: none */
-	long delay;            /* seconds from now, >= 0 */
+	size_t arg_len;        /* at most GV_ARG_MAX */
+	const char *uniqkey;   /* NULL: none; at most GV_UNIQKEY_MAX bytes */
+	const char *coalesce;  /* NULL: none; at most GV_COALESCE_MAX bytes */
+	long delay;            /* seconds from now, 0 .. GV_DELAY_MAX */
 	enum gv_flag flag;
 	int priority;          /* GV_PRIORITY_MIN..GV_PRIORITY_MAX; 0: normal */
 };

@@ -19,8 +19,6 @@
 #include "jobjson.h"
 #include "util.h"
 
-#define JOBJSON_COALESCE_MAX 255 /* the coalesce column */
-
 /*
  * Every byte of the document outside fixed text is at most 6 bytes of output
  * (\u00XX). The fixed text (keys, punctuation, six numbers of at most 20
@@ -745,7 +743,7 @@ inject_delay(json_t *v, const char *name, long *delay, char *err,
 {
 	uint64_t n;
 
-	switch (json_uint(v, JOBJSON_DELAY_MAX, &n)) {
+	switch (json_uint(v, GV_DELAY_MAX, &n)) {
 	case NUM_OK:
 		*delay = (long)n;
 		return 0;
@@ -753,7 +751,7 @@ inject_delay(json_t *v, const char *name, long *delay, char *err,
 		return errf(err, errlen, "%s must not be negative", name);
 	case NUM_TOO_BIG:
 		return errf(err, errlen, "%s must be at most %ld seconds",
-		    name, JOBJSON_DELAY_MAX);
+		    name, GV_DELAY_MAX);
 	case NUM_FRACTION:
 		return errf(err, errlen, "%s must be a whole number of seconds",
 		    name);
@@ -798,7 +796,7 @@ jobjson_inject_decode(const void *json, size_t len, struct inject_req *req,
 		errf(err, errlen, "funcname is missing");
 		goto fail;
 	}
-	if (inject_text(v, "funcname", JOBJSON_FUNCNAME_MAX, 0, &req->funcname,
+	if (inject_text(v, "funcname", GV_FUNCNAME_MAX, 0, &req->funcname,
 	    err, errlen) == -1)
 		goto fail;
 
@@ -817,7 +815,7 @@ jobjson_inject_decode(const void *json, size_t len, struct inject_req *req,
 
 	if (either(root, "uniqkey", "unique", &v, &name, err, errlen) == -1)
 		goto fail;
-	if (v && inject_text(v, name, JOBJSON_UNIQKEY_MAX, 0, &req->uniqkey,
+	if (v && inject_text(v, name, GV_GEARMAN_UNIQKEY_MAX, 0, &req->uniqkey,
 	    err, errlen) == -1)
 		goto fail;
 
@@ -840,7 +838,7 @@ jobjson_inject_decode(const void *json, size_t len, struct inject_req *req,
 
 	if ((v = json_object_get(root, "coalesce")) != NULL &&
 	    !json_is_null(v) && inject_text(v, "coalesce",
-	    JOBJSON_COALESCE_MAX, 1, &req->coalesce, err, errlen) == -1)
+	    GV_COALESCE_MAX, 1, &req->coalesce, err, errlen) == -1)
 		goto fail;
 
 	if (json_priority(json_object_get(root, "priority"), &req->priority,
@@ -906,12 +904,12 @@ cancel_item(json_t *o, struct cancel_req *r, char *err, size_t errlen)
 			    "uniqkey, or by dbid and jobid, not both");
 		if ((v = json_object_get(o, "funcname")) == NULL)
 			return errf(err, errlen, "funcname is missing");
-		if (inject_text(v, "funcname", JOBJSON_FUNCNAME_MAX, 0,
+		if (inject_text(v, "funcname", GV_FUNCNAME_MAX, 0,
 		    &r->funcname, err, errlen) == -1)
 			return -1;
 		if ((v = json_object_get(o, "uniqkey")) == NULL)
 			return errf(err, errlen, "uniqkey is missing");
-		return inject_text(v, "uniqkey", JOBJSON_UNIQKEY_MAX, 0,
+		return inject_text(v, "uniqkey", GV_GEARMAN_UNIQKEY_MAX, 0,
 		    &r->uniqkey, err, errlen);
 	}
 	if (decode_id(o, "dbid", 65535, &dbid, err, errlen) == -1 ||

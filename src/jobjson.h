@@ -29,10 +29,6 @@
 #include "garivini.h"
 #include "util.h"
 
-#define JOBJSON_FUNCNAME_MAX 200   /* the funcname column */
-#define JOBJSON_UNIQKEY_MAX 63     /* what gearmand can carry */
-#define JOBJSON_DELAY_MAX 315360000L /* ten years */
-
 /* 1 if len bytes of text are strict UTF-8 (what JSON and the utf8mb4
  * columns take), else 0. */
 int jobjson_utf8_valid(const void *text, size_t len);

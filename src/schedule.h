@@ -14,13 +14,14 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "garivini.h"
 
 /* A slot found more than this late, at most, is missed under skip: half
  * the time to the slot after it, within these bounds. */
 #define SCHEDULE_GRACE_MIN 5
 #define SCHEDULE_GRACE_MAX 60
 #define SCHEDULE_KEY_PREFIX "schedule:"
-#define SCHEDULE_KEY_MAX 256    /* with its NUL; the uniqkey column is 255 */
+#define SCHEDULE_KEY_MAX (GV_UNIQKEY_MAX + 1) /* a key with its NUL */
 
 /* The first slot strictly after t; -1 if none (a cron that does not fire
  * within ten years). */

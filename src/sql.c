@@ -16,9 +16,7 @@
 
 #include "garivini.h"
 #include "sql.h"
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
+#include "util.h"
 
 #define JOB_INSERT_HEAD "INSERT IGNORE INTO job (funcname, arg, uniqkey, " \
 	"`coalesce`, run_after, flag, leased, priority) VALUES "

@@ -145,6 +145,33 @@ backoff_next(double cur, double min, double max)
 	return next > max ? max : next;
 }
 
+double
+backoff_fail(struct backoff *b, double now, double min, double max)
+{
+	b->pause = backoff_next(b->pause, min, max);
+	b->until = now + b->pause;
+	return b->pause;
+}
+
+void
+backoff_reset(struct backoff *b)
+{
+	b->pause = 0;
+	b->until = 0;
+}
+
+int
+backoff_waiting(const struct backoff *b, double now)
+{
+	return now < b->until;
+}
+
+double
+backoff_left(const struct backoff *b, double now)
+{
+	return now < b->until ? b->until - now : 0;
+}
+
 int
 errf(char *err, size_t errlen, const char *fmt, ...)
 {

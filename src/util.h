@@ -36,6 +36,27 @@ void time_sleep(double seconds, volatile const int *stop);
  * cur (0: none yet) is min, then twice the last, never above max. */
 double backoff_next(double cur, double min, double max);
 
+/* The same backoff with its clock, for something that failed and is passed
+ * over until its pause ends (a database host, a gearmand, a database whose
+ * schema or schedules failed). All zero: working, no pause yet. */
+struct backoff {
+	double pause;            /* the last pause; 0 since it last worked */
+	double until;            /* time_mono() the pause ends; 0 if none */
+};
+
+/* A failure at now: the next pause starts. Returns its length. */
+double backoff_fail(struct backoff *b, double now, double min, double max);
+/* It worked: not waiting, and the next failure pauses min. */
+void backoff_reset(struct backoff *b);
+/* 1 while the pause of the last failure lasts at now. */
+int backoff_waiting(const struct backoff *b, double now);
+/* Seconds of that pause left at now (0: not waiting). */
+double backoff_left(const struct backoff *b, double now);
+
+/* A macro's value as a string literal: STR(GV_ERRORS_KEPT) is "10". */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* snprintf into err (if err and errlen) and return -1: `return errf(...)`. */
 int errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -32,7 +32,7 @@
 
 #include "client.h"
 #include "config.h"
-#include "gm.h"
+#include "gm_worker.h"
 #include "util.h"
 
 struct consumer {

@@ -48,6 +48,7 @@
 #include "client.h"
 #include "controller.h"
 #include "gm.h"
+#include "gm_worker.h"
 #include "jobjson.h"
 #include "log.h"
 #include "role.h"
@@ -55,7 +56,6 @@
 
 #define WORK_TIMEOUT_MS 1000   /* how often the stop flag is looked at */
 #define WAIT_MS 1000           /* slice of waiting for a job's result */
-#define CONNECT_TIMEOUT_MS 3000 /* connecting and asking for exceptions */
 #define UNSENT_RETRY "+5"      /* no gearmand took the job: due this soon */
 #define UNTAKEN_RETRY "+30"    /* no worker took it: due again this soon */
 #define SLOT_WAIT 1.0          /* the main thread's heartbeat while full */
@@ -250,44 +250,25 @@ drop_client(struct slot *c, size_t i)
 }
 
 /*
- * The client for server i. Exceptions must be on: in libgearman 1.1.20 a
- * worker's WORK_EXCEPTION otherwise leaves the client waiting forever. The
- * option is a round trip to the server, so it is asked for after the server
- * is added and checked; the client is non-blocking only after that, so the
- * wait for a job's result comes back every WAIT_MS.
+ * The client for server i, with exceptions on (it waits for results). It
+ * is non-blocking only once the exceptions option was asked for (a round
+ * trip), so the wait for a job's result comes back every WAIT_MS.
  */
 static gearman_client_st *
 run_client(struct slot *c, size_t i)
 {
-	const struct config_server *srv = gm_pool_server(c->c->gm, i);
 	gearman_client_st *cl;
 
 	if (c->clients[i])
 		return c->clients[i];
-	if ((cl = gearman_client_create(NULL)) == NULL) {
-		errf(c->err, sizeof(c->err), "gearman_client_create failed");
+	if ((cl = gm_client_new(gm_pool_server(c->c->gm, i), 1, c->err,
+	    sizeof(c->err))) == NULL)
 		return NULL;
-	}
-	gearman_client_set_timeout(cl, CONNECT_TIMEOUT_MS);
-	if (gearman_client_add_server(cl, srv->host, (in_port_t)srv->port) !=
-	    GEARMAN_SUCCESS) {
-		errf(c->err, sizeof(c->err), "%s", gearman_client_error(cl));
-		goto fail;
-	}
-	gearman_client_add_options(cl, GEARMAN_CLIENT_EXCEPTION);
-	if (!gearman_client_has_option(cl, GEARMAN_CLIENT_EXCEPTION)) {
-		errf(c->err, sizeof(c->err), "exceptions not enabled: %s",
-		    gearman_client_error(cl));
-		goto fail;
-	}
 	gearman_client_add_options(cl, GEARMAN_CLIENT_NON_BLOCKING);
 	gearman_client_set_created_fn(cl, on_created);
 	gearman_client_set_warning_fn(cl, on_warning);
 	c->clients[i] = cl;
 	return cl;
-fail:
-	gearman_client_free(cl);
-	return NULL;
 }
 
 /* Keep the job hidden while it runs. A stale answer only means our result
@@ -329,18 +310,15 @@ wait_ms(double deadline, double next_extend)
 static int
 job_state(struct slot *sl, size_t s, const char *handle)
 {
-	const struct config_server *srv = gm_pool_server(sl->c->gm, s);
 	gearman_client_st *cl;
 	bool known = true, running = true;
 	uint32_t num, den;
 	int state = -2;
 
-	if ((cl = gearman_client_create(NULL)) == NULL)
+	if ((cl = gm_client_new(gm_pool_server(sl->c->gm, s), 0, NULL, 0)) ==
+	    NULL)
 		return -2;
-	gearman_client_set_timeout(cl, CONNECT_TIMEOUT_MS);
-	if (gearman_client_add_server(cl, srv->host, (in_port_t)srv->port) ==
-	    GEARMAN_SUCCESS &&
-	    gearman_client_job_status(cl, handle, &known, &running, &num,
+	if (gearman_client_job_status(cl, handle, &known, &running, &num,
 	    &den) == GEARMAN_SUCCESS)
 		state = !known ? -1 : running ? 1 : 0;
 	gearman_client_free(cl);
@@ -564,7 +542,7 @@ run(struct slot *sl)
 {
 	struct controller *c = sl->c;
 	const struct gv_job *job = &sl->job;
-	char uniq[GM_UNIQUE_MAX + 1];
+	char uniq[GV_GEARMAN_UNIQKEY_MAX + 1];
 	const char *unique = gm_unique(job->uniqkey, uniq);
 	size_t tries, s, n = gm_pool_count(c->gm);
 	enum outcome out = RUN_UNSENT;
@@ -775,7 +753,7 @@ flusher_main(void *arg)
 				log_warnx("completing jobs: %s; they run again "
 				    "when their leases end", gv_errmsg(c->fgv));
 			}
-		gm_flush(c->fgv, c->ctx->sb);
+		gm_worker_flush(c->fgv, c->ctx->sb);
 		free(batch);
 		lock(c);
 	}

@@ -13,7 +13,6 @@
 #ifndef GM_H
 #define GM_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,9 +20,24 @@
 
 #include "config.h"
 #include "garivini.h"
-#include "scoreboard.h"
+#include "gm_admin.h"
 
-#define GM_UNIQUE_MAX 63     /* what gearmand carries of a unique key */
+/* The first pause after gearmand failed (a server of a pool, a worker's
+ * connections): doubling from here. */
+#define GM_BACKOFF_MIN 0.5
+/* A submit or reply that takes longer than this means the server is stuck:
+ * without a timeout libgearman would wait for it forever. */
+#define GM_CLIENT_TIMEOUT_MS 3000
+
+/*
+ * A client of the one gearmand srv, whose calls give up after
+ * GM_CLIENT_TIMEOUT_MS. With exceptions, GEARMAN_CLIENT_EXCEPTION is on
+ * (and checked): a client that waits for a job's result needs it, since in
+ * libgearman 1.1.20 a worker's WORK_EXCEPTION otherwise leaves it waiting
+ * forever. NULL with err (libgearman's words; the caller names the server).
+ */
+gearman_client_st *gm_client_new(const struct config_server *srv,
+    int exceptions, char *err, size_t errlen);
 
 struct gm_pool;
 
@@ -52,7 +66,8 @@ void gm_pool_failed(struct gm_pool *pool, size_t i);
 /* A background job to submit. */
 struct gm_task {
 	const char *funcname;
-	const char *unique;      /* NULL: none; at most GM_UNIQUE_MAX bytes */
+	const char *unique;      /* NULL: none; at most
+	                            GV_GEARMAN_UNIQKEY_MAX bytes */
 	const void *workload;
 	size_t len;
 	int priority;            /* > 0 high, 0 normal, < 0 low (gearmand's) */
@@ -75,20 +90,6 @@ struct gm_task {
 int gm_submit_background(struct gm_pool *pool, size_t i,
     struct gm_task *tasks, size_t n, char *err, size_t errlen);
 
-/* Waiting jobs (total - running) per function on one server, from the admin
- * `status` command. */
-struct gm_depth {
-	char *funcname;
-	long waiting;
-	long workers;            /* connected workers that can do it */
-};
-struct gm_depths {
-	struct gm_depth *items;
-	size_t n;
-};
-/* One `status` on a connection of its own, closed after. */
-int gm_admin_status(const struct config_server *srv, double timeout,
-    struct gm_depths *out, char *err, size_t errlen);
 /*
  * The depths of every server (depths[0..count)), on admin connections the
  * pool keeps open across calls (and opens again after an error). A server
@@ -101,16 +102,10 @@ int gm_admin_status(const struct config_server *srv, double timeout,
  */
 int gm_pool_depths(struct gm_pool *pool, struct gm_depths *depths, char *err,
     size_t errlen);
-/* Add the waiting count of funcname in d (0 if absent). */
-long gm_depths_get(const struct gm_depths *d, const char *funcname);
-/* The workers of funcname on that server; 0 when it has none or does not
- * know the function. */
-long gm_depths_workers(const struct gm_depths *d, const char *funcname);
-void gm_depths_free(struct gm_depths *d);
-
 /* The unique key as gearmand carries it: itself when it fits in
- * GM_UNIQUE_MAX bytes, else a fixed-length hex digest of it. out must hold
- * GM_UNIQUE_MAX + 1 bytes. Returns out, or NULL when uniqkey is NULL/"". */
+ * GV_GEARMAN_UNIQKEY_MAX bytes, else a fixed-length hex digest of it. out
+ * must hold GV_GEARMAN_UNIQKEY_MAX + 1 bytes. Returns out, or NULL when
+ * uniqkey is NULL/"". */
 const char *gm_unique(const char *uniqkey, char *out);
 
 /* The function a job is submitted to: its own, or run_queued_job for a
@@ -122,24 +117,5 @@ const char *gm_job_target(enum gv_flag flag, const char *funcname);
  * there and gearmand does not merge them. */
 const char *gm_job_unique(enum gv_flag flag, const char *funcname,
     const char *uniqkey, char *out);
-
-/* A worker connected to every server, with a wake-up timeout so the caller
- * can check its stop flag; functions are registered with timeout 0. */
-gearman_worker_st *gm_worker_new(const struct config_server *servers,
-    size_t n, int timeout_ms, char *err, size_t errlen);
-/* Register function (timeout 0: a function timeout makes gearmand requeue
- * a job its worker still holds). */
-int gm_worker_define(gearman_worker_st *w, const char *function,
-    gearman_function_t fn, void *context, char *err, size_t errlen);
-/* Work jobs until *stop: the job in hand always finishes, since work()
- * returns only after it. gearmand being away is waited out with a growing
- * pause (work() fails at once on every call while it is), counted in sb.
- * With ready, ready(arg) is called before each wait for a job: it returns
- * when the caller can take one. */
-void gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
-    struct sb_slot *sb, void (*ready)(void *), void *arg);
-/* Write the completions gv holds; a failure is logged and counted in sb
- * (the jobs run again when their leases end). */
-void gm_flush(gv_client *gv, struct sb_slot *sb);
 
 #endif

@@ -25,6 +25,7 @@
 
 #include "client.h"
 #include "gm.h"
+#include "gm_worker.h"
 #include "injector.h"
 #include "jobjson.h"
 #include "log.h"
@@ -113,7 +114,7 @@ static void
 submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
     unsigned dbid)
 {
-	char uniq[GM_UNIQUE_MAX + 1];
+	char uniq[GV_GEARMAN_UNIQKEY_MAX + 1];
 	struct gm_task task;
 	struct gv_job job;
 	size_t s;

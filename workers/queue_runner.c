@@ -69,8 +69,7 @@ struct runner {
 	 * database must not stop the others, so it is backed off alone. */
 	struct schema_trouble {
 		int broken;        /* its last claim failed on the schema */
-		double backoff;    /* length of the current pause */
-		double retry_at;   /* time_mono() of the next try */
+		struct backoff backoff;
 		double logged_at;  /* time_mono() of the last warning */
 	} *trouble;
 	unsigned batch;            /* rows to claim per database this round */
@@ -846,7 +845,7 @@ dispatch(struct runner *r, struct db *db)
 {
 	size_t nserv = gm_pool_count(r->gm), s, i, n, ok = 0, nrel = 0;
 	size_t nunsure;
-	char (*uniq)[GM_UNIQUE_MAX + 1] = NULL;
+	char (*uniq)[GV_GEARMAN_UNIQKEY_MAX + 1] = NULL;
 	const char **unique = NULL;
 	size_t *server = NULL;
 	struct fence *release = NULL;
@@ -983,15 +982,13 @@ schema_broken(struct runner *r, size_t i)
 	double now = time_mono();
 	int first = !t->broken;
 
-	t->backoff = backoff_next(first ? 0 : t->backoff, BROKEN_BACKOFF_MIN,
-	    BROKEN_BACKOFF_MAX);
-	t->retry_at = now + t->backoff;
+	backoff_fail(&t->backoff, now, BROKEN_BACKOFF_MIN, BROKEN_BACKOFF_MAX);
 	t->broken = 1;
 	if (first || now - t->logged_at >= BROKEN_LOG_EVERY) {
 		log_warnx("%s: the job table of database %u does not match "
 		    "this version (apply schema.sql); its jobs wait, the "
 		    "other databases go on; trying it again in %.0f s, up to "
-		    "every %.0f s", r->err, db_id(db), t->backoff,
+		    "every %.0f s", r->err, db_id(db), t->backoff.pause,
 		    BROKEN_BACKOFF_MAX);
 		t->logged_at = now;
 	} else
@@ -1037,7 +1034,8 @@ round_once(struct runner *r)
 	for (k = 0; k < n; k++) {
 		struct db *db = dbset_at(r->dbs, i = (r->next_db + k) % n);
 
-		if (!db_healthy(db, now) || now < r->trouble[i].retry_at)
+		if (!db_healthy(db, now) ||
+		    backoff_waiting(&r->trouble[i].backoff, now))
 			continue;
 		if ((got = claim(r, db, i)) == -1) {
 			/* A conflict (a deadlock, or a Galera certification

@@ -64,8 +64,7 @@ struct sched_db {
 	int nscheds;            /* schedules whose jobs live there */
 	double offset;          /* its clock minus ours, at the last look */
 	int have_offset;
-	double backoff;         /* after a failure; 0 when fine */
-	double retry_at;        /* time_mono() */
+	struct backoff backoff; /* after a failure; reset when fine */
 	double logged_at;       /* time_mono() of the last warning */
 };
 
@@ -249,9 +248,8 @@ trouble(struct scheduler *sc, size_t i)
 	struct db *db = dbset_at(sc->dbs, i);
 	double now = time_mono();
 
-	d->backoff = backoff_next(d->backoff, TROUBLE_BACKOFF_MIN,
+	backoff_fail(&d->backoff, now, TROUBLE_BACKOFF_MIN,
 	    TROUBLE_BACKOFF_MAX);
-	d->retry_at = now + d->backoff;
 	if (d->logged_at && now - d->logged_at < TROUBLE_LOG_EVERY) {
 		log_debug("schedules: %s", sc->err);
 		return;
@@ -264,7 +262,7 @@ trouble(struct scheduler *sc, size_t i)
 		    TROUBLE_BACKOFF_MAX);
 	else
 		log_warnx("schedules: %s; the schedules of database %u wait, "
-		    "trying again in %.0f s", sc->err, db_id(db), d->backoff);
+		    "trying again in %.0f s", sc->err, db_id(db), d->backoff.pause);
 }
 
 /* 1 if a schedule of database i may be due by its clock's estimate. */
@@ -319,10 +317,10 @@ tick_db(struct scheduler *sc, size_t i)
 		if (s->next_due < 0)
 			s->next_due = NEVER;
 	}
-	if (d->backoff && d->logged_at)
+	if (d->backoff.pause && d->logged_at)
 		log_notice("schedules: database %u works again",
 		    db_id(db));
-	d->backoff = 0;
+	backoff_reset(&d->backoff);
 	d->logged_at = 0;
 }
 
@@ -336,7 +334,8 @@ scheduler_tick(struct scheduler *sc)
 		return;
 	sc->check_at = mono + CHECK_EVERY;
 	for (i = 0; i < dbset_count(sc->dbs); i++) {
-		if (sc->d[i].nscheds == 0 || mono < sc->d[i].retry_at ||
+		if (sc->d[i].nscheds == 0 ||
+		    backoff_waiting(&sc->d[i].backoff, mono) ||
 		    !db_healthy(dbset_at(sc->dbs, i), mono) ||
 		    !maybe_due(sc, i))
 			continue;

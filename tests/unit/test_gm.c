@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "gm.h"
+#include "gm_worker.h"
 #include "util.h"
 
 static struct config_server
@@ -58,7 +59,7 @@ choose_key(struct gm_pool *pool, unsigned k)
  * functions is two uniques; under a job's own function the key is kept. */
 START_TEST(unique_per_function_under_run_queued_job)
 {
-	char a[GM_UNIQUE_MAX + 1], b[GM_UNIQUE_MAX + 1];
+	char a[GV_GEARMAN_UNIQKEY_MAX + 1], b[GV_GEARMAN_UNIQKEY_MAX + 1];
 
 	ck_assert_str_eq(gm_job_unique(GV_FLAG_SHIM, "resize", "u42", a), "u42");
 	ck_assert_str_eq(gm_job_target(GV_FLAG_SHIM, "resize"), "resize");
@@ -67,7 +68,7 @@ START_TEST(unique_per_function_under_run_queued_job)
 	gm_job_unique(GV_FLAG_CONTROLLER, "resize", "u42", a);
 	gm_job_unique(GV_FLAG_CONTROLLER, "thumb", "u42", b);
 	ck_assert_str_ne(a, b);
-	ck_assert_uint_le(strlen(a), GM_UNIQUE_MAX);
+	ck_assert_uint_le(strlen(a), GV_GEARMAN_UNIQKEY_MAX);
 	/* Stable, and the key still merges with itself. */
 	gm_job_unique(GV_FLAG_CONTROLLER, "resize", "u42", b);
 	ck_assert_str_eq(a, b);
@@ -83,20 +84,21 @@ END_TEST
 
 START_TEST(unique_short_keys)
 {
-	char out[GM_UNIQUE_MAX + 1], key[GM_UNIQUE_MAX + 1];
+	char out[GV_GEARMAN_UNIQKEY_MAX + 1], key[GV_GEARMAN_UNIQKEY_MAX + 1];
 
 	ck_assert_ptr_null(gm_unique(NULL, out));
 	ck_assert_ptr_null(gm_unique("", out));
 	ck_assert_str_eq(gm_unique("abc", out), "abc");
-	memset(key, 'k', GM_UNIQUE_MAX);
-	key[GM_UNIQUE_MAX] = '\0';
+	memset(key, 'k', GV_GEARMAN_UNIQKEY_MAX);
+	key[GV_GEARMAN_UNIQKEY_MAX] = '\0';
 	ck_assert_str_eq(gm_unique(key, out), key);
 }
 END_TEST
 
 START_TEST(unique_long_keys)
 {
-	char a[300], b[300], da[GM_UNIQUE_MAX + 1], db[GM_UNIQUE_MAX + 1];
+	char a[300], b[300];
+	char da[GV_GEARMAN_UNIQKEY_MAX + 1], db[GV_GEARMAN_UNIQKEY_MAX + 1];
 	const char *p;
 	size_t i;
 
@@ -118,7 +120,7 @@ START_TEST(unique_long_keys)
 	ck_assert_str_eq(da, db);   /* stable */
 
 	/* 64 bytes is one too many: gearmand would cut it. */
-	a[GM_UNIQUE_MAX + 1] = '\0';
+	a[GV_GEARMAN_UNIQKEY_MAX + 1] = '\0';
 	ck_assert_uint_eq(strlen(gm_unique(a, da)), 34);
 }
 END_TEST
@@ -563,7 +565,7 @@ START_TEST(real_gearmand_submit_and_status)
 	struct gm_task tasks[300];
 	struct gm_depths d;
 	struct gm_pool *pool;
-	char err[256], uniq[GM_UNIQUE_MAX + 1], longkey[100];
+	char err[256], uniq[GV_GEARMAN_UNIQKEY_MAX + 1], longkey[100];
 	size_t i;
 
 	gearmand_start(0);

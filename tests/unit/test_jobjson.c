@@ -602,7 +602,7 @@ START_TEST(inject_synonyms_and_limits)
 	ck_assert_uint_eq(strlen(r.funcname), 200);
 	ck_assert_uint_eq(strlen(r.uniqkey), 63);
 	ck_assert_uint_eq(strlen(r.coalesce), 255);
-	ck_assert_int_eq(r.delay, JOBJSON_DELAY_MAX);
+	ck_assert_int_eq(r.delay, GV_DELAY_MAX);
 	jobjson_inject_clear(&r);
 
 	snprintf(doc, sizeof doc, "{\"funcname\":\"f\",\"arg\":\"x\","

@@ -1,6 +1,6 @@
 /*
- * test_util: the doubling backoff every retry loop shares, and the number
- * parsers.
+ * test_util: the doubling backoff every retry loop shares (alone and with
+ * its clock), and the number parsers.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -23,6 +23,26 @@ START_TEST(test_backoff_doubles_to_its_cap)
 	ck_assert(backoff_next(0, 0.5, 30) == 0.5);
 	/* A minimum over the cap is cut to the cap. */
 	ck_assert(backoff_next(0, 5, 2) == 2);
+}
+END_TEST
+
+/* The backoff with its clock: a failure starts a pause, the next one a
+ * pause twice as long, and a success ends it and starts again from min. */
+START_TEST(test_backoff_clock)
+{
+	struct backoff b = { 0, 0 };
+
+	ck_assert(!backoff_waiting(&b, 100));
+	ck_assert(backoff_left(&b, 100) == 0);
+	ck_assert(backoff_fail(&b, 100, 0.5, 30) == 0.5);
+	ck_assert(backoff_waiting(&b, 100.4));
+	ck_assert(!backoff_waiting(&b, 100.5));
+	ck_assert(backoff_fail(&b, 200, 0.5, 30) == 1);
+	ck_assert(backoff_left(&b, 200.25) == 0.75);
+	ck_assert(backoff_left(&b, 202) == 0);
+	backoff_reset(&b);
+	ck_assert(!backoff_waiting(&b, 200.25));
+	ck_assert(backoff_fail(&b, 300, 0.5, 30) == 0.5);
 }
 END_TEST
 
@@ -50,6 +70,7 @@ main(void)
 	int failed;
 
 	tcase_add_test(tc, test_backoff_doubles_to_its_cap);
+	tcase_add_test(tc, test_backoff_clock);
 	tcase_add_test(tc, test_parse_numbers);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -1,0 +1,105 @@
+/*
+ * gm_worker: the gearman workers of the roles (and of gv_consume): one
+ * worker connected to every gearmand, its functions registered, and the
+ * loop that works jobs until the role is asked to stop, waiting out
+ * gearmand's absence.
+ */
+#include <string.h>
+
+#include "gm.h"
+#include "gm_worker.h"
+#include "log.h"
+#include "util.h"
+
+#define GM_WORK_BACKOFF_MAX 10.0  /* a worker waiting for gearmand */
+#define GM_WORK_WAIT_MS 1000      /* how often the stop flag is looked at */
+
+gearman_worker_st *
+gm_worker_new(const struct config_server *servers, size_t n, int timeout_ms,
+    char *err, size_t errlen)
+{
+	gearman_worker_st *w;
+	size_t i;
+
+	if ((w = gearman_worker_create(NULL)) == NULL) {
+		errf(err, errlen, "gearman_worker_create failed");
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		if (gearman_worker_add_server(w, servers[i].host,
+		    (in_port_t)servers[i].port) != GEARMAN_SUCCESS) {
+			errf(err, errlen, "gearmand %s:%u: %s", servers[i].host,
+			    servers[i].port, gearman_worker_error(w));
+			gearman_worker_free(w);
+			return NULL;
+		}
+	}
+	/* Signals do not interrupt gearman_worker_work(): the timeout is what
+	 * lets the role look at its stop flag. */
+	gearman_worker_set_timeout(w, timeout_ms);
+	gearman_worker_add_options(w, GEARMAN_WORKER_GRAB_UNIQ);
+	return w;
+}
+
+int
+gm_worker_define(gearman_worker_st *w, const char *function,
+    gearman_function_t fn, void *context, char *err, size_t errlen)
+{
+	if (gearman_worker_define_function(w, function, strlen(function), fn,
+	    0, context) != GEARMAN_SUCCESS)
+		return errf(err, errlen, "registering %s: %s", function,
+		    gearman_worker_error(w));
+	return 0;
+}
+
+void
+gm_worker_flush(gv_client *gv, struct sb_slot *sb)
+{
+	size_t n = gv_pending(gv);
+
+	if (n && gv_flush(gv) != GV_OK) {
+		scoreboard_count(sb, SB_DB_ERRORS, 1);
+		log_warnx("completing %zu jobs: %s; they run again when their "
+		    "leases end", n, gv_errmsg(gv));
+	}
+}
+
+void
+gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
+    struct sb_slot *sb, void (*ready)(void *), void *arg)
+{
+	gearman_return_t ret;
+	double backoff = 0;
+
+	while (!*stop) {
+		scoreboard_heartbeat(sb);
+		if (ready) {
+			ready(arg);
+			if (*stop)
+				break;
+		}
+		gearman_worker_set_timeout(w, GM_WORK_WAIT_MS);
+		ret = gearman_worker_work(w);
+		switch (ret) {
+		case GEARMAN_SUCCESS:
+		case GEARMAN_WORK_FAIL:     /* a job the function refused */
+		case GEARMAN_TIMEOUT:
+		case GEARMAN_NO_JOBS:
+		case GEARMAN_IO_WAIT:
+			if (backoff > 0)
+				log_notice("gearmand reachable again");
+			backoff = 0;
+			continue;
+		default:
+			break;
+		}
+		scoreboard_count(sb, SB_GEARMAN_ERRORS, 1);
+		if (backoff == 0)
+			log_warnx("gearmand: %s", gearman_worker_error(w));
+		else
+			log_debug("gearmand: %s", gearman_worker_error(w));
+		backoff = backoff_next(backoff, GM_BACKOFF_MIN,
+		    GM_WORK_BACKOFF_MAX);
+		time_sleep(backoff, (volatile const int *)stop);
+	}
+}
