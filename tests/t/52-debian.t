@@ -193,6 +193,7 @@ like(GvTest::_read_file('/lib/systemd/system/garivini.service'),
 # Nothing enabled, nothing started: the operator edits garivini.ini first.
 ok(!-e '/etc/systemd/system/multi-user.target.wants/garivini.service',
     'the unit is not enabled');
+# systemctl reads the unit files without a running systemd.
 ($code, $out) = $t->run('systemctl', 'is-enabled', 'garivini.service');
 is($out, "disabled\n", 'systemctl is-enabled: disabled');
 is(scalar(() = glob('/etc/rc[2-5].d/S*garivini')), 0,
