@@ -232,19 +232,26 @@ ok($t->wait_for_log(qr/running as uid $uid, gid $ggid/, 10),
 unlike(GvTest::_read_file($t->log_path), qr/holds a database password/,
     'with no warning about its configuration');
 
-my $latency_out = "$dir/latency.txt";
-$t->spawn('/usr/bin/gv_consume', '-c', $ini, '-m', 'latency', '-f',
-    'deb_latency', '-o', $latency_out);
-($code, $out, $err) = $t->run('/usr/bin/gv_inject', '-c', $ini, '-m',
-    'latency', '-f', 'deb_latency', '-a', 'through the Controller');
-is($code, 0, 'gv_inject -m latency') or diag($err);
-like($out, qr/^\{"jobid":\d+,"dbid":1\}$/, 'the Injector answered');
-ok($t->wait_for('the low-latency job to run', 20, sub { -s $latency_out }),
-    'the job ran');
-like(GvTest::_read_file($latency_out), qr/\tthrough the Controller$/,
-    'with its arg');
-ok($t->wait_for('its row to go', 10, sub { $t->count(1) == 0 }),
-    'and the Controller completed it');
+# One job: gv_consume works FUNC (in @$mode), @insert and ARG store the job
+# and print $answer; the worker gets ARG and the row goes.
+sub round_trip {
+	my ($func, $mode, $arg, $answer, @insert) = @_;
+	my $got = "$dir/$func.txt";
+	$t->spawn('/usr/bin/gv_consume', '-c', $ini, @$mode, '-f', $func, '-o',
+	    $got);
+	my ($code, $out, $err) = $t->run(@insert, $arg);
+	is($code, 0, "$func: the job stored") or diag($err);
+	like($out, $answer, "$func: the answer");
+	ok($t->wait_for("the $func job to run", 20, sub { -s $got }),
+	    "$func: the job ran");
+	like(GvTest::_read_file($got), qr/\t\Q$arg\E$/, "$func: with its arg");
+	ok($t->wait_for("the $func row to go", 10, sub { $t->count(1) == 0 }),
+	    "$func: completed");
+}
+
+round_trip('deb_latency', ['-m', 'latency'], 'through the Controller',
+    qr/^\{"jobid":\d+,"dbid":1\}$/, '/usr/bin/gv_inject', '-c', $ini, '-m',
+    'latency', '-f', 'deb_latency', '-a');
 
 # A client built against libgarivini-dev, run on libgarivini0.
 my $client_src = "$dir/insert.c";
@@ -285,21 +292,11 @@ my $client = "$dir/insert";
     . "$client_src \$(pkg-config --cflags --libs garivini)");
 is($code, 0, 'a client builds with pkg-config garivini') or diag($err);
 ($code, $out) = $t->run('ldd', $client);
-like($out, qr{libgarivini\.so\.0 => (?:/usr)?/lib/\Q$arch\E/libgarivini\.so\.0 },
+like($out,
+    qr{libgarivini\.so\.0 => (?:/usr)?/lib/\Q$arch\E/libgarivini\.so\.0 },
     'and links the installed libgarivini.so.0');
-my $throughput_out = "$dir/throughput.txt";
-$t->spawn('/usr/bin/gv_consume', '-c', $ini, '-f', 'deb_throughput', '-o',
-    $throughput_out);
-($code, $out, $err) = $t->run($client, $ini, 'deb_throughput',
-    'through a QueueRunner');
-is($code, 0, 'it inserts a job') or diag($err);
-like($out, qr/^\d+$/, 'and prints its jobid');
-ok($t->wait_for('the throughput job to run', 20, sub { -s $throughput_out }),
-    'a QueueRunner dispatched it');
-like(GvTest::_read_file($throughput_out), qr/\tthrough a QueueRunner$/,
-    'with its arg');
-ok($t->wait_for('its row to go', 10, sub { $t->count(1) == 0 }),
-    'and the worker completed it');
+round_trip('deb_throughput', [], 'through a QueueRunner', qr/^\d+$/, $client,
+    $ini, 'deb_throughput');
 
 ($code, $out, $err) = $t->run('/usr/bin/gvctl', '-c', $ini, 'status');
 is($code, 0, 'the installed gvctl reads the status file') or diag($err);
