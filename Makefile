@@ -8,10 +8,14 @@
 #   make fuzz         the parsers under libFuzzer, briefly
 #   make run          Garivini on the sample garivini.ini (private servers)
 #   make bench        benchmarks against gearmand's own queues (not in test)
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (LIBDIR, BINDIR... too)
 #   make WERROR=1     warnings are errors (CI)
 #   make MYSQL=mysqlclient BUILD=build-mysqlclient
 #                     against the MySQL client library (default-libmysqlclient-dev)
+#
+# CPPFLAGS, CFLAGS and LDFLAGS set in the environment are added to the
+# build's own: that is how dpkg-buildflags' hardening flags reach the
+# Debian build (debian/rules).
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
@@ -107,7 +111,7 @@ all: $(BUILD)/libgarivini.a $(BUILD)/libgarivini.so $(PROGRAMS) \
 $(BUILD)/obj/%.o: %.c $(wildcard src/*.h runtime/*.h supervisor/*.h \
     workers/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(call inc_of,$*) -fPIC -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(call inc_of,$*) -fPIC -c -o $@ $<
 
 # The installed archive: one relocatable object whose only global symbols
 # are gv_*, so that a program may define its own log_info, errf or
@@ -138,24 +142,25 @@ TOOL_INC_gv_consume := $(INC_workers)
 $(BUILD)/gv_consume: $(BUILD)/obj/workers/gm_worker.o $(RUNTIME_OBJ)
 
 $(BUILD)/%: tools/%.c $(BUILD)/libgvcore.a
-	$(CC) $(CFLAGS) $(or $(TOOL_INC_$*),$(INC_src)) $(LDFLAGS) -o $@ $< \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(or $(TOOL_INC_$*),$(INC_src)) \
+		$(LDFLAGS) -o $@ $< \
 		$(filter %.o,$^) $(BUILD)/libgvcore.a $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgarivini.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC_src) $(LDFLAGS) -o $@ $< \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(INC_src) $(LDFLAGS) -o $@ $< \
 		$(BUILD)/libgarivini.a $(LIBS) -lm
 
 # Unit tests see every layer.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgvcore.a $(MAIN_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC_main) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(INC_main) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(filter-out %/main.o,$(MAIN_OBJ)) $(BUILD)/libgvcore.a \
 		$(LIBS) $(CHECK_LIBS)
 
 $(BUILD)/tests/%: tests/it/%.c $(BUILD)/libgvcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC_src) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(INC_src) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(BUILD)/libgvcore.a $(LIB_LIBS) $(CHECK_LIBS)
 
 # Written again by install, so it names the PREFIX installed to.

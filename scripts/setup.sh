@@ -17,6 +17,7 @@ PACKAGES=(
 	libgearman-client-perl libdbd-mariadb-perl libjson-perl perl
 	groff-base man-db valgrind
 	clang libclang-rt-14-dev
+	build-essential dpkg-dev debhelper fakeroot lintian adduser
 )
 
 # One dpkg-query for all of them: a package never installed is reported on

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <float.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1386,6 +1387,23 @@ config_same_role(const struct config *a, const struct config *b,
 	return r < 0 ? 0 : same_keys(a, b, 0, roles[r].bit);
 }
 
+/* True when gid is the group the configuration names (key group): the
+ * group the service runs as, which must read its own file when it does not
+ * start as root (the Debian package: root:garivini, mode 0640). */
+static int
+service_group(const struct config *cfg, gid_t gid)
+{
+	struct group gr, *found = NULL;
+	char names[4096];
+
+	if (cfg->group == NULL || *cfg->group == '\0')
+		return 0;
+	if (getgrgid_r(gid, &gr, names, sizeof(names), &found) != 0 ||
+	    found == NULL)
+		return 0;
+	return strcmp(found->gr_name, cfg->group) == 0;
+}
+
 /* A password is only as secret as the file holding it. Checked on the path
  * just loaded: a reload may bring a file with other permissions. */
 const char *
@@ -1400,6 +1418,9 @@ config_secret_warning(const struct config *cfg, char *buf, size_t buflen)
 	if (i == cfg->ndbs || cfg->path == NULL ||
 	    stat(cfg->path, &st) == -1 || (st.st_mode & (S_IRGRP | S_IROTH |
 	    S_IWGRP | S_IWOTH)) == 0)
+		return NULL;
+	if ((st.st_mode & (S_IROTH | S_IWGRP | S_IWOTH)) == 0 &&
+	    service_group(cfg, st.st_gid))
 		return NULL;
 	snprintf(buf, buflen, "%s holds a database password ([db.%u]) and is "
 	    "%s by %s (mode %04o): let only its owner read it (chmod 600)",

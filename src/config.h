@@ -170,7 +170,8 @@ int config_same_role(const struct config *a, const struct config *b,
 
 /* A warning when the file cfg was loaded from holds a non-empty database
  * password and group or others may read it (in buf, which is returned);
- * NULL when there is nothing to say. */
+ * NULL when there is nothing to say. Its group may read it (not write it)
+ * when that group is the one the key group names. */
 const char *config_secret_warning(const struct config *cfg, char *buf,
     size_t buflen);
 

@@ -48,6 +48,21 @@ like(warning_of(0620), qr/writable by its group/, 'mode 0620: writable');
 my $nopw = $t->write_ini(file => 'nopw.ini', 'db.1.password' => undef);
 unlike(warning_of(0644, $nopw), qr/warning/,
     'no password, mode 0644: no warning');
+# The group the key group names, the service's own, may read it (not write
+# it): the Debian package installs it root:garivini, mode 0640.
+my $gid = getgrnam('nogroup') // die "no group nogroup\n";
+my $grouped = $t->write_ini(%secret, file => 'grouped.ini',
+    'garivini.group' => 'nogroup');
+chown(-1, $gid, $grouped) or die "chown $grouped: $!\n";
+unlike(warning_of(0640, $grouped), qr/warning/,
+    'mode 0640, the group the key group names: no warning');
+like(warning_of(0660, $grouped), qr/writable by its group/,
+    'that group may not write it');
+like(warning_of(0644, $grouped), qr/readable by others/,
+    'nor may others read it');
+chown(-1, 0, $grouped) or die "chown $grouped: $!\n";
+like(warning_of(0640, $grouped), qr/readable by its group/,
+    'mode 0640, another group than the key names: warned');
 
 # The master warns at start and on a reload.
 chmod 0644, $ini;
