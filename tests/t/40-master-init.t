@@ -142,4 +142,17 @@ kill 'TERM', $master;
 like(notice(), qr/^STOPPING=1$/m, 'STOPPING=1 on TERM');
 is($t->wait_exit($master, 10), 0, 'stopped');
 
+# /run emptied at boot: start makes the pidfile's directory again.
+my $gone = $t->dir . '/run-gone';
+my $ini2 = $t->write_ini(%base, 'garivini.pidfile' => "$gone/garivini.pid",
+    'garivini.status_file' => "$gone/status.json", file => 'gone.ini');
+my %env2 = (%env, GARIVINI_CONF => $ini2);
+delete $env2{GARIVINI_PIDFILE};
+($code, $out) = $t->run({ env => \%env2 }, '/bin/sh', $script, 'start');
+is($code, 0, 'start with the pidfile\'s directory gone: 0') or diag($out);
+ok(-d $gone && -s "$gone/garivini.pid", 'the directory is made again, '
+    . 'the pidfile in it');
+($code, $out) = $t->run({ env => \%env2 }, '/bin/sh', $script, 'stop');
+is($code, 0, 'and it stops') or diag($out);
+
 done_testing();
