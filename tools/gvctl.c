@@ -28,6 +28,7 @@
 #include "config.h"
 #include "db.h"
 #include "jobjson.h"
+#include "prom.h"
 #include "schedule.h"
 #include "util.h"
 
@@ -553,62 +554,45 @@ stats_print_table(const struct db_figures *dbs, size_t ndbs,
 	stats_row("all", "(total)", width, total);
 }
 
-/* A label value of the Prometheus text format: \, " and newline escaped. */
-static const char *
-prom_label(const char *s)
-{
-	static struct buf b;
-
-	buf_reset(&b);
-	for (; *s; s++) {
-		if (*s == '\\')
-			buf_append(&b, "\\\\", 2);
-		else if (*s == '"')
-			buf_append(&b, "\\\"", 2);
-		else if (*s == '\n')
-			buf_append(&b, "\\n", 2);
-		else
-			buf_appendc(&b, *s);
-	}
-	if (buf_appendc(&b, '\0') == -1)
-		return "";
-	return b.data;
-}
-
 static void
 stats_print_prometheus(const struct db_figures *dbs, size_t ndbs,
     const struct func_figures *all, size_t nall)
 {
+	struct prom b = { 0 };
+	char dbid[16];
 	size_t i;
 	int s;
 
-	printf("# HELP garivini_jobs Jobs per function and state, summed over "
-	    "the databases that answered; failing overlaps due, scheduled "
-	    "and leased.\n# TYPE garivini_jobs gauge\n");
+	prom_family(&b, "jobs", "gauge", "Jobs per function and state, "
+	    "summed over the databases that answered; failing overlaps due, "
+	    "scheduled and leased.");
 	for (i = 0; i < nall; i++)
 		for (s = 0; s < STATE_COUNT; s++)
-			printf("garivini_jobs{function=\"%s\",state=\"%s\"} %"
-			    PRIu64 "\n", prom_label(all[i].funcname),
-			    state_names[s], all[i].f.n[s]);
-	printf("# HELP garivini_oldest_due_seconds Age of the oldest due job "
-	    "per function (0: none is due).\n"
-	    "# TYPE garivini_oldest_due_seconds gauge\n");
+			prom_u64(&b, "jobs", all[i].f.n[s], "function",
+			    all[i].funcname, "state", state_names[s], NULL);
+	prom_family(&b, "oldest_due_seconds", "gauge", "Age of the oldest "
+	    "due job per function (0: none is due).");
 	for (i = 0; i < nall; i++)
-		printf("garivini_oldest_due_seconds{function=\"%s\"} %" PRIu64
-		    "\n", prom_label(all[i].funcname),
-		    all[i].f.has_lag ? all[i].f.lag : 0);
-	printf("# HELP garivini_function_paused 1 if the function is paused "
-	    "([function.NAME] paused = yes).\n"
-	    "# TYPE garivini_function_paused gauge\n");
+		prom_u64(&b, "oldest_due_seconds",
+		    all[i].f.has_lag ? all[i].f.lag : 0, "function",
+		    all[i].funcname, NULL);
+	prom_family(&b, "function_paused", "gauge", "1 if the function is "
+	    "paused ([function.NAME] paused = yes).");
 	for (i = 0; i < nall; i++)
-		printf("garivini_function_paused{function=\"%s\"} %d\n",
-		    prom_label(all[i].funcname),
-		    config_paused(policy, all[i].funcname));
-	printf("# HELP garivini_database_up 1 if the database answered.\n"
-	    "# TYPE garivini_database_up gauge\n");
-	for (i = 0; i < ndbs; i++)
-		printf("garivini_database_up{dbid=\"%u\"} %d\n", dbs[i].dbid,
-		    !dbs[i].failed);
+		prom_u64(&b, "function_paused",
+		    (uint64_t)config_paused(policy, all[i].funcname),
+		    "function", all[i].funcname, NULL);
+	prom_family(&b, "database_up", "gauge", "1 if the database answered.");
+	for (i = 0; i < ndbs; i++) {
+		snprintf(dbid, sizeof(dbid), "%u", dbs[i].dbid);
+		prom_u64(&b, "database_up", !dbs[i].failed, "dbid", dbid,
+		    NULL);
+	}
+	if (b.failed)
+		fprintf(stderr, "gvctl: out of memory\n");
+	else
+		fwrite(b.text.data, 1, b.text.len, stdout);
+	prom_free(&b);
 }
 
 static int
