@@ -74,11 +74,38 @@ prom_num(struct prom *p, const char *name, double value, ...)
 {
 	va_list ap;
 
+	char text[512];
+	size_t len;
+
 	va_start(ap, value);
 	head(p, name, ap);
 	va_end(ap);
-	/* Enough digits for a unix time in milliseconds. */
-	put(p, buf_printf(&p->text, "%.15g\n", value));
+	/* Microseconds, without an exponent or trailing zeros: what any
+	 * parser of the format reads. */
+	len = (size_t)snprintf(text, sizeof(text), "%.6f", value);
+	if (len >= sizeof(text))
+		len = sizeof(text) - 1;
+	while (len > 1 && text[len - 1] == '0')
+		len--;
+	if (text[len - 1] == '.')
+		len--;
+	put(p, buf_append(&p->text, text, len));
+	put(p, buf_appendc(&p->text, '\n'));
+}
+
+void
+prom_comment(struct prom *p, const char *fmt, ...)
+{
+	char text[1024], *nl;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	/* One line, whatever the text held. */
+	while ((nl = strchr(text, '\n')) != NULL)
+		*nl = ' ';
+	put(p, buf_printf(&p->text, "# %s\n", text));
 }
 
 void

@@ -29,6 +29,9 @@ void prom_u64(struct prom *p, const char *name, uint64_t value, ...)
     __attribute__((sentinel));
 void prom_num(struct prom *p, const char *name, double value, ...)
     __attribute__((sentinel));
+/* A comment line ("# " and the text). */
+void prom_comment(struct prom *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void prom_free(struct prom *p);
 
 #endif

@@ -198,6 +198,8 @@ status_write_json(const char *path, const struct status *st, char *err,
 	for (i = 0; i < st->nchildren; i++)
 		json_array_append_new(children, child_json(&st->children[i]));
 	json_object_set_new(root, "children", children);
+	json_object_set_new(root, "functions", metrics_json(st->functions,
+	    st->nfunctions));
 	json_object_set_new(root, "written", json_real(st->written));
 
 	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER |
@@ -302,6 +304,7 @@ status_write_prometheus(const char *path, const struct status *st,
 			prom_u64(&b, name, st->pools[i].counters[c], POOL(i),
 			    NULL);
 	}
+	metrics_prometheus(&b, st->functions, st->nfunctions);
 	if (b.failed || b.text.data == NULL) {
 		prom_free(&b);
 		return errf(err, errlen, "%s: out of memory", path);

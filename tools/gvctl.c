@@ -28,6 +28,7 @@
 #include "config.h"
 #include "db.h"
 #include "jobjson.h"
+#include "metrics.h"
 #include "prom.h"
 #include "schedule.h"
 #include "util.h"
@@ -554,9 +555,39 @@ stats_print_table(const struct db_figures *dbs, size_t ndbs,
 	stats_row("all", "(total)", width, total);
 }
 
+static int status_load(struct ctl *c, json_t **root, struct buf *text);
+
+/* The master's counters per function, from its status file, in the same
+ * families as its prometheus_file (src/metrics.c writes both). Without a
+ * readable status file (no master running) a comment says so: the
+ * database figures stand on their own. */
 static void
-stats_print_prometheus(const struct db_figures *dbs, size_t ndbs,
-    const struct func_figures *all, size_t nall)
+stats_functions_prometheus(struct ctl *c, struct prom *b)
+{
+	struct buf text = { 0 };
+	struct metrics_func *f = NULL;
+	const char *why = NULL;
+	char err[256];
+	json_t *root;
+	size_t n;
+
+	if (status_load(c, &root, &text) != EX_OK)
+		why = "the master's status file cannot be read";
+	else if (metrics_from_json(json_object_get(root, "functions"), &f, &n,
+	    err, sizeof(err)) == -1)
+		why = err;
+	else
+		metrics_prometheus(b, f, n);
+	if (why)
+		prom_comment(b, "no per-function counters: %s", why);
+	free(f);
+	json_decref(root);
+	buf_free(&text);
+}
+
+static void
+stats_print_prometheus(struct ctl *c, const struct db_figures *dbs,
+    size_t ndbs, const struct func_figures *all, size_t nall)
 {
 	struct prom b = { 0 };
 	char dbid[16];
@@ -588,6 +619,7 @@ stats_print_prometheus(const struct db_figures *dbs, size_t ndbs,
 		prom_u64(&b, "database_up", !dbs[i].failed, "dbid", dbid,
 		    NULL);
 	}
+	stats_functions_prometheus(c, &b);
 	if (b.failed)
 		fprintf(stderr, "gvctl: out of memory\n");
 	else
@@ -626,7 +658,7 @@ cmd_stats(struct ctl *c)
 	if (nall)
 		qsort(all, nall, sizeof(*all), func_cmp);
 	if (c->o.prometheus)
-		stats_print_prometheus(dbs, ndbs, all, nall);
+		stats_print_prometheus(c, dbs, ndbs, all, nall);
 	else if (c->o.json)
 		stats_print_json(dbs, ndbs, all, nall, &total);
 	else
@@ -1527,17 +1559,19 @@ status_print_table(json_t *root, double now)
 	}
 }
 
+/* The master's status file, parsed into *root (an object with a
+ * "master"), its text in *text; EX_OK, or the exit code after saying why
+ * on stderr. */
 static int
-cmd_status(struct ctl *c)
+status_load(struct ctl *c, json_t **root, struct buf *text)
 {
 	const char *path = c->cfg->status_file;
 	json_error_t error;
-	struct buf text = { 0 };
 	char chunk[8192];
-	json_t *root;
 	size_t n;
 	FILE *fp;
 
+	*root = NULL;
 	if (path == NULL || *path == '\0') {
 		fprintf(stderr, "gvctl: %s: no status_file configured\n",
 		    c->o.ini);
@@ -1549,28 +1583,41 @@ cmd_status(struct ctl *c)
 		return EX_UNAVAILABLE;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		if (buf_append(&text, chunk, n) == -1) {
+		if (buf_append(text, chunk, n) == -1) {
+			fclose(fp);
 			fprintf(stderr, "gvctl: out of memory\n");
 			return EX_OSERR;
 		}
 	fclose(fp);
-	root = json_loadb(text.data ? text.data : "", text.len, 0, &error);
-	if (!json_is_object(root) ||
-	    !json_is_object(json_object_get(root, "master"))) {
+	*root = json_loadb(text->data ? text->data : "", text->len, 0, &error);
+	if (!json_is_object(*root) ||
+	    !json_is_object(json_object_get(*root, "master"))) {
 		fprintf(stderr, "gvctl: status file %s: %s%s\n", path,
-		    root ? "not a garivini status document" :
-		    "not valid JSON: ", root ? "" : error.text);
-		json_decref(root);
-		buf_free(&text);
+		    *root ? "not a garivini status document" :
+		    "not valid JSON: ", *root ? "" : error.text);
+		json_decref(*root);
+		*root = NULL;
 		return EX_UNAVAILABLE;
 	}
-	if (c->o.json)
-		fwrite(text.data, 1, text.len, stdout);
-	else
-		status_print_table(root, time_real());
+	return EX_OK;
+}
+
+static int
+cmd_status(struct ctl *c)
+{
+	struct buf text = { 0 };
+	json_t *root;
+	int code;
+
+	if ((code = status_load(c, &root, &text)) == EX_OK) {
+		if (c->o.json)
+			fwrite(text.data, 1, text.len, stdout);
+		else
+			status_print_table(root, time_real());
+	}
 	json_decref(root);
 	buf_free(&text);
-	return EX_OK;
+	return code;
 }
 
 /* ---- schedules ---------------------------------------------------------- */

@@ -82,6 +82,7 @@ START_TEST(test_defaults)
 	ck_assert_double_eq(cfg->shutdown_timeout, 30);
 	ck_assert_double_eq(cfg->heartbeat_timeout, 300);
 	ck_assert_ptr_null(cfg->prometheus_file);
+	ck_assert_int_eq(cfg->metrics_functions, 100);
 
 	ck_assert_uint_eq(cfg->ndbs, 1);
 	ck_assert_uint_eq(cfg->dbs[0].dbid, 1);
@@ -127,6 +128,7 @@ START_TEST(test_every_key_set)
 	    "shutdown_timeout = 2.5\n"
 	    "heartbeat_timeout = 0\n"
 	    "prometheus_file = /p/prom\n"
+	    "metrics_functions = 3\n"
 	    "[db.7]\n"
 	    "host = dbhost\n"
 	    "port = 3307\n"
@@ -165,6 +167,7 @@ START_TEST(test_every_key_set)
 	ck_assert_double_eq(cfg->shutdown_timeout, 2.5);
 	ck_assert_double_eq(cfg->heartbeat_timeout, 0);
 	ck_assert_str_eq(cfg->prometheus_file, "/p/prom");
+	ck_assert_int_eq(cfg->metrics_functions, 3);
 	ck_assert_uint_eq(cfg->ndbs, 1);
 	ck_assert_uint_eq(cfg->dbs[0].dbid, 7);
 	ck_assert_int_eq(cfg->dbs[0].line, 15);
