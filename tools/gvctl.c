@@ -558,9 +558,11 @@ stats_print_table(const struct db_figures *dbs, size_t ndbs,
 static int status_load(struct ctl *c, json_t **root, struct buf *text);
 
 /* The master's counters per function, from its status file, in the same
- * families as its prometheus_file (src/metrics.c writes both). Without a
- * readable status file (no master running) a comment says so: the
- * database figures stand on their own. */
+ * families as its prometheus_file (src/metrics.c writes both). Not when the
+ * master writes a prometheus_file: published beside it (gvctl(1)), they
+ * would repeat its series, which a textfile collector refuses. Without a
+ * readable status file (no master running) a comment says so: the database
+ * figures stand on their own. */
 static void
 stats_functions_prometheus(struct ctl *c, struct prom *b)
 {
@@ -571,7 +573,10 @@ stats_functions_prometheus(struct ctl *c, struct prom *b)
 	json_t *root;
 	size_t n;
 
-	if (status_load(c, &root, &text) != EX_OK)
+	root = NULL;
+	if (c->cfg->prometheus_file && *c->cfg->prometheus_file)
+		why = "the master writes them to its prometheus_file";
+	else if (status_load(c, &root, &text) != EX_OK)
 		why = "the master's status file cannot be read";
 	else if (metrics_from_json(json_object_get(root, "functions"), &f, &n,
 	    err, sizeof(err)) == -1)

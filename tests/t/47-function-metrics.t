@@ -179,23 +179,45 @@ like($pr, qr/^garivini_jobs_done_total\{pool="controller"\} 4$/m,
     'file: the pool counters are still there');
 
 # ---- gvctl stats --prometheus: the database, then the master's counters ------
-my ($code, $out, $err) = $t->run($t->build_path('gvctl'), '-c', $ini,
+# An INI like the master's, but with no prometheus_file: where the master
+# writes one, gvctl leaves the function families to it (published side by
+# side, they would repeat its series).
+sub ini_with {
+	my ($name, $from, $to) = @_;
+	my $text = GvTest::_read_file($ini);
+	$text =~ s{$from}{$to}m or die "$from not in $ini";
+	GvTest::_write_file($t->dir . "/$name", $text);
+	return $t->dir . "/$name";
+}
+my $noprom = ini_with('noprom.ini', qr/^prometheus_file = .*$/m, '');
+my ($code, $out, $err) = $t->run($t->build_path('gvctl'), '-c', $noprom,
     'stats', '--prometheus');
 is($code, 0, 'gvctl stats --prometheus') or diag($err);
 like($out, qr/^garivini_jobs\{function="later",state="scheduled"\} 1$/m,
     'gvctl: the database figures');
 prom_checks($out, 'gvctl');
 
+# The master's INI: its prometheus_file has them, gvctl says so.
+($code, $out) = $t->run($t->build_path('gvctl'), '-c', $ini, 'stats',
+    '--prometheus');
+is($code, 0, 'gvctl stats --prometheus, the master writing a file');
+like($out, qr/^# no per-function counters: the master writes them to its prometheus_file$/m,
+    'a comment says where they are');
+unlike($out, qr/^garivini_function_(?:jobs|start)_/m, 'and none are repeated');
+
 # Without a status file, the database figures alone, and a comment says so.
-my $noini = $t->dir . '/nostatus.ini';
-my $text = GvTest::_read_file($ini);
-$text =~ s{^status_file = .*$}{status_file = $t->{dir}/absent.json}m;
-GvTest::_write_file($noini, $text);
-($code, $out) = $t->run($t->build_path('gvctl'), '-c', $noini, 'stats',
+my $nostatus = ini_with('nostatus.ini', qr/^status_file = .*$/m,
+    "status_file = $t->{dir}/absent.json");
+my $text = GvTest::_read_file($nostatus);
+$text =~ s/^prometheus_file = .*$//m;
+GvTest::_write_file($nostatus, $text);
+($code, $out) = $t->run($t->build_path('gvctl'), '-c', $nostatus, 'stats',
     '--prometheus');
 is($code, 0, 'gvctl stats --prometheus with no status file: still 0');
-like($out, qr/^# no per-function counters: /m, 'a comment says why');
-unlike($out, qr/^garivini_function_(?:jobs|start)_/m, 'and no function counters');
+like($out, qr/^# no per-function counters: the master's status file cannot be read$/m,
+    'a comment says why');
+unlike($out, qr/^garivini_function_(?:jobs|start)_/m,
+    'and no function counters');
 
 $t->stop($_) for @workers;
 is($t->stop($master, 'TERM', 20), 0, 'the master stops');
