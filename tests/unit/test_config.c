@@ -170,7 +170,7 @@ START_TEST(test_every_key_set)
 	ck_assert_int_eq(cfg->metrics_functions, 3);
 	ck_assert_uint_eq(cfg->ndbs, 1);
 	ck_assert_uint_eq(cfg->dbs[0].dbid, 7);
-	ck_assert_int_eq(cfg->dbs[0].line, 15);
+	ck_assert_int_eq(cfg->dbs[0].line, 16);
 	ck_assert_str_eq(cfg->dbs[0].host, "dbhost");
 	ck_assert_uint_eq(cfg->dbs[0].port, 3307);
 	ck_assert_str_eq(cfg->dbs[0].socket, "/run/mysqld.sock");
@@ -1138,8 +1138,8 @@ START_TEST(test_dump)
 	ck_assert_ptr_nonnull(strstr(d, "[controller] processes = 2"));
 	ck_assert_ptr_nonnull(strstr(d, "[controller] concurrency = 64  "
 	    "(default 64; reload: yes)"));
-	/* 11 [garivini] keys, 6 per database, 6 + 1 + 6 in the pools. */
-	ck_assert_int_eq(count_lines(d) - 1, 11 + 2 * 6 + 13);
+	/* 12 [garivini] keys, 6 per database, 6 + 1 + 6 in the pools. */
+	ck_assert_int_eq(count_lines(d) - 1, 12 + 2 * 6 + 13);
 	config_free(cfg);
 }
 END_TEST
