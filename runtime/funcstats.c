@@ -25,7 +25,7 @@ enum {
 struct fs_entry {
 	uint32_t state;
 	uint32_t hash;
-	char name[METRICS_NAME_MAX + 1];
+	char name[GV_FUNCNAME_MAX + 1];
 	uint64_t counters[METRICS_NCOUNTERS];
 	uint64_t buckets[METRICS_NBUCKETS];
 	uint64_t latency_us;

@@ -61,7 +61,7 @@ metrics_name_ok(const char *name)
 	size_t len;
 
 	if (name == NULL || (len = strlen(name)) == 0 ||
-	    len > METRICS_NAME_MAX)
+	    len > GV_FUNCNAME_MAX)
 		return 0;
 	return jobjson_utf8_valid(name, len);
 }

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "garivini.h"
 #include "prom.h"
 
 enum metrics_counter {
@@ -32,13 +33,12 @@ enum metrics_counter {
 
 #define METRICS_NBOUNDS 10
 #define METRICS_NBUCKETS (METRICS_NBOUNDS + 1)   /* the last: +Inf */
-#define METRICS_NAME_MAX 200                     /* the funcname column */
 /* The label of every function past the cap, and of names no label can
  * carry (empty, too long, not UTF-8). */
 #define METRICS_OTHER "_other"
 
 struct metrics_func {
-	char name[METRICS_NAME_MAX + 1];
+	char name[GV_FUNCNAME_MAX + 1];
 	uint64_t counters[METRICS_NCOUNTERS];
 	uint64_t buckets[METRICS_NBUCKETS];   /* per bucket, not cumulative */
 	uint64_t latency_us;                  /* their sum, microseconds */

@@ -75,7 +75,7 @@ END_TEST
 START_TEST(test_cap_and_other)
 {
 	struct funcstats *t = funcstats_map(3);
-	char longname[METRICS_NAME_MAX + 2];
+	char longname[GV_FUNCNAME_MAX + 2];
 	const struct metrics_func *o;
 	struct metrics_func *f;
 	size_t n, i;
