@@ -93,6 +93,8 @@ role_run(const struct role *role, const struct config *cfg, int slot,
 	ctx.name = role_name(role);
 	ctx.slot = slot;
 	ctx.sb = sb;
+	/* The master's table, mapped before it forked; none alone. */
+	ctx.fs = funcstats_current();
 	ctx.stop = &role_stop;
 
 	sigemptyset(&mask);

@@ -16,6 +16,7 @@
 #include <signal.h>
 
 #include "config.h"
+#include "funcstats.h"
 #include "scoreboard.h"
 
 struct role_ctx {
@@ -23,6 +24,7 @@ struct role_ctx {
 	const char *name;                /* "queue_runner", ... */
 	int slot;                        /* 0 .. processes-1 */
 	struct sb_slot *sb;              /* this child's scoreboard slot */
+	struct funcstats *fs;            /* per-function counters; NULL */
 	volatile sig_atomic_t *stop;     /* set on TERM/INT: finish, exit 0 */
 };
 

@@ -107,6 +107,10 @@ static const struct key keys[] = {
 	{ "garivini", "prometheus_file", KT_STRING, NULL, 0, 0,
 	    0, 0, G(prometheus_file),
 	    "Prometheus text file written with the status; none = off" },
+	/* The shared table is sized once, before the first fork. */
+	{ "garivini", "metrics_functions", KT_INT, "100", 1, 5000,
+	    K_FIXED, 0, G(metrics_functions),
+	    "functions with metrics of their own; the rest count as _other" },
 
 	{ DB_SECTION, "host", KT_HOSTS, "127.0.0.1", 0, 0,
 	    0, R_ALL, D(host),

@@ -86,6 +86,7 @@ struct config {
 	double shutdown_timeout;
 	double heartbeat_timeout;
 	char *prometheus_file;  /* NULL: none */
+	int metrics_functions;  /* functions with metrics of their own */
 
 	/* [db.N], sorted by dbid */
 	struct config_db dbs[CONFIG_MAX_DBS];

@@ -23,6 +23,7 @@
 #include "child.h"
 #include "config.h"
 #include "daemon.h"
+#include "funcstats.h"
 #include "garivini.h"
 #include "log.h"
 #include "master.h"
@@ -43,6 +44,7 @@ struct master {
 	char *config_path;
 	const struct role *roles;
 	struct pools *pools;
+	struct funcstats *funcstats;    /* shared with every child */
 	int daemonize;
 	int pidfd;
 	int life[2];            /* [0] children watch, [1] only we hold */
@@ -94,6 +96,9 @@ write_status(struct master *m, double now, int final, int log_counts)
 		log_warnx("status: out of memory");
 		return;
 	}
+	/* Without them the file still says how the pools are. */
+	if (funcstats_read(m->funcstats, &st.functions, &st.nfunctions) == -1)
+		log_warnx("status: out of memory for the function metrics");
 	st.written = time_real();
 	if (status_write_json(m->cfg->status_file, &st, err,
 	    sizeof(err)) == -1) {
@@ -116,6 +121,7 @@ write_status(struct master *m, double now, int final, int log_counts)
 		log_notice("status: %s", line);
 	}
 	free(st.children);
+	free(st.functions);
 	m->status_due = 0;
 	m->next_status = now + m->cfg->status_interval;
 }
@@ -182,8 +188,9 @@ reload(struct master *m)
 	err[0] = '\0';
 	fresh = config_load(m->config_path, err, sizeof(err));
 	if (fresh && !config_same_fixed(m->cfg, fresh)) {
-		errf(err, sizeof(err), "%s: pidfile, user and group cannot "
-		    "change on reload: restart garivini to change them",
+		errf(err, sizeof(err), "%s: pidfile, user, group and "
+		    "metrics_functions cannot change on reload: restart "
+		    "garivini to change them",
 		    m->config_path);
 		config_free(fresh);
 		fresh = NULL;
@@ -403,6 +410,12 @@ start(struct master *m, int *code)
 		*code = EX_OSERR;
 		return -1;
 	}
+	if ((m->funcstats = funcstats_map((unsigned)
+	    m->cfg->metrics_functions)) == NULL) {
+		startup_error(m, "function metrics: %s", strerror(errno));
+		*code = EX_OSERR;
+		return -1;
+	}
 	if ((m->pools = pools_new(m->roles, err, sizeof(err))) == NULL) {
 		startup_error(m, "%s", err);
 		*code = EX_OSERR;
@@ -461,6 +474,7 @@ master_run(struct config *cfg, const char *path, int daemonize,
 	if (m.pidfd != -1 && m.cfg->pidfile)
 		pidfile_remove(m.cfg->pidfile, m.pidfd);
 	pools_free(m.pools);
+	funcstats_unmap(m.funcstats);
 	if (m.life[0] != -1) {
 		close(m.life[0]);
 		close(m.life[1]);

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "prom.h"
 #include "scoreboard.h"
 #include "status.h"
 #include "util.h"
@@ -197,6 +198,8 @@ status_write_json(const char *path, const struct status *st, char *err,
 	for (i = 0; i < st->nchildren; i++)
 		json_array_append_new(children, child_json(&st->children[i]));
 	json_object_set_new(root, "children", children);
+	json_object_set_new(root, "functions", metrics_json(st->functions,
+	    st->nfunctions));
 	json_object_set_new(root, "written", json_real(st->written));
 
 	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER |
@@ -209,13 +212,8 @@ status_write_json(const char *path, const struct status *st, char *err,
 	return rc;
 }
 
-static void
-prom_metric(struct buf *b, const char *name, const char *type,
-    const char *help)
-{
-	buf_printf(b, "# HELP garivini_%s %s\n# TYPE garivini_%s %s\n", name,
-	    help, name, type);
-}
+/* The pool label of st's pool i. */
+#define POOL(i) "pool", st->pools[i].name
 
 int
 status_write_prometheus(const char *path, const struct status *st,
@@ -228,33 +226,31 @@ status_write_prometheus(const char *path, const struct status *st,
 		{ "starting", SB_STARTING }, { "idle", SB_IDLE },
 		{ "busy", SB_BUSY }, { "stopping", SB_STOPPING },
 	};
-	struct buf b = { 0 };
+	struct prom b = { 0 };
 	const struct status_pool *p;
 	size_t i, s;
 	int c, rc, n;
 
 	if (path == NULL || *path == '\0')
 		return 0;
-	prom_metric(&b, "master_start_time_seconds", "gauge",
+	prom_family(&b, "master_start_time_seconds", "gauge",
 	    "Unix time the master started.");
-	buf_printf(&b, "garivini_master_start_time_seconds %.3f\n",
-	    st->master.started);
-	prom_metric(&b, "master_reload_generation", "gauge",
+	prom_num(&b, "master_start_time_seconds", st->master.started, NULL);
+	prom_family(&b, "master_reload_generation", "gauge",
 	    "1 plus the number of reloads applied.");
-	buf_printf(&b, "garivini_master_reload_generation %u\n",
-	    st->master.generation);
-	prom_metric(&b, "master_last_reload_success", "gauge",
+	prom_u64(&b, "master_reload_generation", st->master.generation, NULL);
+	prom_family(&b, "master_last_reload_success", "gauge",
 	    "0 if the last reload failed, else 1.");
-	buf_printf(&b, "garivini_master_last_reload_success %d\n",
+	prom_u64(&b, "master_last_reload_success",
 	    st->master.reload_result &&
-	    strcmp(st->master.reload_result, "failed") == 0 ? 0 : 1);
+	    strcmp(st->master.reload_result, "failed") == 0 ? 0 : 1, NULL);
 
-	prom_metric(&b, "pool_configured", "gauge",
+	prom_family(&b, "pool_configured", "gauge",
 	    "Processes configured per pool.");
 	for (i = 0; i < st->npools; i++)
-		buf_printf(&b, "garivini_pool_configured{pool=\"%s\"} %d\n",
-		    st->pools[i].name, st->pools[i].configured);
-	prom_metric(&b, "pool_processes", "gauge",
+		prom_u64(&b, "pool_configured",
+		    (uint64_t)st->pools[i].configured, POOL(i), NULL);
+	prom_family(&b, "pool_processes", "gauge",
 	    "Running children per pool and state.");
 	for (i = 0; i < st->npools; i++) {
 		p = &st->pools[i];
@@ -273,48 +269,48 @@ status_write_prometheus(const char *path, const struct status *st,
 				n = p->stopping;
 				break;
 			}
-			buf_printf(&b, "garivini_pool_processes{pool=\"%s\","
-			    "state=\"%s\"} %d\n", p->name, states[s].name, n);
+			prom_u64(&b, "pool_processes", (uint64_t)n, POOL(i),
+			    "state", states[s].name, NULL);
 		}
 	}
-	prom_metric(&b, "pool_restarts_total", "counter",
+	prom_family(&b, "pool_restarts_total", "counter",
 	    "Children restarted after an unrequested exit.");
 	for (i = 0; i < st->npools; i++)
-		buf_printf(&b, "garivini_pool_restarts_total{pool=\"%s\"} "
-		    "%lu\n", st->pools[i].name, st->pools[i].restarts);
-	prom_metric(&b, "pool_failed", "gauge",
+		prom_u64(&b, "pool_restarts_total", st->pools[i].restarts,
+		    POOL(i), NULL);
+	prom_family(&b, "pool_failed", "gauge",
 	    "1 if a child exited with EX_CONFIG (until a reload).");
 	for (i = 0; i < st->npools; i++)
-		buf_printf(&b, "garivini_pool_failed{pool=\"%s\"} %d\n",
-		    st->pools[i].name, st->pools[i].failed_slots > 0);
-	prom_metric(&b, "pool_broken_databases", "gauge",
+		prom_u64(&b, "pool_failed", st->pools[i].failed_slots > 0,
+		    POOL(i), NULL);
+	prom_family(&b, "pool_broken_databases", "gauge",
 	    "Databases the pool's children cannot work with now (schema).");
 	for (i = 0; i < st->npools; i++)
-		buf_printf(&b, "garivini_pool_broken_databases{pool=\"%s\"} "
-		    "%zu\n", st->pools[i].name, st->pools[i].nbroken);
-	prom_metric(&b, "pool_crash_looping", "gauge",
+		prom_u64(&b, "pool_broken_databases", st->pools[i].nbroken,
+		    POOL(i), NULL);
+	prom_family(&b, "pool_crash_looping", "gauge",
 	    "1 if a slot keeps exiting soon after it starts.");
 	for (i = 0; i < st->npools; i++)
-		buf_printf(&b, "garivini_pool_crash_looping{pool=\"%s\"} %d\n",
-		    st->pools[i].name, st->pools[i].crash_looping);
+		prom_u64(&b, "pool_crash_looping",
+		    (uint64_t)st->pools[i].crash_looping, POOL(i), NULL);
 	for (c = 0; c < SB_NCOUNTERS; c++) {
 		char name[64];
 
 		snprintf(name, sizeof(name), "%s_total",
 		    scoreboard_counter_name(c));
-		prom_metric(&b, name, "counter",
+		prom_family(&b, name, "counter",
 		    "Summed over every child of the pool, past and present.");
 		for (i = 0; i < st->npools; i++)
-			buf_printf(&b, "garivini_%s{pool=\"%s\"} %llu\n", name,
-			    st->pools[i].name,
-			    (unsigned long long)st->pools[i].counters[c]);
+			prom_u64(&b, name, st->pools[i].counters[c], POOL(i),
+			    NULL);
 	}
-	if (b.data == NULL) {
-		buf_free(&b);
+	metrics_prometheus(&b, st->functions, st->nfunctions);
+	if (b.failed || b.text.data == NULL) {
+		prom_free(&b);
 		return errf(err, errlen, "%s: out of memory", path);
 	}
-	rc = write_atomic(path, b.data, b.len, err, errlen);
-	buf_free(&b);
+	rc = write_atomic(path, b.text.data, b.text.len, err, errlen);
+	prom_free(&b);
 	return rc;
 }
 

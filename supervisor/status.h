@@ -25,6 +25,10 @@
  *                 dbid the "host:port" of its list the child uses, for
  *                 the databases it connected to), counters... },
  *                 ... ],
+ *     "functions": { NAME: { "dispatched", "done", "failed", "parked",
+ *                 "timed_out", "cancelled", "latency": { "buckets":
+ *                 { "0.005": N, ... "+Inf": N } (cumulative), "sum" (s),
+ *                 "count" } }, ... } (src/metrics.c),
  *     "written": unix time }
  */
 #ifndef STATUS_H
@@ -34,6 +38,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "metrics.h"
 #include "scoreboard.h"
 
 #define STATUS_MAX_POOLS 8
@@ -89,6 +94,8 @@ struct status {
 	size_t npools;
 	struct status_child *children;
 	size_t nchildren;
+	struct metrics_func *functions;   /* in name order, _other last */
+	size_t nfunctions;
 	double written;             /* time_real() */
 };
 

@@ -28,6 +28,8 @@
 #include "config.h"
 #include "db.h"
 #include "jobjson.h"
+#include "metrics.h"
+#include "prom.h"
 #include "schedule.h"
 #include "util.h"
 
@@ -553,62 +555,81 @@ stats_print_table(const struct db_figures *dbs, size_t ndbs,
 	stats_row("all", "(total)", width, total);
 }
 
-/* A label value of the Prometheus text format: \, " and newline escaped. */
-static const char *
-prom_label(const char *s)
-{
-	static struct buf b;
+static int status_load(struct ctl *c, json_t **root, struct buf *text);
 
-	buf_reset(&b);
-	for (; *s; s++) {
-		if (*s == '\\')
-			buf_append(&b, "\\\\", 2);
-		else if (*s == '"')
-			buf_append(&b, "\\\"", 2);
-		else if (*s == '\n')
-			buf_append(&b, "\\n", 2);
-		else
-			buf_appendc(&b, *s);
-	}
-	if (buf_appendc(&b, '\0') == -1)
-		return "";
-	return b.data;
+/* The master's counters per function, from its status file, in the same
+ * families as its prometheus_file (src/metrics.c writes both). Not when the
+ * master writes a prometheus_file: published beside it (gvctl(1)), they
+ * would repeat its series, which a textfile collector refuses. Without a
+ * readable status file (no master running) a comment says so: the database
+ * figures stand on their own. */
+static void
+stats_functions_prometheus(struct ctl *c, struct prom *b)
+{
+	struct buf text = { 0 };
+	struct metrics_func *f = NULL;
+	const char *why = NULL;
+	char err[256];
+	json_t *root;
+	size_t n;
+
+	root = NULL;
+	if (c->cfg->prometheus_file && *c->cfg->prometheus_file)
+		why = "the master writes them to its prometheus_file";
+	else if (status_load(c, &root, &text) != EX_OK)
+		why = "the master's status file cannot be read";
+	else if (metrics_from_json(json_object_get(root, "functions"), &f, &n,
+	    err, sizeof(err)) == -1)
+		why = err;
+	else
+		metrics_prometheus(b, f, n);
+	if (why)
+		prom_comment(b, "no per-function counters: %s", why);
+	free(f);
+	json_decref(root);
+	buf_free(&text);
 }
 
 static void
-stats_print_prometheus(const struct db_figures *dbs, size_t ndbs,
-    const struct func_figures *all, size_t nall)
+stats_print_prometheus(struct ctl *c, const struct db_figures *dbs,
+    size_t ndbs, const struct func_figures *all, size_t nall)
 {
+	struct prom b = { 0 };
+	char dbid[16];
 	size_t i;
 	int s;
 
-	printf("# HELP garivini_jobs Jobs per function and state, summed over "
-	    "the databases that answered; failing overlaps due, scheduled "
-	    "and leased.\n# TYPE garivini_jobs gauge\n");
+	prom_family(&b, "jobs", "gauge", "Jobs per function and state, "
+	    "summed over the databases that answered; failing overlaps due, "
+	    "scheduled and leased.");
 	for (i = 0; i < nall; i++)
 		for (s = 0; s < STATE_COUNT; s++)
-			printf("garivini_jobs{function=\"%s\",state=\"%s\"} %"
-			    PRIu64 "\n", prom_label(all[i].funcname),
-			    state_names[s], all[i].f.n[s]);
-	printf("# HELP garivini_oldest_due_seconds Age of the oldest due job "
-	    "per function (0: none is due).\n"
-	    "# TYPE garivini_oldest_due_seconds gauge\n");
+			prom_u64(&b, "jobs", all[i].f.n[s], "function",
+			    all[i].funcname, "state", state_names[s], NULL);
+	prom_family(&b, "oldest_due_seconds", "gauge", "Age of the oldest "
+	    "due job per function (0: none is due).");
 	for (i = 0; i < nall; i++)
-		printf("garivini_oldest_due_seconds{function=\"%s\"} %" PRIu64
-		    "\n", prom_label(all[i].funcname),
-		    all[i].f.has_lag ? all[i].f.lag : 0);
-	printf("# HELP garivini_function_paused 1 if the function is paused "
-	    "([function.NAME] paused = yes).\n"
-	    "# TYPE garivini_function_paused gauge\n");
+		prom_u64(&b, "oldest_due_seconds",
+		    all[i].f.has_lag ? all[i].f.lag : 0, "function",
+		    all[i].funcname, NULL);
+	prom_family(&b, "function_paused", "gauge", "1 if the function is "
+	    "paused ([function.NAME] paused = yes).");
 	for (i = 0; i < nall; i++)
-		printf("garivini_function_paused{function=\"%s\"} %d\n",
-		    prom_label(all[i].funcname),
-		    config_paused(policy, all[i].funcname));
-	printf("# HELP garivini_database_up 1 if the database answered.\n"
-	    "# TYPE garivini_database_up gauge\n");
-	for (i = 0; i < ndbs; i++)
-		printf("garivini_database_up{dbid=\"%u\"} %d\n", dbs[i].dbid,
-		    !dbs[i].failed);
+		prom_u64(&b, "function_paused",
+		    (uint64_t)config_paused(policy, all[i].funcname),
+		    "function", all[i].funcname, NULL);
+	prom_family(&b, "database_up", "gauge", "1 if the database answered.");
+	for (i = 0; i < ndbs; i++) {
+		snprintf(dbid, sizeof(dbid), "%u", dbs[i].dbid);
+		prom_u64(&b, "database_up", !dbs[i].failed, "dbid", dbid,
+		    NULL);
+	}
+	stats_functions_prometheus(c, &b);
+	if (b.failed)
+		fprintf(stderr, "gvctl: out of memory\n");
+	else
+		fwrite(b.text.data, 1, b.text.len, stdout);
+	prom_free(&b);
 }
 
 static int
@@ -642,7 +663,7 @@ cmd_stats(struct ctl *c)
 	if (nall)
 		qsort(all, nall, sizeof(*all), func_cmp);
 	if (c->o.prometheus)
-		stats_print_prometheus(dbs, ndbs, all, nall);
+		stats_print_prometheus(c, dbs, ndbs, all, nall);
 	else if (c->o.json)
 		stats_print_json(dbs, ndbs, all, nall, &total);
 	else
@@ -1543,17 +1564,19 @@ status_print_table(json_t *root, double now)
 	}
 }
 
+/* The master's status file, parsed into *root (an object with a
+ * "master"), its text in *text; EX_OK, or the exit code after saying why
+ * on stderr. */
 static int
-cmd_status(struct ctl *c)
+status_load(struct ctl *c, json_t **root, struct buf *text)
 {
 	const char *path = c->cfg->status_file;
 	json_error_t error;
-	struct buf text = { 0 };
 	char chunk[8192];
-	json_t *root;
 	size_t n;
 	FILE *fp;
 
+	*root = NULL;
 	if (path == NULL || *path == '\0') {
 		fprintf(stderr, "gvctl: %s: no status_file configured\n",
 		    c->o.ini);
@@ -1565,28 +1588,41 @@ cmd_status(struct ctl *c)
 		return EX_UNAVAILABLE;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		if (buf_append(&text, chunk, n) == -1) {
+		if (buf_append(text, chunk, n) == -1) {
+			fclose(fp);
 			fprintf(stderr, "gvctl: out of memory\n");
 			return EX_OSERR;
 		}
 	fclose(fp);
-	root = json_loadb(text.data ? text.data : "", text.len, 0, &error);
-	if (!json_is_object(root) ||
-	    !json_is_object(json_object_get(root, "master"))) {
+	*root = json_loadb(text->data ? text->data : "", text->len, 0, &error);
+	if (!json_is_object(*root) ||
+	    !json_is_object(json_object_get(*root, "master"))) {
 		fprintf(stderr, "gvctl: status file %s: %s%s\n", path,
-		    root ? "not a garivini status document" :
-		    "not valid JSON: ", root ? "" : error.text);
-		json_decref(root);
-		buf_free(&text);
+		    *root ? "not a garivini status document" :
+		    "not valid JSON: ", *root ? "" : error.text);
+		json_decref(*root);
+		*root = NULL;
 		return EX_UNAVAILABLE;
 	}
-	if (c->o.json)
-		fwrite(text.data, 1, text.len, stdout);
-	else
-		status_print_table(root, time_real());
+	return EX_OK;
+}
+
+static int
+cmd_status(struct ctl *c)
+{
+	struct buf text = { 0 };
+	json_t *root;
+	int code;
+
+	if ((code = status_load(c, &root, &text)) == EX_OK) {
+		if (c->o.json)
+			fwrite(text.data, 1, text.len, stdout);
+		else
+			status_print_table(root, time_real());
+	}
 	json_decref(root);
 	buf_free(&text);
-	return EX_OK;
+	return code;
 }
 
 /* ---- schedules ---------------------------------------------------------- */

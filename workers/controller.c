@@ -602,7 +602,25 @@ hold_done(struct controller *c, const struct gv_job *job)
 		pthread_cond_signal(&c->held);
 	}
 	scoreboard_count(c->ctx->sb, SB_JOBS_DONE, 1);
+	funcstats_count(c->ctx->fs, job->funcname, METRICS_DONE, 1);
 	return GV_OK;
+}
+
+/* A failure recorded, in the function's metrics. Whether it parked the
+ * job is the rule SQL_FAIL applies, on the failcount the attempt's copy
+ * carries: the attempt fences the row, so no one else changed it since. */
+static void
+count_failure(struct controller *c, const struct gv_job *job,
+    enum outcome out)
+{
+	struct fs_entry *e = funcstats_find(c->ctx->fs, job->funcname);
+	int max = config_max_failures(c->cfg, job->funcname);
+
+	funcstats_add(e, METRICS_FAILED, 1);
+	if (out == RUN_TIMEOUT)
+		funcstats_add(e, METRICS_TIMED_OUT, 1);
+	if (max > 0 && job->failcount + 1 >= (unsigned)max)
+		funcstats_add(e, METRICS_PARKED, 1);
 }
 
 /* Record the outcome in the row, with the lock held. A stale answer means
@@ -665,8 +683,10 @@ settle(struct slot *sl, enum outcome out)
 		    sl->message);
 		what = "failing";
 		if ((rc = gv_failed_job_message(c->gv, job, sl->message)) ==
-		    GV_OK)
+		    GV_OK) {
 			scoreboard_count(c->ctx->sb, SB_JOBS_FAILED, 1);
+			count_failure(c, job, out);
+		}
 		break;
 	}
 	if (client_no_error_table(c->gv, &nodb) && !c->said_no_error_table++)

@@ -112,8 +112,9 @@ count_sent(struct injector *in, const char *funcname)
  */
 static void
 submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
-    unsigned dbid)
+    unsigned dbid, double received)
 {
+	struct fs_entry *e;
 	char uniq[GV_GEARMAN_UNIQKEY_MAX + 1];
 	struct gm_task task;
 	struct gv_job job;
@@ -153,6 +154,12 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 	    sizeof(in->err));
 	if (rc == 1 && task.ok) {
 		count_sent(in, task.funcname);
+		/* Due the moment its request came: the latency is what
+		 * storing and submitting it took. */
+		scoreboard_count(in->ctx->sb, SB_JOBS_DISPATCHED, 1);
+		e = funcstats_find(in->ctx->fs, req->funcname);
+		funcstats_add(e, METRICS_DISPATCHED, 1);
+		funcstats_latency(e, time_mono() - received);
 		return;
 	}
 	scoreboard_count(in->ctx->sb, SB_GEARMAN_ERRORS, 1);
@@ -193,6 +200,7 @@ inject(struct injector *in, gearman_job_st *gjob)
 	int inserted = 0, submit_now, rc;
 	gearman_return_t ret;
 	char why[1100];
+	double received = time_mono();
 
 	if (jobjson_inject_decode(gearman_job_workload(gjob),
 	    gearman_job_workload_size(gjob), &req, in->err,
@@ -247,7 +255,7 @@ inject(struct injector *in, gearman_job_st *gjob)
 	if (inserted) {
 		scoreboard_count(in->ctx->sb, SB_JOBS_INJECTED, 1);
 		if (submit_now)
-			submit(in, &req, jobid, dbid);
+			submit(in, &req, jobid, dbid, received);
 	} else
 		log_debug("job for %s with unique key %s is already stored as "
 		    "job %llu of db %u", req.funcname, req.uniqkey,
@@ -293,6 +301,27 @@ inject_fn(gearman_job_st *gjob, void *arg)
 	return busy(arg, gjob, inject);
 }
 
+/* The function of a job to cancel by its id, for its metrics; "" when it
+ * cannot be read (it then counts under METRICS_OTHER). A read more, only
+ * for a cancel by id: the row's function is not in the request. */
+static void
+job_funcname(struct injector *in, unsigned dbid, uint64_t jobid, char *out,
+    size_t len)
+{
+	struct db *db = dbset_find(client_dbset(in->gv), dbid);
+	struct dbval id = DBV_U(jobid);
+	struct gv_job *jobs = NULL;
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (db == NULL || in->ctx->fs == NULL)
+		return;
+	if (db_select_jobs(db, SQL_ADMIN_JOB, &id, 1, &jobs, &n, in->err,
+	    sizeof(in->err)) == 0 && n == 1)
+		snprintf(out, len, "%s", jobs[0].funcname);
+	db_jobs_free(jobs, n);
+}
+
 /*
  * cancel_jobs: each job named is cancelled (gv_cancel_job), and the
  * answer says, job by job, what was. A job a worker runs is not stopped;
@@ -305,6 +334,7 @@ cancel(struct injector *in, gearman_job_st *gjob)
 	struct cancel_req *reqs;
 	size_t n, i, done = 0;
 	int array, rc;
+	char funcname[GV_FUNCNAME_MAX + 1];
 
 	if (jobjson_cancel_decode(gearman_job_workload(gjob),
 	    gearman_job_workload_size(gjob), &reqs, &n, &array, in->err,
@@ -316,13 +346,20 @@ cancel(struct injector *in, gearman_job_st *gjob)
 	for (i = 0; i < n; i++) {
 		struct cancel_req *r = &reqs[i];
 
-		rc = r->funcname ? gv_cancel_job(in->gv, r->funcname,
-		    r->uniqkey, &r->jobid, &r->dbid) :
-		    gv_cancel_jobid(in->gv, r->dbid, r->jobid);
+		if (r->funcname)
+			rc = gv_cancel_job(in->gv, r->funcname, r->uniqkey,
+			    &r->jobid, &r->dbid);
+		else {
+			job_funcname(in, r->dbid, r->jobid, funcname,
+			    sizeof(funcname));
+			rc = gv_cancel_jobid(in->gv, r->dbid, r->jobid);
+		}
 		if (rc == GV_EDB)
 			scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
 		if ((r->cancelled = rc == GV_OK)) {
 			done++;
+			funcstats_count(in->ctx->fs, r->funcname ? r->funcname :
+			    funcname, METRICS_CANCELLED, 1);
 			log_info("cancelled job %llu of db %u",
 			    (unsigned long long)r->jobid, r->dbid);
 		} else

@@ -31,16 +31,19 @@ cmp_ok(scalar(@counters), '>=', 10, scalar(@counters)
 # Its keys, by the object they belong to. The example is JSON with
 # placeholders: each "key": is taken with the object it opens in.
 my %doc = (top => {}, master => {}, last_reload => {}, pool => {},
-    child => {});
+    child => {}, function => {}, latency => {});
 {
 	my (@stack, $last_key);
 	while ($example =~ /"(\w+)":\s*(\{?)|(\{)|(\})/g) {
 		if (defined $1) {
 			my ($key, $opens) = ($1, $2);
 			my $in = $stack[-1];
-			# Pool names and dbids are values, not keys.
-			if ($in eq 'pools' || $in eq 'db_hosts') {
-				push @stack, $in eq 'pools' ? 'pool' : 'skip'
+			# Pool and function names and dbids are values, not
+			# keys.
+			if ($in eq 'pools' || $in eq 'functions' ||
+			    $in eq 'db_hosts') {
+				push @stack, $in eq 'pools' ? 'pool' :
+				    $in eq 'functions' ? 'function' : 'skip'
 				    if $opens;
 				next;
 			}
@@ -60,8 +63,14 @@ my %doc = (top => {}, master => {}, last_reload => {}, pool => {},
 }
 # "children" opens an array, whose objects are the children.
 $doc{top}{children} = 1 if $example =~ /"children":\s*\[/;
-is_deeply([sort keys %{ $doc{top} }], [qw(children master pools written)],
+is_deeply([sort keys %{ $doc{top} }],
+    [qw(children functions master pools written)],
     'the manual documents the top-level keys');
+is_deeply([sort keys %{ $doc{function} }],
+    [sort qw(dispatched done failed parked timed_out cancelled latency)],
+    'and a function\'s');
+is_deeply([sort keys %{ $doc{latency} }], [qw(buckets count sum)],
+    'and its latency\'s');
 ok(keys %{ $doc{master} } >= 7, 'and the master\'s')
     or diag(join(' ', sort keys %{ $doc{master} }));
 ok(keys %{ $doc{pool} } >= 11, 'and a pool\'s')
@@ -85,6 +94,9 @@ cmp_ok(scalar(keys %gvctl), '>=', 15, scalar(keys %gvctl)
 my $ini = $t->write_ini('garivini.status_interval' => 0.5,
     'controller.processes' => 2);
 my $pid = $t->spawn($t->build_path('garivini'), '-c', $ini);
+# A job, so that "functions" has one: a QueueRunner hands it to gearmand,
+# which queues it for a worker that never comes.
+$t->insert_job(1, funcname => 'contract', arg => 'c');
 my $st;
 # Every child up, and the QueueRunner on its database, so that db_hosts
 # has an entry (the other roles connect when their first job comes).
@@ -93,7 +105,7 @@ $t->wait_for('every child up, the QueueRunner connected', 30, sub {
 	return 0 unless $st->{master}{state} eq 'running' &&
 	    @{ $st->{children} } == 4;
 	my ($qr) = grep { $_->{pool} eq 'queue_runner' } @{ $st->{children} };
-	return $qr->{db_hosts}{1} &&
+	return $qr->{db_hosts}{1} && $st->{functions}{contract} &&
 	    !grep { $_->{state} eq 'starting' } @{ $st->{children} };
 }) or BAIL_OUT('the master did not come up');
 # A reload, so that last_reload is an object.
@@ -105,7 +117,9 @@ $t->wait_for('the reload in the status file', 15, sub {
 }) or BAIL_OUT('no reload in the status file');
 
 my %found = (top => $st, master => $st->{master},
-    last_reload => $st->{master}{last_reload});
+    last_reload => $st->{master}{last_reload},
+    function => $st->{functions}{contract},
+    latency => $st->{functions}{contract}{latency});
 for my $what (sort keys %doc) {
 	my @objs = $what eq 'pool' ? map { $st->{pools}{$_} }
 	    qw(queue_runner injector controller) :
@@ -124,7 +138,7 @@ for my $key (sort keys %gvctl) {
 }
 
 # And the other way: nothing written goes undocumented.
-for my $what (qw(top master last_reload)) {
+for my $what (qw(top master last_reload function latency)) {
 	for my $key (sort keys %{ $found{$what} }) {
 		ok($doc{$what}{$key}, "$what: $key (written) is documented");
 	}
@@ -155,6 +169,14 @@ for my $name (sort keys %{ $st->{pools} }) {
 	    for grep { !/^(?:failed|crash_looping|broken_dbs)$/ }
 	    sort keys %{ $doc{pool} };
 }
+my $fn = $st->{functions}{contract};
+is($fn->{dispatched}, 1, 'functions: contract dispatched once');
+like($fn->{$_}, $num, "functions: $_ is a number")
+    for grep { $_ ne 'latency' } sort keys %{ $doc{function} };
+like($fn->{latency}{$_}, $num, "latency: $_ is a number") for qw(sum count);
+is_deeply([sort keys %{ $fn->{latency}{buckets} }],
+    [sort qw(0.005 0.01 0.05 0.1 0.5 1 5 10 60 300 +Inf)],
+    'latency: the buckets garivini(8) names');
 for my $ch (@{ $st->{children} }) {
 	my $name = "$ch->{pool}/$ch->{slot}";
 	like($ch->{state}, qr/^(?:starting|idle|busy|stopping)$/,

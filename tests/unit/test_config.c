@@ -82,6 +82,7 @@ START_TEST(test_defaults)
 	ck_assert_double_eq(cfg->shutdown_timeout, 30);
 	ck_assert_double_eq(cfg->heartbeat_timeout, 300);
 	ck_assert_ptr_null(cfg->prometheus_file);
+	ck_assert_int_eq(cfg->metrics_functions, 100);
 
 	ck_assert_uint_eq(cfg->ndbs, 1);
 	ck_assert_uint_eq(cfg->dbs[0].dbid, 1);
@@ -127,6 +128,7 @@ START_TEST(test_every_key_set)
 	    "shutdown_timeout = 2.5\n"
 	    "heartbeat_timeout = 0\n"
 	    "prometheus_file = /p/prom\n"
+	    "metrics_functions = 3\n"
 	    "[db.7]\n"
 	    "host = dbhost\n"
 	    "port = 3307\n"
@@ -165,9 +167,10 @@ START_TEST(test_every_key_set)
 	ck_assert_double_eq(cfg->shutdown_timeout, 2.5);
 	ck_assert_double_eq(cfg->heartbeat_timeout, 0);
 	ck_assert_str_eq(cfg->prometheus_file, "/p/prom");
+	ck_assert_int_eq(cfg->metrics_functions, 3);
 	ck_assert_uint_eq(cfg->ndbs, 1);
 	ck_assert_uint_eq(cfg->dbs[0].dbid, 7);
-	ck_assert_int_eq(cfg->dbs[0].line, 15);
+	ck_assert_int_eq(cfg->dbs[0].line, 16);
 	ck_assert_str_eq(cfg->dbs[0].host, "dbhost");
 	ck_assert_uint_eq(cfg->dbs[0].port, 3307);
 	ck_assert_str_eq(cfg->dbs[0].socket, "/run/mysqld.sock");
@@ -1135,8 +1138,8 @@ START_TEST(test_dump)
 	ck_assert_ptr_nonnull(strstr(d, "[controller] processes = 2"));
 	ck_assert_ptr_nonnull(strstr(d, "[controller] concurrency = 64  "
 	    "(default 64; reload: yes)"));
-	/* 11 [garivini] keys, 6 per database, 6 + 1 + 6 in the pools. */
-	ck_assert_int_eq(count_lines(d) - 1, 11 + 2 * 6 + 13);
+	/* 12 [garivini] keys, 6 per database, 6 + 1 + 6 in the pools. */
+	ck_assert_int_eq(count_lines(d) - 1, 12 + 2 * 6 + 13);
 	config_free(cfg);
 }
 END_TEST
