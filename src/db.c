@@ -1161,6 +1161,137 @@ out:
 	return ret;
 }
 
+/* Every column bound as text: the client library converts numbers. */
+struct text_row {
+	MYSQL_BIND bind[DB_ROW_COLS];
+	char buf[DB_ROW_COLS][DB_STR_BUF];
+	unsigned long length[DB_ROW_COLS];
+	db_bool is_null[DB_ROW_COLS];
+};
+
+/* Append the current row to rows: each cell copied whole, fetched again
+ * by column when it did not fit its buffer. */
+static int
+rows_append(MYSQL_STMT *stmt, struct text_row *t, struct dbrows *rows,
+    size_t *cap)
+{
+	unsigned c, nc = rows->ncols;
+	size_t at = rows->nrows * nc, newcap;
+	MYSQL_BIND b;
+	void *grown;
+	char *p;
+
+	if (rows->nrows == *cap) {
+		newcap = *cap ? *cap * 2 : 16;
+		if ((grown = realloc(rows->cell, newcap * nc *
+		    sizeof(*rows->cell))) == NULL)
+			return -1;
+		rows->cell = grown;
+		if ((grown = realloc(rows->len, newcap * nc *
+		    sizeof(*rows->len))) == NULL)
+			return -1;
+		rows->len = grown;
+		*cap = newcap;
+	}
+	for (c = 0; c < nc; c++) {
+		rows->cell[at + c] = NULL;
+		rows->len[at + c] = 0;
+	}
+	rows->nrows++;      /* so that a failure below frees what was copied */
+	for (c = 0; c < nc; c++) {
+		if (t->is_null[c])
+			continue;
+		if ((p = malloc(t->length[c] + 1)) == NULL)
+			return -1;
+		rows->cell[at + c] = p;
+		if (t->length[c] <= DB_STR_BUF) {
+			memcpy(p, t->buf[c], t->length[c]);
+		} else {
+			memset(&b, 0, sizeof(b));
+			b.buffer_type = MYSQL_TYPE_STRING;
+			b.buffer = p;
+			b.buffer_length = t->length[c] + 1;
+			if (mysql_stmt_fetch_column(stmt, &b, c, 0) != 0)
+				return -1;
+		}
+		p[t->length[c]] = '\0';
+		rows->len[at + c] = t->length[c];
+	}
+	return 0;
+}
+
+int
+db_select_rows(struct db *db, enum sql_id id, const struct dbval *params,
+    size_t nparams, unsigned ncols, struct dbrows *rows, char *err,
+    size_t errlen)
+{
+	struct text_row *t;
+	MYSQL_STMT *stmt;
+	size_t cap = 0;
+	unsigned c, e;
+	int rc, ret = -1;
+
+	memset(rows, 0, sizeof(*rows));
+	rows->ncols = ncols;
+	if (ncols == 0 || ncols > DB_ROW_COLS)
+		return errf(err, errlen, "%s: %u columns", sql_name(id), ncols);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return errf(err, errlen, "out of memory");
+	for (c = 0; c < ncols; c++) {
+		t->bind[c].buffer_type = MYSQL_TYPE_STRING;
+		t->bind[c].buffer = t->buf[c];
+		t->bind[c].buffer_length = DB_STR_BUF;
+		t->bind[c].length = &t->length[c];
+		t->bind[c].is_null = &t->is_null[c];
+	}
+	if ((stmt = stmt_run(db, id, 1, params, nparams, err, errlen)) == NULL)
+		goto out;
+	if (mysql_stmt_field_count(stmt) != ncols ||
+	    mysql_stmt_bind_result(stmt, t->bind) != 0) {
+		errf(err, errlen, "database %u: %s: %s", db->dbid, sql_name(id),
+		    mysql_stmt_field_count(stmt) != ncols ? "unexpected "
+		    "columns" : mysql_stmt_error(stmt));
+		goto drain;
+	}
+	for (;;) {
+		rc = fetch_row(db, stmt, rows->nrows, &e);
+		if (rc == MYSQL_NO_DATA)
+			break;
+		if (rc == 1) {
+			fetch_failed(db, stmt, id, e, err, errlen);
+			goto out;
+		}
+		/* A row, or one truncated (MYSQL_DATA_TRUNCATED): a cell
+		 * longer than its buffer is fetched whole by rows_append. */
+		if (rows_append(stmt, t, rows, &cap) == -1) {
+			errf(err, errlen, "database %u: %s: reading a row "
+			    "failed", db->dbid, sql_name(id));
+			goto drain;
+		}
+	}
+	db_ok(db);
+	ret = 0;
+drain:
+	mysql_stmt_free_result(stmt);
+out:
+	free(t);
+	if (ret == -1)
+		db_rows_free(rows);
+	return ret;
+}
+
+void
+db_rows_free(struct dbrows *rows)
+{
+	size_t i;
+
+	for (i = 0; rows->cell && i < rows->nrows * rows->ncols; i++)
+		free(rows->cell[i]);
+	free(rows->cell);
+	free(rows->len);
+	memset(rows, 0, sizeof(*rows));
+}
+
 int
 db_select_u64(struct db *db, enum sql_id id, const struct dbval *params,
     size_t nparams, uint64_t *value, int *found, char *err, size_t errlen)

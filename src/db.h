@@ -136,4 +136,21 @@ void db_rollback(struct db *db);
 /* Free the jobs of db_select_jobs. */
 void db_jobs_free(struct gv_job *jobs, size_t njobs);
 
+/* Rows of any shape (gvctl's figures, failures): each cell a NUL-terminated
+ * copy of its column's text (a number as its decimals), NULL for SQL NULL,
+ * whole however long. */
+struct dbrows {
+	size_t nrows;
+	unsigned ncols;
+	char **cell;             /* row r, column c: cell[r * ncols + c] */
+	size_t *len;             /* the cells' lengths in bytes */
+};
+/* The rows of id, whose result has ncols columns (at most DB_ROW_COLS).
+ * -1 with the reason in err; rows is then empty. */
+#define DB_ROW_COLS 16
+int db_select_rows(struct db *db, enum sql_id id, const struct dbval *params,
+    size_t nparams, unsigned ncols, struct dbrows *rows, char *err,
+    size_t errlen);
+void db_rows_free(struct dbrows *rows);
+
 #endif

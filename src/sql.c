@@ -60,9 +60,9 @@
 #define JOB_COLUMNS_NO_ARG "jobid, funcname, NULL, uniqkey, run_after, " \
 	"`coalesce`, flag, failcount, attempt, priority"
 
-/* A failure in the job reader's shape (SQL_JOB_ERRORS). */
-#define ERROR_COLUMNS "jobid, funcname, message, NULL, error_time, NULL, " \
-	"'shim', failcount, attempt, 0"
+/* A failure, as admin.c reads it (SQL_JOB_ERRORS, SQL_FUNC_ERRORS). */
+#define ERROR_COLUMNS "jobid, funcname, message, error_time, failcount, " \
+	"attempt"
 
 static const struct sql_stmt {
 	const char *name;
@@ -190,17 +190,15 @@ static const struct sql_stmt {
 	[SQL_SCHED_LAST] = { "sched_last",
 	    "SELECT last_slot FROM schedule_state WHERE name = ?", NULL, NULL,
 	    1, 0 },
-	/* db_select_jobs is the one reader of several columns, so the
-	 * figures travel as text in the arg column of a job-shaped row. The
-	 * lag is computed signed: run_after is unsigned, and MariaDB would
-	 * compute an unsigned difference. */
+	/* Read by db_select_rows (admin.c). The lag is computed signed:
+	 * run_after is unsigned, and MariaDB would compute an unsigned
+	 * difference. */
 	[SQL_ADMIN_STATS] = { "admin_stats",
-	    "SELECT 0, funcname, CONCAT_WS(' ', SUM" ST_DUE ", SUM"
-	    ST_SCHEDULED ", SUM" ST_LEASED ", SUM" ST_FAILING ", SUM"
-	    ST_PARKED ", IFNULL(UNIX_TIMESTAMP() - CAST(MIN(IF(" ST_DUE
-	    ", run_after, NULL)) AS SIGNED), '-')), NULL, 0, NULL, NULL, 0, 0, 0 "
-	    "FROM job WHERE " FUNC_IS " GROUP BY funcname ORDER BY funcname",
-	    NULL, NULL, 1, 0 },
+	    "SELECT funcname, SUM" ST_DUE ", SUM" ST_SCHEDULED ", SUM"
+	    ST_LEASED ", SUM" ST_FAILING ", SUM" ST_PARKED ", "
+	    "UNIX_TIMESTAMP() - CAST(MIN(IF(" ST_DUE ", run_after, NULL)) AS "
+	    "SIGNED) FROM job WHERE " FUNC_IS " GROUP BY funcname ORDER BY "
+	    "funcname", NULL, NULL, 1, 0 },
 	[SQL_ADMIN_LIST] = { "admin_list",
 	    "SELECT " SQL_JOB_COLUMNS " FROM job WHERE " FUNC_IS " AND " ST_IS
 	    " AND " ST_IS " ORDER BY run_after, jobid LIMIT ?",

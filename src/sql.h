@@ -66,10 +66,9 @@ enum sql_id {
 	/* gvctl. A state parameter is "due", "scheduled", "leased",
 	 * "failing", "parked", or NULL for any; a funcname parameter NULL
 	 * means every function. */
-	SQL_ADMIN_STATS,     /* funcname: one row per function, in the job
-	                        reader's shape: funcname, and in arg "DUE
-	                        SCHEDULED LEASED FAILING PARKED LAG" (LAG "-"
-	                        when nothing is due) */
+	SQL_ADMIN_STATS,     /* funcname: one row per function: funcname,
+	                        due, scheduled, leased, failing, parked,
+	                        lag in seconds (NULL when nothing is due) */
 	SQL_ADMIN_LIST,      /* funcname, state, state, limit: jobs in both
 	                        states, in run_after order */
 	SQL_ADMIN_JOB,       /* jobid: the job */
@@ -86,9 +85,9 @@ enum sql_id {
 	SQL_LEASE_LEFT,      /* jobid, attempt -> seconds until run_after */
 	SQL_LEASE_LEFT_ANY,  /* jobid -> seconds until run_after */
 	SQL_JOB_OUT,         /* jobid -> attempt * 2 + leased */
-	/* Failure reasons (job_error), read in the job reader's shape:
-	 * jobid, funcname, the message in arg, error_time in run_after,
-	 * failcount and attempt as they were after the failure. */
+	/* Failure reasons (job_error). Read as rows of jobid, funcname,
+	 * message, error_time, and failcount and attempt as they were after
+	 * the failure. */
 	SQL_ERROR_ADD,       /* message, jobid: one failure of the row as it
 	                        is now (inside the failure's transaction) */
 	SQL_ERROR_PRUNE,     /* jobid, jobid: all but its newest

@@ -3,8 +3,9 @@
  * across every configured database, and prints the master's status file.
  *
  * The states of a row (due, scheduled, leased, failing, parked) are defined
- * once, in sql.c; this file only names them. Every value reaches the
- * databases as a bound parameter. Bulk changes walk the table in batches of
+ * once, in sql.c; this file only names them. Its queries are admin.c's, so
+ * it holds no SQL: every value reaches the databases as a bound parameter,
+ * and figures come back as columns. Bulk changes walk the table in batches of
  * GVCTL_BATCH ids, one short statement each, so deleting a million parked
  * jobs never holds one giant transaction.
  *
@@ -24,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "admin.h"
 #include "client.h"
 #include "config.h"
 #include "db.h"
@@ -39,7 +41,7 @@
 #define ARG_PREFIX 32           /* bytes of arg a list line shows */
 #define MESSAGE_PREFIX 60       /* bytes of a failure a list line shows */
 
-/* The order of the figures of a stats row (SQL_ADMIN_STATS). */
+/* The states, in admin.h's order (the figures of a stats row). */
 enum state {
 	STATE_DUE,
 	STATE_SCHEDULED,
@@ -63,7 +65,7 @@ static const enum state exclusive[] = {
 };
 #define NEXCLUSIVE (sizeof(exclusive) / sizeof(exclusive[0]))
 
-/* The codes of SQL_ADMIN_JOB_STATE. */
+/* The codes of admin_job_state. */
 static const enum state state_codes[] = {
 	STATE_DUE, STATE_SCHEDULED, STATE_LEASED, STATE_PARKED,
 };
@@ -333,32 +335,6 @@ figures_add(struct figures *to, const struct figures *f)
 	}
 }
 
-/* "DUE SCHEDULED LEASED FAILING PARKED LAG" of SQL_ADMIN_STATS. */
-static int
-figures_parse(const char *text, struct figures *f)
-{
-	char *end;
-	const char *p = text;
-	int i;
-
-	memset(f, 0, sizeof(*f));
-	for (i = 0; i < STATE_COUNT; i++) {
-		errno = 0;
-		f->n[i] = strtoull(p, &end, 10);
-		if (errno || end == p || *end != ' ')
-			return -1;
-		p = end + 1;
-	}
-	if (strcmp(p, "-") == 0)
-		return 0;
-	errno = 0;
-	f->lag = strtoull(p, &end, 10);
-	if (errno || end == p || *end != '\0')
-		return -1;
-	f->has_lag = 1;
-	return 0;
-}
-
 static struct func_figures *
 func_find(struct func_figures **funcs, size_t *n, const char *funcname)
 {
@@ -399,28 +375,26 @@ funcs_free(struct func_figures *funcs, size_t n)
 static void
 stats_db(struct ctl *c, struct db *db, struct db_figures *d)
 {
-	struct dbval p[1] = { DBV_S(c->o.funcname) };
-	struct gv_job *rows = NULL;
+	struct admin_figures *rows = NULL;
 	struct func_figures *ff;
 	struct figures f;
 	size_t n = 0, i;
+	int k;
 
+	_Static_assert((int)STATE_COUNT == (int)ADMIN_STATES,
+	    "gvctl's states are admin.h's");
 	d->dbid = db_id(db);
-	if (db_select_jobs(db, SQL_ADMIN_STATS, p, 1, &rows, &n, d->err,
+	if (admin_stats(db, c->o.funcname, &rows, &n, d->err,
 	    sizeof(d->err)) == -1) {
 		d->failed = 1;
 		db_failed(c, d->err);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (figures_parse((const char *)rows[i].arg, &f) == -1) {
-			snprintf(d->err, sizeof(d->err), "database %u: "
-			    "unexpected figures \"%s\"", d->dbid,
-			    (const char *)rows[i].arg);
-			d->failed = 1;
-			db_failed(c, d->err);
-			break;
-		}
+		for (k = 0; k < STATE_COUNT; k++)
+			f.n[k] = rows[i].n[k];
+		f.has_lag = rows[i].has_lag;
+		f.lag = rows[i].lag;
 		if ((ff = func_find(&d->funcs, &d->nfuncs,
 		    rows[i].funcname)) == NULL) {
 			fprintf(stderr, "gvctl: out of memory\n");
@@ -429,7 +403,7 @@ stats_db(struct ctl *c, struct db *db, struct db_figures *d)
 		figures_add(&ff->f, &f);
 		figures_add(&d->total, &f);
 	}
-	db_jobs_free(rows, n);
+	admin_figures_free(rows, n);
 	/* The server orders by its collation; the output orders by bytes. */
 	if (d->nfuncs)
 		qsort(d->funcs, d->nfuncs, sizeof(*d->funcs), func_cmp);
@@ -700,35 +674,29 @@ job_json(const struct gv_job *job, int state)
 
 /* ---- failures ---------------------------------------------------------- */
 
-/* Failures travel in the job reader's shape (sql.h): arg is the message,
- * run_after the time, failcount and attempt as the failure left them. */
-
 /* The newest failures of a job, or of a function (jobid 0; funcname NULL:
  * any). A database without the job_error table (not upgraded) has none. */
 static int
 failures_read(struct ctl *c, struct db *db, uint64_t jobid,
-    const char *funcname, long limit, struct gv_job **errs, size_t *n)
+    const char *funcname, long limit, struct admin_failure **errs, size_t *n)
 {
-	struct dbval p[2];
 	char err[1024];
 
-	p[0] = jobid ? DBV_U(jobid) : DBV_S(funcname);
-	p[1] = DBV_U((uint64_t)limit);
-	if (db_select_jobs(db, jobid ? SQL_JOB_ERRORS : SQL_FUNC_ERRORS, p, 2,
-	    errs, n, err, sizeof(err)) == 0 || db_no_table(db))
+	if (admin_failures(db, jobid, funcname, (uint64_t)limit, errs, n, err,
+	    sizeof(err)) == 0)
 		return 0;
 	db_failed(c, err);
 	return -1;
 }
 
 static json_t *
-failure_json(const struct gv_job *e)
+failure_json(const struct admin_failure *e)
 {
 	char text[GV_MESSAGE_MAX + 1];
 	json_t *o = json_object();
 
-	jobjson_text_clean(text, sizeof(text), e->arg, e->arg_len);
-	json_object_set_new(o, "time", json_integer(e->run_after));
+	jobjson_text_clean(text, sizeof(text), e->message, e->message_len);
+	json_object_set_new(o, "time", json_integer(e->time));
 	json_object_set_new(o, "failcount", json_integer(e->failcount));
 	json_object_set_new(o, "attempt", json_integer(e->attempt));
 	json_object_set_new(o, "message", json_string(text));
@@ -736,11 +704,11 @@ failure_json(const struct gv_job *e)
 }
 
 /* The last failure of each job listed (list --state failing or parked):
- * lasts[i] is jobs[i]'s, arg_len 0 and jobid 0 when it has none. */
-static struct gv_job *
+ * lasts[i] is jobs[i]'s, jobid 0 when it has none. */
+static struct admin_failure *
 last_failures(struct ctl *c, const struct gv_job *jobs, size_t n)
 {
-	struct gv_job *lasts, *errs;
+	struct admin_failure *lasts, *errs;
 	size_t i, nerrs;
 	struct db *db;
 
@@ -759,14 +727,14 @@ last_failures(struct ctl *c, const struct gv_job *jobs, size_t n)
 			lasts[i] = errs[0];
 			memset(&errs[0], 0, sizeof(errs[0]));
 		}
-		db_jobs_free(errs, nerrs);
+		admin_failures_free(errs, nerrs);
 	}
 	return lasts;
 }
 
 static void
 list_print_table(const struct gv_job *jobs, const int *states, size_t n,
-    const struct gv_job *lasts)
+    const struct admin_failure *lasts)
 {
 	char id[48], when[32];
 	struct buf arg = { 0 };
@@ -806,8 +774,9 @@ list_print_table(const struct gv_job *jobs, const int *states, size_t n,
 		    lasts ? ARG_PREFIX + 3 : 0, (int)arg.len,
 		    arg.data ? arg.data : "");
 		if (lasts && lasts[i].jobid)
-			printf(" %s", message_line(lasts[i].arg,
-			    lasts[i].arg_len, MESSAGE_PREFIX));
+			printf(" %s", message_line((const unsigned char *)
+			    lasts[i].message, lasts[i].message_len,
+			    MESSAGE_PREFIX));
 		else if (lasts)
 			printf(" -");
 		printf("\n");
@@ -818,7 +787,8 @@ list_print_table(const struct gv_job *jobs, const int *states, size_t n,
 static int
 cmd_list(struct ctl *c)
 {
-	struct gv_job *jobs = NULL, *lasts = NULL;
+	struct gv_job *jobs = NULL;
+	struct admin_failure *lasts = NULL;
 	int *states = NULL, *grown;
 	size_t njobs = 0, before, i, k, s;
 	char err[1024];
@@ -829,7 +799,6 @@ cmd_list(struct ctl *c)
 
 		for (s = 0; s < NEXCLUSIVE; s++) {
 			enum state shown = exclusive[s];
-			struct dbval p[4];
 
 			if ((long)njobs >= c->o.limit)
 				break;
@@ -841,13 +810,10 @@ cmd_list(struct ctl *c)
 			if (c->o.state == STATE_FAILING &&
 			    shown == STATE_PARKED)
 				continue;
-			p[0] = DBV_S(c->o.funcname);
-			p[1] = DBV_S(state_names[shown]);
-			p[2] = DBV_S(state_param(c->o.state));
-			p[3] = DBV_U((uint64_t)c->o.limit - njobs);
 			before = njobs;
-			if (db_select_jobs(db, SQL_ADMIN_LIST, p, 4, &jobs,
-			    &njobs, err, sizeof(err)) == -1) {
+			if (admin_list(db, c->o.funcname, state_names[shown],
+			    state_param(c->o.state), (uint64_t)c->o.limit -
+			    njobs, &jobs, &njobs, err, sizeof(err)) == -1) {
 				db_failed(c, err);
 				break;
 			}
@@ -882,8 +848,7 @@ cmd_list(struct ctl *c)
 		list_print_table(jobs, states, njobs, lasts);
 	}
 	db_jobs_free(jobs, njobs);
-	if (lasts)
-		db_jobs_free(lasts, njobs);
+	admin_failures_free(lasts, lasts ? njobs : 0);
 	free(states);
 	return c->unavailable ? EX_UNAVAILABLE : EX_OK;
 }
@@ -898,7 +863,6 @@ resolve(struct ctl *c, const char *spec, struct db **dbp, uint64_t *jobid)
 	struct db *found = NULL, *db;
 	uint64_t dbid = 0, state;
 	char err[1024], part[32];
-	struct dbval p[1];
 	int hit, unavailable = 0;
 	size_t i;
 
@@ -919,13 +883,12 @@ resolve(struct ctl *c, const char *spec, struct db **dbp, uint64_t *jobid)
 	} else if (parse_u64(spec, jobid) == -1) {
 		return usage_error("%s: expected DBID:JOBID or JOBID", spec);
 	}
-	p[0] = DBV_U(*jobid);
 	for (i = 0; i < dbset_count(c->dbs); i++) {
 		db = dbset_at(c->dbs, i);
 		if (colon && db_id(db) != dbid)
 			continue;
-		if (db_select_u64(db, SQL_ADMIN_JOB_STATE, p, 1, &state, &hit,
-		    err, sizeof(err)) == -1) {
+		if (admin_job_state(db, *jobid, &state, &hit, err,
+		    sizeof(err)) == -1) {
 			db_failed(c, err);
 			unavailable = 1;
 			continue;
@@ -955,25 +918,20 @@ resolve(struct ctl *c, const char *spec, struct db **dbp, uint64_t *jobid)
 static int
 cmd_show(struct ctl *c, const char *spec)
 {
-	struct gv_job *jobs = NULL, *errs = NULL;
+	struct gv_job *jobs = NULL;
+	struct admin_failure *errs = NULL;
 	size_t nerrs = 0, i;
 	const struct gv_job *j;
 	struct buf b = { 0 };
 	uint64_t jobid, code = 0, leased = 0;
 	char err[1024], when[32];
-	struct dbval p[1];
 	size_t njobs = 0;
 	struct db *db;
-	int rc, hit, state = -1;
+	int rc, state = -1;
 
 	if ((rc = resolve(c, spec, &db, &jobid)) != 0)
 		return rc;
-	p[0] = DBV_U(jobid);
-	if (db_select_jobs(db, SQL_ADMIN_JOB, p, 1, &jobs, &njobs, err,
-	    sizeof(err)) == -1 ||
-	    db_select_u64(db, SQL_ADMIN_JOB_STATE, p, 1, &code, &hit, err,
-	    sizeof(err)) == -1 ||
-	    db_select_u64(db, SQL_ADMIN_JOB_LEASED, p, 1, &leased, &hit, err,
+	if (admin_job(db, jobid, &jobs, &njobs, &code, &leased, err,
 	    sizeof(err)) == -1) {
 		db_failed(c, err);
 		db_jobs_free(jobs, njobs);
@@ -1027,13 +985,14 @@ cmd_show(struct ctl *c, const char *spec)
 		printf("failures   %s\n", nerrs ? "newest first" : "none kept");
 		for (i = 0; i < nerrs; i++)
 			printf("  %s  failcount %u  attempt %" PRIu32 "  %s\n",
-			    iso_time(errs[i].run_after, when, sizeof(when)),
+			    iso_time(errs[i].time, when, sizeof(when)),
 			    errs[i].failcount, errs[i].attempt,
-			    message_line(errs[i].arg, errs[i].arg_len, 0));
+			    message_line((const unsigned char *)errs[i].message,
+			    errs[i].message_len, 0));
 	}
 	buf_free(&b);
 	db_jobs_free(jobs, njobs);
-	db_jobs_free(errs, nerrs);
+	admin_failures_free(errs, nerrs);
 	return rc;
 }
 
@@ -1041,10 +1000,10 @@ cmd_show(struct ctl *c, const char *spec)
 static int
 failure_cmp(const void *a, const void *b)
 {
-	const struct gv_job *x = a, *y = b;
+	const struct admin_failure *x = a, *y = b;
 
-	if (x->run_after != y->run_after)
-		return x->run_after > y->run_after ? -1 : 1;
+	if (x->time != y->time)
+		return x->time > y->time ? -1 : 1;
 	return x->dbid != y->dbid ? (x->dbid < y->dbid ? -1 : 1) :
 	    (x->jobid > y->jobid ? -1 : x->jobid < y->jobid);
 }
@@ -1053,7 +1012,7 @@ failure_cmp(const void *a, const void *b)
 static int
 cmd_errors(struct ctl *c)
 {
-	struct gv_job *all = NULL, *errs, *grown;
+	struct admin_failure *all = NULL, *errs, *grown;
 	size_t nall = 0, nerrs, i, k, shown;
 	char id[48], when[32];
 	json_t *root, *arr, *o;
@@ -1074,11 +1033,9 @@ cmd_errors(struct ctl *c)
 			return EX_OSERR;
 		}
 		all = grown;
-		for (k = 0; k < nerrs; k++) {
-			errs[k].dbid = db_id(db);
+		for (k = 0; k < nerrs; k++)
 			all[nall++] = errs[k];
-		}
-		free(errs);
+		free(errs);     /* the strings moved to all */
 	}
 	qsort(all, nall, sizeof(*all), failure_cmp);
 	shown = nall < (size_t)c->o.limit ? nall : (size_t)c->o.limit;
@@ -1105,14 +1062,14 @@ cmd_errors(struct ctl *c)
 			snprintf(id, sizeof(id), "%u:%" PRIu64, all[i].dbid,
 			    all[i].jobid);
 			printf("%-20s %-12s %-16s %5u %7" PRIu32 " ",
-			    iso_time(all[i].run_after, when, sizeof(when)), id,
+			    iso_time(all[i].time, when, sizeof(when)), id,
 			    escaped(all[i].funcname), all[i].failcount,
 			    all[i].attempt);
-			printf("%s\n", message_line(all[i].arg,
-			    all[i].arg_len, 0));
+			printf("%s\n", message_line((const unsigned char *)
+			    all[i].message, all[i].message_len, 0));
 		}
 	}
-	db_jobs_free(all, nall);
+	admin_failures_free(all, nall);
 	return c->unavailable ? EX_UNAVAILABLE : EX_OK;
 }
 
@@ -1203,30 +1160,9 @@ change_batch(struct ctl *c, struct db *db, enum command cmd,
     const uint64_t *ids, size_t n, const char *state, uint64_t *changed,
     char *err, size_t errlen)
 {
-	struct dbval *p;
-	size_t np = 0, i;
-	int rc;
-
-	if ((p = calloc(n + 2, sizeof(*p))) == NULL)
-		return errf(err, errlen, "out of memory");
-	if (cmd == CMD_RETRY)
-		p[np++] = DBV_U(c->o.reset_failcount ? 1 : 0);
-	p[np++] = DBV_S(state);
-	for (i = 0; i < n; i++)
-		p[np++] = DBV_U(ids[i]);
-	rc = db_exec(db, cmd == CMD_RETRY ? SQL_ADMIN_RETRY :
-	    SQL_ADMIN_DELETE, (unsigned)n, p, np, changed, NULL, err, errlen);
-	/* The failures of the rows deleted go with them (those of rows left,
-	 * because they changed state, stay). Missed, the sweep takes them. */
-	if (rc == 0 && cmd == CMD_DELETE && *changed) {
-		uint64_t forgotten;
-		char ferr[256];
-
-		(void)db_exec(db, SQL_ERRORS_FORGET, (unsigned)n, p + 1, n,
-		    &forgotten, NULL, ferr, sizeof(ferr));
-	}
-	free(p);
-	return rc;
+	return cmd == CMD_RETRY ? admin_retry(db, ids, n, state,
+	    c->o.reset_failcount, changed, err, errlen) :
+	    admin_delete(db, ids, n, state, changed, err, errlen);
 }
 
 /* Every job of the function and state, walked in jobid order. */
@@ -1235,23 +1171,12 @@ change_matching(struct ctl *c, struct db *db, enum command cmd,
     struct change *ch, char *err, size_t errlen)
 {
 	uint64_t ids[GVCTL_BATCH], cursor = 0, changed;
-	struct gv_job *jobs;
-	struct dbval p[4];
 	size_t n, i;
 
 	for (;;) {
-		jobs = NULL;
-		n = 0;
-		p[0] = DBV_U(cursor);
-		p[1] = DBV_S(c->o.funcname);
-		p[2] = DBV_S(state_param(c->o.state));
-		p[3] = DBV_U(GVCTL_BATCH);
-		if (db_select_jobs(db, SQL_ADMIN_MATCH, p, 4, &jobs, &n, err,
-		    errlen) == -1)
+		if (admin_match(db, c->o.funcname, state_param(c->o.state),
+		    cursor, ids, GVCTL_BATCH, &n, err, errlen) == -1)
 			return -1;
-		for (i = 0; i < n; i++)
-			ids[i] = jobs[i].jobid;
-		db_jobs_free(jobs, n);
 		if (n == 0)
 			return 0;
 		cursor = ids[n - 1];
@@ -1641,13 +1566,10 @@ static void
 sched_read(struct ctl *c, struct sched_row *r)
 {
 	struct db *db = dbset_find(c->dbs, (unsigned)r->cs->dbid);
-	struct dbval p = DBV_S(r->cs->name);
 	char err[512];
-	int found = 0;
 
-	if (db_select_u64(db, SQL_NOW, NULL, 0, &r->now, &found, err,
-	    sizeof(err)) == -1 || db_select_u64(db, SQL_SCHED_LAST, &p, 1,
-	    &r->last, &r->has_last, err, sizeof(err)) == -1) {
+	if (admin_schedule(db, r->cs->name, &r->now, &r->last, &r->has_last,
+	    err, sizeof(err)) == -1) {
 		db_failed(c, err);
 		r->failed = 1;
 		return;

@@ -16,6 +16,7 @@
 #include <mysql.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "client.h"
 #include "config.h"
 #include "db.h"
@@ -399,6 +400,66 @@ START_TEST(failure_reasons_kept)
 		ck_assert_int_eq(errors_of(&job, NULL), 0);
 		ck_assert_int_eq(errors_of(&other, NULL), 1);
 	}
+}
+END_TEST
+
+/* gvctl's queries as records (admin.c over db_select_rows): the counts
+ * per state and the lag of each function, none when nothing is due; the
+ * failures of a job and of a function, newest first, a message longer than
+ * a row buffer whole. */
+START_TEST(admin_queries)
+{
+	struct gv_job job = new_job(gv, "adm-a");
+	struct db *db = dbset_find(client_dbset(gv), job.dbid);
+	struct admin_figures *f = NULL;
+	struct admin_failure *e = NULL;
+	char big[GV_MESSAGE_MAX + 1], err[512];
+	size_t n = 0, i;
+
+	memset(big, 'm', GV_MESSAGE_MAX);
+	big[GV_MESSAGE_MAX] = '\0';
+	ck_assert_int_eq(gv_failed_job_message(gv, &job, "first"), GV_OK);
+	ck_assert_int_eq(gv_failed_job_message(gv, &job, big), GV_OK);
+	sql(job.dbid, "INSERT INTO job (funcname, run_after) VALUES "
+	    "('adm-b', UNIX_TIMESTAMP() - 7), ('adm-b', 2147483647)");
+
+	ck_assert_msg(admin_stats(db, NULL, &f, &n, err, sizeof(err)) == 0,
+	    "%s", err);
+	for (i = 0; i < n && strcmp(f[i].funcname, "adm-b") != 0; i++)
+		;
+	ck_assert_uint_lt(i, n);
+	ck_assert(f[i].n[ADMIN_DUE] == 1 && f[i].n[ADMIN_PARKED] == 1 &&
+	    f[i].n[ADMIN_SCHEDULED] == 0 && f[i].n[ADMIN_LEASED] == 0);
+	ck_assert_int_eq(f[i].has_lag, 1);
+	ck_assert(f[i].lag >= 7 && f[i].lag <= 9);
+	admin_figures_free(f, n);
+	ck_assert_int_eq(admin_stats(db, "adm-a", &f, &n, err, sizeof(err)),
+	    0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert(f[0].n[ADMIN_FAILING] == 1 && f[0].n[ADMIN_SCHEDULED] == 1);
+	ck_assert_int_eq(f[0].has_lag, 0);
+	admin_figures_free(f, n);
+
+	ck_assert_int_eq(admin_failures(db, job.jobid, NULL, 10, &e, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(e[0].message_len, GV_MESSAGE_MAX);
+	ck_assert_str_eq(e[0].message, big);
+	ck_assert_uint_eq(e[0].failcount, 2);
+	ck_assert_str_eq(e[1].message, "first");
+	ck_assert_str_eq(e[1].funcname, "adm-a");
+	ck_assert(e[1].jobid == job.jobid && e[1].dbid == job.dbid &&
+	    e[1].time > 0);
+	admin_failures_free(e, n);
+	ck_assert_int_eq(admin_failures(db, 0, "adm-a", 1, &e, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(e[0].failcount, 2);
+	admin_failures_free(e, n);
+	ck_assert_int_eq(admin_failures(db, 0, "adm-none", 5, &e, &n, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(n, 0);
+	admin_failures_free(e, n);
 }
 END_TEST
 
@@ -1104,6 +1165,7 @@ main(void)
 	tcase_add_test(tc, retry_backoff_set);
 	tcase_add_test(tc, failure_reasons_kept);
 	tcase_add_test(tc, failure_reasons_swept);
+	tcase_add_test(tc, admin_queries);
 	tcase_add_test(tc, failure_without_error_table);
 	tcase_add_test(tc, cancel_by_key_and_id);
 	tcase_add_test(tc, retry_backoff_per_function);
