@@ -60,6 +60,9 @@ my %over;
 $over{"garivini.log_file"} = "stderr"
     if defined $log_file && $log_file eq "stderr";
 my $ini = $t->localize_ini($sample, %over);
+# It holds the database's password: only its owner reads it, as the master
+# asks of any INI that does.
+chmod(0600, $ini) or die "chmod $ini: $!";
 my $log = $over{"garivini.log_file"} ? "this terminal (log_file = stderr)"
     : $t->log_path;
 my $gport = $t->gearmand_port(1);
