@@ -13,10 +13,6 @@
 #              nothing is lost, every job runs, the table ends empty; the node
 #              restarts and rejoins
 #   rolling    every node stopped and started again in turn
-#
-# And a schedule every second on both masters, one through each node: each
-# slot's job is inserted, and runs, once (certification lets one of two
-# inserts of a slot commit).
 use strict;
 use warnings;
 use FindBin;
@@ -32,9 +28,6 @@ require GvChaos;
 my $c = GvChaos->new(dbs => 1, ini => {
 	'db.1.host' => $g->host_list(1, 2, 3),
 	'db.1.user' => $GvGalera::USER, 'db.1.password' => $GvGalera::PASSWORD,
-	'schedule.galtick.function' => 'galera_tick',
-	'schedule.galtick.every' => 1,
-	'schedule.galtick.flag' => 'controller',
 });
 my $t = $c->t;
 my $dir = $t->dir;
@@ -44,8 +37,6 @@ $c->start_master;
 my ($master_b, $ini_b) = $c->start_second_master(
     'db.1.host' => $g->host_list(2, 1, 3));
 
-my $ticks = "$dir/galera_tick.ran";
-my @tickers = $t->perl_workers(1, $ticks, ['galera_tick', 0]);
 my $func = 'galera_bulk';
 my $ran = "$dir/$func.ran";
 my @consumers = $c->start_consumers('throughput', $func, $ran, n => 3);
@@ -107,15 +98,6 @@ diag("conflict: $pool_sum{db_conflicts} conflicts counted in the status "
 cmp_ok($pool_sum{db_conflicts}, '>', 0, 'conflicts are counted');
 is($pool_sum{a}, '127.0.0.1:' . $g->port(1), 'the first master is on node 1');
 is($pool_sum{b}, '127.0.0.1:' . $g->port(2), 'the second is on node 2');
-{
-	my %slots;
-	$slots{ $_->[5] }++ for @{ $t->perl_worker_runs($ticks) };
-	my @twice = grep { $slots{$_} > 1 } sort keys %slots;
-	diag('schedule: ' . scalar(keys %slots) . ' slots run by two masters '
-	    . 'on two nodes, ' . scalar(@twice) . ' twice');
-	cmp_ok(scalar(keys %slots), '>=', 5, 'schedule: its slots ran');
-	is("@twice", '', 'schedule: no slot ran twice');
-}
 is($t->stop($master_b, 'TERM', 30), 0, 'the second master stops');
 
 # --- failover: SIGKILL of the node in use -----------------------------------
