@@ -521,13 +521,33 @@ conn_lost(unsigned e)
 }
 
 static void
+host_failed(struct db_host *h)
+{
+	backoff_fail(&h->backoff, time_mono(), DB_BACKOFF_MIN, DB_BACKOFF_MAX);
+}
+
+/* A Galera node that is no longer ready (cut off from the primary
+ * component, or shutting down) refuses every statement with "WSREP has not
+ * yet prepared node for application use" on a connection that stays open.
+ * It is left as if the connection were lost, so the next statement goes to
+ * the next usable host; kept, it refused everything for as long as the node
+ * was out. The statement was refused, not done. */
+static int
+node_not_ready(unsigned e)
+{
+	return e == ER_UNKNOWN_COM_ERROR;
+}
+
+static void
 db_failed(struct db *db, unsigned e)
 {
 	db->last_errno = e;
 	if (db_conflict(db))
 		db->conflicts++;
-	if (!conn_lost(e))
+	if (!conn_lost(e) && !node_not_ready(e))
 		return;
+	if (node_not_ready(e))
+		host_failed(&db->hosts[db->cur]);
 	db_disconnect(db);
 	backoff_fail(&db->backoff, time_mono(), DB_BACKOFF_MIN,
 	    DB_BACKOFF_MAX);
@@ -648,12 +668,6 @@ connect_host(struct db *db, size_t i, unsigned *e, char *err, size_t errlen)
 		return NULL;
 	}
 	return m;
-}
-
-static void
-host_failed(struct db_host *h)
-{
-	backoff_fail(&h->backoff, time_mono(), DB_BACKOFF_MIN, DB_BACKOFF_MAX);
 }
 
 /* Take m, a connection to host i, as db's connection. */
@@ -1400,16 +1414,18 @@ db_commit(struct db *db, char *err, size_t errlen)
 void
 db_rollback(struct db *db)
 {
-	db->txn_lost = 0;
-	if (db->conn == NULL)
-		return;
-	if (mysql_rollback(db->conn) != 0 || mysql_autocommit(db->conn, 1) !=
-	    0) {
-		/* A connection stuck in an unknown transaction state is of no
-		 * further use. */
-		db_disconnect(db);
-	}
+	int ok = db->conn != NULL && mysql_rollback(db->conn) == 0 &&
+	    mysql_autocommit(db->conn, 1) == 0;
+
+	/* The caller has ended the transaction either way: a connection
+	 * stuck in an unknown transaction state is dropped, and the server
+	 * rolls back what it held, without the next statement, outside any
+	 * transaction, being refused as part of a lost one
+	 * (it_client rollback_on_a_dead_connection_ends_it). */
 	db->in_txn = 0;
+	if (!ok && db->conn)
+		db_disconnect(db);
+	db->txn_lost = 0;
 }
 
 void

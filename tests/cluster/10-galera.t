@@ -12,7 +12,14 @@
 #   failover   SIGKILL of the node in use: writers move to the next host,
 #              nothing is lost, every job runs, the table ends empty; the node
 #              restarts and rejoins
+#   partition  the node in use cut off from the others (gmcast.isolate): it
+#              stays up and refuses every statement; the master goes on
+#              through the other nodes
 #   rolling    every node stopped and started again in turn
+#
+# And a schedule every second on both masters, one through each node: each
+# slot's job is inserted, and runs, once (certification lets one of two
+# inserts of a slot commit).
 use strict;
 use warnings;
 use FindBin;
@@ -28,6 +35,9 @@ require GvChaos;
 my $c = GvChaos->new(dbs => 1, ini => {
 	'db.1.host' => $g->host_list(1, 2, 3),
 	'db.1.user' => $GvGalera::USER, 'db.1.password' => $GvGalera::PASSWORD,
+	'schedule.galtick.function' => 'galera_tick',
+	'schedule.galtick.every' => 1,
+	'schedule.galtick.flag' => 'controller',
 });
 my $t = $c->t;
 my $dir = $t->dir;
@@ -37,6 +47,8 @@ $c->start_master;
 my ($master_b, $ini_b) = $c->start_second_master(
     'db.1.host' => $g->host_list(2, 1, 3));
 
+my $ticks = "$dir/galera_tick.ran";
+my @tickers = $t->perl_workers(1, $ticks, ['galera_tick', 0]);
 my $func = 'galera_bulk';
 my $ran = "$dir/$func.ran";
 my @consumers = $c->start_consumers('throughput', $func, $ran, n => 3);
@@ -98,6 +110,15 @@ diag("conflict: $pool_sum{db_conflicts} conflicts counted in the status "
 cmp_ok($pool_sum{db_conflicts}, '>', 0, 'conflicts are counted');
 is($pool_sum{a}, '127.0.0.1:' . $g->port(1), 'the first master is on node 1');
 is($pool_sum{b}, '127.0.0.1:' . $g->port(2), 'the second is on node 2');
+{
+	my %slots;
+	$slots{ $_->[5] }++ for @{ $t->perl_worker_runs($ticks) };
+	my @twice = grep { $slots{$_} > 1 } sort keys %slots;
+	diag('schedule: ' . scalar(keys %slots) . ' slots run by two masters '
+	    . 'on two nodes, ' . scalar(@twice) . ' twice');
+	cmp_ok(scalar(keys %slots), '>=', 5, 'schedule: its slots ran');
+	is("@twice", '', 'schedule: no slot ran twice');
+}
 is($t->stop($master_b, 'TERM', 30), 0, 'the second master stops');
 
 # --- failover: SIGKILL of the node in use -----------------------------------
@@ -120,6 +141,39 @@ is($g->cluster_size(2), 3, 'node 1 rejoined');
 	like($out, qr/^database 1 on 127\.0\.0\.1:\d+, \d+ child/m,
 	    'gvctl status shows the host each database is on');
 }
+
+# --- partition: the node in use cut off from the two others ----------------
+# It stays up, out of the primary component, and refuses every statement on
+# connections that stay open: jobs must go on through the other nodes while
+# it is out, not only once it is back.
+for my $mode (qw(throughput latency)) {
+	my ($node, $before, $during);
+	$c->scenario('partition', $mode, sub {
+		my (undef, $l) = @_;
+		# Node 1, once every child is back on it (a move back to the
+		# first host is tried every 30 s); the test's clients, which
+		# connect afresh, are on it too.
+		$node = 1;
+		my $want = '127.0.0.1:' . $g->port(1);
+		$t->wait_for('every child on node 1', 60, sub {
+			my $st = $t->status_json or return 0;
+			!grep { defined $_->{db_hosts}{1} &&
+			    $_->{db_hosts}{1} ne $want } @{ $st->{children} };
+		});
+		$g->isolate($node, 1);
+		sleep 3;
+		$before = keys %{ GvChaos::runs($l->{ran}) };
+		sleep 5;
+		$during = keys %{ GvChaos::runs($l->{ran}) };
+		$g->isolate($node, 0);
+		$g->wait_synced($node);
+	}, drain => 120, load_seconds => 1, after_seconds => 2);
+	diag("partition/$mode: node $node cut off for 8 s; "
+	    . ($during - $before) . ' jobs ran in its last 5 s');
+	cmp_ok($during, '>', $before, "partition/$mode: jobs run while the "
+	    . "node in use is cut off");
+}
+is($g->cluster_size(1), 3, 'the cut-off node is back in the cluster');
 
 # --- rolling restart ----------------------------------------------------------
 for my $mode (qw(throughput latency)) {

@@ -970,6 +970,32 @@ START_TEST(transaction_fails_with_its_connection)
 }
 END_TEST
 
+/* A ROLLBACK that meets a dead connection still ends the transaction:
+ * the next statement, outside any transaction, connects again. It was
+ * refused for good, as if still inside the lost transaction, and a
+ * QueueRunner whose scheduler's rollback met a Galera node going away
+ * claimed nothing again (10-galera.t, rolling restart with a schedule). */
+START_TEST(rollback_on_a_dead_connection_ends_it)
+{
+	unsigned dbid = cfg->dbs[0].dbid;
+	struct db *db = dbset_find(client_dbset(gv), dbid);
+	uint64_t now = 0;
+	int found = 0;
+	char err[512], q[64];
+
+	ck_assert_int_eq(db_begin(db, err, sizeof(err)), 0);
+	ck_assert_msg(db_select_u64(db, SQL_NOW, NULL, 0, &now, &found, err,
+	    sizeof(err)) == 0, "%s", err);
+	snprintf(q, sizeof(q), "KILL CONNECTION %lu", db_connection_id(db));
+	sql(dbid, q);
+	db_rollback(db);
+	ck_assert_msg(db_select_u64(db, SQL_NOW, NULL, 0, &now, &found, err,
+	    sizeof(err)) == 0, "after a rollback on a dead connection: %s",
+	    err);
+	ck_assert_int_eq(found, 1);
+}
+END_TEST
+
 /*
  * Run by tests/faults/61-lost-answers.t on a GV_FAULTS build, one case per
  * process (CK_RUN_CASE) with the GV_FAULT_DB that case needs.
@@ -1184,6 +1210,7 @@ main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, connection_killed_during_fetch);
 	tcase_add_test(tc, transaction_fails_with_its_connection);
+	tcase_add_test(tc, rollback_on_a_dead_connection_ends_it);
 	suite_add_tcase(s, tc);
 	fault_case(s, "failure_answer_lost", failure_answer_lost);
 	fault_case(s, "completion_answer_lost", completion_answer_lost);

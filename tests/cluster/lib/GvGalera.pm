@@ -241,6 +241,15 @@ sub wait_synced {
 	    . " s:\n" . GvTest::_tail("$n->{dir}/err");
 }
 
+# Cut node i off from the others (on: 1), or let it back (0). It stays up,
+# out of the primary component: it refuses every statement with "WSREP has
+# not yet prepared node for application use" on connections that stay open.
+sub isolate {
+	my ($self, $i, $on) = @_;
+	$self->_admin($i)->do('SET GLOBAL wsrep_provider_options = '
+	    . "'gmcast.isolate=" . ($on ? 1 : 0) . "'");
+}
+
 # The cluster size node i sees.
 sub cluster_size {
 	my ($self, $i) = @_;
