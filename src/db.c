@@ -448,11 +448,21 @@ db_connection_id(const struct db *db)
 	return db->conn ? mysql_thread_id(db->conn) : 0;
 }
 
+/* MySQL 8's answer to a NOWAIT read of a locked row (MariaDB answers with
+ * ER_LOCK_WAIT_TIMEOUT); absent from MariaDB's headers. */
+#define ER_LOCK_NOWAIT_MYSQL 3572
+
 int
 db_conflict(const struct db *db)
 {
-	return db->last_errno == ER_LOCK_DEADLOCK ||
-	    db->last_errno == ER_LOCK_WAIT_TIMEOUT;
+	return db->last_errno == ER_LOCK_DEADLOCK || db_lock_busy(db);
+}
+
+int
+db_lock_busy(const struct db *db)
+{
+	return db->last_errno == ER_LOCK_WAIT_TIMEOUT ||
+	    db->last_errno == ER_LOCK_NOWAIT_MYSQL;
 }
 
 int

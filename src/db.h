@@ -84,6 +84,9 @@ unsigned db_errno(const struct db *db);
  * Galera certification conflict, which reports as one), and the same work
  * may simply be tried again. */
 int db_conflict(const struct db *db);
+/* 1 if the last failure was a row another session holds locked: a lock wait
+ * timeout, or a NOWAIT read of a locked row. */
+int db_lock_busy(const struct db *db);
 /* 1 if the last failure was a statement naming a table that does not
  * exist (a schema not yet upgraded). */
 int db_no_table(const struct db *db);

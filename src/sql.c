@@ -182,8 +182,8 @@ static const struct sql_stmt {
 	    "INSERT INTO schedule_state (name, last_slot) VALUES (?, ?) "
 	    "ON DUPLICATE KEY UPDATE last_slot = last_slot", NULL, NULL, 2, 0 },
 	[SQL_SCHED_LOCKED] = { "sched_locked",
-	    "SELECT last_slot FROM schedule_state WHERE name = ? FOR UPDATE",
-	    NULL, NULL, 1, 0 },
+	    "SELECT last_slot FROM schedule_state WHERE name = ? "
+	    "FOR UPDATE NOWAIT", NULL, NULL, 1, 0 },
 	[SQL_SCHED_ADVANCE] = { "sched_advance",
 	    "UPDATE schedule_state SET last_slot = ? WHERE name = ?", NULL,
 	    NULL, 2, 0 },

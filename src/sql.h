@@ -60,7 +60,8 @@ enum sql_id {
 	/* [schedule.NAME] (workers/scheduler.c): its state row. */
 	SQL_SCHED_CLAIM,     /* name, initial last_slot: create the row if
 	                        absent, and lock it either way */
-	SQL_SCHED_LOCKED,    /* name -> last_slot, locked */
+	SQL_SCHED_LOCKED,    /* name -> last_slot, locked; a row another
+	                        session holds fails at once (NOWAIT) */
 	SQL_SCHED_ADVANCE,   /* last_slot, name */
 	SQL_SCHED_LAST,      /* name -> last_slot (gvctl) */
 	/* gvctl. A state parameter is "due", "scheduled", "leased",

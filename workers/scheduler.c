@@ -11,7 +11,8 @@
  *   a snapshot), and commits the job row together with last_slot >= S. Two
  *   inserters lock the same row in the same database (all masters name the
  *   same dbid for a schedule), so their transactions are serialized: the
- *   second one reads the first one's committed last_slot and inserts
+ *   second one finds the row locked and gives up its turn (NOWAIT), and at
+ *   its next look reads the first one's committed last_slot and inserts
  *   nothing for S. On a Galera cluster, where the lock is local to a node,
  *   two such transactions both write the state row, so certification lets
  *   only one of them commit; the other fails as a deadlock and inserts
@@ -51,12 +52,18 @@
 #define TROUBLE_BACKOFF_MIN 1.0
 #define TROUBLE_BACKOFF_MAX 60.0
 #define TROUBLE_LOG_EVERY 60.0
+/* A state row another session holds this long is said in the log (then at
+ * most every TROUBLE_LOG_EVERY): its holder is stuck, not just busy. */
+#define BUSY_WARN_AFTER 10.0
 #define NEVER INT64_MAX
 
 struct sched {
 	const struct config_sched *cs;
 	size_t dbi;             /* its database, as dbset_at counts */
 	int64_t next_due;       /* database time of its next slot; 0: unknown */
+	double busy_since;      /* time_mono() its state row was first found
+	                           locked by another session; 0: free */
+	double busy_logged;     /* time_mono() that was last logged */
 };
 
 /* Per database (dbset order). */
@@ -198,12 +205,19 @@ run_one(struct scheduler *sc, struct db *db, struct sched *s, int64_t now)
 
 	if (db_begin(db, sc->err, sizeof(sc->err)) == -1)
 		return -1;
+	/* The row is read without waiting for it: one another session
+	 * holds (a master frozen half-way through its turn) would otherwise
+	 * hold up this QueueRunner's claims, on the same connection, for
+	 * innodb_lock_wait_timeout at every look. Only a row not yet made is
+	 * made, and locked, by the INSERT. */
 	p[0] = DBV_S(cs->name);
 	p[1] = DBV_U(start < 0 ? (uint64_t)now : (uint64_t)start);
-	if (db_exec(db, SQL_SCHED_CLAIM, 1, p, 2, NULL, NULL, sc->err,
+	if (db_select_u64(db, SQL_SCHED_LOCKED, p, 1, &last, &found, sc->err,
 	    sizeof(sc->err)) == -1 ||
+	    (!found && (db_exec(db, SQL_SCHED_CLAIM, 1, p, 2, NULL, NULL,
+	    sc->err, sizeof(sc->err)) == -1 ||
 	    db_select_u64(db, SQL_SCHED_LOCKED, p, 1, &last, &found, sc->err,
-	    sizeof(sc->err)) == -1)
+	    sizeof(sc->err)) == -1)))
 		goto fail;
 	if (!found) {
 		errf(sc->err, sizeof(sc->err), "database %u: schedule %s: its "
@@ -265,6 +279,34 @@ trouble(struct scheduler *sc, size_t i)
 		    "trying again in %.0f s", sc->err, db_id(db), d->backoff.pause);
 }
 
+/* The schedule's state row was found locked by another session: said in
+ * the log once that has lasted BUSY_WARN_AFTER. */
+static void
+row_busy(struct sched *s)
+{
+	double now = time_mono();
+
+	if (s->busy_since == 0)
+		s->busy_since = now;
+	if (now - s->busy_since < BUSY_WARN_AFTER || (s->busy_logged &&
+	    now - s->busy_logged < TROUBLE_LOG_EVERY))
+		return;
+	s->busy_logged = now;
+	log_warnx("schedule %s: its state row is locked by another session "
+	    "for %.0f s (one stopped inside a transaction?); its slots wait "
+	    "until the row is free, the other jobs do not", s->cs->name,
+	    now - s->busy_since);
+}
+
+static void
+row_free(struct sched *s)
+{
+	if (s->busy_logged)
+		log_notice("schedule %s: its state row is free again",
+		    s->cs->name);
+	s->busy_since = s->busy_logged = 0;
+}
+
 /* 1 if a schedule of database i may be due by its clock's estimate. */
 static int
 maybe_due(const struct scheduler *sc, size_t i)
@@ -303,17 +345,20 @@ tick_db(struct scheduler *sc, size_t i)
 		if (s->dbi != i || s->next_due > (int64_t)now)
 			continue;
 		if (run_one(sc, db, s, (int64_t)now) == -1) {
-			/* A deadlock or a certification conflict: another
-			 * inserter had the row; nothing was done, and the
-			 * next look sees what it did. */
+			/* A deadlock, a certification conflict or a locked
+			 * row: another inserter had the row; nothing was
+			 * done, and the next look sees what it did. */
 			if (db_conflict(db)) {
 				log_debug("schedule %s: %s", s->cs->name,
 				    sc->err);
+				if (db_lock_busy(db))
+					row_busy(s);
 				continue;
 			}
 			trouble(sc, i);
 			return;
 		}
+		row_free(s);
 		if (s->next_due < 0)
 			s->next_due = NEVER;
 	}

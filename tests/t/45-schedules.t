@@ -3,7 +3,8 @@
 # same database yields exactly one job per slot, each run once; a HUP adds a
 # schedule, one with a bad schedule keeps the old configuration, another
 # removes one; slots missed while no master ran: once inserts the latest,
-# skip none; gvctl schedules shows the state; bad sections are refused.
+# skip none; gvctl schedules shows the state; a state row another session
+# holds locked holds up no other job; bad sections are refused.
 use strict;
 use warnings;
 use Test::More;
@@ -230,6 +231,31 @@ ok($t->wait_for('hup to go on', 10, sub { last_slot('hup') > $hup_last }),
     'and insert again');
 ok($t->running($ma), 'the master ran on');
 is(exits(), $exits, 'and no QueueRunner exited');
+
+# A state row held by a session that stalls inside its transaction (a master
+# frozen half-way through a schedule's turn): the QueueRunners go on
+# dispatching jobs, only that schedule waits, and the log says why. They
+# waited innodb_lock_wait_timeout (50 s) at every look, claiming nothing
+# meanwhile.
+my $hold = $t->dbh(1)->clone;
+$hold->begin_work;
+$hold->selectrow_array("SELECT last_slot FROM schedule_state WHERE name = "
+    . "'hup' FOR UPDATE");
+$log_size = -s $t->log_path;
+sleep 3;
+$t->dbh(1)->do("INSERT INTO job (funcname, arg, uniqkey, run_after, flag) "
+    . "VALUES ('tick', 'x', ?, 0, 'controller')", undef, "locked-$_")
+    for 1 .. 5;
+ok($t->wait_for('the jobs inserted meanwhile to run', 12, sub {
+	5 == grep { $_->[1] =~ /^locked-/ } run_lines() }),
+    'a locked state row holds up no job');
+ok($t->wait_for('the wait to be logged', 20, sub {
+	new_log(qr/schedule hup: its state row is locked by another session/)
+    }), 'the locked state row is logged');
+$hup_last = last_slot('hup');
+$hold->rollback;
+ok($t->wait_for('hup to go on', 10, sub { last_slot('hup') > $hup_last }),
+    'once the row is free, the schedule goes on');
 
 # Bad sections, each an error at file:line naming the key.
 my @bad = (
