@@ -212,6 +212,8 @@ static const struct sql_stmt {
 	    "FROM job WHERE jobid = ?", NULL, NULL, 1, 0 },
 	[SQL_ADMIN_JOB_LEASED] = { "admin_job_leased",
 	    "SELECT leased FROM job WHERE jobid = ?", NULL, NULL, 1, 0 },
+	[SQL_JOB_FUNCNAME] = { "job_funcname",
+	    "SELECT funcname FROM job WHERE jobid = ?", NULL, NULL, 1, 0 },
 	/* In jobid order from a cursor: a bulk change walks the table once
 	 * in batches, each its own short statement, and ends even when the
 	 * change leaves rows in the state (retrying due jobs). */

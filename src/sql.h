@@ -76,6 +76,7 @@ enum sql_id {
 	SQL_ADMIN_JOB_STATE, /* jobid -> 0 due, 1 scheduled, 2 leased,
 	                        3 parked */
 	SQL_ADMIN_JOB_LEASED, /* jobid -> the leased column */
+	SQL_JOB_FUNCNAME,     /* jobid -> its funcname */
 	SQL_ADMIN_MATCH,     /* funcname, state, after jobid, limit: jobs in
 	                        jobid order, without arg */
 	SQL_ADMIN_RETRY,     /* reset failcount (0/1), state, then n jobids:

@@ -310,16 +310,15 @@ job_funcname(struct injector *in, unsigned dbid, uint64_t jobid, char *out,
 {
 	struct db *db = dbset_find(client_dbset(in->gv), dbid);
 	struct dbval id = DBV_U(jobid);
-	struct gv_job *jobs = NULL;
-	size_t n = 0;
+	struct dbrows rows = { 0 };
 
 	out[0] = '\0';
 	if (db == NULL || in->ctx->fs == NULL)
 		return;
-	if (db_select_jobs(db, SQL_ADMIN_JOB, &id, 1, &jobs, &n, in->err,
-	    sizeof(in->err)) == 0 && n == 1)
-		snprintf(out, len, "%s", jobs[0].funcname);
-	db_jobs_free(jobs, n);
+	if (db_select_rows(db, SQL_JOB_FUNCNAME, &id, 1, 1, &rows, in->err,
+	    sizeof(in->err)) == 0 && rows.nrows == 1 && rows.cell[0] != NULL)
+		snprintf(out, len, "%s", rows.cell[0]);
+	db_rows_free(&rows);
 }
 
 /*
