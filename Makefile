@@ -4,7 +4,7 @@
 #   make test         setup check, unit tests, integration tests (real servers)
 #   make sanitize     the same tests on an ASan + UBSan build in build-asan/
 #   make test-faults  chaos and fault injection under load (build-faults/)
-#   make test-cluster the same engine on a 3-node Galera cluster
+#   make test-cluster the same engine on a Galera cluster, shards, a replica
 #   make fuzz         the parsers under libFuzzer, briefly
 #   make run          Garivini on the sample garivini.ini (private servers)
 #   make bench        benchmarks against gearmand's own queues (not in test)

@@ -38,6 +38,8 @@ typedef bool db_bool;
 #define DB_BACKOFF_MAX 30.0
 #define DB_FAILBACK 30.0         /* seconds on a later host before trying
 				    the earlier ones again */
+#define DB_RECHECK 5.0           /* seconds between two looks at whether
+				    the host in use still takes writes */
 #define DB_STMT_CACHE 32
 #define DB_STR_BUF 1024          /* VARCHAR(255) of utf8mb4 fits */
 #define DB_ARG_BUF 65536         /* bigger args are fetched column by column */
@@ -64,6 +66,7 @@ struct db {
 	size_t nhosts;
 	size_t cur;              /* the host connected to, or last used */
 	double failback_at;      /* time_mono() to try earlier hosts again */
+	double recheck_at;       /* time_mono() to look at the host again */
 	unsigned long failovers; /* moves to another host */
 	unsigned long conflicts; /* deadlocks, lock waits, certification */
 	int connected_once;      /* cur names a host that was connected */
@@ -536,16 +539,20 @@ host_failed(struct db_host *h)
 	backoff_fail(&h->backoff, time_mono(), DB_BACKOFF_MIN, DB_BACKOFF_MAX);
 }
 
-/* A Galera node that is no longer ready (cut off from the primary
- * component, or shutting down) refuses every statement with "WSREP has not
- * yet prepared node for application use" on a connection that stays open.
- * It is left as if the connection were lost, so the next statement goes to
- * the next usable host; kept, it refused everything for as long as the node
- * was out. The statement was refused, not done. */
+/*
+ * A host that stopped taking writes while connected, on a connection that
+ * stays open: a Galera node no longer ready (cut off from the primary
+ * component, or shutting down) answers every statement with "WSREP has not
+ * yet prepared node for application use"; a primary made read-only at a
+ * switchover answers every write with ER_OPTION_PREVENTS_STATEMENT. It is
+ * left as if the connection were lost, so the next statement goes to the
+ * next usable host; kept, it refused everything for as long as it was so.
+ * The statement was refused, not done.
+ */
 static int
-node_not_ready(unsigned e)
+host_refuses(unsigned e)
 {
-	return e == ER_UNKNOWN_COM_ERROR;
+	return e == ER_UNKNOWN_COM_ERROR || e == ER_OPTION_PREVENTS_STATEMENT;
 }
 
 static void
@@ -554,9 +561,9 @@ db_failed(struct db *db, unsigned e)
 	db->last_errno = e;
 	if (db_conflict(db))
 		db->conflicts++;
-	if (!conn_lost(e) && !node_not_ready(e))
+	if (!conn_lost(e) && !host_refuses(e))
 		return;
-	if (node_not_ready(e))
+	if (host_refuses(e))
 		host_failed(&db->hosts[db->cur]);
 	db_disconnect(db);
 	backoff_fail(&db->backoff, time_mono(), DB_BACKOFF_MIN,
@@ -609,6 +616,11 @@ value_is(MYSQL *m, enum sql_id id, const char *want)
 }
 
 /*
+ * A read-only server (read_only set: a replica not yet promoted) is never
+ * written to, even by a user whose privileges would let it write there (as
+ * root's do): rows stored on a replica would be stranded once every writer
+ * is back on the primary. A value that cannot be read counts as writable.
+ *
  * A Galera node is used only while it is synced and ready: a node that is
  * joining, donating or cut off from the primary component refuses writes or
  * serves stale data. A server that is not a Galera node (wsrep_on absent or
@@ -617,6 +629,12 @@ value_is(MYSQL *m, enum sql_id id, const char *want)
 static int
 host_usable(MYSQL *m, char *why, size_t whylen)
 {
+	/* "0" or "1" (MySQL, MariaDB before 11.x), "OFF", "ON" and more
+	 * (MariaDB's enum since). */
+	if (value_is(m, SQL_READ_ONLY, "0") == 0 &&
+	    value_is(m, SQL_READ_ONLY, "OFF") == 0)
+		return errf(why, whylen, "read-only (read_only is set: a "
+		    "replica not promoted?)");
 	if (value_is(m, SQL_WSREP_ON, "ON") != 1)
 		return 0;
 	if (value_is(m, SQL_WSREP_STATE, "Synced/ON") != 1)
@@ -695,6 +713,7 @@ use_host(struct db *db, size_t i, MYSQL *m)
 	db->connected_once = 1;
 	backoff_reset(&db->hosts[i].backoff);
 	db->failback_at = now + DB_FAILBACK;
+	db->recheck_at = now + DB_RECHECK;
 	db->last_used = now;
 }
 
@@ -763,6 +782,28 @@ failback(struct db *db)
 	}
 }
 
+/*
+ * Between transactions, every DB_RECHECK seconds: does the host in use still
+ * take writes? A primary made read-only at a switchover, or a Galera node
+ * that left the primary component, may still answer reads; a process that
+ * only reads there (a QueueRunner with nothing due on it) would never meet
+ * a refused write, and stay. 0 when it must be left.
+ */
+static int
+still_usable(struct db *db)
+{
+	double now = time_mono();
+	char why[256];
+
+	if (db->in_txn || now < db->recheck_at)
+		return 1;
+	db->recheck_at = now + DB_RECHECK;
+	if (host_usable(db->conn, why, sizeof(why)) == 0)
+		return 1;
+	host_failed(&db->hosts[db->cur]);
+	return 0;
+}
+
 static int
 db_connect(struct db *db, char *err, size_t errlen)
 {
@@ -770,8 +811,8 @@ db_connect(struct db *db, char *err, size_t errlen)
 		/* A connection idle for long may have been closed by the
 		 * server (wait_timeout) or a restart: find out before a
 		 * statement fails half-way. */
-		if (time_mono() - db->last_used < DB_IDLE_PING ||
-		    mysql_ping(db->conn) == 0) {
+		if ((time_mono() - db->last_used < DB_IDLE_PING ||
+		    mysql_ping(db->conn) == 0) && still_usable(db)) {
 			failback(db);
 			return 0;
 		}

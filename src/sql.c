@@ -289,10 +289,12 @@ static const struct sql_stmt {
 	    " ORDER BY errorid DESC LIMIT ?", NULL, NULL, 2, 0 },
 	[SQL_CANCEL] = { "cancel", "DELETE FROM job WHERE jobid = ?", NULL,
 	    NULL, 1, 0 },
-	/* Asked once per new connection: a Galera node takes writes only
-	 * while it is synced and ready ("Synced/ON"). MySQL 8 has no
-	 * information_schema.GLOBAL_VARIABLES: the failed query reads as no
-	 * Galera there. */
+	/* Asked once per new connection: a read-only server takes no
+	 * writes, and a Galera node only while it is synced and ready
+	 * ("Synced/ON"). MySQL 8 has no information_schema.GLOBAL_VARIABLES:
+	 * the failed query reads as no Galera there. */
+	[SQL_READ_ONLY] = { "read_only",
+	    "SELECT CAST(@@GLOBAL.read_only AS CHAR)", NULL, NULL, 0, 0 },
 	[SQL_WSREP_ON] = { "wsrep_on",
 	    "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES "
 	    "WHERE VARIABLE_NAME = 'WSREP_ON'", NULL, NULL, 0, 0 },

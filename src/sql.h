@@ -103,6 +103,7 @@ enum sql_id {
 	SQL_FUNC_ERRORS,     /* funcname (NULL: any), limit: the newest
 	                        failures */
 	SQL_CANCEL,          /* jobid: delete the row, whatever its state */
+	SQL_READ_ONLY,       /* -> read_only: "0"/"OFF" when writable */
 	SQL_WSREP_ON,        /* -> "ON" on a Galera node */
 	SQL_WSREP_STATE,     /* -> "Synced/ON" when it may take writes */
 	SQL_COUNT

@@ -15,16 +15,7 @@ use Time::HiRes qw(sleep time);
 use GvGalera;
 
 my $s = GvGalera->new(nodes => 3, galera => 0);
-my $schema = do {
-	open(my $fh, '<', GvTest->schema_path) or die $!;
-	join('', grep { !/^\s*--/ } <$fh>);
-};
-for my $i (1 .. 3) {
-	my $dbh = $s->dbh($i);
-	$dbh->do('CREATE DATABASE gvshard');
-	$dbh->do('USE gvshard');
-	$dbh->do($_) for grep { /\S/ } split(/;\s*(?:\n|$)/, $schema);
-}
+$s->create_database($_, 'gvshard') for 1 .. 3;
 # Rows of a function on every shard, the down one counting as 0 (its rows
 # are still there, so the drain waits for it to come back).
 my %down;

@@ -250,6 +250,19 @@ sub isolate {
 	    . "'gmcast.isolate=" . ($on ? 1 : 0) . "'");
 }
 
+# Create database $name on server i with Garivini's schema; a handle on it.
+sub create_database {
+	my ($self, $i, $name) = @_;
+	open(my $fh, '<', GvTest->schema_path) or croak "schema.sql: $!";
+	my $schema = join('', grep { !/^\s*--/ } <$fh>);
+	close $fh;
+	my $dbh = $self->dbh($i);
+	$dbh->do("CREATE DATABASE $name");
+	$dbh->do("USE $name");
+	$dbh->do($_) for grep { /\S/ } split(/;\s*(?:\n|$)/, $schema);
+	return $dbh;
+}
+
 # The cluster size node i sees.
 sub cluster_size {
 	my ($self, $i) = @_;
