@@ -102,6 +102,7 @@ struct config {
 	} queue_runner;
 	struct {
 		int processes;
+		int concurrency;        /* calls in hand per Injector */
 	} injector;
 	struct {
 		int processes;

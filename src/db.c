@@ -486,6 +486,12 @@ db_maybe_applied(const struct db *db)
  * and carrying on would run the rest in autocommit, without the locks the
  * transaction took (a claim's lease written on rows it no longer holds). */
 void
+db_library_init(void)
+{
+	mysql_library_init(0, NULL, NULL);
+}
+
+void
 db_thread_init(void)
 {
 	mysql_thread_init();

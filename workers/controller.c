@@ -939,6 +939,7 @@ threads_start(struct controller *c)
 	pthread_condattr_destroy(&ca);
 	/* Signals stay the main thread's, where the role's handlers expect
 	 * them: the threads start with every signal blocked. */
+	db_library_init();
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	if ((rc = pthread_create(&c->flusher, NULL, flusher_main, c)) == 0) {

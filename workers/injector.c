@@ -17,7 +17,23 @@
  * also see why. WORK_EXCEPTION is not used: gearmand 1.1.20 turns it into
  * a malformed WORK_FAIL for clients that did not ask for exceptions, and
  * those hang (libgearman) or die (Perl Gearman::Client).
+ *
+ * Calls in hand at once: [injector] concurrency, one per thread, each
+ * thread a whole Injector of its own (a gearman worker, a database
+ * connection, a client to submit). A call's time is mostly waiting: for
+ * its commit's fsync and for gearmand's answer to the submit, so one call
+ * at a time per process bounded low latency at saturation (2 Injectors:
+ * 0.90x the MySQL-queue baseline; 4: 1.10x, with 0.74 fsyncs per job
+ * against 1.09, as InnoDB group-commits the commits of calls in flight).
+ * Threads give that for one process's memory. Why not several calls
+ * stored with one commit in one thread: that needs a worker that holds
+ * several jobs, and libgearman 1.1.20's gearman_worker_grab_job() crashes
+ * on the call after one that found no job (it keeps the position of the
+ * server list it walked past the end of), so the only safe way to take
+ * jobs is gearman_worker_work(), one at a time.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,14 +52,25 @@
 #define DEPTH_REFRESH 1.0        /* seconds between two reads of the depths */
 #define RESUBMIT_SECONDS 2       /* a job gearmand refused: due this soon */
 
-struct injector {
-	struct role_ctx *ctx;
-	const struct config *cfg;
-	gv_client *gv;
-	struct gm_pool *gm;
+/* What the threads of one Injector share. */
+struct shared {
+	pthread_mutex_t lock;
+	size_t busy;                /* calls in hand, over all threads */
+	/* The watermark's view of gearmand, one for all the threads. */
 	struct gm_depths *depths;   /* one per server */
 	struct gm_depths sent;      /* submitted since the last read */
 	double depths_at;           /* time_mono() of the last read; 0: never */
+};
+
+/* One thread: its worker and connections. */
+struct injector {
+	struct role_ctx *ctx;
+	const struct config *cfg;
+	struct shared *sh;
+	pthread_t thread;
+	gearman_worker_st *w;
+	gv_client *gv;
+	struct gm_pool *gm;
 	struct buf doc;             /* the job document being submitted */
 	struct buf reply;
 	char err[1024];
@@ -59,34 +86,36 @@ refuse(gearman_job_st *job, const char *msg)
 
 /* Waiting jobs of funcname over every server, read at most once a second
  * however many jobs arrive (status is cheap, but not per job), plus what
- * this Injector submitted since: a burst cannot overshoot the watermark. */
+ * this Injector's threads submitted since. Under the shared lock. */
 static long
 waiting(struct injector *in, const char *funcname)
 {
+	struct shared *sh = in->sh;
 	size_t i, n = gm_pool_count(in->gm);
 	double now = time_mono();
 	long sum;
 
-	if (in->depths_at == 0 || now - in->depths_at >= DEPTH_REFRESH) {
+	if (sh->depths_at == 0 || now - sh->depths_at >= DEPTH_REFRESH) {
 		/* An unreadable server counts as empty: while it is down
 		 * its share goes to the others anyway. */
-		if (gm_pool_depths(in->gm, in->depths, in->err,
+		if (gm_pool_depths(in->gm, sh->depths, in->err,
 		    sizeof(in->err)) == -1)
 			log_debug("queue depth: %s", in->err);
-		gm_depths_free(&in->sent);
-		in->depths_at = time_mono();
+		gm_depths_free(&sh->sent);
+		sh->depths_at = time_mono();
 	}
-	sum = gm_depths_get(&in->sent, funcname);
+	sum = gm_depths_get(&sh->sent, funcname);
 	for (i = 0; i < n; i++)
-		sum += gm_depths_get(&in->depths[i], funcname);
+		sum += gm_depths_get(&sh->depths[i], funcname);
 	return sum;
 }
 
-/* Count a submit to funcname until the next read of the depths. */
+/* Count a submit to funcname until the next read of the depths. Under the
+ * shared lock. */
 static void
-count_sent(struct injector *in, const char *funcname)
+count_sent(struct shared *sh, const char *funcname)
 {
-	struct gm_depths *d = &in->sent;
+	struct gm_depths *d = &sh->sent;
 	struct gm_depth *items;
 	size_t i;
 
@@ -103,6 +132,27 @@ count_sent(struct injector *in, const char *funcname)
 	if ((items[d->n].funcname = strdup(funcname)) == NULL)
 		return;
 	items[d->n++].waiting = 1;
+}
+
+/*
+ * 1 if gearmand holds fewer than watermark jobs of funcname: the job is
+ * then counted as sent at once, so that calls the other threads decide
+ * meanwhile see it, and a burst over several threads cannot overshoot the
+ * watermark. A job counted and then not sent (stored before, or refused
+ * by gearmand) only holds the count up until the next read.
+ */
+static int
+room(struct injector *in, const char *funcname, int watermark)
+{
+	int yes;
+
+	if (watermark <= 0)
+		return 1;
+	pthread_mutex_lock(&in->sh->lock);
+	if ((yes = waiting(in, funcname) < watermark))
+		count_sent(in->sh, funcname);
+	pthread_mutex_unlock(&in->sh->lock);
+	return yes;
 }
 
 /*
@@ -153,7 +203,6 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 	rc = gm_submit_background(in->gm, s, &task, 1, in->err,
 	    sizeof(in->err));
 	if (rc == 1 && task.ok) {
-		count_sent(in, task.funcname);
 		/* Due the moment its request came: the latency is what
 		 * storing and submitting it took. */
 		scoreboard_count(in->ctx->sb, SB_JOBS_DISPATCHED, 1);
@@ -225,7 +274,7 @@ inject(struct injector *in, gearman_job_st *gjob)
 	target = gm_job_target(req.flag, req.funcname);
 	watermark = config_watermark(in->cfg, target);
 	submit_now = req.delay == 0 && !config_paused(in->cfg, req.funcname) &&
-	    (watermark <= 0 || waiting(in, target) < watermark);
+	    room(in, target, watermark);
 	nj.delay = req.delay > 0 ? req.delay :
 	    submit_now ? config_lease_seconds(in->cfg, req.funcname) : 0;
 
@@ -282,6 +331,20 @@ out:
 	return ret;
 }
 
+/* The Injector is shown busy while any of its threads has a call. */
+static void
+show_busy(struct injector *in, int more)
+{
+	struct shared *sh = in->sh;
+
+	pthread_mutex_lock(&sh->lock);
+	if (more && sh->busy++ == 0)
+		scoreboard_state(in->ctx->sb, SB_BUSY);
+	else if (!more && --sh->busy == 0)
+		scoreboard_state(in->ctx->sb, SB_IDLE);
+	pthread_mutex_unlock(&sh->lock);
+}
+
 /* A call handled with the Injector shown busy. */
 static gearman_return_t
 busy(struct injector *in, gearman_job_st *gjob,
@@ -289,9 +352,9 @@ busy(struct injector *in, gearman_job_st *gjob,
 {
 	gearman_return_t ret;
 
-	scoreboard_state(in->ctx->sb, SB_BUSY);
+	show_busy(in, 1);
 	ret = handle(in, gjob);
-	scoreboard_state(in->ctx->sb, SB_IDLE);
+	show_busy(in, 0);
 	return ret;
 }
 
@@ -387,61 +450,114 @@ cancel_fn(gearman_job_st *gjob, void *arg)
 	return busy(arg, gjob, cancel);
 }
 
+/* One thread's Injector: its connections and its worker, functions
+ * registered. EX_OK, or an exit code with the reason logged. */
+static int
+injector_open(struct injector *in, struct role_ctx *ctx, struct shared *sh)
+{
+	in->ctx = ctx;
+	in->cfg = ctx->cfg;
+	in->sh = sh;
+	if ((in->gv = client_open_config(in->cfg, in->err,
+	    sizeof(in->err))) == NULL) {
+		log_errx("%s", in->err);
+		return EX_CONFIG;
+	}
+	if ((in->gm = gm_pool_new(in->cfg->servers, in->cfg->nservers, in->err,
+	    sizeof(in->err))) == NULL ||
+	    (in->w = gm_worker_new(in->cfg->servers, in->cfg->nservers,
+	    WORK_TIMEOUT_MS, in->err, sizeof(in->err))) == NULL) {
+		log_errx("%s", in->err);
+		return EX_CONFIG;
+	}
+	if (gm_worker_define(in->w, GV_FUNC_INJECT,
+	    gearman_function_create(inject_fn), in, in->err,
+	    sizeof(in->err)) == -1 ||
+	    gm_worker_define(in->w, GV_FUNC_CANCEL,
+	    gearman_function_create(cancel_fn), in, in->err,
+	    sizeof(in->err)) == -1) {
+		log_errx("%s", in->err);
+		return EX_SOFTWARE;
+	}
+	return EX_OK;
+}
+
+static void
+injector_close(struct injector *in)
+{
+	if (in->w)
+		gearman_worker_free(in->w);
+	buf_free(&in->doc);
+	buf_free(&in->reply);
+	gm_pool_free(in->gm);
+	gv_close(in->gv);
+}
+
+static void *
+thread_main(void *arg)
+{
+	struct injector *in = arg;
+
+	db_thread_init();
+	gm_worker_serve(in->w, in->ctx->stop, in->ctx->sb, NULL, NULL);
+	db_thread_end();
+	return NULL;
+}
+
+/*
+ * The first Injector is the main thread's, the others get a thread each,
+ * started with every signal blocked (the role's handlers run on the main
+ * thread). Each finishes the call in hand when the role is asked to stop.
+ */
 int
 injector_main(struct role_ctx *ctx)
 {
-	struct injector in;
-	gearman_worker_st *w = NULL;
-	size_t i;
-	int code = EX_OK;
+	size_t n = (size_t)ctx->cfg->injector.concurrency, i, started = 1;
+	struct shared sh = { .busy = 0 };
+	struct injector *ins;
+	sigset_t all, saved;
+	int code = EX_OK, rc = 0;
 
-	memset(&in, 0, sizeof(in));
-	in.ctx = ctx;
-	in.cfg = ctx->cfg;
 	scoreboard_state(ctx->sb, SB_STARTING);
-	if ((in.gv = client_open_config(in.cfg, in.err,
-	    sizeof(in.err))) == NULL) {
-		log_errx("%s", in.err);
-		return EX_CONFIG;
-	}
-	if ((in.gm = gm_pool_new(in.cfg->servers, in.cfg->nservers, in.err,
-	    sizeof(in.err))) == NULL ||
-	    (w = gm_worker_new(in.cfg->servers, in.cfg->nservers,
-	    WORK_TIMEOUT_MS, in.err, sizeof(in.err))) == NULL) {
-		log_errx("%s", in.err);
-		code = EX_CONFIG;
-		goto out;
-	}
-	if ((in.depths = calloc(in.cfg->nservers, sizeof(*in.depths))) ==
+	if ((ins = calloc(n, sizeof(*ins))) == NULL ||
+	    (sh.depths = calloc(ctx->cfg->nservers, sizeof(*sh.depths))) ==
 	    NULL) {
+		free(ins);
 		log_errx("out of memory");
-		code = EX_OSERR;
-		goto out;
+		return EX_OSERR;
 	}
-	if (gm_worker_define(w, GV_FUNC_INJECT, gearman_function_create(inject_fn),
-	    &in, in.err, sizeof(in.err)) == -1 ||
-	    gm_worker_define(w, GV_FUNC_CANCEL, gearman_function_create(
-	    cancel_fn), &in, in.err, sizeof(in.err)) == -1) {
-		log_errx("%s", in.err);
-		code = EX_SOFTWARE;
+	pthread_mutex_init(&sh.lock, NULL);
+	for (i = 0; i < n && code == EX_OK; i++)
+		code = injector_open(&ins[i], ctx, &sh);
+	if (code != EX_OK)
 		goto out;
-	}
-	log_info("serving %s and %s on %zu gearmand servers, lease %d s",
-	    GV_FUNC_INJECT, GV_FUNC_CANCEL, in.cfg->nservers,
-	    in.cfg->queue_runner.lease_seconds);
+	db_library_init();
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	for (; started < n; started++)
+		if ((rc = pthread_create(&ins[started].thread, NULL,
+		    thread_main, &ins[started])) != 0)
+			break;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (rc != 0)
+		log_warnx("starting a thread: %s; %zu calls at once instead "
+		    "of %zu", strerror(rc), started, n);
+	log_info("serving %s and %s on %zu gearmand servers, %zu calls at "
+	    "once, lease %d s", GV_FUNC_INJECT, GV_FUNC_CANCEL,
+	    ctx->cfg->nservers, started, ctx->cfg->queue_runner.lease_seconds);
 	scoreboard_state(ctx->sb, SB_IDLE);
-	gm_worker_serve(w, ctx->stop, ctx->sb, NULL, NULL);
+	gm_worker_serve(ins[0].w, ctx->stop, ctx->sb, NULL, NULL);
 	scoreboard_state(ctx->sb, SB_STOPPING);
+	for (i = 1; i < started; i++)
+		pthread_join(ins[i].thread, NULL);
 out:
-	if (w)
-		gearman_worker_free(w);
-	for (i = 0; in.depths && i < in.cfg->nservers; i++)
-		gm_depths_free(&in.depths[i]);
-	free(in.depths);
-	gm_depths_free(&in.sent);
-	buf_free(&in.doc);
-	buf_free(&in.reply);
-	gm_pool_free(in.gm);
-	gv_close(in.gv);
+	for (i = 0; i < n; i++)
+		injector_close(&ins[i]);
+	free(ins);
+	for (i = 0; i < ctx->cfg->nservers; i++)
+		gm_depths_free(&sh.depths[i]);
+	free(sh.depths);
+	gm_depths_free(&sh.sent);
+	pthread_mutex_destroy(&sh.lock);
 	return code;
 }
