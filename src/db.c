@@ -480,11 +480,6 @@ db_maybe_applied(const struct db *db)
 	return db->maybe_applied;
 }
 
-/* A transaction lives and dies with its connection: one closed inside it
- * is marked lost, and every later call of that transaction fails until the
- * caller ends it (db_rollback, db_commit or a new db_begin). Reconnecting
- * and carrying on would run the rest in autocommit, without the locks the
- * transaction took (a claim's lease written on rows it no longer holds). */
 void
 db_library_init(void)
 {
@@ -503,6 +498,11 @@ db_thread_end(void)
 	mysql_thread_end();
 }
 
+/* A transaction lives and dies with its connection: one closed inside it
+ * is marked lost, and every later call of that transaction fails until the
+ * caller ends it (db_rollback, db_commit or a new db_begin). Reconnecting
+ * and carrying on would run the rest in autocommit, without the locks the
+ * transaction took (a claim's lease written on rows it no longer holds). */
 void
 db_disconnect(struct db *db)
 {

@@ -76,11 +76,11 @@ void db_disconnect(struct db *db);
  * exits: MySQL's client library keeps state per thread (MariaDB's needs
  * neither, and ignores both). */
 void db_thread_init(void);
+void db_thread_end(void);
 /* A process whose threads may make their first database calls at once
  * calls this before it starts them (the library's setup is not safe to
  * race). */
 void db_library_init(void);
-void db_thread_end(void);
 /* The server's error number of the last failure (0 if none). */
 unsigned db_errno(const struct db *db);
 /* 1 if the last failure was a deadlock or a lock wait timeout: the server
