@@ -11,7 +11,7 @@ use Test::More;
 use Time::HiRes qw(sleep);
 use GvChaos;
 
-my $c = GvChaos->new;
+my $c = GvChaos->new(own_mariadb => 1);
 my $t = $c->t;
 my $master = $c->start_master;
 

@@ -20,7 +20,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use GvChaos;
 
-my $c = GvChaos->new(dbs => 1);
+my $c = GvChaos->new(dbs => 1, own_mariadb => 1);
 my $t = $c->t;
 my $mnt = $t->dir . '/disk';
 my $mounted;

@@ -40,6 +40,9 @@ my $POLL_SECONDS = 0.05;
 # ones a test still holds when it dies or exits.
 my %LIVE;
 
+# How many databases sets this process took from the shared MariaDB.
+my $SHARED_SEQ = 0;
+
 sub new {
 	my ($class, %args) = @_;
 	my $ndbs = $args{dbs} // 2;
@@ -57,7 +60,9 @@ sub new {
 	my $self = bless {
 		owner => $$,
 		dir => $dir,
+		name => $name,
 		ndbs => $ndbs,
+		own_mariadb => $args{own_mariadb} ? 1 : 0,
 		gearmand => [],
 		procs => {},
 		tracked => {},
@@ -455,9 +460,34 @@ sub _connect {
 	    { RaiseError => 1, PrintError => 0, AutoCommit => 1 });
 }
 
+# The MariaDB that gv-prove started for every test file of a run, as
+# SOCKET:PORT; a test that stops, kills or reconfigures its server asks for
+# its own (new(own_mariadb => 1)).
+sub _shared_mariadb {
+	my ($self) = @_;
+	my $spec = $ENV{GV_TEST_SHARED_MARIADB} // '';
+	return undef if $spec eq '' || $self->{own_mariadb};
+	my ($socket, $port) = $spec =~ /^(.+):(\d+)$/
+	    or croak "GV_TEST_SHARED_MARIADB must be SOCKET:PORT, not '$spec'";
+	(my $prefix = lc $self->{name}) =~ s/[^a-z0-9]+/_/g;
+	# A fresh database per test file and object: the name says whose, and
+	# the pid keeps two runs of one file (prove -j) apart.
+	my $n = ++$SHARED_SEQ;
+	return {
+		external => 1, shared => 1,
+		host => '127.0.0.1', port => $port, socket => $socket,
+		user => 'garivini', password => 'garivini',
+		admin => { socket => $socket, user => 'root', password => '' },
+		names => [map { substr("gv_${prefix}", 0, 40) . "_${$}_${n}_$_" }
+		    1 .. $self->{ndbs}],
+	};
+}
+
 sub _mariadb_init {
 	my ($self) = @_;
-	if (defined $ENV{GV_TEST_MYSQL} && $ENV{GV_TEST_MYSQL} ne '') {
+	if (my $shared = $self->_shared_mariadb) {
+		$self->{my} = $shared;
+	} elsif (defined $ENV{GV_TEST_MYSQL} && $ENV{GV_TEST_MYSQL} ne '') {
 		my ($host, $port, $user, $password) =
 		    split(/:/, $ENV{GV_TEST_MYSQL}, 4);
 		croak "GV_TEST_MYSQL must be host:port:user:password"
@@ -471,25 +501,44 @@ sub _mariadb_init {
 			names => [map { "gvtest_${$}_$_" } 1 .. $self->{ndbs}],
 		};
 	} else {
-		my $dir = $self->{dir};
-		my $os_user = getpwuid($<) // croak "no passwd entry for uid $<";
-		$self->{my} = {
-			external => 0,
-			host => '127.0.0.1',
-			port => _free_port(),
-			user => 'garivini', password => 'garivini',
-			os_user => $os_user,
-			datadir => "$dir/mysql/data",
-			socket => "$dir/mysql.sock",
-			errlog => "$dir/mysql.err",
-			admin => { socket => "$dir/mysql.sock", user => 'root',
-			    password => '' },
-			names => [map { "gv$_" } 1 .. $self->{ndbs}],
-		};
-		$self->_mariadb_install;
-		$self->start_mariadb;
+		$self->_mariadb_private;
 	}
 	$self->_mariadb_create_dbs;
+}
+
+# A MariaDB of this object's own, installed in DIR and started.
+sub _mariadb_private {
+	my ($self, %o) = @_;
+	my $dir = $self->{dir};
+	my $os_user = getpwuid($<) // croak "no passwd entry for uid $<";
+	$self->{my} = {
+		external => 0,
+		host => '127.0.0.1',
+		port => _free_port(),
+		user => 'garivini', password => 'garivini',
+		os_user => $os_user,
+		datadir => "$dir/mysql/data",
+		socket => "$dir/mysql.sock",
+		errlog => "$dir/mysql.err",
+		admin => { socket => "$dir/mysql.sock", user => 'root',
+		    password => '' },
+		names => [map { "gv$_" } 1 .. $self->{ndbs}],
+		max_connections => $o{max_connections} // 300,
+	};
+	$self->_mariadb_install;
+	$self->start_mariadb;
+}
+
+# The MariaDB that tests/bin/gv-prove shares between the test files of one
+# run: started here, with the account the tests' INIs use; each test file
+# makes and drops databases of its own in it. Returns the value of
+# GV_TEST_SHARED_MARIADB. Two test files at once (prove -j2) each run a
+# master with its pools, so it takes more connections than a test's own.
+sub start_shared_mariadb {
+	my ($self) = @_;
+	$self->_mariadb_private(max_connections => 1000);
+	_create_test_accounts($self->_admin_dbh);
+	return "$self->{my}{socket}:$self->{my}{port}";
 }
 
 # Options shared by the bootstrap and the server, so that InnoDB creates its
@@ -552,13 +601,16 @@ sub _mariadb_server_args {
 	    '--skip-log-bin', '--performance-schema=OFF',
 	    '--innodb-buffer-pool-load-at-startup=OFF',
 	    '--innodb-buffer-pool-dump-at-shutdown=OFF',
-	    '--table-open-cache=400', '--max-connections=300');
+	    '--table-open-cache=400',
+	    "--max-connections=" . ($m->{max_connections} // 300));
 }
 
 sub start_mariadb {
 	my ($self) = @_;
 	my $m = $self->{my} or croak "start_mariadb: no MariaDB in this test";
-	croak "start_mariadb: GV_TEST_MYSQL points at an external server"
+	croak "start_mariadb: " . ($m->{shared} ? "this test shares the "
+	    . "suite's MariaDB; GvTest->new(own_mariadb => 1) gives it one "
+	    . "of its own" : "GV_TEST_MYSQL points at an external server")
 	    if $m->{external};
 	croak "start_mariadb: already running (pid $m->{pid})" if $m->{pid};
 	$self->_forget_dbhs;
@@ -596,7 +648,9 @@ sub stop_mariadb {
 	my ($self, $signal) = @_;
 	$signal //= 'TERM';
 	my $m = $self->{my} or croak "stop_mariadb: no MariaDB in this test";
-	croak "stop_mariadb: GV_TEST_MYSQL points at an external server"
+	croak "stop_mariadb: " . ($m->{shared} ? "this test shares the "
+	    . "suite's MariaDB; GvTest->new(own_mariadb => 1) gives it one "
+	    . "of its own" : "GV_TEST_MYSQL points at an external server")
 	    if $m->{external};
 	my $pid = delete $m->{pid} or croak "stop_mariadb: not running";
 	$self->_forget_dbhs;
@@ -635,21 +689,25 @@ sub _schema_statements {
 	return grep { /\S/ } split(/;\s*(?:\n|$)/, $sql);
 }
 
+# The account the tests' INIs use: at 127.0.0.1 for TCP (names are not
+# resolved), at localhost for the socket.
+sub _test_accounts {
+	return map { "'garivini'\@'$_'" } qw(127.0.0.1 localhost);
+}
+
+sub _create_test_accounts {
+	my ($dbh) = @_;
+	$dbh->do("CREATE USER IF NOT EXISTS $_ IDENTIFIED BY 'garivini'")
+	    for _test_accounts();
+}
+
 sub _mariadb_create_dbs {
 	my ($self) = @_;
 	my $m = $self->{my};
 	my $dbh = $self->_admin_dbh;
 	my @stmts = _schema_statements();
-	my @accounts;
-	unless ($m->{external}) {
-		# 127.0.0.1 for TCP (names are not resolved), localhost for
-		# the socket.
-		for my $h (qw(127.0.0.1 localhost)) {
-			$dbh->do("CREATE USER IF NOT EXISTS 'garivini'\@'$h' "
-			    . "IDENTIFIED BY 'garivini'");
-			push @accounts, "'garivini'\@'$h'";
-		}
-	}
+	_create_test_accounts($dbh) unless $m->{external};
+	my @accounts = !$m->{external} || $m->{shared} ? _test_accounts() : ();
 	for my $name (@{ $m->{names} }) {
 		$dbh->do("DROP DATABASE IF EXISTS `$name`") if $m->{external};
 		$dbh->do("CREATE DATABASE `$name`");

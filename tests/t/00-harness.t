@@ -11,7 +11,7 @@ use Time::HiRes qw(time);
 use GvTest;
 
 my $started = time;
-my $t = GvTest->new(dbs => 2, gearmands => 1);
+my $t = GvTest->new(dbs => 2, gearmands => 1, own_mariadb => 1);
 ok(-d $t->dir, 'temporary directory ' . $t->dir);
 note(sprintf('servers up in %.2f s', time - $started));
 
@@ -305,6 +305,39 @@ is($t->wait_exit($pid, 5), 7, 'wait_exit returns the exit code');
 }
 
 ok($t->wait_for('something true', 1, sub { 1 }), 'wait_for returns true');
+
+# --- one MariaDB for a whole run (tests/bin/gv-prove) ------------------------
+# This test has a server of its own; here it stands in for the one gv-prove
+# starts, and two test objects take fresh databases in it.
+{
+	my $suite = GvTest->new(dbs => 0, gearmands => 0, name => 'suite');
+	local $ENV{GV_TEST_SHARED_MARIADB} = $suite->start_shared_mariadb;
+	local $ENV{GV_TEST_MYSQL};
+	my $a = GvTest->new(dbs => 2, gearmands => 0);
+	my $b = GvTest->new(dbs => 1, gearmands => 0);
+	ok(!$a->own_mariadb && !$a->mariadb_pid, 'a test shares the server');
+	is($a->db_port, $suite->db_port, 'the suite\'s');
+	my @names = ($a->db_name(1), $a->db_name(2), $b->db_name(1));
+	is(scalar(keys %{ { map { $_ => 1 } @names } }), 3,
+	    "each test its own databases (@names)");
+	like($names[0], qr/^gv_00_harness_/, 'named after the test file');
+	$a->insert_job(1, funcname => 'shared', arg => 'x');
+	is($a->count(1), 1, 'a row in the first test\'s database');
+	is($b->count(1), 0, 'none in the second\'s');
+	my $dbh = $b->dbh(1);
+	ok($dbh->do('SELECT 1 FROM job LIMIT 1'), 'as the tests\' user');
+	ok(!eval { $a->stop_mariadb; 1 }, 'a shared server is not stopped');
+	like($@, qr/own_mariadb => 1/, 'with a word on how to get one\'s own');
+	my $own = GvTest->new(dbs => 1, gearmands => 0, own_mariadb => 1);
+	ok($own->own_mariadb && $own->db_port != $suite->db_port,
+	    'own_mariadb => 1 starts a private one');
+	undef $own;
+	undef $a;
+	my $left = $suite->_admin_dbh->selectcol_arrayref('SHOW DATABASES '
+	    . 'LIKE ?', undef, 'gv\_00\_harness\_%');
+	is_deeply($left, [$names[2]], 'teardown drops a test\'s databases');
+	undef $b;
+}
 
 note(sprintf('harness test body done in %.2f s', time - $^T));
 done_testing;

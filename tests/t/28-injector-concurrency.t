@@ -23,8 +23,8 @@ sub workers {
 # The inserts of the Injector waiting for the lock this test holds.
 sub waiting_inserts {
 	my $rows = $t->dbh(1)->selectall_arrayref('SELECT info FROM '
-	    . 'information_schema.processlist WHERE info LIKE ?', undef,
-	    'INSERT%INTO job%');
+	    . 'information_schema.processlist WHERE db = ? AND info LIKE ?',
+	    undef, $t->db_name(1), 'INSERT%INTO job%');
 	return scalar(@$rows);
 }
 

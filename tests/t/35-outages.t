@@ -7,7 +7,7 @@ use warnings;
 use Test::More;
 use GvTest;
 
-my $t = GvTest->new(dbs => 1);
+my $t = GvTest->new(dbs => 1, own_mariadb => 1);
 # The watermark keeps gearmand's queue short, so a job waits there far less
 # than its lease: only the faults themselves can cause a second run. The
 # lease outlasts MariaDB's restart, so that completions retried through the

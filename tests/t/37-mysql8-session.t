@@ -10,7 +10,7 @@ use warnings;
 use Test::More;
 use GvTest;
 
-my $t = GvTest->new(dbs => 1);
+my $t = GvTest->new(dbs => 1, own_mariadb => 1);
 my $dir = $t->dir;
 my $admin = $t->_admin_dbh;
 $admin->do("SET GLOBAL general_log_file = '$dir/general.log'");

@@ -55,7 +55,8 @@ sub new {
 	my ($class, %o) = @_;
 	my %ini = (%INI, %{ delete $o{ini} // {} });
 	my $t = GvTest->new(dbs => $o{dbs} // 2,
-	    gearmands => $o{gearmands} // 1, name => $o{name});
+	    gearmands => $o{gearmands} // 1, name => $o{name},
+	    own_mariadb => $o{own_mariadb});
 	my $self = bless { t => $t, ini => \%ini, seq => 0, master => undef,
 	    results => [], rows_elsewhere => $o{rows_elsewhere} }, $class;
 	$self->{ini_path} = $t->write_ini(%ini);
