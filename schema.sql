@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS `job_error` (
 -- locks the row, inserts the job for the slot due and advances last_slot in
 -- one transaction (workers/scheduler.c), so each slot is inserted once
 -- whatever the number of masters. Upgrading a database made before
--- schedules: this statement alone (README, "Recurring jobs").
+-- schedules: this statement alone (doc/schema.md, "Upgrading a database").
 CREATE TABLE IF NOT EXISTS `schedule_state` (
     `name`        VARCHAR(200) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     `last_slot`   BIGINT UNSIGNED NOT NULL,

@@ -310,7 +310,7 @@ run_gearman(const struct opts *o, struct result *res)
 		return EX_OSERR;
 	}
 	/* Without FREE_TASKS every reply is matched by a scan of all the
-	 * tasks of the batch (see NOTES-libgearman.md). */
+	 * tasks of the batch (see doc/libgearman.md). */
 	gearman_client_add_options(c, GEARMAN_CLIENT_FREE_TASKS);
 	gearman_client_set_created_fn(c, on_created);
 	t0 = now_mono();

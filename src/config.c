@@ -155,7 +155,8 @@ static const struct key keys[] = {
 	/* Two, for a spare while one restarts. Each handles concurrency
 	 * calls at once, one per thread, each with its own connections: a
 	 * call waits for its commit (an fsync), and InnoDB group-commits the
-	 * commits of calls in flight together (README, Performance). */
+	 * commits of calls in flight together (bench/README.md, "Current
+	 * figures"). */
 	{ "injector", "processes", KT_INT, "2", 0, 1024,
 	    0, 0, G(injector.processes), "Injector children" },
 	{ "injector", "concurrency", KT_INT, "4", 1, 64,

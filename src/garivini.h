@@ -195,8 +195,9 @@ int gv_failed_job(gv_client *gv, const struct gv_job *job);
  * the failure's time, attempt and failcount in the job_error table, in the
  * same transaction as the failure. A job keeps its GV_ERRORS_KEPT newest
  * failures, which go with its row (completed, cancelled or deleted); gvctl
- * shows them. Without a job_error table (not yet upgraded: see README) the
- * failure is recorded as before and the reason is dropped.
+ * shows them. Without a job_error table (not yet upgraded: see
+ * doc/schema.md) the failure is recorded as before and the reason is
+ * dropped.
  */
 int gv_failed_job_message(gv_client *gv, const struct gv_job *job,
     const char *message);

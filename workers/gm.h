@@ -1,6 +1,6 @@
 /*
  * gm: the gearman side of the roles, over libgearman (read
- * ../shared/NOTES-libgearman.md first).
+ * doc/libgearman.md first).
  *
  * A gm_pool holds one gearman client per gearmand, because one client with
  * several servers neither balances nor survives one of them being down. A job

@@ -1,6 +1,6 @@
 /*
  * gm_worker: the gearman workers of the roles and of gv_consume (see
- * ../shared/NOTES-libgearman.md, "Workers").
+ * doc/libgearman.md, "Workers").
  */
 #ifndef GM_WORKER_H
 #define GM_WORKER_H

@@ -58,7 +58,7 @@ for my $f (keys %mode) {
 }
 # gearmand 1.1.20 ends a job at its WORK_EXCEPTION, and answers the
 # WORK_FAIL Gearman::Worker sends after it with JOB_NOT_FOUND, on which
-# work() dies: a worker whose jobs may die must call it again (README).
+# work() dies: a worker whose jobs may die must call it again (doc/failures-and-cancel.md).
 while (1) {
     eval { $w->work };
     warn "work: $@" if $@;
