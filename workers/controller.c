@@ -691,8 +691,8 @@ settle(struct slot *sl, enum outcome out)
 	}
 	if (client_no_error_table(c->gv, &nodb) && !c->said_no_error_table++)
 		log_warnx("database %u has no job_error table: failures are "
-		    "counted, but their reasons are dropped (see the README "
-		    "for the upgrade statement)", nodb);
+		    "counted, but their reasons are dropped (create it with "
+		    "its statement in schema.sql)", nodb);
 	if (rc == GV_ESTALE)
 		log_debug("job %llu of db %u: %s", jobid, job->dbid,
 		    gv_errmsg(c->gv));
