@@ -18,7 +18,7 @@ my @PACKAGES = qw(garivini libgarivini0 libgarivini-dev);
 my $DEB_VERSION_RE = qr/[0-9][0-9A-Za-z.+~-]*/;
 
 if ($> != 0) {
-	fail('52-debian.t installs Debian packages: run it as root');
+	fail('62-debian.t installs Debian packages: run it as root');
 	done_testing();
 	exit 1;
 }
