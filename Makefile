@@ -56,7 +56,7 @@ LDSAN := -fsanitize=address,undefined
 endif
 
 # A debug build whose database calls can be failed on purpose
-# (GV_FAULT_DB, src/db.c): make test-faults.
+# (GV_FAULT_DB, src/dbfault.c): make test-faults.
 ifeq ($(FAULTS),1)
 CFLAGS += -DGV_FAULTS
 endif

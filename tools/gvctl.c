@@ -29,6 +29,7 @@
 #include "client.h"
 #include "config.h"
 #include "db.h"
+#include "dbset.h"
 #include "jobjson.h"
 #include "metrics.h"
 #include "prom.h"

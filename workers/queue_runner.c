@@ -24,6 +24,7 @@
 #include <mysqld_error.h>
 
 #include "client.h"
+#include "dbset.h"
 #include "gm.h"
 #include "jobjson.h"
 #include "log.h"
