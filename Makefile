@@ -56,7 +56,7 @@ LDSAN := -fsanitize=address,undefined
 endif
 
 # A debug build whose database calls can be failed on purpose
-# (GV_FAULT_DB, src/db.c): make test-faults.
+# (GV_FAULT_DB, src/dbfault.c): make test-faults.
 ifeq ($(FAULTS),1)
 CFLAGS += -DGV_FAULTS
 endif
@@ -78,11 +78,13 @@ CHECK_LIBS   := $(shell $(PKG) --libs check 2>/dev/null)
 #   workers/     the roles               supervisor/  the master
 #   main/        the garivini program: the role table, wiring roles to the
 #                master (the only code that sees workers/ and supervisor/)
+#   tools/       gvctl, gv_inject, gv_consume: src/ (gv_consume: workers/)
 INC_src        := -Isrc
 INC_runtime    := $(INC_src) -Iruntime
 INC_workers    := $(INC_runtime) -Iworkers
 INC_supervisor := $(INC_runtime) -Isupervisor
 INC_main       := $(INC_workers) -Isupervisor
+INC_tools      := $(INC_src)
 # A directory's include path, from an object's stem (src/db -> src).
 inc_of = $(INC_$(firstword $(subst /, ,$(1))))
 
@@ -93,7 +95,11 @@ LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 RUNTIME_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard runtime/*.c))
 MAIN_SRC   := $(wildcard runtime/*.c supervisor/*.c workers/*.c main/*.c)
 MAIN_OBJ   := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
-TOOL_SRC   := $(wildcard tools/*.c)
+# A tool is tools/NAME.c; gvctl's command files (tools/gvctl_*.c) are
+# linked into gvctl.
+GVCTL_SRC  := $(wildcard tools/gvctl_*.c)
+GVCTL_OBJ  := $(GVCTL_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_SRC   := $(filter-out $(GVCTL_SRC),$(wildcard tools/*.c))
 TOOLS      := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNITS      := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -140,6 +146,8 @@ $(BUILD)/garivini: $(MAIN_OBJ) $(BUILD)/libgvcore.a
 # scoreboard slot and logs.
 TOOL_INC_gv_consume := $(INC_workers)
 $(BUILD)/gv_consume: $(BUILD)/obj/workers/gm_worker.o $(RUNTIME_OBJ)
+$(BUILD)/gvctl: $(GVCTL_OBJ) tools/gvctl.h
+$(GVCTL_OBJ): tools/gvctl.h
 
 $(BUILD)/%: tools/%.c $(BUILD)/libgvcore.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(or $(TOOL_INC_$*),$(INC_src)) \

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "db.h"
+#include "dbset.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "util.h"

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "dbset.h"
 #include "jobjson.h"
 #include "util.h"
 

@@ -1360,7 +1360,7 @@ config_same_fixed(const struct config *a, const struct config *b)
 
 /* The index of the role called name in roles; -1: none. */
 static int
-role_find(const char *name)
+role_index(const char *name)
 {
 	int r;
 
@@ -1379,7 +1379,7 @@ config_role_name(enum config_role role)
 int
 config_processes(const struct config *cfg, const char *role)
 {
-	int r = role_find(role);
+	int r = role_index(role);
 
 	/* Every role has its processes key in its section. */
 	return r < 0 ? 0 : *(const int *)cfield(cfg,
@@ -1390,7 +1390,7 @@ int
 config_same_role(const struct config *a, const struct config *b,
     const char *role)
 {
-	int r = role_find(role);
+	int r = role_index(role);
 
 	/* An unknown role: replacing its children is safe. */
 	return r < 0 ? 0 : same_keys(a, b, 0, roles[r].bit);

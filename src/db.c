@@ -18,6 +18,7 @@
 #include <mysqld_error.h>
 
 #include "db.h"
+#include "dbfault.h"
 #include "hostport.h"
 #include "util.h"
 
@@ -87,127 +88,6 @@ struct db {
 	unsigned long tick;
 };
 
-struct dbset {
-	struct db *dbs;
-	size_t n;
-	unsigned seed;
-};
-
-#ifdef GV_FAULTS
-/*
- * Fault injection for tests/faults, SQLite's discipline: a build with
- * -DGV_FAULTS and GV_FAULT_DB=N[,KIND][,after][,random] in the environment
- * fails the Nth database call of this process (only counting calls of KIND:
- * connect, claim, insert, delete, update, select, commit, fetch (a row of a
- * result, the connection lost half-way through reading it: only when
- * named); default any) as a lost connection. By default the call never reaches the server
- * (CR_SERVER_GONE_ERROR); "after" lets the server do it and loses the answer
- * (CR_SERVER_LOST), the case where the caller cannot know the outcome.
- * "random" fails each such call with a chance of 1 in N instead of only
- * the Nth (at random: a fixed period can fall in step with a loop of calls
- * and fail the same call every time). "deadlock" fails it before it is sent
- * as ER_LOCK_DEADLOCK instead, on a connection that stays up (a COMMIT so
- * failed is rolled back for real, as the server would have).
- */
-enum fault_kind { FK_ANY, FK_CONNECT, FK_CLAIM, FK_INSERT, FK_DELETE,
-	FK_UPDATE, FK_SELECT, FK_COMMIT, FK_FETCH };
-static const char *const fault_kinds[] = { "any", "connect", "claim",
-	"insert", "delete", "update", "select", "commit", "fetch" };
-static struct {
-	int parsed, kind, after, random, deadlock, pending, fired;
-	unsigned long nth, seen;
-	unsigned seed;
-} fault;
-
-static enum fault_kind
-fault_kind_of(enum sql_id id)
-{
-	switch (id) {
-	case SQL_SELECT_DUE: case SQL_SELECT_DUE_FUNCS: case SQL_SELECT_JOBS:
-	case SQL_LEASE:
-		return FK_CLAIM;
-	case SQL_INSERT: return FK_INSERT;
-	case SQL_COMPLETE: case SQL_COMPLETE_ANY: case SQL_COMPLETE_MANY:
-	case SQL_COMPLETE_MANY_ANY:
-		return FK_DELETE;
-	case SQL_PUSH_BACK: case SQL_RELEASE: case SQL_RESCHEDULE_AT:
-	case SQL_RESCHEDULE_IN:
-	case SQL_RESCHEDULE_AT_ANY: case SQL_RESCHEDULE_IN_ANY: case SQL_FAIL:
-	case SQL_FAIL_ANY: case SQL_EXTEND: case SQL_EXTEND_ANY:
-		return FK_UPDATE;
-	default: return FK_SELECT;
-	}
-}
-
-/* The error to fake at this point of a call of kind (0: none). Each call
- * passes here once before it is made and, when it succeeded, once after. */
-static unsigned
-fault_at(enum fault_kind kind, int after)
-{
-	const char *env, *p;
-	size_t i;
-
-	if (!fault.parsed) {
-		fault.parsed = 1;
-		if ((env = getenv("GV_FAULT_DB")) == NULL)
-			return 0;
-		fault.nth = strtoul(env, NULL, 10);
-		for (p = strchr(env, ','); p; p = strchr(p + 1, ',')) {
-			for (i = 0; i < sizeof(fault_kinds) /
-			    sizeof(fault_kinds[0]); i++)
-				if (strncmp(p + 1, fault_kinds[i],
-				    strlen(fault_kinds[i])) == 0)
-					fault.kind = (int)i;
-			fault.after |= strncmp(p + 1, "after", 5) == 0;
-			fault.random |= strncmp(p + 1, "random", 6) == 0;
-			fault.deadlock |= strncmp(p + 1, "deadlock", 8) == 0;
-		}
-		fault.seed = (unsigned)getpid();
-	}
-	if (after) {
-		if (!fault.pending)
-			return 0;
-		fault.pending = 0;
-		fault.fired = 1;
-		return CR_SERVER_LOST;
-	}
-	/* A fetch is part of the call that made its result: faulted only
-	 * when named, so "1 call in N" keeps its meaning for the rest. */
-	if (fault.nth == 0 || (fault.kind != FK_ANY && (int)kind !=
-	    fault.kind) || (fault.kind == FK_ANY && kind == FK_FETCH) ||
-	    (!fault.random && fault.seen >= fault.nth))
-		return 0;
-	if (fault.random ? (unsigned long)rand_r(&fault.seed) % fault.nth != 0 :
-	    ++fault.seen != fault.nth)
-		return 0;
-	if (fault.after && kind != FK_CONNECT && kind != FK_FETCH) {
-		fault.pending = 1;
-		return 0;
-	}
-	fault.fired = 1;
-	if (fault.deadlock && kind != FK_CONNECT && kind != FK_FETCH)
-		return ER_LOCK_DEADLOCK;
-	return CR_SERVER_GONE_ERROR;
-}
-
-/* The server's message, or the fault's when one was just faked. */
-static const char *
-fault_text(const char *real)
-{
-	if (!fault.fired)
-		return real;
-	fault.fired = 0;
-	return fault.deadlock ? "Deadlock found when trying to get lock "
-	    "(fault injected by GV_FAULT_DB)" :
-	    "Lost connection (fault injected by GV_FAULT_DB)";
-}
-#define FAULT(kind, after) fault_at((kind), (after))
-#define FAULT_TEXT(real) fault_text(real)
-#else
-#define FAULT(kind, after) 0u
-#define FAULT_TEXT(real) (real)
-#endif
-
 /* The hosts of s: its host list, each without a port taking s's port. */
 static int
 hosts_new(struct db *db, const struct gv_db_settings *s, char *err,
@@ -231,158 +111,47 @@ hosts_new(struct db *db, const struct gv_db_settings *s, char *err,
 	return 0;
 }
 
-static int
-db_cmp(const void *a, const void *b)
+struct db *
+db_new(const struct gv_db_settings *s, char *err, size_t errlen)
 {
-	const struct db *x = a, *y = b;
+	struct db *db;
 
-	return (x->dbid > y->dbid) - (x->dbid < y->dbid);
-}
-
-struct dbset *
-dbset_new(const struct gv_db_settings *s, size_t n, char *err, size_t errlen)
-{
-	struct dbset *set;
-	size_t i, j;
-
-	if (n == 0) {
-		errf(err, errlen, "no database configured");
-		return NULL;
-	}
-	if ((set = calloc(1, sizeof(*set))) == NULL ||
-	    (set->dbs = calloc(n, sizeof(*set->dbs))) == NULL) {
-		free(set);
+	if ((db = calloc(1, sizeof(*db))) == NULL) {
 		errf(err, errlen, "out of memory");
 		return NULL;
 	}
-	set->n = n;
-	set->seed = (unsigned)(time_real() * 1e6) ^ (unsigned)getpid();
-	for (i = 0; i < n; i++) {
-		struct db *db = &set->dbs[i];
-
-		for (j = 0; j < i; j++)
-			if (s[j].dbid == s[i].dbid) {
-				errf(err, errlen, "database %u configured twice",
-				    s[i].dbid);
-				goto fail;
-			}
-		if (s[i].dbid == 0) {
-			errf(err, errlen, "a database needs a dbid above 0");
-			goto fail;
-		}
-		db->dbid = s[i].dbid;
-		if (hosts_new(db, &s[i], err, errlen) == -1)
-			goto fail;
-		db->socket = str_dup(s[i].socket);
-		db->database = str_dup(s[i].database ? s[i].database : "");
-		db->user = str_dup(s[i].user ? s[i].user : "");
-		db->password = str_dup(s[i].password ? s[i].password : "");
-		if (!db->database || !db->user || !db->password ||
-		    (s[i].socket && !db->socket)) {
-			errf(err, errlen, "out of memory");
-			goto fail;
-		}
+	db->dbid = s->dbid;
+	if (hosts_new(db, s, err, errlen) == -1)
+		goto fail;
+	db->socket = str_dup(s->socket);
+	db->database = str_dup(s->database ? s->database : "");
+	db->user = str_dup(s->user ? s->user : "");
+	db->password = str_dup(s->password ? s->password : "");
+	if (!db->database || !db->user || !db->password ||
+	    (s->socket && !db->socket)) {
+		errf(err, errlen, "out of memory");
+		goto fail;
 	}
-	qsort(set->dbs, n, sizeof(*set->dbs), db_cmp);
-	return set;
+	return db;
 fail:
-	dbset_free(set);
+	db_free(db);
 	return NULL;
 }
 
 void
-dbset_free(struct dbset *set)
+db_free(struct db *db)
 {
-	size_t i;
-
-	if (set == NULL)
+	if (db == NULL)
 		return;
-	for (i = 0; i < set->n; i++) {
-		struct db *db = &set->dbs[i];
-
-		db_disconnect(db);
-		free(db->hosts);
-		free(db->socket);
-		free(db->database);
-		free(db->user);
-		if (db->password)
-			explicit_bzero(db->password, strlen(db->password));
-		free(db->password);
-	}
-	free(set->dbs);
-	free(set);
-}
-
-size_t
-dbset_count(const struct dbset *set)
-{
-	return set->n;
-}
-
-struct db *
-dbset_at(struct dbset *set, size_t i)
-{
-	return i < set->n ? &set->dbs[i] : NULL;
-}
-
-struct db *
-dbset_find(struct dbset *set, unsigned dbid)
-{
-	size_t i;
-
-	for (i = 0; i < set->n; i++)
-		if (set->dbs[i].dbid == dbid)
-			return &set->dbs[i];
-	return NULL;
-}
-
-struct db *
-dbset_pick(struct dbset *set)
-{
-	double now = time_mono();
-	size_t i, start, healthy = 0, k;
-	struct db *soonest = NULL;
-
-	for (i = 0; i < set->n; i++)
-		if (db_healthy(&set->dbs[i], now))
-			healthy++;
-	if (healthy == 0) {
-		for (i = 0; i < set->n; i++)
-			if (soonest == NULL ||
-			    backoff_left(&set->dbs[i].backoff, now) <
-			    backoff_left(&soonest->backoff, now))
-				soonest = &set->dbs[i];
-		return soonest;
-	}
-	/* The k-th healthy database, k random. */
-	k = (size_t)rand_r(&set->seed) % healthy;
-	start = 0;
-	for (i = 0; i < set->n; i++) {
-		if (!db_healthy(&set->dbs[i], now))
-			continue;
-		if (start++ == k)
-			return &set->dbs[i];
-	}
-	return &set->dbs[0];
-}
-
-/* Modulo over the configured databases, not the healthy ones: a key must
- * never move, or its uniqueness would hold in two places at once. */
-size_t
-dbset_key_index(const struct dbset *set, const char *funcname,
-    const char *uniqkey)
-{
-	uint64_t h;
-
-	h = hash_fnv1a(HASH_SEED, funcname, strlen(funcname) + 1);
-	h = hash_fnv1a(h, uniqkey, strlen(uniqkey));
-	return (size_t)(h % set->n);
-}
-
-struct db *
-dbset_for_key(struct dbset *set, const char *funcname, const char *uniqkey)
-{
-	return &set->dbs[dbset_key_index(set, funcname, uniqkey)];
+	db_disconnect(db);
+	free(db->hosts);
+	free(db->socket);
+	free(db->database);
+	free(db->user);
+	if (db->password)
+		explicit_bzero(db->password, strlen(db->password));
+	free(db->password);
+	free(db);
 }
 
 unsigned
@@ -683,14 +452,14 @@ connect_host(struct db *db, size_t i, unsigned *e, char *err, size_t errlen)
 	 * session. */
 	mysql_options(m, MYSQL_INIT_COMMAND,
 	    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
-	if ((*e = FAULT(FK_CONNECT, 0)) != 0 ||
+	if ((*e = DBFAULT(DBFAULT_CONNECT, 0)) != 0 ||
 	    mysql_real_connect(m, h->host, db->user, db->password,
 	    db->database, db->socket ? 0 : h->port, db->socket,
 	    CLIENT_FOUND_ROWS) == NULL) {
 		if (*e == 0)
 			*e = mysql_errno(m);
 		errf(err, errlen, "database %u: cannot connect to %s:%u: %s",
-		    db->dbid, h->host, h->port, FAULT_TEXT(mysql_error(m)));
+		    db->dbid, h->host, h->port, DBFAULT_TEXT(mysql_error(m)));
 		mysql_close(m);
 		return NULL;
 	}
@@ -959,14 +728,14 @@ stmt_run(struct db *db, enum sql_id id, unsigned n, const struct dbval *params,
 		}
 		e = 0;
 		if (mysql_stmt_bind_param(stmt, bind) == 0 &&
-		    (e = FAULT(fault_kind_of(id), 0)) == 0 &&
+		    (e = DBFAULT(dbfault_kind_of(id), 0)) == 0 &&
 		    mysql_stmt_execute(stmt) == 0 &&
-		    (e = FAULT(fault_kind_of(id), 1)) == 0)
+		    (e = DBFAULT(dbfault_kind_of(id), 1)) == 0)
 			break;
 		if (e == 0)
 			e = mysql_stmt_errno(stmt);
 		errf(err, errlen, "database %u: %s: %s", db->dbid, sql_name(id),
-		    FAULT_TEXT(mysql_stmt_error(stmt)));
+		    DBFAULT_TEXT(mysql_stmt_error(stmt)));
 		stmt = NULL;
 		if (e == CR_SERVER_GONE_ERROR && !db->in_txn && id != SQL_INSERT) {
 			db_disconnect(db);
@@ -1136,7 +905,7 @@ fetch_row(struct db *db, MYSQL_STMT *stmt, size_t nrow, unsigned *e)
 {
 	int rc;
 
-	if (nrow == 1 && (*e = FAULT(FK_FETCH, 0)) != 0) {
+	if (nrow == 1 && (*e = DBFAULT(DBFAULT_FETCH, 0)) != 0) {
 		*e = CR_SERVER_LOST;
 		return 1;
 	}
@@ -1162,7 +931,7 @@ fetch_failed(struct db *db, MYSQL_STMT *stmt, enum sql_id id, unsigned e,
 	    "the connection was lost while reading a row";
 
 	errf(err, errlen, "database %u: %s: %s", db->dbid, sql_name(id),
-	    FAULT_TEXT(why));
+	    DBFAULT_TEXT(why));
 	mysql_stmt_free_result(stmt);
 	db_failed(db, e);
 	return -1;
@@ -1435,15 +1204,15 @@ db_commit(struct db *db, char *err, size_t errlen)
 		db->in_txn = 0;
 		return txn_lost_error(db, err, errlen);
 	}
-	e = FAULT(FK_COMMIT, 0);
+	e = DBFAULT(DBFAULT_COMMIT, 0);
 	rc = e ? -1 : mysql_commit(db->conn);
-	if (rc == 0 && (e = FAULT(FK_COMMIT, 1)) != 0)
+	if (rc == 0 && (e = DBFAULT(DBFAULT_COMMIT, 1)) != 0)
 		rc = -1;
 	if (rc != 0) {
 		if (e == 0)
 			e = mysql_errno(db->conn);
 		errf(err, errlen, "database %u: commit: %s", db->dbid,
-		    FAULT_TEXT(mysql_error(db->conn)));
+		    DBFAULT_TEXT(mysql_error(db->conn)));
 		db_failed(db, e);
 		if (db_conflict(db)) {
 			/* A deadlock or a certification conflict (Galera

@@ -1,5 +1,5 @@
 /*
- * db: the configured databases, their connections, health and prepared
+ * db: a configured database, its connection, health and prepared
  * statements (MariaDB Connector/C, binary protocol only).
  *
  * No SQL text is ever built from a job's strings: every value travels as a
@@ -28,7 +28,6 @@
 #include "garivini.h"
 #include "sql.h"
 
-struct dbset;
 struct db;
 
 enum dbval_type { DBV_NULL, DBV_U64, DBV_I64, DBV_STR, DBV_BLOB };
@@ -48,21 +47,11 @@ struct dbval {
 	.p = (s), .len = (s) ? strlen(s) : 0 })
 #define DBV_B(ptr, n) ((struct dbval){ .type = DBV_BLOB, .p = (ptr), .len = (n) })
 
-struct dbset *dbset_new(const struct gv_db_settings *s, size_t n, char *err,
-    size_t errlen);
-void dbset_free(struct dbset *set);
-size_t dbset_count(const struct dbset *set);
-struct db *dbset_at(struct dbset *set, size_t i);   /* in dbid order */
-struct db *dbset_find(struct dbset *set, unsigned dbid);
-/* A random database not in its backoff; if all are, the one whose backoff
- * ends first. */
-struct db *dbset_pick(struct dbset *set);
-/* The database a unique key always maps to (stable hash). */
-struct db *dbset_for_key(struct dbset *set, const char *funcname,
-    const char *uniqkey);
-/* Its index, as dbset_at counts. */
-size_t dbset_key_index(const struct dbset *set, const char *funcname,
-    const char *uniqkey);
+/* A database of the settings s, not yet connected (db_exec connects). NULL
+ * with err filled on a bad host list or no memory. */
+struct db *db_new(const struct gv_db_settings *s, char *err, size_t errlen);
+/* Disconnect and free (NULL is nothing). */
+void db_free(struct db *db);
 
 unsigned db_id(const struct db *db);
 /* 1 if not waiting out a backoff after a failure. */

@@ -40,6 +40,7 @@
 #include <sysexits.h>
 
 #include "client.h"
+#include "dbset.h"
 #include "gm.h"
 #include "gm_worker.h"
 #include "injector.h"

@@ -24,6 +24,8 @@
 #include <mysqld_error.h>
 
 #include "client.h"
+#include "dbset.h"
+#include "fairclaim.h"
 #include "gm.h"
 #include "jobjson.h"
 #include "log.h"
@@ -44,17 +46,12 @@
 #define BROKEN_LOG_EVERY 60.0
 #define BYTES_CAP_SPARE 8      /* rows selected past twice what fit */
 #define SWEEP_EVERY 60.0       /* seconds between two sweeps of job_error */
-/* Fair claims. A claim serves at most FUNCS_PER_CLAIM functions, the ones
- * whose oldest due job waits longest, in at most CLAIM_PASSES passes: the
- * first gives each an equal share of the batch, the next ones share what
- * the functions that ran out of due rows left among those that did not (a
- * function with due rows of several priorities runs out of its highest
- * first, and goes on with the next in the next pass). The
- * scan that finds the functions with due rows takes at most 1/SCAN_SHARE of
- * a QueueRunner's time on each database: it runs again only that many times
+/* Fair claims (fairclaim.h). A claim serves at most FUNCS_PER_CLAIM
+ * functions, the ones whose oldest due job waits longest. The scan that
+ * finds the functions with due rows takes at most 1/SCAN_SHARE of a
+ * QueueRunner's time on each database: it runs again only that many times
  * its own duration later. */
 #define FUNCS_PER_CLAIM 200
-#define CLAIM_PASSES 2
 #define SCAN_SHARE 10
 
 struct runner {
@@ -101,12 +98,7 @@ struct runner {
 		                         oldest due row. By function, then
 		                         the highest priority first */
 		size_t nlanes;
-		struct due_func {
-			const char *funcname; /* its lanes' */
-			size_t lane;      /* its first lane */
-			size_t nlanes;
-			uint32_t oldest;  /* the oldest due row of its lanes */
-		} *funcs;             /* oldest due first */
+		struct fairclaim_func *funcs; /* oldest due first */
 		size_t nfuncs;
 		double scan_at;       /* time_mono() of the next scan */
 		int index_checked;    /* its func_due index looked for */
@@ -115,19 +107,7 @@ struct runner {
 	} *due;
 	/* The claim in hand selects from these functions, and from each
 	 * function's lanes (its due rows of one priority) highest first. */
-	struct candidate {
-		long room;            /* rows it may still take */
-		size_t lane;          /* its current lane, in r->lane */
-		size_t end;           /* past its last lane */
-	} *cand;
-	size_t cand_cap;
-	struct lane {
-		const char *funcname;
-		int priority;
-		uint32_t after_run;   /* its last row selected, to select */
-		uint64_t after_id;    /* the next ones after it */
-	} *lane;
-	size_t lane_cap;
+	struct fairclaim fair;
 	char err[1024];
 };
 
@@ -324,42 +304,6 @@ fetch_jobs(struct runner *r, struct db *db, const struct fence *rows_in,
 	return 0;
 }
 
-/* The rows of a due scan: by function, then the highest priority first. */
-static int
-by_lane(const void *a, const void *b)
-{
-	const struct gv_job *x = a, *y = b;
-	int c = strcmp(x->funcname, y->funcname);
-
-	if (c != 0)
-		return c;
-	return (x->priority < y->priority) - (x->priority > y->priority);
-}
-
-static int
-by_oldest(const void *a, const void *b)
-{
-	const struct due_func *x = a, *y = b;
-
-	if (x->oldest != y->oldest)
-		return x->oldest < y->oldest ? -1 : 1;
-	return strcmp(x->funcname, y->funcname);
-}
-
-/* The claim's order: within a function the highest priority first, then
- * the longest due; the batch byte budget and gearmand's queue see them so. */
-static int
-by_due(const void *a, const void *b)
-{
-	const struct gv_job *x = a, *y = b;
-
-	if (x->priority != y->priority)
-		return x->priority > y->priority ? -1 : 1;
-	if (x->run_after != y->run_after)
-		return x->run_after < y->run_after ? -1 : 1;
-	return x->jobid < y->jobid ? -1 : x->jobid > y->jobid;
-}
-
 /* Say once when db's job table lacks this version's func_due index (a
  * table made by an earlier version): claims work without it, scanning the
  * whole table. */
@@ -410,40 +354,6 @@ sweep_errors(struct runner *r)
 	}
 }
 
-/* Group the lanes of a scan (sorted by by_lane) into functions, oldest due
- * first. -1 when memory ran out. */
-static int
-due_group(struct due_funcs *d)
-{
-	struct due_func *f;
-	size_t k;
-
-	free(d->funcs);
-	d->funcs = NULL;
-	d->nfuncs = 0;
-	if (d->nlanes == 0)
-		return 0;
-	if ((d->funcs = calloc(d->nlanes, sizeof(*d->funcs))) == NULL)
-		return -1;
-	for (k = 0; k < d->nlanes; k++) {
-		f = &d->funcs[d->nfuncs];
-		if (k > 0 && strcmp(d->lanes[k].funcname, f[-1].funcname) ==
-		    0) {
-			f--;
-			if (d->lanes[k].run_after < f->oldest)
-				f->oldest = d->lanes[k].run_after;
-		} else {
-			*f = (struct due_func){ .lane = k,
-			    .funcname = d->lanes[k].funcname,
-			    .oldest = d->lanes[k].run_after };
-			d->nfuncs++;
-		}
-		f->nlanes++;
-	}
-	qsort(d->funcs, d->nfuncs, sizeof(*d->funcs), by_oldest);
-	return 0;
-}
-
 /* The functions of database i with due rows, and their priorities: scanned
  * again once the last scan is old enough (SCAN_SHARE). Until then a lane
  * drained since costs one empty select per claim, and one that became due
@@ -455,6 +365,7 @@ due_refresh(struct runner *r, struct db *db, size_t i)
 	struct gv_job *lanes = NULL;
 	size_t n = 0;
 	double t0 = time_mono();
+	int rc;
 
 	if (t0 < d->scan_at)
 		return 0;
@@ -463,39 +374,17 @@ due_refresh(struct runner *r, struct db *db, size_t i)
 	if (db_select_jobs(db, SQL_DUE_FUNCS, NULL, 0, &lanes, &n, r->err,
 	    sizeof(r->err)) == -1)
 		return -1;
-	if (n > 1)
-		qsort(lanes, n, sizeof(*lanes), by_lane);
+	rc = fairclaim_group(lanes, n, &d->funcs, &d->nfuncs);
 	db_jobs_free(d->lanes, d->nlanes);
 	d->lanes = lanes;
 	d->nlanes = n;
-	if (due_group(d) == -1) {
+	if (rc == -1) {
 		db_jobs_free(d->lanes, d->nlanes);
 		d->lanes = NULL;
 		d->nlanes = 0;
 		return errf(r->err, sizeof(r->err), "out of memory");
 	}
 	d->scan_at = t0 + SCAN_SHARE * (time_mono() - t0);
-	return 0;
-}
-
-/* Room for n candidates and m lanes. */
-static int
-cand_grow(struct runner *r, size_t n, size_t m)
-{
-	void *p;
-
-	if (n > r->cand_cap) {
-		if ((p = realloc(r->cand, n * sizeof(*r->cand))) == NULL)
-			return -1;
-		r->cand = p;
-		r->cand_cap = n;
-	}
-	if (m > r->lane_cap) {
-		if ((p = realloc(r->lane, m * sizeof(*r->lane))) == NULL)
-			return -1;
-		r->lane = p;
-		r->lane_cap = m;
-	}
 	return 0;
 }
 
@@ -508,22 +397,21 @@ static long
 candidates(struct runner *r, size_t i, unsigned rows)
 {
 	const struct due_funcs *d = &r->due[i];
-	size_t k, j, n = 0, nl = 0;
+	size_t k, n = 0;
 	size_t max = d->nfuncs < FUNCS_PER_CLAIM ? d->nfuncs : FUNCS_PER_CLAIM;
-	struct candidate *c;
 	int watermark;
 	struct plan *p;
+	long room;
 
 	/* plan_get may add an entry per function and, later, per head. */
-	if (cand_grow(r, max, d->nlanes) == -1 ||
+	if (fairclaim_begin(&r->fair, rows, max, d->nlanes) == -1 ||
 	    grow(r, r->nplan + max + rows) == -1)
 		return errf(r->err, sizeof(r->err), "out of memory");
 	for (k = 0; k < d->nfuncs && n < max; k++) {
-		const struct due_func *df = &d->funcs[k];
+		const struct fairclaim_func *df = &d->funcs[k];
 		const char *f = df->funcname;
 
-		c = &r->cand[n];
-		*c = (struct candidate){ .room = LONG_MAX };
+		room = LONG_MAX;
 		/* Paused ([function.NAME]): its rows are not even read. Rows
 		 * that can never be dispatched are parked whatever the
 		 * policy. */
@@ -536,155 +424,204 @@ candidates(struct runner *r, size_t i, unsigned rows)
 					    "out of memory");
 				if (p->waiting >= watermark)
 					continue;
-				c->room = watermark - p->waiting;
+				room = watermark - p->waiting;
 			}
 		}
-		c->lane = nl;
-		for (j = 0; j < df->nlanes; j++)
-			r->lane[nl++] = (struct lane){ .funcname = f,
-			    .priority = d->lanes[df->lane + j].priority };
-		c->end = nl;
+		fairclaim_add(&r->fair, f, &d->lanes[df->lane], df->nlanes,
+		    room);
 		n++;
 	}
 	return (long)n;
 }
 
-/* Lanes per select: a claim's selects have 1, 2, 4 ... UNION_MAX parts
- * (padded with parts that ask for no row), so that few statement shapes
- * are prepared. */
-#define UNION_MAX 32
+/* A select has 1, 2, 4 ... FAIRCLAIM_PARTS parts (padded with parts that
+ * ask for no row), so that few statement shapes are prepared. */
 #define LANE_PARAMS 6           /* per part of SQL_SELECT_DUE_FUNCS */
 
-/* One select of up to lim[k] due rows after its last one from the current
- * lane of each candidate which[k], k < n <= UNION_MAX, locked, appending
- * their heads. Each candidate's room and current lane, and each lane's
- * cursor, follow what it gave: a lane that gave less than asked is
- * drained, and its function goes on with its next lane. Returns the rows
- * selected, or -1. */
+/* One select of the due rows parts[0..n) ask for, locked, appending their
+ * heads and telling r->fair what they were. Returns the rows selected, or
+ * -1. */
 static long
-select_some(struct runner *r, struct db *db, const size_t *which,
-    const unsigned *lim, size_t n, struct gv_job **heads, size_t *nheads)
+select_some(struct runner *r, struct db *db,
+    const struct fairclaim_part *parts, size_t n, struct gv_job **heads,
+    size_t *nheads)
 {
-	struct dbval p[UNION_MAX * LANE_PARAMS], *q;
-	long got[UNION_MAX] = { 0 };
-	size_t parts = 1, k, i, first = *nheads;
+	struct dbval p[FAIRCLAIM_PARTS * LANE_PARAMS], *q;
+	size_t nparts = 1, k, first = *nheads;
 
-	while (parts < n)
-		parts *= 2;
-	for (k = 0; k < parts; k++) {
-		const struct candidate *c = &r->cand[which[k < n ? k : 0]];
-		const struct lane *l = &r->lane[c->lane];
+	while (nparts < n)
+		nparts *= 2;
+	for (k = 0; k < nparts; k++) {
+		const struct fairclaim_part *part = &parts[k < n ? k : 0];
 
 		q = &p[k * LANE_PARAMS];
-		q[0] = DBV_S(l->funcname);
-		q[1] = DBV_I(l->priority);
-		q[2] = DBV_U(l->after_run);
-		q[3] = DBV_U(l->after_run);
-		q[4] = DBV_U(l->after_id);
-		q[5] = DBV_U(k < n ? lim[k] : 0);
+		q[0] = DBV_S(part->funcname);
+		q[1] = DBV_I(part->priority);
+		q[2] = DBV_U(part->after_run);
+		q[3] = DBV_U(part->after_run);
+		q[4] = DBV_U(part->after_id);
+		q[5] = DBV_U(k < n ? part->limit : 0);
 	}
-	if (db_select_jobs(db, SQL_SELECT_DUE_FUNCS, p, parts * LANE_PARAMS,
+	if (db_select_jobs(db, SQL_SELECT_DUE_FUNCS, p, nparts * LANE_PARAMS,
 	    heads, nheads, r->err, sizeof(r->err)) == -1)
 		return -1;
-	/* A UNION ALL promises no order: each row is its lane's. */
-	for (i = first; i < *nheads; i++) {
-		const struct gv_job *h = &(*heads)[i];
-
-		for (k = 0; k < n; k++) {
-			struct lane *l = &r->lane[r->cand[which[k]].lane];
-
-			if (l->priority != h->priority ||
-			    strcmp(l->funcname, h->funcname) != 0)
-				continue;
-			got[k]++;
-			if (h->run_after > l->after_run || (h->run_after ==
-			    l->after_run && h->jobid > l->after_id)) {
-				l->after_run = h->run_after;
-				l->after_id = h->jobid;
-			}
-			break;
-		}
-	}
-	for (k = 0; k < n; k++) {
-		struct candidate *c = &r->cand[which[k]];
-
-		c->room -= got[k];
-		if (got[k] < (long)lim[k])
-			c->lane++;
-	}
+	fairclaim_took(&r->fair, parts, n, *heads + first, *nheads - first);
 	return (long)(*nheads - first);
-}
-
-/* A candidate that may give more rows. */
-static int
-cand_open(const struct candidate *c)
-{
-	return c->room > 0 && c->lane < c->end;
 }
 
 /*
  * Inside the claim's transaction: select up to rows due rows of database i,
- * shared fairly among its functions, locked, heads only (see
- * SQL_SELECT_DUE_FUNCS), in the claim's order (by_due).
- *
- * Why fair: each function is selected alone, within its room under the
- * watermark and its share of the batch, so no function's backlog (over its
- * watermark, without a worker, or just large) holds up the due rows of
- * another: every function with room is served by every claim, up to
- * FUNCS_PER_CLAIM of them, the longest waiting first.
- *
- * Priorities order a function's own rows and nothing else: its share is
- * taken from its highest lane first; what a drained lane leaves goes, in
- * the next pass, to the function's next lane as to the other functions.
+ * shared fairly among its functions (fairclaim.h), locked, heads only (see
+ * SQL_SELECT_DUE_FUNCS), in the claim's order (fairclaim_order).
  */
 static int
 select_heads(struct runner *r, struct db *db, size_t i, unsigned rows,
     struct gv_job **heads, size_t *nheads)
 {
-	size_t which[UNION_MAX];
-	unsigned lim[UNION_MAX], left = rows, plan, share;
-	long ncand, got, k, open;
+	struct fairclaim_part parts[FAIRCLAIM_PARTS];
+	long ncand;
 	size_t n;
-	int pass;
 
 	if ((ncand = candidates(r, i, rows)) <= 0)
 		return (int)ncand;
-	for (pass = 0; pass < CLAIM_PASSES && left > 0; pass++) {
-		for (k = 0, open = 0; k < ncand; k++)
-			open += cand_open(&r->cand[k]);
-		if (open == 0)
-			break;
-		share = (left + (unsigned)open - 1) / (unsigned)open;
-		/* The longest waiting first: when the batch is smaller than
-		 * the functions, they take one row each. */
-		for (k = 0, n = 0, plan = left; k < ncand && plan > 0; k++) {
-			struct candidate *c = &r->cand[k];
+	while ((n = fairclaim_next(&r->fair, parts)) > 0)
+		if (select_some(r, db, parts, n, heads, nheads) == -1)
+			return -1;
+	fairclaim_order(*heads, *nheads);
+	return 0;
+}
 
-			if (!cand_open(c))
+/* The rows a claim chose among its heads: to lease, each for its
+ * function's lease_seconds, and to push back, over the watermark. */
+struct choice {
+	struct fence *lease;
+	unsigned *secs;
+	struct fence *back;
+	size_t nlease, nback;
+	uint64_t bytes;          /* the leased rows' args */
+	int cut;                 /* batch_max_bytes left rows out */
+};
+
+/* Room in ch for a choice among n heads. */
+static int
+choice_alloc(struct runner *r, struct choice *ch, size_t n)
+{
+	if ((ch->lease = malloc(n * sizeof(*ch->lease))) == NULL ||
+	    (ch->secs = malloc(n * sizeof(*ch->secs))) == NULL ||
+	    (ch->back = malloc(n * sizeof(*ch->back))) == NULL)
+		return errf(r->err, sizeof(r->err), "out of memory");
+	return 0;
+}
+
+static void
+choice_free(struct choice *ch)
+{
+	free(ch->lease);
+	free(ch->secs);
+	free(ch->back);
+}
+
+/* Forget the claim in hand. */
+static void
+jobs_clear(struct runner *r)
+{
+	db_jobs_free(r->jobs, r->njobs);
+	r->jobs = NULL;
+	r->njobs = 0;
+}
+
+/* Choose among heads[0..nheads) (in due order) what to lease and what to
+ * push back; rows that can never be dispatched are parked on the way. The
+ * budget stops at the first row that does not fit, so a large row is next
+ * in line rather than overtaken by small ones round after round. */
+static void
+choose(struct runner *r, struct db *db, const struct gv_job *heads,
+    size_t nheads, struct choice *ch)
+{
+	uint64_t budget = (uint64_t)r->cfg->queue_runner.batch_max_bytes;
+	uint64_t size;
+	struct plan *p;
+	int watermark;
+	size_t i;
+
+	for (i = 0; i < nheads; i++) {
+		const struct gv_job *head = &heads[i];
+
+		if (head->funcname[0] == '\0' ||
+		    gv_funcname_reserved(head->funcname)) {
+			park(r, db, head);
+			continue;
+		}
+		p = NULL;
+		if ((watermark = config_watermark(r->cfg, target(head))) > 0) {
+			p = plan_get(r, target(head));
+			if (p == NULL || p->waiting >= watermark) {
+				ch->back[ch->nback++] = (struct fence){
+				    head->jobid, head->attempt };
 				continue;
-			lim[n] = share < plan ? share : plan;
-			if ((long)lim[n] > c->room)
-				lim[n] = (unsigned)c->room;
-			plan -= lim[n];
-			which[n++] = (size_t)k;
-			if (n == UNION_MAX) {
-				if ((got = select_some(r, db, which, lim, n,
-				    heads, nheads)) == -1)
-					return -1;
-				left -= (unsigned)got;
-				n = 0;
 			}
 		}
-		if (n > 0) {
-			if ((got = select_some(r, db, which, lim, n, heads,
-			    nheads)) == -1)
-				return -1;
-			left -= (unsigned)got;
+		size = head_bytes(head);
+		if (ch->nlease > 0 && ch->bytes + size > budget) {
+			ch->cut = 1;
+			break;
 		}
+		/* Alone in its batch, since it is first: the next row finds
+		 * the budget spent. */
+		if (size > budget)
+			log_warnx("job %llu of database %u: its arg of %llu "
+			    "bytes is over batch_max_bytes (%llu): sent alone",
+			    (unsigned long long)head->jobid, db_id(db),
+			    (unsigned long long)size,
+			    (unsigned long long)budget);
+		if (p)
+			p->waiting++;
+		ch->secs[ch->nlease] = (unsigned)config_lease_seconds(r->cfg,
+		    head->funcname);
+		ch->lease[ch->nlease++] = (struct fence){ head->jobid,
+		    head->attempt };
+		ch->bytes += size;
 	}
-	if (*nheads > 1)
-		qsort(*heads, *nheads, sizeof(**heads), by_due);
+}
+
+/* Inside the claim's transaction: read the rows to lease whole, lease
+ * them, push the others back. Both on rows this transaction holds locked
+ * since its SELECT: the locks are the fence (the push-back matches the
+ * attempt read all the same, see SQL_PUSH_BACK). */
+static int
+claim_write(struct runner *r, struct db *db, struct choice *ch)
+{
+	if ((ch->nlease && fetch_jobs(r, db, ch->lease, ch->nlease) == -1) ||
+	    lease_rows(r, db, ch->lease, ch->secs, ch->nlease) == -1 ||
+	    update_rows(r, db, SQL_PUSH_BACK, PUSH_BACK_SECONDS, ch->back,
+	    ch->nback, 1) == -1)
+		return -1;
 	return 0;
+}
+
+/* The claim committed: r->jobs take the attempt the lease wrote, and the
+ * next claim its size. Returns what claim does. */
+static long
+claimed(struct runner *r, struct db *db, const struct choice *ch,
+    size_t nheads)
+{
+	size_t i;
+
+	for (i = 0; i < r->njobs; i++)
+		r->jobs[i].attempt = r->jobs[i].attempt >= 4294967295u ? 1 :
+		    r->jobs[i].attempt + 1;
+	if (ch->nback)
+		log_debug("database %u: %zu jobs over the watermark pushed back",
+		    db_id(db), ch->nback);
+	if (ch->cut) {
+		r->bytes_cap = 2 * (unsigned)ch->nlease + BYTES_CAP_SPARE;
+		log_debug("database %u: %zu jobs (%llu bytes of args) within "
+		    "batch_max_bytes, the rest wait", db_id(db), ch->nlease,
+		    (unsigned long long)ch->bytes);
+		return (long)r->batch;
+	}
+	r->bytes_cap = 0;
+	return (long)nheads;
 }
 
 /*
@@ -702,21 +639,14 @@ select_heads(struct runner *r, struct db *db, size_t i, unsigned rows,
 static long
 claim(struct runner *r, struct db *db, size_t dbi)
 {
-	uint64_t budget = (uint64_t)r->cfg->queue_runner.batch_max_bytes;
 	unsigned rows = r->bytes_cap && r->bytes_cap < r->batch ?
 	    r->bytes_cap : r->batch;
-	struct fence *lease = NULL, *back = NULL;
-	unsigned *secs = NULL;
-	uint64_t bytes = 0, size;
+	struct choice ch = { 0 };
 	struct gv_job *heads = NULL;
-	size_t i, nheads = 0, nlease = 0, nback = 0;
-	struct plan *p;
-	int watermark, cut = 0;
+	size_t nheads = 0;
 	long ret = -1;
 
-	db_jobs_free(r->jobs, r->njobs);
-	r->jobs = NULL;
-	r->njobs = 0;
+	jobs_clear(r);
 	if (due_refresh(r, db, dbi) == -1)
 		return -1;
 	if (r->due[dbi].nfuncs == 0) {
@@ -733,104 +663,36 @@ claim(struct runner *r, struct db *db, size_t dbi)
 		free(heads);
 		return 0;
 	}
-	if ((lease = malloc(nheads * sizeof(*lease))) == NULL ||
-	    (secs = malloc(nheads * sizeof(*secs))) == NULL ||
-	    (back = malloc(nheads * sizeof(*back))) == NULL) {
-		errf(r->err, sizeof(r->err), "out of memory");
+	if (choice_alloc(r, &ch, nheads) == -1)
 		goto fail;
-	}
-	/* In due order; the budget stops at the first row that does not
-	 * fit, so a large row is next in line rather than overtaken by
-	 * small ones round after round. */
-	for (i = 0; i < nheads; i++) {
-		struct gv_job *head = &heads[i];
-
-		if (head->funcname[0] == '\0' ||
-		    gv_funcname_reserved(head->funcname)) {
-			park(r, db, head);
-			continue;
-		}
-		p = NULL;
-		if ((watermark = config_watermark(r->cfg, target(head))) > 0) {
-			p = plan_get(r, target(head));
-			if (p == NULL || p->waiting >= watermark) {
-				back[nback++] = (struct fence){ head->jobid,
-				    head->attempt };
-				continue;
-			}
-		}
-		size = head_bytes(head);
-		if (nlease > 0 && bytes + size > budget) {
-			cut = 1;
-			break;
-		}
-		/* Alone in its batch, since it is first: the next row finds
-		 * the budget spent. */
-		if (size > budget)
-			log_warnx("job %llu of database %u: its arg of %llu "
-			    "bytes is over batch_max_bytes (%llu): sent alone",
-			    (unsigned long long)head->jobid, db_id(db),
-			    (unsigned long long)size,
-			    (unsigned long long)budget);
-		if (p)
-			p->waiting++;
-		secs[nlease] = (unsigned)config_lease_seconds(r->cfg,
-		    head->funcname);
-		lease[nlease++] = (struct fence){ head->jobid, head->attempt };
-		bytes += size;
-	}
+	choose(r, db, heads, nheads, &ch);
 	/* Every row is over the watermark (rows for run_queued_job, whose
 	 * room select_heads cannot know per function): write nothing and let
 	 * the round count as empty, so the QueueRunner sleeps. Pushing a
 	 * saturated backlog back would rewrite a batch of rows each round
 	 * for nothing (measured: a million-row backlog drained 35%
 	 * slower). */
-	if (nback == nheads) {
+	if (ch.nback == nheads) {
 		ret = 0;
 		goto fail;
 	}
-	/* Both on rows this transaction holds locked since its SELECT: the
-	 * locks are the fence (the push-back matches the attempt read all the
-	 * same, see SQL_PUSH_BACK). */
-	if ((nlease && fetch_jobs(r, db, lease, nlease) == -1) ||
-	    lease_rows(r, db, lease, secs, nlease) == -1 ||
-	    update_rows(r, db, SQL_PUSH_BACK, PUSH_BACK_SECONDS, back, nback,
-	    1) == -1)
+	if (claim_write(r, db, &ch) == -1)
 		goto fail;
 	if (db_commit(db, r->err, sizeof(r->err)) == -1) {
 		/* The outcome is unknown: dispatch nothing. Leased or not,
 		 * every row is due again by the end of its lease. */
 		goto fail_committed;
 	}
-	for (i = 0; i < r->njobs; i++)
-		r->jobs[i].attempt = r->jobs[i].attempt >= 4294967295u ? 1 :
-		    r->jobs[i].attempt + 1;
-	free(lease);
-	free(secs);
-	free(back);
+	ret = claimed(r, db, &ch, nheads);
+	choice_free(&ch);
 	db_jobs_free(heads, nheads);
-	if (nback)
-		log_debug("database %u: %zu jobs over the watermark pushed back",
-		    db_id(db), nback);
-	if (cut) {
-		r->bytes_cap = 2 * (unsigned)nlease + BYTES_CAP_SPARE;
-		log_debug("database %u: %zu jobs (%llu bytes of args) within "
-		    "batch_max_bytes, the rest wait", db_id(db), nlease,
-		    (unsigned long long)bytes);
-		return (long)r->batch;
-	}
-	r->bytes_cap = 0;
-	return (long)nheads;
+	return ret;
 fail:
 	db_rollback(db);
 fail_committed:
-	free(lease);
-	free(secs);
-	free(back);
+	choice_free(&ch);
 	db_jobs_free(heads, nheads);
-	db_jobs_free(r->jobs, r->njobs);
-	r->jobs = NULL;
-	r->njobs = 0;
+	jobs_clear(r);
 	return ret;
 }
 
@@ -1168,8 +1030,7 @@ out:
 		free(r.due[i].funcs);
 	}
 	free(r.due);
-	free(r.cand);
-	free(r.lane);
+	fairclaim_free(&r.fair);
 	free(r.doc_off);
 	free(r.tasks);
 	free(r.task_job);

@@ -41,6 +41,7 @@
 #include <mysqld_error.h>
 
 #include "db.h"
+#include "dbset.h"
 #include "log.h"
 #include "schedule.h"
 #include "scheduler.h"

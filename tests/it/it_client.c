@@ -20,6 +20,7 @@
 #include "client.h"
 #include "config.h"
 #include "db.h"
+#include "dbset.h"
 #include "jobjson.h"
 #include "util.h"
 
