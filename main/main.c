@@ -24,6 +24,7 @@
 #include "log.h"
 #include "master.h"
 #include "pidfile.h"
+#include "proctitle.h"
 #include "pools.h"
 #include "queue_runner.h"
 #include "role.h"
@@ -201,6 +202,8 @@ main(int argc, char **argv)
 	struct config *cfg;
 	long slot = 0;
 
+	/* Before getopt: optarg points into argv, which this moves. */
+	(void)proctitle_init(argc, argv);
 	while ((ch = getopt_long(argc, argv, "c:dts:vh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -284,5 +287,6 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return code;
 	}
+	proctitle_set("master -c %s", path);
 	return master_run(cfg, path, daemonize, roles);
 }

@@ -2,24 +2,39 @@
  * role: running one worker role in this process (a child of the master, or
  * `garivini --role NAME`).
  */
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "proctitle.h"
 #include "role.h"
 #include "scoreboard.h"
 #include "util.h"
 
 /* The one stop flag of this process: a process runs one role. */
 static volatile sig_atomic_t role_stop;
+/* Told of a stop with one byte, for whoever watches the process. */
+static int role_stop_fd = -1;
 
 static void
 role_on_stop(int sig)
 {
+	int saved = errno;
+
 	(void)sig;
 	role_stop = 1;
+	if (role_stop_fd >= 0)
+		(void)!write(role_stop_fd, ROLE_STOP_BYTE, 1);
+	errno = saved;
+}
+
+void
+role_notify_stop(int fd)
+{
+	role_stop_fd = fd;
 }
 
 static void
@@ -60,6 +75,7 @@ role_run(const struct role *role, const struct config *cfg, int slot,
 	int code;
 
 	log_set_role(role_name(role), slot);
+	proctitle_set("%s/%d", role_name(role), slot);
 	log_set_level(cfg->log_level);
 	if (log_open(cfg->log_file) == -1)
 		log_warn("cannot open the log %s, logging to stderr",

@@ -41,6 +41,12 @@ const char *role_name(const struct role *role);
 /* The role called name in table (ended by a NULL main); NULL: none. */
 const struct role *role_find(const struct role *table, const char *name);
 
+/* On TERM or INT, besides raising the stop flag, write ROLE_STOP_BYTE to
+ * fd (a non-blocking pipe; -1: none). For a watcher that has more to do
+ * about a stop than the role's loop. */
+#define ROLE_STOP_BYTE "s"
+void role_notify_stop(int fd);
+
 /* Run a role in this process: log prefix, signal handlers for TERM/INT
  * (graceful) and QUIT (immediate), then its main. Returns its exit code. */
 int role_run(const struct role *role, const struct config *cfg, int slot,

@@ -38,6 +38,7 @@
 
 #include "child.h"
 #include "log.h"
+#include "proctitle.h"
 #include "role.h"
 #include "signals.h"
 #include "util.h"
@@ -49,8 +50,13 @@ static int close_list[CHILD_MAX_CLOSE];
 static size_t nclose_list;
 static pid_t master_pid;
 
-/* SIGUSR2 -> watcher: one byte down this pipe. */
-static int reopen_pipe[2] = { -1, -1 };
+/* Signals -> watcher: one byte down this pipe, WAKE_REOPEN for SIGUSR2,
+ * ROLE_STOP_BYTE for the role's TERM or INT. */
+#define WAKE_REOPEN 'r'
+static int wake_pipe[2] = { -1, -1 };
+/* Who this child is, for its process title. */
+static const char *title_role;
+static int title_slot;
 static int watch_life_fd = -1;
 static double watch_grace;
 
@@ -74,7 +80,7 @@ on_usr2(int sig)
 
 	(void)sig;
 	/* Non-blocking: if the pipe is full, a reopen is already due. */
-	(void)!write(reopen_pipe[1], "r", 1);
+	(void)!write(wake_pipe[1], &(char){ WAKE_REOPEN }, 1);
 	errno = saved;
 }
 
@@ -87,7 +93,7 @@ watcher(void *arg)
 	int timeout, n;
 
 	(void)arg;
-	pfd[0].fd = reopen_pipe[0];
+	pfd[0].fd = wake_pipe[0];
 	pfd[0].events = POLLIN;
 	pfd[1].fd = watch_life_fd;
 	pfd[1].events = POLLIN;
@@ -110,10 +116,22 @@ watcher(void *arg)
 			return NULL;
 		}
 		if (pfd[0].revents & POLLIN) {
-			while (read(reopen_pipe[0], buf, sizeof(buf)) > 0)
-				;
-			if (log_reopen() == -1)
+			int reopen = 0, stopping = 0;
+
+			while ((n = (int)read(wake_pipe[0], buf,
+			    sizeof(buf))) > 0) {
+				reopen |= memchr(buf, WAKE_REOPEN, (size_t)n)
+				    != NULL;
+				stopping |= memchr(buf, ROLE_STOP_BYTE[0],
+				    (size_t)n) != NULL;
+			}
+			if (reopen && log_reopen() == -1)
 				log_warn("cannot reopen the log file");
+			/* What ps shows of a child that finishes its work
+			 * before it exits (a stop, a reload that replaced it). */
+			if (stopping && title_role != NULL)
+				proctitle_set("%s/%d (draining)", title_role,
+				    title_slot);
 		}
 		if (pfd[1].fd >= 0 && pfd[1].revents) {
 			n = (int)read(pfd[1].fd, buf, sizeof(buf));
@@ -137,7 +155,7 @@ child_watch(int life_fd, double grace, char *err, size_t errlen)
 	pthread_t tid;
 	int rc;
 
-	if (pipe2(reopen_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		return errf(err, errlen, "pipe: %s", strerror(errno));
 	watch_life_fd = life_fd;
 	watch_grace = grace;
@@ -178,9 +196,13 @@ child_run(const struct role *role, const struct config *cfg, int slot,
 	if (getppid() != master_pid)
 		_exit(EX_OK);   /* the master died before prctl() */
 
+	title_role = role_name(role);
+	title_slot = slot;
 	if (child_watch(life_read, config_stop_grace(cfg, role_name(role)), err,
 	    sizeof(err)) == -1)
 		log_warnx("cannot watch the master: %s", err);
+	else
+		role_notify_stop(wake_pipe[1]);
 
 	code = role_run(role, cfg, slot, sb);
 	fflush(NULL);

@@ -423,6 +423,14 @@ sub perl_worker_runs {
 	return \@runs;
 }
 
+# What ps shows as the command line of $pid ('' when it is gone).
+sub process_title {
+	my ($pid) = @_;
+	my $args = `ps -o args= -p $pid`;
+	$args =~ s/\s+$//;
+	return $args;
+}
+
 # --- MariaDB ---------------------------------------------------------------
 
 my $DRIVER;
@@ -1374,6 +1382,11 @@ GV_TEST_MYSQL).
 
 True when the MariaDB is the private one (so it can be stopped); its pid
 while running.
+
+=item GvTest::process_title($pid)
+
+The command line C<ps> shows for C<$pid> (C<ps -o args=>), trailing blanks
+cut; empty once the process is gone.
 
 =item $t->count($dbid, $where, @bind)
 

@@ -67,6 +67,16 @@ is($st->{pools}{queue_runner}{running}, 1, 'queue_runner: 1 running');
 is(scalar(@{ $st->{children} }), 4, 'four children listed');
 my @ps = `ps -o pid= --ppid $master`;
 is(scalar(@ps), 4, 'four child processes');
+# ps names each one's role and slot; pidof and killall still find them.
+is(GvTest::process_title($master), "garivini: master -c $ini",
+    'ps: the master names its INI');
+is_deeply([sort map { GvTest::process_title($_->{pid}) }
+    @{ $st->{children} }], ['garivini: controller/0',
+    'garivini: controller/1', 'garivini: injector/0',
+    'garivini: queue_runner/0'], 'ps: each child its role and slot');
+is_deeply([sort map { `ps -o comm= -p $_` =~ s/\s+$//r } $master,
+    map { $_->{pid} } @{ $st->{children} }], [('garivini') x 5],
+    'the process name stays garivini');
 
 # SIGKILL a child: a new one takes its slot within 2 s, counted.
 my $victim = slots($st, 'controller')->{1};

@@ -71,6 +71,16 @@ ok($t->wait_for('a new Controller beside the old one', 10, sub {
 	(grep { $_->{pid} == $old && $_->{state} eq 'stopping' } @c) &&
 	    (grep { $_->{pid} != $old && $_->{state} ne 'stopping' } @c) }),
     'the new Controller starts while the old one finishes its jobs');
+# ps: the old Controller says it is draining, the new one holds the slot.
+my ($new) = map { $_->{pid} } grep { $_->{pid} != $old } controllers();
+ok($t->wait_for('the old Controller\'s title', 5, sub {
+	GvTest::process_title($old) eq 'garivini: controller/0 (draining)' }),
+    'ps: garivini: controller/0 (draining)')
+    or diag(GvTest::process_title($old));
+is(GvTest::process_title($new), 'garivini: controller/0',
+    'ps: garivini: controller/0 for its successor');
+is(GvTest::process_title($master), "garivini: master -c $ini",
+    'ps: the master names its INI');
 inject('quick', 3);
 ok($t->wait_for('the quick jobs to run', 10,
     sub { keys(%{ runs('quick') }) == 3 }),
