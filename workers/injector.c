@@ -33,7 +33,6 @@
  * jobs is gearman_worker_work(), one at a time.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +45,9 @@
 #include "jobjson.h"
 #include "log.h"
 #include "role.h"
+#include "thread.h"
 #include "util.h"
 
-#define WORK_TIMEOUT_MS 1000     /* how often the stop flag is looked at */
 #define DEPTH_REFRESH 1.0        /* seconds between two reads of the depths */
 #define RESUBMIT_SECONDS 2       /* a job gearmand refused: due this soon */
 
@@ -67,7 +66,7 @@ struct injector {
 	struct role_ctx *ctx;
 	const struct config *cfg;
 	struct shared *sh;
-	pthread_t thread;
+	struct thread thread;
 	gearman_worker_st *w;
 	gv_client *gv;
 	struct gm_pool *gm;
@@ -466,7 +465,7 @@ injector_open(struct injector *in, struct role_ctx *ctx, struct shared *sh)
 	if ((in->gm = gm_pool_new(in->cfg->servers, in->cfg->nservers, in->err,
 	    sizeof(in->err))) == NULL ||
 	    (in->w = gm_worker_new(in->cfg->servers, in->cfg->nservers,
-	    WORK_TIMEOUT_MS, in->err, sizeof(in->err))) == NULL) {
+	    THREAD_STOP_POLL_MS, in->err, sizeof(in->err))) == NULL) {
 		log_errx("%s", in->err);
 		return EX_CONFIG;
 	}
@@ -493,21 +492,17 @@ injector_close(struct injector *in)
 	gv_close(in->gv);
 }
 
-static void *
-thread_main(void *arg)
+static void
+serve(void *arg)
 {
 	struct injector *in = arg;
 
-	db_thread_init();
 	gm_worker_serve(in->w, in->ctx->stop, in->ctx->sb, NULL, NULL);
-	db_thread_end();
-	return NULL;
 }
 
 /*
- * The first Injector is the main thread's, the others get a thread each,
- * started with every signal blocked (the role's handlers run on the main
- * thread). Each finishes the call in hand when the role is asked to stop.
+ * The first Injector is the main thread's, the others get a thread each.
+ * Each finishes the call in hand when the role is asked to stop.
  */
 int
 injector_main(struct role_ctx *ctx)
@@ -515,8 +510,7 @@ injector_main(struct role_ctx *ctx)
 	size_t n = (size_t)ctx->cfg->injector.concurrency, i, started = 1;
 	struct shared sh = { .busy = 0 };
 	struct injector *ins;
-	sigset_t all, saved;
-	int code = EX_OK, rc = 0;
+	int code = EX_OK;
 
 	scoreboard_state(ctx->sb, SB_STARTING);
 	if ((ins = calloc(n, sizeof(*ins))) == NULL ||
@@ -531,17 +525,13 @@ injector_main(struct role_ctx *ctx)
 		code = injector_open(&ins[i], ctx, &sh);
 	if (code != EX_OK)
 		goto out;
-	db_library_init();
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	for (; started < n; started++)
-		if ((rc = pthread_create(&ins[started].thread, NULL,
-		    thread_main, &ins[started])) != 0)
+		if (thread_start(&ins[started].thread, serve, &ins[started],
+		    ins[0].err, sizeof(ins[0].err)) == -1) {
+			log_warnx("%s; %zu calls at once instead of %zu",
+			    ins[0].err, started, n);
 			break;
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	if (rc != 0)
-		log_warnx("starting a thread: %s; %zu calls at once instead "
-		    "of %zu", strerror(rc), started, n);
+		}
 	log_info("serving %s and %s on %zu gearmand servers, %zu calls at "
 	    "once, lease %d s", GV_FUNC_INJECT, GV_FUNC_CANCEL,
 	    ctx->cfg->nservers, started, ctx->cfg->queue_runner.lease_seconds);
@@ -549,7 +539,7 @@ injector_main(struct role_ctx *ctx)
 	gm_worker_serve(ins[0].w, ctx->stop, ctx->sb, NULL, NULL);
 	scoreboard_state(ctx->sb, SB_STOPPING);
 	for (i = 1; i < started; i++)
-		pthread_join(ins[i].thread, NULL);
+		thread_join(&ins[i].thread);
 out:
 	for (i = 0; i < n; i++)
 		injector_close(&ins[i]);
