@@ -29,6 +29,7 @@
 #include "client.h"
 #include "config.h"
 #include "db.h"
+#include "jobfield.h"
 #include "jobjson.h"
 #include "metrics.h"
 #include "prom.h"
@@ -975,8 +976,7 @@ cmd_show(struct ctl *c, const char *spec)
 		printf("failcount  %u\n", j->failcount);
 		printf("attempt    %" PRIu32 "\n", j->attempt);
 		printf("leased     %" PRIu64 "\n", leased);
-		printf("flag       %s\n", j->flag == GV_FLAG_CONTROLLER ?
-		    "controller" : "shim");
+		printf("flag       %s\n", jobfield_flag_name(j->flag));
 		printf("uniqkey    %s\n", escaped(j->uniqkey));
 		printf("coalesce   %s\n", escaped(j->coalesce));
 		printf("arg_len    %zu\n", j->arg_len);

@@ -42,6 +42,7 @@
 #include "gm.h"
 #include "gm_worker.h"
 #include "injector.h"
+#include "jobfield.h"
 #include "jobjson.h"
 #include "log.h"
 #include "role.h"
@@ -155,57 +156,50 @@ room(struct injector *in, const char *funcname, int watermark)
 }
 
 /*
- * Submit the stored job. A failure is not the client's: the row is durable
- * and leased, so it is only brought forward for a QueueRunner to send when
- * gearmand surely did not queue it, and else left to its lease.
+ * Submit the stored job, job (stored as jobid of dbid). A failure is not
+ * the client's: the row is durable and leased, so it is only brought
+ * forward for a QueueRunner to send when gearmand surely did not queue it,
+ * and else left to its lease.
  */
 static void
-submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
+submit(struct injector *in, struct gv_job *job, uint64_t jobid,
     unsigned dbid, double received)
 {
 	struct fs_entry *e;
 	char uniq[GV_GEARMAN_UNIQKEY_MAX + 1];
 	struct gm_task task;
-	struct gv_job job;
 	size_t s;
 	int rc;
 
-	memset(&job, 0, sizeof(job));
-	job.jobid = jobid;
-	job.dbid = dbid;
-	job.funcname = req->funcname;
-	job.arg = req->arg;
-	job.arg_len = req->arg_len;
-	job.uniqkey = req->uniqkey;
-	job.coalesce = req->coalesce;
-	job.run_after = (uint32_t)time_real();
-	job.flag = req->flag;
-	job.priority = req->priority;
+	job->jobid = jobid;
+	job->dbid = dbid;
+	job->run_after = (uint32_t)time_real();
+	job->failcount = 0;
 	/* A new row's attempt is 0; a QueueRunner's claim makes it 1, so a
 	 * copy of this document cannot complete a later dispatch. */
-	job.attempt = 0;
-	job.fenced = 1;
+	job->attempt = 0;
+	job->fenced = 1;
 	buf_reset(&in->doc);
-	if (jobjson_encode(&job, &in->doc) == -1) {
+	if (jobjson_encode(job, &in->doc) == -1) {
 		log_warnx("job %llu of db %u: out of memory encoding it; a "
 		    "QueueRunner sends it when its lease ends",
 		    (unsigned long long)jobid, dbid);
 		return;
 	}
 	task = (struct gm_task){
-	    .funcname = gm_job_target(req->flag, req->funcname),
-	    .unique = gm_job_unique(req->flag, req->funcname, req->uniqkey,
+	    .funcname = gm_job_target(job->flag, job->funcname),
+	    .unique = gm_job_unique(job->flag, job->funcname, job->uniqkey,
 	    uniq),
 	    .workload = in->doc.data, .len = in->doc.len,
-	    .priority = req->priority };
-	s = gm_pool_choose_job(in->gm, job.jobid, job.dbid, task.unique);
+	    .priority = job->priority };
+	s = gm_pool_choose_job(in->gm, job->jobid, job->dbid, task.unique);
 	rc = gm_submit_background(in->gm, s, &task, 1, in->err,
 	    sizeof(in->err));
 	if (rc == 1 && task.ok) {
 		/* Due the moment its request came: the latency is what
 		 * storing and submitting it took. */
 		scoreboard_count(in->ctx->sb, SB_JOBS_DISPATCHED, 1);
-		e = funcstats_find(in->ctx->fs, req->funcname);
+		e = funcstats_find(in->ctx->fs, job->funcname);
 		funcstats_add(e, METRICS_DISPATCHED, 1);
 		funcstats_latency(e, time_mono() - received);
 		return;
@@ -230,7 +224,7 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 	/* Fenced by attempt 0 and leased = 1: if gearmand queued it after
 	 * all and its worker already completed, failed or rescheduled it,
 	 * that decision stands. */
-	if (client_release(in->gv, &job, RESUBMIT_SECONDS) != GV_OK)
+	if (client_release(in->gv, job, RESUBMIT_SECONDS) != GV_OK)
 		log_info("job %llu of db %u: %s; a QueueRunner sends it when "
 		    "its lease ends", (unsigned long long)jobid, dbid,
 		    gv_errmsg(in->gv));
@@ -240,6 +234,7 @@ static gearman_return_t
 inject(struct injector *in, gearman_job_st *gjob)
 {
 	struct inject_req req;
+	struct gv_job *job = &req.job;
 	const char *target;
 	int watermark;
 	struct gv_new_job nj;
@@ -257,32 +252,24 @@ inject(struct injector *in, gearman_job_st *gjob)
 		log_info("refused an inject_jobs payload: %s", in->err);
 		return refuse(gjob, in->err);
 	}
-	memset(&nj, 0, sizeof(nj));
-	nj.funcname = req.funcname;
-	nj.arg = req.arg;
-	nj.arg_len = req.arg_len;
-	nj.uniqkey = req.uniqkey;
-	nj.coalesce = req.coalesce;
-	nj.flag = req.flag;
-	nj.priority = req.priority;
 	/* Submitted now: leased as if claimed. Delayed: due at its time.
 	 * Over the watermark: due now, for a QueueRunner, which sends it
 	 * once gearmand's queue has room. Paused ([function.NAME]): stored,
 	 * due, and left for a QueueRunner, which sends it once the function
 	 * is resumed. */
-	target = gm_job_target(req.flag, req.funcname);
+	target = gm_job_target(job->flag, job->funcname);
 	watermark = config_watermark(in->cfg, target);
-	submit_now = req.delay == 0 && !config_paused(in->cfg, req.funcname) &&
+	submit_now = req.delay == 0 && !config_paused(in->cfg, job->funcname) &&
 	    room(in, target, watermark);
-	nj.delay = req.delay > 0 ? req.delay :
-	    submit_now ? config_lease_seconds(in->cfg, req.funcname) : 0;
+	nj = jobfield_new_job(job, req.delay > 0 ? req.delay :
+	    submit_now ? config_lease_seconds(in->cfg, job->funcname) : 0);
 
 	rc = submit_now ?
 	    client_insert_leased(in->gv, &nj, &jobid, &dbid, &inserted) :
 	    gv_insert_job(in->gv, &nj, &jobid, &dbid, &inserted);
 	if (rc == GV_EDB) {
 		scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
-		log_warnx("job for %s not stored: %s", req.funcname,
+		log_warnx("job for %s not stored: %s", job->funcname,
 		    gv_errmsg(in->gv));
 		/* The database's reason (unreachable, table full, ...)
 		 * is the client's to see too: it decides what to do next. */
@@ -293,7 +280,7 @@ inject(struct injector *in, gearman_job_st *gjob)
 	}
 	if (rc != GV_OK) {
 		scoreboard_count(in->ctx->sb, SB_JOBS_REFUSED, 1);
-		log_info("refused a job for %s: %s", req.funcname,
+		log_info("refused a job for %s: %s", job->funcname,
 		    gv_errmsg(in->gv));
 		ret = refuse(gjob, gv_errmsg(in->gv));
 		goto out;
@@ -303,10 +290,10 @@ inject(struct injector *in, gearman_job_st *gjob)
 	if (inserted) {
 		scoreboard_count(in->ctx->sb, SB_JOBS_INJECTED, 1);
 		if (submit_now)
-			submit(in, &req, jobid, dbid, received);
+			submit(in, job, jobid, dbid, received);
 	} else
 		log_debug("job for %s with unique key %s is already stored as "
-		    "job %llu of db %u", req.funcname, req.uniqkey,
+		    "job %llu of db %u", job->funcname, job->uniqkey,
 		    (unsigned long long)jobid, dbid);
 
 	buf_reset(&in->reply);
