@@ -315,7 +315,7 @@ json_print(json_t *doc)
 }
 
 static void
-db_failed(struct ctl *c, const char *err)
+report_db_failure(struct ctl *c, const char *err)
 {
 	fprintf(stderr, "gvctl: %s\n", err);
 	c->unavailable = 1;
@@ -388,7 +388,7 @@ stats_db(struct ctl *c, struct db *db, struct db_figures *d)
 	if (admin_stats(db, c->o.funcname, &rows, &n, d->err,
 	    sizeof(d->err)) == -1) {
 		d->failed = 1;
-		db_failed(c, d->err);
+		report_db_failure(c, d->err);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -530,7 +530,7 @@ stats_print_table(const struct db_figures *dbs, size_t ndbs,
 	stats_row("all", "(total)", width, total);
 }
 
-static int status_load(struct ctl *c, json_t **root, struct buf *text);
+static int load_status(struct ctl *c, json_t **root, struct buf *text);
 
 /* The master's counters per function, from its status file, in the same
  * families as its prometheus_file (src/metrics.c writes both). Not when the
@@ -551,7 +551,7 @@ stats_functions_prometheus(struct ctl *c, struct prom *b)
 	root = NULL;
 	if (c->cfg->prometheus_file && *c->cfg->prometheus_file)
 		why = "the master writes them to its prometheus_file";
-	else if (status_load(c, &root, &text) != EX_OK)
+	else if (load_status(c, &root, &text) != EX_OK)
 		why = "the master's status file cannot be read";
 	else if (metrics_from_json(json_object_get(root, "functions"), &f, &n,
 	    err, sizeof(err)) == -1)
@@ -686,7 +686,7 @@ failures_read(struct ctl *c, struct db *db, uint64_t jobid,
 	if (admin_failures(db, jobid, funcname, (uint64_t)limit, errs, n, err,
 	    sizeof(err)) == 0)
 		return 0;
-	db_failed(c, err);
+	report_db_failure(c, err);
 	return -1;
 }
 
@@ -815,7 +815,7 @@ cmd_list(struct ctl *c)
 			if (admin_list(db, c->o.funcname, state_names[shown],
 			    state_param(c->o.state), (uint64_t)c->o.limit -
 			    njobs, &jobs, &njobs, err, sizeof(err)) == -1) {
-				db_failed(c, err);
+				report_db_failure(c, err);
 				break;
 			}
 			if ((grown = realloc(states, (njobs ? njobs : 1) *
@@ -890,7 +890,7 @@ resolve(struct ctl *c, const char *spec, struct db **dbp, uint64_t *jobid)
 			continue;
 		if (admin_job_state(db, *jobid, &state, &hit, err,
 		    sizeof(err)) == -1) {
-			db_failed(c, err);
+			report_db_failure(c, err);
 			unavailable = 1;
 			continue;
 		}
@@ -934,7 +934,7 @@ cmd_show(struct ctl *c, const char *spec)
 		return rc;
 	if (admin_job(db, jobid, &jobs, &njobs, &code, &leased, err,
 	    sizeof(err)) == -1) {
-		db_failed(c, err);
+		report_db_failure(c, err);
 		db_jobs_free(jobs, njobs);
 		return EX_UNAVAILABLE;
 	}
@@ -1336,7 +1336,7 @@ cmd_change(struct ctl *c, enum command cmd, char **specs, int nspecs)
 		    sizeof(err))) {
 			chs[i].failed = 1;
 			snprintf(chs[i].err, sizeof(chs[i].err), "%s", err);
-			db_failed(c, err);
+			report_db_failure(c, err);
 		}
 		total += chs[i].count;
 	}
@@ -1418,7 +1418,7 @@ print_db_hosts(json_t *children)
 }
 
 static void
-status_print_table(json_t *root, double now)
+print_status_table(json_t *root, double now)
 {
 	json_t *master = json_object_get(root, "master");
 	json_t *pools = json_object_get(root, "pools");
@@ -1493,7 +1493,7 @@ status_print_table(json_t *root, double now)
  * "master"), its text in *text; EX_OK, or the exit code after saying why
  * on stderr. */
 static int
-status_load(struct ctl *c, json_t **root, struct buf *text)
+load_status(struct ctl *c, json_t **root, struct buf *text)
 {
 	const char *path = c->cfg->status_file;
 	json_error_t error;
@@ -1539,11 +1539,11 @@ cmd_status(struct ctl *c)
 	json_t *root;
 	int code;
 
-	if ((code = status_load(c, &root, &text)) == EX_OK) {
+	if ((code = load_status(c, &root, &text)) == EX_OK) {
 		if (c->o.json)
 			fwrite(text.data, 1, text.len, stdout);
 		else
-			status_print_table(root, time_real());
+			print_status_table(root, time_real());
 	}
 	json_decref(root);
 	buf_free(&text);
@@ -1570,7 +1570,7 @@ sched_read(struct ctl *c, struct sched_row *r)
 
 	if (admin_schedule(db, r->cs->name, &r->now, &r->last, &r->has_last,
 	    err, sizeof(err)) == -1) {
-		db_failed(c, err);
+		report_db_failure(c, err);
 		r->failed = 1;
 		return;
 	}

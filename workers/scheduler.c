@@ -159,7 +159,7 @@ insert_job(struct scheduler *sc, struct db *db, const struct config_sched *cs,
 }
 
 static void
-log_step(const struct config_sched *cs, const struct schedule_step *st,
+report_step(const struct config_sched *cs, const struct schedule_step *st,
     uint64_t jobid, uint64_t stored, unsigned dbid)
 {
 	char a[32], b[32];
@@ -243,7 +243,7 @@ run_one(struct scheduler *sc, struct db *db, struct sched *s, int64_t now)
 	 * the state row and knows. */
 	if (db_commit(db, sc->err, sizeof(sc->err)) == -1)
 		return -1;
-	log_step(cs, &st, jobid, stored, db_id(db));
+	report_step(cs, &st, jobid, stored, db_id(db));
 	s->next_due = schedule_next(cs, st.last);
 	return 0;
 fail:
