@@ -135,16 +135,22 @@ $(BUILD)/libgarivini.so: $(LIB_OBJ) src/libgarivini.map
 $(BUILD)/garivini: $(MAIN_OBJ) $(BUILD)/libgvcore.a
 	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libgvcore.a $(LIBS)
 
-# The tools link the core and what else they use, no more: gv_consume
-# shares the roles' gearman worker loop (gm_worker), which beats a
-# scoreboard slot and logs.
-TOOL_INC_gv_consume := $(INC_workers)
-$(BUILD)/gv_consume: $(BUILD)/obj/workers/gm_worker.o $(RUNTIME_OBJ)
-
 $(BUILD)/%: tools/%.c $(BUILD)/libgvcore.a
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(or $(TOOL_INC_$*),$(INC_src)) \
-		$(LDFLAGS) -o $@ $< \
-		$(filter %.o,$^) $(BUILD)/libgvcore.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(INC_src) $(LDFLAGS) -o $@ $< \
+		$(BUILD)/libgvcore.a $(LIBS)
+
+# The examples a user copies build as a user's program does: against the
+# installed header alone (an internal include does not build) and the
+# installed archive (an internal symbol does not link).
+EXAMPLES := $(BUILD)/gv_inject $(BUILD)/gv_consume
+$(BUILD)/include/garivini.h: src/garivini.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(EXAMPLES): $(BUILD)/%: tools/%.c $(BUILD)/libgarivini.a \
+    $(BUILD)/include/garivini.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I$(BUILD)/include $(LDFLAGS) -o $@ $< \
+		$(BUILD)/libgarivini.a $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgarivini.a
 	@mkdir -p $(dir $@)

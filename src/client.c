@@ -216,6 +216,31 @@ gv_open_ini(const char *path, char *err, size_t errlen)
 	return gv;
 }
 
+/* The public struct and limit are config's, spelt for users. */
+_Static_assert(GV_SERVERS_MAX == CONFIG_MAX_SERVERS,
+    "GV_SERVERS_MAX is garivini.ini's limit");
+_Static_assert(sizeof(((struct gv_server *)0)->host) ==
+    sizeof(((struct config_server *)0)->host), "GV_HOST_MAX is config's");
+
+int
+gv_ini_servers(const char *path, struct gv_server *servers, size_t max,
+    size_t *n, char *err, size_t errlen)
+{
+	struct config *cfg;
+	size_t i;
+
+	if ((cfg = config_load(path, err, errlen)) == NULL)
+		return GV_ECONFIG;
+	for (i = 0; i < cfg->nservers && i < max; i++) {
+		memcpy(servers[i].host, cfg->servers[i].host,
+		    sizeof(servers[i].host));
+		servers[i].port = cfg->servers[i].port;
+	}
+	*n = cfg->nservers;
+	config_free(cfg);
+	return GV_OK;
+}
+
 void
 gv_close(gv_client *gv)
 {

@@ -1,8 +1,7 @@
 /*
- * gm_worker: the gearman workers of the roles (and of gv_consume): one
- * worker connected to every gearmand, its functions registered, and the
- * loop that works jobs until the role is asked to stop, waiting out
- * gearmand's absence.
+ * gm_worker: the gearman workers of the roles: one worker connected to
+ * every gearmand, its functions registered, and the loop that works jobs
+ * until the role is asked to stop, waiting out gearmand's absence.
  */
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * gm_worker: the gearman workers of the roles and of gv_consume (see
+ * gm_worker: the gearman workers of the roles (see
  * ../shared/NOTES-libgearman.md, "Workers").
  */
 #ifndef GM_WORKER_H
