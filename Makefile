@@ -78,7 +78,7 @@ CHECK_LIBS   := $(shell $(PKG) --libs check 2>/dev/null)
 #   workers/     the roles               supervisor/  the master
 #   main/        the garivini program: the role table, wiring roles to the
 #                master (the only code that sees workers/ and supervisor/)
-#   tools/       gvctl, gv_inject, gv_consume: src/ (gv_consume: workers/)
+#   tools/       gvctl: src/; gv_inject and gv_consume: garivini.h alone
 INC_src        := -Isrc
 INC_runtime    := $(INC_src) -Iruntime
 INC_workers    := $(INC_runtime) -Iworkers
@@ -141,18 +141,26 @@ $(BUILD)/libgarivini.so: $(LIB_OBJ) src/libgarivini.map
 $(BUILD)/garivini: $(MAIN_OBJ) $(BUILD)/libgvcore.a
 	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libgvcore.a $(LIBS)
 
-# The tools link the core and what else they use, no more: gv_consume
-# shares the roles' gearman worker loop (gm_worker), which beats a
-# scoreboard slot and logs.
-TOOL_INC_gv_consume := $(INC_workers)
-$(BUILD)/gv_consume: $(BUILD)/obj/workers/gm_worker.o $(RUNTIME_OBJ)
+# gvctl links its command files (tools/gvctl_*.c).
 $(BUILD)/gvctl: $(GVCTL_OBJ) tools/gvctl.h
 $(GVCTL_OBJ): tools/gvctl.h
 
 $(BUILD)/%: tools/%.c $(BUILD)/libgvcore.a
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(or $(TOOL_INC_$*),$(INC_src)) \
-		$(LDFLAGS) -o $@ $< \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(INC_src) $(LDFLAGS) -o $@ $< \
 		$(filter %.o,$^) $(BUILD)/libgvcore.a $(LIBS)
+
+# The examples a user copies build as a user's program does: against the
+# installed header alone (an internal include does not build) and the
+# installed archive (an internal symbol does not link).
+EXAMPLES := $(BUILD)/gv_inject $(BUILD)/gv_consume
+$(BUILD)/include/garivini.h: src/garivini.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(EXAMPLES): $(BUILD)/%: tools/%.c $(BUILD)/libgarivini.a \
+    $(BUILD)/include/garivini.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I$(BUILD)/include $(LDFLAGS) -o $@ $< \
+		$(BUILD)/libgarivini.a $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libgarivini.a
 	@mkdir -p $(dir $@)

@@ -75,31 +75,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	len = req.funcname ? strlen(req.funcname) : 0;
-	if (len == 0 || len > GV_FUNCNAME_MAX || req.arg == NULL ||
-	    req.arg[req.arg_len] != '\0' ||
-	    (req.uniqkey && (*req.uniqkey == '\0' ||
-	    strlen(req.uniqkey) > GV_GEARMAN_UNIQKEY_MAX)) ||
-	    (req.coalesce && strlen(req.coalesce) > GV_COALESCE_MAX) ||
+	job = req.job;
+	len = job.funcname ? strlen(job.funcname) : 0;
+	if (len == 0 || len > GV_FUNCNAME_MAX || job.arg == NULL ||
+	    job.arg[job.arg_len] != '\0' ||
+	    (job.uniqkey && (*job.uniqkey == '\0' ||
+	    strlen(job.uniqkey) > GV_GEARMAN_UNIQKEY_MAX)) ||
+	    (job.coalesce && strlen(job.coalesce) > GV_COALESCE_MAX) ||
 	    req.delay < 0 || req.delay > GV_DELAY_MAX ||
-	    (req.flag != GV_FLAG_SHIM && req.flag != GV_FLAG_CONTROLLER))
+	    (job.flag != GV_FLAG_SHIM && job.flag != GV_FLAG_CONTROLLER))
 		abort();
-	memset(&job, 0, sizeof(job));
+	/* The Injector's document of it: req.job's strings, not a copy. */
 	job.jobid = 1;
 	job.dbid = 1;
-	job.funcname = req.funcname;
-	job.arg = req.arg;
-	job.arg_len = req.arg_len;
-	job.uniqkey = req.uniqkey;
-	job.coalesce = req.coalesce;
-	job.flag = req.flag;
 	job.fenced = 1;
 	if (jobjson_encode(&job, &doc) == -1 ||
 	    jobjson_decode(doc.data, doc.len, &back, err, sizeof(err)) == -1)
 		abort();
-	if (back.arg_len != req.arg_len ||
-	    memcmp(back.arg, req.arg, req.arg_len) != 0 ||
-	    strcmp(back.funcname, req.funcname) != 0)
+	if (back.arg_len != job.arg_len ||
+	    memcmp(back.arg, job.arg, job.arg_len) != 0 ||
+	    strcmp(back.funcname, job.funcname) != 0)
 		abort();
 	gv_job_clear(&back);
 	buf_reset(&doc);

@@ -13,6 +13,7 @@
 
 #include "client.h"
 #include "dbset.h"
+#include "jobfield.h"
 #include "jobjson.h"
 #include "util.h"
 
@@ -216,6 +217,31 @@ gv_open_ini(const char *path, char *err, size_t errlen)
 	return gv;
 }
 
+/* The public struct and limit are config's, spelt for users. */
+_Static_assert(GV_SERVERS_MAX == CONFIG_MAX_SERVERS,
+    "GV_SERVERS_MAX is garivini.ini's limit");
+_Static_assert(sizeof(((struct gv_server *)0)->host) ==
+    sizeof(((struct config_server *)0)->host), "GV_HOST_MAX is config's");
+
+int
+gv_ini_servers(const char *path, struct gv_server *servers, size_t max,
+    size_t *n, char *err, size_t errlen)
+{
+	struct config *cfg;
+	size_t i;
+
+	if ((cfg = config_load(path, err, errlen)) == NULL)
+		return GV_ECONFIG;
+	for (i = 0; i < cfg->nservers && i < max; i++) {
+		memcpy(servers[i].host, cfg->servers[i].host,
+		    sizeof(servers[i].host));
+		servers[i].port = cfg->servers[i].port;
+	}
+	*n = cfg->nservers;
+	config_free(cfg);
+	return GV_OK;
+}
+
 void
 gv_close(gv_client *gv)
 {
@@ -340,30 +366,9 @@ check_new_job(gv_client *gv, const struct gv_new_job *j)
 }
 
 static const char *
-flag_name(enum gv_flag flag)
-{
-	return flag == GV_FLAG_CONTROLLER ? "controller" : "shim";
-}
-
-static const char *
 key_or_null(const char *s)
 {
 	return s && *s ? s : NULL;
-}
-
-#define INSERT_PARAMS 8          /* per row of SQL_INSERT */
-
-static void
-bind_job(struct dbval *p, const struct gv_new_job *j, int leased)
-{
-	p[0] = DBV_S(j->funcname);
-	p[1] = DBV_B(j->arg, j->arg_len);
-	p[2] = DBV_S(key_or_null(j->uniqkey));
-	p[3] = DBV_S(key_or_null(j->coalesce));
-	p[4] = DBV_I(j->delay);
-	p[5] = DBV_S(flag_name(j->flag));
-	p[6] = DBV_U(leased ? 1 : 0);
-	p[7] = DBV_I(j->priority);
 }
 
 static int
@@ -371,7 +376,7 @@ insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
     uint64_t *jobid, unsigned *dbid, int *inserted)
 {
 	const char *key = key_or_null(job->uniqkey);
-	struct dbval p[INSERT_PARAMS], q[2];
+	struct dbval p[JOBFIELD_INSERT_PARAMS], q[2];
 	uint64_t affected, id = 0;
 	struct db *db;
 	size_t tries, n = dbset_count(gv->dbs);
@@ -379,7 +384,7 @@ insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
 
 	if ((rc = check_new_job(gv, job)) != GV_OK)
 		return rc;
-	bind_job(p, job, leased);
+	jobfield_insert_params(p, job, leased);
 	/*
 	 * A job without a unique key may go anywhere, so a failed database is
 	 * left for another. A keyed job has one home: trying elsewhere would
@@ -388,9 +393,8 @@ insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
 	db = key ? dbset_for_key(gv->dbs, job->funcname, key) :
 	    dbset_pick(gv->dbs);
 	for (tries = 0, conflicts = 0;; tries++) {
-		if (db_exec(db, SQL_INSERT, 1, p, INSERT_PARAMS, &affected, &id,
-		    gv->err,
-		    sizeof(gv->err)) == 0)
+		if (db_exec(db, SQL_INSERT, 1, p, JOBFIELD_INSERT_PARAMS,
+		    &affected, &id, gv->err, sizeof(gv->err)) == 0)
 			break;
 		/* A deadlock rolled the insert back: nothing was stored. */
 		if (conflict_retry(gv, db, &conflicts)) {
@@ -466,7 +470,8 @@ insert_share_once(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
 	uint64_t affected;
 	size_t done = 0, rows, bytes, k, stored = 0;
 
-	if ((p = calloc(CHUNK_ROWS * INSERT_PARAMS, sizeof(*p))) == NULL)
+	if ((p = calloc(CHUNK_ROWS * JOBFIELD_INSERT_PARAMS, sizeof(*p))) ==
+	    NULL)
 		return fail(gv, GV_ENOMEM, "out of memory");
 	if (db_begin(db, gv->err, sizeof(gv->err)) == -1)
 		goto fail;
@@ -476,10 +481,11 @@ insert_share_once(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
 		    CHUNK_BYTES); rows++) {
 			k = idx[done + rows];
 			bytes += jobs[k].arg_len;
-			bind_job(&p[rows * INSERT_PARAMS], &jobs[k], 0);
+			jobfield_insert_params(&p[rows *
+			    JOBFIELD_INSERT_PARAMS], &jobs[k], 0);
 		}
 		if (db_exec(db, SQL_INSERT, (unsigned)rows, p,
-		    rows * INSERT_PARAMS,
+		    rows * JOBFIELD_INSERT_PARAMS,
 		    &affected, NULL, gv->err, sizeof(gv->err)) == -1) {
 			db_rollback(db);
 			goto fail;

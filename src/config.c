@@ -24,6 +24,7 @@
 #include "cron.h"
 #include "garivini.h"
 #include "hostport.h"
+#include "jobfield.h"
 #include "jobjson.h"
 #include "log_level.h"
 #include "util.h"
@@ -231,10 +232,10 @@ static const struct key keys[] = {
 	{ SCHED_SECTION, "missed", KT_STRING, "once", 0, 0,
 	    0, R_QR, S(missed),
 	    "slots missed while nothing ran: once (the latest) or skip" },
-	{ SCHED_SECTION, "flag", KT_STRING, "shim", 0, 0,
+	{ SCHED_SECTION, "flag", KT_STRING, JOBFIELD_FLAG_SHIM, 0, 0,
 	    0, R_QR, S(flag),
-	    "shim: the worker completes its jobs; controller: a Controller "
-	    "runs them" },
+	    JOBFIELD_FLAG_SHIM ": the worker completes its jobs; "
+	    JOBFIELD_FLAG_CONTROLLER ": a Controller runs them" },
 	{ SCHED_SECTION, "dbid", KT_INT, NULL, 1, 65535,
 	    0, R_QR, S(dbid),
 	    "the database of its jobs and state; none = the lowest [db.N]" },
@@ -1007,6 +1008,7 @@ check_sched(struct parse *p, struct config_sched *s, const int *lines)
 	int row_func = find_key(SCHED_SECTION, "function");
 	int row_missed = find_key(SCHED_SECTION, "missed");
 	int row_dbid = find_key(SCHED_SECTION, "dbid");
+	enum gv_flag flag;
 	const char *bad;
 
 	snprintf(section, sizeof(section), SCHED_SECTION ".%s", s->name);
@@ -1035,11 +1037,12 @@ check_sched(struct parse *p, struct config_sched *s, const int *lines)
 	else
 		report(p, lines[row_missed], section, "missed",
 		    "'%s' is not once or skip", s->missed);
-	if (strcmp(s->flag, "shim") == 0 || strcmp(s->flag, "controller") == 0)
-		s->controller = strcmp(s->flag, "controller") == 0;
+	if (jobfield_flag_parse(s->flag, strlen(s->flag), &flag) == 0)
+		s->controller = flag == GV_FLAG_CONTROLLER;
 	else
 		report(p, lines[find_key(SCHED_SECTION, "flag")], section,
-		    "flag", "'%s' is not shim or controller", s->flag);
+		    "flag", "'%s' is not " JOBFIELD_FLAG_SHIM " or "
+		    JOBFIELD_FLAG_CONTROLLER, s->flag);
 	if (s->dbid == UNSET)
 		s->dbid = lowest_dbid(p->cfg);
 	else if (find_db(p->cfg, (unsigned)s->dbid) == NULL)

@@ -20,6 +20,7 @@
 #include "db.h"
 #include "dbfault.h"
 #include "hostport.h"
+#include "jobfield.h"
 #include "util.h"
 
 /* The flags MYSQL_BIND points at: my_bool in MariaDB Connector/C (whose
@@ -885,8 +886,9 @@ job_from_row(MYSQL_STMT *stmt, struct job_row *r, unsigned dbid,
 		job->arg = (unsigned char *)strdup("");
 	/* NULL (the original client inserted flag undef) or an unexpected
 	 * value: the column's default, shim. */
-	job->flag = flag && strcmp(flag, "controller") == 0 ?
-	    GV_FLAG_CONTROLLER : GV_FLAG_SHIM;
+	if (flag == NULL ||
+	    jobfield_flag_parse(flag, strlen(flag), &job->flag) == -1)
+		job->flag = GV_FLAG_SHIM;
 	free(flag);
 	if (job->funcname == NULL || job->arg == NULL) {
 		gv_job_clear(job);

@@ -123,6 +123,21 @@ gv_client *gv_open(const struct gv_db_settings *dbs, size_t ndbs, char *err,
 void gv_close(gv_client *gv);
 const char *gv_errmsg(const gv_client *gv);
 
+/* One gearmand, as garivini.ini's [gearmand] servers names it. */
+#define GV_SERVERS_MAX 32           /* servers garivini.ini may name */
+#define GV_HOST_MAX 255
+struct gv_server {
+	char host[GV_HOST_MAX + 1];
+	unsigned port;                  /* 4730 when not given */
+};
+/* The gearmand servers of garivini.ini, in the order written: at most max
+ * of them into servers, and how many it names (at most GV_SERVERS_MAX) in
+ * *n. A worker or client of gearmand connects to these, as Garivini does.
+ * GV_ECONFIG, with the reasons as gv_open_ini gives them in err, when the
+ * file cannot be read or is not a valid configuration. */
+int gv_ini_servers(const char *path, struct gv_server *servers, size_t max,
+    size_t *n, char *err, size_t errlen);
+
 /* After max_failures failures gv_failed_job parks the job; 0 = never park.
  * A client of gv_open_ini starts with [controller] max_failures, and keeps
  * [function.NAME] max_failures, over this, for the functions that set it. */

@@ -16,13 +16,15 @@
 #include <jansson.h>
 
 #include "garivini.h"
+#include "jobfield.h"
 #include "jobjson.h"
 #include "util.h"
 
 /*
  * Every byte of the document outside fixed text is at most 6 bytes of output
  * (\u00XX). The fixed text (keys, punctuation, six numbers of at most 20
- * digits, the jobid's quotes, "controller") stays well under ENCODE_FIXED.
+ * digits, the jobid's quotes, the flag's name) stays well under
+ * ENCODE_FIXED.
  */
 #define ENCODE_WORST 6
 #define ENCODE_FIXED 256
@@ -118,17 +120,6 @@ put_bytes(char *p, const unsigned char *s, size_t len)
 	}
 	*p++ = '"';
 	return p;
-}
-
-/* Here, with the other rules of a job's fields, so that every module that
- * checks a funcname (the INI's function sections too) finds it without a
- * database client. */
-int
-gv_funcname_reserved(const char *funcname)
-{
-	return funcname && (strcmp(funcname, GV_FUNC_INJECT) == 0 ||
-	    strcmp(funcname, GV_FUNC_RUN_QUEUED) == 0 ||
-	    strcmp(funcname, GV_FUNC_CANCEL) == 0);
 }
 
 /* The length of the strict UTF-8 sequence (as jansson checks it: no
@@ -285,8 +276,9 @@ jobjson_encode(const struct gv_job *job, struct buf *b)
 	p = put_text_or_null(p, job->coalesce, clen);
 	p = put_text(p, ",\"run_after\":");
 	p = put_u64(p, job->run_after);
-	p = put_text(p, job->flag == GV_FLAG_CONTROLLER ?
-	    ",\"flag\":\"controller\"" : ",\"flag\":\"shim\"");
+	p = put_text(p, ",\"flag\":\"");
+	p = put_text(p, jobfield_flag_name(job->flag));
+	*p++ = '"';
 	p = put_text(p, ",\"failcount\":");
 	p = put_u64(p, job->failcount);
 	p = put_text(p, ",\"attempt\":");
@@ -496,6 +488,15 @@ decode_text(json_t *root, const char *key, char **out, char *err,
 	return 0;
 }
 
+/* The flag a JSON string spells (jobfield_flag_parse): 0, or -1 when v is
+ * not a string or spells none. */
+static int
+json_flag(const json_t *v, enum gv_flag *flag)
+{
+	return json_is_string(v) ? jobfield_flag_parse(json_string_value(v),
+	    json_string_length(v), flag) : -1;
+}
+
 /* A priority: an integer from GV_PRIORITY_MIN to GV_PRIORITY_MAX, as a
  * JSON number without a fraction or a string of decimal digits with an
  * optional '-' (what json_uint takes, signed). null counts as missing (0).
@@ -643,16 +644,10 @@ jobjson_decode(const void *json, size_t len, struct gv_job *job, char *err,
 
 	job->flag = GV_FLAG_SHIM;
 	v = json_object_get(root, "flag");
-	if (v != NULL && !json_is_null(v)) {
-		if (json_is_string(v) && strcmp(json_string_value(v),
-		    "controller") == 0 && json_string_length(v) == 10)
-			job->flag = GV_FLAG_CONTROLLER;
-		else if (!json_is_string(v) || strcmp(json_string_value(v),
-		    "shim") != 0 || json_string_length(v) != 4) {
-			errf(err, errlen,
-			    "flag must be \"shim\" or \"controller\"");
-			goto fail;
-		}
+	if (v != NULL && !json_is_null(v) && json_flag(v, &job->flag) == -1) {
+		errf(err, errlen, "flag must be \"" JOBFIELD_FLAG_SHIM
+		    "\" or \"" JOBFIELD_FLAG_CONTROLLER "\"");
+		goto fail;
 	}
 
 	json_decref(root);
@@ -775,7 +770,7 @@ jobjson_inject_decode(const void *json, size_t len, struct inject_req *req,
 	size_t key_len, i;
 
 	memset(req, 0, sizeof *req);
-	req->flag = GV_FLAG_CONTROLLER;
+	req->job.flag = GV_FLAG_CONTROLLER;
 	if ((root = load_object(json, len, "payload", err, errlen)) == NULL)
 		return -1;
 
@@ -796,7 +791,7 @@ jobjson_inject_decode(const void *json, size_t len, struct inject_req *req,
 		errf(err, errlen, "funcname is missing");
 		goto fail;
 	}
-	if (inject_text(v, "funcname", GV_FUNCNAME_MAX, 0, &req->funcname,
+	if (inject_text(v, "funcname", GV_FUNCNAME_MAX, 0, &req->job.funcname,
 	    err, errlen) == -1)
 		goto fail;
 
@@ -808,15 +803,15 @@ jobjson_inject_decode(const void *json, size_t len, struct inject_req *req,
 		errf(err, errlen, "arg must be a string");
 		goto fail;
 	}
-	if (arg_bytes(v, 1, &req->arg, &req->arg_len) != 0) {
+	if (arg_bytes(v, 1, &req->job.arg, &req->job.arg_len) != 0) {
 		errf(err, errlen, "out of memory");
 		goto fail;
 	}
 
 	if (either(root, "uniqkey", "unique", &v, &name, err, errlen) == -1)
 		goto fail;
-	if (v && inject_text(v, name, GV_GEARMAN_UNIQKEY_MAX, 0, &req->uniqkey,
-	    err, errlen) == -1)
+	if (v && inject_text(v, name, GV_GEARMAN_UNIQKEY_MAX, 0,
+	    &req->job.uniqkey, err, errlen) == -1)
 		goto fail;
 
 	if (either(root, "delay", "run_after", &v, &name, err, errlen) == -1)
@@ -824,24 +819,19 @@ jobjson_inject_decode(const void *json, size_t len, struct inject_req *req,
 	if (v && inject_delay(v, name, &req->delay, err, errlen) == -1)
 		goto fail;
 
-	if ((v = json_object_get(root, "flag")) != NULL && !json_is_null(v)) {
-		if (json_is_string(v) && json_string_length(v) == 4 &&
-		    strcmp(json_string_value(v), "shim") == 0)
-			req->flag = GV_FLAG_SHIM;
-		else if (!json_is_string(v) || json_string_length(v) != 10 ||
-		    strcmp(json_string_value(v), "controller") != 0) {
-			errf(err, errlen,
-			    "flag must be \"controller\" or \"shim\"");
-			goto fail;
-		}
+	if ((v = json_object_get(root, "flag")) != NULL && !json_is_null(v) &&
+	    json_flag(v, &req->job.flag) == -1) {
+		errf(err, errlen, "flag must be \"" JOBFIELD_FLAG_CONTROLLER
+		    "\" or \"" JOBFIELD_FLAG_SHIM "\"");
+		goto fail;
 	}
 
 	if ((v = json_object_get(root, "coalesce")) != NULL &&
 	    !json_is_null(v) && inject_text(v, "coalesce",
-	    GV_COALESCE_MAX, 1, &req->coalesce, err, errlen) == -1)
+	    GV_COALESCE_MAX, 1, &req->job.coalesce, err, errlen) == -1)
 		goto fail;
 
-	if (json_priority(json_object_get(root, "priority"), &req->priority,
+	if (json_priority(json_object_get(root, "priority"), &req->job.priority,
 	    err, errlen) == -1)
 		goto fail;
 
@@ -858,12 +848,9 @@ jobjson_inject_clear(struct inject_req *req)
 {
 	if (req == NULL)
 		return;
-	free(req->funcname);
-	free(req->arg);
-	free(req->uniqkey);
-	free(req->coalesce);
-	memset(req, 0, sizeof *req);
-	req->flag = GV_FLAG_CONTROLLER;
+	gv_job_clear(&req->job);
+	req->delay = 0;
+	req->job.flag = GV_FLAG_CONTROLLER;
 }
 
 int

@@ -48,16 +48,12 @@ int jobjson_encode(const struct gv_job *job, struct buf *b);
 int jobjson_decode(const void *json, size_t len, struct gv_job *job,
     char *err, size_t errlen);
 
-/* A parsed inject_jobs payload; strings point into owned copies. */
+/* A parsed inject_jobs payload: the job as given (funcname, arg, uniqkey
+ * and coalesce, NULL when none, owned; flag, by default
+ * GV_FLAG_CONTROLLER; priority, by default 0) and its delay. */
 struct inject_req {
-	char *funcname;
-	unsigned char *arg;
-	size_t arg_len;
-	char *uniqkey;     /* NULL: none */
-	char *coalesce;    /* NULL: none */
+	struct gv_job job;
 	long delay;        /* >= 0 */
-	enum gv_flag flag; /* default GV_FLAG_CONTROLLER */
-	int priority;      /* default 0 */
 };
 
 /* Validate and parse an inject_jobs payload. -1 with a message for the

@@ -130,7 +130,7 @@ write_status(struct master *m, double now, int final, int log_counts)
  * same rewrite on every configuration loaded, so a reload compares like
  * with like and does not replace every child over it. */
 static int
-daemon_log_target(struct master *m, struct config *cfg)
+set_log_target(struct master *m, struct config *cfg)
 {
 	char *s;
 
@@ -147,7 +147,7 @@ daemon_log_target(struct master *m, struct config *cfg)
 /* log_open's errno for an operator: ELOOP and EMLINK are links it refuses
  * on purpose (src/log.c), which strerror() words as something else. */
 static const char *
-log_open_error(int e)
+open_error_text(int e)
 {
 	if (e == ELOOP)
 		return "is a symbolic link: not followed, remove it";
@@ -195,7 +195,7 @@ reload(struct master *m)
 		config_free(fresh);
 		fresh = NULL;
 	}
-	if (fresh && daemon_log_target(m, fresh) == -1) {
+	if (fresh && set_log_target(m, fresh) == -1) {
 		errf(err, sizeof(err), "out of memory");
 		config_free(fresh);
 		fresh = NULL;
@@ -206,7 +206,7 @@ reload(struct master *m)
 	    strcmp(m->cfg->log_file, fresh->log_file) != 0) &&
 	    log_open(fresh->log_file) == -1) {
 		errf(err, sizeof(err), "log_file %s: %s", fresh->log_file,
-		    log_open_error(errno));
+		    open_error_text(errno));
 		config_free(fresh);
 		fresh = NULL;
 	}
@@ -258,7 +258,7 @@ begin_stop(struct master *m, int sig, int why, double now)
 
 /* A log file path, as opposed to "stderr" and "syslog". */
 static int
-log_is_file(const char *target)
+target_is_file(const char *target)
 {
 	return target && strcmp(target, "stderr") != 0 &&
 	    strcmp(target, "syslog") != 0;
@@ -269,11 +269,11 @@ reopen_log(struct master *m)
 {
 	if (log_reopen() == -1)
 		log_warnx("cannot reopen the log file %s: %s",
-		    m->cfg->log_file, log_open_error(errno));
+		    m->cfg->log_file, open_error_text(errno));
 	else
 		log_notice("log file reopened");
 	/* Children hold their own descriptor on the file. */
-	if (log_is_file(m->cfg->log_file))
+	if (target_is_file(m->cfg->log_file))
 		pools_signal(m->pools, SIGUSR2);
 }
 
@@ -365,10 +365,10 @@ start(struct master *m, int *code)
 	m->start_real = time_real();
 	log_set_role("master", -1);
 	log_set_level(m->cfg->log_level);
-	if (daemon_log_target(m, m->cfg) == -1 ||
+	if (set_log_target(m, m->cfg) == -1 ||
 	    log_open(m->cfg->log_file) == -1) {
 		fprintf(stderr, "garivini: log_file %s: %s\n",
-		    m->cfg->log_file, log_open_error(errno));
+		    m->cfg->log_file, open_error_text(errno));
 		*code = EX_CANTCREAT;
 		return -1;
 	}

@@ -93,7 +93,7 @@ dbids_json(const unsigned *dbids, size_t n)
 }
 
 static json_t *
-master_json(const struct status_master *m)
+encode_master(const struct status_master *m)
 {
 	json_t *o, *r;
 
@@ -142,7 +142,7 @@ pool_json(const struct status_pool *p)
 }
 
 static json_t *
-db_hosts_json(const struct status_child *c)
+encode_db_hosts(const struct status_child *c)
 {
 	json_t *o = json_object();
 	char key[16];
@@ -156,7 +156,7 @@ db_hosts_json(const struct status_child *c)
 }
 
 static json_t *
-child_json(const struct status_child *c)
+encode_child(const struct status_child *c)
 {
 	json_t *o = json_object();
 
@@ -171,7 +171,7 @@ child_json(const struct status_child *c)
 	    json_real(c->job_age));
 	json_object_set_new(o, "broken_dbs", dbids_json(c->broken_dbs,
 	    c->nbroken));
-	json_object_set_new(o, "db_hosts", db_hosts_json(c));
+	json_object_set_new(o, "db_hosts", encode_db_hosts(c));
 	add_counters(o, c->counters);
 	return o;
 }
@@ -188,7 +188,7 @@ status_write_json(const char *path, const struct status *st, char *err,
 	if (path == NULL || *path == '\0')
 		return 0;
 	root = json_object();
-	json_object_set_new(root, "master", master_json(&st->master));
+	json_object_set_new(root, "master", encode_master(&st->master));
 	pools = json_object();
 	for (i = 0; i < st->npools; i++)
 		json_object_set_new(pools, st->pools[i].name,
@@ -196,7 +196,7 @@ status_write_json(const char *path, const struct status *st, char *err,
 	json_object_set_new(root, "pools", pools);
 	children = json_array();
 	for (i = 0; i < st->nchildren; i++)
-		json_array_append_new(children, child_json(&st->children[i]));
+		json_array_append_new(children, encode_child(&st->children[i]));
 	json_object_set_new(root, "children", children);
 	json_object_set_new(root, "functions", metrics_json(st->functions,
 	    st->nfunctions));

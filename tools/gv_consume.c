@@ -18,22 +18,24 @@
  *
  * Exit codes: 0 after -n jobs, an idle timeout (-i) or TERM; 1 on a runtime
  * error; 64 usage; 78 configuration.
+ *
+ * An example to copy: it uses libgarivini's public API (garivini.h) and
+ * libgearman, nothing of Garivini's insides.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <garivini.h>
 #include <libgearman-1.0/gearman.h>
-
-#include "client.h"
-#include "config.h"
-#include "gm_worker.h"
-#include "util.h"
 
 struct consumer {
 	gv_client *gv;
@@ -44,7 +46,6 @@ struct consumer {
 	int out;                 /* fd of the job lines */
 	long done;
 	int error;
-	struct buf line;
 };
 
 #define IDLE_WAIT_MS 250     /* how often the stop flag is looked at */
@@ -72,29 +73,85 @@ usage(void)
 	exit(EX_USAGE);
 }
 
+/* A number from min to max, the whole of s; else the usage. */
+static double
+number(const char *s, double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || errno || *end != '\0' || !(v >= min && v <= max))
+		usage();
+	return v;
+}
+
+/* The same, without a fraction (blanks may lead, as strtod takes them). */
+static long
+whole(const char *s, long min, long max)
+{
+	const char *digits = s + strspn(s, " \t\n\v\f\r");
+
+	if (digits[strspn(digits, "+-0123456789")] != '\0')
+		usage();
+	return (long)number(s, (double)min, (double)max);
+}
+
+/* Seconds by the monotonic clock, which the idle timeout (-i) counts. */
+static double
+now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleep seconds; a signal that stops the consumer cuts it short when
+ * stoppable. */
+static void
+pause_for(double seconds, int stoppable)
+{
+	struct timespec left = { .tv_sec = (time_t)seconds,
+	    .tv_nsec = (long)((seconds - floor(seconds)) * 1e9) };
+
+	while (nanosleep(&left, &left) == -1 && errno == EINTR)
+		if (stoppable && stop)
+			return;
+}
+
 static void
 write_line(struct consumer *c, const struct gv_job *job)
 {
 	static const char hex[] = "0123456789abcdef";
+	char *line, *p;
 	size_t i;
 
-	buf_reset(&c->line);
-	buf_printf(&c->line, "%u\t%llu\t%u\t%u\t", job->dbid,
+	/* The numbers take at most 70 bytes; each byte of the arg at most 4. */
+	if ((line = malloc(80 + 4 * job->arg_len)) == NULL) {
+		c->error = 1;
+		return;
+	}
+	p = line + sprintf(line, "%u\t%llu\t%u\t%u\t", job->dbid,
 	    (unsigned long long)job->jobid, job->attempt, job->failcount);
 	for (i = 0; i < job->arg_len; i++) {
 		unsigned char b = job->arg[i];
 
 		if (b >= 0x20 && b < 0x7f && b != '\\') {
-			buf_appendc(&c->line, (char)b);
+			*p++ = (char)b;
 		} else {
-			char esc[4] = { '\\', 'x', hex[b >> 4], hex[b & 15] };
-
-			buf_append(&c->line, esc, 4);
+			*p++ = '\\';
+			*p++ = 'x';
+			*p++ = hex[b >> 4];
+			*p++ = hex[b & 15];
 		}
 	}
-	buf_appendc(&c->line, '\n');
-	if (write(c->out, c->line.data, c->line.len) != (ssize_t)c->line.len)
+	*p++ = '\n';
+	if (write(c->out, line, (size_t)(p - line)) != p - line)
 		c->error = 1;
+	free(line);
 }
 
 static gearman_return_t
@@ -122,7 +179,7 @@ work(gearman_job_st *gjob, void *context)
 		fprintf(stderr, "gv_consume: completing held jobs: %s (they run "
 		    "again when their leases end)\n", gv_errmsg(c->gv));
 	if (c->work_seconds > 0)
-		time_sleep(c->work_seconds, NULL);
+		pause_for(c->work_seconds, 0);
 	c->done++;
 	if (c->latency) {
 		gv_job_clear(&job);
@@ -146,6 +203,33 @@ work(gearman_job_st *gjob, void *context)
 	return GEARMAN_SUCCESS;
 }
 
+/* A worker on every server, with a wake-up timeout so that the stop flag
+ * is looked at, and unique keys grabbed too. NULL, the reason said. */
+static gearman_worker_st *
+worker_new(const struct gv_server *servers, size_t n)
+{
+	gearman_worker_st *w;
+	size_t i;
+
+	if ((w = gearman_worker_create(NULL)) == NULL) {
+		fprintf(stderr, "gv_consume: gearman_worker_create failed\n");
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		if (gearman_worker_add_server(w, servers[i].host,
+		    (in_port_t)servers[i].port) != GEARMAN_SUCCESS) {
+			fprintf(stderr, "gv_consume: gearmand %s:%u: %s\n",
+			    servers[i].host, servers[i].port,
+			    gearman_worker_error(w));
+			gearman_worker_free(w);
+			return NULL;
+		}
+	}
+	gearman_worker_set_timeout(w, IDLE_WAIT_MS);
+	gearman_worker_add_options(w, GEARMAN_WORKER_GRAB_UNIQ);
+	return w;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -158,11 +242,12 @@ main(int argc, char **argv)
 	const char *ini = "garivini.ini", *funcname = NULL, *outpath = NULL;
 	double idle = 0, last, retry = 30;
 	long max = 0;
-	struct config *cfg;
+	struct gv_server servers[GV_SERVERS_MAX];
+	size_t nservers;
 	gearman_worker_st *worker;
 	gearman_return_t ret;
 	struct sigaction sa;
-	char err[CONFIG_ERRLEN];
+	char err[4096];
 	int ch, rc = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:f:m:n:i:s:o:r:h", longopts,
@@ -182,21 +267,16 @@ main(int argc, char **argv)
 				usage();
 			break;
 		case 'n':
-			if (parse_long(optarg, 1, 1000000000L, &max) == -1)
-				usage();
+			max = whole(optarg, 1, 1000000000L);
 			break;
 		case 'i':
-			if (parse_double(optarg, 0, 86400, &idle) == -1)
-				usage();
+			idle = number(optarg, 0, 86400);
 			break;
 		case 's':
-			if (parse_double(optarg, 0, 86400, &c.work_seconds) ==
-			    -1)
-				usage();
+			c.work_seconds = number(optarg, 0, 86400);
 			break;
 		case 'r':
-			if (parse_double(optarg, 0, 86400, &retry) == -1)
-				usage();
+			retry = number(optarg, 0, 86400);
 			break;
 		default:
 			usage();
@@ -204,7 +284,8 @@ main(int argc, char **argv)
 	}
 	if (funcname == NULL || optind != argc)
 		usage();
-	if ((cfg = config_load(ini, err, sizeof(err))) == NULL) {
+	if (gv_ini_servers(ini, servers, GV_SERVERS_MAX, &nservers, err,
+	    sizeof(err)) != GV_OK) {
 		fprintf(stderr, "%s", err);
 		return EX_CONFIG;
 	}
@@ -214,17 +295,14 @@ main(int argc, char **argv)
 		return EX_CANTCREAT;
 	}
 	if (!c.latency &&
-	    (c.gv = client_open_config(cfg, err, sizeof(err))) == NULL) {
+	    (c.gv = gv_open_ini(ini, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "gv_consume: %s\n", err);
 		return EX_CONFIG;
 	}
 	if (c.gv)
 		gv_set_retry(c.gv, retry);
-	if ((worker = gm_worker_new(cfg->servers, cfg->nservers, IDLE_WAIT_MS,
-	    err, sizeof(err))) == NULL) {
-		fprintf(stderr, "gv_consume: %s\n", err);
+	if ((worker = worker_new(servers, nservers)) == NULL)
 		return EX_CONFIG;
-	}
 	if (gearman_worker_define_function(worker, funcname, strlen(funcname),
 	    gearman_function_create(work), 0, &c) != GEARMAN_SUCCESS) {
 		fprintf(stderr, "gv_consume: %s\n", gearman_worker_error(worker));
@@ -234,7 +312,7 @@ main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	last = time_mono();
+	last = now();
 	/* The job in hand always finishes: the stop flag is read between
 	 * jobs only. */
 	while (!stop && (max == 0 || c.done < max) && !c.error) {
@@ -251,16 +329,16 @@ main(int argc, char **argv)
 			    "jobs run again when their leases end)\n",
 			    gv_errmsg(c.gv));
 		if (c.done != before)
-			last = time_mono();
+			last = now();
 		if (ret == GEARMAN_COULD_NOT_CONNECT ||
 		    ret == GEARMAN_LOST_CONNECTION)
-			time_sleep(0.5, (volatile const int *)&stop);
+			pause_for(0.5, 1);
 		else if (ret != GEARMAN_SUCCESS && ret != GEARMAN_TIMEOUT &&
 		    ret != GEARMAN_NO_JOBS && ret != GEARMAN_IO_WAIT &&
 		    ret != GEARMAN_NO_ACTIVE_FDS)
 			fprintf(stderr, "gv_consume: %s\n",
 			    gearman_worker_error(worker));
-		if (idle > 0 && time_mono() - last > idle)
+		if (idle > 0 && now() - last > idle)
 			break;
 	}
 	if (c.error) {
@@ -269,7 +347,5 @@ main(int argc, char **argv)
 	}
 	gearman_worker_free(worker);
 	gv_close(c.gv);
-	buf_free(&c.line);
-	config_free(cfg);
 	return rc;
 }

@@ -10,19 +10,21 @@
  *
  * Exit codes: 0 every job acknowledged, 1 some were not (each failure on
  * stderr), 64 usage, 78 configuration.
+ *
+ * An example to copy: it uses libgarivini's public API (garivini.h),
+ * libgearman and jansson, nothing of Garivini's insides.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
+#include <garivini.h>
 #include <jansson.h>
 #include <libgearman-1.0/gearman.h>
-
-#include "client.h"
-#include "config.h"
-#include "util.h"
 
 struct opts {
 	const char *ini;
@@ -52,41 +54,82 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-/* s with every "{n}" replaced by n, into b. */
+/* A whole number from min to max, the whole of s; else the usage. */
+static long
+whole(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || errno || *end != '\0' || v < min || v > max)
+		usage();
+	return v;
+}
+
+static double
+seconds_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *
+alloc(size_t size)
+{
+	void *p;
+
+	if ((p = malloc(size)) == NULL) {
+		fprintf(stderr, "gv_inject: out of memory\n");
+		exit(EX_OSERR);
+	}
+	return p;
+}
+
+/* s with every "{n}" replaced by n, in *out (freed first). */
 static void
-expand(struct buf *b, const char *s, long n)
+expand(char **out, const char *s, long n)
 {
 	const char *p;
+	char *q;
+	size_t marks = 0;
 
-	buf_reset(b);
+	for (p = s; (p = strstr(p, "{n}")) != NULL; p += 3)
+		marks++;
+	free(*out);
+	q = *out = alloc(strlen(s) + marks * 20 + 1);
 	while ((p = strstr(s, "{n}")) != NULL) {
-		buf_append(b, s, (size_t)(p - s));
-		buf_printf(b, "%ld", n);
+		memcpy(q, s, (size_t)(p - s));
+		q += p - s;
+		q += sprintf(q, "%ld", n);
 		s = p + 3;
 	}
-	buf_append(b, s, strlen(s));
+	strcpy(q, s);
 }
 
 static int
-run_throughput(const struct opts *o, const struct config *cfg)
+run_throughput(const struct opts *o)
 {
 	struct gv_new_job *jobs;
-	struct buf *args, *keys;
+	char **args, **keys;
 	size_t inserted, total = 0;
-	double t0 = time_mono(), dt;
+	double t0 = seconds_now(), dt;
 	long i, k, n;
-	char err[1024];
+	char err[4096];
 	gv_client *gv;
 	int rc = 0;
 
-	if ((gv = client_open_config(cfg, err, sizeof(err))) == NULL) {
+	if ((gv = gv_open_ini(o->ini, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "gv_inject: %s\n", err);
 		return EX_CONFIG;
 	}
-	jobs = calloc((size_t)o->batch, sizeof(*jobs));
+	jobs = alloc((size_t)o->batch * sizeof(*jobs));
 	args = calloc((size_t)o->batch, sizeof(*args));
 	keys = calloc((size_t)o->batch, sizeof(*keys));
-	if (!jobs || !args || !keys) {
+	if (!args || !keys) {
 		fprintf(stderr, "gv_inject: out of memory\n");
 		exit(EX_OSERR);
 	}
@@ -95,13 +138,13 @@ run_throughput(const struct opts *o, const struct config *cfg)
 		for (k = 0; k < n; k++) {
 			expand(&args[k], o->arg, i + k);
 			jobs[k] = (struct gv_new_job){ .funcname = o->funcname,
-			    .arg = args[k].data, .arg_len = args[k].len,
+			    .arg = args[k], .arg_len = strlen(args[k]),
 			    .delay = o->delay, .flag = o->controller ?
 			    GV_FLAG_CONTROLLER : GV_FLAG_SHIM,
 			    .priority = (int)o->priority };
 			if (o->uniqkey) {
 				expand(&keys[k], o->uniqkey, i + k);
-				jobs[k].uniqkey = keys[k].data;
+				jobs[k].uniqkey = keys[k];
 			}
 		}
 		if (n == 1 && o->count == 1) {
@@ -130,13 +173,13 @@ run_throughput(const struct opts *o, const struct config *cfg)
 		}
 		total += inserted;
 	}
-	dt = time_mono() - t0;
+	dt = seconds_now() - t0;
 	if (o->verbose || o->count > 1)
 		fprintf(stderr, "inserted %zu of %ld jobs in %.3f s (%.0f/s)\n",
 		    total, o->count, dt, dt > 0 ? (double)total / dt : 0.0);
 	for (k = 0; k < o->batch; k++) {
-		buf_free(&args[k]);
-		buf_free(&keys[k]);
+		free(args[k]);
+		free(keys[k]);
 	}
 	free(args);
 	free(keys);
@@ -150,7 +193,7 @@ run_throughput(const struct opts *o, const struct config *cfg)
 static json_t *
 byte_string(const char *p, size_t len)
 {
-	struct buf u = { 0 };
+	char *u = alloc(2 * len + 1), *q = u;
 	json_t *s;
 	size_t i;
 
@@ -158,14 +201,14 @@ byte_string(const char *p, size_t len)
 		unsigned char c = (unsigned char)p[i];
 
 		if (c < 0x80) {
-			buf_appendc(&u, (char)c);
+			*q++ = (char)c;
 		} else {
-			buf_appendc(&u, (char)(0xc0 | (c >> 6)));
-			buf_appendc(&u, (char)(0x80 | (c & 0x3f)));
+			*q++ = (char)(0xc0 | (c >> 6));
+			*q++ = (char)(0x80 | (c & 0x3f));
 		}
 	}
-	s = json_stringn(u.data ? u.data : "", u.len);
-	buf_free(&u);
+	s = json_stringn(u, (size_t)(q - u));
+	free(u);
 	return s;
 }
 
@@ -173,19 +216,30 @@ byte_string(const char *p, size_t len)
  * "dbid":N}) or a refusal's reason (a WORK_WARNING before the WORK_FAIL).
  * libgearman shows a packet's data only during its callback. */
 struct answer {
-	struct buf reply;
-	struct buf warning;
+	char *reply;           /* NULL: none yet */
+	char *warning;
 };
 
 static gearman_return_t
 keep_data(gearman_task_st *t, int warning)
 {
 	struct answer *a = gearman_task_context(t);
-	struct buf *b = warning ? &a->warning : &a->reply;
+	char **text = warning ? &a->warning : &a->reply;
+	size_t len = gearman_task_data_size(t);
 
-	buf_reset(b);
-	buf_append(b, gearman_task_data(t), gearman_task_data_size(t));
+	free(*text);
+	*text = alloc(len + 1);
+	memcpy(*text, gearman_task_data(t), len);
+	(*text)[len] = '\0';
 	return GEARMAN_SUCCESS;
+}
+
+static void
+forget(struct answer *a)
+{
+	free(a->reply);
+	free(a->warning);
+	a->reply = a->warning = NULL;
 }
 
 static gearman_return_t
@@ -201,15 +255,16 @@ on_warning(gearman_task_st *t)
 }
 
 static int
-run_latency(const struct opts *o, const struct config *cfg)
+run_latency(const struct opts *o, const struct gv_server *servers,
+    size_t nservers)
 {
 	gearman_client_st *client;
 	gearman_task_st **tasks;
-	struct buf arg = { 0 }, key = { 0 };
+	char *arg = NULL, *key = NULL;
 	char **payloads;
 	struct answer *answers;
 	long i, k, n, ok = 0, failed = 0;
-	double t0 = time_mono(), dt;
+	double t0 = seconds_now(), dt;
 	gearman_return_t ret;
 	size_t s;
 
@@ -217,9 +272,9 @@ run_latency(const struct opts *o, const struct config *cfg)
 		fprintf(stderr, "gv_inject: out of memory\n");
 		return EX_OSERR;
 	}
-	for (s = 0; s < cfg->nservers; s++)
-		gearman_client_add_server(client, cfg->servers[s].host,
-		    (in_port_t)cfg->servers[s].port);
+	for (s = 0; s < nservers; s++)
+		gearman_client_add_server(client, servers[s].host,
+		    (in_port_t)servers[s].port);
 	gearman_client_set_warning_fn(client, on_warning);
 	gearman_client_set_complete_fn(client, on_complete);
 	tasks = calloc((size_t)o->concurrency, sizeof(*tasks));
@@ -239,11 +294,11 @@ run_latency(const struct opts *o, const struct config *cfg)
 			json_object_set_new(doc, "funcname",
 			    json_string(o->funcname));
 			json_object_set_new(doc, "arg",
-			    byte_string(arg.data, arg.len));
+			    byte_string(arg, strlen(arg)));
 			if (o->uniqkey) {
 				expand(&key, o->uniqkey, i + k);
 				json_object_set_new(doc, "uniqkey",
-				    json_string(key.data));
+				    json_string(key));
 			}
 			if (o->delay)
 				json_object_set_new(doc, "delay",
@@ -274,33 +329,28 @@ run_latency(const struct opts *o, const struct config *cfg)
 			    gearman_task_return(t) == GEARMAN_SUCCESS) {
 				ok++;
 				if (o->verbose || o->count == 1)
-					printf("%s\n", answers[k].reply.len ?
-					    answers[k].reply.data : "");
+					printf("%s\n", answers[k].reply ?
+					    answers[k].reply : "");
 			} else {
 				failed++;
 				fprintf(stderr, "gv_inject: job %ld: %s%s%s\n",
 				    i + k, gearman_strerror(ret ==
 				    GEARMAN_SUCCESS ? gearman_task_return(t) :
-				    ret), answers[k].warning.len ? ": " : "",
-				    answers[k].warning.len ?
-				    answers[k].warning.data : "");
+				    ret), answers[k].warning ? ": " : "",
+				    answers[k].warning ? answers[k].warning :
+				    "");
 			}
-			buf_reset(&answers[k].reply);
-			buf_reset(&answers[k].warning);
+			forget(&answers[k]);
 			free(payloads[k]);
 		}
 		gearman_client_task_free_all(client);
 	}
-	dt = time_mono() - t0;
+	dt = seconds_now() - t0;
 	if (o->verbose || o->count > 1)
 		fprintf(stderr, "injected %ld of %ld jobs in %.3f s (%.0f/s)\n",
 		    ok, o->count, dt, dt > 0 ? (double)ok / dt : 0.0);
-	buf_free(&arg);
-	buf_free(&key);
-	for (k = 0; k < o->concurrency; k++) {
-		buf_free(&answers[k].reply);
-		buf_free(&answers[k].warning);
-	}
+	free(arg);
+	free(key);
 	free(answers);
 	free(tasks);
 	free(payloads);
@@ -319,9 +369,10 @@ main(int argc, char **argv)
 	};
 	struct opts o = { .ini = "garivini.ini", .arg = "", .count = 1,
 	    .batch = 1000, .concurrency = 50 };
-	struct config *cfg;
-	char err[CONFIG_ERRLEN];
-	int ch, rc;
+	struct gv_server servers[GV_SERVERS_MAX];
+	size_t nservers;
+	char err[4096];
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:f:n:a:u:d:p:m:b:j:vh", longopts,
 	    NULL)) != -1) {
@@ -334,24 +385,19 @@ main(int argc, char **argv)
 		case 'S': o.shim = 1; break;
 		case 'C': o.controller = 1; break;
 		case 'n':
-			if (parse_long(optarg, 0, 1000000000L, &o.count) == -1)
-				usage();
+			o.count = whole(optarg, 0, 1000000000L);
 			break;
 		case 'd':
-			if (parse_long(optarg, 0, 315360000L, &o.delay) == -1)
-				usage();
+			o.delay = whole(optarg, 0, 315360000L);
 			break;
 		case 'p':
-			if (parse_long(optarg, -1000, 1000, &o.priority) == -1)
-				usage();
+			o.priority = whole(optarg, -1000, 1000);
 			break;
 		case 'b':
-			if (parse_long(optarg, 1, 100000, &o.batch) == -1)
-				usage();
+			o.batch = whole(optarg, 1, 100000);
 			break;
 		case 'j':
-			if (parse_long(optarg, 1, 10000, &o.concurrency) == -1)
-				usage();
+			o.concurrency = whole(optarg, 1, 10000);
 			break;
 		case 'm':
 			if (strcmp(optarg, "latency") == 0)
@@ -365,11 +411,13 @@ main(int argc, char **argv)
 	}
 	if (o.funcname == NULL || optind != argc)
 		usage();
-	if ((cfg = config_load(o.ini, err, sizeof(err))) == NULL) {
+	/* Read first in either mode, so that a bad file is reported the
+	 * same way in both. */
+	if (gv_ini_servers(o.ini, servers, GV_SERVERS_MAX, &nservers, err,
+	    sizeof(err)) != GV_OK) {
 		fprintf(stderr, "%s", err);
 		return EX_CONFIG;
 	}
-	rc = o.latency ? run_latency(&o, cfg) : run_throughput(&o, cfg);
-	config_free(cfg);
-	return rc;
+	return o.latency ? run_latency(&o, servers, nservers) :
+	    run_throughput(&o);
 }

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "dbset.h"
 #include "gvctl.h"
+#include "jobfield.h"
 #include "jobjson.h"
 #include "util.h"
 
@@ -348,8 +349,7 @@ gvctl_jobs_show(struct ctl *c)
 		printf("failcount  %u\n", j->failcount);
 		printf("attempt    %" PRIu32 "\n", j->attempt);
 		printf("leased     %" PRIu64 "\n", leased);
-		printf("flag       %s\n", j->flag == GV_FLAG_CONTROLLER ?
-		    "controller" : "shim");
+		printf("flag       %s\n", jobfield_flag_name(j->flag));
 		printf("uniqkey    %s\n", gvctl_escaped(j->uniqkey));
 		printf("coalesce   %s\n", gvctl_escaped(j->coalesce));
 		printf("arg_len    %zu\n", j->arg_len);

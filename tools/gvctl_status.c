@@ -78,7 +78,7 @@ print_db_hosts(json_t *children)
 }
 
 static void
-status_print_table(json_t *root, double now)
+print_table(json_t *root, double now)
 {
 	json_t *master = json_object_get(root, "master");
 	json_t *pools = json_object_get(root, "pools");
@@ -203,7 +203,7 @@ gvctl_status_print(struct ctl *c)
 		if (c->o.json)
 			fwrite(text.data, 1, text.len, stdout);
 		else
-			status_print_table(root, time_real());
+			print_table(root, time_real());
 	}
 	json_decref(root);
 	buf_free(&text);

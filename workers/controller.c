@@ -37,7 +37,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +51,9 @@
 #include "jobjson.h"
 #include "log.h"
 #include "role.h"
+#include "thread.h"
 #include "util.h"
 
-#define WORK_TIMEOUT_MS 1000   /* how often the stop flag is looked at */
 #define WAIT_MS 1000           /* slice of waiting for a job's result */
 #define UNSENT_RETRY "+5"      /* no gearmand took the job: due this soon */
 #define UNTAKEN_RETRY "+30"    /* no worker took it: due again this soon */
@@ -92,7 +91,7 @@ struct controller;
 /* One job in flight: its thread, its connections, what its worker said. */
 struct slot {
 	struct controller *c;
-	pthread_t thread;
+	struct thread thread;
 	pthread_cond_t wake;          /* a job was handed over, or done */
 	gearman_client_st **clients;  /* per server */
 	struct gv_job job;            /* the job in hand */
@@ -128,8 +127,7 @@ struct controller {
 	size_t busy;                  /* slots with a job */
 	size_t nthreads;              /* slot threads started */
 	int done;                     /* the threads are to end */
-	int flushing;                 /* the flusher started */
-	pthread_t flusher;
+	struct thread flusher;
 	/* Per server: its `status` (workers per function), and when read. */
 	struct gm_depths *status;
 	double *status_at;
@@ -706,14 +704,13 @@ settle(struct slot *sl, enum outcome out)
 }
 
 /* A slot: run each job handed over, settle it, wait for the next. */
-static void *
+static void
 slot_main(void *arg)
 {
 	struct slot *sl = arg;
 	struct controller *c = sl->c;
 	enum outcome out;
 
-	db_thread_init();
 	lock(c);
 	for (;;) {
 		while (!sl->has_job && !c->done)
@@ -733,8 +730,6 @@ slot_main(void *arg)
 			pthread_cond_signal(&c->held);  /* the flusher may end */
 	}
 	unlock(c);
-	db_thread_end();
-	return NULL;
 }
 
 /* The flusher: completions reach the database within FLUSH_WAIT,
@@ -742,14 +737,13 @@ slot_main(void *arg)
  * outlived its lease, and its job ran again: 26-fast-then-slow), through
  * the flusher's own connection, without the lock. After a stop it goes on
  * until the last job in flight is settled. */
-static void *
+static void
 flusher_main(void *arg)
 {
 	struct controller *c = arg;
 	struct gv_job *batch;
 	size_t i, n;
 
-	db_thread_init();
 	lock(c);
 	while (!c->done || c->busy > 0 || c->ndone > 0) {
 		if (c->ndone == 0 || (c->ndone < FLUSH_MAX &&
@@ -778,8 +772,6 @@ flusher_main(void *arg)
 		lock(c);
 	}
 	unlock(c);
-	db_thread_end();
-	return NULL;
 }
 
 /* Is this attempt still the job's, with enough lease for the run ahead?
@@ -907,12 +899,10 @@ beat(void *sb)
 
 /* Start the slots and the flusher. -1 with a message in c->err. */
 static int
-threads_start(struct controller *c)
+start_threads(struct controller *c)
 {
 	pthread_condattr_t ca;
-	sigset_t all, saved;
 	size_t i;
-	int rc;
 
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -937,22 +927,15 @@ threads_start(struct controller *c)
 			return errf(c->err, sizeof(c->err), "out of memory");
 	}
 	pthread_condattr_destroy(&ca);
-	/* Signals stay the main thread's, where the role's handlers expect
-	 * them: the threads start with every signal blocked. */
-	db_library_init();
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
-	if ((rc = pthread_create(&c->flusher, NULL, flusher_main, c)) == 0) {
-		c->flushing = 1;
-		for (i = 0; i < c->nslots && rc == 0; i++)
-			if ((rc = pthread_create(&c->slots[i].thread, NULL,
-			    slot_main, &c->slots[i])) == 0)
-				c->nthreads++;
+	if (thread_start(&c->flusher, flusher_main, c, c->err,
+	    sizeof(c->err)) == -1)
+		return -1;
+	for (i = 0; i < c->nslots; i++) {
+		if (thread_start(&c->slots[i].thread, slot_main, &c->slots[i],
+		    c->err, sizeof(c->err)) == -1)
+			return -1;
+		c->nthreads++;
 	}
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	if (rc != 0)
-		return errf(c->err, sizeof(c->err), "starting a thread: %s",
-		    strerror(rc));
 	return 0;
 }
 
@@ -960,7 +943,7 @@ threads_start(struct controller *c)
  * then end the threads, the flusher last so that it writes the last
  * completions. */
 static void
-threads_stop(struct controller *c)
+stop_threads(struct controller *c)
 {
 	size_t i;
 
@@ -970,12 +953,11 @@ threads_stop(struct controller *c)
 		pthread_cond_signal(&c->slots[i].wake);
 	unlock(c);
 	for (i = 0; i < c->nthreads; i++)
-		pthread_join(c->slots[i].thread, NULL);
+		thread_join(&c->slots[i].thread);
 	lock(c);
 	pthread_cond_signal(&c->held);
 	unlock(c);
-	if (c->flushing)
-		pthread_join(c->flusher, NULL);
+	thread_join(&c->flusher);
 }
 
 static void
@@ -1033,7 +1015,7 @@ controller_main(struct role_ctx *ctx)
 	if ((c.gm = gm_pool_new(c.cfg->servers, c.cfg->nservers, c.err,
 	    sizeof(c.err))) == NULL ||
 	    (w = gm_worker_new(c.cfg->servers, c.cfg->nservers,
-	    WORK_TIMEOUT_MS, c.err, sizeof(c.err))) == NULL) {
+	    THREAD_STOP_POLL_MS, c.err, sizeof(c.err))) == NULL) {
 		log_errx("%s", c.err);
 		code = EX_CONFIG;
 		goto out;
@@ -1046,7 +1028,7 @@ controller_main(struct role_ctx *ctx)
 		goto out;
 	}
 	threads = 1;
-	if (threads_start(&c) == -1) {
+	if (start_threads(&c) == -1) {
 		log_errx("%s", c.err);
 		code = EX_OSERR;
 		goto out;
@@ -1060,7 +1042,7 @@ controller_main(struct role_ctx *ctx)
 	scoreboard_state(ctx->sb, SB_STOPPING);
 out:
 	if (threads)
-		threads_stop(&c);
+		stop_threads(&c);
 	if (w)
 		gearman_worker_free(w);
 	slots_free(&c);

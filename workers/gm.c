@@ -328,7 +328,7 @@ fail:
  * to ms for it. fresh[i]: server i was asked in this call; *fresh_left
  * counts those not answered yet. -1 if a server failed (err says which). */
 static int
-admin_poll(struct gm_pool *pool, struct gm_depths *depths, const int *fresh,
+poll_admin(struct gm_pool *pool, struct gm_depths *depths, const int *fresh,
     size_t *fresh_left, int ms, double deadline, char *err, size_t errlen)
 {
 	struct pollfd pfd[CONFIG_MAX_SERVERS];
@@ -422,11 +422,11 @@ gm_pool_depths(struct gm_pool *pool, struct gm_depths *depths, char *err,
 		    &pool->servers[i].admin)) + GM_STATUS_WAIT > deadline)
 			deadline = asked + GM_STATUS_WAIT;
 	while (fresh_left > 0 && time_mono() < deadline)
-		if (admin_poll(pool, depths, fresh, &fresh_left,
+		if (poll_admin(pool, depths, fresh, &fresh_left,
 		    ms_until(deadline), deadline, err, errlen) == -1)
 			failed = 1;
 	/* Answers to earlier requests that came in the meantime. */
-	if (admin_poll(pool, depths, fresh, &fresh_left, 0, deadline, err,
+	if (poll_admin(pool, depths, fresh, &fresh_left, 0, deadline, err,
 	    errlen) == -1)
 		failed = 1;
 	return failed ? -1 : 0;

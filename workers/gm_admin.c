@@ -99,8 +99,8 @@ depths_add(struct gm_depths *out, const char *func, size_t funclen,
  * shape (the caller then decides whether it is gearmand's error line).
  */
 static int
-status_line(struct gm_depths *out, const char *line, size_t len, char *err,
-    size_t errlen)
+parse_status_line(struct gm_depths *out, const char *line, size_t len,
+    char *err, size_t errlen)
 {
 	char num[3][24];
 	const char *end = line + len, *tab;
@@ -252,7 +252,7 @@ gm_admin_read(struct gm_admin *a, const struct config_server *srv,
 			a->off = 0;
 			return 1;
 		}
-		if (status_line(&a->pending, a->in.data + start, len, err,
+		if (parse_status_line(&a->pending, a->in.data + start, len, err,
 		    errlen) == -1) {
 			/* Only a line that is no status line may be
 			 * gearmand's "ERR code text". */

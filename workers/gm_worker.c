@@ -1,8 +1,7 @@
 /*
- * gm_worker: the gearman workers of the roles (and of gv_consume): one
- * worker connected to every gearmand, its functions registered, and the
- * loop that works jobs until the role is asked to stop, waiting out
- * gearmand's absence.
+ * gm_worker: the gearman workers of the roles: one worker connected to
+ * every gearmand, its functions registered, and the loop that works jobs
+ * until the role is asked to stop, waiting out gearmand's absence.
  */
 #include <string.h>
 
@@ -12,7 +11,6 @@
 #include "util.h"
 
 #define GM_WORK_BACKOFF_MAX 10.0  /* a worker waiting for gearmand */
-#define GM_WORK_WAIT_MS 1000      /* how often the stop flag is looked at */
 
 gearman_worker_st *
 gm_worker_new(const struct config_server *servers, size_t n, int timeout_ms,
@@ -78,7 +76,6 @@ gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
 			if (*stop)
 				break;
 		}
-		gearman_worker_set_timeout(w, GM_WORK_WAIT_MS);
 		ret = gearman_worker_work(w);
 		switch (ret) {
 		case GEARMAN_SUCCESS:

@@ -1,6 +1,6 @@
 /*
- * gm_worker: the gearman workers of the roles and of gv_consume (see
- * doc/libgearman.md, "Workers").
+ * gm_worker: the gearman workers of the roles (see doc/libgearman.md,
+ * "Workers").
  */
 #ifndef GM_WORKER_H
 #define GM_WORKER_H
@@ -14,8 +14,9 @@
 #include "garivini.h"
 #include "scoreboard.h"
 
-/* A worker connected to every server, with a wake-up timeout so the caller
- * can check its stop flag; functions are registered with timeout 0. */
+/* A worker connected to every server, with a wake-up timeout (the only
+ * one it gets: gm_worker_serve keeps it) so the caller can check its stop
+ * flag; functions are registered with timeout 0. */
 gearman_worker_st *gm_worker_new(const struct config_server *servers,
     size_t n, int timeout_ms, char *err, size_t errlen);
 /* Register function (timeout 0: a function timeout makes gearmand requeue

@@ -33,7 +33,6 @@
  * jobs is gearman_worker_work(), one at a time.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,12 +43,13 @@
 #include "gm.h"
 #include "gm_worker.h"
 #include "injector.h"
+#include "jobfield.h"
 #include "jobjson.h"
 #include "log.h"
 #include "role.h"
+#include "thread.h"
 #include "util.h"
 
-#define WORK_TIMEOUT_MS 1000     /* how often the stop flag is looked at */
 #define DEPTH_REFRESH 1.0        /* seconds between two reads of the depths */
 #define RESUBMIT_SECONDS 2       /* a job gearmand refused: due this soon */
 
@@ -68,7 +68,7 @@ struct injector {
 	struct role_ctx *ctx;
 	const struct config *cfg;
 	struct shared *sh;
-	pthread_t thread;
+	struct thread thread;
 	gearman_worker_st *w;
 	gv_client *gv;
 	struct gm_pool *gm;
@@ -157,57 +157,50 @@ room(struct injector *in, const char *funcname, int watermark)
 }
 
 /*
- * Submit the stored job. A failure is not the client's: the row is durable
- * and leased, so it is only brought forward for a QueueRunner to send when
- * gearmand surely did not queue it, and else left to its lease.
+ * Submit the stored job, job (stored as jobid of dbid). A failure is not
+ * the client's: the row is durable and leased, so it is only brought
+ * forward for a QueueRunner to send when gearmand surely did not queue it,
+ * and else left to its lease.
  */
 static void
-submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
+submit(struct injector *in, struct gv_job *job, uint64_t jobid,
     unsigned dbid, double received)
 {
 	struct fs_entry *e;
 	char uniq[GV_GEARMAN_UNIQKEY_MAX + 1];
 	struct gm_task task;
-	struct gv_job job;
 	size_t s;
 	int rc;
 
-	memset(&job, 0, sizeof(job));
-	job.jobid = jobid;
-	job.dbid = dbid;
-	job.funcname = req->funcname;
-	job.arg = req->arg;
-	job.arg_len = req->arg_len;
-	job.uniqkey = req->uniqkey;
-	job.coalesce = req->coalesce;
-	job.run_after = (uint32_t)time_real();
-	job.flag = req->flag;
-	job.priority = req->priority;
+	job->jobid = jobid;
+	job->dbid = dbid;
+	job->run_after = (uint32_t)time_real();
+	job->failcount = 0;
 	/* A new row's attempt is 0; a QueueRunner's claim makes it 1, so a
 	 * copy of this document cannot complete a later dispatch. */
-	job.attempt = 0;
-	job.fenced = 1;
+	job->attempt = 0;
+	job->fenced = 1;
 	buf_reset(&in->doc);
-	if (jobjson_encode(&job, &in->doc) == -1) {
+	if (jobjson_encode(job, &in->doc) == -1) {
 		log_warnx("job %llu of db %u: out of memory encoding it; a "
 		    "QueueRunner sends it when its lease ends",
 		    (unsigned long long)jobid, dbid);
 		return;
 	}
 	task = (struct gm_task){
-	    .funcname = gm_job_target(req->flag, req->funcname),
-	    .unique = gm_job_unique(req->flag, req->funcname, req->uniqkey,
+	    .funcname = gm_job_target(job->flag, job->funcname),
+	    .unique = gm_job_unique(job->flag, job->funcname, job->uniqkey,
 	    uniq),
 	    .workload = in->doc.data, .len = in->doc.len,
-	    .priority = req->priority };
-	s = gm_pool_choose_job(in->gm, job.jobid, job.dbid, task.unique);
+	    .priority = job->priority };
+	s = gm_pool_choose_job(in->gm, job->jobid, job->dbid, task.unique);
 	rc = gm_submit_background(in->gm, s, &task, 1, in->err,
 	    sizeof(in->err));
 	if (rc == 1 && task.ok) {
 		/* Due the moment its request came: the latency is what
 		 * storing and submitting it took. */
 		scoreboard_count(in->ctx->sb, SB_JOBS_DISPATCHED, 1);
-		e = funcstats_find(in->ctx->fs, req->funcname);
+		e = funcstats_find(in->ctx->fs, job->funcname);
 		funcstats_add(e, METRICS_DISPATCHED, 1);
 		funcstats_latency(e, time_mono() - received);
 		return;
@@ -232,7 +225,7 @@ submit(struct injector *in, const struct inject_req *req, uint64_t jobid,
 	/* Fenced by attempt 0 and leased = 1: if gearmand queued it after
 	 * all and its worker already completed, failed or rescheduled it,
 	 * that decision stands. */
-	if (client_release(in->gv, &job, RESUBMIT_SECONDS) != GV_OK)
+	if (client_release(in->gv, job, RESUBMIT_SECONDS) != GV_OK)
 		log_info("job %llu of db %u: %s; a QueueRunner sends it when "
 		    "its lease ends", (unsigned long long)jobid, dbid,
 		    gv_errmsg(in->gv));
@@ -242,6 +235,7 @@ static gearman_return_t
 inject(struct injector *in, gearman_job_st *gjob)
 {
 	struct inject_req req;
+	struct gv_job *job = &req.job;
 	const char *target;
 	int watermark;
 	struct gv_new_job nj;
@@ -259,32 +253,24 @@ inject(struct injector *in, gearman_job_st *gjob)
 		log_info("refused an inject_jobs payload: %s", in->err);
 		return refuse(gjob, in->err);
 	}
-	memset(&nj, 0, sizeof(nj));
-	nj.funcname = req.funcname;
-	nj.arg = req.arg;
-	nj.arg_len = req.arg_len;
-	nj.uniqkey = req.uniqkey;
-	nj.coalesce = req.coalesce;
-	nj.flag = req.flag;
-	nj.priority = req.priority;
 	/* Submitted now: leased as if claimed. Delayed: due at its time.
 	 * Over the watermark: due now, for a QueueRunner, which sends it
 	 * once gearmand's queue has room. Paused ([function.NAME]): stored,
 	 * due, and left for a QueueRunner, which sends it once the function
 	 * is resumed. */
-	target = gm_job_target(req.flag, req.funcname);
+	target = gm_job_target(job->flag, job->funcname);
 	watermark = config_watermark(in->cfg, target);
-	submit_now = req.delay == 0 && !config_paused(in->cfg, req.funcname) &&
+	submit_now = req.delay == 0 && !config_paused(in->cfg, job->funcname) &&
 	    room(in, target, watermark);
-	nj.delay = req.delay > 0 ? req.delay :
-	    submit_now ? config_lease_seconds(in->cfg, req.funcname) : 0;
+	nj = jobfield_new_job(job, req.delay > 0 ? req.delay :
+	    submit_now ? config_lease_seconds(in->cfg, job->funcname) : 0);
 
 	rc = submit_now ?
 	    client_insert_leased(in->gv, &nj, &jobid, &dbid, &inserted) :
 	    gv_insert_job(in->gv, &nj, &jobid, &dbid, &inserted);
 	if (rc == GV_EDB) {
 		scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
-		log_warnx("job for %s not stored: %s", req.funcname,
+		log_warnx("job for %s not stored: %s", job->funcname,
 		    gv_errmsg(in->gv));
 		/* The database's reason (unreachable, table full, ...)
 		 * is the client's to see too: it decides what to do next. */
@@ -295,7 +281,7 @@ inject(struct injector *in, gearman_job_st *gjob)
 	}
 	if (rc != GV_OK) {
 		scoreboard_count(in->ctx->sb, SB_JOBS_REFUSED, 1);
-		log_info("refused a job for %s: %s", req.funcname,
+		log_info("refused a job for %s: %s", job->funcname,
 		    gv_errmsg(in->gv));
 		ret = refuse(gjob, gv_errmsg(in->gv));
 		goto out;
@@ -305,10 +291,10 @@ inject(struct injector *in, gearman_job_st *gjob)
 	if (inserted) {
 		scoreboard_count(in->ctx->sb, SB_JOBS_INJECTED, 1);
 		if (submit_now)
-			submit(in, &req, jobid, dbid, received);
+			submit(in, job, jobid, dbid, received);
 	} else
 		log_debug("job for %s with unique key %s is already stored as "
-		    "job %llu of db %u", req.funcname, req.uniqkey,
+		    "job %llu of db %u", job->funcname, job->uniqkey,
 		    (unsigned long long)jobid, dbid);
 
 	buf_reset(&in->reply);
@@ -467,7 +453,7 @@ injector_open(struct injector *in, struct role_ctx *ctx, struct shared *sh)
 	if ((in->gm = gm_pool_new(in->cfg->servers, in->cfg->nservers, in->err,
 	    sizeof(in->err))) == NULL ||
 	    (in->w = gm_worker_new(in->cfg->servers, in->cfg->nservers,
-	    WORK_TIMEOUT_MS, in->err, sizeof(in->err))) == NULL) {
+	    THREAD_STOP_POLL_MS, in->err, sizeof(in->err))) == NULL) {
 		log_errx("%s", in->err);
 		return EX_CONFIG;
 	}
@@ -494,21 +480,17 @@ injector_close(struct injector *in)
 	gv_close(in->gv);
 }
 
-static void *
-thread_main(void *arg)
+static void
+serve(void *arg)
 {
 	struct injector *in = arg;
 
-	db_thread_init();
 	gm_worker_serve(in->w, in->ctx->stop, in->ctx->sb, NULL, NULL);
-	db_thread_end();
-	return NULL;
 }
 
 /*
- * The first Injector is the main thread's, the others get a thread each,
- * started with every signal blocked (the role's handlers run on the main
- * thread). Each finishes the call in hand when the role is asked to stop.
+ * The first Injector is the main thread's, the others get a thread each.
+ * Each finishes the call in hand when the role is asked to stop.
  */
 int
 injector_main(struct role_ctx *ctx)
@@ -516,8 +498,7 @@ injector_main(struct role_ctx *ctx)
 	size_t n = (size_t)ctx->cfg->injector.concurrency, i, started = 1;
 	struct shared sh = { .busy = 0 };
 	struct injector *ins;
-	sigset_t all, saved;
-	int code = EX_OK, rc = 0;
+	int code = EX_OK;
 
 	scoreboard_state(ctx->sb, SB_STARTING);
 	if ((ins = calloc(n, sizeof(*ins))) == NULL ||
@@ -532,17 +513,13 @@ injector_main(struct role_ctx *ctx)
 		code = injector_open(&ins[i], ctx, &sh);
 	if (code != EX_OK)
 		goto out;
-	db_library_init();
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	for (; started < n; started++)
-		if ((rc = pthread_create(&ins[started].thread, NULL,
-		    thread_main, &ins[started])) != 0)
+		if (thread_start(&ins[started].thread, serve, &ins[started],
+		    ins[0].err, sizeof(ins[0].err)) == -1) {
+			log_warnx("%s; %zu calls at once instead of %zu",
+			    ins[0].err, started, n);
 			break;
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	if (rc != 0)
-		log_warnx("starting a thread: %s; %zu calls at once instead "
-		    "of %zu", strerror(rc), started, n);
+		}
 	log_info("serving %s and %s on %zu gearmand servers, %zu calls at "
 	    "once, lease %d s", GV_FUNC_INJECT, GV_FUNC_CANCEL,
 	    ctx->cfg->nservers, started, ctx->cfg->queue_runner.lease_seconds);
@@ -550,7 +527,7 @@ injector_main(struct role_ctx *ctx)
 	gm_worker_serve(ins[0].w, ctx->stop, ctx->sb, NULL, NULL);
 	scoreboard_state(ctx->sb, SB_STOPPING);
 	for (i = 1; i < started; i++)
-		pthread_join(ins[i].thread, NULL);
+		thread_join(&ins[i].thread);
 out:
 	for (i = 0; i < n; i++)
 		injector_close(&ins[i]);

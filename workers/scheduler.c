@@ -42,6 +42,7 @@
 
 #include "db.h"
 #include "dbset.h"
+#include "jobfield.h"
 #include "log.h"
 #include "schedule.h"
 #include "scheduler.h"
@@ -146,24 +147,20 @@ insert_job(struct scheduler *sc, struct db *db, const struct config_sched *cs,
     int64_t slot, uint64_t *jobid, uint64_t *stored)
 {
 	char key[SCHEDULE_KEY_MAX];
-	const char *uniqkey = key;
-	struct dbval p[8];
+	struct dbval p[JOBFIELD_INSERT_PARAMS];
+	struct gv_new_job job = { .funcname = cs->function, .arg = cs->arg,
+	    .arg_len = strlen(cs->arg), .uniqkey = key, .delay = 0,
+	    .flag = cs->controller ? GV_FLAG_CONTROLLER : GV_FLAG_SHIM,
+	    .priority = cs->priority };
 
 	schedule_uniqkey(cs, slot, key, sizeof(key));
-	p[0] = DBV_S(cs->function);
-	p[1] = DBV_B(cs->arg, strlen(cs->arg));
-	p[2] = DBV_S(uniqkey);
-	p[3] = (struct dbval){ .type = DBV_NULL };      /* coalesce */
-	p[4] = DBV_I(0);                                /* due now */
-	p[5] = DBV_S(cs->controller ? "controller" : "shim");
-	p[6] = DBV_U(0);                                /* not leased */
-	p[7] = DBV_I(cs->priority);
-	return db_exec(db, SQL_INSERT, 1, p, 8, stored, jobid, sc->err,
-	    sizeof(sc->err));
+	jobfield_insert_params(p, &job, 0);        /* due now, not leased */
+	return db_exec(db, SQL_INSERT, 1, p, JOBFIELD_INSERT_PARAMS, stored,
+	    jobid, sc->err, sizeof(sc->err));
 }
 
 static void
-log_step(const struct config_sched *cs, const struct schedule_step *st,
+report_step(const struct config_sched *cs, const struct schedule_step *st,
     uint64_t jobid, uint64_t stored, unsigned dbid)
 {
 	char a[32], b[32];
@@ -247,7 +244,7 @@ run_one(struct scheduler *sc, struct db *db, struct sched *s, int64_t now)
 	 * the state row and knows. */
 	if (db_commit(db, sc->err, sizeof(sc->err)) == -1)
 		return -1;
-	log_step(cs, &st, jobid, stored, db_id(db));
+	report_step(cs, &st, jobid, stored, db_id(db));
 	s->next_due = schedule_next(cs, st.last);
 	return 0;
 fail:

@@ -537,28 +537,28 @@ START_TEST(inject_ok)
 
 	ck_assert_msg(jobjson_inject_decode(doc, strlen(doc), &r, err,
 	    sizeof err) == 0, "%s", err);
-	ck_assert_str_eq(r.funcname, "resize");
-	ck_assert_uint_eq(r.arg_len, 3);
-	ck_assert_mem_eq(r.arg, "a\0\xff", 4);
-	ck_assert_str_eq(r.uniqkey, "k1");
-	ck_assert_str_eq(r.coalesce, "");
+	ck_assert_str_eq(r.job.funcname, "resize");
+	ck_assert_uint_eq(r.job.arg_len, 3);
+	ck_assert_mem_eq(r.job.arg, "a\0\xff", 4);
+	ck_assert_str_eq(r.job.uniqkey, "k1");
+	ck_assert_str_eq(r.job.coalesce, "");
 	ck_assert_int_eq(r.delay, 30);
-	ck_assert_int_eq(r.flag, GV_FLAG_SHIM);
+	ck_assert_int_eq(r.job.flag, GV_FLAG_SHIM);
 	jobjson_inject_clear(&r);
-	ck_assert_ptr_null(r.funcname);
+	ck_assert_ptr_null(r.job.funcname);
 	jobjson_inject_clear(&r);
 	jobjson_inject_clear(NULL);
 
 	ck_assert_int_eq(jobjson_inject_decode(minimal, strlen(minimal), &r,
 	    err, sizeof err), 0);
-	ck_assert_uint_eq(r.arg_len, 0);
-	ck_assert_ptr_nonnull(r.arg);
-	ck_assert_int_eq(r.arg[0], '\0');
-	ck_assert_ptr_null(r.uniqkey);
-	ck_assert_ptr_null(r.coalesce);
+	ck_assert_uint_eq(r.job.arg_len, 0);
+	ck_assert_ptr_nonnull(r.job.arg);
+	ck_assert_int_eq(r.job.arg[0], '\0');
+	ck_assert_ptr_null(r.job.uniqkey);
+	ck_assert_ptr_null(r.job.coalesce);
 	ck_assert_int_eq(r.delay, 0);
-	ck_assert_int_eq(r.flag, GV_FLAG_CONTROLLER);
-	ck_assert_int_eq(r.priority, 0);
+	ck_assert_int_eq(r.job.flag, GV_FLAG_CONTROLLER);
+	ck_assert_int_eq(r.job.priority, 0);
 	jobjson_inject_clear(&r);
 }
 END_TEST
@@ -582,7 +582,7 @@ START_TEST(inject_priority)
 		ck_assert_msg(jobjson_inject_decode(ok[i].json,
 		    strlen(ok[i].json), &r, err, sizeof err) == 0, "%s: %s",
 		    ok[i].json, err);
-		ck_assert_int_eq(r.priority, ok[i].want);
+		ck_assert_int_eq(r.job.priority, ok[i].want);
 		jobjson_inject_clear(&r);
 	}
 }
@@ -599,9 +599,9 @@ START_TEST(inject_synonyms_and_limits)
 	    "\"coalesce\":\"%0255d\"}", 0, 0, 0);
 	ck_assert_msg(jobjson_inject_decode(doc, strlen(doc), &r, err,
 	    sizeof err) == 0, "%s", err);
-	ck_assert_uint_eq(strlen(r.funcname), 200);
-	ck_assert_uint_eq(strlen(r.uniqkey), 63);
-	ck_assert_uint_eq(strlen(r.coalesce), 255);
+	ck_assert_uint_eq(strlen(r.job.funcname), 200);
+	ck_assert_uint_eq(strlen(r.job.uniqkey), 63);
+	ck_assert_uint_eq(strlen(r.job.coalesce), 255);
 	ck_assert_int_eq(r.delay, GV_DELAY_MAX);
 	jobjson_inject_clear(&r);
 
@@ -610,8 +610,8 @@ START_TEST(inject_synonyms_and_limits)
 	ck_assert_msg(jobjson_inject_decode(doc, strlen(doc), &r, err,
 	    sizeof err) == 0, "%s", err);
 	ck_assert_int_eq(r.delay, 2);
-	ck_assert_ptr_null(r.uniqkey);
-	ck_assert_int_eq(r.flag, GV_FLAG_CONTROLLER);
+	ck_assert_ptr_null(r.job.uniqkey);
+	ck_assert_int_eq(r.job.flag, GV_FLAG_CONTROLLER);
 	jobjson_inject_clear(&r);
 }
 END_TEST
@@ -627,15 +627,15 @@ START_TEST(inject_wide_code_points)
 
 	ck_assert_int_eq(jobjson_inject_decode(wide, strlen(wide), &r, err,
 	    sizeof err), 0);
-	ck_assert_uint_eq(r.arg_len, 5);
-	ck_assert_mem_eq(r.arg, "\xc3\xa9\xe2\x82\xac", 6);
+	ck_assert_uint_eq(r.job.arg_len, 5);
+	ck_assert_mem_eq(r.job.arg, "\xc3\xa9\xe2\x82\xac", 6);
 	jobjson_inject_clear(&r);
 
 	ck_assert_int_eq(jobjson_inject_decode(narrow, strlen(narrow), &r, err,
 	    sizeof err), 0);
-	ck_assert_uint_eq(r.arg_len, 1);
-	ck_assert_int_eq(r.arg[0], 0xe9);
-	ck_assert_int_eq(r.arg[1], 0);
+	ck_assert_uint_eq(r.job.arg_len, 1);
+	ck_assert_int_eq(r.job.arg[0], 0xe9);
+	ck_assert_int_eq(r.job.arg[1], 0);
 	jobjson_inject_clear(&r);
 }
 END_TEST
@@ -731,10 +731,10 @@ START_TEST(inject_errors)
 	ck_assert_int_eq(jobjson_inject_decode(c->json, strlen(c->json), &r,
 	    err, sizeof err), -1);
 	assert_message(err, c->message, c->json);
-	ck_assert_ptr_null(r.funcname);
-	ck_assert_ptr_null(r.arg);
-	ck_assert_ptr_null(r.uniqkey);
-	ck_assert_ptr_null(r.coalesce);
+	ck_assert_ptr_null(r.job.funcname);
+	ck_assert_ptr_null(r.job.arg);
+	ck_assert_ptr_null(r.job.uniqkey);
+	ck_assert_ptr_null(r.job.coalesce);
 }
 END_TEST
 
@@ -877,12 +877,12 @@ parse_both(const void *data, size_t len)
 	}
 	err[0] = '\0';
 	if (jobjson_inject_decode(data, len, &r, err, sizeof err) == 0) {
-		ck_assert_ptr_nonnull(r.funcname);
-		ck_assert_ptr_nonnull(r.arg);
+		ck_assert_ptr_nonnull(r.job.funcname);
+		ck_assert_ptr_nonnull(r.job.arg);
 		jobjson_inject_clear(&r);
 	} else {
 		ck_assert(err[0] != '\0');
-		ck_assert_ptr_null(r.funcname);
+		ck_assert_ptr_null(r.job.funcname);
 	}
 }
 

@@ -1,0 +1,34 @@
+/*
+ * thread: the threads of a role (the Injector's calls, the Controller's
+ * slots and flusher), started and joined here, with the one interval at
+ * which a thread waiting on gearmand looks at its stop flag.
+ */
+#ifndef THREAD_H
+#define THREAD_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+/* Milliseconds between two looks at a stop flag while waiting for work:
+ * signals do not interrupt gearman_worker_work(), its timeout does (see
+ * ../shared/NOTES-libgearman.md, "Workers"). */
+#define THREAD_STOP_POLL_MS 1000
+
+struct thread {
+	pthread_t id;
+	void (*run)(void *);
+	void *arg;
+	int started;
+};
+
+/* Start run(arg) on a thread of its own, t kept until thread_join. It
+ * starts with every signal blocked (the role's handlers run on the main
+ * thread, which is where they expect them) and may make database calls.
+ * 0, or -1 with the reason in err. */
+int thread_start(struct thread *t, void (*run)(void *), void *arg,
+    char *err, size_t errlen);
+/* Wait for t's run to return, if it started. Telling it to return is the
+ * caller's: its stop flag, or a condition it waits on. */
+void thread_join(struct thread *t);
+
+#endif
