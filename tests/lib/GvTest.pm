@@ -1144,6 +1144,31 @@ sub status_json {
 	return eval { JSON::decode_json($text) };
 }
 
+# Wait until the master's status file, written after this call, shows
+# every pool with its configured children running; with settled => 1, also
+# none of them starting or stopping (after a reload, the replaced children
+# have gone and their successors are at work). True once so, false after
+# $timeout seconds.
+sub wait_pools {
+	my ($self, %o) = @_;
+	my $what = $o{settled} ? 'the pools to settle' : 'every pool to be full';
+	my $path = $o{status} // $self->status_path;
+	my $since = time;
+	return $self->wait_for($what, $o{timeout} // 40, sub {
+		# A file written before the call may show children that a
+		# reload since then is replacing.
+		my $mtime = (Time::HiRes::stat($path))[9] // 0;
+		return 0 if $mtime < $since;
+		my $st = $self->status_json($path) or return 0;
+		for my $p (values %{ $st->{pools} }) {
+			return 0 if $p->{running} < $p->{configured};
+		}
+		return 1 unless $o{settled};
+		return !grep { $_->{state} =~ /^(starting|stopping)$/ }
+		    @{ $st->{children} };
+	});
+}
+
 # --- teardown --------------------------------------------------------------
 
 sub _kill_group_wait {
@@ -1387,6 +1412,14 @@ while running.
 
 The command line C<ps> shows for C<$pid> (C<ps -o args=>), trailing blanks
 cut; empty once the process is gone.
+
+=item $t->wait_pools(timeout => 40, settled => 0, status => PATH)
+
+Waits until the master's status file (default C<status_path>), written
+after the call (so a master with a long C<status_interval> makes it wait),
+shows every pool with at least its configured children running; with C<settled>, also
+no child starting or stopping, as after a reload once the replaced children
+are gone. True, or false (a failed test) after C<timeout> seconds.
 
 =item $t->count($dbid, $where, @bind)
 

@@ -21,7 +21,10 @@ push @procs, $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f',
     'fast', '-m', 'latency', '-s', 0.3, '-o', $out{fast});
 push @procs, $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f',
     'slow', '-m', 'latency', '-s', 6, '-o', $out{slow});
-sleep 1;
+ok($t->wait_for('both workers', 20, sub {
+	my $st = $t->gearman_status;
+	!grep { !$st->{$_} || !$st->{$_}{workers} } qw(fast slow) }),
+    'both workers registered');
 
 for my $round (1 .. 2) {
 	for my $f (qw(fast slow)) {

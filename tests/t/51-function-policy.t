@@ -11,7 +11,8 @@ use JSON;
 use GvTest;
 
 my $t = GvTest->new(dbs => 1);
-my %base = ('queue_runner.lease_seconds' => 60,
+my %base = ('garivini.status_interval' => 0.2,
+    'queue_runner.lease_seconds' => 60,
     'queue_runner.batch_run_sleep' => 0.1,
     'queue_runner.queue_watermark_depth' => 100,
     'queue_runner.processes' => 1, 'injector.processes' => 1,
@@ -203,7 +204,7 @@ kill 'HUP', $master;
 ok($t->wait_for('the second reload', 20, sub {
 	my @done = grep { /master notice: reload done/ } lines($t->log_path);
 	@done >= 2 }), 'reloaded');
-sleep 2;    # the replaced children are up
+$t->wait_pools(settled => 1, timeout => 20);
 inject('held', 10);
 sleep 1.5;
 is($t->count(1, 'funcname = ?', 'held'), 10, 'paused again by a HUP');

@@ -138,14 +138,7 @@ sub pool_pids {
 # Wait until every configured slot of every pool runs again.
 sub wait_pools_full {
 	my ($self, $timeout) = @_;
-	my $t = $self->{t};
-	return $t->wait_for('every pool to be full', $timeout // 40, sub {
-		my $st = $t->status_json or return 0;
-		for my $p (values %{ $st->{pools} }) {
-			return 0 if $p->{running} < $p->{configured};
-		}
-		return 1;
-	});
+	return $self->{t}->wait_pools(timeout => $timeout);
 }
 
 # Lines of the garivini log matching $re.
