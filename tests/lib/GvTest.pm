@@ -423,6 +423,48 @@ sub perl_worker_runs {
 	return \@runs;
 }
 
+# --- Garivini's clients ----------------------------------------------------
+
+# One inject_jobs call through Perl's Gearman::Client, as a user of the
+# original would make it: %job is the document. Returns the decoded reply
+# ({ jobid, dbid }); dies when the call fails or times out (30 s).
+sub inject_job {
+	my ($self, %job) = @_;
+	require Gearman::Client;
+	require JSON::PP;
+	$self->{gearman_client} //= Gearman::Client->new(
+	    job_servers => [split /,/, $self->gearman_servers]);
+	my $reply = $self->{gearman_client}->do_task('inject_jobs',
+	    JSON::PP::encode_json(\%job), { timeout => 30 });
+	die "inject_jobs failed\n" unless defined $reply;
+	return JSON::PP::decode_json($$reply);
+}
+
+# gv_inject -c $ini with -m mode, -f func, -n n, -a arg, -p priority where
+# given, then @{ args }. Returns ($code, $stdout, $stderr) as run does.
+sub gv_inject {
+	my ($self, $ini, %o) = @_;
+	croak "gv_inject: func is required" unless defined $o{func};
+	my @cmd = ($self->build_path('gv_inject'), '-c', $ini);
+	push @cmd, '-m', $o{mode} if defined $o{mode};
+	push @cmd, '-f', $o{func};
+	push @cmd, '-n', $o{n} if defined $o{n};
+	push @cmd, '-p', $o{priority} if defined $o{priority};
+	push @cmd, '-a', $o{arg} if defined $o{arg};
+	return $self->run(@cmd, @{ $o{args} // [] });
+}
+
+# gv_inject as a test: passes when it exits 0, and shows its stderr when it
+# does not. Returns the test's result.
+sub gv_inject_ok {
+	my ($self, $ini, $name, %o) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my ($code, undef, $err) = $self->gv_inject($ini, %o);
+	my $ok = Test::More::is($code, 0, $name);
+	Test::More::diag($err) unless $ok;
+	return $ok;
+}
+
 # --- MariaDB ---------------------------------------------------------------
 
 my $DRIVER;
@@ -1388,6 +1430,28 @@ flag) VALUES (?, ?, ?, ?, ?, ?)>); only C<funcname> is required, C<run_after>
 defaults to now, the others to NULL. C<arg> is bound as a BLOB so its bytes
 arrive unchanged (DBD::MariaDB sends a plain Perl string as UTF-8 text).
 Returns the new jobid, or 0 when C<INSERT IGNORE> ignored a duplicate.
+
+=item $t->inject_job(funcname => F, arg => A, ...)
+
+One C<inject_jobs> call with Perl's C<Gearman::Client> on
+C<gearman_servers> (one client per object), the job document being the
+JSON of the arguments (C<funcname>, C<arg>, C<uniqkey>, C<delay>,
+C<priority>, ...), as a user of the original sends it. Returns the decoded
+reply, C<{ jobid =E<gt> J, dbid =E<gt> D }>; dies when the call fails or
+times out (30 s). A test that looks at failures and warnings makes its own
+call.
+
+=item $t->gv_inject($ini, func => F, n => N, mode => M, arg => A, priority => P, args => [...])
+
+Runs C<gv_inject -c $ini> with C<-m M>, C<-f F>, C<-n N>, C<-p P> and
+C<-a A> for the keys given (only C<func> is required; the mode defaults to
+gv_inject's, throughput), then the extra arguments of C<args>. Returns
+C<($exit_code, $stdout, $stderr)> as C<run> does.
+
+=item $t->gv_inject_ok($ini, $test_name, %args)
+
+C<gv_inject($ini, %args)> as a test: passes when it exits 0, else prints
+its stderr. Returns whether it passed.
 
 =item $t->stop_mariadb($signal)
 

@@ -72,14 +72,6 @@ sub runs {
 my $client = Gearman::Client->new(
     job_servers => [split /,/, $t->gearman_servers]);
 
-sub inject {
-    my (%job) = @_;
-    my $reply = $client->do_task('inject_jobs', encode_json(\%job),
-        { timeout => 30 });
-    die "inject_jobs failed" unless $reply;
-    return decode_json($$reply);
-}
-
 my $dbh = $t->dbh(1);
 sub row {
     my ($jobid) = @_;
@@ -89,7 +81,7 @@ sub row {
 }
 
 # WORK_FAIL every time: backoff of 2, 4 minutes, parked after 3 failures.
-my $failing = inject(funcname => 'always_fail', arg => 'hopeless');
+my $failing = $t->inject_job(funcname => 'always_fail', arg => 'hopeless');
 for my $round (1 .. 3) {
     ok($t->wait_for("failure $round", 30, sub {
         my $r = row($failing->{jobid});
@@ -112,7 +104,7 @@ is($t->count(1, 'jobid = ?', $failing->{jobid}), 1,
     'the parked job stays visible');
 
 # An exception is a failure.
-my $thrown = inject(funcname => 'thrower', arg => 'throws');
+my $thrown = $t->inject_job(funcname => 'thrower', arg => 'throws');
 ok($t->wait_for('the exception to count', 30, sub {
     my $r = row($thrown->{jobid});
     $r && $r->{failcount} == 1 }), 'an exception counts as a failure');
@@ -125,7 +117,8 @@ is(scalar(@{ runs('thrower') }), 1, 'it ran once');
 # worker runs times out after 3 s and is failed; the one still queued in
 # gearmand, which no worker took, is released without a failure, and must
 # be gone with the Controller's client, not run once the worker is free.
-my @slow = map { inject(funcname => 'slow', arg => "slow $_") } 1 .. 2;
+my @slow = map { $t->inject_job(funcname => 'slow', arg => "slow $_") }
+    1 .. 2;
 sub given_back {
     my $x = row($_[0]{jobid});
     return $x && !$x->{leased};
@@ -146,7 +139,8 @@ ok($t->wait_for_log(qr/no worker took it within 3 s; it runs again in 30 s/,
 
 # Documents that must not run: a job that does not exist, and an attempt
 # that is not the row's (a stale copy).
-my $waiting = inject(funcname => 'echo', arg => 'waiting', delay => 600);
+my $waiting = $t->inject_job(funcname => 'echo', arg => 'waiting',
+    delay => 600);
 my $before = row($waiting->{jobid});
 my %doc = (dbid => 1, funcname => 'echo', uniqkey => undef,
     coalesce => undef, run_after => time, flag => 'controller',
@@ -171,7 +165,7 @@ ok(!$res && $failed, 'a malformed document fails');
 like($warning, qr/JSON/i, 'with a message');
 
 # The Controllers go on: the next job runs.
-my $next = inject(funcname => 'echo', arg => 'next');
+my $next = $t->inject_job(funcname => 'echo', arg => 'next');
 ok($t->wait_for('the next job to run', 30,
     sub { grep { /\tnext$/ } @{ runs('echo') } }), 'the next job runs');
 ok($t->wait_for('its row to go', 30,

@@ -86,12 +86,6 @@ sub call {
         timeout => 30 });
     return ($res ? $$res : undef, $failed, $warning);
 }
-sub inject {
-    my (%job) = @_;
-    my ($reply) = call('inject_jobs', encode_json(\%job));
-    die "inject_jobs failed" unless defined $reply;
-    return decode_json($reply);
-}
 sub gvctl {
     my ($code, $out, $err) = $t->run($t->build_path('gvctl'), '-c', $ini,
         @_);
@@ -114,7 +108,7 @@ sub errors_of {
 }
 
 # ---- low latency: the Controller keeps the worker's reason ---------------
-my %ll = map { $_ => inject(funcname => $_, arg => $_) }
+my %ll = map { $_ => $t->inject_job(funcname => $_, arg => $_) }
     qw(thrower failer slowll);
 for my $f (sort keys %ll) {
     ok($t->wait_for("$f to fail", 30, sub { failcount($ll{$f}{jobid}) == 1 }),
@@ -165,7 +159,7 @@ is(scalar(@$errs), 2, 'errors -n 2 --json: two failures');
 $t->stop($consumer);
 
 # ---- a job that fails once, then succeeds, takes its failures with it -----
-my $flaky = inject(funcname => 'flaky', arg => 'f');
+my $flaky = $t->inject_job(funcname => 'flaky', arg => 'f');
 ok($t->wait_for('the first failure', 30, sub { failcount($flaky->{jobid}) == 1 }),
     'flaky failed once');
 is(errors_of($flaky->{jobid}), 1, 'its failure is kept');
@@ -177,8 +171,8 @@ ok($t->wait_for('its failures to go', 10,
     sub { errors_of($flaky->{jobid}) == 0 }), 'and its failures went with it');
 
 # ---- cancel_jobs through Gearman ------------------------------------------
-my @later = map { inject(funcname => 'later', arg => "l$_", uniqkey => "k$_",
-    delay => 600) } 1 .. 4;
+my @later = map { $t->inject_job(funcname => 'later', arg => "l$_",
+    uniqkey => "k$_", delay => 600) } 1 .. 4;
 my ($reply, $failed, $warning) = call('cancel_jobs',
     encode_json({ funcname => 'later', uniqkey => 'k1' }));
 is_deeply(decode_json($reply), { funcname => 'later', uniqkey => 'k1',
@@ -207,7 +201,7 @@ like($out, qr/^cancelled 1:$later[3]{jobid}$/m, 'says which job');
 ($code, undef, my $err) = gvctl('cancel', '-f', 'later', '-k', 'k4');
 is($code, 1, 'again: nothing to cancel, exit 1');
 like($err, qr/no job later\/k4/, 'and says so');
-my $byid = inject(funcname => 'later', arg => 'x', delay => 600);
+my $byid = $t->inject_job(funcname => 'later', arg => 'x', delay => 600);
 ($code, $out) = gvctl('cancel', "1:$byid->{jobid}");
 is($code, 0, 'gvctl cancel by id');
 ($code) = gvctl('cancel', '1:999999');
