@@ -89,9 +89,7 @@ ok($t->wait_for('the master to claim them there', 30,
     'the master left the read-only primary and ran them')
     or diag(`tail -20 $dir/garivini.log`);
 my %args;
-open(my $fh, '<', $ran) or die "$ran: $!";
-$args{ (split /\t/)[4] }++ while <$fh>;
-close $fh;
+$args{ $_->{arg} }++ for @{ $t->consume_runs($ran) };
 is(scalar(keys %args), 10, 'each job ran') or diag(join(' ', sort keys %args));
 is(scalar(grep { $_ > 1 } values %args), 0, 'once');
 ok($t->running($master), 'the master ran on');

@@ -38,17 +38,12 @@ is($t->count(1), 2 * $n, 2 * $n . " rows of $row_bytes bytes stored "
     . '(acknowledged)');
 my $master = $c->start_master;
 
-# gv_consume's lines: DBID TAB JOBID TAB ATTEMPT TAB FAILCOUNT TAB ARG.
+# The jobs gv_consume started, by the number and length of their args.
 sub runs {
 	my ($file) = @_;
 	my %k;
-	open(my $in, '<', $file) or return {};
-	while (my $line = <$in>) {
-		chomp $line;
-		my $arg = (split /\t/, $line, 5)[4] // '';
-		$k{ (split / /, $arg, 3)[1] . ' ' . length($arg) }++;
-	}
-	close $in;
+	$k{ (split / /, $_->{arg}, 3)[1] . ' ' . length($_->{arg}) }++
+	    for @{ $t->consume_runs($file) };
 	return \%k;
 }
 

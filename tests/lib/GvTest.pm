@@ -423,6 +423,27 @@ sub perl_worker_runs {
 	return \@runs;
 }
 
+# The lines gv_consume wrote to $file (-o), one a job started, each
+# { dbid, jobid, attempt, failcount, arg }, in the order they were written.
+# arg is decoded: gv_consume writes its bytes outside printable ASCII, and
+# backslash, as \xHH. A line not yet whole (fewer than five fields) is left
+# out.
+sub consume_runs {
+	my ($self, $file) = @_;
+	open(my $fh, '<', $file) or return [];
+	my @runs;
+	while (my $line = <$fh>) {
+		chomp $line;
+		my %run;
+		@run{qw(dbid jobid attempt failcount arg)} = split /\t/, $line, 5;
+		next unless defined $run{arg};
+		$run{arg} =~ s/\\x([0-9a-fA-F]{2})/chr(hex($1))/ge;
+		push @runs, \%run;
+	}
+	close $fh;
+	return \@runs;
+}
+
 # --- Garivini's clients ----------------------------------------------------
 
 # One inject_jobs call through Perl's Gearman::Client, as a user of the
@@ -1585,6 +1606,14 @@ for $what")> and returns 0.
 
 C<wait_for> a line matching C<$regex> in C<$file> (default the garivini
 log). Returns the line, or undef after failing.
+
+=item $t->consume_runs($file)
+
+The jobs C<gv_consume -o $file> started, in the order it wrote them:
+C<[ { dbid, jobid, attempt, failcount, arg }, ... ]>, C<arg> decoded from
+gv_consume's C<\xHH> escapes back to its bytes. A line not yet whole is left
+out; a missing file gives C<[]>. Needs no object: C<GvTest-E<gt>consume_runs>
+works too.
 
 =item $t->status_json($path)
 

@@ -36,9 +36,7 @@ sub row {
 
 sub runs {
     my ($file) = @_;
-    open(my $fh, '<', $file) or return 0;
-    my @l = <$fh>;
-    return scalar @l;
+    return scalar @{ $t->consume_runs($file) };
 }
 
 # Throughput mode: the QueueRunner's release after its submit timed out.

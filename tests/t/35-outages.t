@@ -22,9 +22,7 @@ my $n = 3000;
 my $lines = $t->dir . '/done.txt';
 sub ran {
     my %seen;
-    open(my $fh, '<', $lines) or do { diag("$lines: $!"); return {} };
-    while (<$fh>) { my (undef, undef, undef, undef, $arg) = split /\t/;
-        chomp $arg; $seen{$arg}++ }
+    $seen{ $_->{arg} }++ for @{ $t->consume_runs($lines) };
     return \%seen;
 }
 

@@ -19,12 +19,7 @@ my $ran = $t->dir . '/ran.txt';
 
 sub runs {
     my %n;
-    open(my $fh, '<', $ran) or return \%n;
-    while (my $l = <$fh>) {
-        chomp $l;
-        my @f = split /\t/, $l, 5;
-        $n{ $f[4] }++;
-    }
+    $n{ $_->{arg} }++ for @{ $t->consume_runs($ran) };
     return \%n;
 }
 
