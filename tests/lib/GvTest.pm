@@ -613,14 +613,23 @@ sub _mariadb_innodb_args {
 sub _mariadb_install {
 	my ($self) = @_;
 	my $m = $self->{my};
-	my $log = "$self->{dir}/mysql-install.log";
+	mariadb_install_datadir(datadir => $m->{datadir}, user => $m->{os_user},
+	    log => "$self->{dir}/mysql-install.log");
+}
+
+# mariadb-install-db into $o{datadir} for OS user $o{user}, its output in
+# $o{log}; $o{innodb}: the InnoDB sizes the server will run with (default
+# GvTest's). Dies with the errors of the log. A function, for GvGalera too.
+sub mariadb_install_datadir {
+	my (%o) = @_;
+	my $log = $o{log};
 	# --rpm: without it, an install run by root with --user chowns the
 	# system's auth_pam_tool_dir to that user, changing the host's MariaDB.
 	# It also skips the banner and the DNS self-check.
 	my @cmd = (_find_program('mariadb-install-db'), '--no-defaults',
-	    '--rpm', "--datadir=$m->{datadir}", "--user=$m->{os_user}",
+	    '--rpm', "--datadir=$o{datadir}", "--user=$o{user}",
 	    '--auth-root-authentication-method=normal', '--skip-test-db',
-	    '--skip-name-resolve', _mariadb_innodb_args());
+	    '--skip-name-resolve', @{ $o{innodb} // [_mariadb_innodb_args()] });
 	# Two installs starting at the same moment (prove -j2) have been seen
 	# to fail once: try a second time on a clean datadir before failing.
 	for my $try (1, 2) {
@@ -640,7 +649,7 @@ sub _mariadb_install {
 		}
 		Test::More::diag("mariadb-install-db failed, trying again: "
 		    . ($errors[0] // "(no error line)"));
-		remove_tree($m->{datadir});
+		remove_tree($o{datadir});
 		sleep 1;
 	}
 }
@@ -648,13 +657,24 @@ sub _mariadb_install {
 sub _mariadb_server_args {
 	my ($self) = @_;
 	my $m = $self->{my};
-	my $dir = $self->{dir};
+	return mariadb_server_command(datadir => $m->{datadir},
+	    socket => $m->{socket}, port => $m->{port},
+	    pidfile => "$self->{dir}/mysql.pid", errlog => $m->{errlog},
+	    user => $m->{os_user}, max_connections => $m->{max_connections});
+}
+
+# The mariadbd command line of a test server: datadir, socket, port,
+# pidfile, errlog, user (OS), max_connections (300), innodb (the sizes,
+# default GvTest's), then @{ $o{args} }. A function, for GvGalera too.
+sub mariadb_server_command {
+	my (%o) = @_;
 	return (_find_program('mariadbd'), '--no-defaults',
-	    "--datadir=$m->{datadir}", "--socket=$m->{socket}",
-	    "--port=$m->{port}", '--bind-address=127.0.0.1',
-	    "--pid-file=$dir/mysql.pid", "--log-error=$m->{errlog}",
-	    "--user=$m->{os_user}", '--skip-name-resolve',
-	    '--max-allowed-packet=64M', _mariadb_innodb_args(),
+	    "--datadir=$o{datadir}", "--socket=$o{socket}",
+	    "--port=$o{port}", '--bind-address=127.0.0.1',
+	    "--pid-file=$o{pidfile}", "--log-error=$o{errlog}",
+	    "--user=$o{user}", '--skip-name-resolve',
+	    '--max-allowed-packet=64M',
+	    @{ $o{innodb} // [_mariadb_innodb_args()] },
 	    # Debian's packaged server defaults (50-server.cnf), which
 	    # --no-defaults drops: test against what users run.
 	    '--character-set-server=utf8mb4',
@@ -665,7 +685,8 @@ sub _mariadb_server_args {
 	    '--innodb-buffer-pool-load-at-startup=OFF',
 	    '--innodb-buffer-pool-dump-at-shutdown=OFF',
 	    '--table-open-cache=400',
-	    "--max-connections=" . ($m->{max_connections} // 300));
+	    "--max-connections=" . ($o{max_connections} // 300),
+	    @{ $o{args} // [] });
 }
 
 sub start_mariadb {
@@ -950,8 +971,15 @@ sub gearman_admin {
 sub gearman_status {
 	my ($self, $i) = @_;
 	my $g = $self->_gearmand($i);
-	my $reply = _gearman_admin($g->{host}, $g->{port}, 'status')
-	    or croak "gearman_status: no answer from $g->{host}:$g->{port}";
+	return gearman_status_at($g->{host}, $g->{port})
+	    // croak "gearman_status: no answer from $g->{host}:$g->{port}";
+}
+
+# gearman_status of any gearmand, or undef when it does not answer. A
+# function.
+sub gearman_status_at {
+	my ($host, $port) = @_;
+	my $reply = _gearman_admin($host, $port, 'status') or return undef;
 	my %st;
 	for (@$reply) {
 		my ($func, $total, $running, $workers) = split /\t/;
@@ -962,6 +990,18 @@ sub gearman_status {
 	return \%st;
 }
 
+# The gearmand command line of a test server: on 127.0.0.1:$o{port}, its log
+# and pidfile, then @{ $o{args} }. A function, for bench.pl's own gearmands.
+sub gearmand_command {
+	my (%o) = @_;
+	# --config-file: never pick up /etc/gearmand.conf (it could say
+	# --daemon). --pid-file: the default is in /var.
+	return (_find_program('gearmand'), '--listen=127.0.0.1',
+	    "--port=$o{port}", "--log-file=$o{log}", '--verbose=WARNING',
+	    "--pid-file=$o{pidfile}", '--config-file=/dev/null',
+	    @{ $o{args} // [] });
+}
+
 sub start_gearmand {
 	my ($self, $i) = @_;
 	$i //= 1;
@@ -969,11 +1009,8 @@ sub start_gearmand {
 	croak "start_gearmand: gearmand $i is external (GV_TEST_GEARMAN)"
 	    if $g->{external};
 	croak "start_gearmand: gearmand $i already running" if $g->{pid};
-	# --config-file: never pick up /etc/gearmand.conf (it could say
-	# --daemon). --pid-file: the default is in /var.
-	my @cmd = (_find_program('gearmand'), '--listen=127.0.0.1',
-	    "--port=$g->{port}", "--log-file=$g->{log}", '--verbose=WARNING',
-	    "--pid-file=$g->{pidfile}", '--config-file=/dev/null');
+	my @cmd = gearmand_command(port => $g->{port}, log => $g->{log},
+	    pidfile => $g->{pidfile});
 	my $out = "$g->{log}.out";
 	my $pid = _fork_exec(cmd => \@cmd, stdout => $out, stderr => $out);
 	$g->{pid} = $pid;
