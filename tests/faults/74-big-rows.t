@@ -17,8 +17,8 @@ my $budget = 2 * $row_bytes;
 # gearmand 1.1.20 takes about 10 s to receive a 16 MB job: the lease must
 # outlast a claim's submissions, or the rows would go out twice.
 my $c = GvChaos->new(dbs => 1, ini => {
-    'queue_runner.lease_seconds' => 60, 'controller.job_timeout' => 120,
-    'queue_runner.batch_max_bytes' => $budget });
+	'queue_runner.lease_seconds' => 60, 'controller.job_timeout' => 120,
+	'queue_runner.batch_max_bytes' => $budget });
 my $t = $c->t;
 my $dir = $t->dir;
 my $n = 4;              # per mode

@@ -18,9 +18,9 @@ my $ini = $t->write_ini('queue_runner.lease_seconds' => 20,
 my $ran = $t->dir . '/ran.txt';
 
 sub runs {
-    my %n;
-    $n{ $_->{arg} }++ for @{ $t->consume_runs($ran) };
-    return \%n;
+	my %n;
+	$n{ $_->{arg} }++ for @{ $t->consume_runs($ran) };
+	return \%n;
 }
 
 my $worker = $t->spawn($t->build_path('gv_consume'), '-c', $ini,
