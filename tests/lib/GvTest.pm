@@ -1666,4 +1666,37 @@ output is printed first. Called automatically; safe to call twice.
 
 =back
 
+=head1 FUNCTIONS
+
+For harnesses of their own built on GvTest (F<tests/cluster/lib/GvGalera.pm>,
+F<bench/bench.pl>), so that every server starts the same way. They are not
+methods: call them as C<GvTest::name(...)>.
+
+=over
+
+=item mariadb_install_datadir(datadir => D, user => U, log => L, innodb => [...])
+
+Runs C<mariadb-install-db> for a data directory owned by OS user C<U>, its
+output in C<L>; tries a second time on a clean directory, then dies with the
+errors of the log. C<innodb>: the InnoDB size options the server will run
+with, so the redo log is created at its final size (default GvTest's 256 MB
+buffer pool and redo log).
+
+=item mariadb_server_command(datadir => D, socket => S, port => P, pidfile => F, errlog => E, user => U, max_connections => N, innodb => [...], args => [...])
+
+The C<mariadbd> command line of a test server, as GvTest runs its own:
+C<--no-defaults>, loopback only, Debian's character set, no binary log nor
+performance schema, C<max_connections> (default 300), then C<args> (Galera's
+C<--wsrep-*> options, for instance).
+
+=item gearmand_command(port => P, log => L, pidfile => F, args => [...])
+
+The C<gearmand> command line of a test server on 127.0.0.1:P, then C<args>.
+
+=item gearman_status_at($host, $port)
+
+C<gearman_status> of any gearmand; undef when it does not answer.
+
+=back
+
 =cut
