@@ -19,8 +19,6 @@ use FindBin;
 use lib "$FindBin::Bin/../tests/lib";
 
 use GvTest;
-use IO::Select;
-use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(sysconf _SC_CLK_TCK);
 use Time::HiRes qw(sleep time);
@@ -287,23 +285,7 @@ sub perf_stop {
 
 sub gm_status {
 	my ($server) = @_;
-	my ($host, $port) = split /:/, $server;
-	my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
-	    Proto => 'tcp', Timeout => 5) or return {};
-	print {$s} "status\r\n";
-	my $sel = IO::Select->new($s);
-	my ($buf, %st) = ('');
-	my $deadline = time + 5;
-	while (time < $deadline && $sel->can_read($deadline - time)) {
-		sysread($s, $buf, 65536, length $buf) or last;
-		last if $buf =~ /^\.\r?$/m;
-	}
-	for (split /\r?\n/, $buf) {
-		my ($f, $total, $running, $workers) = split /\t/;
-		$st{$f} = { total => $total, running => $running,
-		    workers => $workers } if defined $workers;
-	}
-	return \%st;
+	return GvTest::gearman_status_at(split /:/, $server) // {};
 }
 
 sub wait_until {
@@ -524,35 +506,17 @@ sub scenario_gearmand_memory {
 	gearman_baseline('gearmand_memory', $GM, $t->gearmand_pid(1), 'bench_mem');
 }
 
-sub free_port {
-	my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-	    Proto => 'tcp', Listen => 1, ReuseAddr => 1) or die "bind: $!\n";
-	my $port = $s->sockport;
-	close $s;
-	return $port;
-}
-
-sub find_gearmand {
-	for (split(/:/, $ENV{PATH} // ''), qw(/usr/sbin /sbin)) {
-		return "$_/gearmand" if -x "$_/gearmand";
-	}
-	die "bench: gearmand not found\n";
-}
-
 # A gearmand of this driver's own, named $name, with @args beyond the
 # usual ones; returns its pid and HOST:PORT once it answers.
 sub start_own_gearmand {
 	my ($name, @args) = @_;
-	my $port = free_port();
-	my $pid = $t->spawn({ name => $name }, find_gearmand(),
-	    '--listen=127.0.0.1', "--port=$port", "--log-file=$DIR/$name.log",
-	    '--verbose=WARNING', "--pid-file=$DIR/$name.pid",
-	    '--config-file=/dev/null', @args);
+	my $port = GvTest::_free_port();
+	my $pid = $t->spawn({ name => $name }, GvTest::gearmand_command(
+	    port => $port, log => "$DIR/$name.log",
+	    pidfile => "$DIR/$name.pid", args => \@args));
 	wait_until("gearmand ($name)", 30, sub {
 		die "bench: gearmand ($name) exited\n" unless $t->running($pid);
-		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-		    PeerPort => $port, Proto => 'tcp');
-		return defined $s;
+		return GvTest::_gearman_ready('127.0.0.1', $port, 1);
 	});
 	return ($pid, "127.0.0.1:$port");
 }
@@ -1477,12 +1441,7 @@ sub scenario_cluster {
 	lib->import("$FindBin::Bin/../tests/cluster/lib");
 	require GvGalera;
 	my $g = GvGalera->new(nodes => 3);
-	my $dbh = $g->dbh(1);
-	$dbh->do('CREATE DATABASE gvbench');
-	$dbh->do('USE gvbench');
-	open(my $fh, '<', $t->schema_path) or die $t->schema_path . ": $!\n";
-	my $schema = join('', grep { !/^\s*--/ } <$fh>);
-	$dbh->do($_) for grep { /\S/ } split(/;\s*(?:\n|$)/, $schema);
+	my $dbh = $g->create_database(1, 'gvbench');
 	my $ini = tp_ini('cluster.ini', 'queue_runner.batch_run_sleep' => 0.01,
 	    'db.1.host' => $g->host_list, 'db.1.socket' => undef,
 	    'db.1.database' => 'gvbench', 'db.1.user' => $GvGalera::USER,
@@ -1504,7 +1463,7 @@ my %info = (when => scalar localtime, cpus => $NCPU);
 ($info{mariadb}) = $t->dbh(1)->selectrow_array('SELECT VERSION()');
 ($info{flush}) = $t->dbh(1)->selectrow_array(
     'SELECT @@innodb_flush_log_at_trx_commit');
-($info{gearmand}) = `@{[find_gearmand()]} --version 2>&1` =~ /^(gearmand \S+)/m;
+($info{gearmand}) = `@{[GvTest::_find_program('gearmand')]} --version 2>&1` =~ /^(gearmand \S+)/m;
 $info{gearmand} //= 'gearmand';
 note("MariaDB innodb_flush_log_at_trx_commit=$info{flush}; servers in $DIR");
 

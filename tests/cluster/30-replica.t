@@ -46,17 +46,12 @@ sub rows {
 	return $n;
 }
 
-sub inject {
-	my ($ini_path, $func, $n, $tag) = @_;
-	return $t->run($t->build_path('gv_inject'), '-c', $ini_path, '-f',
-	    $func, '-n', $n, '-a', ($tag // $func) . '-{n}');
-}
-
 # --- the primary down: nothing goes to the replica ---------------------------
 $s->stop_node(1);
 for my $who ([$root_ini, 'a user with SUPER'], [$ini, 'a plain user']) {
 	my ($path, $what) = @$who;
-	my ($code, $out, $err) = inject($path, 'stranded', 5);
+	my ($code, $out, $err) = $t->gv_inject($path, func => 'stranded',
+	    n => 5, arg => 'stranded-{n}');
 	isnt($code, 0, "primary down, $what: the jobs are refused");
 	like($err, qr/read-only/, '... saying the other host is read-only')
 	    or diag($out, $err);
@@ -64,7 +59,8 @@ for my $who ([$root_ini, 'a user with SUPER'], [$ini, 'a plain user']) {
 is(rows(2, 'stranded'), 0, 'none was stored on the replica');
 $s->start_node(1);
 $s->wait_synced(1);
-my ($code, $out, $err) = inject($root_ini, 'stored', 5);
+my ($code, $out, $err) = $t->gv_inject($root_ini, func => 'stored', n => 5,
+    arg => 'stored-{n}');
 is($code, 0, 'the primary back: the jobs are stored') or diag($out, $err);
 is(rows(1, 'stored'), 5, '... on the primary');
 
@@ -74,7 +70,8 @@ $t->spawn({ name => 'consume' }, $t->build_path('gv_consume'), '-c', $ini,
     '-f', 'moved', '-m', 'throughput', '-o', $ran);
 my $master = $t->spawn($t->build_path('garivini'), '-c', $ini);
 ok($t->wait_for_log(qr/master notice: ready/, 30), 'the master is ready');
-($code, $out, $err) = inject($ini, 'moved', 5, 'before');
+($code, $out, $err) = $t->gv_inject($ini, func => 'moved', n => 5,
+    arg => 'before-{n}');
 is($code, 0, 'jobs stored on the primary') or diag($out, $err);
 ok($t->wait_for('them to run', 20, sub { rows(1, 'moved') == 0 }),
     'and run');
@@ -83,7 +80,8 @@ ok($t->wait_for('them to run', 20, sub { rows(1, 'moved') == 0 }),
 $s->dbh(1)->do("DELETE FROM gvrepl.job WHERE funcname = 'stored'");
 $s->dbh(1)->do('SET GLOBAL read_only = ON');
 $s->dbh(2)->do('SET GLOBAL read_only = OFF');
-($code, $out, $err) = inject($ini, 'moved', 5, 'after');
+($code, $out, $err) = $t->gv_inject($ini, func => 'moved', n => 5,
+    arg => 'after-{n}');
 is($code, 0, 'after the switchover, jobs are stored') or diag($out, $err);
 is(rows(2, 'moved'), 5, '... on the promoted replica');
 ok($t->wait_for('the master to claim them there', 30,
@@ -91,9 +89,7 @@ ok($t->wait_for('the master to claim them there', 30,
     'the master left the read-only primary and ran them')
     or diag(`tail -20 $dir/garivini.log`);
 my %args;
-open(my $fh, '<', $ran) or die "$ran: $!";
-$args{ (split /\t/)[4] }++ while <$fh>;
-close $fh;
+$args{ $_->{arg} }++ for @{ $t->consume_runs($ran) };
 is(scalar(keys %args), 10, 'each job ran') or diag(join(' ', sort keys %args));
 is(scalar(grep { $_ > 1 } values %args), 0, 'once');
 ok($t->running($master), 'the master ran on');

@@ -21,12 +21,7 @@ my @controllers = sort $c->pool_pids('controller');
 my $ran = $t->dir . '/ran.txt';
 $t->spawn($t->build_path('gv_consume'), '-c', $c->ini, '-m', 'latency',
     '-f', 'target', '-o', $ran);
-sub ran {
-	open(my $fh, '<', $ran) or return ();
-	my @l = <$fh>;
-	close $fh;
-	return @l;
-}
+sub ran { @{ $t->consume_runs($ran) } }
 
 my $client = Gearman::Client->new(
     job_servers => [split /,/, $t->gearman_servers]);
@@ -118,7 +113,7 @@ is(scalar(ran()), 0, 'but not run before its time');
 $t->dbh(1)->do('UPDATE job SET leased = 1 WHERE jobid = ?', undef, $future);
 ($ok) = run_doc(doc(jobid => $future, attempt => 0, arg => 'held'));
 ok($ok, 'a document for the row as it is: handled');
-ok($t->wait_for('it to run', 20, sub { grep { /\theld$/ } ran() }),
+ok($t->wait_for('it to run', 20, sub { grep { $_->{arg} eq 'held' } ran() }),
     'and run');
 ok($t->wait_for('its row to go', 20, sub { $t->count(1) == 0 }),
     'and completed');

@@ -26,13 +26,7 @@ sub consume {
 	$t->spawn($t->build_path('gv_consume'), '-c', $c->ini, '-m', $mode,
 	    '-f', $func, '-o', $out);
 }
-sub runs {
-	my ($func) = @_;
-	open(my $fh, '<', $out{$func}) or return ();
-	my @r = map { chomp; [ split /\t/, $_, 5 ] } <$fh>;
-	close $fh;
-	return @r;
-}
+sub runs { @{ $t->consume_runs($out{ $_[0] }) } }
 consume('throughput', 'odd');
 consume('latency', 'oddc');
 sleep 0.5;
@@ -75,16 +69,15 @@ $dbh->do(q{UPDATE job SET run_after = IF(arg = 'most failures', 0,
 # Every row but the empty funcname runs.
 ok($t->wait_for('the odd rows to run', 60, sub {
 	$t->count(1, q{funcname <> ''}) == 0 }), 'every odd row ran and is gone');
-my %args = map { ($_->[4] => $_) } runs('odd'), runs('oddc');
+my %args = map { ($_->{arg} => $_) } runs('odd'), runs('oddc');
 for my $want ('unknown flag', 'null flag', 'last attempt', 'most failures',
     'long key', 'controller at the last attempt') {
 	ok($args{$want}, "'$want' ran");
 }
 ok(exists $args{''}, 'a NULL arg runs as an empty arg');
-my ($bin) = grep { length($_->[4]) > (1 << 20) } runs('odd');
-(my $escaped = $blob) =~ s/([^\x20-\x5b\x5d-\x7e])/sprintf('\\x%02x', ord($1))/ge;
-ok($bin && $bin->[4] eq $escaped, 'the 1 MB binary arg arrived byte-exact');
-like($args{'last attempt'}[2] // '', qr/^1$/,
+my ($bin) = grep { length($_->{arg}) >= (1 << 20) } runs('odd');
+ok($bin && $bin->{arg} eq $blob, 'the 1 MB binary arg arrived byte-exact');
+like($args{'last attempt'}{attempt} // '', qr/^1$/,
     'the attempt after 4294967295 is 1');
 
 # The empty funcname is parked, visibly.
@@ -98,7 +91,7 @@ ok(scalar($c->log_grep(qr/queue_runner\/\d warn: job (\d+) of database 1 has an 
 my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
     $c->ini, '-f', 'odd', '-a', 'normal after');
 is($code, 0, 'a normal job is inserted') or diag($err);
-ok($t->wait_for('it to run', 20, sub { grep { $_->[4] eq 'normal after' }
+ok($t->wait_for('it to run', 20, sub { grep { $_->{arg} eq 'normal after' }
     runs('odd') }), 'and runs');
 is_deeply([sort $c->pool_pids('queue_runner')], \@runners,
     'the same QueueRunners all along');

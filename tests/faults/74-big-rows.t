@@ -17,8 +17,8 @@ my $budget = 2 * $row_bytes;
 # gearmand 1.1.20 takes about 10 s to receive a 16 MB job: the lease must
 # outlast a claim's submissions, or the rows would go out twice.
 my $c = GvChaos->new(dbs => 1, ini => {
-    'queue_runner.lease_seconds' => 60, 'controller.job_timeout' => 120,
-    'queue_runner.batch_max_bytes' => $budget });
+	'queue_runner.lease_seconds' => 60, 'controller.job_timeout' => 120,
+	'queue_runner.batch_max_bytes' => $budget });
 my $t = $c->t;
 my $dir = $t->dir;
 my $n = 4;              # per mode
@@ -38,17 +38,12 @@ is($t->count(1), 2 * $n, 2 * $n . " rows of $row_bytes bytes stored "
     . '(acknowledged)');
 my $master = $c->start_master;
 
-# gv_consume's lines: DBID TAB JOBID TAB ATTEMPT TAB FAILCOUNT TAB ARG.
+# The jobs gv_consume started, by the number and length of their args.
 sub runs {
 	my ($file) = @_;
 	my %k;
-	open(my $in, '<', $file) or return {};
-	while (my $line = <$in>) {
-		chomp $line;
-		my $arg = (split /\t/, $line, 5)[4] // '';
-		$k{ (split / /, $arg, 3)[1] . ' ' . length($arg) }++;
-	}
-	close $in;
+	$k{ (split / /, $_->{arg}, 3)[1] . ' ' . length($_->{arg}) }++
+	    for @{ $t->consume_runs($file) };
 	return \%k;
 }
 

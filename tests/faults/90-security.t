@@ -17,7 +17,7 @@ use GvChaos;
 
 my $pw = 'Pw-9f3kZ-s3cret';
 my $c = GvChaos->new(dbs => 1, ini => {
-    'garivini.prometheus_file' => '', 'queue_runner.lease_seconds' => 5 });
+	'garivini.prometheus_file' => '', 'queue_runner.lease_seconds' => 5 });
 my $t = $c->t;
 my $dir = $t->dir;
 my $bin = $t->build_path('garivini');
@@ -93,7 +93,7 @@ is($code, 0, 'jobs inserted') or diag($err);
 my $client = Gearman::Client->new(
     job_servers => [split /,/, $t->gearman_servers]);
 ok($client->do_task('inject_jobs', encode_json({
-    funcname => 'secret_latency', arg => 'x' }), { timeout => 30 }),
+	funcname => 'secret_latency', arg => 'x' }), { timeout => 30 }),
     'a job injected');
 ok($t->wait_for('the jobs to run', 30, sub { $t->count(1) == 0 }),
     'they ran');

@@ -431,6 +431,69 @@ sub process_title {
 	return $args;
 }
 
+# The lines gv_consume wrote to $file (-o), one a job started, each
+# { dbid, jobid, attempt, failcount, arg }, in the order they were written.
+# arg is decoded: gv_consume writes its bytes outside printable ASCII, and
+# backslash, as \xHH. A line not yet whole (fewer than five fields) is left
+# out.
+sub consume_runs {
+	my ($self, $file) = @_;
+	open(my $fh, '<', $file) or return [];
+	my @runs;
+	while (my $line = <$fh>) {
+		chomp $line;
+		my %run;
+		@run{qw(dbid jobid attempt failcount arg)} = split /\t/, $line, 5;
+		next unless defined $run{arg};
+		$run{arg} =~ s/\\x([0-9a-fA-F]{2})/chr(hex($1))/ge;
+		push @runs, \%run;
+	}
+	close $fh;
+	return \@runs;
+}
+
+# --- Garivini's clients ----------------------------------------------------
+
+# One inject_jobs call through Perl's Gearman::Client, as a user of the
+# original would make it: %job is the document. Returns the decoded reply
+# ({ jobid, dbid }); dies when the call fails or times out (30 s).
+sub inject_job {
+	my ($self, %job) = @_;
+	require Gearman::Client;
+	require JSON::PP;
+	$self->{gearman_client} //= Gearman::Client->new(
+	    job_servers => [split /,/, $self->gearman_servers]);
+	my $reply = $self->{gearman_client}->do_task('inject_jobs',
+	    JSON::PP::encode_json(\%job), { timeout => 30 });
+	die "inject_jobs failed\n" unless defined $reply;
+	return JSON::PP::decode_json($$reply);
+}
+
+# gv_inject -c $ini with -m mode, -f func, -n n, -a arg, -p priority where
+# given, then @{ args }. Returns ($code, $stdout, $stderr) as run does.
+sub gv_inject {
+	my ($self, $ini, %o) = @_;
+	croak "gv_inject: func is required" unless defined $o{func};
+	my @cmd = ($self->build_path('gv_inject'), '-c', $ini);
+	push @cmd, '-m', $o{mode} if defined $o{mode};
+	push @cmd, '-f', $o{func};
+	push @cmd, '-n', $o{n} if defined $o{n};
+	push @cmd, '-p', $o{priority} if defined $o{priority};
+	push @cmd, '-a', $o{arg} if defined $o{arg};
+	return $self->run(@cmd, @{ $o{args} // [] });
+}
+
+# gv_inject as a test: passes when it exits 0, and shows its stderr when it
+# does not. Returns the test's result.
+sub gv_inject_ok {
+	my ($self, $ini, $name, %o) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my ($code, undef, $err) = $self->gv_inject($ini, %o);
+	my $ok = Test::More::is($code, 0, $name);
+	Test::More::diag($err) unless $ok;
+	return $ok;
+}
+
 # --- MariaDB ---------------------------------------------------------------
 
 my $DRIVER;
@@ -558,14 +621,23 @@ sub _mariadb_innodb_args {
 sub _mariadb_install {
 	my ($self) = @_;
 	my $m = $self->{my};
-	my $log = "$self->{dir}/mysql-install.log";
+	mariadb_install_datadir(datadir => $m->{datadir}, user => $m->{os_user},
+	    log => "$self->{dir}/mysql-install.log");
+}
+
+# mariadb-install-db into $o{datadir} for OS user $o{user}, its output in
+# $o{log}; $o{innodb}: the InnoDB sizes the server will run with (default
+# GvTest's). Dies with the errors of the log. A function, for GvGalera too.
+sub mariadb_install_datadir {
+	my (%o) = @_;
+	my $log = $o{log};
 	# --rpm: without it, an install run by root with --user chowns the
 	# system's auth_pam_tool_dir to that user, changing the host's MariaDB.
 	# It also skips the banner and the DNS self-check.
 	my @cmd = (_find_program('mariadb-install-db'), '--no-defaults',
-	    '--rpm', "--datadir=$m->{datadir}", "--user=$m->{os_user}",
+	    '--rpm', "--datadir=$o{datadir}", "--user=$o{user}",
 	    '--auth-root-authentication-method=normal', '--skip-test-db',
-	    '--skip-name-resolve', _mariadb_innodb_args());
+	    '--skip-name-resolve', @{ $o{innodb} // [_mariadb_innodb_args()] });
 	# Two installs starting at the same moment (prove -j2) have been seen
 	# to fail once: try a second time on a clean datadir before failing.
 	for my $try (1, 2) {
@@ -585,7 +657,7 @@ sub _mariadb_install {
 		}
 		Test::More::diag("mariadb-install-db failed, trying again: "
 		    . ($errors[0] // "(no error line)"));
-		remove_tree($m->{datadir});
+		remove_tree($o{datadir});
 		sleep 1;
 	}
 }
@@ -593,13 +665,24 @@ sub _mariadb_install {
 sub _mariadb_server_args {
 	my ($self) = @_;
 	my $m = $self->{my};
-	my $dir = $self->{dir};
+	return mariadb_server_command(datadir => $m->{datadir},
+	    socket => $m->{socket}, port => $m->{port},
+	    pidfile => "$self->{dir}/mysql.pid", errlog => $m->{errlog},
+	    user => $m->{os_user}, max_connections => $m->{max_connections});
+}
+
+# The mariadbd command line of a test server: datadir, socket, port,
+# pidfile, errlog, user (OS), max_connections (300), innodb (the sizes,
+# default GvTest's), then @{ $o{args} }. A function, for GvGalera too.
+sub mariadb_server_command {
+	my (%o) = @_;
 	return (_find_program('mariadbd'), '--no-defaults',
-	    "--datadir=$m->{datadir}", "--socket=$m->{socket}",
-	    "--port=$m->{port}", '--bind-address=127.0.0.1',
-	    "--pid-file=$dir/mysql.pid", "--log-error=$m->{errlog}",
-	    "--user=$m->{os_user}", '--skip-name-resolve',
-	    '--max-allowed-packet=64M', _mariadb_innodb_args(),
+	    "--datadir=$o{datadir}", "--socket=$o{socket}",
+	    "--port=$o{port}", '--bind-address=127.0.0.1',
+	    "--pid-file=$o{pidfile}", "--log-error=$o{errlog}",
+	    "--user=$o{user}", '--skip-name-resolve',
+	    '--max-allowed-packet=64M',
+	    @{ $o{innodb} // [_mariadb_innodb_args()] },
 	    # Debian's packaged server defaults (50-server.cnf), which
 	    # --no-defaults drops: test against what users run.
 	    '--character-set-server=utf8mb4',
@@ -610,7 +693,8 @@ sub _mariadb_server_args {
 	    '--innodb-buffer-pool-load-at-startup=OFF',
 	    '--innodb-buffer-pool-dump-at-shutdown=OFF',
 	    '--table-open-cache=400',
-	    "--max-connections=" . ($m->{max_connections} // 300));
+	    "--max-connections=" . ($o{max_connections} // 300),
+	    @{ $o{args} // [] });
 }
 
 sub start_mariadb {
@@ -895,8 +979,15 @@ sub gearman_admin {
 sub gearman_status {
 	my ($self, $i) = @_;
 	my $g = $self->_gearmand($i);
-	my $reply = _gearman_admin($g->{host}, $g->{port}, 'status')
-	    or croak "gearman_status: no answer from $g->{host}:$g->{port}";
+	return gearman_status_at($g->{host}, $g->{port})
+	    // croak "gearman_status: no answer from $g->{host}:$g->{port}";
+}
+
+# gearman_status of any gearmand, or undef when it does not answer. A
+# function.
+sub gearman_status_at {
+	my ($host, $port) = @_;
+	my $reply = _gearman_admin($host, $port, 'status') or return undef;
 	my %st;
 	for (@$reply) {
 		my ($func, $total, $running, $workers) = split /\t/;
@@ -907,6 +998,18 @@ sub gearman_status {
 	return \%st;
 }
 
+# The gearmand command line of a test server: on 127.0.0.1:$o{port}, its log
+# and pidfile, then @{ $o{args} }. A function, for bench.pl's own gearmands.
+sub gearmand_command {
+	my (%o) = @_;
+	# --config-file: never pick up /etc/gearmand.conf (it could say
+	# --daemon). --pid-file: the default is in /var.
+	return (_find_program('gearmand'), '--listen=127.0.0.1',
+	    "--port=$o{port}", "--log-file=$o{log}", '--verbose=WARNING',
+	    "--pid-file=$o{pidfile}", '--config-file=/dev/null',
+	    @{ $o{args} // [] });
+}
+
 sub start_gearmand {
 	my ($self, $i) = @_;
 	$i //= 1;
@@ -914,11 +1017,8 @@ sub start_gearmand {
 	croak "start_gearmand: gearmand $i is external (GV_TEST_GEARMAN)"
 	    if $g->{external};
 	croak "start_gearmand: gearmand $i already running" if $g->{pid};
-	# --config-file: never pick up /etc/gearmand.conf (it could say
-	# --daemon). --pid-file: the default is in /var.
-	my @cmd = (_find_program('gearmand'), '--listen=127.0.0.1',
-	    "--port=$g->{port}", "--log-file=$g->{log}", '--verbose=WARNING',
-	    "--pid-file=$g->{pidfile}", '--config-file=/dev/null');
+	my @cmd = gearmand_command(port => $g->{port}, log => $g->{log},
+	    pidfile => $g->{pidfile});
 	my $out = "$g->{log}.out";
 	my $pid = _fork_exec(cmd => \@cmd, stdout => $out, stderr => $out);
 	$g->{pid} = $pid;
@@ -1435,6 +1535,28 @@ defaults to now, the others to NULL. C<arg> is bound as a BLOB so its bytes
 arrive unchanged (DBD::MariaDB sends a plain Perl string as UTF-8 text).
 Returns the new jobid, or 0 when C<INSERT IGNORE> ignored a duplicate.
 
+=item $t->inject_job(funcname => F, arg => A, ...)
+
+One C<inject_jobs> call with Perl's C<Gearman::Client> on
+C<gearman_servers> (one client per object), the job document being the
+JSON of the arguments (C<funcname>, C<arg>, C<uniqkey>, C<delay>,
+C<priority>, ...), as a user of the original sends it. Returns the decoded
+reply, C<{ jobid =E<gt> J, dbid =E<gt> D }>; dies when the call fails or
+times out (30 s). A test that looks at failures and warnings makes its own
+call.
+
+=item $t->gv_inject($ini, func => F, n => N, mode => M, arg => A, priority => P, args => [...])
+
+Runs C<gv_inject -c $ini> with C<-m M>, C<-f F>, C<-n N>, C<-p P> and
+C<-a A> for the keys given (only C<func> is required; the mode defaults to
+gv_inject's, throughput), then the extra arguments of C<args>. Returns
+C<($exit_code, $stdout, $stderr)> as C<run> does.
+
+=item $t->gv_inject_ok($ini, $test_name, %args)
+
+C<gv_inject($ini, %args)> as a test: passes when it exits 0, else prints
+its stderr. Returns whether it passed.
+
 =item $t->stop_mariadb($signal)
 
 Sends C<$signal> (default TERM; name or number) to the private mariadbd and
@@ -1568,6 +1690,14 @@ for $what")> and returns 0.
 C<wait_for> a line matching C<$regex> in C<$file> (default the garivini
 log). Returns the line, or undef after failing.
 
+=item $t->consume_runs($file)
+
+The jobs C<gv_consume -o $file> started, in the order it wrote them:
+C<[ { dbid, jobid, attempt, failcount, arg }, ... ]>, C<arg> decoded from
+gv_consume's C<\xHH> escapes back to its bytes. A line not yet whole is left
+out; a missing file gives C<[]>. Needs no object: C<GvTest-E<gt>consume_runs>
+works too.
+
 =item $t->status_json($path)
 
 The decoded status file (default F<DIR/status.json>), undef if it is
@@ -1579,6 +1709,39 @@ Stops everything now (spawned and tracked processes, gearmands, MariaDB),
 drops external test databases, removes DIR unless GV_TEST_KEEP=1. When the
 test has failed, the tail of the garivini log and of each spawned program's
 output is printed first. Called automatically; safe to call twice.
+
+=back
+
+=head1 FUNCTIONS
+
+For harnesses of their own built on GvTest (F<tests/cluster/lib/GvGalera.pm>,
+F<bench/bench.pl>), so that every server starts the same way. They are not
+methods: call them as C<GvTest::name(...)>.
+
+=over
+
+=item mariadb_install_datadir(datadir => D, user => U, log => L, innodb => [...])
+
+Runs C<mariadb-install-db> for a data directory owned by OS user C<U>, its
+output in C<L>; tries a second time on a clean directory, then dies with the
+errors of the log. C<innodb>: the InnoDB size options the server will run
+with, so the redo log is created at its final size (default GvTest's 256 MB
+buffer pool and redo log).
+
+=item mariadb_server_command(datadir => D, socket => S, port => P, pidfile => F, errlog => E, user => U, max_connections => N, innodb => [...], args => [...])
+
+The C<mariadbd> command line of a test server, as GvTest runs its own:
+C<--no-defaults>, loopback only, Debian's character set, no binary log nor
+performance schema, C<max_connections> (default 300), then C<args> (Galera's
+C<--wsrep-*> options, for instance).
+
+=item gearmand_command(port => P, log => L, pidfile => F, args => [...])
+
+The C<gearmand> command line of a test server on 127.0.0.1:P, then C<args>.
+
+=item gearman_status_at($host, $port)
+
+C<gearman_status> of any gearmand; undef when it does not answer.
 
 =back
 

@@ -20,7 +20,7 @@ for my $f (qw(sbin/garivini bin/gv_inject bin/gv_consume include/garivini.h
     share/garivini/garivini.ini share/man/man8/garivini.8
     share/man/man5/garivini.ini.5 share/man/man1/gvctl.1
     share/man/man3/libgarivini.3)) {
-    ok(-e "$root$prefix/$f", "installed $f");
+	ok(-e "$root$prefix/$f", "installed $f");
 }
 
 local $ENV{PKG_CONFIG_SYSROOT_DIR} = $root;

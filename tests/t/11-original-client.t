@@ -15,11 +15,11 @@ my $n = 50;
 # run_after was the text "UNIX_TIMESTAMP() + 0" (a defect: INSERT IGNORE
 # stores 0, which is due at once); half the rows get a real time instead.
 for my $i (0 .. $n - 1) {
-    my $dbid = 1 + $i % 2;
-    $t->dbh($dbid)->do('INSERT IGNORE INTO job (funcname, run_after, '
-        . 'uniqkey, coalesce, arg, flag) VALUES (?, ?, ?, ?, ?, ?)', undef,
-        'legacy', ($i % 4 < 2 ? 'UNIX_TIMESTAMP() + 0' : time()), undef,
-        undef, "legacy $i", undef);
+	my $dbid = 1 + $i % 2;
+	$t->dbh($dbid)->do('INSERT IGNORE INTO job (funcname, run_after, '
+	    . 'uniqkey, coalesce, arg, flag) VALUES (?, ?, ?, ?, ?, ?)', undef,
+	    'legacy', ($i % 4 < 2 ? 'UNIX_TIMESTAMP() + 0' : time()), undef,
+	    undef, "legacy $i", undef);
 }
 is($t->count(1) + $t->count(2), $n, 'rows stored by the original SQL');
 

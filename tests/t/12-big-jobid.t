@@ -44,13 +44,13 @@ close $fh;
 
 my %ran = map { $_ => "$dir/ran-$_.txt" } qw(big_t big_l big_perl);
 my @workers = (
-    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'big_t',
-        '-o', $ran{big_t}),
-    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-m', 'latency',
-        '-f', 'big_l', '-o', $ran{big_l}),
-    $t->spawn('perl', $script, $t->gearman_servers, $ran{big_perl},
-        GvTest::_dsn(host => '127.0.0.1', port => $t->db_port,
-        database => $t->db_name(1))),
+	$t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'big_t',
+	    '-o', $ran{big_t}),
+	$t->spawn($t->build_path('gv_consume'), '-c', $ini, '-m', 'latency',
+	    '-f', 'big_l', '-o', $ran{big_l}),
+	$t->spawn('perl', $script, $t->gearman_servers, $ran{big_perl},
+	    GvTest::_dsn(host => '127.0.0.1', port => $t->db_port,
+	    database => $t->db_name(1))),
 );
 my $master = $t->spawn($t->build_path('garivini'), '-c', $ini);
 ok($t->wait_for('the master to run', 20, sub {

@@ -54,33 +54,33 @@ my $client = Gearman::Client->new(
 
 # inject_jobs through a task set, $window calls in flight at a time.
 sub inject_many {
-    my ($payloads, $window) = @_;
-    my (@replies, @failures);
-    for (my $i = 0; $i < @$payloads; $i += $window) {
-        my $ts = $client->new_task_set;
-        for my $k ($i .. $i + $window - 1) {
-            last if $k >= @$payloads;
-            $ts->add_task('inject_jobs', $payloads->[$k], {
-                on_complete => sub { $replies[$k] = decode_json(${ $_[0] }) },
-                on_fail => sub { push @failures, $k },
-                timeout => 30,
-            });
-        }
-        $ts->wait(timeout => 60);
-    }
-    return (\@replies, \@failures);
+	my ($payloads, $window) = @_;
+	my (@replies, @failures);
+	for (my $i = 0; $i < @$payloads; $i += $window) {
+		my $ts = $client->new_task_set;
+		for my $k ($i .. $i + $window - 1) {
+			last if $k >= @$payloads;
+			$ts->add_task('inject_jobs', $payloads->[$k], {
+				on_complete => sub { $replies[$k] = decode_json(${ $_[0] }) },
+				on_fail => sub { push @failures, $k },
+				timeout => 30,
+			});
+		}
+		$ts->wait(timeout => 60);
+	}
+	return (\@replies, \@failures);
 }
 
 sub ran_lines {
-    my %by_job;
-    open(my $in, '<', $ran) or return {};
-    while (my $line = <$in>) {
-        chomp $line;
-        my ($dbid, $jobid, $at, $hex) = split /\t/, $line, 4;
-        push @{ $by_job{"$dbid:$jobid"} }, { at => $at, arg => $hex };
-    }
-    close $in;
-    return \%by_job;
+	my %by_job;
+	open(my $in, '<', $ran) or return {};
+	while (my $line = <$in>) {
+		chomp $line;
+		my ($dbid, $jobid, $at, $hex) = split /\t/, $line, 4;
+		push @{ $by_job{"$dbid:$jobid"} }, { at => $at, arg => $hex };
+	}
+	close $in;
+	return \%by_job;
 }
 
 # 2,000 jobs.
@@ -98,7 +98,7 @@ my %answered = map { ("$_->{dbid}:$_->{jobid}" => 1) } grep { defined }
 is(scalar(keys %answered), $n, 'the answers name distinct jobs');
 
 ok($t->wait_for('the jobs to run and their rows to go', 120, sub {
-    $t->count(1) + $t->count(2) == 0 && keys(%{ ran_lines() }) >= $n }),
+	$t->count(1) + $t->count(2) == 0 && keys(%{ ran_lines() }) >= $n }),
     'every job ran, the table is empty');
 sleep 1;    # a duplicate run, if any, would show up now
 my $runs = ran_lines();

@@ -15,8 +15,8 @@ use GvTest;
 my $t = GvTest->new(dbs => 1);
 my $ini = $t->write_ini('queue_runner.lease_seconds' => 60);
 my @roles = (
-    $t->spawn($t->build_path('garivini'), '--role', 'injector', '-c', $ini),
-    $t->spawn($t->build_path('garivini'), '--role', 'controller', '-c', $ini),
+	$t->spawn($t->build_path('garivini'), '--role', 'injector', '-c', $ini),
+	$t->spawn($t->build_path('garivini'), '--role', 'controller', '-c', $ini),
 );
 my $ran = $t->dir . '/ran.txt';
 my $script = $t->dir . '/echo-worker.pl';
@@ -45,49 +45,49 @@ my $client = Gearman::Client->new(
 
 # One inject_jobs call: (reply or undef, failed, warning message).
 sub inject {
-    my ($payload) = @_;
-    my ($failed, $warning) = (0, '');
-    my $reply = $client->do_task('inject_jobs', $payload, {
-        on_warning => sub { $warning .= ref $_[0] ? ${ $_[0] } : $_[0] },
-        on_fail => sub { $failed = 1 },
-        timeout => 30,
-    });
-    return ($reply ? $$reply : undef, $failed, $warning);
+	my ($payload) = @_;
+	my ($failed, $warning) = (0, '');
+	my $reply = $client->do_task('inject_jobs', $payload, {
+		on_warning => sub { $warning .= ref $_[0] ? ${ $_[0] } : $_[0] },
+		on_fail => sub { $failed = 1 },
+		timeout => 30,
+	});
+	return ($reply ? $$reply : undef, $failed, $warning);
 }
 
 my @bad = (
-    [ 'not JSON', 'this is not json', qr/JSON/i ],
-    [ 'not an object', '[1, 2, 3]', qr/object/i ],
-    [ 'no funcname', encode_json({ arg => 'x' }), qr/funcname is missing/ ],
-    [ 'a funcname of 1 MB', encode_json({ funcname => 'f' x (1 << 20),
-        arg => 'x' }), qr/funcname is longer than 200 bytes/ ],
-    [ 'an empty funcname', encode_json({ funcname => '', arg => 'x' }),
-        qr/funcname is empty/ ],
-    [ 'no arg', encode_json({ funcname => 'echo' }), qr/arg is missing/ ],
-    [ 'an arg that is a list', encode_json({ funcname => 'echo',
-        arg => [1, 2] }), qr/arg must be a string/ ],
-    [ 'an arg that is a number', '{"funcname":"echo","arg":42}',
-        qr/arg must be a string/ ],
-    [ 'a unique key over 63 bytes', encode_json({ funcname => 'echo',
-        arg => 'x', uniqkey => 'k' x 64 }),
-        qr/uniqkey is longer than 63 bytes/ ],
-    [ 'a negative delay', '{"funcname":"echo","arg":"x","delay":-5}',
-        qr/delay must not be negative/ ],
-    [ 'a delay that is not a number', encode_json({ funcname => 'echo',
-        arg => 'x', delay => 'soon' }), qr/delay must be a number/ ],
-    [ 'a fractional delay', '{"funcname":"echo","arg":"x","delay":1.5}',
-        qr/delay must be a whole number/ ],
-    [ 'an unknown flag', encode_json({ funcname => 'echo', arg => 'x',
-        flag => 'urgent' }), qr/flag must be/ ],
-    [ 'a misspelt field', encode_json({ funcname => 'echo', arg => 'x',
-        dealy => 5 }), qr/unknown field dealy/ ],
+	[ 'not JSON', 'this is not json', qr/JSON/i ],
+	[ 'not an object', '[1, 2, 3]', qr/object/i ],
+	[ 'no funcname', encode_json({ arg => 'x' }), qr/funcname is missing/ ],
+	[ 'a funcname of 1 MB', encode_json({ funcname => 'f' x (1 << 20),
+	    arg => 'x' }), qr/funcname is longer than 200 bytes/ ],
+	[ 'an empty funcname', encode_json({ funcname => '', arg => 'x' }),
+	    qr/funcname is empty/ ],
+	[ 'no arg', encode_json({ funcname => 'echo' }), qr/arg is missing/ ],
+	[ 'an arg that is a list', encode_json({ funcname => 'echo',
+	    arg => [1, 2] }), qr/arg must be a string/ ],
+	[ 'an arg that is a number', '{"funcname":"echo","arg":42}',
+	    qr/arg must be a string/ ],
+	[ 'a unique key over 63 bytes', encode_json({ funcname => 'echo',
+	    arg => 'x', uniqkey => 'k' x 64 }),
+	    qr/uniqkey is longer than 63 bytes/ ],
+	[ 'a negative delay', '{"funcname":"echo","arg":"x","delay":-5}',
+	    qr/delay must not be negative/ ],
+	[ 'a delay that is not a number', encode_json({ funcname => 'echo',
+	    arg => 'x', delay => 'soon' }), qr/delay must be a number/ ],
+	[ 'a fractional delay', '{"funcname":"echo","arg":"x","delay":1.5}',
+	    qr/delay must be a whole number/ ],
+	[ 'an unknown flag', encode_json({ funcname => 'echo', arg => 'x',
+	    flag => 'urgent' }), qr/flag must be/ ],
+	[ 'a misspelt field', encode_json({ funcname => 'echo', arg => 'x',
+	    dealy => 5 }), qr/unknown field dealy/ ],
 );
 for my $case (@bad) {
-    my ($what, $payload, $message) = @$case;
-    my ($reply, $failed, $warning) = inject($payload);
-    ok(!defined $reply && $failed, "$what: the call fails");
-    like($warning, $message, "$what: the message says why");
-    is($t->count(1), 0, "$what: nothing stored");
+	my ($what, $payload, $message) = @$case;
+	my ($reply, $failed, $warning) = inject($payload);
+	ok(!defined $reply && $failed, "$what: the call fails");
+	like($warning, $message, "$what: the message says why");
+	is($t->count(1), 0, "$what: nothing stored");
 }
 
 # The gearman command-line client shows the message too.

@@ -19,13 +19,13 @@ my $ini = $t->write_ini('queue_runner.lease_seconds' => 30,
     'queue_runner.batch_run_sleep' => 0.2, 'controller.max_failures' => 3,
     'controller.job_timeout' => 3);
 my @roles = (
-    $t->spawn($t->build_path('garivini'), '--role', 'injector', '-c', $ini),
-    (map {
-        $t->spawn($t->build_path('garivini'), '--role', 'controller',
-            '-c', $ini, '--slot', $_)
-    } 0 .. 1),
-    $t->spawn($t->build_path('garivini'), '--role', 'queue_runner',
-        '-c', $ini),
+	$t->spawn($t->build_path('garivini'), '--role', 'injector', '-c', $ini),
+	(map {
+		$t->spawn($t->build_path('garivini'), '--role', 'controller',
+		    '-c', $ini, '--slot', $_)
+	} 0 .. 1),
+	$t->spawn($t->build_path('garivini'), '--role', 'queue_runner',
+	    '-c', $ini),
 );
 
 # One Perl worker process per function, each recording every run.
@@ -54,57 +54,49 @@ close $fh;
 my (%out, @workers);
 for (['always_fail', 'fail'], ['thrower', 'die'], ['slow', 'slow'],
     ['echo', 'ok']) {
-    my ($func, $mode) = @$_;
-    $out{$func} = $t->dir . "/$func.txt";
-    push @workers, $t->spawn('perl', $script, $t->gearman_servers, $func,
-        $mode, $out{$func});
+	my ($func, $mode) = @$_;
+	$out{$func} = $t->dir . "/$func.txt";
+	push @workers, $t->spawn('perl', $script, $t->gearman_servers, $func,
+	    $mode, $out{$func});
 }
 
 sub runs {
-    my ($func) = @_;
-    open(my $in, '<', $out{$func}) or return [];
-    my @lines = <$in>;
-    close $in;
-    chomp @lines;
-    return \@lines;
+	my ($func) = @_;
+	open(my $in, '<', $out{$func}) or return [];
+	my @lines = <$in>;
+	close $in;
+	chomp @lines;
+	return \@lines;
 }
 
 my $client = Gearman::Client->new(
     job_servers => [split /,/, $t->gearman_servers]);
 
-sub inject {
-    my (%job) = @_;
-    my $reply = $client->do_task('inject_jobs', encode_json(\%job),
-        { timeout => 30 });
-    die "inject_jobs failed" unless $reply;
-    return decode_json($$reply);
-}
-
 my $dbh = $t->dbh(1);
 sub row {
-    my ($jobid) = @_;
-    return $dbh->selectrow_hashref('SELECT failcount, attempt, run_after, leased, '
-        . 'CAST(run_after AS SIGNED) - UNIX_TIMESTAMP() AS due_in FROM job WHERE jobid = ?',
-        undef, $jobid);
+	my ($jobid) = @_;
+	return $dbh->selectrow_hashref('SELECT failcount, attempt, run_after, leased, '
+	    . 'CAST(run_after AS SIGNED) - UNIX_TIMESTAMP() AS due_in FROM job WHERE jobid = ?',
+	    undef, $jobid);
 }
 
 # WORK_FAIL every time: backoff of 2, 4 minutes, parked after 3 failures.
-my $failing = inject(funcname => 'always_fail', arg => 'hopeless');
+my $failing = $t->inject_job(funcname => 'always_fail', arg => 'hopeless');
 for my $round (1 .. 3) {
-    ok($t->wait_for("failure $round", 30, sub {
-        my $r = row($failing->{jobid});
-        $r && $r->{failcount} == $round }), "failcount is $round");
-    my $r = row($failing->{jobid});
-    if ($round < 3) {
-        my $want = 60 * 2**$round;
-        ok($r->{due_in} > $want - 5 && $r->{due_in} <= $want,
-            "retry in $want s (got $r->{due_in})");
-        # Skip ahead instead of waiting minutes: the QueueRunner sends it.
-        $dbh->do('UPDATE job SET run_after = UNIX_TIMESTAMP() WHERE '
-            . 'jobid = ?', undef, $failing->{jobid});
-    } else {
-        is($r->{run_after}, $never, 'parked after max_failures');
-    }
+	ok($t->wait_for("failure $round", 30, sub {
+		my $r = row($failing->{jobid});
+		$r && $r->{failcount} == $round }), "failcount is $round");
+	my $r = row($failing->{jobid});
+	if ($round < 3) {
+		my $want = 60 * 2**$round;
+		ok($r->{due_in} > $want - 5 && $r->{due_in} <= $want,
+		    "retry in $want s (got $r->{due_in})");
+		# Skip ahead instead of waiting minutes: the QueueRunner sends it.
+		$dbh->do('UPDATE job SET run_after = UNIX_TIMESTAMP() WHERE '
+		    . 'jobid = ?', undef, $failing->{jobid});
+	} else {
+		is($r->{run_after}, $never, 'parked after max_failures');
+	}
 }
 sleep 2;
 is(scalar(@{ runs('always_fail') }), 3, 'it ran three times, no more');
@@ -112,10 +104,10 @@ is($t->count(1, 'jobid = ?', $failing->{jobid}), 1,
     'the parked job stays visible');
 
 # An exception is a failure.
-my $thrown = inject(funcname => 'thrower', arg => 'throws');
+my $thrown = $t->inject_job(funcname => 'thrower', arg => 'throws');
 ok($t->wait_for('the exception to count', 30, sub {
-    my $r = row($thrown->{jobid});
-    $r && $r->{failcount} == 1 }), 'an exception counts as a failure');
+	my $r = row($thrown->{jobid});
+	$r && $r->{failcount} == 1 }), 'an exception counts as a failure');
 my $r = row($thrown->{jobid});
 ok($r->{due_in} > 115 && $r->{due_in} <= 120, "retry in 2 minutes "
     . "(got $r->{due_in})");
@@ -125,10 +117,11 @@ is(scalar(@{ runs('thrower') }), 1, 'it ran once');
 # worker runs times out after 3 s and is failed; the one still queued in
 # gearmand, which no worker took, is released without a failure, and must
 # be gone with the Controller's client, not run once the worker is free.
-my @slow = map { inject(funcname => 'slow', arg => "slow $_") } 1 .. 2;
+my @slow = map { $t->inject_job(funcname => 'slow', arg => "slow $_") }
+    1 .. 2;
 sub given_back {
-    my $x = row($_[0]{jobid});
-    return $x && !$x->{leased};
+	my $x = row($_[0]{jobid});
+	return $x && !$x->{leased};
 }
 ok($t->wait_for('both slow jobs to be given back', 30,
     sub { !grep { !given_back($_) } @slow }),
@@ -146,7 +139,8 @@ ok($t->wait_for_log(qr/no worker took it within 3 s; it runs again in 30 s/,
 
 # Documents that must not run: a job that does not exist, and an attempt
 # that is not the row's (a stale copy).
-my $waiting = inject(funcname => 'echo', arg => 'waiting', delay => 600);
+my $waiting = $t->inject_job(funcname => 'echo', arg => 'waiting',
+    delay => 600);
 my $before = row($waiting->{jobid});
 my %doc = (dbid => 1, funcname => 'echo', uniqkey => undef,
     coalesce => undef, run_after => time, flag => 'controller',
@@ -163,15 +157,15 @@ ok($t->wait_for_log(qr/job $waiting->{jobid} of db 1 is stale, not run/, 30),
 # A malformed document is refused with a message.
 my ($failed, $warning) = (0, '');
 my $res = $client->do_task('run_queued_job', 'this is not a job', {
-    on_fail => sub { $failed = 1 },
-    on_warning => sub { $warning .= ref $_[0] ? ${ $_[0] } : $_[0] },
-    timeout => 30,
+	on_fail => sub { $failed = 1 },
+	on_warning => sub { $warning .= ref $_[0] ? ${ $_[0] } : $_[0] },
+	timeout => 30,
 });
 ok(!$res && $failed, 'a malformed document fails');
 like($warning, qr/JSON/i, 'with a message');
 
 # The Controllers go on: the next job runs.
-my $next = inject(funcname => 'echo', arg => 'next');
+my $next = $t->inject_job(funcname => 'echo', arg => 'next');
 ok($t->wait_for('the next job to run', 30,
     sub { grep { /\tnext$/ } @{ runs('echo') } }), 'the next job runs');
 ok($t->wait_for('its row to go', 30,

@@ -19,8 +19,8 @@ my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c', $ini,
     '-m', 'latency', '-f', 'nobody_works_this', '-a', 'waiting');
 is($code, 0, 'job injected') or diag($err);
 ok($t->wait_for('the Controller to send it', 10, sub {
-    my $s = $t->gearman_status(1)->{nobody_works_this};
-    $s && $s->{total} == 1 }), 'the job waits in gearmand for a worker');
+	my $s = $t->gearman_status(1)->{nobody_works_this};
+	$s && $s->{total} == 1 }), 'the job waits in gearmand for a worker');
 my $t0 = time;
 is($t->stop($controller, 'TERM', 10), 0, 'the Controller stops cleanly');
 cmp_ok(time - $t0, '<', 8, 'without waiting for the queued job (at most '

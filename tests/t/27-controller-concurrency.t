@@ -29,9 +29,8 @@ sub runs { [map { [@$_[1 .. 3]] } @{ $t->perl_worker_runs($ran) }] }
 sub inject {
 	my ($n, $func) = @_;
 	$func //= 'slow';
-	my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
-	    $ini, '-m', 'latency', '-f', $func, '-n', $n, '-a', 'job {n}');
-	is($code, 0, "$n jobs of $func injected") or diag($err);
+	$t->gv_inject_ok($ini, "$n jobs of $func injected", mode => 'latency',
+	    func => $func, n => $n, arg => 'job {n}');
 }
 
 sub rows { $t->count(1, 'funcname = ?', $_[0] // 'slow') }

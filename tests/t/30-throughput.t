@@ -19,8 +19,8 @@ cmp_ok($t->count(1), '>', 0, 'database 1 got jobs');
 
 my $lines = $t->dir . '/done.txt';
 my @consumers = map {
-    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'work',
-        '-o', $lines)
+	$t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'work',
+	    '-o', $lines)
 } 1 .. 2;
 my $runner = $t->spawn($t->build_path('garivini'), '--role', 'queue_runner',
     '-c', $ini);
@@ -35,10 +35,10 @@ $t->stop($_, 'TERM', 10) for @consumers;
 my (%seen, %args);
 open(my $fh, '<', $lines) or die "$lines: $!";
 while (my $line = <$fh>) {
-    chomp $line;
-    my ($dbid, $jobid, $attempt, $failcount, $arg) = split /\t/, $line, 5;
-    $seen{"$dbid:$jobid"}++;
-    $args{$arg}++;
+	chomp $line;
+	my ($dbid, $jobid, $attempt, $failcount, $arg) = split /\t/, $line, 5;
+	$seen{"$dbid:$jobid"}++;
+	$args{$arg}++;
 }
 close $fh;
 is(scalar(keys %seen), $n, "$n distinct jobs ran");

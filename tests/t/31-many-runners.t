@@ -17,12 +17,12 @@ is($code, 0, 'inserted') or diag($err);
 
 my $lines = $t->dir . '/done.txt';
 my @pids = map {
-    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'shared',
-        '-o', $lines)
+	$t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'shared',
+	    '-o', $lines)
 } 1 .. 2;
 push @pids, map {
-    $t->spawn($t->build_path('garivini'), '--role', 'queue_runner',
-        '--slot', $_, '-c', $ini)
+	$t->spawn($t->build_path('garivini'), '--role', 'queue_runner',
+	    '--slot', $_, '-c', $ini)
 } 0 .. 3;
 
 ok($t->wait_for('the table to drain', 120, sub { $t->count(1) == 0 }),
@@ -32,10 +32,10 @@ $t->stop($_, 'TERM', 10) for @pids;
 my %seen;
 open(my $fh, '<', $lines) or die "$lines: $!";
 while (<$fh>) {
-    my ($dbid, $jobid, $attempt) = split /\t/;
-    $seen{$jobid}++;
-    # A second claim within the lease would have bumped attempt to 2.
-    fail("job $jobid dispatched with attempt $attempt") if $attempt != 1;
+	my ($dbid, $jobid, $attempt) = split /\t/;
+	$seen{$jobid}++;
+	# A second claim within the lease would have bumped attempt to 2.
+	fail("job $jobid dispatched with attempt $attempt") if $attempt != 1;
 }
 close $fh;
 is(scalar(keys %seen), $n, "$n distinct jobs ran");

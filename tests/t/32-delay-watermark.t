@@ -38,8 +38,8 @@ ok($t->wait_for('its row to go', 10,
     '-f', 'held', '-n', 1000, '-a', 'held {n}');
 is($code, 0, '1000 held jobs inserted') or diag($err);
 ok($t->wait_for('gearmand to reach the watermark', 20, sub {
-    my $s = $t->gearman_status(1)->{held};
-    $s && $s->{total} >= 100 }), 'dispatched up to the watermark');
+	my $s = $t->gearman_status(1)->{held};
+	$s && $s->{total} >= 100 }), 'dispatched up to the watermark');
 sleep 2;    # several more rounds
 my $s = $t->gearman_status(1)->{held};
 cmp_ok($s->{total}, '<=', 100, "gearmand holds at most the watermark "

@@ -43,14 +43,14 @@ my $failer = $t->spawn($t->build_path('gv_consume'), '-c', $ini,
     '-f', 'flaky', '--fail', '-o', $fails);
 my $dbh = $t->dbh(1);
 for my $round (1 .. 3) {
-    ok($t->wait_for("failure $round", 20, sub {
-        ($dbh->selectrow_array('SELECT failcount FROM job'))[0] == $round
-    }), "failcount is $round");
-    my ($due) = $dbh->selectrow_array(
-        'SELECT CAST(run_after AS SIGNED) - UNIX_TIMESTAMP() FROM job');
-    my $want = 60 * 2**$round;
-    ok($due > $want - 5 && $due <= $want, "retry in $want s (got $due)");
-    $dbh->do('UPDATE job SET run_after = UNIX_TIMESTAMP()');   # skip ahead
+	ok($t->wait_for("failure $round", 20, sub {
+		($dbh->selectrow_array('SELECT failcount FROM job'))[0] == $round
+	}), "failcount is $round");
+	my ($due) = $dbh->selectrow_array(
+	    'SELECT CAST(run_after AS SIGNED) - UNIX_TIMESTAMP() FROM job');
+	my $want = 60 * 2**$round;
+	ok($due > $want - 5 && $due <= $want, "retry in $want s (got $due)");
+	$dbh->do('UPDATE job SET run_after = UNIX_TIMESTAMP()');   # skip ahead
 }
 $t->stop($failer, 'TERM', 10);
 

@@ -28,72 +28,70 @@ chmod(0600, $direct, $roles);
 
 # The job's row, as seconds until it is due, failcount and leased.
 sub row {
-    my ($func) = @_;
-    return $t->dbh(1)->selectrow_arrayref('SELECT CAST(run_after AS SIGNED) '
-        . '- UNIX_TIMESTAMP(), failcount, leased FROM job WHERE funcname = ?',
-        undef, $func);
+	my ($func) = @_;
+	return $t->dbh(1)->selectrow_arrayref('SELECT CAST(run_after AS SIGNED) '
+	    . '- UNIX_TIMESTAMP(), failcount, leased FROM job WHERE funcname = ?',
+	    undef, $func);
 }
 
 sub runs {
-    my ($file) = @_;
-    open(my $fh, '<', $file) or return 0;
-    my @l = <$fh>;
-    return scalar @l;
+	my ($file) = @_;
+	return scalar @{ $t->consume_runs($file) };
 }
 
 # Throughput mode: the QueueRunner's release after its submit timed out.
 {
-    my $ran = $t->dir . '/qr.txt';
-    my $worker = $t->spawn($t->build_path('gv_consume'), '-c', $direct,
-        '-f', 'qr_failing', '--fail', '-o', $ran);
-    my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
-        $direct, '-f', 'qr_failing', '-a', 'once');
-    is($code, 0, 'a job inserted') or diag($err);
-    my $runner = $t->spawn($t->build_path('garivini'), '--role',
-        'queue_runner', '-c', $roles);
-    ok($t->wait_for('the worker to fail it', 20, sub { runs($ran) >= 1 }),
-        'the job ran and failed');
-    # The QueueRunner gives up on the submit once gearmand's answer has not
-    # come (on two connections); whatever it does with the row then is one
-    # statement right after this line.
-    ok($t->wait_for_log(qr/gearmand 127\.0\.0\.1:$proxy_port/, 30), 'the QueueRunner saw no acknowledgement');
-    sleep 1;
-    my $r = row('qr_failing');
-    is($r->[1], 1, 'failcount is the worker\'s');
-    is($r->[2], 0, 'not leased: the worker rescheduled it');
-    cmp_ok($r->[0], '>', 60, "still due in two minutes, as the worker "
-        . "decided ($r->[0] s)");
-    is(runs($ran), 1, 'it ran once');
-    $t->stop($runner, 'TERM', 10);
-    $t->stop($worker, 'TERM', 10);
+	my $ran = $t->dir . '/qr.txt';
+	my $worker = $t->spawn($t->build_path('gv_consume'), '-c', $direct,
+	    '-f', 'qr_failing', '--fail', '-o', $ran);
+	my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
+	    $direct, '-f', 'qr_failing', '-a', 'once');
+	is($code, 0, 'a job inserted') or diag($err);
+	my $runner = $t->spawn($t->build_path('garivini'), '--role',
+	    'queue_runner', '-c', $roles);
+	ok($t->wait_for('the worker to fail it', 20, sub { runs($ran) >= 1 }),
+	    'the job ran and failed');
+	# The QueueRunner gives up on the submit once gearmand's answer has not
+	# come (on two connections); whatever it does with the row then is one
+	# statement right after this line.
+	ok($t->wait_for_log(qr/gearmand 127\.0\.0\.1:$proxy_port/, 30), 'the QueueRunner saw no acknowledgement');
+	sleep 1;
+	my $r = row('qr_failing');
+	is($r->[1], 1, 'failcount is the worker\'s');
+	is($r->[2], 0, 'not leased: the worker rescheduled it');
+	cmp_ok($r->[0], '>', 60, "still due in two minutes, as the worker "
+	    . "decided ($r->[0] s)");
+	is(runs($ran), 1, 'it ran once');
+	$t->stop($runner, 'TERM', 10);
+	$t->stop($worker, 'TERM', 10);
 }
 
 # Low-latency mode: the Injector's short lease after its submit timed out.
 {
-    my $ran = $t->dir . '/inj.txt';
-    my $worker = $t->spawn($t->build_path('gv_consume'), '-c', $direct,
-        '-f', 'inj_failing', '--fail', '-o', $ran);
-    my $injector = $t->spawn($t->build_path('garivini'), '--role',
-        'injector', '-c', $roles);
-    ok($t->wait_for_log(qr/serving inject_jobs/, 20), 'the Injector serves');
-    # gv_inject talks to gearmand directly: only the Injector's own
-    # submit loses its JOB_CREATED.
-    my ($code, $out, $err) = $t->run({ timeout => 60 },
-        $t->build_path('gv_inject'), '-c', $direct, '-m', 'latency',
-        '--shim', '-f', 'inj_failing', '-a', 'once');
-    is($code, 0, 'a job injected') or diag($out, $err);
-    ok($t->wait_for('the worker to fail it', 20, sub { runs($ran) >= 1 }),
-        'the job ran and failed');
-    ok($t->wait_for_log(qr/(?:not submitted to|no answer from) 127\.0\.0\.1:$proxy_port/, 30), 'the Injector saw no acknowledgement');
-    sleep 1;
-    my $r = row('inj_failing');
-    is($r->[1], 1, 'failcount is the worker\'s');
-    is($r->[2], 0, 'not leased: the worker rescheduled it');
-    cmp_ok($r->[0], '>', 60, "still due in two minutes, as the worker "
-        . "decided ($r->[0] s)");
-    is(runs($ran), 1, 'it ran once');
-    $t->stop($injector, 'TERM', 10);
-    $t->stop($worker, 'TERM', 10);
+	my $ran = $t->dir . '/inj.txt';
+	my $worker = $t->spawn($t->build_path('gv_consume'), '-c', $direct,
+	    '-f', 'inj_failing', '--fail', '-o', $ran);
+	my $injector = $t->spawn($t->build_path('garivini'), '--role',
+	    'injector', '-c', $roles);
+	ok($t->wait_for_log(qr/serving inject_jobs/, 20), 'the Injector serves');
+	# gv_inject talks to gearmand directly: only the Injector's own
+	# submit loses its JOB_CREATED.
+	my ($code, $out, $err) = $t->run({ timeout => 60 },
+	    $t->build_path('gv_inject'), '-c', $direct, '-m', 'latency',
+	    '--shim', '-f', 'inj_failing', '-a', 'once');
+	is($code, 0, 'a job injected') or diag($out, $err);
+	ok($t->wait_for('the worker to fail it', 20, sub { runs($ran) >= 1 }),
+	    'the job ran and failed');
+	ok($t->wait_for_log(qr/(?:not submitted to|no answer from) 127\.0\.0\.1:$proxy_port/, 30), 'the Injector saw no acknowledgement');
+	sleep 1;
+	my $r = row('inj_failing');
+	is($r->[1], 1, 'failcount is the worker\'s');
+	is($r->[2], 0, 'not leased: the worker rescheduled it');
+	cmp_ok($r->[0], '>', 60, "still due in two minutes, as the worker "
+	    . "decided ($r->[0] s)");
+	is(runs($ran), 1, 'it ran once');
+	$t->stop($injector, 'TERM', 10);
+	$t->stop($worker, 'TERM', 10);
 }
 $t->stop($proxy, 'TERM', 5);
 

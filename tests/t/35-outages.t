@@ -21,19 +21,17 @@ my $n = 3000;
 
 my $lines = $t->dir . '/done.txt';
 sub ran {
-    my %seen;
-    open(my $fh, '<', $lines) or do { diag("$lines: $!"); return {} };
-    while (<$fh>) { my (undef, undef, undef, undef, $arg) = split /\t/;
-        chomp $arg; $seen{$arg}++ }
-    return \%seen;
+	my %seen;
+	$seen{ $_->{arg} }++ for @{ $t->consume_runs($lines) };
+	return \%seen;
 }
 
 my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c', $ini,
     '-f', 'survivor', '-n', $n, '-a', 'job {n}');
 is($code, 0, "$n jobs inserted") or diag($err);
 my @pids = map {
-    $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'survivor',
-        '-s', '0.002', '-o', $lines)
+	$t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f', 'survivor',
+	    '-s', '0.002', '-o', $lines)
 } 1 .. 2;
 push @pids, $t->spawn($t->build_path('garivini'), '--role', 'queue_runner',
     '-c', $ini);

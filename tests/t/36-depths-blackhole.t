@@ -15,16 +15,16 @@ my $t = GvTest->new(dbs => 1);
 my $dir = $t->dir;
 my ($healthy, $hole) = (GvTest::_free_port(), GvTest::_free_port());
 my @proxies = (
-    $t->spawn({ name => 'healthy' }, $^X, $t->repo_dir . '/tests/bin/gmproxy.pl',
-        '--port', $healthy, '--to', '127.0.0.1:' . $t->gearmand_port(1),
-        '--connections', "$dir/healthy.conn", '--requests',
-        "$dir/healthy.req"),
-    $t->spawn({ name => 'hole' }, $^X, $t->repo_dir . '/tests/bin/gmproxy.pl',
-        '--port', $hole, '--connections', "$dir/hole.conn", '--requests',
-        "$dir/hole.req"),
+	$t->spawn({ name => 'healthy' }, $^X, $t->repo_dir . '/tests/bin/gmproxy.pl',
+	    '--port', $healthy, '--to', '127.0.0.1:' . $t->gearmand_port(1),
+	    '--connections', "$dir/healthy.conn", '--requests',
+	    "$dir/healthy.req"),
+	$t->spawn({ name => 'hole' }, $^X, $t->repo_dir . '/tests/bin/gmproxy.pl',
+	    '--port', $hole, '--connections', "$dir/hole.conn", '--requests',
+	    "$dir/hole.req"),
 );
 for my $p (@proxies) {
-    ok($t->wait_for_log(qr/^ready$/, 10, $t->spawn_out($p)), 'a proxy listens');
+	ok($t->wait_for_log(qr/^ready$/, 10, $t->spawn_out($p)), 'a proxy listens');
 }
 
 my %common = ('queue_runner.lease_seconds' => 60,
@@ -37,10 +37,10 @@ my $roles = $t->write_ini(%common, file => 'roles.ini',
 chmod(0600, $direct, $roles);
 
 sub lines {
-    my ($file) = @_;
-    open(my $fh, '<', $file) or return 0;
-    my @l = <$fh>;
-    return scalar @l;
+	my ($file) = @_;
+	open(my $fh, '<', $file) or return 0;
+	my @l = <$fh>;
+	return scalar @l;
 }
 
 my $n = 2000;

@@ -20,18 +20,13 @@ my $mib = 1 << 20;
 
 sub big_arg { sprintf('row %03d ', $_[0]) . ('x' x ($row_bytes - 8)) }
 
-# gv_consume's lines: DBID TAB JOBID TAB ATTEMPT TAB FAILCOUNT TAB ARG. Only
-# the head and the length of each arg are kept.
+# The jobs gv_consume started: only the head and the length of each arg
+# are kept.
 sub ran {
 	my ($file) = @_;
 	my %n;
-	open(my $in, '<', $file) or return {};
-	while (my $line = <$in>) {
-		chomp $line;
-		my $arg = (split /\t/, $line, 5)[4] // '';
-		$n{ substr($arg, 0, 7) . ' ' . length($arg) }++;
-	}
-	close $in;
+	$n{ substr($_->{arg}, 0, 7) . ' ' . length($_->{arg}) }++
+	    for @{ $t->consume_runs($file) };
 	return \%n;
 }
 

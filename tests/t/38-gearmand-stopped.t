@@ -18,14 +18,9 @@ my $ini = $t->write_ini('queue_runner.lease_seconds' => 20,
 my $ran = $t->dir . '/ran.txt';
 
 sub runs {
-    my %n;
-    open(my $fh, '<', $ran) or return \%n;
-    while (my $l = <$fh>) {
-        chomp $l;
-        my @f = split /\t/, $l, 5;
-        $n{ $f[4] }++;
-    }
-    return \%n;
+	my %n;
+	$n{ $_->{arg} }++ for @{ $t->consume_runs($ran) };
+	return \%n;
 }
 
 my $worker = $t->spawn($t->build_path('gv_consume'), '-c', $ini,

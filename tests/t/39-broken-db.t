@@ -38,9 +38,9 @@ ok($t->wait_for_log(qr/queue_runner\/0 .*database 2: .*job/, 10),
 
 my $st;
 ok($t->wait_for('the status file to name database 2', 10, sub {
-    $st = $t->status_json or return 0;
-    my $b = $st->{pools}{queue_runner}{broken_dbs} // [];
-    grep { $_ == 2 } @$b }), 'the status file shows database 2 broken');
+	$st = $t->status_json or return 0;
+	my $b = $st->{pools}{queue_runner}{broken_dbs} // [];
+	grep { $_ == 2 } @$b }), 'the status file shows database 2 broken');
 ok(!$st->{pools}{queue_runner}{failed}, 'the QueueRunner pool is not failed');
 my ($qr) = grep { $_->{pool} eq 'queue_runner' } @{ $st->{children} };
 is_deeply($qr->{broken_dbs}, [2], 'its child reports database 2');
@@ -63,8 +63,8 @@ $t->insert_job(2, funcname => 'work', arg => "db2 $_") for 1 .. 20;
 ok($t->wait_for('database 2 to drain', 90, sub { $t->count(2) == 0 }),
     'database 2\'s jobs ran once its table was back');
 ok($t->wait_for('the status file to clear', 10, sub {
-    $st = $t->status_json or return 0;
-    !@{ $st->{pools}{queue_runner}{broken_dbs} // [1] } }),
+	$st = $t->status_json or return 0;
+	!@{ $st->{pools}{queue_runner}{broken_dbs} // [1] } }),
     'the status file no longer shows database 2');
 
 my %seen;

@@ -42,9 +42,8 @@ sub runs {
 
 sub inject {
 	my ($func, $n) = @_;
-	my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
-	    $ini, '-m', 'latency', '-f', $func, '-n', $n);
-	is($code, 0, "$n jobs of $func injected") or diag($err);
+	$t->gv_inject_ok($ini, "$n jobs of $func injected", mode => 'latency',
+	    func => $func, n => $n);
 }
 
 inject('slow', 10);

@@ -16,9 +16,8 @@ my $runner = $t->spawn($t->build_path('garivini'), '--role', 'queue_runner',
 
 sub inject {
 	my ($func, $n) = @_;
-	my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
-	    $ini, '-f', $func, '-n', $n, '-a', "$func {n}");
-	is($code, 0, "$n jobs of $func inserted") or diag($err);
+	$t->gv_inject_ok($ini, "$n jobs of $func inserted", func => $func,
+	    n => $n, arg => "$func {n}");
 }
 
 # Make a function's rows the oldest due rows of the table, as a backlog

@@ -46,9 +46,8 @@ sub lines {
 
 sub inject {
 	my ($func, $n, @mode) = @_;
-	my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
-	    $ini, @mode, '-f', $func, '-n', $n, '-a', "$func @mode {n}");
-	is($code, 0, "$n jobs of $func inserted @mode") or diag($err);
+	$t->gv_inject_ok($ini, "$n jobs of $func inserted @mode", func => $func,
+	    n => $n, arg => "$func @mode {n}", args => \@mode);
 }
 
 # Paused: stored by a client and through inject_jobs, not dispatched.

@@ -17,9 +17,9 @@ sub role { $t->spawn($t->build_path('garivini'), '--role', @_) }
 
 sub inject {
 	my ($func, $n, $prio, @more) = @_;
-	my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
-	    $ini, '-f', $func, '-n', $n, '-p', $prio, '-a', "$func {n}", @more);
-	is($code, 0, "$n jobs of $func at priority $prio injected") or diag($err);
+	$t->gv_inject_ok($ini, "$n jobs of $func at priority $prio injected",
+	    func => $func, n => $n, priority => $prio, arg => "$func {n}",
+	    args => \@more);
 }
 
 sub priorities {

@@ -68,67 +68,61 @@ close $fh;
 my $runs = $t->dir . '/runs.txt';
 my $worker = $t->spawn('perl', $script, $t->gearman_servers, $runs);
 sub runs_of {
-    my ($func) = @_;
-    open(my $in, '<', $runs) or return 0;
-    my $n = grep { /^\Q$func\E\t/ } <$in>;
-    close $in;
-    return $n;
+	my ($func) = @_;
+	open(my $in, '<', $runs) or return 0;
+	my $n = grep { /^\Q$func\E\t/ } <$in>;
+	close $in;
+	return $n;
 }
 
 my $client = Gearman::Client->new(
     job_servers => [split /,/, $t->gearman_servers]);
 sub call {
-    my ($func, $payload) = @_;
-    my ($failed, $warning) = (0, '');
-    my $res = $client->do_task($func, $payload, {
-        on_fail => sub { $failed = 1 },
-        on_warning => sub { $warning .= ref $_[0] ? ${ $_[0] } : $_[0] },
-        timeout => 30 });
-    return ($res ? $$res : undef, $failed, $warning);
-}
-sub inject {
-    my (%job) = @_;
-    my ($reply) = call('inject_jobs', encode_json(\%job));
-    die "inject_jobs failed" unless defined $reply;
-    return decode_json($reply);
+	my ($func, $payload) = @_;
+	my ($failed, $warning) = (0, '');
+	my $res = $client->do_task($func, $payload, {
+		on_fail => sub { $failed = 1 },
+		on_warning => sub { $warning .= ref $_[0] ? ${ $_[0] } : $_[0] },
+		timeout => 30 });
+	return ($res ? $$res : undef, $failed, $warning);
 }
 sub gvctl {
-    my ($code, $out, $err) = $t->run($t->build_path('gvctl'), '-c', $ini,
-        @_);
-    utf8::decode($out);
-    return ($code, $out, $err);
+	my ($code, $out, $err) = $t->run($t->build_path('gvctl'), '-c', $ini,
+	    @_);
+	utf8::decode($out);
+	return ($code, $out, $err);
 }
 
 my $dbh = $t->dbh(1);
 sub failcount {
-    my ($jobid) = @_;
-    my ($n) = $dbh->selectrow_array('SELECT failcount FROM job WHERE '
-        . 'jobid = ?', undef, $jobid);
-    return $n // -1;
+	my ($jobid) = @_;
+	my ($n) = $dbh->selectrow_array('SELECT failcount FROM job WHERE '
+	    . 'jobid = ?', undef, $jobid);
+	return $n // -1;
 }
 sub errors_of {
-    my ($jobid) = @_;
-    my ($n) = $dbh->selectrow_array('SELECT COUNT(*) FROM job_error WHERE '
-        . 'jobid = ?', undef, $jobid);
-    return $n;
+	my ($jobid) = @_;
+	my ($n) = $dbh->selectrow_array('SELECT COUNT(*) FROM job_error WHERE '
+	    . 'jobid = ?', undef, $jobid);
+	return $n;
 }
 
 # ---- low latency: the Controller keeps the worker's reason ---------------
-my %ll = map { $_ => inject(funcname => $_, arg => $_) }
+my %ll = map { $_ => $t->inject_job(funcname => $_, arg => $_) }
     qw(thrower failer slowll);
 for my $f (sort keys %ll) {
-    ok($t->wait_for("$f to fail", 30, sub { failcount($ll{$f}{jobid}) == 1 }),
-        "$f failed once");
+	ok($t->wait_for("$f to fail", 30, sub { failcount($ll{$f}{jobid}) == 1 }),
+	    "$f failed once");
 }
 my %want = (thrower => qr/disk ☺ full at step 2/,
     failer => qr/the worker sent WORK_FAIL without a message/,
     slowll => qr/timed out after 2 s/);
 for my $f (sort keys %want) {
-    my ($code, $out) = gvctl('show', "1:$ll{$f}{jobid}");
-    is($code, 0, "gvctl show $f");
-    like($out, qr/^failures   newest first\n  \S+Z  failcount 1  attempt \d+  /m,
-        "$f: its failure, time, failcount and attempt");
-    like($out, $want{$f}, "$f: and why");
+	my ($code, $out) = gvctl('show', "1:$ll{$f}{jobid}");
+	is($code, 0, "gvctl show $f");
+	like($out, qr/^failures   newest first\n  \S+Z  failcount 1  attempt \d+  /m,
+	    "$f: its failure, time, failcount and attempt");
+	like($out, $want{$f}, "$f: and why");
 }
 my ($code, $out) = gvctl('list', '-s', 'failing');
 like($out, qr/LAST_FAILURE/, 'list --state failing has a LAST_FAILURE column');
@@ -165,7 +159,7 @@ is(scalar(@$errs), 2, 'errors -n 2 --json: two failures');
 $t->stop($consumer);
 
 # ---- a job that fails once, then succeeds, takes its failures with it -----
-my $flaky = inject(funcname => 'flaky', arg => 'f');
+my $flaky = $t->inject_job(funcname => 'flaky', arg => 'f');
 ok($t->wait_for('the first failure', 30, sub { failcount($flaky->{jobid}) == 1 }),
     'flaky failed once');
 is(errors_of($flaky->{jobid}), 1, 'its failure is kept');
@@ -177,17 +171,17 @@ ok($t->wait_for('its failures to go', 10,
     sub { errors_of($flaky->{jobid}) == 0 }), 'and its failures went with it');
 
 # ---- cancel_jobs through Gearman ------------------------------------------
-my @later = map { inject(funcname => 'later', arg => "l$_", uniqkey => "k$_",
-    delay => 600) } 1 .. 4;
+my @later = map { $t->inject_job(funcname => 'later', arg => "l$_",
+    uniqkey => "k$_", delay => 600) } 1 .. 4;
 my ($reply, $failed, $warning) = call('cancel_jobs',
     encode_json({ funcname => 'later', uniqkey => 'k1' }));
 is_deeply(decode_json($reply), { funcname => 'later', uniqkey => 'k1',
     cancelled => JSON::PP::true, dbid => 1, jobid => $later[0]{jobid} + 0 },
     'cancel by key: the job it was');
 ($reply) = call('cancel_jobs', encode_json([
-    { dbid => 1, jobid => $later[1]{jobid} },
-    { funcname => 'later', uniqkey => 'nope' },
-    { funcname => 'later', uniqkey => 'k3' } ]));
+	{ dbid => 1, jobid => $later[1]{jobid} },
+	{ funcname => 'later', uniqkey => 'nope' },
+	{ funcname => 'later', uniqkey => 'k3' } ]));
 my $answers = decode_json($reply);
 ok($answers->[0]{cancelled} && $answers->[2]{cancelled},
     'cancel by id and by key in one array');
@@ -207,7 +201,7 @@ like($out, qr/^cancelled 1:$later[3]{jobid}$/m, 'says which job');
 ($code, undef, my $err) = gvctl('cancel', '-f', 'later', '-k', 'k4');
 is($code, 1, 'again: nothing to cancel, exit 1');
 like($err, qr/no job later\/k4/, 'and says so');
-my $byid = inject(funcname => 'later', arg => 'x', delay => 600);
+my $byid = $t->inject_job(funcname => 'later', arg => 'x', delay => 600);
 ($code, $out) = gvctl('cancel', "1:$byid->{jobid}");
 is($code, 0, 'gvctl cancel by id');
 ($code) = gvctl('cancel', '1:999999');

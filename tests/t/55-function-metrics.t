@@ -106,11 +106,11 @@ my $fns = $st->{functions};
 is_deeply([sort keys %$fns], [qw(_other alpha beta failer slowll)],
     'four functions and _other: later and gamma are past the cap');
 my %expect = (
-    alpha => { dispatched => 5 },
-    beta => { dispatched => 4, done => 4 },
-    failer => { dispatched => 2, failed => 2, parked => 1 },
-    slowll => { dispatched => 1, failed => 1, timed_out => 1 },
-    _other => { dispatched => 1, cancelled => 2 },
+	alpha => { dispatched => 5 },
+	beta => { dispatched => 4, done => 4 },
+	failer => { dispatched => 2, failed => 2, parked => 1 },
+	slowll => { dispatched => 1, failed => 1, timed_out => 1 },
+	_other => { dispatched => 1, cancelled => 2 },
 );
 my @counters = qw(dispatched done failed parked timed_out cancelled);
 my @les = qw(0.005 0.01 0.05 0.1 0.5 1 5 10 60 300 +Inf);

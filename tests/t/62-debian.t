@@ -114,7 +114,7 @@ is($code, 0, 'lintian exits 0') or diag($err);
 # --- install ----------------------------------------------------------------
 $installed = 1;
 ($code, $out, $err) = $t->run({ env => {
-    DEBIAN_FRONTEND => 'noninteractive' }, timeout => 300 },
+	DEBIAN_FRONTEND => 'noninteractive' }, timeout => 300 },
     'dpkg', '-i', map { $deb{$_} } @PACKAGES);
 is($code, 0, 'dpkg -i of the three packages') or diag("$out\n$err");
 for my $p (@PACKAGES) {

@@ -27,6 +27,8 @@ use GvTest;
 
 my $GALERA = '/usr/lib/galera/libgalera_smm.so';
 my $SYNC_SECONDS = 120;
+# Smaller than GvTest's single server: three of them run at once.
+my @INNODB = ('--innodb-buffer-pool-size=128M', '--innodb-log-file-size=64M');
 our $USER = 'gvroot';
 our $PASSWORD = 'gvroot';
 
@@ -97,15 +99,8 @@ sub _install {
 	my $n = $self->{nodes}[$i];
 	mkdir $n->{dir} or croak "$n->{dir}: $!";
 	chown($self->{uid}, $self->{gid}, $n->{dir});
-	my $log = "$n->{dir}/install.log";
-	my $pid = GvTest::_fork_exec(cmd => [GvTest::_find_program(
-	    'mariadb-install-db'), '--no-defaults', '--rpm',
-	    "--datadir=$n->{dir}/data", '--user=mysql',
-	    '--auth-root-authentication-method=normal', '--skip-test-db',
-	    '--skip-name-resolve'], stdout => $log, stderr => $log);
-	my $status = GvTest::_wait_pid($pid, 120);
-	croak "mariadb-install-db for node $i failed:\n" . GvTest::_tail($log)
-	    unless defined $status && $status == 0;
+	GvTest::mariadb_install_datadir(datadir => "$n->{dir}/data",
+	    user => 'mysql', log => "$n->{dir}/install.log", innodb => \@INNODB);
 	system('chown', '-R', 'mysql:mysql', $n->{dir}) == 0
 	    or croak "chown $n->{dir} failed";
 }
@@ -113,16 +108,11 @@ sub _install {
 sub _args {
 	my ($self, $i, $bootstrap) = @_;
 	my $n = $self->{nodes}[$i];
-	return (GvTest::_find_program('mariadbd'), '--no-defaults',
-	    "--datadir=$n->{dir}/data", "--socket=$n->{dir}/sock",
-	    "--port=$n->{sql}", '--bind-address=127.0.0.1',
-	    "--pid-file=$n->{dir}/pid", "--log-error=$n->{dir}/err",
-	    '--user=mysql', '--skip-name-resolve', '--skip-log-bin',
-	    '--performance-schema=OFF', '--max-connections=300',
-	    '--max-allowed-packet=64M', '--character-set-server=utf8mb4',
-	    '--collation-server=utf8mb4_general_ci',
-	    '--innodb-buffer-pool-size=128M', '--innodb-log-file-size=64M',
-	    ($self->{galera} ? $self->_wsrep_args($i, $bootstrap) : ()));
+	return GvTest::mariadb_server_command(datadir => "$n->{dir}/data",
+	    socket => "$n->{dir}/sock", port => $n->{sql},
+	    pidfile => "$n->{dir}/pid", errlog => "$n->{dir}/err",
+	    user => 'mysql', innodb => \@INNODB,
+	    args => [$self->{galera} ? $self->_wsrep_args($i, $bootstrap) : ()]);
 }
 
 sub _wsrep_args {
@@ -180,13 +170,11 @@ sub stop_node { $_[0]->kill_node($_[1], 'TERM') }
 
 sub _connect {
 	my ($self, $i, %o) = @_;
-	return DBI->connect('DBI:MariaDB:host=127.0.0.1;port='
-	    . $self->port($i) . ';mariadb_connect_timeout=2', $USER, $PASSWORD,
-	    { RaiseError => 1, PrintError => 0, AutoCommit => 1 })
+	return GvTest::_connect(host => '127.0.0.1', port => $self->port($i),
+	    user => $USER, password => $PASSWORD, connect_timeout => 2)
 	    unless $o{root};
-	my $n = $self->{nodes}[$i];
-	return DBI->connect("DBI:MariaDB:mariadb_socket=$n->{dir}/sock", 'root',
-	    '', { RaiseError => 1, PrintError => 0, AutoCommit => 1 });
+	return GvTest::_connect(socket => "$self->{nodes}[$i]{dir}/sock",
+	    user => 'root', password => '');
 }
 
 sub _admin {
@@ -253,13 +241,10 @@ sub isolate {
 # Create database $name on server i with Garivini's schema; a handle on it.
 sub create_database {
 	my ($self, $i, $name) = @_;
-	open(my $fh, '<', GvTest->schema_path) or croak "schema.sql: $!";
-	my $schema = join('', grep { !/^\s*--/ } <$fh>);
-	close $fh;
 	my $dbh = $self->dbh($i);
 	$dbh->do("CREATE DATABASE $name");
 	$dbh->do("USE $name");
-	$dbh->do($_) for grep { /\S/ } split(/;\s*(?:\n|$)/, $schema);
+	$dbh->do($_) for GvTest::_schema_statements();
 	return $dbh;
 }
 

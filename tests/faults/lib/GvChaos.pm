@@ -188,15 +188,11 @@ sub _lines {
 	return @l;
 }
 
-# How many times each arg ran, from gv_consume's lines
-# (DBID TAB JOBID TAB ATTEMPT TAB FAILCOUNT TAB ARG).
+# How many times each arg ran, from gv_consume's lines.
 sub runs {
 	my ($out) = @_;
 	my %n;
-	for (_lines($out)) {
-		my @f = split /\t/, $_, 5;
-		$n{ $f[4] }++ if defined $f[4];
-	}
+	$n{ $_->{arg} }++ for @{ GvTest->consume_runs($out) };
 	return \%n;
 }
 
