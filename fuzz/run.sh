@@ -40,8 +40,9 @@ libs="$(pkg-config --libs jansson inih)"
 for t in $targets; do
 	case $t in
 	config) src="src/config.c src/log_level.c src/hostport.c src/jobjson.c
+	    src/jobfield.c
 	    src/cron.c src/schedule.c src/util.c" ;;
-	*) src="src/jobjson.c src/util.c" ;;
+	*) src="src/jobjson.c src/jobfield.c src/util.c" ;;
 	esac
 	# shellcheck disable=SC2086
 	$CC $flags -o "$out/fuzz_$t" "fuzz/fuzz_$t.c" $src $libs
