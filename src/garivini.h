@@ -32,6 +32,8 @@ enum gv_error {
 	GV_ESTALE = -4,   /* the job is gone, or a newer attempt owns it */
 	GV_EJSON = -5,    /* a malformed job document */
 	GV_ENOMEM = -6,
+	GV_EUNKNOWN = -7, /* the connection was lost during COMMIT: the jobs
+	                     the message names may or may not be stored */
 };
 
 enum gv_flag {
