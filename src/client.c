@@ -313,6 +313,8 @@ gv_strerror(int code)
 	case GV_ESTALE: return "job gone or owned by a newer attempt";
 	case GV_EJSON: return "malformed job document";
 	case GV_ENOMEM: return "out of memory";
+	case GV_EUNKNOWN: return "fate unknown: the connection was lost "
+	    "during COMMIT";
 	}
 	return "unknown error";
 }
@@ -439,42 +441,40 @@ client_insert_leased(gv_client *gv, const struct gv_new_job *job,
 	return insert_one(gv, job, 1, jobid, dbid, inserted);
 }
 
+/* How one try of a share's transaction ended, when it failed. */
+enum share_fail {
+	SHARE_REFUSED,    /* an error the server answered: nothing stored */
+	SHARE_LOST,       /* the connection went before the COMMIT was sent
+	                     (or answered): the server rolled it back */
+	SHARE_UNREACHED,  /* no connection could be made */
+	SHARE_UNKNOWN,    /* the connection went with the COMMIT sent */
+};
+
 /*
  * Insert idx[0..n) of jobs into db in one transaction, in multi-row
  * statements of at most CHUNK_ROWS rows and about CHUNK_BYTES of payload.
- * A transaction lost to a deadlock, a lock wait or a Galera certification
- * conflict stored nothing and acknowledged nothing: it is tried again as a
- * whole, a few times.
+ * On GV_EDB, *why says how it failed.
  */
-static int insert_share_once(gv_client *gv, struct db *db,
-    const struct gv_new_job *jobs, const size_t *idx, size_t n,
-    size_t *inserted);
-
-static int
-insert_share(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
-    const size_t *idx, size_t n, size_t *inserted)
-{
-	int tries = 0, rc;
-
-	do
-		rc = insert_share_once(gv, db, jobs, idx, n, inserted);
-	while (rc == GV_EDB && conflict_retry(gv, db, &tries));
-	return rc;
-}
-
 static int
 insert_share_once(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
-    const size_t *idx, size_t n, size_t *inserted)
+    const size_t *idx, size_t n, size_t *inserted, enum share_fail *why)
 {
 	struct dbval *p;
 	uint64_t affected;
 	size_t done = 0, rows, bytes, k, stored = 0;
+	int connected = db_connection_id(db) != 0;
 
+	*why = SHARE_REFUSED;
 	if ((p = calloc(CHUNK_ROWS * JOBFIELD_INSERT_PARAMS, sizeof(*p))) ==
 	    NULL)
 		return fail(gv, GV_ENOMEM, "out of memory");
-	if (db_begin(db, gv->err, sizeof(gv->err)) == -1)
+	if (db_begin(db, gv->err, sizeof(gv->err)) == -1) {
+		/* A connection that was open went (found by the ping, or at
+		 * the first statement): lost. None made: unreached. */
+		if (db_gone(db))
+			*why = connected ? SHARE_LOST : SHARE_UNREACHED;
 		goto fail;
+	}
 	while (done < n) {
 		for (rows = 0, bytes = 0; done + rows < n && rows < CHUNK_ROWS &&
 		    (rows == 0 || bytes + jobs[idx[done + rows]].arg_len <=
@@ -487,20 +487,107 @@ insert_share_once(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
 		if (db_exec(db, SQL_INSERT, (unsigned)rows, p,
 		    rows * JOBFIELD_INSERT_PARAMS,
 		    &affected, NULL, gv->err, sizeof(gv->err)) == -1) {
+			/* A statement of a transaction whose COMMIT was never
+			 * sent: whatever the server did of it, it rolls it
+			 * back with the connection, on every Galera node. */
+			if (db_gone(db))
+				*why = SHARE_LOST;
 			db_rollback(db);
 			goto fail;
 		}
 		stored += affected;
 		done += rows;
 	}
-	if (db_commit(db, gv->err, sizeof(gv->err)) == -1)
+	if (db_commit(db, gv->err, sizeof(gv->err)) == -1) {
+		if (db_maybe_applied(db))
+			*why = SHARE_UNKNOWN;
+		else if (db_gone(db))
+			*why = SHARE_LOST;
 		goto fail;
+	}
 	*inserted += stored;
 	free(p);
 	return GV_OK;
 fail:
 	free(p);
 	return GV_EDB;
+}
+
+/* "jobs A..B, C, ..." of the caller's indices idx[0..n) (ascending), into
+ * gv->err before the reason already there. */
+static int
+unknown_fate(gv_client *gv, const size_t *idx, size_t n)
+{
+	char why[sizeof(gv->err)], list[256];
+	size_t i, j, len = 0;
+
+	memcpy(why, gv->err, sizeof(why));
+	for (i = 0; i < n && len < sizeof(list) - 40; i = j) {
+		for (j = i + 1; j < n && idx[j] == idx[j - 1] + 1; j++)
+			;
+		len += (size_t)snprintf(list + len, sizeof(list) - len,
+		    j - i > 1 ? "%s%zu..%zu" : "%s%zu", i ? ", " : "", idx[i],
+		    idx[j - 1]);
+	}
+	if (i < n)
+		snprintf(list + len, sizeof(list) - len, ", ...");
+	return fail(gv, GV_EUNKNOWN, "jobs %s: fate unknown (the connection "
+	    "was lost during COMMIT): %.700s", list, why);
+}
+
+/*
+ * A share's transaction, until it is stored or its failure is final.
+ *
+ * Nothing is stored twice when nothing breaks, and nothing acknowledged is
+ * lost: a transaction is only done again when it is known to have stored
+ * nothing, or when its jobs are keyed.
+ * - A deadlock, a lock wait or a Galera certification conflict rolled it
+ *   back: tried again as a whole, a few times (conflict_retry).
+ * - Its connection went before its COMMIT was sent (a killed Galera node,
+ *   a KILL, a host that stopped taking writes): the server rolled it back,
+ *   so it is done again at once, on a new connection, which is the next
+ *   usable host's (at most LOST_REDO times: every host of a list may go in
+ *   turn). No connection could be made at all: tried again within
+ *   gv_set_retry's budget, pausing as exec_retry does.
+ * - Its connection went with the COMMIT sent: it may be stored or not.
+ *   Keyed jobs (keyed is 1: a keyed share holds only keyed jobs) are done
+ *   again: INSERT IGNORE reads each back by its key, keeps what the lost
+ *   COMMIT stored and stores what it did not. A job that the lost COMMIT
+ *   stored, that ran and was completed in the few milliseconds before the
+ *   redo, is stored again and runs twice; only then, and never lost.
+ *   Others cannot be read back: GV_EUNKNOWN naming them.
+ */
+#define LOST_REDO 3
+
+static int
+insert_share(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
+    const size_t *idx, size_t n, size_t *inserted, int keyed)
+{
+	double deadline = time_mono() + gv->retry_seconds;
+	double pause = RETRY_PAUSE_MIN;
+	enum share_fail why = SHARE_REFUSED;
+	int conflicts = 0, redos = 0, rc;
+
+	for (;;) {
+		rc = insert_share_once(gv, db, jobs, idx, n, inserted, &why);
+		if (rc != GV_EDB)
+			return rc;
+		if (conflict_retry(gv, db, &conflicts))
+			continue;
+		if (why == SHARE_UNKNOWN && !keyed)
+			return unknown_fate(gv, idx, n);
+		if ((why == SHARE_LOST || why == SHARE_UNKNOWN) &&
+		    redos++ < LOST_REDO)
+			continue;
+		if (why == SHARE_UNKNOWN)
+			return unknown_fate(gv, idx, n);
+		if (why == SHARE_REFUSED || time_mono() + pause > deadline)
+			return GV_EDB;
+		if (gv->on_retry)
+			gv->on_retry(gv->on_retry_arg);
+		time_sleep(pause, NULL);
+		pause = backoff_next(pause, RETRY_PAUSE_MIN, RETRY_PAUSE_MAX);
+	}
 }
 
 /* The group of a job in gv_insert_jobs: its database's index when keyed,
@@ -558,17 +645,17 @@ gv_insert_jobs(gv_client *gv, const struct gv_new_job *jobs, size_t n,
 		if (count[d] == 0)
 			continue;
 		if ((rc = insert_share(gv, dbset_at(gv->dbs, d), jobs,
-		    idx + start[d], count[d], &total)) != GV_OK)
+		    idx + start[d], count[d], &total, 1)) != GV_OK)
 			goto out;
 	}
 	nfree = count[ndbs];
-	/* A failed transaction stored nothing (or, if the commit's answer was
-	 * lost, possibly all: then a retry elsewhere may store the share
-	 * twice, which runs jobs twice but never loses one). */
+	/* A share that failed with GV_EDB stored nothing, and goes to another
+	 * database; one whose fate is unknown (GV_EUNKNOWN) goes nowhere
+	 * else, or it could be stored twice. */
 	for (tries = 0; nfree > 0 && tries < ndbs; tries++) {
 		db = dbset_pick(gv->dbs);
 		if ((rc = insert_share(gv, db, jobs, idx + start[ndbs], nfree,
-		    &total)) == GV_OK)
+		    &total, 0)) != GV_EDB)
 			break;
 	}
 out:

@@ -292,9 +292,12 @@ db_disconnect(struct db *db)
 	db->in_txn = 0;
 }
 
+/* The connection went between two statements of the transaction (found
+ * by a ping, or at the COMMIT): the failure reads as a lost connection. */
 static int
 txn_lost_error(struct db *db, char *err, size_t errlen)
 {
+	db->last_errno = CR_SERVER_LOST;
 	return errf(err, errlen, "database %u: the connection was lost inside "
 	    "a transaction, which the server rolled back", db->dbid);
 }
@@ -329,6 +332,12 @@ static int
 host_refuses(unsigned e)
 {
 	return e == ER_UNKNOWN_COM_ERROR || e == ER_OPTION_PREVENTS_STATEMENT;
+}
+
+int
+db_gone(const struct db *db)
+{
+	return conn_lost(db->last_errno) || host_refuses(db->last_errno);
 }
 
 static void
@@ -1224,7 +1233,10 @@ db_commit(struct db *db, char *err, size_t errlen)
 			db_rollback(db);
 			return -1;
 		}
-		db->maybe_applied = e != CR_SERVER_GONE_ERROR;
+		/* Unknown only when the connection went with the COMMIT
+		 * sent; an error the server answered (a host that stopped
+		 * taking writes) was not a commit. */
+		db->maybe_applied = conn_lost(e) && e != CR_SERVER_GONE_ERROR;
 		if (db->conn)
 			db_disconnect(db);
 		db->txn_lost = 0;

@@ -87,6 +87,11 @@ int db_no_table(const struct db *db);
  * sent: the server may have done it. A caller about to repeat work that is
  * not idempotent must read first. */
 int db_maybe_applied(const struct db *db);
+/* 1 if the last failure left the connection: lost or killed, a host that
+ * stopped taking writes, or none could be made. A transaction it was in
+ * is rolled back by the server (unless db_maybe_applied: its COMMIT was
+ * sent), and the next call connects again, to the next usable host. */
+int db_gone(const struct db *db);
 /* The server's id of the open connection (0 if none), as KILL and the
  * process list name it. */
 unsigned long db_connection_id(const struct db *db);

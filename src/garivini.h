@@ -32,6 +32,8 @@ enum gv_error {
 	GV_ESTALE = -4,   /* the job is gone, or a newer attempt owns it */
 	GV_EJSON = -5,    /* a malformed job document */
 	GV_ENOMEM = -6,
+	GV_EUNKNOWN = -7, /* the connection was lost during COMMIT: the jobs
+	                     the message names may or may not be stored */
 };
 
 enum gv_flag {
@@ -154,8 +156,8 @@ void gv_set_max_failures(gv_client *gv, unsigned max_failures);
  * retry_first and retry_max, over these, for the functions that set them.
  * GV_EINVAL, changing nothing, when first or max is out of its bounds. */
 int gv_set_retry_backoff(gv_client *gv, unsigned first, unsigned max);
-/* Keep retrying a completion, reschedule, failure or lease extension whose
- * database cannot be reached (not one the database refused), for up to
+/* Keep retrying a completion, reschedule, failure, lease extension or
+ * gv_insert_jobs share whose database cannot be reached (not one the database refused), for up to
  * seconds (pausing 0.1 s doubling to
  * 2 s), before returning GV_EDB. Default 0: return at once. A worker that
  * rides out a short database outage this way does not run its job twice. */
@@ -170,10 +172,20 @@ void gv_set_retry(gv_client *gv, double seconds);
  */
 int gv_insert_job(gv_client *gv, const struct gv_new_job *job,
     uint64_t *jobid, unsigned *dbid, int *inserted);
-/* Insert many jobs: one multi-row statement (or a few, for big batches) and
+/*
+ * Insert many jobs: one multi-row statement (or a few, for big batches) and
  * one transaction per database. *inserted counts the rows stored (duplicates
  * of a unique key are not). On error nothing of the failed database's share
- * is stored; shares of other databases already committed stay. */
+ * is stored; shares of other databases already committed stay.
+ *
+ * A share whose connection was lost before its COMMIT was sent stored
+ * nothing and is done again on a new connection (the next host of the
+ * database's list), a few times. One lost with its COMMIT sent: keyed jobs
+ * are inserted again (their keys keep what was stored); the jobs without a
+ * key, which nothing can tell apart, give GV_EUNKNOWN, the message naming
+ * them by index ("jobs 0..999: fate unknown ..."); keyed jobs of the call
+ * are stored by then.
+ */
 int gv_insert_jobs(gv_client *gv, const struct gv_new_job *jobs, size_t n,
     size_t *inserted);
 

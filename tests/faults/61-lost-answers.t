@@ -12,6 +12,14 @@
 #   select_answer_lost      2,claim,after: a claim's select is done, its
 #                           answer lost on a live connection; dropping the
 #                           connection does not wait for the result
+#   insert_commit_gone      1,commit: an insert batch's COMMIT never reached
+#                           the server, which rolled it back: done again,
+#                           every job stored once
+#   insert_commit_lost_keyed, insert_commit_lost_unkeyed   1,commit,after:
+#                           a COMMIT done and its answer lost; keyed jobs are
+#                           settled by their keys (GV_OK, stored once), the
+#                           others are GV_EUNKNOWN naming them, not GV_EDB,
+#                           and not stored a second time elsewhere
 use strict;
 use warnings;
 use Test::More;
@@ -24,6 +32,9 @@ my %cases = (
 	completion_answer_lost => '1,delete,after',
 	insert_commit_deadlock => '1,commit,deadlock',
 	select_answer_lost => '2,claim,after',
+	insert_commit_gone => '1,commit',
+	insert_commit_lost_keyed => '1,commit,after',
+	insert_commit_lost_unkeyed => '1,commit,after',
 );
 for my $case (sort keys %cases) {
 	my ($code, $out, $err) = $t->run({ env => { GV_TEST_INI => $ini,

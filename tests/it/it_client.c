@@ -838,11 +838,15 @@ leased_job(const char *funcname)
 
 /* Another session that KILLs a connection once the server shows it
  * running a statement that starts with prefix: from the side, while the
- * test's own thread is inside the db call. */
+ * test's own thread is inside the db call. With lock, it holds LOCK TABLES
+ * job WRITE first (the barrier says when), so that the statement waits
+ * there, and lets go of it after the kill. */
 struct killer {
 	const struct config_db *d;
 	unsigned long victim;
 	const char *prefix;
+	int lock;
+	pthread_barrier_t locked;
 	int fired;
 	pthread_t thread;
 };
@@ -854,15 +858,21 @@ killer_run(void *arg)
 	MYSQL *m = mysql_init(NULL);
 	MYSQL_RES *res;
 	char q[512];
-	int i, seen;
+	int i, seen, ok;
 
-	if (mysql_real_connect(m, k->d->host, k->d->user, k->d->password,
-	    k->d->database, k->d->port, k->d->socket, 0) == NULL)
+	ok = mysql_real_connect(m, k->d->host, k->d->user, k->d->password,
+	    k->d->database, k->d->port, k->d->socket, 0) != NULL &&
+	    (!k->lock || mysql_query(m, "LOCK TABLES job WRITE") == 0);
+	if (k->lock)
+		pthread_barrier_wait(&k->locked);
+	if (!ok)
 		goto out;
-	/* Caught once it sends rows, not while it still sorts them. */
+	/* Caught once it sends rows, not while it still sorts them; behind
+	 * the lock, as soon as it is there. */
 	snprintf(q, sizeof(q), "SELECT 1 FROM information_schema.PROCESSLIST "
-	    "WHERE ID = %lu AND INFO LIKE '%s%%' AND STATE IN ('Sending data', "
-	    "'Writing to net', 'Sending to client')", k->victim, k->prefix);
+	    "WHERE ID = %lu AND INFO LIKE '%s%%'%s", k->victim, k->prefix,
+	    k->lock ? "" : " AND STATE IN ('Sending data', 'Writing to net', "
+	    "'Sending to client')");
 	for (i = 0; i < 20000 && !k->fired; i++) {
 		if (mysql_query(m, q) != 0 ||
 		    (res = mysql_store_result(m)) == NULL)
@@ -877,10 +887,88 @@ killer_run(void *arg)
 		}
 		usleep(500);
 	}
+	if (k->lock)
+		mysql_query(m, "UNLOCK TABLES");
 out:
 	mysql_close(m);
 	return NULL;
 }
+
+/* Twenty jobs of funcname: none keyed (keyed 0), every other one (1) or
+ * all (2). */
+static void
+twenty_jobs(struct gv_new_job *j, char (*args)[16], char (*keys)[16],
+    const char *funcname, int keyed)
+{
+	size_t i;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(args[i], 16, "a%zu", i);
+		snprintf(keys[i], 16, "k%zu", i);
+		j[i] = (struct gv_new_job){ .funcname = funcname,
+		    .arg = args[i], .arg_len = strlen(args[i]),
+		    .uniqkey = keyed == 2 || (keyed && i % 2) ? keys[i] :
+		    NULL };
+	}
+}
+
+/* gv_insert_jobs of jobs[0..n) (of one function) on a client of the one
+ * database d, whose connection another session kills while its first
+ * INSERT waits on a table lock: that transaction stored nothing. The batch
+ * must succeed all the same, every job stored once. */
+static void
+insert_killed(const struct config_db *d, const struct gv_new_job *jobs,
+    size_t n)
+{
+	struct gv_db_settings s = { .dbid = d->dbid, .host = d->host,
+	    .port = d->port, .database = d->database, .user = d->user,
+	    .password = d->password };
+	struct killer k = { .d = d, .prefix = "INSERT", .lock = 1 };
+	char err[256];
+	size_t inserted = 0;
+	uint64_t now;
+	int found, rc;
+	struct db *db;
+	gv_client *one;
+
+	ck_assert_ptr_nonnull(one = gv_open(&s, 1, err, sizeof(err)));
+	db = dbset_at(client_dbset(one), 0);
+	ck_assert_msg(db_select_u64(db, SQL_NOW, NULL, 0, &now, &found, err,
+	    sizeof(err)) == 0, "%s", err);
+	k.victim = db_connection_id(db);
+	ck_assert_int_eq(pthread_barrier_init(&k.locked, NULL, 2), 0);
+	ck_assert_int_eq(pthread_create(&k.thread, NULL, killer_run, &k), 0);
+	pthread_barrier_wait(&k.locked);
+	rc = gv_insert_jobs(one, jobs, n, &inserted);
+	pthread_join(k.thread, NULL);
+	pthread_barrier_destroy(&k.locked);
+	ck_assert_msg(k.fired, "the INSERT was never caught waiting");
+	ck_assert_msg(rc == GV_OK, "a batch killed before its COMMIT: %s",
+	    gv_errmsg(one));
+	gv_close(one);
+	ck_assert_uint_eq(inserted, n);
+	ck_assert_int_eq(num(d->dbid, "SELECT COUNT(*) FROM job WHERE "
+	    "funcname = '%s'", jobs[0].funcname), (long long)n);
+	ck_assert_int_eq(num(d->dbid, "SELECT COUNT(DISTINCT arg) FROM job "
+	    "WHERE funcname = '%s'", jobs[0].funcname), (long long)n);
+}
+
+/* A database's connection lost before the COMMIT of an insert batch was
+ * sent (a Galera node killed under a writer: tests/cluster/40-node-kill.t)
+ * stored nothing: the batch is done again on a new connection, the next
+ * host's. Keyed jobs (their database's share) and jobs without a key (the
+ * share for any database) alike. */
+START_TEST(insert_batch_connection_killed)
+{
+	struct gv_new_job j[20];
+	char args[20][16], keys[20][16];
+
+	twenty_jobs(j, args, keys, "redo", 1);
+	insert_killed(&cfg->dbs[0], j, 20);
+	twenty_jobs(j, args, keys, "redo-free", 0);
+	insert_killed(&cfg->dbs[0], j, 20);
+}
+END_TEST
 
 /* The connection is killed in the middle of reading a large claim: the
  * claim fails cleanly (under ASan: without a use after free of the closed
@@ -1067,6 +1155,63 @@ START_TEST(insert_commit_deadlock)
 }
 END_TEST
 
+/* gv_insert_jobs of twenty_jobs(funcname, keyed). */
+static int
+insert_twenty(const char *funcname, int keyed, size_t *inserted)
+{
+	struct gv_new_job j[20];
+	char args[20][16], keys[20][16];
+
+	twenty_jobs(j, args, keys, funcname, keyed);
+	return gv_insert_jobs(gv, j, 20, inserted);
+}
+
+/* GV_FAULT_DB=1,commit: the first COMMIT of a batch meets a connection
+ * already gone, so it was never sent and the server rolled the
+ * transaction back: the batch is done again, every job stored once. */
+START_TEST(insert_commit_gone)
+{
+	size_t inserted = 0;
+
+	ck_assert_msg(insert_twenty("gone", 1, &inserted) == GV_OK, "%s",
+	    gv_errmsg(gv));
+	ck_assert_uint_eq(inserted, 20);
+	ck_assert_int_eq(count_all("WHERE funcname = 'gone'"), 20);
+}
+END_TEST
+
+/* GV_FAULT_DB=1,commit,after: the first COMMIT is done and its answer
+ * lost. Keyed jobs are settled by their keys: GV_OK, stored once. */
+START_TEST(insert_commit_lost_keyed)
+{
+	size_t inserted = 0;
+
+	ck_assert_msg(insert_twenty("lost-keyed", 2, &inserted) == GV_OK,
+	    "%s", gv_errmsg(gv));
+	ck_assert_int_eq(count_all("WHERE funcname = 'lost-keyed' AND "
+	    "uniqkey IS NOT NULL"), 20);
+	ck_assert_int_eq(count_all("WHERE funcname = 'lost-keyed'"), 20);
+}
+END_TEST
+
+/* GV_FAULT_DB=1,commit,after, jobs without keys: nothing can tell whether
+ * the lost COMMIT was done. GV_EUNKNOWN, naming the jobs, not GV_EDB; and
+ * they are not stored a second time in the other database. */
+START_TEST(insert_commit_lost_unkeyed)
+{
+	size_t inserted = 0;
+	int rc;
+
+	rc = insert_twenty("lost-free", 0, &inserted);
+	ck_assert_msg(rc == GV_EUNKNOWN, "a lost COMMIT gave %d (%s): %s", rc,
+	    gv_strerror(rc), gv_errmsg(gv));
+	ck_assert_msg(strstr(gv_errmsg(gv), "jobs 0..19") != NULL,
+	    "the message does not name the jobs: %s", gv_errmsg(gv));
+	ck_assert_ptr_nonnull(strstr(gv_strerror(GV_EUNKNOWN), "unknown"));
+	ck_assert_int_eq(count_all("WHERE funcname = 'lost-free'"), 20);
+}
+END_TEST
+
 /* GV_FAULT_DB=2,claim,after: the second select of a claim is done by the
  * server and its answer lost, the result still unread on a connection that
  * is in fact alive. Dropping that connection must not wait for the result:
@@ -1210,6 +1355,7 @@ main(void)
 	tcase_add_test(tc, failed_database_avoided);
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, host_list_passes_over_a_dead_host);
+	tcase_add_test(tc, insert_batch_connection_killed);
 	suite_add_tcase(s, tc);
 	/* Also run under valgrind by tests/t/10-client.t: libmariadb is not
 	 * instrumented, so ASan misses a use after free inside it. */
@@ -1224,6 +1370,10 @@ main(void)
 	fault_case(s, "completion_answer_lost", completion_answer_lost);
 	fault_case(s, "insert_commit_deadlock", insert_commit_deadlock);
 	fault_case(s, "select_answer_lost", select_answer_lost);
+	fault_case(s, "insert_commit_gone", insert_commit_gone);
+	fault_case(s, "insert_commit_lost_keyed", insert_commit_lost_keyed);
+	fault_case(s, "insert_commit_lost_unkeyed",
+	    insert_commit_lost_unkeyed);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
 	srunner_run_all(sr, CK_NORMAL);
