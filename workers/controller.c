@@ -122,9 +122,11 @@ struct controller {
 	pthread_cond_t freed;         /* a slot became free */
 	pthread_cond_t held;          /* a completion is held */
 	/* Completions for the flusher, since done_since (time_mono()); it
-	 * writes them through fgv, its own connection. */
+	 * writes them through fgv, its own connection, and counts those that
+	 * committed (each job's function in done_fs). */
 	gv_client *fgv;
 	struct gv_job *done_jobs;
+	struct fs_entry **done_fs;
 	size_t ndone, done_cap;
 	double done_since;
 	gv_client *gv;
@@ -634,22 +636,42 @@ run(struct slot *sl)
 	return out;
 }
 
+/* A completion that committed, counted. Not before: one that never
+ * reaches the database (a failed or stale flush, a SIGQUIT with
+ * completions held) runs again, and would be counted twice. */
+static void
+count_done(struct controller *c, struct fs_entry *fs, size_t n)
+{
+	scoreboard_count(c->ctx->sb, SB_JOBS_DONE, n);
+	funcstats_add(fs, METRICS_DONE, n);
+}
+
 /* Hand a completion to the flusher, with the lock held; the first of a
  * batch sets its deadline and wakes the flusher, the next ones share it. */
 static int
 hold_done(struct controller *c, const struct gv_job *job)
 {
+	struct fs_entry *fs = funcstats_find(c->ctx->fs, job->funcname);
 	struct gv_job *grown;
+	struct fs_entry **grown_fs;
 	size_t cap;
+	int rc;
 
 	if (c->ndone == c->done_cap) {
 		cap = c->done_cap ? 2 * c->done_cap : 16;
-		if ((grown = realloc(c->done_jobs, cap * sizeof(*grown))) ==
+		if ((grown_fs = realloc(c->done_fs, cap * sizeof(*grown_fs))) !=
 		    NULL)
-			return gv_complete_job(c->gv, job);
+			c->done_fs = grown_fs;
+		if (grown_fs == NULL || (grown = realloc(c->done_jobs,
+		    cap * sizeof(*grown))) == NULL) {
+			if ((rc = gv_complete_job(c->gv, job)) == GV_OK)
+				count_done(c, fs, 1);
+			return rc;
+		}
 		c->done_jobs = grown;
 		c->done_cap = cap;
 	}
+	c->done_fs[c->ndone] = fs;
 	/* What a completion needs: where, which, which attempt, and whether
 	 * it has failures to delete with it. */
 	c->done_jobs[c->ndone] = (struct gv_job){ .jobid = job->jobid,
@@ -659,8 +681,6 @@ hold_done(struct controller *c, const struct gv_job *job)
 		c->done_since = time_mono();
 		pthread_cond_signal(&c->held);
 	}
-	scoreboard_count(c->ctx->sb, SB_JOBS_DONE, 1);
-	funcstats_count(c->ctx->fs, job->funcname, METRICS_DONE, 1);
 	return GV_OK;
 }
 
@@ -812,7 +832,10 @@ flusher_main(void *arg)
 {
 	struct controller *c = arg;
 	struct gv_job *batch;
-	size_t i, n;
+	struct fs_entry **fs;
+	unsigned char *done;
+	size_t i, n, committed;
+	int rc;
 
 	lock(c);
 	while (!c->done || c->busy > 0 || c->ndone > 0) {
@@ -826,18 +849,32 @@ flusher_main(void *arg)
 		}
 		/* The batch is the flusher's: the slots start a new one. */
 		batch = c->done_jobs;
+		fs = c->done_fs;
 		n = c->ndone;
 		c->done_jobs = NULL;
+		c->done_fs = NULL;
 		c->ndone = c->done_cap = 0;
 		unlock(c);
-		/* gv_complete_later writes them a hundred at a time. */
-		for (i = 0; i < n; i++)
-			if (gv_complete_later(c->fgv, &batch[i]) == GV_EDB) {
+		/* A hundred to a statement; done says which committed. */
+		if ((done = malloc(n)) == NULL)
+			rc = GV_ENOMEM;
+		else
+			rc = client_complete_now(c->fgv, batch, n, done);
+		if (rc != GV_OK) {
+			if (rc == GV_EDB)
 				scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
-				log_warnx("completing jobs: %s; they run again "
-				    "when their leases end", gv_errmsg(c->fgv));
+			log_warnx("completing jobs: %s; they run again when "
+			    "their leases end", done ? gv_errmsg(c->fgv) :
+			    "out of memory");
+		}
+		for (i = 0, committed = 0; done && i < n; i++)
+			if (done[i]) {
+				funcstats_add(fs[i], METRICS_DONE, 1);
+				committed++;
 			}
-		gm_worker_flush(c->fgv, c->ctx->sb);
+		scoreboard_count(c->ctx->sb, SB_JOBS_DONE, committed);
+		free(done);
+		free(fs);
 		free(batch);
 		lock(c);
 	}
@@ -1117,6 +1154,7 @@ out:
 		gearman_worker_free(w);
 	slots_free(&c);
 	free(c.done_jobs);
+	free(c.done_fs);
 	gm_pool_free(c.gm);
 	gv_close(c.fgv);
 	gv_close(c.gv);

@@ -12,6 +12,9 @@
 # 2. A submission gearmand never acknowledged (JOB_CREATED dropped by the
 #    proxy) is not the job's fault: no failure is counted at its
 #    job_timeout, and a stopping Controller does not wait its job_timeout out.
+# 3. (defect 6) A completion is counted when it commits, not when it is handed
+#    to the flusher: one that meets a newer attempt (stale) is not counted, in
+#    the pool's jobs_done nor in the function's done.
 use strict;
 use warnings;
 use Test::More;
@@ -137,4 +140,44 @@ ok($t->wait_for_log(qr/serving inject_jobs/, 20), 'the Injector serves');
     $t->stop($proxy, 'TERM', 5);
 }
 $t->stop($injector, 'TERM', 10);
+
+# --- 3. completions counted when they commit --------------------------------
+{
+    my $ini = $t->write_ini(%common, file => 'master.ini',
+        'garivini.status_interval' => 0.2);
+    my $master = $t->spawn($t->build_path('garivini'), '-c', $ini);
+    ok($t->wait_for_log(qr/master notice: ready/, 30), 'the master is ready');
+    my ($stale, $fresh) = map { $t->dir . "/$_.txt" } qw(stale fresh);
+    my @workers = (
+        $t->spawn($t->build_path('gv_consume'), '-c', $direct, '-f',
+            'stale', '-m', 'latency', '-s', 2, '-o', $stale),
+        $t->spawn($t->build_path('gv_consume'), '-c', $direct, '-f',
+            'fresh', '-m', 'latency', '-o', $fresh));
+    inject('stale', 'its attempt replaced');
+    ok($t->wait_for('the worker to start it', 20, sub { lines($stale) }),
+        'the worker started it');
+    # A newer dispatch owns the row now: this run's completion is stale.
+    is($t->dbh(1)->do('UPDATE job SET attempt = attempt + 1 WHERE '
+        . 'funcname = ?', undef, 'stale'), 1, 'a newer attempt owns its row');
+    ok($t->wait_for('its run to end', 20, sub {
+        !($t->gearman_status(1)->{stale} // {})->{total} }),
+        'its run ended');
+    # The flusher writes completions in order: once the next one is
+    # counted, the stale one was written.
+    inject('fresh', 'counted');
+    ok($t->wait_for('the next job to be counted', 20, sub {
+        my $st = $t->status_json;
+        $st && ($st->{functions}{fresh}{done} // 0) == 1 }),
+        'the next completion is counted');
+    my $st = $t->status_json;
+    is($st->{functions}{stale}{done} // 0, 0,
+        'the stale completion is not counted done');
+    is($st->{pools}{controller}{jobs_done}, 1,
+        'the pool counts one job done')
+        or diag(explain($st->{pools}{controller}));
+    is($t->count(1, 'funcname = ?', 'stale'), 1,
+        'the row of the newer attempt stays');
+    $t->stop($_, 'TERM', 10) for @workers;
+    is($t->stop($master, 'TERM', 30), 0, 'the master stops');
+}
 done_testing();
