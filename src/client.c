@@ -756,6 +756,29 @@ fail:
 }
 
 /*
+ * One statement that counts only whole (client_complete_now): committed
+ * when it changed every row it named, else rolled back, so that the caller
+ * learns row by row which of them still apply. *affected says which.
+ */
+static int
+whole_once(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
+    const struct dbval *p, size_t np, uint64_t *affected)
+{
+	if (db_begin(db, gv->err, sizeof(gv->err)) == -1)
+		return -1;
+	if (db_exec(db, id, nrows, p, np, affected, NULL, gv->err,
+	    sizeof(gv->err)) == -1) {
+		db_rollback(db);
+		return -1;
+	}
+	if (*affected < nrows) {
+		db_rollback(db);
+		return 0;
+	}
+	return db_commit(db, gv->err, sizeof(gv->err));
+}
+
+/*
  * db_exec for the statements of a worker's answer (with a message, a
  * failure and its reason: fail_once). An unreachable database
  * (it backs off) is waited for up to retry_seconds; a deadlock or lock wait
@@ -775,7 +798,7 @@ fail:
 static int
 exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
     const struct dbval *p, size_t np, uint64_t *affected,
-    const struct gv_job *job, const char *message)
+    const struct gv_job *job, const char *message, int whole)
 {
 	double deadline = time_mono() + gv->retry_seconds;
 	double pause = RETRY_PAUSE_MIN;
@@ -792,8 +815,10 @@ exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
 		}
 		if (!unknown || !job) {
 			if ((message ? fail_once(gv, db, id, p, np, affected,
-			    message, job->jobid) : db_exec(db, id, nrows, p,
-			    np, affected, NULL, gv->err, sizeof(gv->err))) == 0)
+			    message, job->jobid) : whole ? whole_once(gv, db,
+			    id, nrows, p, np, affected) : db_exec(db, id, nrows,
+			    p, np, affected, NULL, gv->err, sizeof(gv->err))) ==
+			    0)
 				return 0;
 			unknown |= db_maybe_applied(db);
 		}
@@ -831,7 +856,7 @@ apply_message(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
 	if (job->fenced)
 		p[n++] = DBV_U(job->attempt);
 	if (exec_retry(gv, db, job->fenced ? fenced : any, 1, p, n,
-	    &affected, job, message) == -1)
+	    &affected, job, message, 0) == -1)
 		return GV_EDB;
 	if (affected == 0)
 		return stale(gv, job);
@@ -980,7 +1005,7 @@ cancel(gv_client *gv, struct db *db, uint64_t jobid)
 	uint64_t affected;
 
 	if (exec_retry(gv, db, SQL_CANCEL, 1, &id, 1, &affected, NULL,
-	    NULL) == -1)
+	    NULL, 0) == -1)
 		return GV_EDB;
 	forget_errors(db, &id, 1);
 	if (affected == 0)
@@ -1083,8 +1108,8 @@ client_release(gv_client *gv, const struct gv_job *job, unsigned seconds)
 
 	if ((db = job_db(gv, job)) == NULL)
 		return GV_EINVAL;
-	if (exec_retry(gv, db, SQL_RELEASE, 1, p, 3, &affected, job, NULL) ==
-	    -1)
+	if (exec_retry(gv, db, SQL_RELEASE, 1, p, 3, &affected, job, NULL,
+	    0) == -1)
 		return GV_EDB;
 	return affected ? GV_OK : stale(gv, job);
 }
@@ -1120,12 +1145,15 @@ gv_pending(const gv_client *gv)
 	return gv->nlater;
 }
 
-/* Delete the waiting completions of one database, fenced or not. */
+/* Delete the waiting completions of one database, fenced or not. With
+ * done (client_complete_now), say which deleted their row. */
 static int
-flush_db(gv_client *gv, struct db *db, int fenced, struct dbval *p)
+flush_db(gv_client *gv, struct db *db, int fenced, struct dbval *p,
+    unsigned char *done)
 {
 	uint64_t affected;
-	size_t i, n = 0;
+	size_t i, n = 0, rows;
+	int rc = 0, one_rc;
 
 	for (i = 0; i < gv->nlater; i++) {
 		const struct later *l = &gv->later[i];
@@ -1138,10 +1166,33 @@ flush_db(gv_client *gv, struct db *db, int fenced, struct dbval *p)
 	}
 	if (n == 0)
 		return 0;
+	rows = fenced ? n / 2 : n;
 	if (exec_retry(gv, db, fenced ? SQL_COMPLETE_MANY :
-	    SQL_COMPLETE_MANY_ANY, (unsigned)(fenced ? n / 2 : n), p, n,
-	    &affected, NULL, NULL) == -1)
+	    SQL_COMPLETE_MANY_ANY, (unsigned)rows, p, n, &affected, NULL,
+	    NULL, done != NULL) == -1)
 		return -1;
+	for (i = 0; done && i < gv->nlater; i++) {
+		const struct later *l = &gv->later[i];
+		struct gv_job one = { .jobid = l->jobid, .dbid = l->dbid,
+		    .attempt = l->attempt, .fenced = l->fenced,
+		    .failcount = (unsigned)l->failed_before };
+
+		if (l->dbid != db_id(db) || l->fenced != fenced)
+			continue;
+		if (affected == rows) {
+			done[i] = 1;
+			continue;
+		}
+		/* Rolled back: a stale copy among them (a job that ran
+		 * twice, a row deleted). One by one, each says whether it
+		 * was one of them. */
+		one_rc = gv_complete_job(gv, &one);
+		done[i] = one_rc == GV_OK;
+		if (one_rc == GV_EDB)
+			rc = -1;
+	}
+	if (done && affected != rows)
+		return rc;
 	for (i = 0, n = 0; i < gv->nlater; i++) {
 		const struct later *l = &gv->later[i];
 
@@ -1153,8 +1204,8 @@ flush_db(gv_client *gv, struct db *db, int fenced, struct dbval *p)
 	return 0;
 }
 
-int
-gv_flush(gv_client *gv)
+static int
+flush_all(gv_client *gv, unsigned char *done)
 {
 	struct dbval p[LATER_MAX * 2];
 	size_t d;
@@ -1165,12 +1216,48 @@ gv_flush(gv_client *gv)
 	for (d = 0; d < dbset_count(gv->dbs); d++) {
 		struct db *db = dbset_at(gv->dbs, d);
 
-		if (flush_db(gv, db, 1, p) == -1 || flush_db(gv, db, 0, p) ==
-		    -1)
+		if (flush_db(gv, db, 1, p, done) == -1 ||
+		    flush_db(gv, db, 0, p, done) == -1)
 			rc = GV_EDB;
 	}
 	/* Failed ones are dropped, not kept: their rows come back when their
 	 * leases end, and memory stays bounded through an outage. */
 	gv->nlater = 0;
 	return rc;
+}
+
+int
+gv_flush(gv_client *gv)
+{
+	return flush_all(gv, NULL);
+}
+
+int
+client_complete_now(gv_client *gv, const struct gv_job *jobs, size_t n,
+    unsigned char *done)
+{
+	size_t i, k, chunk;
+	int rc, worst;
+
+	memset(done, 0, n);
+	worst = gv_flush(gv);
+	if (gv->later == NULL &&
+	    (gv->later = calloc(LATER_MAX, sizeof(*gv->later))) == NULL)
+		return fail(gv, GV_ENOMEM, "out of memory");
+	for (i = 0; i < n; i += chunk) {
+		chunk = n - i < LATER_MAX ? n - i : LATER_MAX;
+		for (k = 0; k < chunk; k++) {
+			const struct gv_job *job = &jobs[i + k];
+
+			/* An unknown database matches no group: not done. */
+			gv->later[k] = (struct later){ .jobid = job->jobid,
+			    .attempt = job->attempt, .dbid = job->dbid,
+			    .fenced = job->fenced,
+			    .failed_before = job->failcount > 0 };
+		}
+		gv->nlater = chunk;
+		if ((rc = flush_all(gv, done + i)) != GV_OK)
+			worst = rc;
+	}
+	return worst;
 }

@@ -22,6 +22,16 @@ int client_insert_leased(gv_client *gv, const struct gv_new_job *job,
  * nothing. */
 int client_release(gv_client *gv, const struct gv_job *job,
     unsigned seconds);
+/* Complete jobs[0..n) now, many to a statement, and say which deleted
+ * their row (done[i] = 1), so that the caller counts what committed: not a
+ * completion lost with its database, nor a stale one (its row gone, or a
+ * newer attempt's). A statement commits only when it deleted every row it
+ * named; one that met a stale copy is rolled back and its jobs completed
+ * one by one to learn which. A COMMIT whose answer was lost is tried
+ * again, and its jobs then say stale: not counted, on the safe side.
+ * GV_EDB when some could not be written (their leases bring them back). */
+int client_complete_now(gv_client *gv, const struct gv_job *jobs, size_t n,
+    unsigned char *done);
 /* The databases behind a client (the QueueRunner claims from each). */
 struct dbset *client_dbset(gv_client *gv);
 /* Called with arg at each pause of a retry through a database outage

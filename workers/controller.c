@@ -69,6 +69,10 @@
 #define NO_WORKER_AFTER 5.0
 #define WORKERS_MAX_AGE 2.0
 #define ADMIN_TIMEOUT 1.0
+/* gearmand could not say whether a worker has a job (a fresh connection
+ * refused or timed out): asked again this often, while the job's lease is
+ * extended, for at most a lease past its job_timeout. */
+#define ASK_AGAIN 1.0
 #define FLUSH_WAIT 0.005       /* a completion waits this long at most... */
 #define FLUSH_MAX 100          /* ...or for this many (gv_complete_later's) */
 
@@ -82,6 +86,9 @@ enum outcome {
 	RUN_UNTAKEN,    /* no worker started it within job_timeout */
 	RUN_ORPHANED,   /* a worker took it just as it was taken back: its
 	                   result cannot come back; its lease ends the run */
+	RUN_UNKNOWN,    /* gearmand could not say whether a worker has it:
+	                   left to its lease */
+	RUN_UNACKED,    /* gearmand never acknowledged the submission */
 	RUN_RESULT,     /* (take_back) its result came first: read it */
 	RUN_WAITING,    /* (run_on) nothing decided yet */
 };
@@ -115,9 +122,11 @@ struct controller {
 	pthread_cond_t freed;         /* a slot became free */
 	pthread_cond_t held;          /* a completion is held */
 	/* Completions for the flusher, since done_since (time_mono()); it
-	 * writes them through fgv, its own connection. */
+	 * writes them through fgv, its own connection, and counts those that
+	 * committed (each job's function in done_fs). */
 	gv_client *fgv;
 	struct gv_job *done_jobs;
+	struct fs_entry **done_fs;
 	size_t ndone, done_cap;
 	double done_since;
 	gv_client *gv;
@@ -324,16 +333,24 @@ job_state(struct slot *sl, size_t s, const char *handle)
 }
 
 /*
- * Is the submitted job still queued, no worker having started it? Once a
- * worker has it, it stays so until its result comes: gearmand is not
- * asked again.
+ * Is the acknowledged job still queued, no worker having started it? 1 it
+ * is, 0 a worker has it, -1 gearmand could not say. Unknown is never read
+ * as queued: the question goes on a fresh connection, which can fail
+ * (EMFILE, gearmand at its -f limit, the client timeout under load) while
+ * the slot's own connection and the worker running the job are well, and
+ * a job taken back while a worker runs it would run again. Once a worker
+ * has it, it stays so until its result comes: gearmand is not asked again.
  */
 static int
 queued(struct slot *sl, size_t s, gearman_task_st *task)
 {
-	if (!sl->created || sl->running)
+	int state;
+
+	if (sl->running)
 		return 0;
-	if (job_state(sl, s, gearman_task_job_handle(task)) == 1)
+	if ((state = job_state(sl, s, gearman_task_job_handle(task))) == -2)
+		return -1;
+	if (state == 1)
 		sl->running = 1;
 	return !sl->running;
 }
@@ -362,7 +379,18 @@ take_back(struct slot *sl, size_t s, gearman_task_st *task,
 		return RUN_RESULT;
 	snprintf(handle, sizeof(handle), "%s", gearman_task_job_handle(task));
 	drop_client(sl, s);
-	return job_state(sl, s, handle) == 1 ? RUN_ORPHANED : outcome;
+	switch (job_state(sl, s, handle)) {
+	case 1:
+		return RUN_ORPHANED;
+	case -2:
+		/* A worker may have taken it since the question: the row is
+		 * left to its lease, neither released nor charged. */
+		errf(sl->err, sizeof(sl->err), "taken back from gearmand, "
+		    "which could not say then whether a worker had it");
+		return RUN_UNKNOWN;
+	default:
+		return outcome;
+	}
 }
 
 /* 1 when server s has no worker for funcname (as its `status` said at
@@ -423,11 +451,12 @@ run_on(struct slot *sl, size_t s, const char *unique)
 	struct controller *c = sl->c;
 	const struct gv_job *job = &sl->job;
 	double lease_step = config_lease_seconds(c->cfg, job->funcname) / 3.0;
-	double now, submitted, deadline, next_extend;
+	double now, submitted, deadline, next_extend, next_look;
 	gearman_client_st *cl;
 	gearman_task_st *task;
 	gearman_return_t ret;
 	enum outcome out, back;
+	int q = -1;
 
 	if ((cl = run_client(sl, s)) == NULL)
 		return RUN_UNSENT;
@@ -440,14 +469,15 @@ run_on(struct slot *sl, size_t s, const char *unique)
 	}
 	submitted = now = time_mono();
 	sl->workers_check = now + NO_WORKER_AFTER;
-	deadline = now + config_job_timeout(c->cfg, job->funcname);
+	deadline = next_look = now + config_job_timeout(c->cfg,
+	    job->funcname);
 	next_extend = now + lease_step;
 	for (;;) {
 		ret = gearman_client_run_tasks(cl);
 		if (ret == GEARMAN_SUCCESS)
 			break;
 		if (ret == GEARMAN_IO_WAIT) {
-			gearman_client_set_timeout(cl, wait_ms(deadline,
+			gearman_client_set_timeout(cl, wait_ms(next_look,
 			    next_extend));
 			ret = gearman_client_wait(cl);
 		}
@@ -469,29 +499,61 @@ run_on(struct slot *sl, size_t s, const char *unique)
 			next_extend = now + lease_step;
 		}
 		back = RUN_WAITING;
-		if (now >= deadline) {
-			if (!queued(sl, s, task)) {
-				/* The job stays alive on gearmand while this
-				 * client is connected, and would run later
-				 * although it is now failed: freeing the
-				 * client removes it (unless a worker already
-				 * runs it, which no one can stop). */
-				drop_client(sl, s);
-				return RUN_TIMEOUT;
-			}
+		if (now >= next_look && !sl->created) {
+			/* Sent, never acknowledged (JOB_CREATED lost, or
+			 * gearmand stalled): not the job's fault, and whether
+			 * a worker runs it is unknown, as for RUN_LOST.
+			 * Freeing the client removes it if it is queued. */
+			errf(sl->err, sizeof(sl->err), "no JOB_CREATED from "
+			    "gearmand within %g s", config_job_timeout(c->cfg,
+			    job->funcname));
+			drop_client(sl, s);
+			return RUN_UNACKED;
+		} else if (now >= next_look &&
+		    (q = queued(sl, s, task)) == 0) {
+			/* The job stays alive on gearmand while this client
+			 * is connected, and would run later although it is
+			 * now failed: freeing the client removes it (unless a
+			 * worker already runs it, which no one can stop). */
+			drop_client(sl, s);
+			return RUN_TIMEOUT;
+		} else if (now >= next_look && q == 1) {
 			/* No worker took it in all that time: not its
 			 * fault, and not a failure. */
 			snprintf(sl->untaken, sizeof(sl->untaken), "no worker "
 			    "took it within %g s", config_job_timeout(c->cfg,
 			    job->funcname));
 			back = take_back(sl, s, task, RUN_UNTAKEN);
+		} else if (now >= next_look) {
+			/* gearmand could not say whether a worker has it.
+			 * Its result may still come on this connection:
+			 * wait, extending its lease, and ask again; after
+			 * a lease of not knowing, leave it to its lease. */
+			if (now >= deadline + 3 * lease_step) {
+				errf(sl->err, sizeof(sl->err), "gearmand "
+				    "could not say for %g s whether a worker "
+				    "had it", now - deadline);
+				drop_client(sl, s);
+				return RUN_UNKNOWN;
+			}
+			next_look = now + ASK_AGAIN;
 		} else if (*c->ctx->stop && now - submitted >= ABANDON_AFTER &&
-		    queued(sl, s, task)) {
+		    !sl->created) {
+			/* Never acknowledged: a graceful stop need not wait
+			 * its job_timeout out. */
+			errf(sl->err, sizeof(sl->err), "no JOB_CREATED from "
+			    "gearmand within %g s", now - submitted);
+			drop_client(sl, s);
+			return RUN_UNACKED;
+		} else if (*c->ctx->stop && now - submitted >= ABANDON_AFTER &&
+		    queued(sl, s, task) == 1) {
 			/* Not in hand yet (no free worker for its function):
-			 * a graceful stop need not wait for it. */
+			 * a graceful stop need not wait for it. Unknown is
+			 * waited for, as a job a worker runs. */
 			back = take_back(sl, s, task, RUN_ABANDONED);
-		} else if (now >= sl->workers_check && !sl->running &&
-		    no_worker(c, s, job->funcname) && queued(sl, s, task)) {
+		} else if (now >= sl->workers_check && sl->created &&
+		    !sl->running && no_worker(c, s, job->funcname) &&
+		    queued(sl, s, task) == 1) {
 			/* Nobody to take it: it need not hold a slot for
 			 * its whole job_timeout. */
 			snprintf(sl->untaken, sizeof(sl->untaken), "no worker "
@@ -574,22 +636,42 @@ run(struct slot *sl)
 	return out;
 }
 
+/* A completion that committed, counted. Not before: one that never
+ * reaches the database (a failed or stale flush, a SIGQUIT with
+ * completions held) runs again, and would be counted twice. */
+static void
+count_done(struct controller *c, struct fs_entry *fs, size_t n)
+{
+	scoreboard_count(c->ctx->sb, SB_JOBS_DONE, n);
+	funcstats_add(fs, METRICS_DONE, n);
+}
+
 /* Hand a completion to the flusher, with the lock held; the first of a
  * batch sets its deadline and wakes the flusher, the next ones share it. */
 static int
 hold_done(struct controller *c, const struct gv_job *job)
 {
+	struct fs_entry *fs = funcstats_find(c->ctx->fs, job->funcname);
 	struct gv_job *grown;
+	struct fs_entry **grown_fs;
 	size_t cap;
+	int rc;
 
 	if (c->ndone == c->done_cap) {
 		cap = c->done_cap ? 2 * c->done_cap : 16;
-		if ((grown = realloc(c->done_jobs, cap * sizeof(*grown))) ==
+		if ((grown_fs = realloc(c->done_fs, cap * sizeof(*grown_fs))) !=
 		    NULL)
-			return gv_complete_job(c->gv, job);
+			c->done_fs = grown_fs;
+		if (grown_fs == NULL || (grown = realloc(c->done_jobs,
+		    cap * sizeof(*grown))) == NULL) {
+			if ((rc = gv_complete_job(c->gv, job)) == GV_OK)
+				count_done(c, fs, 1);
+			return rc;
+		}
 		c->done_jobs = grown;
 		c->done_cap = cap;
 	}
+	c->done_fs[c->ndone] = fs;
 	/* What a completion needs: where, which, which attempt, and whether
 	 * it has failures to delete with it. */
 	c->done_jobs[c->ndone] = (struct gv_job){ .jobid = job->jobid,
@@ -599,8 +681,6 @@ hold_done(struct controller *c, const struct gv_job *job)
 		c->done_since = time_mono();
 		pthread_cond_signal(&c->held);
 	}
-	scoreboard_count(c->ctx->sb, SB_JOBS_DONE, 1);
-	funcstats_count(c->ctx->fs, job->funcname, METRICS_DONE, 1);
 	return GV_OK;
 }
 
@@ -644,6 +724,7 @@ settle(struct slot *sl, enum outcome out)
 	case RUN_UNSENT:
 	case RUN_ABANDONED:
 	case RUN_LOST:
+	case RUN_UNACKED:
 		/* Not the job's fault: no failure is counted against it. A
 		 * job lost with its gearmand was counted failed before: it
 		 * waited out a 2-minute backoff, and enough gearmand restarts
@@ -653,6 +734,9 @@ settle(struct slot *sl, enum outcome out)
 			log_info("job %llu of db %u (%s) lost with its "
 			    "gearmand: it runs again", jobid, job->dbid,
 			    job->funcname);
+		if (out == RUN_UNACKED)
+			log_info("job %llu of db %u (%s): %s; it runs again",
+			    jobid, job->dbid, job->funcname, sl->err);
 		what = "rescheduling";
 		rc = gv_reschedule_job(c->gv, job, UNSENT_RETRY);
 		break;
@@ -670,6 +754,12 @@ settle(struct slot *sl, enum outcome out)
 		    "as this Controller took it back: it runs without this "
 		    "Controller, and again when its lease ends", jobid,
 		    job->dbid, job->funcname);
+		return;
+	case RUN_UNKNOWN:
+		/* Released, it could run again while a worker still runs
+		 * it; failed, it would be charged for gearmand's trouble. */
+		log_warnx("job %llu of db %u (%s): %s; it is left to its "
+		    "lease", jobid, job->dbid, job->funcname, sl->err);
 		return;
 	default:
 		if (out == RUN_TIMEOUT)
@@ -742,7 +832,10 @@ flusher_main(void *arg)
 {
 	struct controller *c = arg;
 	struct gv_job *batch;
-	size_t i, n;
+	struct fs_entry **fs;
+	unsigned char *done;
+	size_t i, n, committed;
+	int rc;
 
 	lock(c);
 	while (!c->done || c->busy > 0 || c->ndone > 0) {
@@ -756,18 +849,32 @@ flusher_main(void *arg)
 		}
 		/* The batch is the flusher's: the slots start a new one. */
 		batch = c->done_jobs;
+		fs = c->done_fs;
 		n = c->ndone;
 		c->done_jobs = NULL;
+		c->done_fs = NULL;
 		c->ndone = c->done_cap = 0;
 		unlock(c);
-		/* gv_complete_later writes them a hundred at a time. */
-		for (i = 0; i < n; i++)
-			if (gv_complete_later(c->fgv, &batch[i]) == GV_EDB) {
+		/* A hundred to a statement; done says which committed. */
+		if ((done = malloc(n)) == NULL)
+			rc = GV_ENOMEM;
+		else
+			rc = client_complete_now(c->fgv, batch, n, done);
+		if (rc != GV_OK) {
+			if (rc == GV_EDB)
 				scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
-				log_warnx("completing jobs: %s; they run again "
-				    "when their leases end", gv_errmsg(c->fgv));
+			log_warnx("completing jobs: %s; they run again when "
+			    "their leases end", done ? gv_errmsg(c->fgv) :
+			    "out of memory");
+		}
+		for (i = 0, committed = 0; done && i < n; i++)
+			if (done[i]) {
+				funcstats_add(fs[i], METRICS_DONE, 1);
+				committed++;
 			}
-		gm_worker_flush(c->fgv, c->ctx->sb);
+		scoreboard_count(c->ctx->sb, SB_JOBS_DONE, committed);
+		free(done);
+		free(fs);
 		free(batch);
 		lock(c);
 	}
@@ -1047,6 +1154,7 @@ out:
 		gearman_worker_free(w);
 	slots_free(&c);
 	free(c.done_jobs);
+	free(c.done_fs);
 	gm_pool_free(c.gm);
 	gv_close(c.fgv);
 	gv_close(c.gv);

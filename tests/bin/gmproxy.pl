@@ -16,6 +16,10 @@
 # --requests FILE: append one line per admin `status` request a client
 #   sends (counted on every connection, black hole included).
 #
+# SIGUSR1: refuse new connections from now on (each is accepted and closed
+#   at once, as by a gearmand at its descriptor limit); the connections
+#   already open go on working. SIGUSR2: accept them again.
+#
 # Prints "ready" on stdout once it listens. Ends on TERM.
 use strict;
 use warnings;
@@ -33,7 +37,10 @@ GetOptions('port=i' => \$port, 'to=s' => \$to,
 die "gmproxy: --port is required\n" unless $port;
 
 my $JOB_CREATED = 8;
+my $refuse = 0;
 $SIG{TERM} = sub { exit 0 };
+$SIG{USR1} = sub { $refuse = 1 };
+$SIG{USR2} = sub { $refuse = 0 };
 $SIG{PIPE} = 'IGNORE';
 
 my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
@@ -92,6 +99,10 @@ while (1) {
 		if ($s == $listen) {
 			my $client = $listen->accept or next;
 			count_line($connections) if defined $connections;
+			if ($refuse) {
+				close $client;
+				next;
+			}
 			my $server;
 			if (defined $to) {
 				my ($h, $p) = split /:/, $to;

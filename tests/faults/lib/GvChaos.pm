@@ -77,13 +77,14 @@ sub rewrite_ini {
 # --- the master --------------------------------------------------------------
 
 # Start garivini -c INI; wait until its status file says running with every
-# pool up. env: passed to the master and so to every child.
+# pool up. env: passed to the master and so to every child; ini: another
+# INI for the master than the consumers' and loaders' (roles behind a proxy).
 sub start_master {
 	my ($self, %o) = @_;
 	my $t = $self->{t};
 	croak "start_master: one runs already" if $self->{master};
 	my $pid = $t->spawn({ env => $o{env} // {}, name => 'garivini' },
-	    $t->build_path('garivini'), '-c', $self->{ini_path});
+	    $t->build_path('garivini'), '-c', $o{ini} // $self->{ini_path});
 	$t->wait_for('the master to run', 20, sub {
 		my $st = $t->status_json;
 		$st && $st->{master}{pid} == $pid &&
