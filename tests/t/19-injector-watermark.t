@@ -144,7 +144,7 @@ sub calls_until {
 	    . '%s', scalar(@windows), join(' ', map { $_->[2] } @windows)));
 	cmp_ok($most, '>=', $concurrency, '(a) while a status read waits, '
 	    . 'the threads go on answering calls');
-	$t->stop($inj, 'TERM', 20);
+	is($t->stop($inj, 'TERM', 20), 0, 'the Injector stops cleanly');
 	$t->stop($proxy, 'TERM', 5);
 }
 
@@ -163,7 +163,7 @@ sub calls_until {
 	    . count_events($ev, 'answer'));
 	is($failed, 0, '(b) a late status answer is taken, the server not '
 	    . 'failed');
-	$t->stop($inj, 'TERM', 20);
+	is($t->stop($inj, 'TERM', 20), 0, 'the Injector stops cleanly');
 	$t->stop($proxy, 'TERM', 5);
 }
 
@@ -185,7 +185,7 @@ sub calls_until {
 	diag("(d) queued in gearmand with a watermark of 2: $queued");
 	cmp_ok($queued, '<=', 2, '(d) the watermark is not overshot');
 	cmp_ok($queued, '>', 0, '(d) and jobs were submitted up to it');
-	$t->stop($inj, 'TERM', 20);
+	is($t->stop($inj, 'TERM', 20), 0, 'the Injector stops cleanly');
 	$t->stop($proxy, 'TERM', 5);
 }
 
@@ -215,7 +215,7 @@ sub calls_until {
 	cmp_ok($left, '<=', $concurrency, '(c) the stuck gearmand is avoided '
 	    . 'by all threads: at most one submit per thread left to its lease');
 	is($t->count(1, 'funcname = ?', 'spread'), $calls + 64, '(c) each stored');
-	$t->stop($inj, 'TERM', 20);
+	is($t->stop($inj, 'TERM', 20), 0, 'the Injector stops cleanly');
 	$t->stop($proxy, 'TERM', 5);
 }
 
