@@ -12,14 +12,8 @@
 #include "gm.h"
 #include "util.h"
 
-#define GM_BACKOFF_MAX 30.0
-/* gearmand answers `status` from counters in about a millisecond, even with
- * a million jobs queued. A round waits this long for the answers it asked
- * for, and a server that has not answered by then gets no jobs until it
- * does; one that has not answered in GM_STATUS_TIMEOUT is failed (backoff),
- * like a server whose submit failed. */
-#define GM_STATUS_WAIT 0.5
-#define GM_STATUS_TIMEOUT 2.0
+/* A round of gm_pool_depths waits GM_STATUS_WAIT (gm_admin.h) for the
+ * answers it asked for. */
 /* A second seed for the long unique key digest: two independent 64-bit
  * hashes make an accidental collision of distinct keys negligible. */
 #define GM_UNIQUE_SEED2 0x84222325cbf29ce4ULL
@@ -110,19 +104,21 @@ mix64(uint64_t x)
 	return x;
 }
 
-size_t
-gm_pool_choose(struct gm_pool *pool, const void *key, size_t keylen)
+/* The highest rendezvous weight among the servers healthy marks, or among
+ * all when it marks none. */
+static size_t
+choose(const struct gm_pool *pool, const void *key, size_t keylen,
+    const unsigned char *healthy)
 {
-	double now = time_mono();
 	uint64_t w, best_w = 0;
 	size_t i, best = 0;
 	int any_healthy = 0, found = 0;
 
 	for (i = 0; i < pool->n; i++)
-		if (gm_pool_healthy(pool, i, now))
+		if (healthy[i])
 			any_healthy = 1;
 	for (i = 0; i < pool->n; i++) {
-		if (any_healthy && !gm_pool_healthy(pool, i, now))
+		if (any_healthy && !healthy[i])
 			continue;
 		w = mix64(hash_fnv1a(pool->servers[i].weight_seed, key,
 		    keylen));
@@ -133,6 +129,18 @@ gm_pool_choose(struct gm_pool *pool, const void *key, size_t keylen)
 		}
 	}
 	return best;
+}
+
+size_t
+gm_pool_choose(struct gm_pool *pool, const void *key, size_t keylen)
+{
+	unsigned char healthy[CONFIG_MAX_SERVERS];
+	double now = time_mono();
+	size_t i;
+
+	for (i = 0; i < pool->n && i < CONFIG_MAX_SERVERS; i++)
+		healthy[i] = (unsigned char)gm_pool_healthy(pool, i, now);
+	return choose(pool, key, keylen, healthy);
 }
 
 /* Not backing off, and not sitting on a `status` request it has not
@@ -162,11 +170,17 @@ gm_pool_failed(struct gm_pool *pool, size_t i)
 		s->client = NULL;
 	}
 	gm_admin_close(&s->admin);
+	gm_backoff_fail(&s->backoff, now);
+}
+
+void
+gm_backoff_fail(struct backoff *b, double now)
+{
 	/* A failure long after the last backoff ended is a new outage, not
 	 * the same one going on: it starts from the shortest pause again. */
-	if (now - s->backoff.until > GM_BACKOFF_MAX)
-		backoff_reset(&s->backoff);
-	backoff_fail(&s->backoff, now, GM_BACKOFF_MIN, GM_BACKOFF_MAX);
+	if (now - b->until > GM_BACKOFF_MAX)
+		backoff_reset(b);
+	backoff_fail(b, now, GM_BACKOFF_MIN, GM_BACKOFF_MAX);
 }
 
 static gearman_return_t
@@ -475,16 +489,33 @@ gm_job_unique(enum gv_flag flag, const char *funcname, const char *uniqkey,
 	return out;
 }
 
+/* The key a job's server is chosen by: its unique key, else jobid:dbid. */
+static const char *
+job_key(uint64_t jobid, unsigned dbid, const char *unique, char *id,
+    size_t idlen)
+{
+	if (unique)
+		return unique;
+	snprintf(id, idlen, "%llu:%u", (unsigned long long)jobid, dbid);
+	return id;
+}
+
 size_t
 gm_pool_choose_job(struct gm_pool *pool, uint64_t jobid, unsigned dbid,
     const char *unique)
 {
 	char id[32];
-	int n;
+	const char *key = job_key(jobid, dbid, unique, id, sizeof(id));
 
-	if (unique)
-		return gm_pool_choose(pool, unique, strlen(unique));
-	n = snprintf(id, sizeof(id), "%llu:%u", (unsigned long long)jobid,
-	    dbid);
-	return gm_pool_choose(pool, id, (size_t)n);
+	return gm_pool_choose(pool, key, strlen(key));
+}
+
+size_t
+gm_pool_choose_job_among(const struct gm_pool *pool, uint64_t jobid,
+    unsigned dbid, const char *unique, const unsigned char *healthy)
+{
+	char id[32];
+	const char *key = job_key(jobid, dbid, unique, id, sizeof(id));
+
+	return choose(pool, key, strlen(key), healthy);
 }

@@ -25,6 +25,7 @@
 /* The first pause after gearmand failed (a server of a pool, a worker's
  * connections): doubling from here. */
 #define GM_BACKOFF_MIN 0.5
+#define GM_BACKOFF_MAX 30.0
 /* A submit or reply that takes longer than this means the server is stuck:
  * without a timeout libgearman would wait for it forever. */
 #define GM_CLIENT_TIMEOUT_MS 3000
@@ -57,11 +58,19 @@ size_t gm_pool_choose(struct gm_pool *pool, const void *key, size_t keylen);
  * job keeps its server and gearmand can merge equal unique keys. */
 size_t gm_pool_choose_job(struct gm_pool *pool, uint64_t jobid, unsigned dbid,
     const char *unique);
+/* gm_pool_choose_job among the servers healthy[0..count) marks (among all
+ * when it marks none): for threads that share their servers' health
+ * (gm_watch) rather than each keeping its own. */
+size_t gm_pool_choose_job_among(const struct gm_pool *pool, uint64_t jobid,
+    unsigned dbid, const char *unique, const unsigned char *healthy);
 /* 1 if server i may get jobs: not backing off, and answering `status`
  * when asked. */
 int gm_pool_healthy(const struct gm_pool *pool, size_t i, double now);
 /* Mark server i failed: free its client, back off. */
 void gm_pool_failed(struct gm_pool *pool, size_t i);
+/* The backoff of a gearmand that failed at now: GM_BACKOFF_MIN doubling to
+ * GM_BACKOFF_MAX, from the shortest again after a quiet while. */
+void gm_backoff_fail(struct backoff *b, double now);
 
 /* A background job to submit. */
 struct gm_task {

@@ -323,6 +323,22 @@ depth_of(const struct gm_depths *d, const char *funcname)
 	return NULL;
 }
 
+int
+gm_depths_add(struct gm_depths *d, const char *funcname, long n)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		if (strcmp(d->items[i].funcname, funcname) == 0) {
+			d->items[i].waiting += n;
+			return 0;
+		}
+	if (depths_add(d, funcname, strlen(funcname), 0, 0) == -1)
+		return -1;
+	d->items[d->n - 1].waiting = n;
+	return 0;
+}
+
 long
 gm_depths_get(const struct gm_depths *d, const char *funcname)
 {

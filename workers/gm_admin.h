@@ -22,6 +22,14 @@ struct gm_depths {
 	size_t n;
 };
 
+/* gearmand answers `status` from counters in about a millisecond, even with
+ * a million jobs queued. A server that has not answered GM_STATUS_WAIT after
+ * it was asked is silent: it gets no jobs until it answers. One that has
+ * not answered in GM_STATUS_TIMEOUT is failed (backs off), like a server
+ * whose submit failed. */
+#define GM_STATUS_WAIT 0.5
+#define GM_STATUS_TIMEOUT 2.0
+
 /* One `status` on a connection of its own, closed after. */
 int gm_admin_status(const struct config_server *srv, double timeout,
     struct gm_depths *out, char *err, size_t errlen);
@@ -32,6 +40,9 @@ long gm_depths_get(const struct gm_depths *d, const char *funcname);
  * know the function. */
 long gm_depths_workers(const struct gm_depths *d, const char *funcname);
 void gm_depths_free(struct gm_depths *d);
+/* Add n to the count of funcname in d (an entry made at 0 if absent), for
+ * depths kept as counters. -1 when out of memory. */
+int gm_depths_add(struct gm_depths *d, const char *funcname, long n);
 
 /* An admin connection kept open across requests, read without blocking.
  * Its fields are gm_admin's. */

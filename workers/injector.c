@@ -41,6 +41,7 @@
 #include "client.h"
 #include "dbset.h"
 #include "gm.h"
+#include "gm_watch.h"
 #include "gm_worker.h"
 #include "injector.h"
 #include "jobfield.h"
@@ -50,17 +51,15 @@
 #include "thread.h"
 #include "util.h"
 
-#define DEPTH_REFRESH 1.0        /* seconds between two reads of the depths */
 #define RESUBMIT_SECONDS 2       /* a job gearmand refused: due this soon */
 
 /* What the threads of one Injector share. */
 struct shared {
 	pthread_mutex_t lock;
 	size_t busy;                /* calls in hand, over all threads */
-	/* The watermark's view of gearmand, one for all the threads. */
-	struct gm_depths *depths;   /* one per server */
-	struct gm_depths sent;      /* submitted since the last read */
-	double depths_at;           /* time_mono() of the last read; 0: never */
+	/* The view of gearmand, one for all the threads: the watermark's
+	 * depths and which servers may get jobs. */
+	struct gm_watch *watch;
 };
 
 /* One thread: its worker and connections. */
@@ -85,89 +84,33 @@ refuse(gearman_job_st *job, const char *msg)
 	return GEARMAN_FAIL;
 }
 
-/* Waiting jobs of funcname over every server, read at most once a second
- * however many jobs arrive (status is cheap, but not per job), plus what
- * this Injector's threads submitted since. Under the shared lock. */
-static long
-waiting(struct injector *in, const char *funcname)
-{
-	struct shared *sh = in->sh;
-	size_t i, n = gm_pool_count(in->gm);
-	double now = time_mono();
-	long sum;
-
-	if (sh->depths_at == 0 || now - sh->depths_at >= DEPTH_REFRESH) {
-		/* An unreadable server counts as empty: while it is down
-		 * its share goes to the others anyway. */
-		if (gm_pool_depths(in->gm, sh->depths, in->err,
-		    sizeof(in->err)) == -1)
-			log_debug("queue depth: %s", in->err);
-		gm_depths_free(&sh->sent);
-		sh->depths_at = time_mono();
-	}
-	sum = gm_depths_get(&sh->sent, funcname);
-	for (i = 0; i < n; i++)
-		sum += gm_depths_get(&sh->depths[i], funcname);
-	return sum;
-}
-
-/* Count a submit to funcname until the next read of the depths. Under the
- * shared lock. */
-static void
-count_sent(struct shared *sh, const char *funcname)
-{
-	struct gm_depths *d = &sh->sent;
-	struct gm_depth *items;
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		if (strcmp(d->items[i].funcname, funcname) == 0) {
-			d->items[i].waiting++;
-			return;
-		}
-	}
-	/* Out of memory: the count is a little low until the next read. */
-	if ((items = realloc(d->items, (d->n + 1) * sizeof(*items))) == NULL)
-		return;
-	d->items = items;
-	if ((items[d->n].funcname = strdup(funcname)) == NULL)
-		return;
-	items[d->n++].waiting = 1;
-}
-
 /*
- * 1 if gearmand holds fewer than watermark jobs of funcname: the job is
- * then counted as sent at once, so that calls the other threads decide
+ * 1 if gearmand holds fewer than watermark jobs of target, counting those
+ * this Injector's threads let through and have not submitted yet: the job
+ * is then counted at once, so that calls the other threads decide
  * meanwhile see it, and a burst over several threads cannot overshoot the
- * watermark. A job counted and then not sent (stored before, or refused
- * by gearmand) only holds the count up until the next read.
+ * watermark. Every 1 is followed by one gm_watch_done with the job's fate.
  */
 static int
-room(struct injector *in, const char *funcname, int watermark)
+room(struct injector *in, const char *target, int watermark)
 {
-	int yes;
-
-	if (watermark <= 0)
-		return 1;
-	pthread_mutex_lock(&in->sh->lock);
-	if ((yes = waiting(in, funcname) < watermark))
-		count_sent(in->sh, funcname);
-	pthread_mutex_unlock(&in->sh->lock);
-	return yes;
+	return gm_watch_reserve(in->sh->watch, target, watermark);
 }
 
 /*
- * Submit the stored job, job (stored as jobid of dbid). A failure is not
- * the client's: the row is durable and leased, so it is only brought
- * forward for a QueueRunner to send when gearmand surely did not queue it,
- * and else left to its lease.
+ * Submit the stored job, job (stored as jobid of dbid), to a server the
+ * Injector's threads all hold healthy; *server is the one chosen. A
+ * failure is not the client's: the row is durable and leased, so it is
+ * only brought forward for a QueueRunner to send when gearmand surely did
+ * not queue it, and else left to its lease. Returns the job's fate.
  */
-static void
+static enum gm_watch_fate
 submit(struct injector *in, struct gv_job *job, uint64_t jobid,
-    unsigned dbid, double received)
+    unsigned dbid, double received, size_t *server)
 {
 	struct fs_entry *e;
 	char uniq[GV_GEARMAN_UNIQKEY_MAX + 1];
+	unsigned char healthy[CONFIG_MAX_SERVERS];
 	struct gm_task task;
 	size_t s;
 	int rc;
@@ -185,7 +128,7 @@ submit(struct injector *in, struct gv_job *job, uint64_t jobid,
 		log_warnx("job %llu of db %u: out of memory encoding it; a "
 		    "QueueRunner sends it when its lease ends",
 		    (unsigned long long)jobid, dbid);
-		return;
+		return GM_WATCH_UNSENT;
 	}
 	task = (struct gm_task){
 	    .funcname = gm_job_target(job->flag, job->funcname),
@@ -193,7 +136,9 @@ submit(struct injector *in, struct gv_job *job, uint64_t jobid,
 	    uniq),
 	    .workload = in->doc.data, .len = in->doc.len,
 	    .priority = job->priority };
-	s = gm_pool_choose_job(in->gm, job->jobid, job->dbid, task.unique);
+	gm_watch_healthy(in->sh->watch, healthy);
+	*server = s = gm_pool_choose_job_among(in->gm, job->jobid, job->dbid,
+	    task.unique, healthy);
 	rc = gm_submit_background(in->gm, s, &task, 1, in->err,
 	    sizeof(in->err));
 	if (rc == 1 && task.ok) {
@@ -203,7 +148,7 @@ submit(struct injector *in, struct gv_job *job, uint64_t jobid,
 		e = funcstats_find(in->ctx->fs, job->funcname);
 		funcstats_add(e, METRICS_DISPATCHED, 1);
 		funcstats_latency(e, time_mono() - received);
-		return;
+		return GM_WATCH_QUEUED;
 	}
 	scoreboard_count(in->ctx->sb, SB_GEARMAN_ERRORS, 1);
 	if (task.unsure) {
@@ -216,7 +161,7 @@ submit(struct injector *in, struct gv_job *job, uint64_t jobid,
 		    (unsigned long long)jobid, dbid,
 		    gm_pool_server(in->gm, s)->host,
 		    gm_pool_server(in->gm, s)->port, in->err);
-		return;
+		return GM_WATCH_UNSURE;
 	}
 	log_warnx("job %llu of db %u not submitted to %s:%u: %s",
 	    (unsigned long long)jobid, dbid, gm_pool_server(in->gm, s)->host,
@@ -229,6 +174,7 @@ submit(struct injector *in, struct gv_job *job, uint64_t jobid,
 		log_info("job %llu of db %u: %s; a QueueRunner sends it when "
 		    "its lease ends", (unsigned long long)jobid, dbid,
 		    gv_errmsg(in->gv));
+	return rc == -1 ? GM_WATCH_FAILED : GM_WATCH_REFUSED;
 }
 
 static gearman_return_t
@@ -242,6 +188,8 @@ inject(struct injector *in, gearman_job_st *gjob)
 	uint64_t jobid = 0;
 	unsigned dbid = 0;
 	int inserted = 0, submit_now, rc;
+	enum gm_watch_fate fate = GM_WATCH_UNSENT;
+	size_t server = 0;
 	gearman_return_t ret;
 	char why[1100];
 	double received = time_mono();
@@ -291,7 +239,7 @@ inject(struct injector *in, gearman_job_st *gjob)
 	if (inserted) {
 		scoreboard_count(in->ctx->sb, SB_JOBS_INJECTED, 1);
 		if (submit_now)
-			submit(in, job, jobid, dbid, received);
+			fate = submit(in, job, jobid, dbid, received, &server);
 	} else
 		log_debug("job for %s with unique key %s is already stored as "
 		    "job %llu of db %u", job->funcname, job->uniqkey,
@@ -314,6 +262,10 @@ inject(struct injector *in, gearman_job_st *gjob)
 	}
 	ret = GEARMAN_SUCCESS;
 out:
+	/* Let through by the watermark, then submitted or not: its count
+	 * becomes what gearmand holds, or goes. */
+	if (submit_now)
+		gm_watch_done(in->sh->watch, target, server, fate);
 	jobjson_inject_clear(&req);
 	return ret;
 }
@@ -501,11 +453,14 @@ injector_main(struct role_ctx *ctx)
 	int code = EX_OK;
 
 	scoreboard_state(ctx->sb, SB_STARTING);
-	if ((ins = calloc(n, sizeof(*ins))) == NULL ||
-	    (sh.depths = calloc(ctx->cfg->nservers, sizeof(*sh.depths))) ==
-	    NULL) {
-		free(ins);
+	if ((ins = calloc(n, sizeof(*ins))) == NULL) {
 		log_errx("out of memory");
+		return EX_OSERR;
+	}
+	if ((sh.watch = gm_watch_new(ctx->cfg->servers, ctx->cfg->nservers,
+	    ins[0].err, sizeof(ins[0].err))) == NULL) {
+		log_errx("%s", ins[0].err);
+		free(ins);
 		return EX_OSERR;
 	}
 	pthread_mutex_init(&sh.lock, NULL);
@@ -532,10 +487,7 @@ out:
 	for (i = 0; i < n; i++)
 		injector_close(&ins[i]);
 	free(ins);
-	for (i = 0; i < ctx->cfg->nservers; i++)
-		gm_depths_free(&sh.depths[i]);
-	free(sh.depths);
-	gm_depths_free(&sh.sent);
+	gm_watch_free(sh.watch);
 	pthread_mutex_destroy(&sh.lock);
 	return code;
 }

@@ -246,6 +246,57 @@ START_TEST(all_failed_still_chooses)
 }
 END_TEST
 
+/* The Injector's threads choose by the health they share (gm_watch): with
+ * every server healthy the choice is gm_pool_choose_job's; a server marked
+ * unhealthy loses only its own jobs; with none healthy, the usual choice. */
+START_TEST(choose_among_shared_health)
+{
+	struct gm_pool *pool = pool_of(4, 4730);
+	unsigned char all[4] = { 1, 1, 1, 1 }, none[4] = { 0 },
+	    but2[4] = { 1, 1, 0, 1 };
+	size_t usual, among;
+	uint64_t id;
+	unsigned moved = 0;
+
+	for (id = 1; id <= 2000; id++) {
+		usual = gm_pool_choose_job(pool, id, 1, NULL);
+		ck_assert_uint_eq(gm_pool_choose_job_among(pool, id, 1, NULL,
+		    all), usual);
+		ck_assert_uint_eq(gm_pool_choose_job_among(pool, id, 1, NULL,
+		    none), usual);
+		among = gm_pool_choose_job_among(pool, id, 1, NULL, but2);
+		ck_assert_uint_ne(among, 2);
+		if (usual == 2)
+			moved++;
+		else
+			ck_assert_uint_eq(among, usual);
+	}
+	ck_assert_uint_gt(moved, 0);
+	ck_assert_uint_eq(gm_pool_choose_job_among(pool, 7, 1, "key", all),
+	    gm_pool_choose_job(pool, 7, 1, "key"));
+	gm_pool_free(pool);
+}
+END_TEST
+
+/* Depths kept as counters: an entry made on first use, counts that go up
+ * and down. */
+START_TEST(depths_as_counters)
+{
+	struct gm_depths d = { NULL, 0 };
+
+	ck_assert_int_eq(gm_depths_add(&d, "a", 1), 0);
+	ck_assert_int_eq(gm_depths_add(&d, "b", 3), 0);
+	ck_assert_int_eq(gm_depths_add(&d, "a", 1), 0);
+	ck_assert_int_eq(gm_depths_add(&d, "b", -1), 0);
+	ck_assert_int_eq(gm_depths_get(&d, "a"), 2);
+	ck_assert_int_eq(gm_depths_get(&d, "b"), 2);
+	ck_assert_int_eq(gm_depths_get(&d, "c"), 0);
+	ck_assert_uint_eq(d.n, 2);
+	gm_depths_free(&d);
+	ck_assert_uint_eq(d.n, 0);
+}
+END_TEST
+
 /* A listening socket on a free loopback port. */
 static int
 listen_any(unsigned *port)
@@ -665,6 +716,8 @@ gm_suite(void)
 	tcase_add_test(tc, failed_server_moves_only_its_keys);
 	tcase_add_test(tc, backoff_grows_and_is_bounded);
 	tcase_add_test(tc, all_failed_still_chooses);
+	tcase_add_test(tc, choose_among_shared_health);
+	tcase_add_test(tc, depths_as_counters);
 	suite_add_tcase(s, tc);
 
 	tcase_set_timeout(net, 30);
