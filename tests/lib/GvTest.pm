@@ -628,6 +628,19 @@ sub _mariadb_install {
 # mariadb-install-db into $o{datadir} for OS user $o{user}, its output in
 # $o{log}; $o{innodb}: the InnoDB sizes the server will run with (default
 # GvTest's). Dies with the errors of the log. A function, for GvGalera too.
+# A temporary directory of the server's own, beside its datadir: in the
+# shared /tmp, the temporary tables of servers installing or running at the
+# same time have been seen to trip over each other ("Could not remove
+# temporary table").
+sub _mariadb_tmpdir_arg {
+	my ($datadir) = @_;
+	my $tmp = dirname($datadir) . '/tmp';
+	File::Path::make_path($tmp);
+	# As /tmp is: the server may run as another user (GvGalera's mysql).
+	chmod(01777, $tmp) or croak "chmod $tmp: $!";
+	return "--tmpdir=$tmp";
+}
+
 sub mariadb_install_datadir {
 	my (%o) = @_;
 	my $log = $o{log};
@@ -637,7 +650,8 @@ sub mariadb_install_datadir {
 	my @cmd = (_find_program('mariadb-install-db'), '--no-defaults',
 	    '--rpm', "--datadir=$o{datadir}", "--user=$o{user}",
 	    '--auth-root-authentication-method=normal', '--skip-test-db',
-	    '--skip-name-resolve', @{ $o{innodb} // [_mariadb_innodb_args()] });
+	    '--skip-name-resolve', _mariadb_tmpdir_arg($o{datadir}),
+	    @{ $o{innodb} // [_mariadb_innodb_args()] });
 	# Two installs starting at the same moment (prove -j2) have been seen
 	# to fail once: try a second time on a clean datadir before failing.
 	for my $try (1, 2) {
@@ -681,7 +695,7 @@ sub mariadb_server_command {
 	    "--port=$o{port}", '--bind-address=127.0.0.1',
 	    "--pid-file=$o{pidfile}", "--log-error=$o{errlog}",
 	    "--user=$o{user}", '--skip-name-resolve',
-	    '--max-allowed-packet=64M',
+	    _mariadb_tmpdir_arg($o{datadir}), '--max-allowed-packet=64M',
 	    @{ $o{innodb} // [_mariadb_innodb_args()] },
 	    # Debian's packaged server defaults (50-server.cnf), which
 	    # --no-defaults drops: test against what users run.
