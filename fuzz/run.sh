@@ -39,7 +39,8 @@ flags="-g -O1 -std=c11 -D_GNU_SOURCE -fno-omit-frame-pointer
 libs="$(pkg-config --libs jansson inih)"
 for t in $targets; do
 	case $t in
-	config) src="src/config.c src/log_level.c src/hostport.c src/jobjson.c
+	config) src="src/config.c src/config_table.c src/config_same.c
+	    src/config_dump.c src/log_level.c src/hostport.c src/jobjson.c
 	    src/jobfield.c
 	    src/cron.c src/schedule.c src/util.c" ;;
 	*) src="src/jobjson.c src/jobfield.c src/util.c" ;;

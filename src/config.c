@@ -20,7 +20,7 @@
 
 #include <ini.h>
 
-#include "config.h"
+#include "config_table.h"
 #include "cron.h"
 #include "garivini.h"
 #include "hostport.h"
@@ -29,219 +29,6 @@
 #include "log_level.h"
 #include "util.h"
 
-enum key_type {
-	KT_STRING,      /* char *; "" means none when the default is none */
-	KT_INT,         /* int */
-	KT_UINT,        /* unsigned */
-	KT_DOUBLE,      /* double */
-	KT_LEVEL,       /* int, enum log_level */
-	KT_SERVERS,     /* char * as written, parsed into cfg->servers */
-	KT_HOSTS,       /* char * as written, checked as a host list */
-	KT_BOOL,        /* int 0 or 1: yes/no, true/false, on/off, 1/0 */
-};
-
-/* flags */
-#define K_FIXED         0x1     /* a reload may not change it */
-#define K_REQUIRED      0x2
-#define K_SECRET        0x4     /* never printed */
-
-/* readers: the roles whose children read a key (config_same_role) */
-#define R_QR            0x1
-#define R_INJ           0x2
-#define R_CTL           0x4
-#define R_ALL           (R_QR | R_INJ | R_CTL)
-
-struct key {
-	const char *section;    /* "db" stands for every [db.N] */
-	const char *name;
-	enum key_type type;
-	const char *def;        /* as it would be written; NULL: none */
-	double min, max;        /* numbers only */
-	unsigned flags;
-	unsigned readers;
-	size_t off;             /* in struct config, or struct config_db */
-	const char *help;
-};
-
-#define G(field) offsetof(struct config, field)
-#define D(field) offsetof(struct config_db, field)
-#define F(field) offsetof(struct config_func, field)
-#define S(field) offsetof(struct config_sched, field)
-#define DB_SECTION "db"
-#define FUNC_SECTION "function"
-#define SCHED_SECTION "schedule"
-#define SCHED_NAME_MAX 200      /* the name column of schedule_state */
-#define SCHED_EVERY_MAX 31536000 /* a year */
-/* A key of [function.NAME] without a value there takes the value of the
- * main sections: its field holds this. */
-#define UNSET (-1)
-/* A number of garivini.h as a default of the table. */
-#define DEF_(n) #n
-#define DEF(n) DEF_(n)
-
-static const struct key keys[] = {
-	{ "garivini", "gearman_servers", KT_SERVERS, "127.0.0.1:4730", 0, 0,
-	    0, R_ALL, G(gearman_servers),
-	    "gearmand servers, host[:port] separated by commas or spaces" },
-	{ "garivini", "pidfile", KT_STRING, "/run/garivini/garivini.pid", 0, 0,
-	    K_FIXED, 0, G(pidfile), "the master's pid, for garivini -s" },
-	{ "garivini", "status_file", KT_STRING, "/run/garivini/status.json",
-	    0, 0, 0, 0, G(status_file), "JSON status written by the master" },
-	{ "garivini", "status_interval", KT_DOUBLE, "5", 0.1, 3600,
-	    0, 0, G(status_interval), "seconds between status file writes" },
-	{ "garivini", "log_file", KT_STRING, "stderr", 0, 0,
-	    0, R_ALL, G(log_file), "stderr, syslog or a file path" },
-	/* Read by every role, but no reason to replace one: the master hands
-	 * a new level to its running children (scoreboard_set_log_level). */
-	{ "garivini", "log_level", KT_LEVEL, "info", 0, 0,
-	    0, 0, G(log_level), "err, warn, notice, info or debug" },
-	{ "garivini", "user", KT_STRING, NULL, 0, 0,
-	    K_FIXED, 0, G(user), "user to run as when started as root" },
-	{ "garivini", "group", KT_STRING, NULL, 0, 0,
-	    K_FIXED, 0, G(group), "group to run as when started as root" },
-	{ "garivini", "shutdown_timeout", KT_DOUBLE, "30", 0, 86400,
-	    0, 0, G(shutdown_timeout),
-	    "seconds children get to finish on stop before SIGKILL" },
-	{ "garivini", "heartbeat_timeout", KT_DOUBLE, "300", 0, 86400,
-	    0, 0, G(heartbeat_timeout),
-	    "seconds a busy child may go silent before it is killed; 0 = off" },
-	{ "garivini", "prometheus_file", KT_STRING, NULL, 0, 0,
-	    0, 0, G(prometheus_file),
-	    "Prometheus text file written with the status; none = off" },
-	/* The shared table is sized once, before the first fork. */
-	{ "garivini", "metrics_functions", KT_INT, "100", 1, 5000,
-	    K_FIXED, 0, G(metrics_functions),
-	    "functions with metrics of their own; the rest count as _other" },
-
-	{ DB_SECTION, "host", KT_HOSTS, "127.0.0.1", 0, 0,
-	    0, R_ALL, D(host),
-	    "database server host, or an ordered list of host[:port] (one "
-	    "writer at a time, the first usable one)" },
-	{ DB_SECTION, "port", KT_UINT, "3306", 1, 65535,
-	    0, R_ALL, D(port), "database server TCP port" },
-	{ DB_SECTION, "socket", KT_STRING, NULL, 0, 0,
-	    0, R_ALL, D(socket),
-	    "local socket path; when set, used instead of TCP" },
-	{ DB_SECTION, "database", KT_STRING, NULL, 0, 0,
-	    K_REQUIRED, R_ALL, D(database),
-	    "database (schema) holding the job table" },
-	{ DB_SECTION, "user", KT_STRING, "garivini", 0, 0,
-	    0, R_ALL, D(user), "database user" },
-	{ DB_SECTION, "password", KT_STRING, "", 0, 0,
-	    K_SECRET, R_ALL, D(password), "database password" },
-
-	{ "queue_runner", "processes", KT_INT, "1", 0, 1024,
-	    0, 0, G(queue_runner.processes), "QueueRunner children" },
-	{ "queue_runner", "batch_run_sleep", KT_DOUBLE, "1.0", 0, 3600,
-	    0, R_QR, G(queue_runner.batch_run_sleep),
-	    "seconds between batches when nothing was due" },
-	{ "queue_runner", "batch_max_size", KT_INT, "1000", 1, 100000,
-	    0, R_QR, G(queue_runner.batch_max_size),
-	    "jobs claimed per batch" },
-	/* A claim holds its rows' args, their documents and libgearman's
-	 * copy at once: the budget bounds the QueueRunner's memory (about 3x
-	 * this) whatever the rows hold. A row over it is still sent, alone. */
-	{ "queue_runner", "batch_max_bytes", KT_INT, "67108864", 1048576,
-	    1073741824,
-	    0, R_QR, G(queue_runner.batch_max_bytes),
-	    "bytes of args claimed per batch; a larger row goes alone" },
-	{ "queue_runner", "queue_watermark_depth", KT_INT, "10000",
-	    0, 100000000,
-	    0, R_QR | R_INJ, G(queue_runner.queue_watermark_depth),
-	    "gearmand queue depth above which dispatch pauses; 0 = off" },
-	{ "queue_runner", "lease_seconds", KT_INT, "300", 1, 604800,
-	    0, R_ALL, G(queue_runner.lease_seconds),
-	    "seconds a dispatched job stays hidden before it is sent again" },
-
-	/* Two, for a spare while one restarts. Each handles concurrency
-	 * calls at once, one per thread, each with its own connections: a
-	 * call waits for its commit (an fsync), and InnoDB group-commits the
-	 * commits of calls in flight together (bench/README.md, "Current
-	 * figures"). */
-	{ "injector", "processes", KT_INT, "2", 0, 1024,
-	    0, 0, G(injector.processes), "Injector children" },
-	{ "injector", "concurrency", KT_INT, "4", 1, 64,
-	    0, R_INJ, G(injector.concurrency),
-	    "inject_jobs calls one Injector handles at once" },
-
-	{ "controller", "processes", KT_INT, "2", 0, 1024,
-	    0, 0, G(controller.processes), "Controller children" },
-	/* Each job in flight holds a connection to its gearmand (closing it
-	 * is how a job no worker took is taken back), so the bound is
-	 * gearmand's file descriptors more than this process. */
-	{ "controller", "concurrency", KT_INT, "64", 1, 1024,
-	    0, R_CTL, G(controller.concurrency),
-	    "jobs one Controller runs at once" },
-	{ "controller", "max_failures", KT_INT, "10", 0, 255,
-	    0, R_CTL, G(controller.max_failures),
-	    "failures after which a job is parked; 0 = retry forever" },
-	{ "controller", "job_timeout", KT_DOUBLE, "600", 0.1, 604800,
-	    0, R_CTL, G(controller.job_timeout),
-	    "seconds a job may run before it counts as failed" },
-	/* The n-th failure waits retry_first << (n - 1), at most retry_max.
-	 * retry_max stops at 30 days: a longer wait is a parked job in all
-	 * but name, and max_failures says that better. */
-	{ "controller", "retry_first", KT_INT, DEF(GV_RETRY_FIRST), 1,
-	    GV_RETRY_FIRST_LIMIT,
-	    0, R_CTL, G(controller.retry_first),
-	    "seconds a job waits after its first failure, doubling after each" },
-	{ "controller", "retry_max", KT_INT, DEF(GV_RETRY_MAX), 1,
-	    GV_RETRY_MAX_LIMIT,
-	    0, R_CTL, G(controller.retry_max),
-	    "most seconds a failed job waits; at least retry_first" },
-
-	/* [function.NAME]: one function's policy, over the sections above. */
-	{ FUNC_SECTION, "paused", KT_BOOL, "no", 0, 0,
-	    0, R_QR | R_INJ, F(paused),
-	    "jobs are stored but not dispatched (yes/no)" },
-	{ FUNC_SECTION, "queue_watermark_depth", KT_INT, NULL, 0, 100000000,
-	    0, R_QR | R_INJ, F(queue_watermark_depth),
-	    "this function's watermark; none = [queue_runner]'s" },
-	{ FUNC_SECTION, "lease_seconds", KT_INT, NULL, 1, 604800,
-	    0, R_ALL, F(lease_seconds),
-	    "this function's lease_seconds; none = [queue_runner]'s" },
-	{ FUNC_SECTION, "max_failures", KT_INT, NULL, 0, 255,
-	    0, R_CTL, F(max_failures),
-	    "this function's max_failures; none = [controller]'s" },
-	{ FUNC_SECTION, "job_timeout", KT_DOUBLE, NULL, 0.1, 604800,
-	    0, R_CTL, F(job_timeout),
-	    "this function's job_timeout; none = [controller]'s" },
-	{ FUNC_SECTION, "retry_first", KT_INT, NULL, 1, GV_RETRY_FIRST_LIMIT,
-	    0, R_CTL, F(retry_first),
-	    "this function's retry_first; none = [controller]'s" },
-	{ FUNC_SECTION, "retry_max", KT_INT, NULL, 1, GV_RETRY_MAX_LIMIT,
-	    0, R_CTL, F(retry_max),
-	    "this function's retry_max; none = [controller]'s" },
-
-	/* [schedule.NAME]: a recurring job, inserted by the QueueRunners
-	 * (workers/scheduler.c); cron or every is checked after the parse,
-	 * as are the function's name and the database. */
-	{ SCHED_SECTION, "function", KT_STRING, NULL, 0, 0,
-	    K_REQUIRED, R_QR, S(function), "the function of its jobs" },
-	{ SCHED_SECTION, "arg", KT_STRING, "", 0, 0,
-	    0, R_QR, S(arg), "the arg of its jobs" },
-	{ SCHED_SECTION, "cron", KT_STRING, NULL, 0, 0,
-	    0, R_QR, S(cron),
-	    "minute hour day-of-month month day-of-week, in UTC; or every" },
-	{ SCHED_SECTION, "every", KT_INT, NULL, 1, SCHED_EVERY_MAX,
-	    0, R_QR, S(every),
-	    "seconds between slots, from the epoch (UTC); or cron" },
-	{ SCHED_SECTION, "priority", KT_INT, "0", GV_PRIORITY_MIN,
-	    GV_PRIORITY_MAX,
-	    0, R_QR, S(priority), "the priority of its jobs" },
-	{ SCHED_SECTION, "missed", KT_STRING, "once", 0, 0,
-	    0, R_QR, S(missed),
-	    "slots missed while nothing ran: once (the latest) or skip" },
-	{ SCHED_SECTION, "flag", KT_STRING, JOBFIELD_FLAG_SHIM, 0, 0,
-	    0, R_QR, S(flag),
-	    JOBFIELD_FLAG_SHIM ": the worker completes its jobs; "
-	    JOBFIELD_FLAG_CONTROLLER ": a Controller runs them" },
-	{ SCHED_SECTION, "dbid", KT_INT, NULL, 1, 65535,
-	    0, R_QR, S(dbid),
-	    "the database of its jobs and state; none = the lowest [db.N]" },
-};
-
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* The roles: the one table of their names. */
 static const struct {
@@ -252,6 +39,7 @@ static const struct {
 	[CONFIG_INJECTOR] = { "injector", R_INJ },
 	[CONFIG_CONTROLLER] = { "controller", R_CTL },
 };
+
 
 /* The state of one parse, reached by the reader and the handler. */
 struct parse {
@@ -265,56 +53,17 @@ struct parse {
 	int skip;                       /* ignore its keys: reported already */
 	struct config_db *db;           /* current [db.N], or NULL */
 	size_t func;                    /* current [function.NAME] + 1, or 0 */
-	int section_line[NKEYS];        /* header line, by first row */
-	int key_line[NKEYS];            /* line each key was set on */
-	int db_key_line[CONFIG_MAX_DBS][NKEYS];
-	int (*func_key_line)[NKEYS];    /* per [function.NAME] */
+	int section_line[CONFIG_TABLE_MAX]; /* header line, by first row */
+	int key_line[CONFIG_TABLE_MAX];     /* line each key was set on */
+	int db_key_line[CONFIG_MAX_DBS][CONFIG_TABLE_MAX];
+	int (*func_key_line)[CONFIG_TABLE_MAX];    /* per [function.NAME] */
 	size_t sched;                   /* current [schedule.NAME] + 1, or 0 */
-	int (*sched_key_line)[NKEYS];   /* per [schedule.NAME] */
+	int (*sched_key_line)[CONFIG_TABLE_MAX];   /* per [schedule.NAME] */
 	struct buf errors;
 	int nerrors;
 	int nomem;
 };
 
-static int
-is_db(const struct key *k)
-{
-	return strcmp(k->section, DB_SECTION) == 0;
-}
-
-static int
-is_func(const struct key *k)
-{
-	return strcmp(k->section, FUNC_SECTION) == 0;
-}
-
-static int
-is_sched(const struct key *k)
-{
-	return strcmp(k->section, SCHED_SECTION) == 0;
-}
-
-/* The keys of the main sections, of a [db.N], of a [function.NAME], of a
- * [schedule.NAME]. */
-enum kind { MAIN, DB, FUNC, SCHED };
-
-static enum kind
-kind(const struct key *k)
-{
-	return is_db(k) ? DB : is_func(k) ? FUNC : is_sched(k) ? SCHED : MAIN;
-}
-
-static void *
-field(void *base, const struct key *k)
-{
-	return (char *)base + k->off;
-}
-
-static const void *
-cfield(const void *base, const struct key *k)
-{
-	return (const char *)base + k->off;
-}
 
 /* "FILE:LINE: [section] key: reason", leaving out what is not known. */
 static void __attribute__((format(printf, 5, 6)))
@@ -378,29 +127,6 @@ errors_out(const struct buf *b, char *err, size_t errlen)
 	memcpy(err + keep, more, sizeof(more));
 }
 
-static int
-find_key(const char *section, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].section, section) == 0 &&
-		    strcmp(keys[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-/* The first row of a section: stands for the section itself. */
-static int
-find_section(const char *section)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].section, section) == 0)
-			return (int)i;
-	return -1;
-}
 
 static int
 parse_servers(struct config *cfg, const char *value, char *why,
@@ -426,7 +152,7 @@ static int
 set_value(struct config *cfg, void *base, const struct key *k,
     const char *value, char *why, size_t whylen)
 {
-	void *f = field(base, k);
+	void *f = config_table_field(base, k);
 	char **sp = f;
 	char *copy = NULL;
 	double d;
@@ -507,18 +233,22 @@ set_value(struct config *cfg, void *base, const struct key *k,
 
 /* Set the defaults of the rows of one kind of section. */
 static void
-set_defaults(struct parse *p, void *base, enum kind want, const char *section)
+set_defaults(struct parse *p, void *base, enum config_kind want,
+    const char *section)
 {
 	char why[256];
 	size_t i;
 
-	for (i = 0; i < NKEYS; i++) {
-		if (kind(&keys[i]) != want || keys[i].def == NULL)
+	for (i = 0; i < config_table_len; i++) {
+		const struct key *k = &config_table[i];
+
+		if (config_table_kind(k) != want ||
+		    k->def == NULL)
 			continue;
-		if (set_value(p->cfg, base, &keys[i], keys[i].def, why,
+		if (set_value(p->cfg, base, k, k->def, why,
 		    sizeof(why)) == -1)
-			report(p, 0, section ? section : keys[i].section,
-			    keys[i].name, "default: %s", why);
+			report(p, 0, section ? section : k->section,
+			    k->name, "default: %s", why);
 	}
 }
 
@@ -536,16 +266,17 @@ find_db(struct config *cfg, unsigned dbid)
 static void
 known_sections(char *out, size_t outlen)
 {
+	enum config_kind k;
 	size_t i, len = 0;
 
 	out[0] = '\0';
-	for (i = 0; i < NKEYS; i++) {
-		if ((int)i != find_section(keys[i].section))
+	for (i = 0; i < config_table_len; i++) {
+		if ((int)i != config_table_section(config_table[i].section))
 			continue;
+		k = config_table_kind(&config_table[i]);
 		len += (size_t)snprintf(out + len, outlen - len, "%s[%s%s]",
-		    len ? ", " : "", keys[i].section,
-		    is_db(&keys[i]) ? ".N" : kind(&keys[i]) != MAIN ? ".NAME" :
-		    "");
+		    len ? ", " : "", config_table[i].section,
+		    k == DB ? ".N" : k != MAIN ? ".NAME" : "");
 		if (len >= outlen)
 			return;
 	}
@@ -554,26 +285,28 @@ known_sections(char *out, size_t outlen)
 /* A named section as no line of it sets: its numbers with no default are
  * UNSET (for a [function.NAME], the main sections' value). */
 static void
-named_defaults(void *base, enum kind want)
+named_defaults(void *base, enum config_kind want)
 {
 	char why[256];
 	size_t i;
 
-	for (i = 0; i < NKEYS; i++) {
-		if (kind(&keys[i]) != want)
+	for (i = 0; i < config_table_len; i++) {
+		const struct key *k = &config_table[i];
+
+		if (config_table_kind(k) != want)
 			continue;
-		if (keys[i].def)
-			(void)set_value(NULL, base, &keys[i], keys[i].def, why,
+		if (k->def)
+			(void)set_value(NULL, base, k, k->def, why,
 			    sizeof(why));
-		else if (keys[i].type == KT_INT)
-			*(int *)field(base, &keys[i]) = UNSET;
-		else if (keys[i].type == KT_DOUBLE)
-			*(double *)field(base, &keys[i]) = UNSET;
+		else if (k->type == KT_INT)
+			*(int *)config_table_field(base, k) = UNSET;
+		else if (k->type == KT_DOUBLE)
+			*(double *)config_table_field(base, k) = UNSET;
 	}
 }
 
-static void
-func_defaults(struct config_func *f)
+void
+config_func_defaults(struct config_func *f)
 {
 	memset(f, 0, sizeof(*f));
 	named_defaults(f, FUNC);
@@ -584,10 +317,10 @@ func_defaults(struct config_func *f)
  * out. */
 static char *
 named_grow(struct parse *p, void *arrp, size_t n, size_t size,
-    int (**lines)[NKEYS], const char *name)
+    int (**lines)[CONFIG_TABLE_MAX], const char *name)
 {
 	void **arr = arrp, *a;
-	int (*l)[NKEYS];
+	int (*l)[CONFIG_TABLE_MAX];
 	char *copy = NULL;
 
 	if ((a = realloc(*arr, (n + 1) * size)) != NULL)
@@ -664,7 +397,7 @@ begin_func(struct parse *p, const char *name)
 	    sizeof(*cfg->funcs), &p->func_key_line, name)) == NULL)
 		return;
 	f = &cfg->funcs[cfg->nfuncs];
-	func_defaults(f);
+	config_func_defaults(f);
 	f->name = copy;
 	f->line = p->line;
 	cfg->nfuncs++;
@@ -764,7 +497,8 @@ begin_section(struct parse *p, const char *name)
 		begin_sched(p, name + strlen(SCHED_SECTION "."));
 		return;
 	}
-	if ((row = find_section(name)) == -1 || kind(&keys[row]) != MAIN) {
+	if ((row = config_table_section(name)) == -1 ||
+	    config_table_kind(&config_table[row]) != MAIN) {
 		known_sections(known, sizeof(known));
 		report(p, p->line, name, NULL, "unknown section (known: %s)",
 		    known);
@@ -900,8 +634,8 @@ handle(void *user, const char *section, const char *name, const char *value)
 		    "key outside any section: put it under a [section]");
 		return 1;
 	}
-	if ((row = find_key(p->db ? DB_SECTION : p->func ? FUNC_SECTION :
-	    p->sched ? SCHED_SECTION : p->section, name)) == -1) {
+	if ((row = config_table_find(p->db ? DB_SECTION : p->func ?
+	    FUNC_SECTION : p->sched ? SCHED_SECTION : p->section, name)) == -1) {
 		report(p, p->line, p->section, name, "unknown key");
 		return 1;
 	}
@@ -924,7 +658,8 @@ handle(void *user, const char *section, const char *name, const char *value)
 		return 1;
 	}
 	lines[row] = p->line;
-	if (set_value(cfg, base, &keys[row], value, why, sizeof(why)) == -1)
+	if (set_value(cfg, base, &config_table[row], value, why,
+	    sizeof(why)) == -1)
 		report(p, p->line, p->section, name, "%s", why);
 	return 1;
 }
@@ -952,30 +687,33 @@ check_required(struct parse *p)
 	char section[300];
 	size_t i, j;
 
-	for (i = 0; i < NKEYS; i++) {
-		if (!(keys[i].flags & K_REQUIRED))
+	for (i = 0; i < config_table_len; i++) {
+		const struct key *k = &config_table[i];
+
+		if (!(k->flags & K_REQUIRED))
 			continue;
-		if (kind(&keys[i]) == MAIN) {
+		if (config_table_kind(k) == MAIN) {
 			if (p->key_line[i] == 0)
-				report(p, p->section_line[find_section(
-				    keys[i].section)], keys[i].section,
-				    keys[i].name, "required key missing");
+				report(p, p->section_line[config_table_section(
+				    k->section)], k->section,
+				    k->name, "required key missing");
 			continue;
 		}
-		for (j = 0; kind(&keys[i]) == SCHED && j < cfg->nscheds; j++) {
+		for (j = 0; config_table_kind(k) == SCHED &&
+		    j < cfg->nscheds; j++) {
 			if (p->sched_key_line[j][i])
 				continue;
 			snprintf(section, sizeof(section), SCHED_SECTION ".%s",
 			    cfg->scheds[j].name);
-			report(p, cfg->scheds[j].line, section, keys[i].name,
+			report(p, cfg->scheds[j].line, section, k->name,
 			    "required key missing");
 		}
-		for (j = 0; kind(&keys[i]) == DB && j < cfg->ndbs; j++) {
+		for (j = 0; config_table_kind(k) == DB && j < cfg->ndbs; j++) {
 			if (p->db_key_line[j][i])
 				continue;
 			snprintf(section, sizeof(section), DB_SECTION ".%u",
 			    cfg->dbs[j].dbid);
-			report(p, cfg->dbs[j].line, section, keys[i].name,
+			report(p, cfg->dbs[j].line, section, k->name,
 			    "required key missing");
 		}
 	}
@@ -1003,11 +741,11 @@ static void
 check_sched(struct parse *p, struct config_sched *s, const int *lines)
 {
 	char section[300], why[512];
-	int row_cron = find_key(SCHED_SECTION, "cron");
-	int row_every = find_key(SCHED_SECTION, "every");
-	int row_func = find_key(SCHED_SECTION, "function");
-	int row_missed = find_key(SCHED_SECTION, "missed");
-	int row_dbid = find_key(SCHED_SECTION, "dbid");
+	int row_cron = config_table_find(SCHED_SECTION, "cron");
+	int row_every = config_table_find(SCHED_SECTION, "every");
+	int row_func = config_table_find(SCHED_SECTION, "function");
+	int row_missed = config_table_find(SCHED_SECTION, "missed");
+	int row_dbid = config_table_find(SCHED_SECTION, "dbid");
 	enum gv_flag flag;
 	const char *bad;
 
@@ -1040,8 +778,8 @@ check_sched(struct parse *p, struct config_sched *s, const int *lines)
 	if (jobfield_flag_parse(s->flag, strlen(s->flag), &flag) == 0)
 		s->controller = flag == GV_FLAG_CONTROLLER;
 	else
-		report(p, lines[find_key(SCHED_SECTION, "flag")], section,
-		    "flag", "'%s' is not " JOBFIELD_FLAG_SHIM " or "
+		report(p, lines[config_table_find(SCHED_SECTION, "flag")],
+		    section, "flag", "'%s' is not " JOBFIELD_FLAG_SHIM " or "
 		    JOBFIELD_FLAG_CONTROLLER, s->flag);
 	if (s->dbid == UNSET)
 		s->dbid = lowest_dbid(p->cfg);
@@ -1095,15 +833,15 @@ check_backoff(struct parse *p)
 	size_t i;
 
 	check_backoff_pair(p, "controller", p->key_line,
-	    find_key("controller", "retry_first"),
-	    find_key("controller", "retry_max"), cfg->controller.retry_first,
-	    cfg->controller.retry_max, 0);
+	    config_table_find("controller", "retry_first"),
+	    config_table_find("controller", "retry_max"),
+	    cfg->controller.retry_first, cfg->controller.retry_max, 0);
 	for (i = 0; i < cfg->nfuncs; i++) {
 		snprintf(section, sizeof(section), FUNC_SECTION ".%s",
 		    cfg->funcs[i].name);
 		check_backoff_pair(p, section, p->func_key_line[i],
-		    find_key(FUNC_SECTION, "retry_first"),
-		    find_key(FUNC_SECTION, "retry_max"),
+		    config_table_find(FUNC_SECTION, "retry_first"),
+		    config_table_find(FUNC_SECTION, "retry_max"),
 		    retry_first(cfg, &cfg->funcs[i]),
 		    retry_max(cfg, &cfg->funcs[i]), 1);
 	}
@@ -1216,16 +954,18 @@ config_load_string(const char *text, const char *name, char *err,
 }
 
 static void
-free_keys(void *base, enum kind want)
+free_keys(void *base, enum config_kind want)
 {
 	size_t i;
 
-	for (i = 0; i < NKEYS; i++) {
-		if (kind(&keys[i]) != want)
+	for (i = 0; i < config_table_len; i++) {
+		const struct key *k = &config_table[i];
+
+		if (config_table_kind(k) != want)
 			continue;
-		if (keys[i].type == KT_STRING || keys[i].type == KT_SERVERS ||
-		    keys[i].type == KT_HOSTS)
-			free(*(char **)field(base, &keys[i]));
+		if (k->type == KT_STRING || k->type == KT_SERVERS ||
+		    k->type == KT_HOSTS)
+			free(*(char **)config_table_field(base, k));
 	}
 }
 
@@ -1253,117 +993,9 @@ config_free(struct config *cfg)
 	free(cfg);
 }
 
-static int
-same_value(const struct config *a, const void *abase,
-    const struct config *b, const void *bbase, const struct key *k)
-{
-	const void *fa = cfield(abase, k), *fb = cfield(bbase, k);
-	const char *sa, *sb;
-	size_t i;
-
-	switch (k->type) {
-	case KT_STRING:
-	case KT_HOSTS:
-		sa = *(char *const *)fa;
-		sb = *(char *const *)fb;
-		return (sa == NULL && sb == NULL) ||
-		    (sa && sb && strcmp(sa, sb) == 0);
-	case KT_SERVERS:
-		/* The parsed list: "h" and "h:4730" are the same servers. */
-		if (a->nservers != b->nservers)
-			return 0;
-		for (i = 0; i < a->nservers; i++)
-			if (a->servers[i].port != b->servers[i].port ||
-			    strcmp(a->servers[i].host, b->servers[i].host))
-				return 0;
-		return 1;
-	case KT_INT:
-	case KT_LEVEL:
-	case KT_BOOL:
-		return *(const int *)fa == *(const int *)fb;
-	case KT_UINT:
-		return *(const unsigned *)fa == *(const unsigned *)fb;
-	case KT_DOUBLE:
-		return *(const double *)fa == *(const double *)fb;
-	}
-	return 0;
-}
-
-/* 1 if key k of [function.NAME] has the same value in b as in a for every
- * function a names; a section b lacks holds the defaults. */
-static int
-same_func_key(const struct config *a, const struct config *b,
-    const struct key *k)
-{
-	const struct config_func *fb;
-	struct config_func none;
-	size_t i;
-
-	func_defaults(&none);
-	for (i = 0; i < a->nfuncs; i++) {
-		fb = config_func(b, a->funcs[i].name);
-		if (!same_value(a, &a->funcs[i], b, fb ? fb : &none, k))
-			return 0;
-	}
-	return 1;
-}
-
-/* 1 if every key with one of flags, or read by one of readers, is the same.
- * Selecting a [db.N] key compares it in every database, and the set of
- * databases itself. */
-static int
-same_keys(const struct config *a, const struct config *b, unsigned flags,
-    unsigned readers)
-{
-	size_t i, j;
-
-	for (i = 0; i < NKEYS; i++) {
-		const struct key *k = &keys[i];
-
-		if (!(k->flags & flags) && !(k->readers & readers))
-			continue;
-		if (kind(k) == MAIN) {
-			if (!same_value(a, a, b, b, k))
-				return 0;
-			continue;
-		}
-		if (kind(k) == FUNC) {
-			if (!same_func_key(a, b, k) || !same_func_key(b, a, k))
-				return 0;
-			continue;
-		}
-		/* Both sorted by name: a schedule added, removed or changed
-		 * is a difference. */
-		if (kind(k) == SCHED) {
-			if (a->nscheds != b->nscheds)
-				return 0;
-			for (j = 0; j < a->nscheds; j++)
-				if (strcmp(a->scheds[j].name,
-				    b->scheds[j].name) != 0 ||
-				    !same_value(a, &a->scheds[j], b,
-				    &b->scheds[j], k))
-					return 0;
-			continue;
-		}
-		if (a->ndbs != b->ndbs)
-			return 0;
-		for (j = 0; j < a->ndbs; j++)
-			if (a->dbs[j].dbid != b->dbs[j].dbid ||
-			    !same_value(a, &a->dbs[j], b, &b->dbs[j], k))
-				return 0;
-	}
-	return 1;
-}
 
 int
-config_same_fixed(const struct config *a, const struct config *b)
-{
-	return same_keys(a, b, K_FIXED, 0);
-}
-
-/* The index of the role called name in roles; -1: none. */
-static int
-role_index(const char *name)
+config_role_index(const char *name)
 {
 	int r;
 
@@ -1382,22 +1014,19 @@ config_role_name(enum config_role role)
 int
 config_processes(const struct config *cfg, const char *role)
 {
-	int r = role_index(role);
+	int r = config_role_index(role);
 
 	/* Every role has its processes key in its section. */
-	return r < 0 ? 0 : *(const int *)cfield(cfg,
-	    &keys[find_key(roles[r].name, "processes")]);
+	return r < 0 ? 0 : *(const int *)config_table_cfield(cfg,
+	    &config_table[config_table_find(roles[r].name, "processes")]);
 }
 
-int
-config_same_role(const struct config *a, const struct config *b,
-    const char *role)
+unsigned
+config_role_readers(int r)
 {
-	int r = role_index(role);
-
-	/* An unknown role: replacing its children is safe. */
-	return r < 0 ? 0 : same_keys(a, b, 0, roles[r].bit);
+	return roles[r].bit;
 }
+
 
 /* True when gid is the group the configuration names (key group): the
  * group the service runs as, which must read its own file when it does not
@@ -1443,114 +1072,6 @@ config_secret_warning(const struct config *cfg, char *buf, size_t buflen)
 	return buf;
 }
 
-static void
-format_value(const struct config *cfg, const void *base, const struct key *k,
-    char *out, size_t outlen)
-{
-	const void *f = cfield(base, k);
-	const char *s;
-
-	(void)cfg;
-	switch (k->type) {
-	case KT_STRING:
-	case KT_SERVERS:
-	case KT_HOSTS:
-		s = *(char *const *)f;
-		if (k->flags & K_SECRET)
-			snprintf(out, outlen, "%s",
-			    s && *s ? "(set)" : "(empty)");
-		else
-			snprintf(out, outlen, "%s", s ? s : "(none)");
-		return;
-	case KT_INT:
-		if (k->def == NULL && *(const int *)f == UNSET)
-			snprintf(out, outlen, "(none)");
-		else
-			snprintf(out, outlen, "%d", *(const int *)f);
-		return;
-	case KT_BOOL:
-		snprintf(out, outlen, "%s", *(const int *)f ? "yes" : "no");
-		return;
-	case KT_UINT:
-		snprintf(out, outlen, "%u", *(const unsigned *)f);
-		return;
-	case KT_DOUBLE:
-		if (k->def == NULL && *(const double *)f == UNSET)
-			snprintf(out, outlen, "(none)");
-		else
-			snprintf(out, outlen, "%.15g", *(const double *)f);
-		return;
-	case KT_LEVEL:
-		snprintf(out, outlen, "%s", log_level_name(*(const int *)f));
-		return;
-	}
-	snprintf(out, outlen, "?");
-}
-
-static void
-dump_key(const struct config *cfg, const void *base, const char *section,
-    const struct key *k, FILE *fp)
-{
-	char value[512];
-	const char *def;
-
-	format_value(cfg, base, k, value, sizeof(value));
-	if (k->flags & K_REQUIRED)
-		def = "required";
-	else if (k->def == NULL)
-		def = "none";
-	else if (*k->def == '\0')
-		def = "\"\"";
-	else
-		def = k->def;
-	fprintf(fp, "[%s] %s = %s  (default %s; reload: %s)  # %s\n", section,
-	    k->name, value, def, k->flags & K_FIXED ? "no" : "yes", k->help);
-}
-
-/* The keys of one section of kind want, base holding their values. */
-static void
-dump_section(const struct config *cfg, const void *base, const char *section,
-    enum kind want, FILE *fp)
-{
-	size_t r;
-
-	for (r = 0; r < NKEYS; r++)
-		if (kind(&keys[r]) == want)
-			dump_key(cfg, base, section, &keys[r], fp);
-}
-
-void
-config_dump(const struct config *cfg, FILE *fp)
-{
-	char section[300];
-	size_t i, j;
-
-	for (i = 0; i < NKEYS; i++) {
-		if (kind(&keys[i]) == MAIN) {
-			dump_key(cfg, cfg, keys[i].section, &keys[i], fp);
-			continue;
-		}
-		/* Every section of a kind in full, where its first key
-		 * stands. */
-		if ((int)i != find_section(keys[i].section))
-			continue;
-		for (j = 0; kind(&keys[i]) == FUNC && j < cfg->nfuncs; j++) {
-			snprintf(section, sizeof(section), FUNC_SECTION ".%s",
-			    cfg->funcs[j].name);
-			dump_section(cfg, &cfg->funcs[j], section, FUNC, fp);
-		}
-		for (j = 0; kind(&keys[i]) == SCHED && j < cfg->nscheds; j++) {
-			snprintf(section, sizeof(section), SCHED_SECTION ".%s",
-			    cfg->scheds[j].name);
-			dump_section(cfg, &cfg->scheds[j], section, SCHED, fp);
-		}
-		for (j = 0; kind(&keys[i]) == DB && j < cfg->ndbs; j++) {
-			snprintf(section, sizeof(section), DB_SECTION ".%u",
-			    cfg->dbs[j].dbid);
-			dump_section(cfg, &cfg->dbs[j], section, DB, fp);
-		}
-	}
-}
 
 static int
 cmp_func_name(const void *key, const void *elem)
