@@ -237,9 +237,10 @@ test-faults: setup
 	GV_BUILD=$(abspath build-faults) tests/bin/gv-prove -j2 -I tests/lib \
 		tests/faults
 
-# Garivini on a 3-node Galera cluster on loopback (tests/cluster).
+# Garivini on a 3-node Galera cluster on loopback (tests/cluster). Two
+# files at once: 10-galera.t takes as long as the others together.
 test-cluster: setup all
-	GV_BUILD=$(abspath $(BUILD)) prove -I tests/lib tests/cluster
+	GV_BUILD=$(abspath $(BUILD)) prove -j2 -I tests/lib tests/cluster
 
 # The parsers under libFuzzer, a short run on the kept corpus (fuzz/run.sh).
 fuzz: setup
