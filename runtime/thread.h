@@ -11,7 +11,7 @@
 
 /* Milliseconds between two looks at a stop flag while waiting for work:
  * signals do not interrupt gearman_worker_work(), its timeout does (see
- * ../shared/NOTES-libgearman.md, "Workers"). */
+ * doc/libgearman.md, "Workers"). */
 #define THREAD_STOP_POLL_MS 1000
 
 struct thread {
