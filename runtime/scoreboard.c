@@ -89,11 +89,31 @@ scoreboard_state(struct sb_slot *slot, enum sb_state state)
 /* The database counters are the connections' own totals, stored as they
  * are: this process's connections live as long as it does. */
 void
+scoreboard_db_host(struct sb_slot *slot, size_t i, int host)
+{
+	if (slot == NULL || i >= SB_DBS)
+		return;
+	__atomic_store_n(&slot->db_host[i], (uint8_t)(host < 0 ? 0 : host + 1),
+	    __ATOMIC_RELAXED);
+}
+
+void
+scoreboard_db_totals(struct sb_slot *slot, uint64_t conflicts,
+    uint64_t failovers)
+{
+	if (slot == NULL)
+		return;
+	__atomic_store_n(&slot->counters[SB_DB_CONFLICTS], conflicts,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&slot->counters[SB_DB_FAILOVERS], failovers,
+	    __ATOMIC_RELAXED);
+}
+
+void
 scoreboard_dbs(struct sb_slot *slot, struct dbset *dbs)
 {
 	uint64_t conflicts = 0, failovers = 0;
 	size_t i;
-	int h;
 
 	if (slot == NULL || dbs == NULL)
 		return;
@@ -102,15 +122,9 @@ scoreboard_dbs(struct sb_slot *slot, struct dbset *dbs)
 
 		conflicts += db_conflicts(db);
 		failovers += db_failovers(db);
-		h = db_host_index(db);
-		if (i < SB_DBS)
-			__atomic_store_n(&slot->db_host[i],
-			    (uint8_t)(h < 0 ? 0 : h + 1), __ATOMIC_RELAXED);
+		scoreboard_db_host(slot, i, db_host_index(db));
 	}
-	__atomic_store_n(&slot->counters[SB_DB_CONFLICTS], conflicts,
-	    __ATOMIC_RELAXED);
-	__atomic_store_n(&slot->counters[SB_DB_FAILOVERS], failovers,
-	    __ATOMIC_RELAXED);
+	scoreboard_db_totals(slot, conflicts, failovers);
 }
 
 void

@@ -78,6 +78,12 @@ void scoreboard_broken_dbs(struct sb_slot *slot, const unsigned *dbids,
 /* The host each database of dbs is on, and the conflict and failover
  * counts of this child's connections. */
 void scoreboard_dbs(struct sb_slot *slot, struct dbset *dbs);
+/* The same from figures a child gathered itself (a Controller's
+ * connections each belong to a thread): the host of the i-th database in
+ * dbid order (-1: none yet), and the totals of every connection. */
+void scoreboard_db_host(struct sb_slot *slot, size_t i, int host);
+void scoreboard_db_totals(struct sb_slot *slot, uint64_t conflicts,
+    uint64_t failovers);
 /* Master side: the log level a running child is to use (a reload that
  * changes only log_level needs no new process). */
 void scoreboard_set_log_level(struct sb_slot *slot, int level);

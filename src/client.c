@@ -127,22 +127,30 @@ gv_open(const struct gv_db_settings *dbs, size_t ndbs, char *err,
 	return gv;
 }
 
-gv_client *
-client_open_config(const struct config *cfg, char *err, size_t errlen)
+/* A client of cfg on its databases, or only on database dbid (not 0). */
+static gv_client *
+open_config(const struct config *cfg, unsigned dbid, char *err,
+    size_t errlen)
 {
 	struct gv_db_settings s[CONFIG_MAX_DBS];
 	gv_client *gv;
-	size_t i;
+	size_t i, n = 0;
 
 	for (i = 0; i < cfg->ndbs; i++) {
 		const struct config_db *d = &cfg->dbs[i];
 
-		s[i] = (struct gv_db_settings){ .dbid = d->dbid, .host = d->host,
-		    .port = d->port, .socket = d->socket,
+		if (dbid && d->dbid != dbid)
+			continue;
+		s[n++] = (struct gv_db_settings){ .dbid = d->dbid,
+		    .host = d->host, .port = d->port, .socket = d->socket,
 		    .database = d->database, .user = d->user,
 		    .password = d->password };
 	}
-	if ((gv = gv_open(s, cfg->ndbs, err, errlen)) == NULL)
+	if (n == 0) {
+		errf(err, errlen, "database %u is not configured", dbid);
+		return NULL;
+	}
+	if ((gv = gv_open(s, n, err, errlen)) == NULL)
 		return NULL;
 	gv->policy = (struct fail_policy){
 	    .max_failures = (unsigned)cfg->controller.max_failures,
@@ -175,6 +183,19 @@ client_open_config(const struct config *cfg, char *err, size_t errlen)
 		fp->retry_max = f->retry_max > 0 ? (unsigned)f->retry_max : 0;
 	}
 	return gv;
+}
+
+gv_client *
+client_open_config(const struct config *cfg, char *err, size_t errlen)
+{
+	return open_config(cfg, 0, err, errlen);
+}
+
+gv_client *
+client_open_config_db(const struct config *cfg, unsigned dbid, char *err,
+    size_t errlen)
+{
+	return open_config(cfg, dbid, err, errlen);
 }
 
 static int

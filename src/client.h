@@ -12,6 +12,10 @@
  * [controller]. */
 gv_client *client_open_config(const struct config *cfg, char *err,
     size_t errlen);
+/* The same on one of its databases only (dbid): a thread that works with
+ * that database alone (the Controller's per database) opens nothing else. */
+gv_client *client_open_config_db(const struct config *cfg, unsigned dbid,
+    char *err, size_t errlen);
 /* gv_insert_job for a job submitted at once (the Injector): its delay is
  * its lease, and the row shows as leased, not scheduled. */
 int client_insert_leased(gv_client *gv, const struct gv_new_job *job,

@@ -15,11 +15,31 @@
  * its own connection to the job's gearmand and waits for the result with
  * the job's deadlines (job_timeout, lease extensions). The main thread
  * takes run_queued_job work only while a slot is free, and answers it as
- * soon as the job is in a slot's hands; a flusher thread writes the
- * completions within FLUSH_WAIT (5 ms), many in one commit, whatever the
- * slots are waiting for, on a database connection of its own (a commit's
- * fsync then holds up no claim). The others share one connection under one
- * lock.
+ * soon as the job is in a slot's hands; the slot claims it (below). Each
+ * database has a flusher thread that writes its completions within
+ * FLUSH_WAIT (5 ms), many in one commit, whatever the slots are waiting
+ * for, on a connection of its own (a commit's fsync then holds up no
+ * claim), and one connection for the slots' claims, lease extensions and
+ * failures, which a slot takes, uses and gives back (struct lane).
+ *
+ * One database's trouble is its own. The lock guards memory only: the
+ * hand-over fields, the lanes' queues and whether a lane's connection is
+ * taken, gm's choices and backoffs; no database or gearmand call is made
+ * under it. A database that stops answering holds up only what needs it:
+ * the slot using its connection (a call waits up to the read timeout, a
+ * write retries for lease/3), the slots waiting for that connection (a
+ * claim or an extension gives up at once when the connection is taken and
+ * its last call failed) and its own flusher. The main thread makes no
+ * database call at all: the other databases' jobs are taken, run, extended
+ * and completed as before, and their leases never end under them. This
+ * changes neither half of the rule below: a job is still claimed (fenced by
+ * its attempt) before it runs, now in its slot after run_queued_job is
+ * answered, which is what a claim that failed always led to (the job left
+ * to its lease); a completion still waits in memory until its flusher
+ * commits it, and one that never commits leaves its row, which comes back
+ * when its lease ends (tests/t/18-controller-dead-db.t: with one lock over
+ * one connection, a stopped database stalled every job, whose leases ended,
+ * and the healthy database's jobs all ran twice).
  *
  * Why threads and not one event loop (weighed first, from libgearman's
  * source): libgearman waits on the connections of one client or of one
@@ -46,6 +66,8 @@
 
 #include "client.h"
 #include "controller.h"
+#include "db.h"
+#include "dbset.h"
 #include "gm.h"
 #include "gm_worker.h"
 #include "jobjson.h"
@@ -95,11 +117,37 @@ enum outcome {
 
 struct controller;
 
+/* One database: the slots' connection to it (taken by one slot at a time,
+ * never under the lock while in use) and the completions for its flusher,
+ * which writes them on a connection of its own. Each figure of the
+ * connections is copied here by the thread that owns the connection, for
+ * the scoreboard. */
+struct lane {
+	struct controller *c;
+	unsigned dbid;
+	size_t index;                 /* in dbid order */
+	gv_client *gv;                /* the slots' */
+	int taken;                    /* a slot is using gv */
+	int sick;                     /* gv's last call failed (GV_EDB) */
+	pthread_cond_t returned;      /* gv was given back */
+	gv_client *fgv;               /* the flusher's */
+	struct gv_job *done_jobs;     /* completions since done_since... */
+	struct fs_entry **done_fs;    /* ...and their functions */
+	size_t ndone, done_cap;
+	double done_since;            /* time_mono() */
+	pthread_cond_t held;          /* a completion is held */
+	struct thread flusher;
+	int flusher_started;
+	unsigned long conflicts[2], failovers[2]; /* gv's, fgv's */
+	int host;                     /* gv's host, else fgv's (-1: none) */
+};
+
 /* One job in flight: its thread, its connections, what its worker said. */
 struct slot {
 	struct controller *c;
 	struct thread thread;
 	pthread_cond_t wake;          /* a job was handed over, or done */
+	struct lane *lane;            /* the job's database */
 	gearman_client_st **clients;  /* per server */
 	struct gv_job job;            /* the job in hand */
 	struct buf doc;               /* its document */
@@ -116,20 +164,12 @@ struct slot {
 struct controller {
 	struct role_ctx *ctx;
 	const struct config *cfg;
-	/* The lock guards gv (one database connection), gm's choices and
-	 * backoffs, and the slots' hand-over fields. */
+	/* The lock guards memory only: the lanes' queues and taken flags,
+	 * gm's choices and backoffs, and the slots' hand-over fields. */
 	pthread_mutex_t lock;
 	pthread_cond_t freed;         /* a slot became free */
-	pthread_cond_t held;          /* a completion is held */
-	/* Completions for the flusher, since done_since (time_mono()); it
-	 * writes them through fgv, its own connection, and counts those that
-	 * committed (each job's function in done_fs). */
-	gv_client *fgv;
-	struct gv_job *done_jobs;
-	struct fs_entry **done_fs;
-	size_t ndone, done_cap;
-	double done_since;
-	gv_client *gv;
+	struct lane *lanes;           /* per database, in dbid order */
+	size_t nlanes;
 	struct gm_pool *gm;
 	struct slot *slots;
 	size_t nslots;
@@ -175,6 +215,67 @@ wait_until(pthread_cond_t *cond, pthread_mutex_t *m, double until)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_cond_timedwait(cond, m, &ts);
+}
+
+/* The lane of database dbid; NULL when it is not configured. */
+static struct lane *
+lane_find(struct controller *c, unsigned dbid)
+{
+	size_t i;
+
+	for (i = 0; i < c->nlanes; i++)
+		if (c->lanes[i].dbid == dbid)
+			return &c->lanes[i];
+	return NULL;
+}
+
+/* The figures of db (the one database of gv) for the scoreboard, copied
+ * by the thread that owns gv, with the lock held; k: 0 gv, 1 fgv. */
+static void
+lane_figures(struct lane *l, gv_client *gv, int k)
+{
+	struct db *db = dbset_at(client_dbset(gv), 0);
+	int host = db_host_index(db);
+
+	l->conflicts[k] = db_conflicts(db);
+	l->failovers[k] = db_failovers(db);
+	if (host >= 0 && (k == 0 || l->host < 0))
+		l->host = host;
+}
+
+/* Take the slots' connection to the lane's database, waiting while
+ * another slot uses it; NULL, at once, when must_wait is 0, another slot
+ * uses it and its last call failed: a claim or a lease extension does not
+ * queue behind a database that does not answer. */
+static gv_client *
+lane_take(struct lane *l, int must_wait)
+{
+	struct controller *c = l->c;
+
+	lock(c);
+	while (l->taken && (must_wait || !l->sick))
+		pthread_cond_wait(&l->returned, &c->lock);
+	if (l->taken) {
+		unlock(c);
+		return NULL;
+	}
+	l->taken = 1;
+	unlock(c);
+	return l->gv;
+}
+
+/* Give it back after a call that returned rc. */
+static void
+lane_give(struct lane *l, int rc)
+{
+	struct controller *c = l->c;
+
+	lock(c);
+	l->sick = rc == GV_EDB;
+	lane_figures(l, l->gv, 0);
+	l->taken = 0;
+	pthread_cond_broadcast(&l->returned);
+	unlock(c);
 }
 
 /*
@@ -279,20 +380,31 @@ run_client(struct slot *c, size_t i)
 }
 
 /* Keep the job hidden while it runs. A stale answer only means our result
- * will not count; the run goes on. Called with the lock held. */
+ * will not count; the run goes on. When another slot waits on the job's
+ * database, which failed its last call, this extension is let go: the
+ * next one (a third of a lease later) tries again. */
 static void
-extend(struct controller *c, const struct gv_job *job)
+extend(struct slot *sl)
 {
+	struct controller *c = sl->c;
+	const struct gv_job *job = &sl->job;
+	gv_client *gv;
 	int rc;
 
-	rc = gv_extend_lease(c->gv, job, (unsigned)config_lease_seconds(c->cfg,
+	if ((gv = lane_take(sl->lane, 0)) == NULL) {
+		log_info("job %llu of db %u: extending its lease: the database "
+		    "did not answer the last call; trying again later",
+		    (unsigned long long)job->jobid, job->dbid);
+		return;
+	}
+	rc = gv_extend_lease(gv, job, (unsigned)config_lease_seconds(c->cfg,
 	    job->funcname));
 	if (rc == GV_EDB)
 		scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
 	if (rc != GV_OK)
 		log_info("job %llu of db %u: extending its lease: %s",
-		    (unsigned long long)job->jobid, job->dbid,
-		    gv_errmsg(c->gv));
+		    (unsigned long long)job->jobid, job->dbid, gv_errmsg(gv));
+	lane_give(sl->lane, rc);
 }
 
 /* Milliseconds to wait for a result: up to the next thing to do (the
@@ -493,9 +605,7 @@ run_on(struct slot *sl, size_t s, const char *unique)
 		scoreboard_heartbeat(c->ctx->sb);
 		now = time_mono();
 		if (now >= next_extend) {
-			lock(c);
-			extend(c, job);
-			unlock(c);
+			extend(sl);
 			next_extend = now + lease_step;
 		}
 		back = RUN_WAITING;
@@ -646,42 +756,43 @@ count_done(struct controller *c, struct fs_entry *fs, size_t n)
 	funcstats_add(fs, METRICS_DONE, n);
 }
 
-/* Hand a completion to the flusher, with the lock held; the first of a
- * batch sets its deadline and wakes the flusher, the next ones share it. */
+/* Hand a completion to its database's flusher; the first of a batch sets
+ * its deadline and wakes the flusher, the next ones share it. -1 when
+ * memory ran out: the caller completes it itself. Memory only. */
 static int
-hold_done(struct controller *c, const struct gv_job *job)
+hold_done(struct controller *c, struct lane *l, const struct gv_job *job)
 {
 	struct fs_entry *fs = funcstats_find(c->ctx->fs, job->funcname);
 	struct gv_job *grown;
 	struct fs_entry **grown_fs;
 	size_t cap;
-	int rc;
 
-	if (c->ndone == c->done_cap) {
-		cap = c->done_cap ? 2 * c->done_cap : 16;
-		if ((grown_fs = realloc(c->done_fs, cap * sizeof(*grown_fs))) !=
+	lock(c);
+	if (l->ndone == l->done_cap) {
+		cap = l->done_cap ? 2 * l->done_cap : 16;
+		if ((grown_fs = realloc(l->done_fs, cap * sizeof(*grown_fs))) !=
 		    NULL)
-			c->done_fs = grown_fs;
-		if (grown_fs == NULL || (grown = realloc(c->done_jobs,
+			l->done_fs = grown_fs;
+		if (grown_fs == NULL || (grown = realloc(l->done_jobs,
 		    cap * sizeof(*grown))) == NULL) {
-			if ((rc = gv_complete_job(c->gv, job)) == GV_OK)
-				count_done(c, fs, 1);
-			return rc;
+			unlock(c);
+			return -1;
 		}
-		c->done_jobs = grown;
-		c->done_cap = cap;
+		l->done_jobs = grown;
+		l->done_cap = cap;
 	}
-	c->done_fs[c->ndone] = fs;
+	l->done_fs[l->ndone] = fs;
 	/* What a completion needs: where, which, which attempt, and whether
 	 * it has failures to delete with it. */
-	c->done_jobs[c->ndone] = (struct gv_job){ .jobid = job->jobid,
+	l->done_jobs[l->ndone] = (struct gv_job){ .jobid = job->jobid,
 	    .dbid = job->dbid, .attempt = job->attempt,
 	    .fenced = job->fenced, .failcount = job->failcount };
-	if (c->ndone++ == 0) {
-		c->done_since = time_mono();
-		pthread_cond_signal(&c->held);
+	if (l->ndone++ == 0) {
+		l->done_since = time_mono();
+		pthread_cond_signal(&l->held);
 	}
-	return GV_OK;
+	unlock(c);
+	return 0;
 }
 
 /* A failure recorded, in the function's metrics. Whether it parked the
@@ -701,9 +812,10 @@ count_failure(struct controller *c, const struct gv_job *job,
 		funcstats_add(e, METRICS_PARKED, 1);
 }
 
-/* Record the outcome in the row, with the lock held. A stale answer means
- * a newer attempt owns the row or it is gone: that attempt decides, not
- * this one. */
+/* Record the outcome in the row, through the slots' connection to the
+ * job's database (waited for: an outcome matters more than a claim). A
+ * stale answer means a newer attempt owns the row or it is gone: that
+ * attempt decides, not this one. */
 static void
 settle(struct slot *sl, enum outcome out)
 {
@@ -711,15 +823,17 @@ settle(struct slot *sl, enum outcome out)
 	const struct gv_job *job = &sl->job;
 	unsigned long long jobid = (unsigned long long)job->jobid;
 	const char *what;
+	gv_client *gv;
 	unsigned nodb;
-	int rc;
+	int rc, said;
 
 	switch (out) {
 	case RUN_DONE:
 		/* Completions share commits: one fsync for many jobs. The
 		 * flusher writes them within their window. */
+		if (hold_done(c, sl->lane, job) == 0)
+			return;
 		what = "completing";
-		rc = hold_done(c, job);
 		break;
 	case RUN_UNSENT:
 	case RUN_ABANDONED:
@@ -738,16 +852,12 @@ settle(struct slot *sl, enum outcome out)
 			log_info("job %llu of db %u (%s): %s; it runs again",
 			    jobid, job->dbid, job->funcname, sl->err);
 		what = "rescheduling";
-		rc = gv_reschedule_job(c->gv, job, UNSENT_RETRY);
 		break;
 	case RUN_UNTAKEN:
 		log_info("job %llu of db %u (%s): %s; it runs again in %s s",
 		    jobid, job->dbid, job->funcname, sl->untaken,
 		    UNTAKEN_RETRY + 1);
 		what = "releasing";
-		if ((rc = gv_reschedule_job(c->gv, job, UNTAKEN_RETRY)) ==
-		    GV_OK)
-			scoreboard_count(c->ctx->sb, SB_JOBS_UNTAKEN, 1);
 		break;
 	case RUN_ORPHANED:
 		log_warnx("job %llu of db %u (%s) was taken by a worker just "
@@ -770,36 +880,108 @@ settle(struct slot *sl, enum outcome out)
 		    job->dbid, job->funcname, sl->message[0] ? ": " : "",
 		    sl->message);
 		what = "failing";
-		if ((rc = gv_failed_job_message(c->gv, job, sl->message)) ==
+		break;
+	}
+	gv = lane_take(sl->lane, 1);
+	switch (out) {
+	case RUN_DONE:
+		if ((rc = gv_complete_job(gv, job)) == GV_OK)
+			count_done(c, funcstats_find(c->ctx->fs,
+			    job->funcname), 1);
+		break;
+	case RUN_UNTAKEN:
+		if ((rc = gv_reschedule_job(gv, job, UNTAKEN_RETRY)) == GV_OK)
+			scoreboard_count(c->ctx->sb, SB_JOBS_UNTAKEN, 1);
+		break;
+	case RUN_FAILED:
+	case RUN_TIMEOUT:
+		if ((rc = gv_failed_job_message(gv, job, sl->message)) ==
 		    GV_OK) {
 			scoreboard_count(c->ctx->sb, SB_JOBS_FAILED, 1);
 			count_failure(c, job, out);
 		}
 		break;
+	default:
+		rc = gv_reschedule_job(gv, job, UNSENT_RETRY);
+		break;
 	}
-	if (client_no_error_table(c->gv, &nodb) && !c->said_no_error_table++)
-		log_warnx("database %u has no job_error table: failures are "
-		    "counted, but their reasons are dropped (create it with "
-		    "its statement in schema.sql)", nodb);
+	if (client_no_error_table(gv, &nodb)) {
+		lock(c);
+		said = c->said_no_error_table++;
+		unlock(c);
+		if (!said)
+			log_warnx("database %u has no job_error table: "
+			    "failures are counted, but their reasons are "
+			    "dropped (create it with its statement in "
+			    "schema.sql)", nodb);
+	}
 	if (rc == GV_ESTALE)
 		log_debug("job %llu of db %u: %s", jobid, job->dbid,
-		    gv_errmsg(c->gv));
+		    gv_errmsg(gv));
 	else if (rc != GV_OK) {
 		if (rc == GV_EDB)
 			scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
 		/* The lease brings the job back: it may run again. */
 		log_warnx("job %llu of db %u: %s it: %s", jobid, job->dbid,
-		    what, gv_errmsg(c->gv));
+		    what, gv_errmsg(gv));
 	}
+	lane_give(sl->lane, rc);
 }
 
-/* A slot: run each job handed over, settle it, wait for the next. */
+/* Is this attempt still the job's, with enough lease for the run ahead?
+ * A read, in the common case: the Injector or a QueueRunner has just
+ * written a fresh lease; only a copy that waited long in gearmand's queue
+ * needs its lease extended before it runs. A stale copy must never run:
+ * its job may have completed already. When the database cannot say, the
+ * job is not run either: its lease ends and it is sent again. 1 when it
+ * is to run. */
+static int
+claim(struct slot *sl)
+{
+	struct controller *c = sl->c;
+	const struct gv_job *job = &sl->job;
+	unsigned long long jobid = (unsigned long long)job->jobid;
+	int lease = config_lease_seconds(c->cfg, job->funcname);
+	gv_client *gv;
+	long left;
+	int rc;
+
+	if (sl->lane == NULL) {
+		log_warnx("job %llu of db %u not run: database %u is not "
+		    "configured", jobid, job->dbid, job->dbid);
+		return 0;
+	}
+	if ((gv = lane_take(sl->lane, 0)) == NULL) {
+		scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
+		log_warnx("job %llu of db %u not run: the database did not "
+		    "answer the last call; it runs when its lease ends", jobid,
+		    job->dbid);
+		return 0;
+	}
+	if ((rc = gv_lease_left(gv, job, &left)) == GV_OK &&
+	    left < lease / 2)
+		rc = gv_extend_lease(gv, job, (unsigned)lease);
+	if (rc == GV_ESTALE)
+		log_info("job %llu of db %u is stale, not run", jobid,
+		    job->dbid);
+	else if (rc != GV_OK) {
+		if (rc == GV_EDB)
+			scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
+		log_warnx("job %llu of db %u not run: %s", jobid, job->dbid,
+		    gv_errmsg(gv));
+	}
+	lane_give(sl->lane, rc);
+	return rc == GV_OK;
+}
+
+/* A slot: claim each job handed over, run it, settle it, wait for the
+ * next. No lock is held while it does. */
 static void
 slot_main(void *arg)
 {
 	struct slot *sl = arg;
 	struct controller *c = sl->c;
-	enum outcome out;
+	size_t i;
 
 	lock(c);
 	for (;;) {
@@ -808,29 +990,50 @@ slot_main(void *arg)
 		if (!sl->has_job)
 			break;
 		unlock(c);
-		out = run(sl);
+		sl->lane = lane_find(c, sl->job.dbid);
+		if (claim(sl))
+			settle(sl, run(sl));
 		lock(c);
-		settle(sl, out);
 		gv_job_clear(&sl->job);
 		sl->has_job = 0;
 		if (--c->busy == 0 && !*c->ctx->stop)
 			scoreboard_state(c->ctx->sb, SB_IDLE);
 		pthread_cond_signal(&c->freed);
-		if (c->done && c->busy == 0)
-			pthread_cond_signal(&c->held);  /* the flusher may end */
+		if (c->done && c->busy == 0)    /* the flushers may end */
+			for (i = 0; i < c->nlanes; i++)
+				pthread_cond_signal(&c->lanes[i].held);
 	}
 	unlock(c);
 }
 
-/* The flusher: completions reach the database within FLUSH_WAIT,
+/* The figures of every database's connections, with the lock held. */
+static void
+publish_dbs(struct controller *c)
+{
+	unsigned long conflicts = 0, failovers = 0;
+	size_t i;
+
+	for (i = 0; i < c->nlanes; i++) {
+		const struct lane *l = &c->lanes[i];
+
+		conflicts += l->conflicts[0] + l->conflicts[1];
+		failovers += l->failovers[0] + l->failovers[1];
+		scoreboard_db_host(c->ctx->sb, l->index, l->host);
+	}
+	scoreboard_db_totals(c->ctx->sb, conflicts, failovers);
+}
+
+/* A database's flusher: its completions reach it within FLUSH_WAIT,
  * whatever the slots wait for (a completion held behind a job of minutes
  * outlived its lease, and its job ran again: 26-fast-then-slow), through
- * the flusher's own connection, without the lock. After a stop it goes on
+ * the flusher's own connection, without the lock. A database that does
+ * not answer holds up its own completions only. After a stop it goes on
  * until the last job in flight is settled. */
 static void
 flusher_main(void *arg)
 {
-	struct controller *c = arg;
+	struct lane *l = arg;
+	struct controller *c = l->c;
 	struct gv_job *batch;
 	struct fs_entry **fs;
 	unsigned char *done;
@@ -838,34 +1041,35 @@ flusher_main(void *arg)
 	int rc;
 
 	lock(c);
-	while (!c->done || c->busy > 0 || c->ndone > 0) {
-		if (c->ndone == 0 || (c->ndone < FLUSH_MAX &&
-		    time_mono() < c->done_since + FLUSH_WAIT)) {
-			wait_until(&c->held, &c->lock, c->ndone ?
-			    c->done_since + FLUSH_WAIT : time_mono() +
+	while (!c->done || c->busy > 0 || l->ndone > 0) {
+		if (l->ndone == 0 || (l->ndone < FLUSH_MAX &&
+		    time_mono() < l->done_since + FLUSH_WAIT)) {
+			wait_until(&l->held, &c->lock, l->ndone ?
+			    l->done_since + FLUSH_WAIT : time_mono() +
 			    SLOT_WAIT);
-			scoreboard_dbs(c->ctx->sb, client_dbset(c->gv));
+			if (l == &c->lanes[0])
+				publish_dbs(c);
 			continue;
 		}
 		/* The batch is the flusher's: the slots start a new one. */
-		batch = c->done_jobs;
-		fs = c->done_fs;
-		n = c->ndone;
-		c->done_jobs = NULL;
-		c->done_fs = NULL;
-		c->ndone = c->done_cap = 0;
+		batch = l->done_jobs;
+		fs = l->done_fs;
+		n = l->ndone;
+		l->done_jobs = NULL;
+		l->done_fs = NULL;
+		l->ndone = l->done_cap = 0;
 		unlock(c);
 		/* A hundred to a statement; done says which committed. */
 		if ((done = malloc(n)) == NULL)
 			rc = GV_ENOMEM;
 		else
-			rc = client_complete_now(c->fgv, batch, n, done);
+			rc = client_complete_now(l->fgv, batch, n, done);
 		if (rc != GV_OK) {
 			if (rc == GV_EDB)
 				scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
-			log_warnx("completing jobs: %s; they run again when "
-			    "their leases end", done ? gv_errmsg(c->fgv) :
-			    "out of memory");
+			log_warnx("completing jobs of db %u: %s; they run again "
+			    "when their leases end", l->dbid, done ?
+			    gv_errmsg(l->fgv) : "out of memory");
 		}
 		for (i = 0, committed = 0; done && i < n; i++)
 			if (done[i]) {
@@ -877,26 +1081,9 @@ flusher_main(void *arg)
 		free(fs);
 		free(batch);
 		lock(c);
+		lane_figures(l, l->fgv, 1);
 	}
 	unlock(c);
-}
-
-/* Is this attempt still the job's, with enough lease for the run ahead?
- * A read, in the common case: the Injector or a QueueRunner has just
- * written a fresh lease; only a copy that waited long in gearmand's queue
- * needs its lease extended before it runs. Called with the lock held. */
-static int
-claim(struct controller *c, const struct gv_job *job)
-{
-	int lease = config_lease_seconds(c->cfg, job->funcname);
-	long left;
-	int rc;
-
-	if ((rc = gv_lease_left(c->gv, job, &left)) != GV_OK)
-		return rc;
-	if (left >= lease / 2)
-		return GV_OK;
-	return gv_extend_lease(c->gv, job, (unsigned)lease);
 }
 
 /* Hand job and its document to a free slot (the main thread waited for
@@ -927,15 +1114,15 @@ hand_over(struct controller *c, struct gv_job *job, const void *doc,
 	return 0;
 }
 
-/* A run_queued_job: checked, claimed and handed to a slot, then answered.
- * The run itself is the slot's. */
+/* A run_queued_job: checked and handed to a slot, then answered. The
+ * claim and the run are the slot's: the main thread waits for no
+ * database. */
 static gearman_return_t
 handle(struct controller *c, gearman_job_st *gjob)
 {
 	const void *doc = gearman_job_workload(gjob);
 	size_t len = gearman_job_workload_size(gjob);
 	struct gv_job job;
-	int rc;
 
 	if (jobjson_decode(doc, len, &job, c->err, sizeof(c->err)) == -1) {
 		scoreboard_count(c->ctx->sb, SB_JOBS_REFUSED, 1);
@@ -955,20 +1142,8 @@ handle(struct controller *c, gearman_job_st *gjob)
 		gv_job_clear(&job);
 		return GEARMAN_FAIL;
 	}
-	/* Claim the row for this run. A stale copy must never run: its job
-	 * may have completed already. When the database cannot say, the
-	 * job is not run either: its lease ends and it is sent again. */
 	lock(c);
-	rc = claim(c, &job);
-	if (rc == GV_ESTALE)
-		log_info("job %llu of db %u is stale, not run",
-		    (unsigned long long)job.jobid, job.dbid);
-	else if (rc != GV_OK) {
-		if (rc == GV_EDB)
-			scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
-		log_warnx("job %llu of db %u not run: %s",
-		    (unsigned long long)job.jobid, job.dbid, gv_errmsg(c->gv));
-	} else if (hand_over(c, &job, doc, len) == -1)
+	if (hand_over(c, &job, doc, len) == -1)
 		log_warnx("job %llu of db %u not run: out of memory; it runs "
 		    "when its lease ends", (unsigned long long)job.jobid,
 		    job.dbid);
@@ -1015,7 +1190,10 @@ start_threads(struct controller *c)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->freed, &ca);
-	pthread_cond_init(&c->held, &ca);
+	for (i = 0; i < c->nlanes; i++) {
+		pthread_cond_init(&c->lanes[i].held, &ca);
+		pthread_cond_init(&c->lanes[i].returned, NULL);
+	}
 	if ((c->slots = calloc((size_t)c->cfg->controller.concurrency,
 	    sizeof(*c->slots))) == NULL)
 		return errf(c->err, sizeof(c->err), "out of memory");
@@ -1034,9 +1212,12 @@ start_threads(struct controller *c)
 			return errf(c->err, sizeof(c->err), "out of memory");
 	}
 	pthread_condattr_destroy(&ca);
-	if (thread_start(&c->flusher, flusher_main, c, c->err,
-	    sizeof(c->err)) == -1)
-		return -1;
+	for (i = 0; i < c->nlanes; i++) {
+		if (thread_start(&c->lanes[i].flusher, flusher_main,
+		    &c->lanes[i], c->err, sizeof(c->err)) == -1)
+			return -1;
+		c->lanes[i].flusher_started = 1;
+	}
 	for (i = 0; i < c->nslots; i++) {
 		if (thread_start(&c->slots[i].thread, slot_main, &c->slots[i],
 		    c->err, sizeof(c->err)) == -1)
@@ -1047,7 +1228,7 @@ start_threads(struct controller *c)
 }
 
 /* Let the jobs in flight end (a stop abandons those no worker started),
- * then end the threads, the flusher last so that it writes the last
+ * then end the threads, the flushers last so that they write the last
  * completions. */
 static void
 stop_threads(struct controller *c)
@@ -1062,9 +1243,12 @@ stop_threads(struct controller *c)
 	for (i = 0; i < c->nthreads; i++)
 		thread_join(&c->slots[i].thread);
 	lock(c);
-	pthread_cond_signal(&c->held);
+	for (i = 0; i < c->nlanes; i++)
+		pthread_cond_signal(&c->lanes[i].held);
 	unlock(c);
-	thread_join(&c->flusher);
+	for (i = 0; i < c->nlanes; i++)
+		if (c->lanes[i].flusher_started)
+			thread_join(&c->lanes[i].flusher);
 }
 
 static void
@@ -1088,6 +1272,57 @@ slots_free(struct controller *c)
 	free(c->status_at);
 }
 
+/* A lane per database: two connections of its own (none opened yet), each
+ * retrying a write while most of a lease remains, so that a job that ran
+ * does not run again because its result met a short outage. (The read
+ * before a run does not retry: not knowing is a reason not to run.)
+ * Retrying through an outage is a sign of life: with a long lease, the
+ * retries would outlast heartbeat_timeout, and the master would kill the
+ * Controller in the middle of them. -1 with a message in c->err. */
+static int
+lanes_open(struct controller *c)
+{
+	double retry = c->cfg->queue_runner.lease_seconds / 3.0;
+	size_t i;
+
+	if ((c->lanes = calloc(c->cfg->ndbs, sizeof(*c->lanes))) == NULL)
+		return errf(c->err, sizeof(c->err), "out of memory");
+	for (i = 0; i < c->cfg->ndbs; i++) {
+		struct lane *l = &c->lanes[c->nlanes];
+
+		l->c = c;
+		l->dbid = c->cfg->dbs[i].dbid;
+		l->index = i;
+		l->host = -1;
+		if ((l->gv = client_open_config_db(c->cfg, l->dbid, c->err,
+		    sizeof(c->err))) == NULL)
+			return -1;
+		c->nlanes++;
+		if ((l->fgv = client_open_config_db(c->cfg, l->dbid, c->err,
+		    sizeof(c->err))) == NULL)
+			return -1;
+		gv_set_retry(l->gv, retry);
+		gv_set_retry(l->fgv, retry);
+		client_on_retry(l->gv, beat, c->ctx->sb);
+		client_on_retry(l->fgv, beat, c->ctx->sb);
+	}
+	return 0;
+}
+
+static void
+lanes_close(struct controller *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nlanes; i++) {
+		gv_close(c->lanes[i].gv);
+		gv_close(c->lanes[i].fgv);
+		free(c->lanes[i].done_jobs);
+		free(c->lanes[i].done_fs);
+	}
+	free(c->lanes);
+}
+
 int
 controller_main(struct role_ctx *ctx)
 {
@@ -1099,26 +1334,11 @@ controller_main(struct role_ctx *ctx)
 	c.ctx = ctx;
 	c.cfg = ctx->cfg;
 	scoreboard_state(ctx->sb, SB_STARTING);
-	if ((c.gv = client_open_config(c.cfg, c.err, sizeof(c.err))) == NULL) {
+	if (lanes_open(&c) == -1) {
 		log_errx("%s", c.err);
+		lanes_close(&c);
 		return EX_CONFIG;
 	}
-	/* A job that ran must not run again because its result met a short
-	 * database outage: retry while most of its lease remains. (The read
-	 * before a run does not retry: not knowing is a reason not to run.) */
-	if ((c.fgv = client_open_config(c.cfg, c.err, sizeof(c.err))) ==
-	    NULL) {
-		log_errx("%s", c.err);
-		gv_close(c.gv);
-		return EX_CONFIG;
-	}
-	gv_set_retry(c.gv, c.cfg->queue_runner.lease_seconds / 3.0);
-	gv_set_retry(c.fgv, c.cfg->queue_runner.lease_seconds / 3.0);
-	/* Retrying through an outage is a sign of life: with a long lease,
-	 * the retries would outlast heartbeat_timeout, and the master would
-	 * kill the Controller in the middle of them. */
-	client_on_retry(c.gv, beat, ctx->sb);
-	client_on_retry(c.fgv, beat, ctx->sb);
 	if ((c.gm = gm_pool_new(c.cfg->servers, c.cfg->nservers, c.err,
 	    sizeof(c.err))) == NULL ||
 	    (w = gm_worker_new(c.cfg->servers, c.cfg->nservers,
@@ -1153,10 +1373,7 @@ out:
 	if (w)
 		gearman_worker_free(w);
 	slots_free(&c);
-	free(c.done_jobs);
-	free(c.done_fs);
 	gm_pool_free(c.gm);
-	gv_close(c.fgv);
-	gv_close(c.gv);
+	lanes_close(&c);
 	return code;
 }
