@@ -8,6 +8,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "fdlimit.h"
 #include "log.h"
 #include "proctitle.h"
 #include "role.h"
@@ -70,6 +71,7 @@ role_run(const struct role *role, const struct config *cfg, int slot,
     struct sb_slot *sb)
 {
 	struct role_ctx ctx;
+	char note[256], err[512];
 	struct sigaction sa;
 	sigset_t mask;
 	int code;
@@ -80,6 +82,15 @@ role_run(const struct role *role, const struct config *cfg, int slot,
 	if (log_open(cfg->log_file) == -1)
 		log_warn("cannot open the log %s, logging to stderr",
 		    cfg->log_file ? cfg->log_file : "stderr");
+	/* A child of the master inherits a limit already raised for it;
+	 * `garivini --role` alone raises its own. */
+	if (fdlimit_raise(cfg, role->id, note, sizeof(note), err,
+	    sizeof(err)) == -1) {
+		log_errx("%s", err);
+		return EX_CONFIG;
+	}
+	if (note[0])
+		log_notice("%s", note);
 
 	/* Reset before the handlers go in: a TERM already pending (sent by
 	 * the master while this child was starting) is delivered when the mask
