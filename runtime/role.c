@@ -18,8 +18,13 @@
 
 #define ROLE_MMAP_THRESHOLD (1024 * 1024)
 
-/* The one stop flag of this process: a process runs one role. */
-static volatile sig_atomic_t role_stop;
+/* The one stop flag of this process: a process runs one role. Set by the
+ * handler on the main thread, read by every thread of the role: a lock-free
+ * atomic, which a handler may write (C11 7.14.1.1) and threads may read
+ * without a data race (a volatile sig_atomic_t is only for the thread the
+ * handler interrupts). */
+static atomic_int role_stop;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the stop flag must be lock-free");
 /* Told of a stop with one byte, for whoever watches the process. */
 static int role_stop_fd = -1;
 
@@ -29,7 +34,7 @@ role_on_stop(int sig)
 	int saved = errno;
 
 	(void)sig;
-	role_stop = 1;
+	atomic_store(&role_stop, 1);
 	if (role_stop_fd >= 0)
 		(void)!write(role_stop_fd, ROLE_STOP_BYTE, 1);
 	errno = saved;
@@ -105,7 +110,7 @@ role_run(const struct role *role, const struct config *cfg, int slot,
 	/* Reset before the handlers go in: a TERM already pending (sent by
 	 * the master while this child was starting) is delivered when the mask
 	 * opens below, and must not be wiped out by this line. */
-	role_stop = 0;
+	atomic_store(&role_stop, 0);
 
 	memset(&sa, 0, sizeof(sa));
 	sigfillset(&sa.sa_mask);
