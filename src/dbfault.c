@@ -13,12 +13,39 @@
  * as ER_LOCK_DEADLOCK instead, on a connection that stays up (a COMMIT so
  * failed is rolled back for real, as the server would have).
  *
+ * GV_FAULT_TRACE=FILE appends a line for each fault injected, "PID TID
+ * KIND MODE" (MODE: before, after or deadlock; the kind of the call that
+ * took it), so a test can check that a spec failed what it names.
+ *
  * Compiled into every build, called only from one with -DGV_FAULTS
  * (dbfault.h).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+static unsigned
+traced(int kind, const char *mode, unsigned e)
+{
+	const char *path = getenv("GV_FAULT_TRACE");
+	static const char *const k[] = { "any", "connect", "claim",
+	"insert", "delete", "update", "select", "commit", "fetch" };
+	char line[128];
+	int fd, n;
+
+	if (path == NULL || *path == '\0')
+		return e;
+	n = snprintf(line, sizeof(line), "%ld %ld %s %s\n", (long)getpid(),
+	    (long)syscall(SYS_gettid), k[kind], mode);
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0644)) != -1) {
+		(void)!write(fd, line, (size_t)n);
+		close(fd);
+	}
+	return e;
+}
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -82,7 +109,7 @@ dbfault_at(enum dbfault_kind kind, int after)
 			return 0;
 		fault.pending = 0;
 		fault.fired = 1;
-		return CR_SERVER_LOST;
+		return traced(kind, "after", CR_SERVER_LOST);
 	}
 	/* A fetch is part of the call that made its result: faulted only
 	 * when named, so "1 call in N" keeps its meaning for the rest. */
@@ -99,8 +126,8 @@ dbfault_at(enum dbfault_kind kind, int after)
 	}
 	fault.fired = 1;
 	if (fault.deadlock && kind != DBFAULT_CONNECT && kind != DBFAULT_FETCH)
-		return ER_LOCK_DEADLOCK;
-	return CR_SERVER_GONE_ERROR;
+		return traced(kind, "deadlock", ER_LOCK_DEADLOCK);
+	return traced(kind, "before", CR_SERVER_GONE_ERROR);
 }
 
 const char *
