@@ -238,13 +238,16 @@ sanitize: setup
 		cat $(SAN_LOGS)/*; echo "sanitizer reports above"; exit 1; fi
 
 # ThreadSanitizer over the tests whose processes run threads: the
-# Controller's slots and flusher, the Injector's calls, libgarivini from
-# several threads (10-client's it_client). Every process writes its reports
+# Controller's slots and flusher (a stop with jobs in flight, failures),
+# the Injector's calls, libgarivini from several threads (10-client's
+# it_client). Every process writes its reports
 # into TSAN_LOGS and any report fails the run. tests/tsan.supp names the
 # reports that are not ours to fix, each with why.
 TSAN_LOGS := $(abspath build-tsan)/tsan-logs
 IT_TSAN := tests/t/27-controller-concurrency.t tests/t/28-injector-concurrency.t \
-	tests/t/20-lowlatency.t tests/t/10-client.t
+	tests/t/23-controller-stop.t tests/t/26-fast-then-slow.t \
+	tests/t/22-controller-failures.t tests/t/20-lowlatency.t \
+	tests/t/10-client.t
 tsan: setup
 	rm -rf $(TSAN_LOGS) && mkdir -p $(TSAN_LOGS)
 	TSAN_OPTIONS="log_path=$(TSAN_LOGS)/tsan second_deadlock_stack=1 \
