@@ -52,6 +52,13 @@ my ($need) = ($line // '') =~ /needs (\d+) open files/;
 cmp_ok($need // 0, '>', 900, 'three hundred slots need more than 900');
 ok(!-e $t->pid_path, 'no master left behind');
 
+# garivini -t says so too, under the same limits.
+my ($tcode, undef, $terr) = $t->run('/bin/sh', '-c',
+    "ulimit -n 256 && exec \"\$0\" -t -c \"\$1\"", $bin, $ini);
+is($tcode, 78, '-t refuses it too');
+like($terr, qr/controller needs \d+ open files .* limit is 256/,
+    'with the number needed');
+
 # 2. soft 256, hard high: the master raises the soft limit, and its
 # children have it.
 $m = master_under('ulimit -Sn 256', $ini);
