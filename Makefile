@@ -3,6 +3,8 @@
 #   make              programs and libgarivini into build/
 #   make test         setup check, unit tests, integration tests (real servers)
 #   make sanitize     the same tests on an ASan + UBSan build in build-asan/
+#   make tsan         the tests of the threaded roles on a ThreadSanitizer
+#                     build in build-tsan/
 #   make test-faults  chaos and fault injection under load (build-faults/)
 #   make test-cluster the same engine on a Galera cluster, shards, a replica
 #   make fuzz         the parsers under libFuzzer, briefly
@@ -53,6 +55,10 @@ ifeq ($(SANITIZE),1)
 OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined
 LDSAN := -fsanitize=address,undefined
+endif
+ifeq ($(TSAN),1)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+LDSAN := -fsanitize=thread
 endif
 
 # A debug build whose database calls can be failed on purpose
@@ -109,7 +115,7 @@ PROGRAMS   := $(BUILD)/garivini $(TOOLS)
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test unit integration sanitize run install clean setup bench \
+.PHONY: all test unit integration sanitize tsan run install clean setup bench \
 	test-faults test-cluster fuzz itests
 all: $(BUILD)/libgarivini.a $(BUILD)/libgarivini.so $(PROGRAMS) \
 	$(BUILD)/garivini.pc
@@ -231,6 +237,27 @@ sanitize: setup
 	@if [ -n "$$(ls -A $(SAN_LOGS))" ]; then \
 		cat $(SAN_LOGS)/*; echo "sanitizer reports above"; exit 1; fi
 
+# ThreadSanitizer over the tests whose processes run threads: the
+# Controller's slots and flusher (a stop with jobs in flight, failures),
+# the Injector's calls, libgarivini from several threads (10-client's
+# it_client). Every process writes its reports
+# into TSAN_LOGS and any report fails the run. tests/tsan.supp names the
+# reports that are not ours to fix, each with why.
+TSAN_LOGS := $(abspath build-tsan)/tsan-logs
+IT_TSAN := tests/t/27-controller-concurrency.t tests/t/28-injector-concurrency.t \
+	tests/t/23-controller-stop.t tests/t/26-fast-then-slow.t \
+	tests/t/22-controller-failures.t tests/t/20-lowlatency.t \
+	tests/t/10-client.t
+tsan: setup
+	rm -rf $(TSAN_LOGS) && mkdir -p $(TSAN_LOGS)
+	TSAN_OPTIONS="log_path=$(TSAN_LOGS)/tsan second_deadlock_stack=1 \
+	    suppressions=$(abspath tests/tsan.supp)" \
+		$(MAKE) BUILD=build-tsan TSAN=1 PROVE_JOBS=2 \
+		IT_ALL="$(IT_TSAN)" integration
+	@if [ -n "$$(ls -A $(TSAN_LOGS))" ]; then \
+		cat $(TSAN_LOGS)/*; echo "ThreadSanitizer reports above"; \
+		exit 1; fi
+
 # Chaos under load and failed database calls (tests/faults/README.md).
 test-faults: setup
 	$(MAKE) BUILD=build-faults FAULTS=1 all itests
@@ -277,4 +304,5 @@ install: all
 	install -m 644 man/garivini.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
-	rm -rf build build-asan build-faults build-fuzz build-mysqlclient
+	rm -rf build build-asan build-tsan build-faults build-fuzz \
+		build-mysqlclient

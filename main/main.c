@@ -19,6 +19,7 @@
 #include "child.h"
 #include "config.h"
 #include "controller.h"
+#include "fdlimit.h"
 #include "garivini.h"
 #include "injector.h"
 #include "log.h"
@@ -271,6 +272,16 @@ main(int argc, char **argv)
 			fprintf(stderr, "garivini: warning: %s\n", warn);
 	}
 	if (test) {
+		char note[256], err[512];
+
+		/* What the master would refuse at start under these limits:
+		 * more open files than the hard limit allows. */
+		if (fdlimit_raise(cfg, CONFIG_NROLES, note, sizeof(note), err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "garivini: %s\n", err);
+			config_free(cfg);
+			return EX_CONFIG;
+		}
 		printf("configuration OK\n");
 		if (version)
 			config_dump(cfg, stdout);

@@ -8,6 +8,7 @@
  * log_close may not run concurrently with logging.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,7 +36,10 @@ static const int level_priorities[] = {
 };
 
 
-static int log_level = LOG_LEVEL_INFO;
+/* Set by the heartbeat of any thread (the master's level, through the
+ * scoreboard) and read by every log call: relaxed, since a line logged at
+ * the old level an instant after a change is harmless. */
+static atomic_int log_level = LOG_LEVEL_INFO;
 static enum log_target log_target = TARGET_STDERR;
 static int log_fd = -1;                 /* TARGET_FILE */
 static char *log_path;                  /* TARGET_FILE, for log_reopen */
@@ -160,13 +164,13 @@ log_set_level(int level)
 		level = 0;
 	if (level >= LOG_LEVELS)
 		level = LOG_LEVELS - 1;
-	log_level = level;
+	atomic_store_explicit(&log_level, level, memory_order_relaxed);
 }
 
 int
 log_get_level(void)
 {
-	return log_level;
+	return atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 void
@@ -261,7 +265,7 @@ out:
 /* The level test comes first: a debug line costs one comparison when off. */
 #define LOG_AT(level, with_errno) do {                  \
 	va_list ap;                                     \
-	if ((level) > log_level)                        \
+	if ((level) > log_get_level())                  \
 		return;                                 \
 	va_start(ap, fmt);                              \
 	log_emit((level), (with_errno), fmt, ap);       \

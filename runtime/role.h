@@ -14,6 +14,7 @@
 #define ROLE_H
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "config.h"
 #include "funcstats.h"
@@ -25,7 +26,7 @@ struct role_ctx {
 	int slot;                        /* 0 .. processes-1 */
 	struct sb_slot *sb;              /* this child's scoreboard slot */
 	struct funcstats *fs;            /* per-function counters; NULL */
-	volatile sig_atomic_t *stop;     /* set on TERM/INT: finish, exit 0 */
+	const atomic_int *stop;          /* set on TERM/INT: finish, exit 0 */
 };
 
 typedef int (*role_main_fn)(struct role_ctx *ctx);

@@ -13,11 +13,28 @@
  * as ER_LOCK_DEADLOCK instead, on a connection that stays up (a COMMIT so
  * failed is rolled back for real, as the server would have).
  *
+ * Threads (the Controller's slots and flusher, the Injector's calls): the
+ * Nth call is counted over the whole process, and the fault it draws
+ * belongs to the thread that made that call. Its "after" half and its
+ * message are that thread's (thread-local): shared, an "after" armed by
+ * one thread's call was taken by another thread's next call, on another
+ * connection, and the message went to whichever thread asked first, so a
+ * spec no longer failed the call it named.
+ *
+ * GV_FAULT_TRACE=FILE appends a line for each fault injected, "PID TID
+ * KIND MODE" (MODE: before, after or deadlock; the kind of the call that
+ * drew it), so a test can check that a spec failed what it names.
+ *
  * Compiled into every build, called only from one with -DGV_FAULTS
  * (dbfault.h).
  */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <mysql.h>
@@ -28,11 +45,42 @@
 
 static const char *const fault_kinds[] = { "any", "connect", "claim",
 	"insert", "delete", "update", "select", "commit", "fetch" };
+/* The spec, read once for the process; the calls counted over it. */
+static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
 static struct {
-	int parsed, kind, after, random, deadlock, pending, fired;
-	unsigned long nth, seen;
-	unsigned seed;
+	int kind, after, random, deadlock;
+	unsigned long nth;
 } fault;
+static atomic_ulong fault_seen;
+static atomic_uint fault_threads;
+/* The calling thread's: a fault drawn by its call, "after" not yet
+ * taken (pending) or not yet worded (fired); its random draws. */
+static _Thread_local struct {
+	int pending, fired, seeded;
+	enum dbfault_kind pending_kind;
+	unsigned seed;
+} mine;
+
+/* One line of GV_FAULT_TRACE, in one write: lines of several processes
+ * and threads do not mix. */
+static unsigned
+traced(enum dbfault_kind kind, const char *mode, unsigned e)
+{
+	const char *path = getenv("GV_FAULT_TRACE");
+	char line[128];
+	int fd, n;
+
+	if (path == NULL || *path == '\0')
+		return e;
+	n = snprintf(line, sizeof(line), "%ld %ld %s %s\n", (long)getpid(),
+	    (long)syscall(SYS_gettid), fault_kinds[kind], mode);
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0644)) != -1) {
+		(void)!write(fd, line, (size_t)n);
+		close(fd);
+	}
+	return e;
+}
 
 enum dbfault_kind
 dbfault_kind_of(enum sql_id id)
@@ -54,61 +102,73 @@ dbfault_kind_of(enum sql_id id)
 	}
 }
 
-unsigned
-dbfault_at(enum dbfault_kind kind, int after)
+static void
+fault_parse(void)
 {
 	const char *env, *p;
 	size_t i;
 
-	if (!fault.parsed) {
-		fault.parsed = 1;
-		if ((env = getenv("GV_FAULT_DB")) == NULL)
-			return 0;
-		fault.nth = strtoul(env, NULL, 10);
-		for (p = strchr(env, ','); p; p = strchr(p + 1, ',')) {
-			for (i = 0; i < sizeof(fault_kinds) /
-			    sizeof(fault_kinds[0]); i++)
-				if (strncmp(p + 1, fault_kinds[i],
-				    strlen(fault_kinds[i])) == 0)
-					fault.kind = (int)i;
-			fault.after |= strncmp(p + 1, "after", 5) == 0;
-			fault.random |= strncmp(p + 1, "random", 6) == 0;
-			fault.deadlock |= strncmp(p + 1, "deadlock", 8) == 0;
-		}
-		fault.seed = (unsigned)getpid();
+	if ((env = getenv("GV_FAULT_DB")) == NULL)
+		return;
+	fault.nth = strtoul(env, NULL, 10);
+	for (p = strchr(env, ','); p; p = strchr(p + 1, ',')) {
+		for (i = 0; i < sizeof(fault_kinds) / sizeof(fault_kinds[0]);
+		    i++)
+			if (strncmp(p + 1, fault_kinds[i],
+			    strlen(fault_kinds[i])) == 0)
+				fault.kind = (int)i;
+		fault.after |= strncmp(p + 1, "after", 5) == 0;
+		fault.random |= strncmp(p + 1, "random", 6) == 0;
+		fault.deadlock |= strncmp(p + 1, "deadlock", 8) == 0;
 	}
+}
+
+unsigned
+dbfault_at(enum dbfault_kind kind, int after)
+{
+	pthread_once(&fault_once, fault_parse);
 	if (after) {
-		if (!fault.pending)
+		if (!mine.pending)
 			return 0;
-		fault.pending = 0;
-		fault.fired = 1;
-		return CR_SERVER_LOST;
+		mine.pending = 0;
+		mine.fired = 1;
+		return traced(mine.pending_kind, "after", CR_SERVER_LOST);
 	}
 	/* A fetch is part of the call that made its result: faulted only
 	 * when named, so "1 call in N" keeps its meaning for the rest. */
 	if (fault.nth == 0 || (fault.kind != DBFAULT_ANY &&
 	    (int)kind != fault.kind) || (fault.kind == DBFAULT_ANY &&
-	    kind == DBFAULT_FETCH) || (!fault.random && fault.seen >= fault.nth))
+	    kind == DBFAULT_FETCH) || (!fault.random &&
+	    atomic_load(&fault_seen) >= fault.nth))
 		return 0;
-	if (fault.random ? (unsigned long)rand_r(&fault.seed) % fault.nth != 0 :
-	    ++fault.seen != fault.nth)
+	if (fault.random && !mine.seeded) {
+		/* Each thread its own sequence: rand_r's state is not
+		 * shared. */
+		mine.seeded = 1;
+		mine.seed = (unsigned)getpid() * 2654435761u +
+		    atomic_fetch_add(&fault_threads, 1);
+	}
+	/* One thread's call is the Nth: the count is atomic. */
+	if (fault.random ? (unsigned long)rand_r(&mine.seed) % fault.nth != 0 :
+	    atomic_fetch_add(&fault_seen, 1) + 1 != fault.nth)
 		return 0;
 	if (fault.after && kind != DBFAULT_CONNECT && kind != DBFAULT_FETCH) {
-		fault.pending = 1;
+		mine.pending = 1;
+		mine.pending_kind = kind;
 		return 0;
 	}
-	fault.fired = 1;
+	mine.fired = 1;
 	if (fault.deadlock && kind != DBFAULT_CONNECT && kind != DBFAULT_FETCH)
-		return ER_LOCK_DEADLOCK;
-	return CR_SERVER_GONE_ERROR;
+		return traced(kind, "deadlock", ER_LOCK_DEADLOCK);
+	return traced(kind, "before", CR_SERVER_GONE_ERROR);
 }
 
 const char *
 dbfault_text(const char *real)
 {
-	if (!fault.fired)
+	if (!mine.fired)
 		return real;
-	fault.fired = 0;
+	mine.fired = 0;
 	return fault.deadlock ? "Deadlock found when trying to get lock "
 	    "(fault injected by GV_FAULT_DB)" :
 	    "Lost connection (fault injected by GV_FAULT_DB)";

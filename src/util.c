@@ -122,7 +122,7 @@ time_real(void)
 }
 
 void
-time_sleep(double seconds, volatile const int *stop)
+time_sleep(double seconds, const atomic_int *stop)
 {
 	double end = time_mono() + seconds, left;
 	struct timespec ts;

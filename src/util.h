@@ -5,6 +5,7 @@
 #ifndef UTIL_H
 #define UTIL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,7 +32,7 @@ uint64_t hash_fnv1a(uint64_t seed, const void *data, size_t len);
 double time_mono(void);          /* seconds, CLOCK_MONOTONIC */
 double time_real(void);          /* seconds since the epoch */
 /* Sleep for seconds, resuming after signals unless *stop becomes non-zero. */
-void time_sleep(double seconds, volatile const int *stop);
+void time_sleep(double seconds, const atomic_int *stop);
 /* The doubling backoff of every retry loop, defined once: the pause after
  * cur (0: none yet) is min, then twice the last, never above max. */
 double backoff_next(double cur, double min, double max);

@@ -23,6 +23,7 @@
 #include "child.h"
 #include "config.h"
 #include "daemon.h"
+#include "fdlimit.h"
 #include "funcstats.h"
 #include "garivini.h"
 #include "log.h"
@@ -175,7 +176,7 @@ become_ready(struct master *m, double now)
 static void
 reload(struct master *m)
 {
-	char err[CONFIG_ERRLEN];
+	char err[CONFIG_ERRLEN], note[256];
 	struct config *fresh;
 	struct timespec ts;
 	char *nl;
@@ -195,6 +196,15 @@ reload(struct master *m)
 		config_free(fresh);
 		fresh = NULL;
 	}
+	/* Before anything is applied: a child that would run out of
+	 * descriptors is refused here rather than failing job after job. */
+	if (fresh && fdlimit_raise(fresh, CONFIG_NROLES, note, sizeof(note),
+	    err, sizeof(err)) == -1) {
+		config_free(fresh);
+		fresh = NULL;
+	}
+	if (fresh && note[0])
+		log_notice("%s", note);
 	if (fresh && set_log_target(m, fresh) == -1) {
 		errf(err, sizeof(err), "out of memory");
 		config_free(fresh);
@@ -349,7 +359,7 @@ startup_error(const struct master *m, const char *fmt, ...)
 static int
 start(struct master *m, int *code)
 {
-	char err[CONFIG_ERRLEN];
+	char err[CONFIG_ERRLEN], note[256];
 	struct privs privs;
 	int closes[3];
 	pid_t running;
@@ -405,6 +415,15 @@ start(struct master *m, int *code)
 	} else if (geteuid() != 0 && ((m->cfg->user && *m->cfg->user) ||
 	    (m->cfg->group && *m->cfg->group)))
 		log_info("not started as root: user and group ignored");
+	/* The children inherit it: raised once here for every pool. */
+	if (fdlimit_raise(m->cfg, CONFIG_NROLES, note, sizeof(note), err,
+	    sizeof(err)) == -1) {
+		startup_error(m, "%s", err);
+		*code = EX_CONFIG;
+		return -1;
+	}
+	if (note[0])
+		log_notice("%s", note);
 	if (signals_master_init() == -1) {
 		startup_error(m, "signals: %s", strerror(errno));
 		*code = EX_OSERR;

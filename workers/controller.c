@@ -97,6 +97,10 @@
 #define ASK_AGAIN 1.0
 #define FLUSH_WAIT 0.005       /* a completion waits this long at most... */
 #define FLUSH_MAX 100          /* ...or for this many (gv_complete_later's) */
+/* A slot's document buffer is kept between jobs up to this size, and
+ * freed after a bigger one: 64 slots that once carried 16 MB jobs held
+ * 1 GB for good (48-controller-resources). */
+#define SLOT_DOC_KEEP (64 * 1024)
 
 enum outcome {
 	RUN_DONE,       /* WORK_COMPLETE */
@@ -995,6 +999,8 @@ slot_main(void *arg)
 			settle(sl, run(sl));
 		lock(c);
 		gv_job_clear(&sl->job);
+		if (sl->doc.cap > SLOT_DOC_KEEP)
+			buf_free(&sl->doc);
 		sl->has_job = 0;
 		if (--c->busy == 0 && !*c->ctx->stop)
 			scoreboard_state(c->ctx->sb, SB_IDLE);
@@ -1107,6 +1113,12 @@ hand_over(struct controller *c, struct gv_job *job, const void *doc,
 		return -1;
 	sl->job = *job;
 	memset(job, 0, sizeof(*job));
+	/* The slot sends the document as it came; settling needs the job's
+	 * ids, never its decoded arg, which would double what a big job
+	 * holds. */
+	free(sl->job.arg);
+	sl->job.arg = NULL;
+	sl->job.arg_len = 0;
 	sl->has_job = 1;
 	if (c->busy++ == 0)
 		scoreboard_state(c->ctx->sb, SB_BUSY);
@@ -1183,6 +1195,7 @@ beat(void *sb)
 static int
 start_threads(struct controller *c)
 {
+	char why[256];
 	pthread_condattr_t ca;
 	size_t i;
 
@@ -1220,8 +1233,12 @@ start_threads(struct controller *c)
 	}
 	for (i = 0; i < c->nslots; i++) {
 		if (thread_start(&c->slots[i].thread, slot_main, &c->slots[i],
-		    c->err, sizeof(c->err)) == -1)
-			return -1;
+		    why, sizeof(why)) == -1)
+			return errf(c->err, sizeof(c->err), "%s: started %zu of "
+			    "the %zu threads [controller] concurrency asks for "
+			    "(a slot each, and the flusher): lower it, or raise "
+			    "the limit that stopped them (ulimit -v, ulimit -u)",
+			    why, c->nthreads + 1, c->nslots + 1);
 		c->nthreads++;
 	}
 	return 0;
@@ -1355,9 +1372,12 @@ controller_main(struct role_ctx *ctx)
 		goto out;
 	}
 	threads = 1;
+	/* What stops threads here is a limit the INI's concurrency does not
+	 * fit in; it stops the next start too, so it is not respawned in a
+	 * loop (the master does not restart EX_CONFIG at once). */
 	if (start_threads(&c) == -1) {
 		log_errx("%s", c.err);
-		code = EX_OSERR;
+		code = EX_CONFIG;
 		goto out;
 	}
 	log_info("serving %s on %zu gearmand servers, %zu jobs at a time, "

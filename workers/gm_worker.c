@@ -63,7 +63,7 @@ gm_worker_flush(gv_client *gv, struct sb_slot *sb)
 }
 
 void
-gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
+gm_worker_serve(gearman_worker_st *w, const atomic_int *stop,
     struct sb_slot *sb, void (*ready)(void *), void *arg)
 {
 	gearman_return_t ret;
@@ -97,6 +97,6 @@ gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
 			log_debug("gearmand: %s", gearman_worker_error(w));
 		backoff = backoff_next(backoff, GM_BACKOFF_MIN,
 		    GM_WORK_BACKOFF_MAX);
-		time_sleep(backoff, (volatile const int *)stop);
+		time_sleep(backoff, stop);
 	}
 }

@@ -5,7 +5,7 @@
 #ifndef GM_WORKER_H
 #define GM_WORKER_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <libgearman-1.0/gearman.h>
@@ -28,7 +28,7 @@ int gm_worker_define(gearman_worker_st *w, const char *function,
  * pause (work() fails at once on every call while it is), counted in sb.
  * With ready, ready(arg) is called before each wait for a job: it returns
  * when the caller can take one. */
-void gm_worker_serve(gearman_worker_st *w, volatile sig_atomic_t *stop,
+void gm_worker_serve(gearman_worker_st *w, const atomic_int *stop,
     struct sb_slot *sb, void (*ready)(void *), void *arg);
 /* Write the completions gv holds; a failure is logged and counted in sb
  * (the jobs run again when their leases end). */

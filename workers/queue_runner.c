@@ -1009,8 +1009,7 @@ queue_runner_main(struct role_ctx *ctx)
 		left = r.cfg->queue_runner.batch_run_sleep -
 		    (time_mono() - started);
 		while (left > 0 && !*ctx->stop) {
-			time_sleep(left > 0.5 ? 0.5 : left,
-			    (volatile const int *)ctx->stop);
+			time_sleep(left > 0.5 ? 0.5 : left, ctx->stop);
 			/* Schedules are looked at about once a second,
 			 * however long batch_run_sleep is. */
 			scheduler_tick(r.sched);

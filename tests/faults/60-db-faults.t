@@ -59,16 +59,25 @@ my @one_db = ('1,insert', '2,insert,after', '1,commit,after',
 # GV_FAULT_SPECS=A;B (say '4,after,random one db') runs just those.
 my %only = map { $_ => 1 } split(/;/, $ENV{GV_FAULT_SPECS} // '');
 
+my $spec_n = 0;
 sub run_spec {
 	my ($spec, $what) = @_;
 	return if %only && !$only{"$spec$what"};
-	my $env = { GV_FAULT_DB => $spec };
+	my $trace = $t->dir . "/trace." . ++$spec_n;
+	my $env = { GV_FAULT_DB => $spec, GV_FAULT_TRACE => $trace };
 	my $t0 = time;
 	$c->start_master(env => $env);
+	# Nothing updates a row when nothing fails but a Controller
+	# extending the lease of a job slower than half of it: for an update
+	# fault, low-latency jobs of 1.5 s with a 2 s lease, one per consumer
+	# at a time.
+	my %slow = (consumers => 4, per_round => 4,
+	    consumer_args => ['-s', 1.5]);
 	my @loads = map {
 		$c->begin_load("fault $spec$what", $_, env => $env,
-		    consumer_env => $env, max_rounds => 3, per_round => 30,
-		    pause => 0)
+		    consumer_env => $env, max_rounds => 3, pause => 0,
+		    $spec =~ /update/ && $_ eq 'latency' ? %slow
+		    : (per_round => 30))
 	} qw(throughput latency);
 	# A claim is four calls and a run three: with one call in four
 	# failing, and backoffs growing, a job may need many rounds.
@@ -76,6 +85,34 @@ sub run_spec {
 	is($c->stop_master, 0, "fault $spec$what: the master stops "
 	    . 'gracefully');
 	note(sprintf('fault %s%s: %.1f s', $spec, $what, time - $t0));
+	injected_as_named($spec, $what, $trace);
+}
+
+# Each fault injected (GV_FAULT_TRACE: "PID TID KIND MODE") is one the spec
+# names: its kind of call, and lost after the server did it ("after", but
+# never for a connect or a fetch), rolled back ("deadlock") or before.
+# With the state shared between threads, an "after" armed by one thread's
+# call could be taken by another thread's call of another kind.
+sub injected_as_named {
+	my ($spec, $what, $trace) = @_;
+	my ($n, @opts) = split /,/, $spec;
+	my %o = map { $_ => 1 } @opts;
+	my ($kind) = grep { !/^(after|random|deadlock)$/ } @opts;
+	open(my $fh, '<', $trace) or return fail("fault $spec$what: "
+	    . 'no fault injected');
+	my @bad;
+	my $lines = 0;
+	while (my $line = <$fh>) {
+		$lines++;
+		my (undef, undef, $k, $mode) = split ' ', $line;
+		my $want = $k =~ /^(connect|fetch)$/ ? 'before'
+		    : $o{after} ? 'after' : $o{deadlock} ? 'deadlock' : 'before';
+		push @bad, $line if ($kind ? $k ne $kind : $k eq 'fetch')
+		    || $mode ne $want;
+	}
+	close $fh;
+	ok($lines > 0 && !@bad, "fault $spec$what: $lines faults injected, "
+	    . 'each as named') or diag(@bad[0 .. ($#bad < 4 ? $#bad : 4)]);
 }
 run_spec($_, '') for @specs;
 $c->rewrite_ini('db.2' => undef);

@@ -17,10 +17,11 @@ is($code, 0, 'it_client: every check passed');
 diag($out, $err) if $code || $ENV{GV_TEST_VERBOSE};
 like($out, qr/100%: Checks: \d+, Failures: 0, Errors: 0/, 'Check summary');
 
-# Under ASan valgrind cannot run; that build's run above is its check.
+# Under ASan or TSan valgrind cannot run; that build's run above is its
+# check.
 SKIP: {
-	skip('an ASan build runs without valgrind', 1)
-	    if GvTest::build_dir() =~ /asan/;
+	skip('a sanitizer build runs without valgrind', 1)
+	    if GvTest::build_dir() =~ /asan|tsan/;
 	($code, $out, $err) = $t->run({ env => { GV_TEST_INI => $ini,
 	    CK_RUN_CASE => 'db' }, timeout => 300 }, 'valgrind', '-q',
 	    '--error-exitcode=9', $t->build_path('tests/it_client'));
