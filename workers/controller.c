@@ -1236,9 +1236,10 @@ start_threads(struct controller *c)
 		    why, sizeof(why)) == -1)
 			return errf(c->err, sizeof(c->err), "%s: started %zu of "
 			    "the %zu threads [controller] concurrency asks for "
-			    "(a slot each, and the flusher): lower it, or raise "
-			    "the limit that stopped them (ulimit -v, ulimit -u)",
-			    why, c->nthreads + 1, c->nslots + 1);
+			    "(a slot each, and a flusher per database): lower "
+			    "it, or raise the limit that stopped them (ulimit "
+			    "-v, ulimit -u)", why, c->nthreads + c->nlanes,
+			    c->nslots + c->nlanes);
 		c->nthreads++;
 	}
 	return 0;
