@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fairclaim.h"
+#include "unit.h"
 
 static char fa[] = "a", fb[] = "b", fc_[] = "c", fd[] = "d";
 static struct fairclaim fc;
@@ -287,18 +288,7 @@ main(void)
 		test_cursor_follows_the_rows, test_no_candidates,
 		test_claim_order,
 	};
-	Suite *s = suite_create("fairclaim");
-	TCase *tc = tcase_create("fairclaim");
-	SRunner *sr = srunner_create(s);
-	size_t k;
-	int failed;
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	for (k = 0; k < sizeof(tests) / sizeof(tests[0]); k++)
-		tcase_add_test(tc, tests[k]);
-	suite_add_tcase(s, tc);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run("fairclaim", tests, sizeof(tests) / sizeof(tests[0]),
+	    setup, teardown);
 }

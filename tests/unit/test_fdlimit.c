@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "fdlimit.h"
+#include "unit.h"
 
 static struct config *
 load(const char *text)
@@ -73,18 +74,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("fdlimit");
-	TCase *tc = tcase_create("fdlimit");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		test_formula, test_three_hundred_slots,
+		test_only_pools_with_processes,
+	};
 
-	tcase_add_test(tc, test_formula);
-	tcase_add_test(tc, test_three_hundred_slots);
-	tcase_add_test(tc, test_only_pools_with_processes);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run("fdlimit", tests, sizeof(tests) / sizeof(tests[0]),
+	    NULL, NULL);
 }
