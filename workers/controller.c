@@ -133,6 +133,8 @@ struct lane {
 	gv_client *gv;                /* the slots' */
 	int taken;                    /* a slot is using gv */
 	int sick;                     /* gv's last call failed (GV_EDB) */
+	unsigned long claim_next;     /* the ticket of the next job handed */
+	unsigned long claim_turn;     /* the ticket whose claim goes next */
 	pthread_cond_t returned;      /* gv was given back */
 	gv_client *fgv;               /* the flusher's */
 	struct gv_job *done_jobs;     /* completions since done_since... */
@@ -152,6 +154,7 @@ struct slot {
 	struct thread thread;
 	pthread_cond_t wake;          /* a job was handed over, or done */
 	struct lane *lane;            /* the job's database */
+	unsigned long claim_ticket;   /* its place in the lane's claims */
 	gearman_client_st **clients;  /* per server */
 	struct gv_job job;            /* the job in hand */
 	struct buf doc;               /* its document */
@@ -940,7 +943,7 @@ settle(struct slot *sl, enum outcome out)
  * job is not run either: its lease ends and it is sent again. 1 when it
  * is to run. */
 static int
-claim(struct slot *sl)
+claim_now(struct slot *sl)
 {
 	struct controller *c = sl->c;
 	const struct gv_job *job = &sl->job;
@@ -950,11 +953,6 @@ claim(struct slot *sl)
 	long left;
 	int rc;
 
-	if (sl->lane == NULL) {
-		log_warnx("job %llu of db %u not run: database %u is not "
-		    "configured", jobid, job->dbid, job->dbid);
-		return 0;
-	}
 	if ((gv = lane_take(sl->lane, 0)) == NULL) {
 		scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
 		log_warnx("job %llu of db %u not run: the database did not "
@@ -978,6 +976,37 @@ claim(struct slot *sl)
 	return rc == GV_OK;
 }
 
+/*
+ * Claims take their lane in the order their jobs were handed over, which
+ * is the order gearmand gave them (by priority, then age): slots racing
+ * for the lane would otherwise reorder them, and a low-priority job could
+ * reach its worker before a high one taken just before it.
+ */
+static int
+claim(struct slot *sl)
+{
+	struct controller *c = sl->c;
+	struct lane *l = sl->lane;
+	int ok;
+
+	if (l == NULL) {
+		log_warnx("job %llu of db %u not run: database %u is not "
+		    "configured", (unsigned long long)sl->job.jobid,
+		    sl->job.dbid, sl->job.dbid);
+		return 0;
+	}
+	lock(c);
+	while (l->claim_turn != sl->claim_ticket)
+		pthread_cond_wait(&l->returned, &c->lock);
+	unlock(c);
+	ok = claim_now(sl);
+	lock(c);
+	l->claim_turn++;
+	pthread_cond_broadcast(&l->returned);
+	unlock(c);
+	return ok;
+}
+
 /* A slot: claim each job handed over, run it, settle it, wait for the
  * next. No lock is held while it does. */
 static void
@@ -994,7 +1023,6 @@ slot_main(void *arg)
 		if (!sl->has_job)
 			break;
 		unlock(c);
-		sl->lane = lane_find(c, sl->job.dbid);
 		if (claim(sl))
 			settle(sl, run(sl));
 		lock(c);
@@ -1119,6 +1147,8 @@ hand_over(struct controller *c, struct gv_job *job, const void *doc,
 	free(sl->job.arg);
 	sl->job.arg = NULL;
 	sl->job.arg_len = 0;
+	if ((sl->lane = lane_find(c, sl->job.dbid)) != NULL)
+		sl->claim_ticket = sl->lane->claim_next++;
 	sl->has_job = 1;
 	if (c->busy++ == 0)
 		scoreboard_state(c->ctx->sb, SB_BUSY);
