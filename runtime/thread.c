@@ -1,12 +1,13 @@
 /*
- * thread: starting and joining the threads of a role. A thread runs
- * between db_thread_init and db_thread_end, as MySQL's client library asks
- * of a thread that makes database calls, and the library's process-wide
- * setup is done once, before the first thread starts, since it is not safe
- * to race.
+ * thread: starting and joining the threads of a role, and their waits with
+ * a deadline. A thread runs between db_thread_init and db_thread_end, as
+ * MySQL's client library asks of a thread that makes database calls, and
+ * the library's process-wide setup is done once, before the first thread
+ * starts, since it is not safe to race.
  */
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "thread.h"
@@ -77,4 +78,35 @@ thread_join(struct thread *t)
 		return;
 	pthread_join(t->id, NULL);
 	t->started = 0;
+}
+
+void
+thread_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+void
+thread_wait_until(pthread_cond_t *cond, pthread_mutex_t *m, double until)
+{
+	struct timespec ts;
+	double now, left;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = time_mono();
+	left = until - now;
+	if (left <= 0)
+		return;
+	ts.tv_sec += (time_t)left;
+	ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cond, m, &ts);
 }

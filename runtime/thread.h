@@ -1,7 +1,8 @@
 /*
  * thread: the threads of a role (the Injector's calls, the Controller's
- * slots and flusher), started and joined here, with the one interval at
- * which a thread waiting on gearmand looks at its stop flag.
+ * slots and flushers), started and joined here, with the one interval at
+ * which a thread waiting on gearmand looks at its stop flag, and a wait on
+ * a condition that ends at a time of the monotonic clock.
  */
 #ifndef THREAD_H
 #define THREAD_H
@@ -30,5 +31,14 @@ int thread_start(struct thread *t, void (*run)(void *), void *arg,
 /* Wait for t's run to return, if it started. Telling it to return is the
  * caller's: its stop flag, or a condition it waits on. */
 void thread_join(struct thread *t);
+
+/* A condition variable on CLOCK_MONOTONIC, for thread_wait_until, whose
+ * deadlines are of that clock: one set on the wall clock would move when
+ * the clock is set. */
+void thread_cond_init(pthread_cond_t *cond);
+/* Wait on cond (made by thread_cond_init), m held, until time_mono()
+ * reaches until at the most. */
+void thread_wait_until(pthread_cond_t *cond, pthread_mutex_t *m,
+    double until);
 
 #endif
