@@ -253,7 +253,8 @@ IT_TSAN := tests/t/27-controller-concurrency.t tests/t/28-injector-concurrency.t
 	tests/t/23-controller-stop.t tests/t/26-fast-then-slow.t \
 	tests/t/22-controller-failures.t tests/t/20-lowlatency.t \
 	tests/t/10-client.t tests/t/18-controller-dead-db.t \
-	tests/t/19-injector-watermark.t tests/t/29-controller-faults.t
+	tests/t/19-injector-watermark.t tests/t/29-controller-faults.t \
+	tests/t/17-unreachable-db.t
 tsan: setup
 	rm -rf $(TSAN_LOGS) && mkdir -p $(TSAN_LOGS)
 	TSAN_OPTIONS="log_path=$(TSAN_LOGS)/tsan second_deadlock_stack=1 \

@@ -136,16 +136,37 @@ scoreboard_count(struct sb_slot *slot, enum sb_counter c, uint64_t n)
 	scoreboard_heartbeat(slot);
 }
 
-void
-scoreboard_broken_dbs(struct sb_slot *slot, const unsigned *dbids, size_t n)
+static void
+store_dbids(uint32_t *slots, const unsigned *dbids, size_t n)
 {
 	size_t i;
 
-	if (slot == NULL)
-		return;
 	for (i = 0; i < SB_BROKEN_DBS; i++)
-		__atomic_store_n(&slot->broken_dbs[i], i < n ?
-		    (uint32_t)dbids[i] : 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&slots[i], i < n ? (uint32_t)dbids[i] : 0,
+		    __ATOMIC_RELAXED);
+}
+
+void
+scoreboard_broken_dbs(struct sb_slot *slot, const unsigned *dbids, size_t n)
+{
+	if (slot != NULL)
+		store_dbids(slot->broken_dbs, dbids, n);
+}
+
+void
+scoreboard_unreachable_dbs(struct sb_slot *slot, const unsigned *dbids,
+    size_t n)
+{
+	if (slot != NULL)
+		store_dbids(slot->unreachable_dbs, dbids, n);
+}
+
+void
+scoreboard_withdrawn(struct sb_slot *slot, int withdrawn)
+{
+	if (slot != NULL)
+		__atomic_store_n(&slot->withdrawn, withdrawn,
+		    __ATOMIC_RELAXED);
 }
 
 void
@@ -163,9 +184,13 @@ scoreboard_read(const struct sb_slot *slot, struct sb_slot *copy)
 	for (i = 0; i < SB_NCOUNTERS; i++)
 		copy->counters[i] = __atomic_load_n(&slot->counters[i],
 		    __ATOMIC_RELAXED);
-	for (i = 0; i < SB_BROKEN_DBS; i++)
+	for (i = 0; i < SB_BROKEN_DBS; i++) {
 		copy->broken_dbs[i] = __atomic_load_n(&slot->broken_dbs[i],
 		    __ATOMIC_RELAXED);
+		copy->unreachable_dbs[i] = __atomic_load_n(
+		    &slot->unreachable_dbs[i], __ATOMIC_RELAXED);
+	}
+	copy->withdrawn = __atomic_load_n(&slot->withdrawn, __ATOMIC_RELAXED);
 	for (i = 0; i < SB_DBS; i++)
 		copy->db_host[i] = __atomic_load_n(&slot->db_host[i],
 		    __ATOMIC_RELAXED);

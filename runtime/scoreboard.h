@@ -53,6 +53,10 @@ struct sb_slot {
 	double job_started;      /* time_mono() when the job in hand began; 0 */
 	uint64_t counters[SB_NCOUNTERS];
 	uint32_t broken_dbs[SB_BROKEN_DBS];  /* dbids, 0: none; in order */
+	/* dbids that do not answer the child's probes (dbreach), as
+	 * broken_dbs; and 1 when it takes no work for it reaches none. */
+	uint32_t unreachable_dbs[SB_BROKEN_DBS];
+	int withdrawn;
 	/* Per database, in dbid order (as configured): 1 + the index in its
 	 * host list of the host this child uses; 0 before it connected. */
 	uint8_t db_host[SB_DBS];
@@ -73,6 +77,11 @@ void scoreboard_heartbeat(struct sb_slot *slot);
 void scoreboard_count(struct sb_slot *slot, enum sb_counter c, uint64_t n);
 /* The databases this child cannot work with now (dbids, at most
  * SB_BROKEN_DBS kept); n = 0 clears. */
+/* The same for the databases that do not answer, and whether the child
+ * withdrew from gearmand for it reaches none. */
+void scoreboard_unreachable_dbs(struct sb_slot *slot, const unsigned *dbids,
+    size_t n);
+void scoreboard_withdrawn(struct sb_slot *slot, int withdrawn);
 void scoreboard_broken_dbs(struct sb_slot *slot, const unsigned *dbids,
     size_t n);
 /* The host each database of dbs is on, and the conflict and failover

@@ -84,6 +84,7 @@ struct db {
 	struct backoff backoff;  /* after a lost connection; reset by a
 	                            success */
 	unsigned last_errno;
+	unsigned connect_timeout, io_timeout;   /* seconds */
 	struct cached_stmt cache[DB_STMT_CACHE];
 	size_t ncache;
 	unsigned long tick;
@@ -122,6 +123,8 @@ db_new(const struct gv_db_settings *s, char *err, size_t errlen)
 		return NULL;
 	}
 	db->dbid = s->dbid;
+	db->connect_timeout = DB_CONNECT_TIMEOUT;
+	db->io_timeout = DB_IO_TIMEOUT;
 	if (hosts_new(db, s, err, errlen) == -1)
 		goto fail;
 	db->socket = str_dup(s->socket);
@@ -444,9 +447,9 @@ connect_host(struct db *db, size_t i, unsigned *e, char *err, size_t errlen)
 		errf(err, errlen, "database %u: out of memory", db->dbid);
 		return NULL;
 	}
-	timeout = DB_CONNECT_TIMEOUT;
+	timeout = db->connect_timeout;
 	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	timeout = DB_IO_TIMEOUT;
+	timeout = db->io_timeout;
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout);
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
 #if defined(MARIADB_PACKAGE_VERSION_ID) || MYSQL_VERSION_ID < 80000
@@ -606,6 +609,28 @@ db_connect(struct db *db, char *err, size_t errlen)
 	if (db->txn_lost)
 		return txn_lost_error(db, err, errlen);
 	return connect_first(db, err, errlen);
+}
+
+void
+db_set_timeouts(struct db *db, unsigned connect_seconds, unsigned io_seconds)
+{
+	db->connect_timeout = connect_seconds;
+	db->io_timeout = io_seconds;
+}
+
+int
+db_probe(struct db *db, char *err, size_t errlen)
+{
+	if (db->conn && !db->in_txn) {
+		if (mysql_ping(db->conn) != 0) {
+			errf(err, errlen, "database %u: %s", db->dbid,
+			    mysql_error(db->conn));
+			db_failed(db, mysql_errno(db->conn));
+			db_disconnect(db);
+		} else
+			db->last_used = time_mono();
+	}
+	return db_connect(db, err, errlen);
 }
 
 static MYSQL_STMT *

@@ -105,6 +105,16 @@ unsigned long db_conflicts(const struct db *db);
  * the first connection. */
 int db_host_index(const struct db *db);
 
+/* Timeouts of the connections made from now on (DB_CONNECT_TIMEOUT and
+ * DB_IO_TIMEOUT by default): a probe wants an answer soon or none. */
+void db_set_timeouts(struct db *db, unsigned connect_seconds,
+    unsigned io_seconds);
+/* Does the database answer? One round trip on the open connection, else a
+ * connection to the first usable host of its list (a Galera node that is
+ * not synced and ready is not usable). 0 if so, -1 with the reason in err.
+ * Between transactions only: inside one it only connects. */
+int db_probe(struct db *db, char *err, size_t errlen);
+
 /*
  * Run statement id (nrows: the number of rows or ids of a variable shape,
  * else 1) with params. affected and insert_id may be NULL. Connects first if

@@ -429,21 +429,35 @@ dbs_on(const struct config *cfg, const struct sb_slot *copy,
 	}
 }
 
-/* Add dbid to the pool's broken databases, kept sorted and distinct. */
+/* Add dbid to a pool's list of databases (ids[0..*n)), kept sorted and
+ * distinct. */
 static void
-dbids_add(struct status_pool *sp, unsigned dbid)
+dbids_add(unsigned *ids, size_t *n, unsigned dbid)
 {
 	size_t i, k;
 
-	for (i = 0; i < sp->nbroken && sp->broken_dbs[i] < dbid; i++)
+	for (i = 0; i < *n && ids[i] < dbid; i++)
 		;
-	if ((i < sp->nbroken && sp->broken_dbs[i] == dbid) ||
-	    sp->nbroken >= SB_BROKEN_DBS)
+	if ((i < *n && ids[i] == dbid) || *n >= SB_BROKEN_DBS)
 		return;
-	for (k = sp->nbroken; k > i; k--)
-		sp->broken_dbs[k] = sp->broken_dbs[k - 1];
-	sp->broken_dbs[i] = dbid;
-	sp->nbroken++;
+	for (k = *n; k > i; k--)
+		ids[k] = ids[k - 1];
+	ids[i] = dbid;
+	(*n)++;
+}
+
+/* A child's list of databases (from its scoreboard, 0-ended) into its
+ * status, and into its pool's union. */
+static void
+dbids_copy(const uint32_t *from, unsigned *child, size_t *nchild,
+    unsigned *pool, size_t *npool)
+{
+	size_t c;
+
+	for (c = 0; c < SB_BROKEN_DBS && from[c]; c++) {
+		child[(*nchild)++] = from[c];
+		dbids_add(pool, npool, from[c]);
+	}
 }
 
 int
@@ -507,12 +521,13 @@ pools_snapshot(const struct pools *ps, struct status *st, double now)
 			    copy.job_started > 0 ? now - copy.job_started : -1;
 			memcpy(sc->counters, copy.counters,
 			    sizeof(sc->counters));
-			for (c = 0; c < SB_BROKEN_DBS && copy.broken_dbs[c];
-			    c++) {
-				sc->broken_dbs[sc->nbroken++] =
-				    copy.broken_dbs[c];
-				dbids_add(sp, copy.broken_dbs[c]);
-			}
+			dbids_copy(copy.broken_dbs, sc->broken_dbs,
+			    &sc->nbroken, sp->broken_dbs, &sp->nbroken);
+			dbids_copy(copy.unreachable_dbs, sc->unreachable_dbs,
+			    &sc->nunreachable, sp->unreachable_dbs,
+			    &sp->nunreachable);
+			sc->withdrawn = copy.withdrawn != 0;
+			sp->withdrawn += sc->withdrawn;
 			dbs_on(ps->cfg, &copy, sc);
 		}
 	}

@@ -137,6 +137,9 @@ pool_json(const struct status_pool *p)
 	    json_boolean(p->crash_looping));
 	json_object_set_new(o, "broken_dbs", dbids_json(p->broken_dbs,
 	    p->nbroken));
+	json_object_set_new(o, "unreachable_dbs",
+	    dbids_json(p->unreachable_dbs, p->nunreachable));
+	json_object_set_new(o, "withdrawn", json_integer(p->withdrawn));
 	add_counters(o, p->counters);
 	return o;
 }
@@ -171,6 +174,9 @@ encode_child(const struct status_child *c)
 	    json_real(c->job_age));
 	json_object_set_new(o, "broken_dbs", dbids_json(c->broken_dbs,
 	    c->nbroken));
+	json_object_set_new(o, "unreachable_dbs",
+	    dbids_json(c->unreachable_dbs, c->nunreachable));
+	json_object_set_new(o, "withdrawn", json_boolean(c->withdrawn));
 	json_object_set_new(o, "db_hosts", encode_db_hosts(c));
 	add_counters(o, c->counters);
 	return o;

@@ -17,11 +17,15 @@
  *                 "failed_slots", "crash_looping" (bool),
  *                 "broken_dbs" (dbids its children cannot work with now,
  *                 as a QueueRunner finding a job table that does not match
- *                 this version; [] if none), "jobs_done", "jobs_failed",
+ *                 this version; [] if none), "unreachable_dbs" (dbids
+ *                 that do not answer its children's probes), "withdrawn"
+ *                 (children that take no work from gearmand, for they
+ *                 reach no database), "jobs_done", "jobs_failed",
  *                 ... every scoreboard counter }, ... },
  *     "children": [ { "pid", "pool", "slot", "state", "started" (unix
  *                 time), "heartbeat_age" (s), "job_age" (s busy with the
- *                 job in hand, or null), "broken_dbs", "db_hosts" (per
+ *                 job in hand, or null), "broken_dbs",
+ *                 "unreachable_dbs", "withdrawn" (bool), "db_hosts" (per
  *                 dbid the "host:port" of its list the child uses, for
  *                 the databases it connected to), counters... },
  *                 ... ],
@@ -64,6 +68,9 @@ struct status_pool {
 	int crash_looping;
 	unsigned broken_dbs[SB_BROKEN_DBS];  /* union over its children */
 	size_t nbroken;
+	unsigned unreachable_dbs[SB_BROKEN_DBS];  /* the same */
+	size_t nunreachable;
+	int withdrawn;              /* children that take no work now */
 	uint64_t counters[SB_NCOUNTERS];
 };
 
@@ -83,6 +90,9 @@ struct status_child {
 	double job_age;             /* < 0: no job in hand */
 	unsigned broken_dbs[SB_BROKEN_DBS];
 	size_t nbroken;
+	unsigned unreachable_dbs[SB_BROKEN_DBS];
+	size_t nunreachable;
+	int withdrawn;
 	struct status_db_on db_on[SB_DBS];
 	size_t ndb_on;
 	uint64_t counters[SB_NCOUNTERS];

@@ -127,12 +127,21 @@ print_table(json_t *root, double now)
 	 * be missed, and the table's columns stay as scripts read them. */
 	json_object_foreach(pools, name, p) {
 		json_t *broken = json_object_get(p, "broken_dbs"), *id;
+		json_t *away = json_object_get(p, "unreachable_dbs");
 
 		json_array_foreach(broken, i, id)
 			printf("%s%s: database %lld cannot be used (its job "
 			    "table does not match this version); its jobs "
 			    "wait\n", i ? "" : "\n", name,
 			    (long long)json_integer_value(id));
+		json_array_foreach(away, i, id)
+			printf("%s%s: database %lld does not answer\n",
+			    i || json_array_size(broken) ? "" : "\n", name,
+			    (long long)json_integer_value(id));
+		if (jint(p, "withdrawn") > 0)
+			printf("%s: %lld of its processes take no work from "
+			    "gearmand: they reach no database\n", name,
+			    jint(p, "withdrawn"));
 	}
 
 	print_db_hosts(children);

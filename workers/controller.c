@@ -55,11 +55,18 @@
  * second Controller while the first runs it; a Controller that dies leaves
  * its jobs to their leases, after which a QueueRunner sends them again.
  *
+ * A database that does not answer (dbreach.c probes each): its jobs go
+ * back to gearmand at once, for a Controller that reaches it, rather than
+ * waiting here for their leases (controller_back.c); with none answering,
+ * the Controller takes no run_queued_job at all until one does
+ * (gm_worker_serve's gate).
+ *
  * The files. This one is the role: the main thread, which takes work and
  * hands it over, and each slot's life: claim, run, settle. A slot's run on
  * gearmand is controller_run.c's, the lanes and their flushers are
- * controller_lane.c's, and what the three share (the lock, struct
- * controller, struct slot) is in controller_int.h.
+ * controller_lane.c's, jobs going back to gearmand controller_back.c's,
+ * and what they share (the lock, struct controller, struct slot) is in
+ * controller_int.h.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -69,9 +76,11 @@
 
 #include "client.h"
 #include "controller.h"
+#include "controller_back.h"
 #include "controller_int.h"
 #include "controller_lane.h"
 #include "controller_run.h"
+#include "dbreach.h"
 #include "gm_worker.h"
 #include "jobjson.h"
 #include "log.h"
@@ -238,14 +247,21 @@ settle(struct slot *sl, enum outcome out)
 	controller_lane_give(sl->lane, rc);
 }
 
+/* What a slot's claim found. */
+enum claim {
+	CLAIM_RUN,      /* claimed: run it */
+	CLAIM_NOT,      /* stale, or not to run here: dropped */
+	CLAIM_NO_DB,    /* its database did not answer: unclaimed */
+};
+
 /* Is this attempt still the job's, with enough lease for the run ahead?
  * A read, in the common case: the Injector or a QueueRunner has just
  * written a fresh lease; only a copy that waited long in gearmand's queue
  * needs its lease extended before it runs. A stale copy must never run:
  * its job may have completed already. When the database cannot say, the
- * job is not run either: its lease ends and it is sent again. 1 when it
- * is to run. */
-static int
+ * job is not run either: it goes back to gearmand (controller_back.c),
+ * the reason in sl->err. */
+static enum claim
 claim_now(struct slot *sl)
 {
 	struct controller *c = sl->c;
@@ -256,12 +272,16 @@ claim_now(struct slot *sl)
 	long left;
 	int rc;
 
+	if (!dbreach_up(c->reach, job->dbid)) {
+		snprintf(sl->err, sizeof(sl->err), "database %u does not "
+		    "answer", job->dbid);
+		return CLAIM_NO_DB;
+	}
 	if ((gv = controller_lane_take(sl->lane, 0)) == NULL) {
 		scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
-		log_warnx("job %llu of db %u not run: the database did not "
-		    "answer the last call; it runs when its lease ends", jobid,
-		    job->dbid);
-		return 0;
+		snprintf(sl->err, sizeof(sl->err), "database %u did not "
+		    "answer the last call", job->dbid);
+		return CLAIM_NO_DB;
 	}
 	if ((rc = gv_lease_left(gv, job, &left)) == GV_OK &&
 	    left < lease / 2)
@@ -269,14 +289,15 @@ claim_now(struct slot *sl)
 	if (rc == GV_ESTALE)
 		log_info("job %llu of db %u is stale, not run", jobid,
 		    job->dbid);
-	else if (rc != GV_OK) {
-		if (rc == GV_EDB)
-			scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
+	else if (rc == GV_EDB) {
+		scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
+		snprintf(sl->err, sizeof(sl->err), "%s", gv_errmsg(gv));
+	} else if (rc != GV_OK)
 		log_warnx("job %llu of db %u not run: %s", jobid, job->dbid,
 		    gv_errmsg(gv));
-	}
 	controller_lane_give(sl->lane, rc);
-	return rc == GV_OK;
+	return rc == GV_OK ? CLAIM_RUN : rc == GV_EDB ? CLAIM_NO_DB :
+	    CLAIM_NOT;
 }
 
 /*
@@ -285,17 +306,17 @@ claim_now(struct slot *sl)
  * for the lane would otherwise reorder them, and a low-priority job could
  * reach its worker before a high one taken just before it.
  */
-static int
+static enum claim
 claim(struct slot *sl)
 {
 	struct lane *l = sl->lane;
-	int ok;
+	enum claim ok;
 
 	if (l == NULL) {
 		log_warnx("job %llu of db %u not run: database %u is not "
 		    "configured", (unsigned long long)sl->job.jobid,
 		    sl->job.dbid, sl->job.dbid);
-		return 0;
+		return CLAIM_NOT;
 	}
 	controller_lane_wait_turn(l, sl->claim_ticket);
 	ok = claim_now(sl);
@@ -318,8 +339,16 @@ slot_main(void *arg)
 		if (!sl->has_job)
 			break;
 		controller_unlock(c);
-		if (claim(sl))
+		switch (claim(sl)) {
+		case CLAIM_RUN:
 			settle(sl, controller_run(sl));
+			break;
+		case CLAIM_NO_DB:
+			controller_send_back(sl);
+			break;
+		case CLAIM_NOT:
+			break;
+		}
 		controller_lock(c);
 		gv_job_clear(&sl->job);
 		if (sl->doc.cap > SLOT_DOC_KEEP)
@@ -370,6 +399,26 @@ hand_over(struct controller *c, struct gv_job *job, const void *doc,
 	return 0;
 }
 
+/* A job of a database that does not answer, before it is answered: back
+ * to gearmand as it is (GM_HAND_BACK), this Controller's worker
+ * disconnected for the pause, so that another Controller takes it. -1
+ * once it went round for long: it is taken, and left to its lease
+ * (controller_send_back says so). */
+static int
+hand_back(struct controller *c, const struct gv_job *job)
+{
+	double pause;
+
+	if (controller_going_back(c, job, &pause) == -1)
+		return -1;
+	log_info("job %llu of db %u handed back to gearmand: database %u "
+	    "does not answer", (unsigned long long)job->jobid, job->dbid,
+	    job->dbid);
+	c->resume_at = time_mono() + pause;
+	c->how.handed_back = 1;
+	return 0;
+}
+
 /* A run_queued_job: checked and handed to a slot, then answered. The
  * claim and the run are the slot's: the main thread waits for no
  * database. */
@@ -398,6 +447,10 @@ handle(struct controller *c, gearman_job_st *gjob)
 		gv_job_clear(&job);
 		return GEARMAN_FAIL;
 	}
+	if (!dbreach_up(c->reach, job.dbid) && hand_back(c, &job) == 0) {
+		gv_job_clear(&job);
+		return GM_HAND_BACK;
+	}
 	controller_lock(c);
 	if (hand_over(c, &job, doc, len) == -1)
 		log_warnx("job %llu of db %u not run: out of memory; it runs "
@@ -421,12 +474,39 @@ wait_slot(void *arg)
 {
 	struct controller *c = arg;
 
+	/* After a job went back: not taken again by this Controller at
+	 * once (its worker is disconnected meanwhile). */
+	time_sleep(c->resume_at - time_mono(), c->ctx->stop);
 	controller_lock(c);
 	while (c->busy == c->nslots && !*c->ctx->stop) {
 		thread_wait_until(&c->freed, &c->lock, time_mono() + SLOT_WAIT);
 		scoreboard_heartbeat(c->ctx->sb);
 	}
 	controller_unlock(c);
+}
+
+/* The worker of run_queued_job; NULL with the reason logged. Made again
+ * after the databases were all away (the gate). */
+static gearman_worker_st *
+open_worker(void *arg)
+{
+	struct controller *c = arg;
+	struct gm_worker_fn fn = { GV_FUNC_RUN_QUEUED,
+	    gearman_function_create(controller_fn) };
+	gearman_worker_st *w;
+
+	if ((w = gm_worker_open(c->cfg->servers, c->cfg->nservers,
+	    THREAD_STOP_POLL_MS, &fn, 1, c, c->err, sizeof(c->err))) == NULL)
+		log_errx("%s", c->err);
+	return w;
+}
+
+static int
+reach_any(void *arg)
+{
+	struct controller *c = arg;
+
+	return dbreach_any(c->reach);
 }
 
 /* Start the slots and the flushers. -1 with a message in c->err. */
@@ -519,6 +599,9 @@ controller_main(struct role_ctx *ctx)
 	memset(&c, 0, sizeof(c));
 	c.ctx = ctx;
 	c.cfg = ctx->cfg;
+	c.how = (struct gm_serve){ .stop = ctx->stop, .sb = ctx->sb,
+	    .ready = wait_slot, .up = reach_any, .open = open_worker,
+	    .arg = &c };
 	scoreboard_state(ctx->sb, SB_STARTING);
 	if (controller_lane_open_all(&c) == -1) {
 		log_errx("%s", c.err);
@@ -526,18 +609,19 @@ controller_main(struct role_ctx *ctx)
 		return EX_CONFIG;
 	}
 	if ((c.gm = gm_pool_new(c.cfg->servers, c.cfg->nservers, c.err,
-	    sizeof(c.err))) == NULL ||
-	    (w = gm_worker_new(c.cfg->servers, c.cfg->nservers,
-	    THREAD_STOP_POLL_MS, c.err, sizeof(c.err))) == NULL) {
+	    sizeof(c.err))) == NULL) {
 		log_errx("%s", c.err);
 		code = EX_CONFIG;
 		goto out;
 	}
-	if (gm_worker_define(w, GV_FUNC_RUN_QUEUED,
-	    gearman_function_create(controller_fn), &c, c.err,
-	    sizeof(c.err)) == -1) {
+	if ((w = open_worker(&c)) == NULL) {
+		code = EX_CONFIG;
+		goto out;
+	}
+	if ((c.reach = dbreach_start(c.cfg, ctx->sb, GV_FUNC_RUN_QUEUED, c.err,
+	    sizeof(c.err))) == NULL) {
 		log_errx("%s", c.err);
-		code = EX_SOFTWARE;
+		code = EX_OSERR;
 		goto out;
 	}
 	threads = 1;
@@ -554,11 +638,12 @@ controller_main(struct role_ctx *ctx)
 	    c.cfg->nservers, c.nslots, c.cfg->controller.job_timeout,
 	    c.cfg->queue_runner.lease_seconds);
 	scoreboard_state(ctx->sb, SB_IDLE);
-	gm_worker_serve(w, ctx->stop, ctx->sb, wait_slot, &c);
+	gm_worker_serve(&w, &c.how);
 	scoreboard_state(ctx->sb, SB_STOPPING);
 out:
 	if (threads)
 		stop_threads(&c);
+	dbreach_stop(c.reach);
 	if (w)
 		gearman_worker_free(w);
 	slots_free(&c);

@@ -17,14 +17,28 @@
 #include "config.h"
 #include "garivini.h"
 #include "gm.h"
+#include "gm_worker.h"
 #include "role.h"
 #include "thread.h"
 #include "util.h"
 
 #define SLOT_WAIT 1.0          /* the main thread's heartbeat while full */
 
+/* The last SENT_BACK_KEEP jobs that went back to gearmand
+ * (controller_back.c) are remembered. */
+#define SENT_BACK_KEEP 256
+
 struct controller;
+struct dbreach;
 struct lane;
+
+/* A job that went back to gearmand, for its database did not answer. */
+struct sent_back {
+	unsigned dbid;
+	uint64_t jobid;
+	unsigned times;               /* 0: a free entry */
+	double first, last;           /* time_mono() */
+};
 
 /* One job in flight: its thread, its connections, what its worker said. */
 struct slot {
@@ -67,6 +81,10 @@ struct controller {
 	struct gm_depths *status;
 	double *status_at;
 	int said_no_error_table;      /* logged that reasons are dropped */
+	struct dbreach *reach;        /* which databases answer */
+	struct sent_back sent_back[SENT_BACK_KEEP];
+	struct gm_serve how;          /* the main thread's worker */
+	double resume_at;             /* time_mono(): take no job before */
 	char err[1024];               /* the main thread's */
 };
 

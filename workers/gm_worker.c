@@ -11,6 +11,7 @@
 #include "util.h"
 
 #define GM_WORK_BACKOFF_MAX 10.0  /* a worker waiting for gearmand */
+#define GM_GATE_POLL 0.2          /* a closed worker looks at its gate */
 
 gearman_worker_st *
 gm_worker_new(const struct config_server *servers, size_t n, int timeout_ms,
@@ -50,6 +51,26 @@ gm_worker_define(gearman_worker_st *w, const char *function,
 	return 0;
 }
 
+gearman_worker_st *
+gm_worker_open(const struct config_server *servers, size_t nservers,
+    int timeout_ms, const struct gm_worker_fn *fns, size_t n, void *context,
+    char *err, size_t errlen)
+{
+	gearman_worker_st *w;
+	size_t i;
+
+	if ((w = gm_worker_new(servers, nservers, timeout_ms, err, errlen)) ==
+	    NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (gm_worker_define(w, fns[i].name, fns[i].fn, context, err,
+		    errlen) == -1) {
+			gearman_worker_free(w);
+			return NULL;
+		}
+	return w;
+}
+
 void
 gm_worker_flush(gv_client *gv, struct sb_slot *sb)
 {
@@ -62,21 +83,45 @@ gm_worker_flush(gv_client *gv, struct sb_slot *sb)
 	}
 }
 
+/* The gate of s: close *w while up() is 0, and wait; make a new worker
+ * when it is 1 again. 0 when *w may take a job. */
+static int
+gate(gearman_worker_st **w, struct gm_serve *s)
+{
+	if (s->up == NULL)
+		return 0;
+	if (!s->up(s->arg)) {
+		if (*w) {
+			/* Between jobs: the one in hand was answered. */
+			gearman_worker_free(*w);
+			*w = NULL;
+		}
+		time_sleep(GM_GATE_POLL, s->stop);
+		return -1;
+	}
+	if (*w == NULL && (*w = s->open(s->arg)) == NULL) {
+		time_sleep(GM_WORK_BACKOFF_MAX, s->stop);
+		return -1;
+	}
+	return 0;
+}
+
 void
-gm_worker_serve(gearman_worker_st *w, const atomic_int *stop,
-    struct sb_slot *sb, void (*ready)(void *), void *arg)
+gm_worker_serve(gearman_worker_st **w, struct gm_serve *s)
 {
 	gearman_return_t ret;
 	double backoff = 0;
 
-	while (!*stop) {
-		scoreboard_heartbeat(sb);
-		if (ready) {
-			ready(arg);
-			if (*stop)
+	while (!*s->stop) {
+		scoreboard_heartbeat(s->sb);
+		if (s->ready) {
+			s->ready(s->arg);
+			if (*s->stop)
 				break;
 		}
-		ret = gearman_worker_work(w);
+		if (gate(w, s) == -1)
+			continue;
+		ret = gearman_worker_work(*w);
 		switch (ret) {
 		case GEARMAN_SUCCESS:
 		case GEARMAN_WORK_FAIL:     /* a job the function refused */
@@ -90,13 +135,19 @@ gm_worker_serve(gearman_worker_st *w, const atomic_int *stop,
 		default:
 			break;
 		}
-		scoreboard_count(sb, SB_GEARMAN_ERRORS, 1);
+		/* A job handed back (GM_HAND_BACK): the connections went
+		 * on purpose, and come back at the next work(). */
+		if (s->handed_back) {
+			s->handed_back = 0;
+			continue;
+		}
+		scoreboard_count(s->sb, SB_GEARMAN_ERRORS, 1);
 		if (backoff == 0)
-			log_warnx("gearmand: %s", gearman_worker_error(w));
+			log_warnx("gearmand: %s", gearman_worker_error(*w));
 		else
-			log_debug("gearmand: %s", gearman_worker_error(w));
+			log_debug("gearmand: %s", gearman_worker_error(*w));
 		backoff = backoff_next(backoff, GM_BACKOFF_MIN,
 		    GM_WORK_BACKOFF_MAX);
-		time_sleep(backoff, stop);
+		time_sleep(backoff, s->stop);
 	}
 }

@@ -18,6 +18,12 @@
  * a malformed WORK_FAIL for clients that did not ask for exceptions, and
  * those hang (libgearman) or die (Perl Gearman::Client).
  *
+ * No database answers (dbreach.c probes each): the threads take no call
+ * until one does (gm_worker_serve's gate), and a call taken as the last
+ * one went, or whose store failed while none answers, goes back to
+ * gearmand (GM_HAND_BACK) for another master's Injector rather than being
+ * refused. Nothing was stored for it, so it is stored once, there.
+ *
  * Calls in hand at once: [injector] concurrency, one per thread, each
  * thread a whole Injector of its own (a gearman worker, a database
  * connection, a client to submit). A call's time is mostly waiting: for
@@ -39,6 +45,7 @@
 #include <sysexits.h>
 
 #include "client.h"
+#include "dbreach.h"
 #include "dbset.h"
 #include "gm.h"
 #include "gm_watch.h"
@@ -60,6 +67,9 @@ struct shared {
 	/* The view of gearmand, one for all the threads: the watermark's
 	 * depths and which servers may get jobs. */
 	struct gm_watch *watch;
+	/* Whether the databases answer: with none, no thread takes a
+	 * call, every one of which it would refuse. */
+	struct dbreach *reach;
 };
 
 /* One thread: its worker and connections. */
@@ -69,6 +79,7 @@ struct injector {
 	struct shared *sh;
 	struct thread thread;
 	gearman_worker_st *w;
+	struct gm_serve how;        /* how w serves */
 	gv_client *gv;
 	struct gm_pool *gm;
 	struct buf doc;             /* the job document being submitted */
@@ -216,6 +227,17 @@ inject(struct injector *in, gearman_job_st *gjob)
 	rc = submit_now ?
 	    client_insert_leased(in->gv, &nj, &jobid, &dbid, &inserted) :
 	    gv_insert_job(in->gv, &nj, &jobid, &dbid, &inserted);
+	if (rc == GV_EDB && !dbreach_check(in->sh->reach)) {
+		/* Nothing stored, and no database answers now: another
+		 * master's Injector may reach one, and this one takes no
+		 * call until a database answers (the gate). */
+		scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
+		log_info("a job for %s handed back to gearmand: %s",
+		    job->funcname, gv_errmsg(in->gv));
+		in->how.handed_back = 1;
+		ret = GM_HAND_BACK;
+		goto out;
+	}
 	if (rc == GV_EDB) {
 		scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
 		log_warnx("job for %s not stored: %s", job->funcname,
@@ -297,10 +319,22 @@ busy(struct injector *in, gearman_job_st *gjob,
 	return ret;
 }
 
+/* A call taken as the last database stopped answering (the thread was
+ * waiting for a job when the gate closed) goes back to gearmand, for an
+ * Injector that reaches a database, rather than being refused. */
+static int
+hand_back(struct injector *in)
+{
+	if (dbreach_any(in->sh->reach))
+		return 0;
+	in->how.handed_back = 1;
+	return 1;
+}
+
 static gearman_return_t
 inject_fn(gearman_job_st *gjob, void *arg)
 {
-	return busy(arg, gjob, inject);
+	return hand_back(arg) ? GM_HAND_BACK : busy(arg, gjob, inject);
 }
 
 /* The function of a job to cancel by its id, for its metrics; "" when it
@@ -386,7 +420,34 @@ cancel(struct injector *in, gearman_job_st *gjob)
 static gearman_return_t
 cancel_fn(gearman_job_st *gjob, void *arg)
 {
-	return busy(arg, gjob, cancel);
+	return hand_back(arg) ? GM_HAND_BACK : busy(arg, gjob, cancel);
+}
+
+/* A thread's worker, its functions registered; NULL with the reason
+ * logged. Made again after the databases were all away (the gate). */
+static gearman_worker_st *
+open_worker(void *arg)
+{
+	struct injector *in = arg;
+	struct gm_worker_fn fns[] = {
+		{ GV_FUNC_INJECT, gearman_function_create(inject_fn) },
+		{ GV_FUNC_CANCEL, gearman_function_create(cancel_fn) },
+	};
+	gearman_worker_st *w;
+
+	if ((w = gm_worker_open(in->cfg->servers, in->cfg->nservers,
+	    THREAD_STOP_POLL_MS, fns, 2, in, in->err, sizeof(in->err))) ==
+	    NULL)
+		log_errx("%s", in->err);
+	return w;
+}
+
+static int
+reach_any(void *arg)
+{
+	struct injector *in = arg;
+
+	return dbreach_any(in->sh->reach);
 }
 
 /* One thread's Injector: its connections and its worker, functions
@@ -403,22 +464,11 @@ injector_open(struct injector *in, struct role_ctx *ctx, struct shared *sh)
 		return EX_CONFIG;
 	}
 	if ((in->gm = gm_pool_new(in->cfg->servers, in->cfg->nservers, in->err,
-	    sizeof(in->err))) == NULL ||
-	    (in->w = gm_worker_new(in->cfg->servers, in->cfg->nservers,
-	    THREAD_STOP_POLL_MS, in->err, sizeof(in->err))) == NULL) {
+	    sizeof(in->err))) == NULL) {
 		log_errx("%s", in->err);
 		return EX_CONFIG;
 	}
-	if (gm_worker_define(in->w, GV_FUNC_INJECT,
-	    gearman_function_create(inject_fn), in, in->err,
-	    sizeof(in->err)) == -1 ||
-	    gm_worker_define(in->w, GV_FUNC_CANCEL,
-	    gearman_function_create(cancel_fn), in, in->err,
-	    sizeof(in->err)) == -1) {
-		log_errx("%s", in->err);
-		return EX_SOFTWARE;
-	}
-	return EX_OK;
+	return (in->w = open_worker(in)) == NULL ? EX_CONFIG : EX_OK;
 }
 
 static void
@@ -437,7 +487,9 @@ serve(void *arg)
 {
 	struct injector *in = arg;
 
-	gm_worker_serve(in->w, in->ctx->stop, in->ctx->sb, NULL, NULL);
+	in->how = (struct gm_serve){ .stop = in->ctx->stop, .sb = in->ctx->sb,
+	    .up = reach_any, .open = open_worker, .arg = in };
+	gm_worker_serve(&in->w, &in->how);
 }
 
 /*
@@ -468,6 +520,12 @@ injector_main(struct role_ctx *ctx)
 		code = injector_open(&ins[i], ctx, &sh);
 	if (code != EX_OK)
 		goto out;
+	if ((sh.reach = dbreach_start(ctx->cfg, ctx->sb, GV_FUNC_INJECT " and "
+	    GV_FUNC_CANCEL, ins[0].err, sizeof(ins[0].err))) == NULL) {
+		log_errx("%s", ins[0].err);
+		code = EX_OSERR;
+		goto out;
+	}
 	for (; started < n; started++)
 		if (thread_start(&ins[started].thread, serve, &ins[started],
 		    ins[0].err, sizeof(ins[0].err)) == -1) {
@@ -479,11 +537,12 @@ injector_main(struct role_ctx *ctx)
 	    "once, lease %d s", GV_FUNC_INJECT, GV_FUNC_CANCEL,
 	    ctx->cfg->nservers, started, ctx->cfg->queue_runner.lease_seconds);
 	scoreboard_state(ctx->sb, SB_IDLE);
-	gm_worker_serve(ins[0].w, ctx->stop, ctx->sb, NULL, NULL);
+	serve(&ins[0]);
 	scoreboard_state(ctx->sb, SB_STOPPING);
 	for (i = 1; i < started; i++)
 		thread_join(&ins[i].thread);
 out:
+	dbreach_stop(sh.reach);
 	for (i = 0; i < n; i++)
 		injector_close(&ins[i]);
 	free(ins);

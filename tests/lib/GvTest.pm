@@ -352,9 +352,9 @@ sub wait_for_log {
 	my $line;
 	$self->wait_for("/$re/ in $file", $timeout, sub {
 		open(my $fh, '<', $file) or return 0;
-		while (<$fh>) {
-			if ($_ =~ $re) {
-				$line = $_;
+		while (my $l = <$fh>) {
+			if ($l =~ $re) {
+				$line = $l;
 				last;
 			}
 		}

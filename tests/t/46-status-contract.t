@@ -163,9 +163,10 @@ for my $name (sort keys %{ $st->{pools} }) {
 	my $p = $st->{pools}{$name};
 	ok(JSON::is_bool($p->{$_}), "$name: $_ is a boolean")
 	    for qw(failed crash_looping);
-	is(ref($p->{broken_dbs}), 'ARRAY', "$name: broken_dbs is a list");
+	is(ref($p->{$_}), 'ARRAY', "$name: $_ is a list")
+	    for qw(broken_dbs unreachable_dbs);
 	like($p->{$_}, $num, "$name: $_ is a number")
-	    for grep { !/^(?:failed|crash_looping|broken_dbs)$/ }
+	    for grep { !/^(?:failed|crash_looping|broken_dbs|unreachable_dbs)$/ }
 	    sort keys %{ $doc{pool} };
 }
 my $fn = $st->{functions}{contract};
