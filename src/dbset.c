@@ -13,6 +13,7 @@
 
 struct dbset {
 	struct db **dbs;             /* in dbid order */
+	unsigned char *away;         /* per db: dbset_set_away */
 	size_t n;
 	unsigned seed;
 };
@@ -37,7 +38,10 @@ dbset_new(const struct gv_db_settings *s, size_t n, char *err, size_t errlen)
 		return NULL;
 	}
 	if ((set = calloc(1, sizeof(*set))) == NULL ||
-	    (set->dbs = calloc(n, sizeof(*set->dbs))) == NULL) {
+	    (set->dbs = calloc(n, sizeof(*set->dbs))) == NULL ||
+	    (set->away = calloc(n, 1)) == NULL) {
+		if (set)
+			free(set->dbs);
 		free(set);
 		errf(err, errlen, "out of memory");
 		return NULL;
@@ -75,6 +79,7 @@ dbset_free(struct dbset *set)
 	for (i = 0; i < set->n; i++)
 		db_free(set->dbs[i]);
 	free(set->dbs);
+	free(set->away);
 	free(set);
 }
 
@@ -101,6 +106,23 @@ dbset_find(struct dbset *set, unsigned dbid)
 	return NULL;
 }
 
+void
+dbset_set_away(struct dbset *set, unsigned dbid, int away)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (db_id(set->dbs[i]) == dbid)
+			set->away[i] = away != 0;
+}
+
+/* A database a pick may go to: not in its backoff, nor said away. */
+static int
+usable(const struct dbset *set, size_t i, double now)
+{
+	return !set->away[i] && db_healthy(set->dbs[i], now);
+}
+
 struct db *
 dbset_pick(struct dbset *set)
 {
@@ -109,7 +131,7 @@ dbset_pick(struct dbset *set)
 	struct db *soonest = NULL;
 
 	for (i = 0; i < set->n; i++)
-		if (db_healthy(set->dbs[i], now))
+		if (usable(set, i, now))
 			healthy++;
 	if (healthy == 0) {
 		for (i = 0; i < set->n; i++)
@@ -123,7 +145,7 @@ dbset_pick(struct dbset *set)
 	k = (size_t)rand_r(&set->seed) % healthy;
 	start = 0;
 	for (i = 0; i < set->n; i++) {
-		if (!db_healthy(set->dbs[i], now))
+		if (!usable(set, i, now))
 			continue;
 		if (start++ == k)
 			return set->dbs[i];

@@ -17,8 +17,11 @@ void dbset_free(struct dbset *set);
 size_t dbset_count(const struct dbset *set);
 struct db *dbset_at(struct dbset *set, size_t i);   /* in dbid order */
 struct db *dbset_find(struct dbset *set, unsigned dbid);
-/* A random database not in its backoff; if all are, the one whose backoff
- * ends first. */
+/* Whether database dbid is known not to answer now (a probe said so):
+ * dbset_pick passes it over as it does one in its backoff. */
+void dbset_set_away(struct dbset *set, unsigned dbid, int away);
+/* A random database not in its backoff nor away; if all are, the one
+ * whose backoff ends first. */
 struct db *dbset_pick(struct dbset *set);
 /* The database a unique key always maps to (stable hash). */
 struct db *dbset_for_key(struct dbset *set, const char *funcname,

@@ -17,6 +17,7 @@
 
 #include "db.h"
 #include "dbreach.h"
+#include "dbset.h"
 #include "log.h"
 #include "thread.h"
 #include "util.h"
@@ -239,4 +240,17 @@ dbreach_check(struct dbreach *r)
 	any = r->nup > 0;
 	pthread_mutex_unlock(&r->lock);
 	return any;
+}
+
+void
+dbreach_mark(struct dbreach *r, struct dbset *set)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->lock);
+	for (i = 0; i < r->n; i++)
+		dbset_set_away(set, r->probes[i].dbid, !r->probes[i].up);
+	pthread_mutex_unlock(&r->lock);
 }

@@ -19,6 +19,7 @@
 #define DBREACH_TIMEOUT 2        /* seconds a probe waits for an answer */
 
 struct dbreach;
+struct dbset;
 
 /* Probe every database of cfg from now on. The probes log what changes
  * and write it in sb: the databases that do not answer, and whether the
@@ -35,6 +36,10 @@ void dbreach_stop(struct dbreach *r);
 int dbreach_up(struct dbreach *r, unsigned dbid);
 /* 1 if some database answers: the role may take work. NULL: 1. */
 int dbreach_any(struct dbreach *r);
+/* Mark in set (a thread's own) the databases that do not answer: a job
+ * without a unique key goes to another at once, rather than waiting on
+ * one that is stopped for the read timeout. */
+void dbreach_mark(struct dbreach *r, struct dbset *set);
 /* dbreach_any after each database was probed again (at most about
  * 2 * DBREACH_TIMEOUT): for a caller whose call just failed, and who
  * would hand the work back to gearmand if no database answers. */

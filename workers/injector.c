@@ -217,6 +217,7 @@ inject(struct injector *in, gearman_job_st *gjob)
 	 * once gearmand's queue has room. Paused ([function.NAME]): stored,
 	 * due, and left for a QueueRunner, which sends it once the function
 	 * is resumed. */
+	dbreach_mark(in->sh->reach, client_dbset(in->gv));
 	target = gm_job_target(job->flag, job->funcname);
 	watermark = config_watermark(in->cfg, target);
 	submit_now = req.delay == 0 && !config_paused(in->cfg, job->funcname) &&

@@ -15,6 +15,9 @@
 #     file: every inject a client makes is acknowledged (by B), and every
 #     job runs within seconds.
 #   back: the proxies start again; A takes both functions again.
+#   one stopped: a proxy stopped (SIGSTOP), as a stopped server: A's
+#     Injector stores every call in the other database once its probe
+#     says so, rather than waiting on the stopped one for its read timeout.
 #
 # Leases are long (120 s) and every wait is shorter: a job left to its
 # lease would fail the test. No job runs twice: nothing is broken for the
@@ -166,9 +169,30 @@ wave(100, 'all reachable again');
 cmp_ok(pools_a()->{injector}{jobs_injected}, '>', $injected,
     'A\'s Injector stores jobs again');
 
+# --- one database stopped for A ----------------------------------------------
+# Its proxy stopped (SIGSTOP): A's connections to database 2 hang, as on a
+# stopped server, for the read timeout (60 s). Once the probe says so, A's
+# Injector stores every call in database 1: no call waits on database 2.
+ok(kill('STOP', $proxy{2}[0]), 'A\'s way to database 2 stopped');
+ok(a_says('A to say database 2 does not answer',
+    sub { ids($_[0]) eq '2' && !$_[0]{withdrawn} }),
+    'a stopped database: A names it, and goes on with the other');
+my $stored = pools_a()->{injector}{jobs_injected};
+my $answered = 0;
+for my $i (1 .. 40) {
+	my $r = eval { $t->inject_job(funcname => 'work', arg => "stopped-$i") };
+	$answered++ if $r && $r->{jobid};
+}
+is($answered, 40, 'every call answered within the client\'s 30 s');
+cmp_ok(pools_a()->{injector}{jobs_injected}, '>', $stored,
+    'A\'s Injector took some of them, into database 1');
+ok($t->wait_for('the jobs to run', 40, sub { rows() == 0 }),
+    'they all ran');
+ok(kill('CONT', $proxy{2}[0]), 'A\'s way to database 2 back');
+
 my %n;
 $n{$_->{arg}}++ for @{ $t->consume_runs($ran) };
-is(scalar(keys %n), 340, 'every job ran');
+is(scalar(keys %n), 380, 'every job ran');
 my @twice = grep { $n{$_} > 1 } sort keys %n;
 is(scalar(@twice), 0, 'none twice') or diag("twice: @twice");
 
