@@ -4,12 +4,14 @@
  * Per child, with S gearmand servers, D databases and C the role's
  * concurrency (everything a role keeps open at its busiest):
  *
- *   QueueRunner  D + 2S          a connection per database; a client and a
- *                                `status` connection per gearmand
- *   Injector     C x (D + 3S)    each thread: its database connections, and
+ *   QueueRunner  2D + 2S         a connection per database and its probe's
+ *                                (dbreach); a client and a `status`
+ *                                connection per gearmand
+ *   Injector     D + C x (D + 3S) the probes' database connections; each
+ *                                thread: its database connections, and
  *                                per gearmand its worker, its client and its
  *                                `status` connection
- *   Controller   2D + S          the main thread's and the flusher's
+ *   Controller   3D + S          the slots', the flusher's and the probe's
  *                                database connections, the worker's
  *                                connection per gearmand
  *              + C x (S + 2)     each slot: a connection per gearmand it
@@ -36,13 +38,13 @@ fdlimit_need(const struct config *cfg, enum config_role role)
 
 	switch (role) {
 	case CONFIG_QUEUE_RUNNER:
-		n = d + 2 * s;
+		n = 2 * d + 2 * s;
 		break;
 	case CONFIG_INJECTOR:
-		n = (long)cfg->injector.concurrency * (d + 3 * s);
+		n = d + (long)cfg->injector.concurrency * (d + 3 * s);
 		break;
 	case CONFIG_CONTROLLER:
-		n = 2 * d + s + (long)cfg->controller.concurrency * (s + 2);
+		n = 3 * d + s + (long)cfg->controller.concurrency * (s + 2);
 		break;
 	case CONFIG_NROLES:
 		break;

@@ -55,7 +55,8 @@ publish(struct dbreach *r)
 		if (!r->probes[i].up)
 			down[n++] = r->probes[i].dbid;
 	scoreboard_unreachable_dbs(r->sb, down, n);
-	scoreboard_withdrawn(r->sb, r->nup == 0);
+	if (r->functions[0] != '\0')
+		scoreboard_withdrawn(r->sb, r->nup == 0);
 }
 
 /* Record probe p's answer; log and publish what changed. */
@@ -85,6 +86,8 @@ note(struct probe *p, int up, const char *why)
 		log_notice("database %u answers again", p->dbid);
 	else
 		log_warnx("database %u does not answer: %s", p->dbid, why);
+	if (r->functions[0] == '\0')
+		return;
 	if (was_any && !is_any)
 		log_warnx("not taking %s from gearmand until a database "
 		    "answers", r->functions);
@@ -135,7 +138,8 @@ dbreach_start(const struct config *cfg, struct sb_slot *sb,
 	thread_cond_init(&r->probed);
 	r->sb = sb;
 	r->n = r->nup = cfg->ndbs;
-	snprintf(r->functions, sizeof(r->functions), "%s", functions);
+	snprintf(r->functions, sizeof(r->functions), "%s",
+	    functions ? functions : "");
 	for (i = 0; i < r->n; i++) {
 		const struct config_db *d = &cfg->dbs[i];
 		struct gv_db_settings s = { .dbid = d->dbid, .host = d->host,

@@ -24,7 +24,8 @@ struct dbset;
 /* Probe every database of cfg from now on. The probes log what changes
  * and write it in sb: the databases that do not answer, and whether the
  * role has withdrawn (none answers), naming its functions (for the log:
- * "inject_jobs and cancel_jobs"). Every database counts as answering until
+ * "inject_jobs and cancel_jobs"; NULL for a role that takes no work from
+ * gearmand, the QueueRunner). Every database counts as answering until
  * its first probe says otherwise. NULL with err if a thread cannot start. */
 struct dbreach *dbreach_start(const struct config *cfg, struct sb_slot *sb,
     const char *functions, char *err, size_t errlen);

@@ -24,6 +24,7 @@
 #include <mysqld_error.h>
 
 #include "client.h"
+#include "dbreach.h"
 #include "dbset.h"
 #include "fairclaim.h"
 #include "gm.h"
@@ -58,6 +59,9 @@ struct runner {
 	struct role_ctx *ctx;
 	const struct config *cfg;
 	gv_client *gv;
+	/* Which databases answer: one that does not is passed over, rather
+	 * than costing each round a connect timeout (a stopped server). */
+	struct dbreach *reach;
 	struct dbset *dbs;
 	struct gm_pool *gm;
 	struct scheduler *sched;   /* [schedule.NAME]: their jobs, each slot
@@ -911,7 +915,7 @@ round_once(struct runner *r)
 	for (k = 0; k < n; k++) {
 		struct db *db = dbset_at(r->dbs, i = (r->next_db + k) % n);
 
-		if (!db_healthy(db, now) ||
+		if (!db_healthy(db, now) || !dbreach_up(r->reach, db_id(db)) ||
 		    backoff_waiting(&r->trouble[i].backoff, now))
 			continue;
 		if ((got = claim(r, db, i)) == -1) {
@@ -982,6 +986,13 @@ queue_runner_main(struct role_ctx *ctx)
 		code = EX_OSERR;
 		goto out;
 	}
+	/* With one database, a round has nothing else to do meanwhile. */
+	if (dbset_count(r.dbs) > 1 && (r.reach = dbreach_start(r.cfg, ctx->sb,
+	    NULL, err, sizeof(err))) == NULL) {
+		log_errx("%s", err);
+		code = EX_OSERR;
+		goto out;
+	}
 	r.batch = (unsigned)r.cfg->queue_runner.batch_max_size < BATCH_MIN ?
 	    (unsigned)r.cfg->queue_runner.batch_max_size : BATCH_MIN;
 	log_info("claiming from %zu databases for %zu gearmand servers, "
@@ -1019,6 +1030,7 @@ queue_runner_main(struct role_ctx *ctx)
 		}
 	}
 out:
+	dbreach_stop(r.reach);
 	db_jobs_free(r.jobs, r.njobs);
 	for (size_t i = 0; r.depths && i < r.cfg->nservers; i++)
 		gm_depths_free(&r.depths[i]);

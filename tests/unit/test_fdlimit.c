@@ -33,11 +33,11 @@ START_TEST(test_formula)
 
 	/* n + n/4 + 32 */
 	ck_assert_int_eq(fdlimit_need(cfg, CONFIG_QUEUE_RUNNER),
-	    7 + 7 / 4 + 32);
+	    10 + 10 / 4 + 32);
 	ck_assert_int_eq(fdlimit_need(cfg, CONFIG_INJECTOR),
-	    36 + 36 / 4 + 32);
+	    39 + 39 / 4 + 32);
 	ck_assert_int_eq(fdlimit_need(cfg, CONFIG_CONTROLLER),
-	    408 + 408 / 4 + 32);
+	    411 + 411 / 4 + 32);
 	config_free(cfg);
 }
 END_TEST
