@@ -87,6 +87,7 @@ insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
 	struct db *db;
 	size_t tries, n = dbset_count(gv->dbs);
 	int rc, found, conflicts;
+	char why[sizeof(gv->err)];
 
 	if ((rc = check_new_job(gv, job)) != GV_OK)
 		return rc;
@@ -106,6 +107,18 @@ insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
 		if (client_conflict_retry(gv, db, &conflicts)) {
 			tries--;
 			continue;
+		}
+		/* Lost after it was sent: the server may have stored it. A
+		 * keyed job is settled on its home by its key (an insert
+		 * again stores nothing if it is there); another, stored
+		 * elsewhere too, would run twice. */
+		if (db_maybe_applied(db) && key && tries == 0)
+			continue;
+		if (db_maybe_applied(db)) {
+			snprintf(why, sizeof(why), "%s", gv->err);
+			return client_fail(gv, GV_EUNKNOWN, "fate unknown (the "
+			    "connection was lost after the insert was sent: "
+			    "it may be stored): %s", why);
 		}
 		if (key || tries + 1 >= n)
 			return GV_EDB;

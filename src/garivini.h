@@ -168,7 +168,11 @@ void gv_set_retry(gv_client *gv, double seconds);
  * (a stable hash of funcname and key), so the key is unique across all of
  * them; a second insert of the same (funcname, uniqkey) stores nothing and
  * returns the existing jobid with *inserted = 0. Other jobs go to a random
- * healthy database. jobid, dbid and inserted may be NULL.
+ * healthy database, and to another if that one fails before the insert was
+ * sent. One whose connection was lost after the insert was sent may be
+ * stored: a keyed job is settled by its key; another gives GV_EUNKNOWN
+ * (tried again elsewhere, it could be stored, and run, twice). jobid, dbid
+ * and inserted may be NULL.
  */
 int gv_insert_job(gv_client *gv, const struct gv_new_job *job,
     uint64_t *jobid, unsigned *dbid, int *inserted);

@@ -99,9 +99,8 @@ static void
 probe_main(void *arg)
 {
 	struct probe *p = arg;
-	char why[512];
-
 	struct dbreach *r = p->r;
+	char why[512];
 	double next;
 
 	db_thread_init();

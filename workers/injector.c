@@ -250,6 +250,13 @@ inject(struct injector *in, gearman_job_st *gjob)
 		ret = refuse(gjob, why);
 		goto out;
 	}
+	if (rc == GV_EUNKNOWN) {
+		/* It may be stored, and run: the client is told so. */
+		scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
+		log_warnx("job for %s: %s", job->funcname, gv_errmsg(in->gv));
+		ret = refuse(gjob, gv_errmsg(in->gv));
+		goto out;
+	}
 	if (rc != GV_OK) {
 		scoreboard_count(in->ctx->sb, SB_JOBS_REFUSED, 1);
 		log_info("refused a job for %s: %s", job->funcname,

@@ -20,6 +20,11 @@
 #                           settled by their keys (GV_OK, stored once), the
 #                           others are GV_EUNKNOWN naming them, not GV_EDB,
 #                           and not stored a second time elsewhere
+#   insert_one_lost_unkeyed, insert_one_lost_keyed   1,insert,after: the
+#                           same for a single insert (gv_insert_job, the
+#                           Injector's): GV_EUNKNOWN, stored once, not
+#                           again on the other database; a keyed one
+#                           settled by its key
 use strict;
 use warnings;
 use Test::More;
@@ -35,6 +40,8 @@ my %cases = (
 	insert_commit_gone => '1,commit',
 	insert_commit_lost_keyed => '1,commit,after',
 	insert_commit_lost_unkeyed => '1,commit,after',
+	insert_one_lost_unkeyed => '1,insert,after',
+	insert_one_lost_keyed => '1,insert,after',
 );
 for my $case (sort keys %cases) {
 	my ($code, $out, $err) = $t->run({ env => { GV_TEST_INI => $ini,

@@ -1212,6 +1212,40 @@ START_TEST(insert_commit_lost_unkeyed)
 }
 END_TEST
 
+/* GV_FAULT_DB=1,insert,after: a single insert done by the server and its
+ * answer lost. A job without a key is GV_EUNKNOWN, and is not stored a
+ * second time on the other database (it was, and ran twice). */
+START_TEST(insert_one_lost_unkeyed)
+{
+	struct gv_new_job j = { .funcname = "lost-one", .arg = "x",
+	    .arg_len = 1, .flag = GV_FLAG_CONTROLLER };
+	uint64_t jobid = 0;
+	unsigned dbid = 0;
+	int inserted = 0, rc;
+
+	rc = gv_insert_job(gv, &j, &jobid, &dbid, &inserted);
+	ck_assert_msg(rc == GV_EUNKNOWN, "a lost insert gave %d (%s): %s", rc,
+	    gv_strerror(rc), gv_errmsg(gv));
+	ck_assert_int_eq(count_all("WHERE funcname = 'lost-one'"), 1);
+}
+END_TEST
+
+/* The same for a keyed job: settled by its key, GV_OK, stored once. */
+START_TEST(insert_one_lost_keyed)
+{
+	struct gv_new_job j = { .funcname = "lost-one-keyed", .arg = "x",
+	    .arg_len = 1, .uniqkey = "k1", .flag = GV_FLAG_CONTROLLER };
+	uint64_t jobid = 0;
+	unsigned dbid = 0;
+	int inserted = 0;
+
+	ck_assert_msg(gv_insert_job(gv, &j, &jobid, &dbid, &inserted) ==
+	    GV_OK, "%s", gv_errmsg(gv));
+	ck_assert_uint_gt(jobid, 0);
+	ck_assert_int_eq(count_all("WHERE funcname = 'lost-one-keyed'"), 1);
+}
+END_TEST
+
 /* GV_FAULT_DB=2,claim,after: the second select of a claim is done by the
  * server and its answer lost, the result still unread on a connection that
  * is in fact alive. Dropping that connection must not wait for the result:
@@ -1374,6 +1408,8 @@ main(void)
 	fault_case(s, "insert_commit_lost_keyed", insert_commit_lost_keyed);
 	fault_case(s, "insert_commit_lost_unkeyed",
 	    insert_commit_lost_unkeyed);
+	fault_case(s, "insert_one_lost_unkeyed", insert_one_lost_unkeyed);
+	fault_case(s, "insert_one_lost_keyed", insert_one_lost_keyed);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
 	srunner_run_all(sr, CK_NORMAL);
