@@ -454,19 +454,38 @@ sub consume_runs {
 
 # --- Garivini's clients ----------------------------------------------------
 
+# Perl's Gearman::Client on gearman_servers, one per object.
+sub _gearman_client {
+	my ($self) = @_;
+	require Gearman::Client;
+	return $self->{gearman_client} //= Gearman::Client->new(
+	    job_servers => [split /,/, $self->gearman_servers]);
+}
+
 # One inject_jobs call through Perl's Gearman::Client, as a user of the
 # original would make it: %job is the document. Returns the decoded reply
 # ({ jobid, dbid }); dies when the call fails or times out (30 s).
 sub inject_job {
 	my ($self, %job) = @_;
-	require Gearman::Client;
 	require JSON::PP;
-	$self->{gearman_client} //= Gearman::Client->new(
-	    job_servers => [split /,/, $self->gearman_servers]);
-	my $reply = $self->{gearman_client}->do_task('inject_jobs',
+	my $reply = $self->_gearman_client->do_task('inject_jobs',
 	    JSON::PP::encode_json(\%job), { timeout => 30 });
 	die "inject_jobs failed\n" unless defined $reply;
 	return JSON::PP::decode_json($$reply);
+}
+
+# One call of function $func with $payload as its bytes, for a test that
+# looks at how it is refused: ($reply or undef, $failed, $warnings), the
+# warnings being every WORK_WARNING's message run together.
+sub gearman_call {
+	my ($self, $func, $payload, %o) = @_;
+	my ($failed, $warning) = (0, '');
+	my $reply = $self->_gearman_client->do_task($func, $payload, {
+		on_warning => sub { $warning .= ref $_[0] ? ${ $_[0] } : $_[0] },
+		on_fail => sub { $failed = 1 },
+		timeout => $o{timeout} // 30,
+	});
+	return (!$failed && $reply ? $$reply : undef, $failed, $warning);
 }
 
 # gv_inject -c $ini with -m mode, -f func, -n n, -a arg, -p priority where
@@ -1556,8 +1575,19 @@ C<gearman_servers> (one client per object), the job document being the
 JSON of the arguments (C<funcname>, C<arg>, C<uniqkey>, C<delay>,
 C<priority>, ...), as a user of the original sends it. Returns the decoded
 reply, C<{ jobid =E<gt> J, dbid =E<gt> D }>; dies when the call fails or
-times out (30 s). A test that looks at failures and warnings makes its own
-call.
+times out (30 s). A test that looks at failures and warnings calls
+C<gearman_call>.
+
+=item $t->gearman_call($func, $payload, timeout => 30)
+
+One call of gearmand function C<$func> (C<inject_jobs>, say) with
+C<$payload> sent as its bytes (JSON or not), on the client C<inject_job>
+uses, waiting at most C<timeout> seconds. Returns C<($reply, $failed,
+$warning)>: the reply's bytes, or undef when the call failed or did not
+finish in time; whether it failed (WORK_FAIL); and the messages of its
+WORK_WARNING packets run together, '' when there were none. Garivini
+refuses a call with a warning that says why, then a failure, so a refused
+call gives C<(undef, 1, $why)>.
 
 =item $t->gv_inject($ini, func => F, n => N, mode => M, arg => A, priority => P, args => [...])
 

@@ -8,7 +8,6 @@
 use strict;
 use warnings;
 use Test::More;
-use Gearman::Client;
 use JSON::PP;
 use GvTest;
 
@@ -40,21 +39,6 @@ PERL
 close $fh;
 my @workers = ($t->spawn('perl', $script, $t->gearman_servers, $ran));
 
-my $client = Gearman::Client->new(
-    job_servers => [split /,/, $t->gearman_servers]);
-
-# One inject_jobs call: (reply or undef, failed, warning message).
-sub inject {
-	my ($payload) = @_;
-	my ($failed, $warning) = (0, '');
-	my $reply = $client->do_task('inject_jobs', $payload, {
-		on_warning => sub { $warning .= ref $_[0] ? ${ $_[0] } : $_[0] },
-		on_fail => sub { $failed = 1 },
-		timeout => 30,
-	});
-	return ($reply ? $$reply : undef, $failed, $warning);
-}
-
 my @bad = (
 	[ 'not JSON', 'this is not json', qr/JSON/i ],
 	[ 'not an object', '[1, 2, 3]', qr/object/i ],
@@ -84,7 +68,8 @@ my @bad = (
 );
 for my $case (@bad) {
 	my ($what, $payload, $message) = @$case;
-	my ($reply, $failed, $warning) = inject($payload);
+	my ($reply, $failed, $warning) = $t->gearman_call('inject_jobs',
+	    $payload);
 	ok(!defined $reply && $failed, "$what: the call fails");
 	like($warning, $message, "$what: the message says why");
 	is($t->count(1), 0, "$what: nothing stored");
@@ -104,8 +89,8 @@ is(scalar(grep { /info: refused an inject_jobs payload: / } <$log>),
 close $log;
 
 # Still serving.
-my ($reply, $failed) = inject(encode_json({ funcname => 'echo',
-    arg => 'good' }));
+my ($reply, $failed) = $t->gearman_call('inject_jobs',
+    encode_json({ funcname => 'echo', arg => 'good' }));
 ok(!$failed && $reply, 'a good job after the bad ones is accepted');
 my $answer = decode_json($reply);
 like($answer->{jobid}, qr/^[1-9][0-9]*$/, 'its answer carries the jobid');

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "unit.h"
 
 #define DB1 "[db.1]\ndatabase = d\n"
 
@@ -1186,11 +1187,5 @@ config_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run_suite(config_suite());
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cron.h"
+#include "unit.h"
 
 /* The epoch second of a UTC date and time. */
 static int64_t
@@ -229,22 +230,14 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("cron");
-	TCase *tc = tcase_create("cron");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		test_every_minute, test_lists_ranges_steps,
+		test_day_of_week_sunday_is_0_and_7,
+		test_day_fields_or_when_both_restricted,
+		test_month_ends_and_leap_years, test_next_and_prev_agree,
+		test_bad_expressions,
+	};
 
-	tcase_add_test(tc, test_every_minute);
-	tcase_add_test(tc, test_lists_ranges_steps);
-	tcase_add_test(tc, test_day_of_week_sunday_is_0_and_7);
-	tcase_add_test(tc, test_day_fields_or_when_both_restricted);
-	tcase_add_test(tc, test_month_ends_and_leap_years);
-	tcase_add_test(tc, test_next_and_prev_agree);
-	tcase_add_test(tc, test_bad_expressions);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run("cron", tests, sizeof(tests) / sizeof(tests[0]),
+	    NULL, NULL);
 }

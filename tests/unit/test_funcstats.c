@@ -15,6 +15,7 @@
 #include "funcstats.h"
 #include "metrics.h"
 #include "prom.h"
+#include "unit.h"
 
 /* The function called name in f, or NULL. */
 static const struct metrics_func *
@@ -314,23 +315,13 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("funcstats");
-	TCase *tc = tcase_create("funcstats");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		test_find_claims_once, test_cap_and_other,
+		test_concurrent_claims, test_concurrent_claims_over_the_cap,
+		test_shared_across_processes, test_buckets,
+		test_json_there_and_back, test_prometheus_lines,
+	};
 
-	tcase_add_test(tc, test_find_claims_once);
-	tcase_add_test(tc, test_cap_and_other);
-	tcase_add_test(tc, test_concurrent_claims);
-	tcase_add_test(tc, test_concurrent_claims_over_the_cap);
-	tcase_add_test(tc, test_shared_across_processes);
-	tcase_add_test(tc, test_buckets);
-	tcase_add_test(tc, test_json_there_and_back);
-	tcase_add_test(tc, test_prometheus_lines);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run("funcstats", tests, sizeof(tests) / sizeof(tests[0]),
+	    NULL, NULL);
 }

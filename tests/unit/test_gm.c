@@ -17,6 +17,7 @@
 
 #include "gm.h"
 #include "gm_worker.h"
+#include "unit.h"
 #include "util.h"
 
 static struct config_server
@@ -738,11 +739,5 @@ gm_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(gm_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run_suite(gm_suite());
 }

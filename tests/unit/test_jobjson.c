@@ -15,6 +15,7 @@
 
 #include "garivini.h"
 #include "jobjson.h"
+#include "unit.h"
 #include "util.h"
 
 /* xorshift64*: a fixed seed makes every failure reproducible. */
@@ -1092,11 +1093,5 @@ jobjson_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(jobjson_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run_suite(jobjson_suite());
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "unit.h"
 
 static char dir[64];
 static char path[128];
@@ -412,40 +413,17 @@ START_TEST(test_syslog)
 }
 END_TEST
 
-static Suite *
-log_suite(void)
-{
-	Suite *s = suite_create("log");
-	TCase *tc = tcase_create("log");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_format);
-	tcase_add_test(tc, test_timestamp_is_utc);
-	tcase_add_test(tc, test_levels);
-	tcase_add_test(tc, test_level_names);
-	tcase_add_test(tc, test_role);
-	tcase_add_test(tc, test_reopen);
-	tcase_add_test(tc, test_reopen_failure_keeps_file);
-	tcase_add_test(tc, test_open_failure_keeps_target);
-	tcase_add_test(tc, test_stderr);
-	tcase_add_test(tc, test_newlines_flattened);
-	tcase_add_test(tc, test_long_message_cut);
-	tcase_add_test(tc, test_errno);
-	tcase_add_test(tc, test_fatal);
-	tcase_add_test(tc, test_shared_file);
-	tcase_add_test(tc, test_syslog);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	SRunner *sr = srunner_create(log_suite());
-	int failed;
+	const TTest *tests[] = {
+		test_format, test_timestamp_is_utc, test_levels,
+		test_level_names, test_role, test_reopen,
+		test_reopen_failure_keeps_file, test_open_failure_keeps_target,
+		test_stderr, test_newlines_flattened, test_long_message_cut,
+		test_errno, test_fatal, test_shared_file, test_syslog,
+	};
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run("log", tests, sizeof(tests) / sizeof(tests[0]),
+	    setup, teardown);
 }

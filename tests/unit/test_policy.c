@@ -12,6 +12,7 @@
 
 #include "policy.h"
 #include "scoreboard.h"
+#include "unit.h"
 
 #define EXITED(code) ((code) << 8)      /* a wait status */
 #define GRACE 30.0
@@ -357,28 +358,15 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("policy");
-	TCase *tc = tcase_create("policy");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		test_first_start, test_crash_backs_off_and_doubles,
+		test_crash_loop, test_ex_config_waits_for_a_reload,
+		test_shrink_retires_the_highest, test_rolling_replacement,
+		test_rolling_does_not_wait_forever, test_hung_only_when_busy,
+		test_no_hung_detection_when_off, test_stop,
+		test_fork_failure_retries, test_grow,
+	};
 
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, test_first_start);
-	tcase_add_test(tc, test_crash_backs_off_and_doubles);
-	tcase_add_test(tc, test_crash_loop);
-	tcase_add_test(tc, test_ex_config_waits_for_a_reload);
-	tcase_add_test(tc, test_shrink_retires_the_highest);
-	tcase_add_test(tc, test_rolling_replacement);
-	tcase_add_test(tc, test_rolling_does_not_wait_forever);
-	tcase_add_test(tc, test_hung_only_when_busy);
-	tcase_add_test(tc, test_no_hung_detection_when_off);
-	tcase_add_test(tc, test_stop);
-	tcase_add_test(tc, test_fork_failure_retries);
-	tcase_add_test(tc, test_grow);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run("policy", tests, sizeof(tests) / sizeof(tests[0]),
+	    setup, NULL);
 }

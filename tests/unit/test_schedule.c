@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "schedule.h"
+#include "unit.h"
 
 static struct config_sched
 every(int seconds, enum config_missed policy)
@@ -151,20 +152,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("schedule");
-	TCase *tc = tcase_create("schedule");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		test_every_slots, test_due_on_time, test_due_missed_once,
+		test_due_missed_skip, test_due_cron,
+	};
 
-	tcase_add_test(tc, test_every_slots);
-	tcase_add_test(tc, test_due_on_time);
-	tcase_add_test(tc, test_due_missed_once);
-	tcase_add_test(tc, test_due_missed_skip);
-	tcase_add_test(tc, test_due_cron);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run("schedule", tests, sizeof(tests) / sizeof(tests[0]),
+	    NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sql.h"
+#include "unit.h"
 
 static unsigned
 count(const char *s, const char *what)
@@ -68,17 +69,10 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("sql");
-	TCase *tc = tcase_create("sql");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		test_variable_statements, test_fixed_params,
+	};
 
-	tcase_add_test(tc, test_variable_statements);
-	tcase_add_test(tc, test_fixed_params);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run("sql", tests, sizeof(tests) / sizeof(tests[0]),
+	    NULL, NULL);
 }

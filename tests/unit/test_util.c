@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "unit.h"
 #include "util.h"
 
 START_TEST(test_backoff_doubles_to_its_cap)
@@ -64,18 +65,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("util");
-	TCase *tc = tcase_create("util");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		test_backoff_doubles_to_its_cap, test_backoff_clock,
+		test_parse_numbers,
+	};
 
-	tcase_add_test(tc, test_backoff_doubles_to_its_cap);
-	tcase_add_test(tc, test_backoff_clock);
-	tcase_add_test(tc, test_parse_numbers);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run("util", tests, sizeof(tests) / sizeof(tests[0]),
+	    NULL, NULL);
 }
