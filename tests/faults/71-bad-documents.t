@@ -8,7 +8,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Gearman::Client;
 use JSON::PP;
 use GvChaos;
 
@@ -23,19 +22,8 @@ $t->spawn($t->build_path('gv_consume'), '-c', $c->ini, '-m', 'latency',
     '-f', 'target', '-o', $ran);
 sub ran { @{ $t->consume_runs($ran) } }
 
-my $client = Gearman::Client->new(
-    job_servers => [split /,/, $t->gearman_servers]);
-# (succeeded, warning)
-sub run_doc {
-	my ($doc) = @_;
-	my ($failed, $warning) = (0, '');
-	my $r = $client->do_task('run_queued_job', $doc, {
-		on_warning => sub { $warning .= ref $_[0] ? ${ $_[0] } : $_[0] },
-		on_fail => sub { $failed = 1 },
-		timeout => 30,
-	});
-	return (!$failed && defined $r, $warning);
-}
+# One run_queued_job call: (reply or undef, failed, warning message).
+sub run_doc { return $t->gearman_call('run_queued_job', $_[0]) }
 
 my %doc = (jobid => 1, dbid => 1, funcname => 'target', arg => 'forged',
     uniqkey => undef, coalesce => undef, run_after => 0, flag => 'controller',
@@ -73,8 +61,8 @@ my @malformed = (
 );
 for my $case (@malformed) {
 	my ($what, $doc, $re) = @$case;
-	my ($ok, $warning) = run_doc($doc);
-	ok(!$ok, "$what: refused");
+	my ($reply, undef, $warning) = run_doc($doc);
+	ok(!defined $reply, "$what: refused");
 	like($warning, $re, "$what: the message says why");
 }
 
@@ -91,8 +79,8 @@ my @stale = (
 );
 for my $case (@stale) {
 	my ($what, $doc) = @$case;
-	my ($ok) = run_doc($doc);
-	ok($ok, "$what: handled");
+	my ($reply) = run_doc($doc);
+	ok(defined $reply, "$what: handled");
 }
 sleep 1;
 is(scalar(ran()), 0, 'none of them ran');
@@ -103,16 +91,16 @@ ok($row && $row->{due} > 3000 && $row->{attempt} == 0 &&
 
 # A document naming the row as it is, while the row is only scheduled (not
 # out): not this copy's to run, or a delayed job would run early.
-my ($ok) = run_doc(doc(jobid => $future, attempt => 0, arg => 'held'));
-ok($ok, 'a document for a scheduled row: handled');
+my ($reply) = run_doc(doc(jobid => $future, attempt => 0, arg => 'held'));
+ok(defined $reply, 'a document for a scheduled row: handled');
 sleep 1;
 is(scalar(ran()), 0, 'but not run before its time');
 
 # Once the row is out (leased, as the Injector or a QueueRunner leaves it
 # when it sends the job), the same document runs.
 $t->dbh(1)->do('UPDATE job SET leased = 1 WHERE jobid = ?', undef, $future);
-($ok) = run_doc(doc(jobid => $future, attempt => 0, arg => 'held'));
-ok($ok, 'a document for the row as it is: handled');
+($reply) = run_doc(doc(jobid => $future, attempt => 0, arg => 'held'));
+ok(defined $reply, 'a document for the row as it is: handled');
 ok($t->wait_for('it to run', 20, sub { grep { $_->{arg} eq 'held' } ran() }),
     'and run');
 ok($t->wait_for('its row to go', 20, sub { $t->count(1) == 0 }),

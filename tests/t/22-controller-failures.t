@@ -155,12 +155,8 @@ ok($t->wait_for_log(qr/job $waiting->{jobid} of db 1 is stale, not run/, 30),
     'so is the copy naming another attempt');
 
 # A malformed document is refused with a message.
-my ($failed, $warning) = (0, '');
-my $res = $client->do_task('run_queued_job', 'this is not a job', {
-	on_fail => sub { $failed = 1 },
-	on_warning => sub { $warning .= ref $_[0] ? ${ $_[0] } : $_[0] },
-	timeout => 30,
-});
+my ($res, $failed, $warning) = $t->gearman_call('run_queued_job',
+    'this is not a job');
 ok(!$res && $failed, 'a malformed document fails');
 like($warning, qr/JSON/i, 'with a message');
 

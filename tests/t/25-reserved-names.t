@@ -10,7 +10,6 @@
 use strict;
 use warnings;
 use Test::More;
-use Gearman::Client;
 use JSON::PP;
 use GvTest;
 
@@ -34,12 +33,8 @@ for my $f (qw(inject_jobs run_queued_job)) {
 	like("$out$err", qr/\Q$f\E is reserved/, '... with the reason');
 }
 {
-	my $client = Gearman::Client->new(
-	    job_servers => [split /,/, $t->gearman_servers]);
-	my $warning = '';
-	my $res = $client->do_task('inject_jobs', encode_json({
-	    funcname => 'run_queued_job', arg => 'x' }),
-	    { on_warning => sub { $warning .= ${ $_[0] } } });
+	my ($res, undef, $warning) = $t->gearman_call('inject_jobs',
+	    encode_json({ funcname => 'run_queued_job', arg => 'x' }));
 	ok(!defined $res, 'Perl Gearman::Client: refused');
 	like($warning, qr/reserved/, '... with the reason as a warning');
 }

@@ -14,7 +14,6 @@ use warnings;
 use utf8;
 use Test::More;
 use Time::HiRes qw(sleep);
-use Gearman::Client;
 use JSON::PP;
 use GvTest;
 
@@ -75,17 +74,6 @@ sub runs_of {
 	return $n;
 }
 
-my $client = Gearman::Client->new(
-    job_servers => [split /,/, $t->gearman_servers]);
-sub call {
-	my ($func, $payload) = @_;
-	my ($failed, $warning) = (0, '');
-	my $res = $client->do_task($func, $payload, {
-		on_fail => sub { $failed = 1 },
-		on_warning => sub { $warning .= ref $_[0] ? ${ $_[0] } : $_[0] },
-		timeout => 30 });
-	return ($res ? $$res : undef, $failed, $warning);
-}
 sub gvctl {
 	my ($code, $out, $err) = $t->run($t->build_path('gvctl'), '-c', $ini,
 	    @_);
@@ -173,12 +161,12 @@ ok($t->wait_for('its failures to go', 10,
 # ---- cancel_jobs through Gearman ------------------------------------------
 my @later = map { $t->inject_job(funcname => 'later', arg => "l$_",
     uniqkey => "k$_", delay => 600) } 1 .. 4;
-my ($reply, $failed, $warning) = call('cancel_jobs',
+my ($reply, $failed, $warning) = $t->gearman_call('cancel_jobs',
     encode_json({ funcname => 'later', uniqkey => 'k1' }));
 is_deeply(decode_json($reply), { funcname => 'later', uniqkey => 'k1',
     cancelled => JSON::PP::true, dbid => 1, jobid => $later[0]{jobid} + 0 },
     'cancel by key: the job it was');
-($reply) = call('cancel_jobs', encode_json([
+($reply) = $t->gearman_call('cancel_jobs', encode_json([
 	{ dbid => 1, jobid => $later[1]{jobid} },
 	{ funcname => 'later', uniqkey => 'nope' },
 	{ funcname => 'later', uniqkey => 'k3' } ]));
@@ -187,10 +175,11 @@ ok($answers->[0]{cancelled} && $answers->[2]{cancelled},
     'cancel by id and by key in one array');
 ok(!$answers->[1]{cancelled} && $answers->[1]{error} =~ /no job later\/nope/,
     'a key with no job: not cancelled, and why');
-($reply, $failed, $warning) = call('cancel_jobs', '{"funcname":"later"}');
+($reply, $failed, $warning) = $t->gearman_call('cancel_jobs',
+    '{"funcname":"later"}');
 ok(!defined $reply && $failed, 'a malformed payload is refused');
 like($warning, qr/uniqkey is missing/, 'with the reason');
-($reply, $failed, $warning) = call('cancel_jobs', 'nonsense');
+($reply, $failed, $warning) = $t->gearman_call('cancel_jobs', 'nonsense');
 like($warning, qr/not JSON/, 'not JSON: refused with the reason');
 is($t->count(1, "funcname = 'later'"), 1, 'three cancelled, one left');
 
@@ -213,7 +202,7 @@ sleep 2;
 is(runs_of('later'), 0, 'no cancelled job ran');
 
 # ---- reserved ---------------------------------------------------------------
-($reply, $failed, $warning) = call('inject_jobs',
+($reply, $failed, $warning) = $t->gearman_call('inject_jobs',
     encode_json({ funcname => 'cancel_jobs', arg => 'x' }));
 ok($failed && $warning =~ /reserved/, 'cancel_jobs is reserved as a job\'s function');
 
