@@ -116,7 +116,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test unit integration sanitize tsan run install clean setup bench \
-	test-faults test-cluster fuzz itests
+	test-faults test-cluster fuzz itests testprogs
 all: $(BUILD)/libgarivini.a $(BUILD)/libgarivini.so $(PROGRAMS) \
 	$(BUILD)/garivini.pc
 
@@ -204,6 +204,16 @@ unit: all $(UNITS) $(ITESTS)
 
 itests: $(ITESTS)
 
+# What unit and integration run, built and not run. test, sanitize and
+# test-faults build it first in a make of its own, BUILD_JOBS compilers at
+# once (the objects' dependencies are complete, so -j builds the same
+# tree), and then run the tests with make's default of one job: how many
+# test files run at once is gv-prove's -j alone. Given make -jN, the build
+# takes N instead.
+BUILD_JOBS ?= 2
+BUILD_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(BUILD_JOBS))
+testprogs: all $(UNITS) $(ITESTS)
+
 # tests/bin/gv-prove: one private MariaDB for the whole run, a fresh
 # database per test file. The files mostly wait on servers and jobs (about
 # a third of a core each), so three run at once; the longest start first so
@@ -217,6 +227,7 @@ integration: all $(ITESTS)
 	GV_BUILD=$(abspath $(BUILD)) $(GV_PROVE) $(IT_ALL)
 
 test: setup
+	$(MAKE) $(BUILD_J) testprogs
 	$(MAKE) unit
 	$(MAKE) integration
 
@@ -235,6 +246,7 @@ SAN_LOGS := $(abspath build-asan)/san-logs
 IT_SANITIZE := $(filter-out tests/t/62-debian.t tests/t/29-controller-faults.t,$(IT_ALL))
 sanitize: setup
 	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	$(MAKE) $(BUILD_J) BUILD=build-asan SANITIZE=1 testprogs
 	ASAN_OPTIONS=log_path=$(SAN_LOGS)/asan:detect_leaks=0 \
 	UBSAN_OPTIONS=log_path=$(SAN_LOGS)/ubsan:print_stacktrace=1 \
 		$(MAKE) BUILD=build-asan SANITIZE=1 IT_ALL="$(IT_SANITIZE)" \
@@ -266,7 +278,7 @@ tsan: setup
 
 # Chaos under load and failed database calls (tests/faults/README.md).
 test-faults: setup
-	$(MAKE) BUILD=build-faults FAULTS=1 all itests
+	$(MAKE) $(BUILD_J) BUILD=build-faults FAULTS=1 all itests
 	GV_BUILD=$(abspath build-faults) tests/bin/gv-prove -j2 -I tests/lib \
 		tests/faults
 
