@@ -226,7 +226,7 @@ IT_SLOW := tests/t/37-claim-memory.t tests/t/48-controller-resources.t \
 	tests/t/19-injector-watermark.t tests/t/29-controller-faults.t \
 	tests/t/62-debian.t tests/t/50-fair-claims.t
 IT_ALL := $(IT_SLOW) $(filter-out $(IT_SLOW),$(sort $(wildcard tests/t/*.t)))
-GV_PROVE = tests/bin/gv-prove -j$(PROVE_JOBS) -I tests/lib
+GV_PROVE = tests/bin/gv-prove --timer -j$(PROVE_JOBS) -I tests/lib
 
 integration: all $(ITESTS)
 	GV_BUILD=$(abspath $(BUILD)) $(GV_PROVE) $(IT_ALL)
@@ -295,8 +295,8 @@ FAULTS_ALL := $(FAULTS_SLOW) \
 	$(filter-out $(FAULTS_SLOW),$(sort $(wildcard tests/faults/*.t)))
 test-faults: setup
 	$(MAKE) $(BUILD_J) BUILD=build-faults FAULTS=1 all itests
-	GV_BUILD=$(abspath build-faults) tests/bin/gv-prove -j3 -I tests/lib \
-		$(FAULTS_ALL)
+	GV_BUILD=$(abspath build-faults) tests/bin/gv-prove --timer -j3 \
+		-I tests/lib $(FAULTS_ALL)
 
 # Garivini on a 3-node Galera cluster on loopback (tests/cluster). Two
 # files at once, the longest first: each Galera file runs a cluster of its
@@ -308,7 +308,8 @@ CLUSTER_SLOW := tests/cluster/11-galera-partition-rolling.t \
 CLUSTER_ALL := $(CLUSTER_SLOW) \
 	$(filter-out $(CLUSTER_SLOW),$(sort $(wildcard tests/cluster/*.t)))
 test-cluster: setup all
-	GV_BUILD=$(abspath $(BUILD)) prove -j2 -I tests/lib $(CLUSTER_ALL)
+	GV_BUILD=$(abspath $(BUILD)) prove --timer -j2 -I tests/lib \
+		$(CLUSTER_ALL)
 
 # The parsers under libFuzzer, a short run on the kept corpus (fuzz/run.sh).
 fuzz: setup
