@@ -116,7 +116,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test unit integration sanitize tsan run install clean setup bench \
-	test-faults test-cluster fuzz itests
+	test-faults test-cluster fuzz itests testprogs
 all: $(BUILD)/libgarivini.a $(BUILD)/libgarivini.so $(PROGRAMS) \
 	$(BUILD)/garivini.pc
 
@@ -204,19 +204,35 @@ unit: all $(UNITS) $(ITESTS)
 
 itests: $(ITESTS)
 
+# What unit and integration run, built and not run. test, sanitize and
+# test-faults build it first in a make of its own, BUILD_JOBS compilers at
+# once (the objects' dependencies are complete, so -j builds the same
+# tree), and then run the tests with make's default of one job: how many
+# test files run at once is gv-prove's -j alone. Given make -jN, the build
+# takes N instead.
+BUILD_JOBS ?= 2
+BUILD_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(BUILD_JOBS))
+testprogs: all $(UNITS) $(ITESTS)
+
 # tests/bin/gv-prove: one private MariaDB for the whole run, a fresh
 # database per test file. The files mostly wait on servers and jobs (about
 # a third of a core each), so three run at once; the longest start first so
-# that none is left running alone at the end.
+# that none is left running alone at the end (37-claim-memory and
+# 48-controller-resources, 120 s and 80 s of 16 MB jobs through gearmand,
+# started among the rest and ended 40 s after every other file).
 PROVE_JOBS ?= 3
-IT_SLOW := tests/t/62-debian.t tests/t/53-schedules.t tests/t/50-fair-claims.t
+IT_SLOW := tests/t/37-claim-memory.t tests/t/48-controller-resources.t \
+	tests/t/53-schedules.t tests/t/27-controller-concurrency.t \
+	tests/t/19-injector-watermark.t tests/t/29-controller-faults.t \
+	tests/t/62-debian.t tests/t/50-fair-claims.t
 IT_ALL := $(IT_SLOW) $(filter-out $(IT_SLOW),$(sort $(wildcard tests/t/*.t)))
-GV_PROVE = tests/bin/gv-prove -j$(PROVE_JOBS) -I tests/lib
+GV_PROVE = tests/bin/gv-prove --timer -j$(PROVE_JOBS) -I tests/lib
 
 integration: all $(ITESTS)
 	GV_BUILD=$(abspath $(BUILD)) $(GV_PROVE) $(IT_ALL)
 
 test: setup
+	$(MAKE) $(BUILD_J) testprogs
 	$(MAKE) unit
 	$(MAKE) integration
 
@@ -235,6 +251,7 @@ SAN_LOGS := $(abspath build-asan)/san-logs
 IT_SANITIZE := $(filter-out tests/t/62-debian.t tests/t/29-controller-faults.t,$(IT_ALL))
 sanitize: setup
 	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	$(MAKE) $(BUILD_J) BUILD=build-asan SANITIZE=1 testprogs
 	ASAN_OPTIONS=log_path=$(SAN_LOGS)/asan:detect_leaks=0 \
 	UBSAN_OPTIONS=log_path=$(SAN_LOGS)/ubsan:print_stacktrace=1 \
 		$(MAKE) BUILD=build-asan SANITIZE=1 IT_ALL="$(IT_SANITIZE)" \
@@ -266,15 +283,34 @@ tsan: setup
 		exit 1; fi
 
 # Chaos under load and failed database calls (tests/faults/README.md).
+# Three files at once, the longest first: they wait on servers and jobs
+# (93 s of CPU in a 170 s run; 280 s with two at once). Four at once failed
+# 21-controller-gearmand in one run of two (a job counted failed while
+# gearmand was stopped), so three.
+FAULTS_SLOW := tests/faults/60-db-faults.t tests/faults/74-big-rows.t \
+	tests/faults/21-controller-gearmand.t tests/faults/31-one-db-stopped.t \
+	tests/faults/10-kill-children.t tests/faults/20-gearmand.t \
+	tests/faults/40-sigstop.t tests/faults/50-master.t \
+	tests/faults/70-bad-inject.t tests/faults/30-mariadb.t
+FAULTS_ALL := $(FAULTS_SLOW) \
+	$(filter-out $(FAULTS_SLOW),$(sort $(wildcard tests/faults/*.t)))
 test-faults: setup
-	$(MAKE) BUILD=build-faults FAULTS=1 all itests
-	GV_BUILD=$(abspath build-faults) tests/bin/gv-prove -j2 -I tests/lib \
-		tests/faults
+	$(MAKE) $(BUILD_J) BUILD=build-faults FAULTS=1 all itests
+	GV_BUILD=$(abspath build-faults) tests/bin/gv-prove --timer -j3 \
+		-I tests/lib $(FAULTS_ALL)
 
 # Garivini on a 3-node Galera cluster on loopback (tests/cluster). Two
-# files at once: 10-galera.t takes as long as the others together.
+# files at once, the longest first: each Galera file runs a cluster of its
+# own, and the two halves of the Galera scenarios (10 and 11) take as long
+# as the other files together. Three at once was no faster: the clusters
+# and the shards' servers then slow each other down.
+CLUSTER_SLOW := tests/cluster/11-galera-partition-rolling.t \
+	tests/cluster/10-galera.t tests/cluster/20-shards.t
+CLUSTER_ALL := $(CLUSTER_SLOW) \
+	$(filter-out $(CLUSTER_SLOW),$(sort $(wildcard tests/cluster/*.t)))
 test-cluster: setup all
-	GV_BUILD=$(abspath $(BUILD)) prove -j2 -I tests/lib tests/cluster
+	GV_BUILD=$(abspath $(BUILD)) prove --timer -j2 -I tests/lib \
+		$(CLUSTER_ALL)
 
 # The parsers under libFuzzer, a short run on the kept corpus (fuzz/run.sh).
 fuzz: setup

@@ -37,7 +37,15 @@ flags="-g -O1 -std=c11 -D_GNU_SOURCE -fno-omit-frame-pointer
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-Isrc $(pkg-config --cflags jansson inih)"
 libs="$(pkg-config --libs jansson inih)"
-for t in $targets; do
+
+# The three builds at once, and the fuzzers two at a time (FUZZ_JOBS): each
+# is one process on a core of its own for its SECONDS, so it makes as many
+# runs as alone. What each says is printed in the order of $targets.
+jobs=${FUZZ_JOBS:-2}
+
+# shellcheck disable=SC2317 # called through each()
+build() {
+	t=$1
 	case $t in
 	config) src="src/config.c src/config_table.c src/config_same.c
 	    src/config_dump.c src/log_level.c src/hostport.c src/jobjson.c
@@ -47,10 +55,13 @@ for t in $targets; do
 	esac
 	# shellcheck disable=SC2086
 	$CC $flags -o "$out/fuzz_$t" "fuzz/fuzz_$t.c" $src $libs
-done
+}
 
-status=0
-for t in $targets; do
+# One target's run (and with -k its merge); what it says goes to
+# $out/report-$t, and it exits 1 on a failure.
+# shellcheck disable=SC2317 # called through each()
+fuzz() {
+	t=$1
 	corpus=fuzz/corpus/$t
 	scratch=$out/new-$t
 	rm -rf "$scratch"
@@ -68,11 +79,10 @@ for t in $targets; do
 		echo "fuzz_$t: ${runs:-?} runs in $seconds s, no failure" \
 		    "($(ls "$scratch" | wc -l) new inputs)"
 	else
-		echo "fuzz_$t: FAILED, see $log:" >&2
-		grep -A20 -m1 'ERROR\|==ABORTING\|deadly signal' "$log" >&2 || \
-		    tail -20 "$log" >&2
-		status=1
-		continue
+		echo "fuzz_$t: FAILED, see $log:"
+		grep -A20 -m1 'ERROR\|==ABORTING\|deadly signal' "$log" || \
+		    tail -20 "$log"
+		return 1
 	fi
 	if [ $keep = 1 ]; then
 		# Only the inputs that add coverage are kept.
@@ -84,6 +94,47 @@ for t in $targets; do
 		rm -rf "$corpus"
 		mv "$merged" "$corpus"
 		echo "fuzz_$t: corpus now $(ls "$corpus" | wc -l) files"
+	fi
+}
+
+# Runs "$1 TARGET" for every target, $2 at a time, each in the background
+# with its output in $out/report-TARGET; exits 1 if any failed.
+each() {
+	what=$1
+	n=$2
+	st=0
+	pids=
+	running=0
+	for t in $targets; do
+		( "$what" "$t" >"$out/report-$t" 2>&1 ) &
+		pids="$pids $!"
+		running=$((running + 1))
+		if [ $running -ge "$n" ]; then
+			for p in $pids; do
+				wait "$p" || st=1
+			done
+			pids=
+			running=0
+		fi
+	done
+	for p in $pids; do
+		wait "$p" || st=1
+	done
+	return $st
+}
+
+status=0
+if ! each build 3; then
+	cat "$out"/report-* >&2
+	echo "fuzz: a build failed" >&2
+	exit 1
+fi
+each fuzz "$jobs" || status=1
+for t in $targets; do
+	if grep -q "^fuzz_$t: FAILED" "$out/report-$t"; then
+		cat "$out/report-$t" >&2
+	else
+		cat "$out/report-$t"
 	fi
 done
 exit $status

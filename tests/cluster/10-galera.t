@@ -12,14 +12,15 @@
 #   failover   SIGKILL of the node in use: writers move to the next host,
 #              nothing is lost, every job runs, the table ends empty; the node
 #              restarts and rejoins
-#   partition  the node in use cut off from the others (gmcast.isolate): it
-#              stays up and refuses every statement; the master goes on
-#              through the other nodes
-#   rolling    every node stopped and started again in turn
 #
 # And a schedule every second on both masters, one through each node: each
 # slot's job is inserted, and runs, once (certification lets one of two
-# inserts of a slot commit).
+# inserts of a slot commit); it goes on, on the first master, through the
+# failover.
+#
+# The partition and the rolling restart are 11-galera-partition-rolling.t,
+# on a cluster of its own: the two halves take about as long, and
+# make test-cluster runs them at once.
 use strict;
 use warnings;
 use FindBin;
@@ -142,50 +143,6 @@ is($g->cluster_size(2), 3, 'node 1 rejoined');
 	    'gvctl status shows the host each database is on');
 }
 
-# --- partition: the node in use cut off from the two others ----------------
-# It stays up, out of the primary component, and refuses every statement on
-# connections that stay open: jobs must go on through the other nodes while
-# it is out, not only once it is back.
-for my $mode (qw(throughput latency)) {
-	my ($node, $before, $during);
-	$c->scenario('partition', $mode, sub {
-		my (undef, $l) = @_;
-		# Node 1, once every child is back on it (a move back to the
-		# first host is tried every 30 s); the test's clients, which
-		# connect afresh, are on it too.
-		$node = 1;
-		my $want = '127.0.0.1:' . $g->port(1);
-		$t->wait_for('every child on node 1', 60, sub {
-			my $st = $t->status_json or return 0;
-			!grep { defined $_->{db_hosts}{1} &&
-			    $_->{db_hosts}{1} ne $want } @{ $st->{children} };
-		});
-		$g->isolate($node, 1);
-		sleep 3;
-		$before = keys %{ GvChaos::runs($l->{ran}) };
-		sleep 5;
-		$during = keys %{ GvChaos::runs($l->{ran}) };
-		$g->isolate($node, 0);
-		$g->wait_synced($node);
-	}, drain => 120, load_seconds => 1, after_seconds => 2);
-	diag("partition/$mode: node $node cut off for 8 s; "
-	    . ($during - $before) . ' jobs ran in its last 5 s');
-	cmp_ok($during, '>', $before, "partition/$mode: jobs run while the "
-	    . "node in use is cut off");
-}
-is($g->cluster_size(1), 3, 'the cut-off node is back in the cluster');
-
-# --- rolling restart ----------------------------------------------------------
-for my $mode (qw(throughput latency)) {
-	$c->scenario('rolling', $mode, sub {
-		for my $i (1 .. 3) {
-			$g->stop_node($i);
-			$g->start_node($i);
-			$g->wait_synced($i);
-		}
-	}, drain => 120, load_seconds => 1, after_seconds => 2);
-}
-is($g->cluster_size(3), 3, 'the cluster is whole after the rolling restart');
 ok($t->running($c->master), 'the master lived through it all');
 is($c->stop_master, 0, 'and stops gracefully');
 # The databases are dropped through the cluster, so the test's servers go

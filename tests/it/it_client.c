@@ -1070,7 +1070,8 @@ END_TEST
  * the next statement, outside any transaction, connects again. It was
  * refused for good, as if still inside the lost transaction, and a
  * QueueRunner whose scheduler's rollback met a Galera node going away
- * claimed nothing again (10-galera.t, rolling restart with a schedule). */
+ * claimed nothing again (tests/cluster/11-galera-partition-rolling.t,
+ * rolling restart with a schedule). */
 START_TEST(rollback_on_a_dead_connection_ends_it)
 {
 	unsigned dbid = cfg->dbs[0].dbid;
