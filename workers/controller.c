@@ -401,22 +401,25 @@ hand_over(struct controller *c, struct gv_job *job, const void *doc,
 
 /* A job of a database that does not answer, before it is answered: back
  * to gearmand as it is (GM_HAND_BACK), this Controller's worker
- * disconnected for the pause, so that another Controller takes it. -1
- * once it went round for long: it is taken, and left to its lease
- * (controller_send_back says so). */
-static int
+ * disconnected for the pause, so that another Controller takes it; or,
+ * once it came back too often, answered and left to its lease. */
+static gearman_return_t
 hand_back(struct controller *c, const struct gv_job *job)
 {
+	unsigned long long jobid = (unsigned long long)job->jobid;
 	double pause;
 
-	if (controller_going_back(c, job, &pause) == -1)
-		return -1;
+	if (controller_going_back(c, job, &pause) == -1) {
+		log_warnx("job %llu of db %u not run: database %u does not "
+		    "answer, and the job kept coming back; it runs when its "
+		    "lease ends", jobid, job->dbid, job->dbid);
+		return GEARMAN_SUCCESS;
+	}
 	log_info("job %llu of db %u handed back to gearmand: database %u "
-	    "does not answer", (unsigned long long)job->jobid, job->dbid,
-	    job->dbid);
+	    "does not answer", jobid, job->dbid, job->dbid);
 	c->resume_at = time_mono() + pause;
 	c->how.handed_back = 1;
-	return 0;
+	return GM_HAND_BACK;
 }
 
 /* A run_queued_job: checked and handed to a slot, then answered. The
@@ -428,6 +431,7 @@ handle(struct controller *c, gearman_job_st *gjob)
 	const void *doc = gearman_job_workload(gjob);
 	size_t len = gearman_job_workload_size(gjob);
 	struct gv_job job;
+	gearman_return_t ret;
 
 	if (jobjson_decode(doc, len, &job, c->err, sizeof(c->err)) == -1) {
 		scoreboard_count(c->ctx->sb, SB_JOBS_REFUSED, 1);
@@ -447,9 +451,10 @@ handle(struct controller *c, gearman_job_st *gjob)
 		gv_job_clear(&job);
 		return GEARMAN_FAIL;
 	}
-	if (!dbreach_up(c->reach, job.dbid) && hand_back(c, &job) == 0) {
+	if (!dbreach_up(c->reach, job.dbid)) {
+		ret = hand_back(c, &job);
 		gv_job_clear(&job);
-		return GM_HAND_BACK;
+		return ret;
 	}
 	controller_lock(c);
 	if (hand_over(c, &job, doc, len) == -1)

@@ -5,11 +5,14 @@
  * lease here: from the main thread before it is answered (gearmand keeps
  * it: GM_HAND_BACK, controller.c), or from a slot that found out at its
  * claim (controller_send_back: gearmand forgot it when it was answered).
- * One that comes back to this Controller goes back again after a growing
- * pause, during which this Controller does not take it again; after
- * SEND_BACK_FOR seconds of that, it is left to its lease: no Controller
- * on gearmand reaches its database, and a job going round for good would
- * be load for nothing.
+ * One that comes back to this Controller goes back again after a short,
+ * growing pause, during which this Controller takes nothing (the main
+ * thread's worker is disconnected, or the slot waits), so that another
+ * Controller takes it; after SEND_BACK_TIMES trips it is left to its
+ * lease: no Controller with room reaches its database, and a job going
+ * round for good would be load for nothing, and its pauses would hold up
+ * the jobs of the databases that answer. The pauses of one job add up to
+ * 0.75 s at most.
  *
  * Why it still runs once: it is neither claimed nor run here, and one
  * copy goes on living (see controller_send_back); whoever takes it claims
@@ -21,9 +24,8 @@
 #include "controller_int.h"
 #include "log.h"
 
-#define SEND_BACK_PAUSE 0.1        /* the pause before a job goes again, */
-#define SEND_BACK_PAUSE_MAX 2.0    /* doubling up to this */
-#define SEND_BACK_FOR 30.0         /* then it is left to its lease */
+#define SEND_BACK_PAUSE 0.05       /* the pause before a job goes again, */
+#define SEND_BACK_TIMES 5          /* doubling, for this many trips */
 
 int
 controller_going_back(struct controller *c, const struct gv_job *job,
@@ -45,20 +47,18 @@ controller_going_back(struct controller *c, const struct gv_job *job,
 	if (e == NULL) {
 		e = oldest;
 		*e = (struct sent_back){ .dbid = job->dbid,
-		    .jobid = job->jobid, .first = now };
+		    .jobid = job->jobid };
 	}
-	if (e->times > 0 && now - e->first >= SEND_BACK_FOR) {
-		e->times = 0;
+	if (e->times >= SEND_BACK_TIMES) {
+		e->times = 0;               /* forgotten */
 		controller_unlock(c);
 		return -1;
 	}
 	times = e->times++;
 	e->last = now;
 	controller_unlock(c);
-	for (*pause = 0; times > 0 && *pause < SEND_BACK_PAUSE_MAX; times--)
+	for (*pause = 0; times > 0; times--)
 		*pause = *pause > 0 ? 2 * *pause : SEND_BACK_PAUSE;
-	if (*pause > SEND_BACK_PAUSE_MAX)
-		*pause = SEND_BACK_PAUSE_MAX;
 	return 0;
 }
 
@@ -120,9 +120,9 @@ controller_send_back(struct slot *sl)
 
 	snprintf(why, sizeof(why), "%s", sl->err);
 	if (controller_going_back(c, job, &pause) == -1) {
-		log_warnx("job %llu of db %u not run: %s, and no Controller "
-		    "took it for %.0f s; it runs when its lease ends", jobid,
-		    job->dbid, why, SEND_BACK_FOR);
+		log_warnx("job %llu of db %u not run: %s, and it came back "
+		    "%d times; it runs when its lease ends", jobid, job->dbid,
+		    why, SEND_BACK_TIMES);
 		return;
 	}
 	time_sleep(pause, c->ctx->stop);

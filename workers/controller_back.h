@@ -9,7 +9,8 @@
 
 /* Note that job goes back once more: *pause is how long this Controller
  * waits before it may take it again (0 the first time). -1 once it has
- * gone round for SEND_BACK_FOR: it is forgotten, and left to its lease. */
+ * gone back SEND_BACK_TIMES times: it is forgotten, and left to its
+ * lease. */
 int controller_going_back(struct controller *c, const struct gv_job *job,
     double *pause);
 /* The slot's job, unclaimed since its database did not answer (the

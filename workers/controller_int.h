@@ -37,7 +37,7 @@ struct sent_back {
 	unsigned dbid;
 	uint64_t jobid;
 	unsigned times;               /* 0: a free entry */
-	double first, last;           /* time_mono() */
+	double last;                  /* time_mono() */
 };
 
 /* One job in flight: its thread, its connections, what its worker said. */
