@@ -108,15 +108,17 @@ sub a_says {
 
 sub ids { join(',', @{ $_[0]{unreachable_dbs} // [] }) }
 
-# Inject $n jobs through inject_jobs (either master's Injectors may take a
-# call) and wait for all of them to run.
+# Inject $n jobs through inject_jobs, 12 calls at once so that both
+# masters' Injectors (4 threads each) take some (one master's idle
+# workers, woken first by gearmand, can take every call of fewer), and
+# wait for all of them to run.
 my $wave = 0;
 sub wave {
 	my ($n, $name) = @_;
 	$wave++;
 	$t->gv_inject_ok($ini_b, "$name: every inject acknowledged",
 	    mode => 'latency', func => 'work', n => $n, arg => "w$wave-{n}",
-	    args => ['-j', 4]);
+	    args => ['-j', 12]);
 	ok($t->wait_for("$name: the jobs to run", 40, sub { rows() == 0 }),
 	    "$name: every job ran within seconds, not a lease later");
 }
@@ -166,7 +168,8 @@ cmp_ok(log_count(qr/injector.*taking inject_jobs and cancel_jobs again/),
     'the Injector says it takes inject_jobs again');
 my $injected = pools_a()->{injector}{jobs_injected};
 wave(100, 'all reachable again');
-cmp_ok(pools_a()->{injector}{jobs_injected}, '>', $injected,
+ok($t->wait_for('A\'s status file to count stores', 10, sub {
+	(pools_a()->{injector}{jobs_injected} // 0) > $injected }),
     'A\'s Injector stores jobs again');
 
 # --- one database stopped for A ----------------------------------------------
@@ -178,13 +181,30 @@ ok(a_says('A to say database 2 does not answer',
     sub { ids($_[0]) eq '2' && !$_[0]{withdrawn} }),
     'a stopped database: A names it, and goes on with the other');
 my $stored = pools_a()->{injector}{jobs_injected};
+# 80 calls at once, so that both masters' Injectors (4 threads each) take
+# some: one at a time, the first master's idle workers, woken first by
+# gearmand, took them all.
 my $answered = 0;
-for my $i (1 .. 40) {
-	my $r = eval { $t->inject_job(funcname => 'work', arg => "stopped-$i") };
-	$answered++ if $r && $r->{jobid};
+{
+	require Gearman::Client;
+	require JSON::PP;
+	my $client = Gearman::Client->new(
+	    job_servers => [split /,/, $t->gearman_servers]);
+	my $ts = $client->new_task_set;
+	for my $i (1 .. 80) {
+		$ts->add_task(inject_jobs => JSON::PP::encode_json(
+		    { funcname => 'work', arg => "stopped-$i" }), {
+			timeout => 30,
+			on_complete => sub {
+				my $r = eval { JSON::PP::decode_json(${ $_[0] }) };
+				$answered++ if $r && $r->{jobid};
+			} });
+	}
+	$ts->wait(timeout => 40);
 }
-is($answered, 40, 'every call answered within the client\'s 30 s');
-cmp_ok(pools_a()->{injector}{jobs_injected}, '>', $stored,
+is($answered, 80, 'every call answered within the client\'s 30 s');
+ok($t->wait_for('A\'s status file to count them', 10, sub {
+	(pools_a()->{injector}{jobs_injected} // 0) > $stored }),
     'A\'s Injector took some of them, into database 1');
 ok($t->wait_for('the jobs to run', 40, sub { rows() == 0 }),
     'they all ran');
@@ -192,7 +212,7 @@ ok(kill('CONT', $proxy{2}[0]), 'A\'s way to database 2 back');
 
 my %n;
 $n{$_->{arg}}++ for @{ $t->consume_runs($ran) };
-is(scalar(keys %n), 380, 'every job ran');
+is(scalar(keys %n), 420, 'every job ran');
 my @twice = grep { $n{$_} > 1 } sort keys %n;
 is(scalar(@twice), 0, 'none twice') or diag("twice: @twice");
 
