@@ -38,30 +38,30 @@ chmod 0600, $roles;
 my $master = $c->start_master(ini => $roles);
 
 $c->scenario('refused', 'latency', sub {
-    my ($self, $l) = @_;
-    ok(kill('USR1', $proxy), 'the proxy refuses new connections');
-    ok(kill('STOP', @{ $l->{consumers} }), 'the consumers stopped');
-    sleep 5;
-    ok(kill('CONT', @{ $l->{consumers} }), 'the consumers continued');
-    sleep 2;
-    ok(kill('USR2', $proxy), 'the proxy accepts again');
+	my ($self, $l) = @_;
+	ok(kill('USR1', $proxy), 'the proxy refuses new connections');
+	ok(kill('STOP', @{ $l->{consumers} }), 'the consumers stopped');
+	sleep 5;
+	ok(kill('CONT', @{ $l->{consumers} }), 'the consumers continued');
+	sleep 2;
+	ok(kill('USR2', $proxy), 'the proxy accepts again');
 }, max_duplicates => 0, consumers => 8, consumer_args => ['-s', 0.2],
     per_round => 5, pause => 0.2);
 
 my $r = $c->scenario('gearmand-stop', 'latency', sub {
-    my $pid = $t->gearmand_pid(1);
-    # Three times: a stop finds a submission in flight only now and then.
-    for (1 .. 3) {
-        ok(kill('STOP', $pid), 'gearmand stopped');
-        sleep 4;
-        ok(kill('CONT', $pid), 'gearmand continued');
-        sleep 1;
-    }
+	my $pid = $t->gearmand_pid(1);
+	# Three times: a stop finds a submission in flight only now and then.
+	for (1 .. 3) {
+		ok(kill('STOP', $pid), 'gearmand stopped');
+		sleep 4;
+		ok(kill('CONT', $pid), 'gearmand continued');
+		sleep 1;
+	}
 });
 my @failed;
 for (GvChaos::_lines($t->dir . '/chaos_gearmand_stop_latency.ran')) {
-    my @f = split /\t/, $_, 5;
-    push @failed, $_ if $f[3];
+	my @f = split /\t/, $_, 5;
+	push @failed, $_ if $f[3];
 }
 is(scalar(@failed), 0, 'gearmand-stop: every run had failcount 0')
     or diag(@failed[0 .. ($#failed > 9 ? 9 : $#failed)]);
