@@ -320,14 +320,7 @@ claim(struct slot *sl)
 	}
 	controller_lane_wait_turn(l, sl->claim_ticket);
 	ok = claim_now(sl);
-	/* A job to run keeps the turn until it is sent to gearmand
-	 * (controller_run): sent by slots racing after their claims, a low
-	 * job reached an idle worker before a high one claimed just before
-	 * it (52-priorities, on the ASan build: 9 ... 9 -2 9 -2). */
-	if (ok == CLAIM_RUN)
-		sl->turn_held = 1;
-	else
-		controller_lane_end_turn(l);
+	controller_lane_end_turn(l);
 	return ok;
 }
 

@@ -47,8 +47,6 @@ struct slot {
 	pthread_cond_t wake;          /* a job was handed over, or done */
 	struct lane *lane;            /* the job's database */
 	unsigned long claim_ticket;   /* its place in the lane's claims */
-	int turn_held;                /* the lane's turn, kept until the
-	                                 job is sent (controller_run) */
 	gearman_client_st **clients;  /* per server */
 	struct gv_job job;            /* the job in hand */
 	struct buf doc;               /* its document */

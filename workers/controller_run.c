@@ -347,8 +347,6 @@ run_on(struct slot *sl, size_t s, const char *unique)
 	next_extend = now + lease_step;
 	for (;;) {
 		ret = gearman_client_run_tasks(cl);
-		/* The submission is written: the next job's may go. */
-		controller_run_sent(sl);
 		if (ret == GEARMAN_SUCCESS)
 			break;
 		if (ret == GEARMAN_IO_WAIT) {
@@ -497,7 +495,6 @@ controller_run(struct slot *sl)
 			continue;
 		}
 		if (out == RUN_UNSENT || out == RUN_LOST) {
-			controller_run_sent(sl);
 			scoreboard_count(c->ctx->sb, SB_GEARMAN_ERRORS, 1);
 			log_warnx("gearmand %s:%u: %s",
 			    gm_pool_server(c->gm, s)->host,
@@ -507,17 +504,7 @@ controller_run(struct slot *sl)
 			controller_unlock(c);
 		}
 	}
-	controller_run_sent(sl);
 	return out;
-}
-
-void
-controller_run_sent(struct slot *sl)
-{
-	if (sl->turn_held) {
-		sl->turn_held = 0;
-		controller_lane_end_turn(sl->lane);
-	}
 }
 
 void

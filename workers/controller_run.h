@@ -31,9 +31,6 @@ enum outcome {
  * left in sl->message (the worker's reason for a failure), sl->untaken
  * (RUN_UNTAKEN) or sl->err (gearmand's trouble). */
 enum outcome controller_run(struct slot *sl);
-/* The slot's job is written to gearmand (or could not be): the lane's turn
- * it kept since its claim (sl->turn_held) goes to the next job. */
-void controller_run_sent(struct slot *sl);
 /* Close the slot's connections to gearmand (a job it submitted and no
  * worker took goes with them). */
 void controller_run_drop_clients(struct slot *sl);
