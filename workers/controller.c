@@ -303,8 +303,11 @@ claim_now(struct slot *sl)
 /*
  * Claims take their lane in the order their jobs were handed over, which
  * is the order gearmand gave them (by priority, then age): slots racing
- * for the lane would otherwise reorder them, and a low-priority job could
- * reach its worker before a high one taken just before it.
+ * for the lane would otherwise reorder them. The slots then send their
+ * jobs to gearmand side by side, each at its priority: jobs that wait
+ * there are taken highest first, but an idle worker takes whichever
+ * arrives first. Keeping the turn until the job is sent would hold the
+ * lane across gearmand I/O (52-priorities tests both orders).
  */
 static enum claim
 claim(struct slot *sl)

@@ -399,7 +399,11 @@ while (my ($func, $secs) = splice(@funcs, 0, 2)) {
     $w->register_function($func => sub {
         my $job = decode_json(${ $_[0]->argref });
         my $start = time;
-        sleep $secs if $secs > 0;
+        if ($secs =~ /^[\d.]+$/) {
+            sleep $secs if $secs > 0;
+        } else {
+            sleep 0.05 until -e $secs;
+        }
         open(my $fh, '>>', $out) or die "$out: $!";
         printf $fh "%s\t%s\t%.3f\t%.3f\t%s\t%s\n", $func, $job->{jobid},
             $start, time, $job->{priority} // '', $job->{uniqkey} // '';

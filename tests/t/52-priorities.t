@@ -29,6 +29,12 @@ sub priorities {
 	    $func) } };
 }
 
+sub slurp_lines {
+	my ($path) = @_;
+	open(my $fh, '<', $path) or return [];
+	return [ <$fh> ];
+}
+
 # The jobids in the order a gv_consume output file shows them run.
 sub run_order {
 	my ($path) = @_;
@@ -102,8 +108,16 @@ ok(descending($prio, $ran), 'the high ones first, though queued last')
     or diag(join(' ', map { $prio->{$_} } @$ran));
 $t->stop($c2, 'TERM', 10);
 
-# 3. Low latency: the Injector queues run_queued_job at the job's priority.
-# Injected while no Controller runs, the high jobs run first once one does.
+# 3. Low latency: the Injector queues run_queued_job at the job's priority,
+# so a Controller takes the high jobs first, and it queues each job in
+# gearmand at its priority, so a worker takes the high ones first. Order
+# is kept among jobs that wait, not between jobs a Controller with many
+# slots sends side by side: those reach gearmand in whatever order their
+# slots write them, and an idle worker takes the first to arrive (one CI
+# run saw 9 ... 9 -2 9 -2). Sending them one by one would hold the lane
+# across gearmand I/O; each order is tested where it holds.
+# 3a. Injected while no Controller runs; one Controller running one job
+# at a time then takes them in gearmand's order: the high ones first.
 my $injector = role('injector', '-c', $ini);
 my $echo_out = $t->dir . '/echo.txt';
 my ($worker) = $t->perl_workers(1, $echo_out, [echo => 0]);
@@ -111,6 +125,8 @@ inject('echo', 10, -2, '-m', 'latency');
 inject('echo', 10, 9, '-m', 'latency');
 $prio = priorities('echo');
 is(scalar(keys %$prio), 20, 'the 20 jobs are stored');
+$ini = $t->write_ini('queue_runner.lease_seconds' => 60,
+    'queue_runner.batch_run_sleep' => 0.1, 'controller.concurrency' => 1);
 my $controller = role('controller', '-c', $ini);
 ok($t->wait_for('the echo jobs to run', 30,
     sub { @{ run_order($echo_out) } >= 20 }), 'the 20 jobs ran');
@@ -123,6 +139,38 @@ is(scalar(grep { $_->[4] =~ /^(-2|9)$/ }
 ok($t->wait_for('the echo rows to go', 30,
     sub { $t->count(1, 'funcname = ?', 'echo') == 0 }),
     'and the Controller completed them');
+$t->stop($controller, 'TERM', 10);
+$t->stop($worker, 'TERM', 10);
+
+# 3b. A Controller running many at once, while the worker is busy: it
+# queues all of them in gearmand, each at its priority, and the worker
+# runs the high ones first once it is free. (Each slot's submission could
+# otherwise reach an idle worker first.)
+$ini = $t->write_ini('queue_runner.lease_seconds' => 60,
+    'queue_runner.batch_run_sleep' => 0.1);
+$controller = role('controller', '-c', $ini);
+my $later_out = $t->dir . '/later.txt';
+my $free = $t->dir . '/free';
+($worker) = $t->perl_workers(1, $later_out, [hold => $free], [later => 0]);
+inject('hold', 1, 0, '-m', 'latency');
+ok($t->wait_for('the worker to run the hold job', 30, sub {
+	my $s = $t->gearman_status(1)->{hold};
+	$s && $s->{running} == 1 }), 'the worker is busy');
+inject('later', 10, -2, '-m', 'latency');
+inject('later', 10, 9, '-m', 'latency');
+$prio = priorities('later');
+ok($t->wait_for('the Controller to queue the 20 jobs in gearmand', 30,
+    sub { my $s = $t->gearman_status(1)->{later};
+	$s && $s->{total} == 20 }), 'the 20 jobs wait in gearmand');
+open(my $fh, '>', $free) or die "$free: $!";
+close $fh;
+ok($t->wait_for('the later jobs to run', 30,
+    sub { (grep { /^later\t/ } @{ slurp_lines($later_out) }) >= 20 }),
+    'the 20 jobs ran');
+$ran = [ map { (split /\t/)[1] } grep { /^later\t/ }
+    @{ slurp_lines($later_out) } ];
+ok(descending($prio, $ran), 'the high ones first, though sent side by side')
+    or diag(join(' ', map { $prio->{$_} } @$ran));
 
 # 4. Fairness first: a large backlog of priority 10, older than
 # everything, does not hold up a function whose jobs are all -10.
