@@ -78,6 +78,42 @@ CREATE TABLE IF NOT EXISTS `job_error` (
     INDEX `func_errors` (`funcname`, `errorid`)
 ) ENGINE=InnoDB;
 
+-- What became of a job that ended (libgarivini's gv_job_status, gvctl show,
+-- the job_status function): one row per job, written in the same
+-- transaction as the DELETE that ended it, so a job is never gone without
+-- its record nor recorded while its row lives. A parked job keeps its row
+-- (run_after 2147483647), which is its record. The job table and the
+-- original's SQL are unchanged: a foreign worker that completes with its
+-- own DELETE leaves no record.
+--   outcome     done (completed), cancelled (cancel_jobs, gv_cancel_job,
+--               gvctl cancel) or deleted (gvctl delete)
+--   ended       unix time of the end (the database's clock)
+--   attempt, failcount  the row's when it ended
+--   keep_until  ended + the function's keep_done (at least its unique_for
+--               for a done job): pruned after that, in small batches
+--   result      a done job's result as its worker gave it, at most
+--               GV_RESULT_MAX (65535) bytes; result_cut 1 when it was
+--               longer and cut there
+-- func_key serves the questions by unique key and the unique windows,
+-- keep_until the pruning.
+CREATE TABLE IF NOT EXISTS `job_outcome` (
+    `jobid`       BIGINT UNSIGNED NOT NULL,
+    `funcname`    VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin
+                  NOT NULL,
+    `uniqkey`     VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin
+                  NULL,
+    `outcome`     ENUM('done', 'cancelled', 'deleted') NOT NULL,
+    `ended`       INT UNSIGNED NOT NULL,
+    `attempt`     INT UNSIGNED NOT NULL,
+    `failcount`   TINYINT UNSIGNED NOT NULL,
+    `keep_until`  INT UNSIGNED NOT NULL,
+    `result`      BLOB NULL,
+    `result_cut`  TINYINT UNSIGNED NOT NULL DEFAULT '0',
+    PRIMARY KEY (`jobid`),
+    INDEX `func_key` (`funcname`, `uniqkey`, `ended`),
+    INDEX `keep_until` (`keep_until`)
+) ENGINE=InnoDB;
+
 -- The state of each [schedule.NAME] of garivini.ini whose jobs live in this
 -- database: last_slot is the last slot (unix time) accounted for, a job
 -- inserted for it or, for slots missed, passed over. A completed job's row

@@ -76,6 +76,7 @@ gv_open(const struct gv_db_settings *dbs, size_t ndbs, char *err,
 	gv->seed = (unsigned)(time_real() * 1e6) ^ (unsigned)getpid();
 	gv->policy.retry_first = GV_RETRY_FIRST;
 	gv->policy.retry_max = GV_RETRY_MAX;
+	gv->keep_done = GV_KEEP_DONE;
 	return gv;
 }
 
@@ -108,6 +109,7 @@ open_config(const struct config *cfg, unsigned dbid, char *err,
 	    .max_failures = (unsigned)cfg->controller.max_failures,
 	    .retry_first = (unsigned)cfg->controller.retry_first,
 	    .retry_max = (unsigned)cfg->controller.retry_max };
+	gv->keep_done = (unsigned)cfg->keep_done;
 	if (cfg->nfuncs && (gv->ff = calloc(cfg->nfuncs, sizeof(*gv->ff))) ==
 	    NULL) {
 		errf(err, errlen, "out of memory");
@@ -120,7 +122,7 @@ open_config(const struct config *cfg, unsigned dbid, char *err,
 		struct func_policy *fp = &gv->ff[gv->nff];
 
 		if (f->max_failures < 0 && f->retry_first < 0 &&
-		    f->retry_max < 0)
+		    f->retry_max < 0 && f->keep_done < 0 && f->unique_for < 0)
 			continue;
 		if ((fp->funcname = strdup(f->name)) == NULL) {
 			errf(err, errlen, "out of memory");
@@ -133,6 +135,9 @@ open_config(const struct config *cfg, unsigned dbid, char *err,
 		fp->retry_first = f->retry_first > 0 ?
 		    (unsigned)f->retry_first : 0;
 		fp->retry_max = f->retry_max > 0 ? (unsigned)f->retry_max : 0;
+		fp->keep_done = f->keep_done;
+		fp->unique_for = f->unique_for > 0 ? (unsigned)f->unique_for :
+		    0;
 	}
 	return gv;
 }
@@ -233,6 +238,41 @@ gv_set_retry_backoff(gv_client *gv, unsigned first, unsigned max)
 	gv->policy.retry_first = first;
 	gv->policy.retry_max = max;
 	return GV_OK;
+}
+
+int
+gv_set_keep_done(gv_client *gv, unsigned seconds)
+{
+	if (seconds > GV_KEEP_DONE_MAX)
+		return client_fail(gv, GV_EINVAL, "keep_done %u is over %d",
+		    seconds, GV_KEEP_DONE_MAX);
+	gv->keep_done = seconds;
+	return GV_OK;
+}
+
+static int
+cmp_policy(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct func_policy *)elem)->funcname);
+}
+
+const struct func_policy *
+client_func(const gv_client *gv, const char *funcname)
+{
+	return gv->nff && funcname ? bsearch(funcname, gv->ff, gv->nff,
+	    sizeof(*gv->ff), cmp_policy) : NULL;
+}
+
+unsigned
+client_keep(const gv_client *gv, const char *funcname, int done)
+{
+	const struct func_policy *f = client_func(gv, funcname);
+	unsigned keep = f && f->keep_done >= 0 ? (unsigned)f->keep_done :
+	    gv->keep_done;
+
+	if (done && f && f->unique_for > keep)
+		keep = f->unique_for;
+	return keep;
 }
 
 void

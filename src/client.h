@@ -26,7 +26,8 @@ int client_insert_leased(gv_client *gv, const struct gv_new_job *job,
  * nothing. */
 int client_release(gv_client *gv, const struct gv_job *job,
     unsigned seconds);
-/* Complete jobs[0..n) now, many to a statement, and say which deleted
+/* Complete jobs[0..n) now (with results[0..n), or NULL), many to a
+ * statement, and say which deleted
  * their row (done[i] = 1), so that the caller counts what committed: not a
  * completion lost with its database, nor a stale one (its row gone, or a
  * newer attempt's). A statement commits only when it deleted every row it
@@ -34,8 +35,12 @@ int client_release(gv_client *gv, const struct gv_job *job,
  * one by one to learn which. A COMMIT whose answer was lost is tried
  * again, and its jobs then say stale: not counted, on the safe side.
  * GV_EDB when some could not be written (their leases bring them back). */
-int client_complete_now(gv_client *gv, const struct gv_job *jobs, size_t n,
-    unsigned char *done);
+struct client_result {      /* a worker's result, kept with the record */
+	const void *data;   /* NULL: none */
+	size_t len;
+};
+int client_complete_now(gv_client *gv, const struct gv_job *jobs,
+    const struct client_result *results, size_t n, unsigned char *done);
 /* The databases behind a client (the QueueRunner claims from each). */
 struct dbset *client_dbset(gv_client *gv);
 /* Called with arg at each pause of a retry through a database outage

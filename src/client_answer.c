@@ -8,6 +8,7 @@
  * (gv_set_retry) or a conflict, and after a lost reply its row is read
  * before it is repeated (exec_retry).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,17 +16,12 @@
 #include "client_int.h"
 #include "dbset.h"
 #include "jobjson.h"
+#include "outcome.h"
 #include "util.h"
 
 #define NEVER_PARK 1000           /* a failcount a TINYINT cannot reach */
 #define LATER_MAX 100             /* completions shared by one commit */
 #define LATER_WAIT 0.005          /* seconds a completion may wait */
-
-static int
-cmp_policy(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct func_policy *)elem)->funcname);
-}
 
 /* How a failed job of funcname is retried or parked: its function's
  * values over the client's. A job without a funcname (a caller's own
@@ -33,8 +29,7 @@ cmp_policy(const void *key, const void *elem)
 static struct fail_policy
 fail_policy(const gv_client *gv, const char *funcname)
 {
-	const struct func_policy *f = gv->nff && funcname ? bsearch(funcname,
-	    gv->ff, gv->nff, sizeof(*gv->ff), cmp_policy) : NULL;
+	const struct func_policy *f = client_func(gv, funcname);
 	struct fail_policy p = gv->policy;
 
 	if (f == NULL)
@@ -145,8 +140,11 @@ fail:
  */
 static int
 whole_once(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
-    const struct dbval *p, size_t np, uint64_t *affected)
+    const struct dbval *p, size_t np, uint64_t *affected,
+    const struct outcome_done *recs, size_t nrecs)
 {
+	int rc;
+
 	if (db_begin(db, gv->err, sizeof(gv->err)) == -1)
 		return -1;
 	if (db_exec(db, id, nrows, p, np, affected, NULL, gv->err,
@@ -158,6 +156,15 @@ whole_once(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
 		db_rollback(db);
 		return 0;
 	}
+	/* The records of the jobs it ended, in its transaction: after the
+	 * DELETE, whose locks they follow. */
+	if ((rc = outcome_write_done(db, recs, nrecs, gv->err,
+	    sizeof(gv->err))) == -1) {
+		db_rollback(db);
+		return -1;
+	}
+	if (rc == 1)
+		gv->no_outcome_table = 1;
 	return db_commit(db, gv->err, sizeof(gv->err));
 }
 
@@ -178,10 +185,28 @@ whole_once(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
  * reply was lost the row is read first, and the answer is repeated only if
  * it was not done (tests/faults/61-lost-answers.t).
  */
+/* After a failed try on db: 1 to try again, a conflict's pause or an
+ * outage's (within deadline) over; 0 to give up. */
+static int
+again(gv_client *gv, struct db *db, int *lock_tries, double *pause,
+    double deadline)
+{
+	if (client_conflict_retry(gv, db, lock_tries))
+		return 1;
+	if (db_healthy(db, time_mono()) || time_mono() + *pause > deadline)
+		return 0;
+	if (gv->on_retry)
+		gv->on_retry(gv->on_retry_arg);
+	time_sleep(*pause, NULL);
+	*pause = backoff_next(*pause, RETRY_PAUSE_MIN, RETRY_PAUSE_MAX);
+	return 1;
+}
+
 static int
 exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
     const struct dbval *p, size_t np, uint64_t *affected,
-    const struct gv_job *job, const char *message, int whole)
+    const struct gv_job *job, const char *message, int whole,
+    const struct outcome_done *recs, size_t nrecs)
 {
 	double deadline = time_mono() + gv->retry_seconds;
 	double pause = RETRY_PAUSE_MIN;
@@ -198,22 +223,15 @@ exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
 		}
 		if (!unknown || !job) {
 			if ((message ? fail_once(gv, db, id, p, np, affected,
-			    message, job->jobid) : whole ? whole_once(gv, db,
-			    id, nrows, p, np, affected) : db_exec(db, id, nrows,
-			    p, np, affected, NULL, gv->err, sizeof(gv->err))) ==
-			    0)
+			    message, job->jobid) : whole || nrecs ?
+			    whole_once(gv, db, id, nrows, p, np, affected, recs,
+			    nrecs) : db_exec(db, id, nrows, p, np, affected,
+			    NULL, gv->err, sizeof(gv->err))) == 0)
 				return 0;
 			unknown |= db_maybe_applied(db);
 		}
-		if (client_conflict_retry(gv, db, &lock_tries))
-			continue;
-		if (db_healthy(db, time_mono()) ||
-		    time_mono() + pause > deadline)
+		if (!again(gv, db, &lock_tries, &pause, deadline))
 			return -1;
-		if (gv->on_retry)
-			gv->on_retry(gv->on_retry_arg);
-		time_sleep(pause, NULL);
-		pause = backoff_next(pause, RETRY_PAUSE_MIN, RETRY_PAUSE_MAX);
 	}
 }
 
@@ -222,7 +240,7 @@ exec_retry(gv_client *gv, struct db *db, enum sql_id id, unsigned nrows,
 static int
 apply_message(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
     enum sql_id any, const struct dbval *lead, size_t nlead,
-    const char *message)
+    const char *message, const struct outcome_done *rec)
 {
 	struct dbval p[LEAD_MAX + 2];
 	uint64_t affected;
@@ -239,7 +257,7 @@ apply_message(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
 	if (job->fenced)
 		p[n++] = DBV_U(job->attempt);
 	if (exec_retry(gv, db, job->fenced ? fenced : any, 1, p, n,
-	    &affected, job, message, 0) == -1)
+	    &affected, job, message, 0, rec, rec != NULL) == -1)
 		return GV_EDB;
 	if (affected == 0)
 		return stale(gv, job);
@@ -250,7 +268,7 @@ static int
 apply(gv_client *gv, const struct gv_job *job, enum sql_id fenced,
     enum sql_id any, const struct dbval *lead, size_t nlead)
 {
-	return apply_message(gv, job, fenced, any, lead, nlead, NULL);
+	return apply_message(gv, job, fenced, any, lead, nlead, NULL, NULL);
 }
 
 /*
@@ -271,18 +289,43 @@ forget_errors(struct db *db, const struct dbval *ids, size_t n)
 		    &affected, NULL, err, sizeof(err));
 }
 
-int
-gv_complete_job(gv_client *gv, const struct gv_job *job)
+/* A completion's record, when its function keeps them (a job without a
+ * funcname, a caller's own struct, cannot be recorded). */
+static int
+done_record(const gv_client *gv, const struct gv_job *job,
+    const void *result, size_t len, struct outcome_done *rec)
 {
+	if (job == NULL || job->funcname == NULL)
+		return 0;
+	*rec = (struct outcome_done){ .jobid = job->jobid,
+	    .funcname = job->funcname, .uniqkey = job->uniqkey,
+	    .attempt = job->attempt, .failcount = job->failcount,
+	    .keep = client_keep(gv, job->funcname, 1), .result = result,
+	    .result_len = result ? len : 0 };
+	return rec->keep > 0;
+}
+
+int
+gv_complete_job_result(gv_client *gv, const struct gv_job *job,
+    const void *result, size_t len)
+{
+	struct outcome_done rec;
 	struct dbval id;
 	int rc;
 
-	rc = apply(gv, job, SQL_COMPLETE, SQL_COMPLETE_ANY, NULL, 0);
+	rc = apply_message(gv, job, SQL_COMPLETE, SQL_COMPLETE_ANY, NULL, 0,
+	    NULL, done_record(gv, job, result, len, &rec) ? &rec : NULL);
 	if (rc == GV_OK && job->failcount > 0) {
 		id = DBV_U(job->jobid);
 		forget_errors(dbset_find(gv->dbs, job->dbid), &id, 1);
 	}
 	return rc;
+}
+
+int
+gv_complete_job(gv_client *gv, const struct gv_job *job)
+{
+	return gv_complete_job_result(gv, job, NULL, 0);
 }
 
 int
@@ -339,7 +382,7 @@ gv_failed_job_message(gv_client *gv, const struct gv_job *job,
 	lead[1] = DBV_U(p.retry_first);
 	lead[2] = DBV_U(p.retry_max);
 	return apply_message(gv, job, SQL_FAIL, SQL_FAIL_ANY, lead, LEAD_MAX,
-	    message);
+	    message, NULL);
 }
 
 int
@@ -381,16 +424,27 @@ client_sweep_errors(gv_client *gv, struct db *db, uint64_t *cursor,
 	return 0;
 }
 
-/* Delete the row, and its failures once it is gone. */
+static unsigned
+keep_ended(const char *funcname, void *arg)
+{
+	return client_keep(arg, funcname, 0);
+}
+
+/* Delete the row with its record (cancelled), and its failures once it
+ * is gone. */
 static int
 cancel(gv_client *gv, struct db *db, uint64_t jobid)
 {
+	double deadline = time_mono() + gv->retry_seconds;
+	double pause = RETRY_PAUSE_MIN;
 	struct dbval id = DBV_U(jobid);
 	uint64_t affected;
+	int lock_tries = 0;
 
-	if (exec_retry(gv, db, SQL_CANCEL, 1, &id, 1, &affected, NULL,
-	    NULL, 0) == -1)
-		return GV_EDB;
+	while (outcome_end(db, "cancelled", NULL, &jobid, 1, keep_ended, gv,
+	    &affected, gv->err, sizeof(gv->err)) == -1)
+		if (!again(gv, db, &lock_tries, &pause, deadline))
+			return GV_EDB;
 	forget_errors(db, &id, 1);
 	if (affected == 0)
 		return client_fail(gv, GV_ESTALE, "no job %llu in database %u",
@@ -494,9 +548,39 @@ client_release(gv_client *gv, const struct gv_job *job, unsigned seconds)
 	if ((db = job_db(gv, job)) == NULL)
 		return GV_EINVAL;
 	if (exec_retry(gv, db, SQL_RELEASE, 1, p, 3, &affected, job, NULL,
-	    0) == -1)
+	    0, NULL, 0) == -1)
 		return GV_EDB;
 	return affected ? GV_OK : stale(gv, job);
+}
+
+/* A completion to write with others, with what its record needs. */
+static void
+later_set(const gv_client *gv, struct later *l, const struct gv_job *job,
+    const void *result, size_t len)
+{
+	*l = (struct later){ .jobid = job->jobid, .attempt = job->attempt,
+	    .dbid = job->dbid, .fenced = job->fenced,
+	    .failed_before = job->failcount > 0,
+	    .failcount = job->failcount, .result = result,
+	    .result_len = result ? len : 0 };
+	if (job->funcname == NULL)
+		return;
+	l->keep = client_keep(gv, job->funcname, 1);
+	snprintf(l->funcname, sizeof(l->funcname), "%s", job->funcname);
+	l->has_uniqkey = job->uniqkey != NULL;
+	snprintf(l->uniqkey, sizeof(l->uniqkey), "%s",
+	    job->uniqkey ? job->uniqkey : "");
+}
+
+/* The later completion as a job, for its completion alone. */
+static struct gv_job
+later_job(struct later *l)
+{
+	return (struct gv_job){ .jobid = l->jobid, .dbid = l->dbid,
+	    .attempt = l->attempt, .fenced = l->fenced,
+	    .failcount = l->failcount,
+	    .funcname = l->keep ? l->funcname : NULL,
+	    .uniqkey = l->has_uniqkey ? l->uniqkey : NULL };
 }
 
 /*
@@ -515,9 +599,7 @@ gv_complete_later(gv_client *gv, const struct gv_job *job)
 		return gv_complete_job(gv, job);
 	if (gv->nlater == 0)
 		gv->later_since = time_mono();
-	gv->later[gv->nlater++] = (struct later){ .jobid = job->jobid,
-	    .attempt = job->attempt, .dbid = job->dbid, .fenced = job->fenced,
-	    .failed_before = job->failcount > 0 };
+	later_set(gv, &gv->later[gv->nlater++], job, NULL, 0);
 	if (gv->nlater >= LATER_MAX ||
 	    time_mono() - gv->later_since >= LATER_WAIT)
 		return gv_flush(gv);
@@ -530,54 +612,70 @@ gv_pending(const gv_client *gv)
 	return gv->nlater;
 }
 
-/* Delete the waiting completions of one database, fenced or not. With
- * done (client_complete_now), say which deleted their row. */
+/*
+ * Delete the waiting completions of one database, fenced or not, with the
+ * records of those whose functions keep them. With done
+ * (client_complete_now), say which deleted their row.
+ *
+ * A statement that deletes fewer rows than it names (a stale copy among
+ * them: a job that ran twice, a row deleted) counts only whole when it
+ * must say which deleted theirs, or when it writes records (a record
+ * written for a row not deleted would say done of a job that lives, or
+ * overwrite a cancel): it is rolled back and its completions are written
+ * one by one. Otherwise it stands, and the stale ones change nothing.
+ */
 static int
 flush_db(gv_client *gv, struct db *db, int fenced, struct dbval *p,
     unsigned char *done)
 {
+	struct outcome_done recs[LATER_MAX];
 	uint64_t affected;
-	size_t i, n = 0, rows;
-	int rc = 0, one_rc;
+	size_t i, n = 0, rows, nrecs = 0;
+	int rc = 0, one_rc, whole;
 
 	for (i = 0; i < gv->nlater; i++) {
-		const struct later *l = &gv->later[i];
+		struct later *l = &gv->later[i];
 
 		if (l->dbid != db_id(db) || l->fenced != fenced)
 			continue;
 		p[n++] = DBV_U(l->jobid);
 		if (fenced)
 			p[n++] = DBV_U(l->attempt);
+		if (l->keep)
+			recs[nrecs++] = (struct outcome_done){
+			    .jobid = l->jobid, .funcname = l->funcname,
+			    .uniqkey = l->has_uniqkey ? l->uniqkey : NULL,
+			    .attempt = l->attempt, .failcount = l->failcount,
+			    .keep = l->keep, .result = l->result,
+			    .result_len = l->result_len };
 	}
 	if (n == 0)
 		return 0;
 	rows = fenced ? n / 2 : n;
+	whole = done != NULL || nrecs > 0;
 	if (exec_retry(gv, db, fenced ? SQL_COMPLETE_MANY :
 	    SQL_COMPLETE_MANY_ANY, (unsigned)rows, p, n, &affected, NULL,
-	    NULL, done != NULL) == -1)
+	    NULL, whole, recs, nrecs) == -1)
 		return -1;
-	for (i = 0; done && i < gv->nlater; i++) {
-		const struct later *l = &gv->later[i];
-		struct gv_job one = { .jobid = l->jobid, .dbid = l->dbid,
-		    .attempt = l->attempt, .fenced = l->fenced,
-		    .failcount = (unsigned)l->failed_before };
+	for (i = 0; whole && affected != rows && i < gv->nlater; i++) {
+		struct later *l = &gv->later[i];
+		struct gv_job one = later_job(l);
 
 		if (l->dbid != db_id(db) || l->fenced != fenced)
 			continue;
-		if (affected == rows) {
-			done[i] = 1;
-			continue;
-		}
-		/* Rolled back: a stale copy among them (a job that ran
-		 * twice, a row deleted). One by one, each says whether it
-		 * was one of them. */
-		one_rc = gv_complete_job(gv, &one);
-		done[i] = one_rc == GV_OK;
+		one_rc = gv_complete_job_result(gv, &one, l->result,
+		    l->result_len);
+		if (done)
+			done[i] = one_rc == GV_OK;
 		if (one_rc == GV_EDB)
 			rc = -1;
 	}
-	if (done && affected != rows)
+	if (whole && affected != rows)
 		return rc;
+	for (i = 0; done && i < gv->nlater; i++)
+		if (gv->later[i].dbid == db_id(db) &&
+		    gv->later[i].fenced == fenced)
+			done[i] = 1;
 	for (i = 0, n = 0; i < gv->nlater; i++) {
 		const struct later *l = &gv->later[i];
 
@@ -618,8 +716,8 @@ gv_flush(gv_client *gv)
 }
 
 int
-client_complete_now(gv_client *gv, const struct gv_job *jobs, size_t n,
-    unsigned char *done)
+client_complete_now(gv_client *gv, const struct gv_job *jobs,
+    const struct client_result *results, size_t n, unsigned char *done)
 {
 	size_t i, k, chunk;
 	int rc, worst;
@@ -631,15 +729,11 @@ client_complete_now(gv_client *gv, const struct gv_job *jobs, size_t n,
 		return client_fail(gv, GV_ENOMEM, "out of memory");
 	for (i = 0; i < n; i += chunk) {
 		chunk = n - i < LATER_MAX ? n - i : LATER_MAX;
-		for (k = 0; k < chunk; k++) {
-			const struct gv_job *job = &jobs[i + k];
-
-			/* An unknown database matches no group: not done. */
-			gv->later[k] = (struct later){ .jobid = job->jobid,
-			    .attempt = job->attempt, .dbid = job->dbid,
-			    .fenced = job->fenced,
-			    .failed_before = job->failcount > 0 };
-		}
+		/* An unknown database matches no group: not done. */
+		for (k = 0; k < chunk; k++)
+			later_set(gv, &gv->later[k], &jobs[i + k],
+			    results ? results[i + k].data : NULL,
+			    results ? results[i + k].len : 0);
 		gv->nlater = chunk;
 		if ((rc = flush_all(gv, done + i)) != GV_OK)
 			worst = rc;

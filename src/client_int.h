@@ -38,8 +38,11 @@ struct gv_client {
 		int max_failures;         /* -1: the client's */
 		unsigned retry_first;     /* 0: the client's */
 		unsigned retry_max;       /* 0: the client's */
+		int keep_done;            /* -1: the client's */
+		unsigned unique_for;      /* 0: none */
 	} *ff;
 	size_t nff;
+	unsigned keep_done;       /* gv_set_keep_done */
 	double retry_seconds;     /* gv_set_retry */
 	void (*on_retry)(void *); /* client_on_retry */
 	void *on_retry_arg;
@@ -49,14 +52,30 @@ struct gv_client {
 		unsigned dbid;
 		int fenced;
 		int failed_before;    /* it may have failures to forget */
+		unsigned failcount;
+		unsigned keep;        /* seconds its record is kept; 0 none */
+		const void *result;   /* client_complete_now's, or NULL */
+		size_t result_len;
+		char funcname[GV_FUNCNAME_MAX + 1];
+		char uniqkey[GV_UNIQKEY_MAX + 1];
+		int has_uniqkey;
 	} *later;
 	size_t nlater;
 	double later_since;       /* time_mono() of the oldest */
 	unsigned seed;            /* jitter of conflict retries */
 	int no_error_table;       /* a failure's reason found no job_error */
+	int no_outcome_table;     /* a record found no job_outcome */
 	unsigned no_error_table_db; /* ... in this database */
 	char err[1024];
 };
+
+/* The policy of funcname's jobs: its [function.NAME] entry, or NULL. */
+const struct func_policy *client_func(const gv_client *gv,
+    const char *funcname);
+/* Seconds a record of a job of funcname that ended is kept: its
+ * function's keep_done, else the client's; a done one at least its
+ * unique_for. */
+unsigned client_keep(const gv_client *gv, const char *funcname, int done);
 
 /* Fill gv->err from fmt and return code: `return client_fail(gv, ...)`. */
 int client_fail(gv_client *gv, int code, const char *fmt, ...)

@@ -1173,3 +1173,19 @@ config_retry_max(const struct config *cfg, const char *funcname)
 {
 	return retry_max(cfg, config_func(cfg, funcname));
 }
+
+int
+config_keep_done(const struct config *cfg, const char *funcname)
+{
+	const struct config_func *f = config_func(cfg, funcname);
+
+	return f && f->keep_done != UNSET ? f->keep_done : cfg->keep_done;
+}
+
+int
+config_unique_for(const struct config *cfg, const char *funcname)
+{
+	const struct config_func *f = config_func(cfg, funcname);
+
+	return f && f->unique_for != UNSET ? f->unique_for : 0;
+}

@@ -45,6 +45,8 @@ struct config_func {
 	double job_timeout;     /* -1: [controller]'s */
 	int retry_first;        /* -1: [controller]'s */
 	int retry_max;          /* -1: [controller]'s */
+	int keep_done;          /* -1: [garivini]'s */
+	int unique_for;         /* -1: none (0) */
 };
 
 /* [schedule.NAME]: a recurring job (schedule.h says what a slot is). */
@@ -87,6 +89,7 @@ struct config {
 	double heartbeat_timeout;
 	char *prometheus_file;  /* NULL: none */
 	int metrics_functions;  /* functions with metrics of their own */
+	int keep_done;          /* seconds records of ended jobs are kept */
 
 	/* [db.N], sorted by dbid */
 	struct config_db dbs[CONFIG_MAX_DBS];
@@ -151,6 +154,10 @@ double config_job_timeout(const struct config *cfg, const char *funcname);
 double config_stop_grace(const struct config *cfg, const char *role);
 int config_retry_first(const struct config *cfg, const char *funcname);
 int config_retry_max(const struct config *cfg, const char *funcname);
+/* Seconds a record of a job of funcname that ended is kept (keep_done; a
+ * done one at least its unique_for), and its unique window (0: none). */
+int config_keep_done(const struct config *cfg, const char *funcname);
+int config_unique_for(const struct config *cfg, const char *funcname);
 /* 1 if any function has a watermark (gearmand's depths are then read). */
 int config_any_watermark(const struct config *cfg);
 

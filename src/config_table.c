@@ -37,6 +37,13 @@ const struct key config_table[] = {
 	{ "garivini", "prometheus_file", KT_STRING, NULL, 0, 0,
 	    0, 0, G(prometheus_file),
 	    "Prometheus text file written with the status; none = off" },
+	/* Records of jobs that ended (job_outcome): written by whoever ends
+	 * a job (a Controller, an Injector's cancel, a worker through the
+	 * library, gvctl), each with its keep_until. */
+	{ "garivini", "keep_done", KT_INT, DEF(GV_KEEP_DONE), 0,
+	    GV_KEEP_DONE_MAX,
+	    0, R_INJ | R_CTL, G(keep_done),
+	    "seconds a record of a job that ended is kept; 0 = none" },
 	/* The shared table is sized once, before the first fork. */
 	{ "garivini", "metrics_functions", KT_INT, "100", 1, 5000,
 	    K_FIXED, 0, G(metrics_functions),
@@ -141,6 +148,14 @@ const struct key config_table[] = {
 	{ FUNC_SECTION, "retry_max", KT_INT, NULL, 1, GV_RETRY_MAX_LIMIT,
 	    0, R_CTL, F(retry_max),
 	    "this function's retry_max; none = [controller]'s" },
+
+	{ FUNC_SECTION, "keep_done", KT_INT, NULL, 0, GV_KEEP_DONE_MAX,
+	    0, R_INJ | R_CTL, F(keep_done),
+	    "this function's keep_done; none = [garivini]'s" },
+	{ FUNC_SECTION, "unique_for", KT_INT, NULL, 0, GV_KEEP_DONE_MAX,
+	    0, R_INJ | R_CTL, F(unique_for),
+	    "seconds after a job of a unique key is done in which the key "
+	    "is refused as a duplicate; none = 0" },
 
 	/* [schedule.NAME]: a recurring job, inserted by the QueueRunners
 	 * (workers/scheduler.c); cron or every is checked after the parse,

@@ -112,6 +112,7 @@ struct gv_job {
 #define GV_FUNC_INJECT "inject_jobs"
 #define GV_FUNC_RUN_QUEUED "run_queued_job"
 #define GV_FUNC_CANCEL "cancel_jobs"
+#define GV_FUNC_STATUS "job_status"
 /* 1 if funcname is a function Garivini serves (refused as a job's). */
 int gv_funcname_reserved(const char *funcname);
 
@@ -247,6 +248,72 @@ int gv_failed_job_message(gv_client *gv, const struct gv_job *job,
 int gv_cancel_job(gv_client *gv, const char *funcname, const char *uniqkey,
     uint64_t *jobid, unsigned *dbid);
 int gv_cancel_jobid(gv_client *gv, unsigned dbid, uint64_t jobid);
+
+/*
+ * What became of a job. A job that lives is scheduled (waits for its time),
+ * due, running (out: queued in gearmand or running, run_after the end of its
+ * lease), retrying (failed failcount times, runs again at run_after) or
+ * parked (failed max_failures times, or rescheduled "never"). A job that
+ * ended is done, cancelled or deleted (by an operator) while its record is
+ * kept: keep_done seconds ([function.NAME] keep_done over [garivini]
+ * keep_done, default GV_KEEP_DONE; 0 keeps none, as the original kept
+ * none). Otherwise, and for a job that never existed, unknown. A job
+ * completed by a foreign worker's own DELETE leaves no record.
+ */
+enum gv_state {
+	GV_STATE_UNKNOWN = 0,
+	GV_STATE_SCHEDULED,
+	GV_STATE_DUE,
+	GV_STATE_RUNNING,
+	GV_STATE_RETRYING,
+	GV_STATE_PARKED,
+	GV_STATE_DONE,
+	GV_STATE_CANCELLED,
+	GV_STATE_DELETED,
+};
+#define GV_KEEP_DONE 3600           /* seconds, by default */
+#define GV_KEEP_DONE_MAX 31536000   /* a year */
+/* A done job's result is kept up to this many bytes; a longer one is cut
+ * there (result_cut), and never fails its job. */
+#define GV_RESULT_MAX 65535
+
+struct gv_job_status {
+	enum gv_state state;
+	uint64_t jobid;           /* 0: unknown */
+	unsigned dbid;
+	char funcname[GV_FUNCNAME_MAX + 1];
+	char uniqkey[GV_UNIQKEY_MAX + 1];
+	int has_uniqkey;
+	unsigned failcount;       /* failures so far, or when it ended */
+	uint32_t attempt;         /* claims so far, or when it ended */
+	int64_t run_after;        /* a living job's (unix time); 0 ended */
+	int64_t ended;            /* when it ended (unix time); 0 lives */
+	int64_t kept_until;       /* its record is kept until then */
+	unsigned char *result;    /* a done job's result (NUL-terminated
+	                             too), NULL when its worker gave none */
+	size_t result_len;
+	int result_cut;           /* 1: the result was longer, cut here */
+};
+/* The state of job jobid of database dbid, into st (GV_STATE_UNKNOWN when
+ * there is no such job or record). Release st with gv_job_status_clear. */
+int gv_job_status(gv_client *gv, unsigned dbid, uint64_t jobid,
+    struct gv_job_status *st);
+/* The same by unique key: the job of (funcname, uniqkey) that lives, in
+ * any database (the key's first), else the newest record of the key. */
+int gv_job_status_key(gv_client *gv, const char *funcname,
+    const char *uniqkey, struct gv_job_status *st);
+void gv_job_status_clear(struct gv_job_status *st);
+/* "unknown", "scheduled", "due", "running", "retrying", "parked", "done",
+ * "cancelled", "deleted". */
+const char *gv_state_name(enum gv_state state);
+/* Done, with the worker's result (any bytes; NULL or 0: none), kept with
+ * the job's record. As gv_complete_job otherwise. */
+int gv_complete_job_result(gv_client *gv, const struct gv_job *job,
+    const void *result, size_t len);
+/* Seconds the records of ended jobs are kept, for functions the INI does
+ * not set (GV_KEEP_DONE until set; 0: none). GV_EINVAL over
+ * GV_KEEP_DONE_MAX. */
+int gv_set_keep_done(gv_client *gv, unsigned seconds);
 
 /* Seconds left of the job's lease (0 if it ran out); GV_ESTALE if the job
  * is gone, a newer attempt owns it, or it is not out (rescheduled, failed

@@ -60,6 +60,19 @@
 #define JOB_COLUMNS_NO_ARG "jobid, funcname, NULL, uniqkey, run_after, " \
 	"`coalesce`, flag, failcount, attempt, priority"
 
+/* job_outcome (client_outcome.c). A record is read as jobid, funcname,
+ * uniqkey, state, failcount, attempt, run_after (NULL), ended, keep_until,
+ * result, result_cut, as SQL_JOB_STATUS reads a row. */
+#define OUTCOME_INSERT "INSERT INTO job_outcome (jobid, funcname, uniqkey, " \
+	"outcome, ended, attempt, failcount, keep_until, result, result_cut)"
+#define OUTCOME_REPLACE " ON DUPLICATE KEY UPDATE funcname = " \
+	"VALUES(funcname), uniqkey = VALUES(uniqkey), outcome = " \
+	"VALUES(outcome), ended = VALUES(ended), attempt = VALUES(attempt), " \
+	"failcount = VALUES(failcount), keep_until = VALUES(keep_until), " \
+	"result = VALUES(result), result_cut = VALUES(result_cut)"
+#define OUTCOME_COLUMNS "jobid, funcname, uniqkey, outcome, failcount, " \
+	"attempt, NULL, ended, keep_until, result, result_cut"
+
 /* A failure, as admin.c reads it (SQL_JOB_ERRORS, SQL_FUNC_ERRORS). */
 #define ERROR_COLUMNS "jobid, funcname, message, error_time, failcount, " \
 	"attempt"
@@ -293,6 +306,55 @@ static const struct sql_stmt {
 	 * writes, and a Galera node only while it is synced and ready
 	 * ("Synced/ON"). MySQL 8 has no information_schema.GLOBAL_VARIABLES:
 	 * the failed query reads as no Galera there. */
+	/* Records of jobs that ended (job_outcome). Written in the
+	 * transaction that deletes the rows, after the DELETE (whose
+	 * exclusive locks they follow): a job is never gone without its
+	 * record, nor recorded while its row lives. A jobid met again (an
+	 * AUTO_INCREMENT that went back after a restart) replaces the old
+	 * record. */
+	[SQL_OUTCOME_DONE] = { "outcome_done", OUTCOME_INSERT " VALUES ",
+	    "(?, ?, ?, 'done', UNIX_TIMESTAMP(), ?, ?, UNIX_TIMESTAMP() + ?, "
+	    "?, ?)", OUTCOME_REPLACE, 0, 8 },
+	/* From the rows themselves, locked before (SQL_ENDING_LOCK). */
+	[SQL_OUTCOME_END] = { "outcome_end", OUTCOME_INSERT " SELECT jobid, "
+	    "funcname, uniqkey, ?, UNIX_TIMESTAMP(), attempt, failcount, "
+	    "UNIX_TIMESTAMP() + ?, NULL, 0 FROM job WHERE jobid IN (", "?",
+	    ")" OUTCOME_REPLACE, 2, 1 },
+	/* The rows a cancel or an operator's delete is about to end, in the
+	 * state asked (NULL: any), locked until its commit, with their
+	 * functions (whose keep_done their records take). */
+	[SQL_ENDING_LOCK] = { "ending_lock",
+	    "SELECT jobid, funcname FROM job WHERE " ST_IS " AND jobid IN (",
+	    "?", ") FOR UPDATE", 1, 1 },
+	/* A job's state, as job_status names it: a row that lives says how
+	 * it waits (its lease or its next run in run_after), a record how
+	 * it ended. A record past keep_until is not read, whether or not it
+	 * was pruned yet. */
+	[SQL_JOB_STATUS] = { "job_status",
+	    "SELECT jobid, funcname, uniqkey, CASE WHEN " ST_PARKED " THEN "
+	    "'parked' WHEN " ST_LEASED " THEN 'running' WHEN failcount > 0 "
+	    "THEN 'retrying' WHEN " ST_DUE " THEN 'due' ELSE 'scheduled' END, "
+	    "failcount, attempt, run_after, NULL, NULL, NULL, 0 FROM job "
+	    "WHERE jobid = ?", NULL, NULL, 1, 0 },
+	[SQL_OUTCOME_STATUS] = { "outcome_status",
+	    "SELECT " OUTCOME_COLUMNS " FROM job_outcome WHERE jobid = ? AND "
+	    "keep_until >= UNIX_TIMESTAMP()", NULL, NULL, 1, 0 },
+	[SQL_OUTCOME_BY_KEY] = { "outcome_by_key",
+	    "SELECT " OUTCOME_COLUMNS " FROM job_outcome WHERE funcname = ? "
+	    "AND uniqkey = ? AND keep_until >= UNIX_TIMESTAMP() ORDER BY "
+	    "ended DESC, jobid DESC LIMIT 1", NULL, NULL, 2, 0 },
+	/* A unique window: the newest done job of the key that ended less
+	 * than the given seconds ago. */
+	[SQL_OUTCOME_DONE_SINCE] = { "outcome_done_since",
+	    "SELECT jobid FROM job_outcome WHERE funcname = ? AND uniqkey = ? "
+	    "AND outcome = 'done' AND ended > UNIX_TIMESTAMP() - ? AND "
+	    "keep_until >= UNIX_TIMESTAMP() ORDER BY ended DESC, jobid DESC "
+	    "LIMIT 1", NULL, NULL, 3, 0 },
+	/* One bounded batch of the records past their time, in the order of
+	 * the keep_until index: a short statement that holds no claim up. */
+	[SQL_OUTCOME_PRUNE] = { "outcome_prune",
+	    "DELETE FROM job_outcome WHERE keep_until < UNIX_TIMESTAMP() "
+	    "ORDER BY keep_until LIMIT ?", NULL, NULL, 1, 0 },
 	[SQL_READ_ONLY] = { "read_only",
 	    "SELECT CAST(@@GLOBAL.read_only AS CHAR)", NULL, NULL, 0, 0 },
 	[SQL_WSREP_ON] = { "wsrep_on",

@@ -103,6 +103,20 @@ enum sql_id {
 	SQL_FUNC_ERRORS,     /* funcname (NULL: any), limit: the newest
 	                        failures */
 	SQL_CANCEL,          /* jobid: delete the row, whatever its state */
+	/* What became of jobs that ended (job_outcome): client_outcome.c. */
+	SQL_OUTCOME_DONE,    /* n (jobid, funcname, uniqkey, attempt,
+	                        failcount, keep seconds, result, result_cut):
+	                        records of completed jobs */
+	SQL_OUTCOME_END,     /* outcome, keep seconds, then n jobids: records
+	                        of rows about to be deleted */
+	SQL_ENDING_LOCK,     /* state (NULL: any), then n jobids -> jobid,
+	                        funcname of those in the state, locked */
+	SQL_JOB_STATUS,      /* jobid -> the row's state (status columns) */
+	SQL_OUTCOME_STATUS,  /* jobid -> its record (status columns) */
+	SQL_OUTCOME_BY_KEY,  /* funcname, uniqkey -> the newest record */
+	SQL_OUTCOME_DONE_SINCE, /* funcname, uniqkey, seconds -> jobid of a
+	                        done record that recent */
+	SQL_OUTCOME_PRUNE,   /* limit: delete records past keep_until */
 	SQL_READ_ONLY,       /* -> read_only: "0"/"OFF" when writable */
 	SQL_WSREP_ON,        /* -> "ON" on a Galera node */
 	SQL_WSREP_STATE,     /* -> "Synced/ON" when it may take writes */

@@ -131,6 +131,15 @@ count_failure(struct controller *c, const struct gv_job *job,
 		funcstats_add(e, METRICS_PARKED, 1);
 }
 
+/* The worker's result, "" when it gave an empty one, NULL none. */
+static const void *
+slot_result(const struct slot *sl)
+{
+	if (!sl->has_result)
+		return NULL;
+	return sl->result.data ? sl->result.data : "";
+}
+
 /* Record the outcome in the row, through the slots' connection to the
  * job's database (waited for: an outcome matters more than a claim). A
  * stale answer means a newer attempt owns the row or it is gone: that
@@ -150,7 +159,9 @@ settle(struct slot *sl, enum outcome out)
 	case RUN_DONE:
 		/* Completions share commits: one fsync for many jobs. The
 		 * flusher writes them within their window. */
-		if (controller_lane_hold_done(sl->lane, job) == 0)
+		if (controller_lane_hold_done(sl->lane, job,
+		    slot_result(sl),
+		    sl->result.len) == 0)
 			return;
 		what = "completing";
 		break;
@@ -204,7 +215,7 @@ settle(struct slot *sl, enum outcome out)
 	gv = controller_lane_take(sl->lane, 1);
 	switch (out) {
 	case RUN_DONE:
-		if ((rc = gv_complete_job(gv, job)) == GV_OK)
+		if ((rc = gv_complete_job_result(gv, job, slot_result(sl), sl->result.len)) == GV_OK)
 			count_done(c, funcstats_find(c->ctx->fs,
 			    job->funcname), 1);
 		break;
@@ -356,6 +367,10 @@ slot_main(void *arg)
 		gv_job_clear(&sl->job);
 		if (sl->doc.cap > SLOT_DOC_KEEP)
 			buf_free(&sl->doc);
+		if (sl->result.cap > SLOT_DOC_KEEP)
+			buf_free(&sl->result);
+		buf_reset(&sl->result);
+		sl->has_result = 0;
 		sl->has_job = 0;
 		if (--c->busy == 0 && !*c->ctx->stop)
 			scoreboard_state(c->ctx->sb, SB_IDLE);
@@ -588,6 +603,7 @@ slots_free(struct controller *c)
 		controller_run_drop_clients(sl);
 		free(sl->clients);
 		buf_free(&sl->doc);
+		buf_free(&sl->result);
 		gv_job_clear(&sl->job);
 	}
 	free(c->slots);

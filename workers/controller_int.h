@@ -50,6 +50,8 @@ struct slot {
 	gearman_client_st **clients;  /* per server */
 	struct gv_job job;            /* the job in hand */
 	struct buf doc;               /* its document */
+	struct buf result;            /* its worker's result (RUN_DONE) */
+	int has_result;               /* 0: the worker gave none */
 	int has_job;
 	int created;                  /* gearmand acknowledged the job */
 	int running;                  /* gearmand said a worker has it */

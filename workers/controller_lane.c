@@ -10,8 +10,10 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "client.h"
+#include "config.h"
 #include "controller_int.h"
 #include "controller_lane.h"
 #include "db.h"
@@ -38,7 +40,10 @@ struct lane {
 	pthread_cond_t returned;      /* gv was given back */
 	gv_client *fgv;               /* the flusher's */
 	struct gv_job *done_jobs;     /* completions since done_since... */
-	struct fs_entry **done_fs;    /* ...and their functions */
+	struct fs_entry **done_fs;    /* ...their functions' metrics... */
+	struct client_result *done_res; /* ...and results; a job's funcname
+	                                 owns one block with its uniqkey and
+	                                 result, when its record is kept */
 	size_t ndone, done_cap;
 	double done_since;            /* time_mono() */
 	pthread_cond_t held;          /* a completion is held */
@@ -142,38 +147,86 @@ controller_lane_end_turn(struct lane *l)
 	controller_unlock(c);
 }
 
+/*
+ * What a completion's record needs, copied out of the slot (which goes on
+ * to its next job): one block holding the funcname, the uniqkey and the
+ * result, owned by copy->funcname. Nothing when the function keeps no
+ * records. -1 when memory ran out.
+ */
+static int
+copy_record(struct controller *c, const struct gv_job *job,
+    const void *result, size_t len, struct gv_job *copy,
+    struct client_result *res)
+{
+	size_t flen, ulen;
+	char *blk;
+
+	*res = (struct client_result){ 0 };
+	if (job->funcname == NULL ||
+	    (config_keep_done(c->cfg, job->funcname) == 0 &&
+	    config_unique_for(c->cfg, job->funcname) == 0))
+		return 0;
+	flen = strlen(job->funcname) + 1;
+	ulen = job->uniqkey ? strlen(job->uniqkey) + 1 : 0;
+	if ((blk = malloc(flen + ulen + (result ? len : 0) + 1)) == NULL)
+		return -1;
+	memcpy(blk, job->funcname, flen);
+	copy->funcname = blk;
+	if (job->uniqkey) {
+		memcpy(blk + flen, job->uniqkey, ulen);
+		copy->uniqkey = blk + flen;
+	}
+	if (result) {
+		memcpy(blk + flen + ulen, result, len);
+		*res = (struct client_result){ blk + flen + ulen, len };
+	}
+	return 0;
+}
+
 /* Hand a completion to its database's flusher; the first of a batch sets
  * its deadline and wakes the flusher, the next ones share it. -1 when
  * memory ran out: the caller completes it itself. Memory only. */
 int
-controller_lane_hold_done(struct lane *l, const struct gv_job *job)
+controller_lane_hold_done(struct lane *l, const struct gv_job *job,
+    const void *result, size_t len)
 {
 	struct controller *c = l->c;
 	struct fs_entry *fs = funcstats_find(c->ctx->fs, job->funcname);
+	/* What a completion needs: where, which, which attempt, whether it
+	 * has failures to delete with it, and what its record says. */
+	struct gv_job copy = { .jobid = job->jobid, .dbid = job->dbid,
+	    .attempt = job->attempt, .fenced = job->fenced,
+	    .failcount = job->failcount };
+	struct client_result res;
 	struct gv_job *grown;
 	struct fs_entry **grown_fs;
+	struct client_result *grown_res;
 	size_t cap;
 
+	if (copy_record(c, job, result, len, &copy, &res) == -1)
+		return -1;
 	controller_lock(c);
 	if (l->ndone == l->done_cap) {
 		cap = l->done_cap ? 2 * l->done_cap : 16;
 		if ((grown_fs = realloc(l->done_fs, cap * sizeof(*grown_fs))) !=
 		    NULL)
 			l->done_fs = grown_fs;
-		if (grown_fs == NULL || (grown = realloc(l->done_jobs,
-		    cap * sizeof(*grown))) == NULL) {
+		if ((grown_res = realloc(l->done_res, cap *
+		    sizeof(*grown_res))) != NULL)
+			l->done_res = grown_res;
+		if (grown_fs == NULL || grown_res == NULL ||
+		    (grown = realloc(l->done_jobs, cap * sizeof(*grown))) ==
+		    NULL) {
 			controller_unlock(c);
+			free(copy.funcname);
 			return -1;
 		}
 		l->done_jobs = grown;
 		l->done_cap = cap;
 	}
 	l->done_fs[l->ndone] = fs;
-	/* What a completion needs: where, which, which attempt, and whether
-	 * it has failures to delete with it. */
-	l->done_jobs[l->ndone] = (struct gv_job){ .jobid = job->jobid,
-	    .dbid = job->dbid, .attempt = job->attempt,
-	    .fenced = job->fenced, .failcount = job->failcount };
+	l->done_res[l->ndone] = res;
+	l->done_jobs[l->ndone] = copy;
 	if (l->ndone++ == 0) {
 		l->done_since = time_mono();
 		pthread_cond_signal(&l->held);
@@ -212,6 +265,7 @@ flusher_main(void *arg)
 	struct controller *c = l->c;
 	struct gv_job *batch;
 	struct fs_entry **fs;
+	struct client_result *res;
 	unsigned char *done;
 	size_t i, n, committed;
 	int rc;
@@ -230,16 +284,18 @@ flusher_main(void *arg)
 		/* The batch is the flusher's: the slots start a new one. */
 		batch = l->done_jobs;
 		fs = l->done_fs;
+		res = l->done_res;
 		n = l->ndone;
 		l->done_jobs = NULL;
 		l->done_fs = NULL;
+		l->done_res = NULL;
 		l->ndone = l->done_cap = 0;
 		controller_unlock(c);
 		/* A hundred to a statement; done says which committed. */
 		if ((done = malloc(n)) == NULL)
 			rc = GV_ENOMEM;
 		else
-			rc = client_complete_now(l->fgv, batch, n, done);
+			rc = client_complete_now(l->fgv, batch, res, n, done);
 		if (rc != GV_OK) {
 			if (rc == GV_EDB)
 				scoreboard_count(c->ctx->sb, SB_DB_ERRORS, 1);
@@ -255,6 +311,9 @@ flusher_main(void *arg)
 		scoreboard_count(c->ctx->sb, SB_JOBS_DONE, committed);
 		free(done);
 		free(fs);
+		free(res);
+		for (i = 0; i < n; i++)
+			free(batch[i].funcname);
 		free(batch);
 		controller_lock(c);
 		lane_figures(l, l->fgv, 1);
@@ -355,8 +414,11 @@ controller_lane_close_all(struct controller *c)
 	for (i = 0; i < c->nlanes; i++) {
 		gv_close(c->lanes[i].gv);
 		gv_close(c->lanes[i].fgv);
+		for (size_t k = 0; k < c->lanes[i].ndone; k++)
+			free(c->lanes[i].done_jobs[k].funcname);
 		free(c->lanes[i].done_jobs);
 		free(c->lanes[i].done_fs);
+		free(c->lanes[i].done_res);
 	}
 	free(c->lanes);
 }

@@ -34,9 +34,11 @@ unsigned long controller_lane_ticket(struct lane *l);
 void controller_lane_wait_turn(struct lane *l, unsigned long ticket);
 void controller_lane_end_turn(struct lane *l);
 
-/* Hand a completion to the lane's flusher, memory only. -1 when memory ran
- * out: the caller completes it itself. */
-int controller_lane_hold_done(struct lane *l, const struct gv_job *job);
+/* Hand a completion, with its worker's result (NULL: none) when its
+ * function keeps records, to the lane's flusher, memory only. -1 when
+ * memory ran out: the caller completes it itself. */
+int controller_lane_hold_done(struct lane *l, const struct gv_job *job,
+    const void *result, size_t len);
 
 /* The flushers: started with the slots; woken (the lock held) when the
  * last slot ended after c->done, since they end once c->done is set, no

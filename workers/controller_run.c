@@ -82,6 +82,26 @@ keep_message(struct slot *c, const void *data, size_t len)
 	jobjson_text_clean(c->message, sizeof(c->message), text, n);
 }
 
+/* The worker's result, as the job's record keeps it: up to one byte over
+ * GV_RESULT_MAX, so that the record says it was cut. Without the memory,
+ * the job completes without it. */
+static void
+keep_result(struct slot *sl, gearman_task_st *task)
+{
+	gearman_result_st *r = gearman_task_result(task);
+	size_t len;
+
+	buf_reset(&sl->result);
+	sl->has_result = 0;
+	if (r == NULL)
+		return;
+	len = gearman_result_size(r);
+	if (len > GV_RESULT_MAX + 1)
+		len = GV_RESULT_MAX + 1;
+	sl->has_result = len == 0 ||
+	    buf_append(&sl->result, gearman_result_value(r), len) == 0;
+}
+
 static gearman_return_t
 on_created(gearman_task_st *task)
 {
@@ -442,6 +462,7 @@ run_on(struct slot *sl, size_t s, const char *unique)
 	}
 	switch (gearman_task_return(task)) {
 	case GEARMAN_SUCCESS:
+		keep_result(sl, task);
 		out = RUN_DONE;
 		break;
 	case GEARMAN_WORK_EXCEPTION:
