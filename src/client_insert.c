@@ -15,6 +15,7 @@
 #include "dbset.h"
 #include "jobfield.h"
 #include "jobjson.h"
+#include "outcome.h"
 #include "util.h"
 
 #define CHUNK_ROWS 500            /* rows per multi-row INSERT */
@@ -77,13 +78,74 @@ key_or_null(const char *s)
 	return s && *s ? s : NULL;
 }
 
+/* The unique window of a job's function (unique_for, 0: none); only a
+ * keyed job has one. */
+static unsigned
+window_of(const gv_client *gv, const struct gv_new_job *job)
+{
+	const struct func_policy *f;
+
+	if (key_or_null(job->uniqkey) == NULL ||
+	    (f = client_func(gv, job->funcname)) == NULL)
+		return 0;
+	return f->unique_for;
+}
+
+/*
+ * Whether a job of the key was done inside its window, by a locking read
+ * inside the caller's transaction: the job's row and its record are
+ * written in one transaction, so between the live duplicate (the row,
+ * which INSERT IGNORE meets) and the done one (the record, met here) there
+ * is no moment where neither is seen. 1 found (*old its jobid), 0 not, -1
+ * on error.
+ */
+static int
+window_dup(gv_client *gv, struct db *db, const struct gv_new_job *job,
+    unsigned window, uint64_t *old)
+{
+	int found;
+
+	if (outcome_done_since(db, job->funcname, job->uniqkey, window, old,
+	    &found, gv->err, sizeof(gv->err)) == -1)
+		return -1;
+	return found;
+}
+
+/* One job's INSERT; for a keyed job with a unique window, in a
+ * transaction after the window's read (*dup: the done job's id, when it
+ * was one). */
+static int
+store_one(gv_client *gv, struct db *db, const struct gv_new_job *job,
+    const struct dbval *p, uint64_t *affected, uint64_t *id, uint64_t *dup)
+{
+	unsigned window = window_of(gv, job);
+	int rc;
+
+	*dup = 0;
+	if (window == 0)
+		return db_exec(db, SQL_INSERT, 1, p, JOBFIELD_INSERT_PARAMS,
+		    affected, id, gv->err, sizeof(gv->err));
+	if (db_begin(db, gv->err, sizeof(gv->err)) == -1)
+		return -1;
+	if ((rc = window_dup(gv, db, job, window, dup)) != 0) {
+		db_rollback(db);
+		return rc == 1 ? 0 : -1;
+	}
+	if (db_exec(db, SQL_INSERT, 1, p, JOBFIELD_INSERT_PARAMS, affected, id,
+	    gv->err, sizeof(gv->err)) == -1) {
+		db_rollback(db);
+		return -1;
+	}
+	return db_commit(db, gv->err, sizeof(gv->err));
+}
+
 static int
 insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
     uint64_t *jobid, unsigned *dbid, int *inserted)
 {
 	const char *key = key_or_null(job->uniqkey);
 	struct dbval p[JOBFIELD_INSERT_PARAMS], q[2];
-	uint64_t affected, id = 0;
+	uint64_t affected, id = 0, dup = 0;
 	struct db *db;
 	size_t tries, n = dbset_count(gv->dbs);
 	int rc, found, conflicts;
@@ -100,8 +162,7 @@ insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
 	db = key ? dbset_for_key(gv->dbs, job->funcname, key) :
 	    dbset_pick(gv->dbs);
 	for (tries = 0, conflicts = 0;; tries++) {
-		if (db_exec(db, SQL_INSERT, 1, p, JOBFIELD_INSERT_PARAMS,
-		    &affected, &id, gv->err, sizeof(gv->err)) == 0)
+		if (store_one(gv, db, job, p, &affected, &id, &dup) == 0)
 			break;
 		/* A deadlock rolled the insert back: nothing was stored. */
 		if (client_conflict_retry(gv, db, &conflicts)) {
@@ -124,7 +185,12 @@ insert_one(gv_client *gv, const struct gv_new_job *job, int leased,
 			return GV_EDB;
 		db = dbset_pick(gv->dbs);
 	}
-	if (affected == 0 && key) {
+	if (dup) {
+		/* Done inside its window: the answer a live duplicate
+		 * gets, naming the job that was done. */
+		affected = 0;
+		id = dup;
+	} else if (affected == 0 && key) {
 		q[0] = DBV_S(job->funcname);
 		q[1] = DBV_S(key);
 		if (db_select_u64(db, SQL_FIND_UNIQUE, q, 2, &id, &found,
@@ -177,14 +243,18 @@ insert_share_once(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
     const size_t *idx, size_t n, size_t *inserted, enum share_fail *why)
 {
 	struct dbval *p;
-	uint64_t affected;
-	size_t done = 0, rows, bytes, k, stored = 0;
-	int connected = db_connection_id(db) != 0;
+	uint64_t affected, old;
+	size_t done = 0, rows, bytes, k, stored = 0, i, m;
+	size_t *use = NULL;
+	int connected = db_connection_id(db) != 0, found;
+	unsigned window;
 
 	*why = SHARE_REFUSED;
 	if ((p = calloc(CHUNK_ROWS * JOBFIELD_INSERT_PARAMS, sizeof(*p))) ==
-	    NULL)
+	    NULL || (use = malloc(n * sizeof(*use))) == NULL) {
+		free(p);
 		return client_fail(gv, GV_ENOMEM, "out of memory");
+	}
 	if (db_begin(db, gv->err, sizeof(gv->err)) == -1) {
 		/* A connection that was open went (found by the ping, or at
 		 * the first statement): lost. None made: unreached. */
@@ -192,6 +262,23 @@ insert_share_once(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
 			*why = connected ? SHARE_LOST : SHARE_UNREACHED;
 		goto fail;
 	}
+	/* Keyed jobs done inside their unique windows are not stored, as a
+	 * live duplicate is not (window_dup). */
+	for (i = 0, m = 0; i < n; i++) {
+		window = window_of(gv, &jobs[idx[i]]);
+		if (window && (found = window_dup(gv, db, &jobs[idx[i]],
+		    window, &old)) != 0) {
+			if (found == 1)
+				continue;
+			if (db_gone(db))
+				*why = SHARE_LOST;
+			db_rollback(db);
+			goto fail;
+		}
+		use[m++] = idx[i];
+	}
+	idx = use;
+	n = m;
 	while (done < n) {
 		for (rows = 0, bytes = 0; done + rows < n && rows < CHUNK_ROWS &&
 		    (rows == 0 || bytes + jobs[idx[done + rows]].arg_len <=
@@ -224,9 +311,11 @@ insert_share_once(gv_client *gv, struct db *db, const struct gv_new_job *jobs,
 	}
 	*inserted += stored;
 	free(p);
+	free(use);
 	return GV_OK;
 fail:
 	free(p);
+	free(use);
 	return GV_EDB;
 }
 

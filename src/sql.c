@@ -344,12 +344,15 @@ static const struct sql_stmt {
 	    "AND uniqkey = ? AND keep_until >= UNIX_TIMESTAMP() ORDER BY "
 	    "ended DESC, jobid DESC LIMIT 1", NULL, NULL, 2, 0 },
 	/* A unique window: the newest done job of the key that ended less
-	 * than the given seconds ago. */
+	 * than the given seconds ago. A locking read: inside an insert's
+	 * transaction it reads the newest records, and the key's range stays
+	 * locked until that transaction ends, so a completion of the key's
+	 * job cannot slip its record in between (client_insert.c). */
 	[SQL_OUTCOME_DONE_SINCE] = { "outcome_done_since",
 	    "SELECT jobid FROM job_outcome WHERE funcname = ? AND uniqkey = ? "
 	    "AND outcome = 'done' AND ended > UNIX_TIMESTAMP() - ? AND "
 	    "keep_until >= UNIX_TIMESTAMP() ORDER BY ended DESC, jobid DESC "
-	    "LIMIT 1", NULL, NULL, 3, 0 },
+	    "LIMIT 1 LOCK IN SHARE MODE", NULL, NULL, 3, 0 },
 	/* One bounded batch of the records past their time, in the order of
 	 * the keep_until index: a short statement that holds no claim up. */
 	[SQL_OUTCOME_PRUNE] = { "outcome_prune",

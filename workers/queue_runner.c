@@ -30,6 +30,7 @@
 #include "gm.h"
 #include "jobjson.h"
 #include "log.h"
+#include "outcome.h"
 #include "queue_runner.h"
 #include "role.h"
 #include "scheduler.h"
@@ -47,6 +48,12 @@
 #define BROKEN_LOG_EVERY 60.0
 #define BYTES_CAP_SPARE 8      /* rows selected past twice what fit */
 #define SWEEP_EVERY 60.0       /* seconds between two sweeps of job_error */
+/* Records of ended jobs past their time (job_outcome) are pruned in
+ * batches of PRUNE_BATCH, for at most PRUNE_BUDGET seconds a round, every
+ * PRUNE_EVERY seconds, or at once while batches come back full. */
+#define PRUNE_BATCH 1000
+#define PRUNE_BUDGET 0.1
+#define PRUNE_EVERY 5.0
 /* Fair claims (fairclaim.h). A claim serves at most FUNCS_PER_CLAIM
  * functions, the ones whose oldest due job waits longest. The scan that
  * finds the functions with due rows takes at most 1/SCAN_SHARE of a
@@ -108,6 +115,7 @@ struct runner {
 		int index_checked;    /* its func_due index looked for */
 		double sweep_at;      /* time_mono() of the next sweep */
 		uint64_t sweep_from;  /* the errorid it starts from */
+		double prune_at;      /* time_mono() of the next pruning */
 	} *due;
 	/* The claim in hand selects from these functions, and from each
 	 * function's lanes (its due rows of one priority) highest first. */
@@ -355,6 +363,46 @@ sweep_errors(struct runner *r)
 			log_info("database %u: deleted %llu failures of jobs "
 			    "that are gone", db_id(db),
 			    (unsigned long long)swept);
+	}
+}
+
+/*
+ * The records of ended jobs past their keep_until. A batch is one short
+ * DELETE in keep_until order from the oldest, far from the records being
+ * written (kept from now on), so it waits on no writer; a round spends at
+ * most PRUNE_BUDGET on it, so claims wait no longer, and prunes again at
+ * once while there is more: at the default batch_run_sleep an idle
+ * QueueRunner prunes about 10,000 records a second, a busy one more.
+ */
+static void
+prune_outcomes(struct runner *r)
+{
+	double now = time_mono(), until = now + PRUNE_BUDGET;
+	uint64_t pruned, total;
+	size_t i;
+
+	for (i = 0; i < dbset_count(r->dbs); i++) {
+		struct due_funcs *d = &r->due[i];
+		struct db *db = dbset_at(r->dbs, i);
+
+		if (now < d->prune_at || !db_healthy(db, now))
+			continue;
+		d->prune_at = now + PRUNE_EVERY;
+		total = 0;
+		do {
+			if (outcome_prune(db, PRUNE_BATCH, &pruned, r->err,
+			    sizeof(r->err)) == -1) {
+				log_debug("database %u: pruning records: %s",
+				    db_id(db), r->err);
+				break;
+			}
+			total += pruned;
+		} while (pruned == PRUNE_BATCH && time_mono() < until);
+		if (pruned == PRUNE_BATCH)
+			d->prune_at = now;
+		if (total)
+			log_debug("database %u: pruned %llu records of ended "
+			    "jobs", db_id(db), (unsigned long long)total);
 	}
 }
 
@@ -1011,6 +1059,7 @@ queue_runner_main(struct role_ctx *ctx)
 		}
 		adapt(&r, full);
 		sweep_errors(&r);
+		prune_outcomes(&r);
 		scheduler_tick(r.sched);
 		scoreboard_state(ctx->sb, SB_IDLE);
 		if (full)

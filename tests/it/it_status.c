@@ -401,6 +401,58 @@ START_TEST(without_outcome_table)
 }
 END_TEST
 
+/* [function.window] unique_for = 600, keep_done = 0: its done records are
+ * kept for the window, and a key done inside it is a duplicate, for one
+ * insert, for a batch and in any database the key maps to. */
+START_TEST(unique_window)
+{
+	struct gv_job job = claimed("window", "w1");
+	struct gv_new_job nj = { .funcname = "window", .uniqkey = "w1" };
+	struct gv_new_job batch[3] = {
+		{ .funcname = "window", .uniqkey = "w1" },
+		{ .funcname = "window", .uniqkey = "w2" },
+		{ .funcname = "echo", .uniqkey = "w1" },
+	};
+	struct gv_job_status st = { 0 };
+	uint64_t id;
+	unsigned dbid, w1db = job.dbid;
+	size_t n;
+	int inserted;
+
+	ck_assert_int_eq(gv_complete_job(gv, &job), GV_OK);
+	ck_assert_int_eq(state_of(&job, &st), GV_STATE_DONE);
+	ck_assert_int_ge(st.kept_until, st.ended + 599);
+	ck_assert_int_le(st.kept_until, st.ended + 600);
+	ck_assert_int_eq(gv_insert_job(gv, &nj, &id, &dbid, &inserted), GV_OK);
+	ck_assert_int_eq(inserted, 0);
+	ck_assert_uint_eq(id, job.jobid);
+	ck_assert_uint_eq(dbid, job.dbid);
+	ck_assert_int_eq(num(job.dbid, "SELECT COUNT(*) FROM job WHERE "
+	    "funcname = 'window'"), 0);
+	/* Leased (the Injector's insert) too. */
+	ck_assert_int_eq(client_insert_leased(gv, &nj, &id, &dbid, &inserted),
+	    GV_OK);
+	ck_assert_int_eq(inserted, 0);
+	ck_assert_int_eq(gv_insert_jobs(gv, batch, 3, &n), GV_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(num(job.dbid, "SELECT COUNT(*) FROM job WHERE "
+	    "uniqkey = 'w1' AND funcname = 'window'"), 0);
+	/* A cancelled or deleted key is not done: no window. */
+	job = claimed("window", "w3");
+	ck_assert_int_eq(gv_cancel_jobid(gv, job.dbid, job.jobid), GV_OK);
+	nj.uniqkey = "w3";
+	ck_assert_int_eq(gv_insert_job(gv, &nj, &id, NULL, &inserted), GV_OK);
+	ck_assert_int_eq(inserted, 1);
+	/* Past the window, accepted again. */
+	nj.uniqkey = "w1";
+	sql(w1db, "UPDATE job_outcome SET ended = "
+	    "ended - 601 WHERE funcname = 'window' AND uniqkey = 'w1'");
+	ck_assert_int_eq(gv_insert_job(gv, &nj, &id, NULL, &inserted), GV_OK);
+	ck_assert_int_eq(inserted, 1);
+	gv_job_status_clear(&st);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -419,6 +471,7 @@ main(void)
 	tcase_add_test(tc, pruned_in_batches);
 	tcase_add_test(tc, keep_done_zero);
 	tcase_add_test(tc, without_outcome_table);
+	tcase_add_test(tc, unique_window);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
