@@ -767,6 +767,57 @@ sub scenario_low_latency {
 	    . $CONTROLLERS);
 }
 
+# Low latency at saturation alone, on the master of $ini: jobs/s from the
+# first inject_jobs call to an empty table.
+sub ll_saturation {
+	my ($ini, $name) = @_;
+	empty_table();
+	my ($master) = start_master($ini, $t->log_path,
+	    injector => $INJECTORS, controller => $CONTROLLERS,
+	    queue_runner => 1);
+	my $w = start_workers(mode => 'return', func => 'bench_ll',
+	    server => $GM);
+	wait_until('inject_jobs and run_queued_job workers', 30, sub {
+		my $st = gm_status($GM);
+		return ($st->{inject_jobs}{workers} // 0) >= $INJECTORS
+		    && ($st->{run_queued_job}{workers} // 0) >= $CONTROLLERS;
+	});
+	my $c = run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n', $LL_N,
+	    '-j', 100);
+	wait_progress($w, $LL_N, 600, $name);
+	wait_until('the job table to empty', 60, sub { $t->count(1) == 0 });
+	my $end = time;
+	stop_workers($w);
+	is_stopped($t->stop($master, 'TERM', 60), 'the master');
+	record($name, jobs => $LL_N,
+	    jobs_per_s => $LL_N / ($end - $c->{first}));
+}
+
+# The cost of keeping records of ended jobs (job_outcome): the throughput
+# run and the low-latency saturation run with keep_done 0 and 3600, each
+# pair run back to back, BENCH_REPEATS (3) times, off and on in turn.
+sub scenario_records {
+	my $repeats = $ENV{BENCH_REPEATS} // 3;
+	for my $k (1 .. $repeats) {
+		for my $keep (0, 3600) {
+			my $on = $keep ? 'on' : 'off';
+			scenario_throughput(name => "records_tp_${on}_$k",
+			    ini => tp_ini("records-$on.ini",
+			    'queue_runner.batch_run_sleep' => 0.01,
+			    'garivini.keep_done' => $keep));
+			$t->dbh(1)->do('TRUNCATE TABLE job_outcome');
+			ll_saturation($t->write_ini('db.2' => undef,
+			    'garivini.log_level' => 'notice',
+			    'garivini.keep_done' => $keep,
+			    'queue_runner.lease_seconds' => 300,
+			    'controller.processes' => $CONTROLLERS,
+			    'injector.processes' => $INJECTORS),
+			    "records_ll_${on}_$k");
+			$t->dbh(1)->do('TRUNCATE TABLE job_outcome');
+		}
+	}
+}
+
 sub is_stopped {
 	my ($code, $what) = @_;
 	note("warning: $what exited with " . ($code // 'nothing (killed)'))
@@ -1338,6 +1389,24 @@ sub report {
 		    $p->{mariadbd_cpu_ms}, $p->{queue_runner_cpu_ms});
 	}
 
+	# Records of ended jobs: each on run against the off run just before
+	# it; the median of the pairs.
+	my %keep_ratio;
+	for my $mode (qw(tp ll)) {
+		my @r;
+		for (my $k = 1; $res{"records_${mode}_on_$k"}; $k++) {
+			push @r, ratio($res{"records_${mode}_on_$k"},
+			    $res{"records_${mode}_off_$k"});
+		}
+		next unless @r;
+		@r = sort { $a <=> $b } @r;
+		$keep_ratio{$mode} = $r[$#r / 2];
+		printf "records of ended jobs, %s: keep_done 3600 against 0: "
+		    . "%s (median %.2fx)\n", $mode eq 'tp' ? 'throughput'
+		    : 'low latency', join(' ', map { sprintf('%.2fx', $_) }
+		    @r), $keep_ratio{$mode};
+	}
+
 	print "\ntargets (ratios within this run):\n";
 	my @targets;
 	my $tgt = sub {
@@ -1349,6 +1418,10 @@ sub report {
 		    verdict => $verdict };
 	};
 	my $r;
+	$tgt->('throughput with records >= 0.9x without', $keep_ratio{tp},
+	    '%.2fx', defined $keep_ratio{tp} && $keep_ratio{tp} >= 0.9);
+	$tgt->('low latency with records >= 0.9x without', $keep_ratio{ll},
+	    '%.2fx', defined $keep_ratio{ll} && $keep_ratio{ll} >= 0.9);
 	$r = ratio($res{throughput}, $res{gearmand_memory});
 	$tgt->('throughput e2e >= 0.5x gearmand memory-only', $r, '%.2fx',
 	    defined $r && $r >= 0.5);
@@ -1486,6 +1559,7 @@ scenario_many_functions() if want('many_functions');
 scenario_fairness() if want('fairness');
 scenario_cluster() if want('cluster');
 scenario_round_cost() if want('round_cost');
+scenario_records() if want('records');
 $info{seconds} = sprintf('%.0f', time - $t0);
 $info{loadavg_after} = loadavg();
 report(%info);
