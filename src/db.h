@@ -156,8 +156,9 @@ struct dbrows {
 	char **cell;             /* row r, column c: cell[r * ncols + c] */
 	size_t *len;             /* the cells' lengths in bytes */
 };
-/* The rows of id, whose result has ncols columns (at most DB_ROW_COLS).
- * -1 with the reason in err; rows is then empty. */
+/* The rows of id, whose result has ncols columns (at most DB_ROW_COLS). A
+ * variable statement (an IN list) is shaped by nparams. -1 with the reason
+ * in err; rows is then empty. */
 #define DB_ROW_COLS 16
 int db_select_rows(struct db *db, enum sql_id id, const struct dbval *params,
     size_t nparams, unsigned ncols, struct dbrows *rows, char *err,

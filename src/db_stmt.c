@@ -374,6 +374,17 @@ fetch_failed(struct db *db, MYSQL_STMT *stmt, enum sql_id id, unsigned e,
 	return -1;
 }
 
+/* The rows of a variable statement (its shape follows from its
+ * parameters); 1 for another. */
+static unsigned
+stmt_rows(enum sql_id id, size_t nparams)
+{
+	if (sql_variable(id) && sql_params_per_row(id))
+		return (unsigned)((nparams - sql_params_fixed(id)) /
+		    sql_params_per_row(id));
+	return 1;
+}
+
 int
 db_select_jobs(struct db *db, enum sql_id id, const struct dbval *params,
     size_t nparams, struct gv_job **jobs, size_t *njobs, char *err,
@@ -383,13 +394,8 @@ db_select_jobs(struct db *db, enum sql_id id, const struct dbval *params,
 	MYSQL_STMT *stmt;
 	struct gv_job *grown;
 	size_t cap = *njobs, first = *njobs;
-	unsigned e, n = 1;
+	unsigned e, n = stmt_rows(id, nparams);
 	int rc, ret = -1;
-
-	/* A variable statement's shape follows from its parameters. */
-	if (sql_variable(id) && sql_params_per_row(id))
-		n = (unsigned)((nparams - sql_params_fixed(id)) /
-		    sql_params_per_row(id));
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->arg = malloc(DB_ARG_BUF)) == NULL) {
@@ -521,7 +527,8 @@ db_select_rows(struct db *db, enum sql_id id, const struct dbval *params,
 		t->bind[c].length = &t->length[c];
 		t->bind[c].is_null = &t->is_null[c];
 	}
-	if ((stmt = stmt_run(db, id, 1, params, nparams, err, errlen)) == NULL)
+	if ((stmt = stmt_run(db, id, stmt_rows(id, nparams), params, nparams,
+	    err, errlen)) == NULL)
 		goto out;
 	if (mysql_stmt_field_count(stmt) != ncols ||
 	    mysql_stmt_bind_result(stmt, t->bind) != 0) {
