@@ -52,6 +52,7 @@ struct slot {
 	struct buf doc;               /* its document */
 	struct buf result;            /* its worker's result (RUN_DONE) */
 	int has_result;               /* 0: the worker gave none */
+	int result_lost;              /* memory ran out keeping it */
 	int has_job;
 	int created;                  /* gearmand acknowledged the job */
 	int running;                  /* gearmand said a worker has it */

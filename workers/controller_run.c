@@ -82,24 +82,41 @@ keep_message(struct slot *c, const void *data, size_t len)
 	jobjson_text_clean(c->message, sizeof(c->message), text, n);
 }
 
-/* The worker's result, as the job's record keeps it: up to one byte over
- * GV_RESULT_MAX, so that the record says it was cut. Without the memory,
- * the job completes without it. */
+/*
+ * The worker's result, as the job's record keeps it: its WORK_DATA and
+ * WORK_COMPLETE data, up to one byte over GV_RESULT_MAX, so that the
+ * record says it was cut. libgearman keeps a task's result
+ * (gearman_task_result) only for gearman_client_do and gearman_execute,
+ * whose own callbacks store it: a task added to a client has its data only
+ * in these callbacks. Without the memory, the job completes without it.
+ */
 static void
-keep_result(struct slot *sl, gearman_task_st *task)
+keep_result(struct slot *sl, const gearman_task_st *task)
 {
-	gearman_result_st *r = gearman_task_result(task);
-	size_t len;
+	size_t len = gearman_task_data_size(task);
 
-	buf_reset(&sl->result);
-	sl->has_result = 0;
-	if (r == NULL)
-		return;
-	len = gearman_result_size(r);
-	if (len > GV_RESULT_MAX + 1)
-		len = GV_RESULT_MAX + 1;
-	sl->has_result = len == 0 ||
-	    buf_append(&sl->result, gearman_result_value(r), len) == 0;
+	if (sl->result.len + len > GV_RESULT_MAX + 1)
+		len = GV_RESULT_MAX + 1 - sl->result.len;
+	if (len > 0 && buf_append(&sl->result, gearman_task_data(task),
+	    len) == -1)
+		sl->result_lost = 1;
+}
+
+static gearman_return_t
+on_data(gearman_task_st *task)
+{
+	keep_result(gearman_task_context(task), task);
+	return GEARMAN_SUCCESS;
+}
+
+static gearman_return_t
+on_complete(gearman_task_st *task)
+{
+	struct slot *sl = gearman_task_context(task);
+
+	keep_result(sl, task);
+	sl->has_result = !sl->result_lost;
+	return GEARMAN_SUCCESS;
 }
 
 static gearman_return_t
@@ -156,6 +173,8 @@ run_client(struct slot *c, size_t i)
 	gearman_client_add_options(cl, GEARMAN_CLIENT_NON_BLOCKING);
 	gearman_client_set_created_fn(cl, on_created);
 	gearman_client_set_warning_fn(cl, on_warning);
+	gearman_client_set_data_fn(cl, on_data);
+	gearman_client_set_complete_fn(cl, on_complete);
 	c->clients[i] = cl;
 	return cl;
 }
@@ -355,6 +374,8 @@ run_on(struct slot *sl, size_t s, const char *unique)
 		return RUN_UNSENT;
 	sl->created = sl->running = 0;
 	sl->message[0] = '\0';
+	buf_reset(&sl->result);
+	sl->has_result = sl->result_lost = 0;
 	if ((task = submit(sl, cl, unique, &ret)) == NULL) {
 		errf(sl->err, sizeof(sl->err), "%s", gearman_client_error(cl));
 		drop_client(sl, s);
@@ -462,7 +483,6 @@ run_on(struct slot *sl, size_t s, const char *unique)
 	}
 	switch (gearman_task_return(task)) {
 	case GEARMAN_SUCCESS:
-		keep_result(sl, task);
 		out = RUN_DONE;
 		break;
 	case GEARMAN_WORK_EXCEPTION:
