@@ -31,13 +31,16 @@ gv_job_status(gv_client *gv, unsigned dbid, uint64_t jobid,
  * A job that lives wins over records, in whichever database it is: the
  * key's first (where gv_insert_job stores it), then the others (a job
  * inserted under another list of databases, or by a schedule). Then the
- * newest record, looked for in the same order.
+ * newest record of all the databases' (by when it ended, each database's
+ * clock; on a tie, the first in the same order): the key's database may
+ * keep an older one.
  */
 int
 gv_job_status_key(gv_client *gv, const char *funcname, const char *uniqkey,
     struct gv_job_status *st)
 {
 	size_t ndbs = dbset_count(gv->dbs), home, i;
+	struct gv_job_status one = { 0 };
 	struct dbval p[2];
 	struct db *db;
 	uint64_t id;
@@ -66,12 +69,18 @@ gv_job_status_key(gv_client *gv, const char *funcname, const char *uniqkey,
 	}
 	for (i = 0; i < ndbs; i++) {
 		db = dbset_at(gv->dbs, (home + i) % ndbs);
-		if (outcome_status_key(db, funcname, uniqkey, st, &found,
-		    gv->err, sizeof(gv->err)) == -1)
+		if (outcome_status_key(db, funcname, uniqkey, &one, &found,
+		    gv->err, sizeof(gv->err)) == -1) {
+			gv_job_status_clear(&one);
+			gv_job_status_clear(st);
 			return GV_EDB;
-		if (found)
-			return GV_OK;
+		}
+		if (found && (st->jobid == 0 || one.ended > st->ended)) {
+			gv_job_status_clear(st);
+			*st = one;
+			memset(&one, 0, sizeof(one));
+		}
+		gv_job_status_clear(&one);
 	}
-	gv_job_status_clear(st);
 	return GV_OK;
 }
