@@ -8,7 +8,12 @@
 #include <string.h>
 
 #include "admin.h"
+#include "config.h"
+#include "outcome.h"
 #include "util.h"
+
+#define DELETE_TRIES 3          /* tries of a batch a deadlock rolled back */
+#define DELETE_PAUSE 0.05       /* seconds before the next, times the try */
 
 /* A cell of decimal digits (a count, an id, a time); NULL or anything
  * else: -1. */
@@ -247,17 +252,34 @@ admin_retry(struct db *db, const uint64_t *ids, size_t n, const char *state,
 	    errlen);
 }
 
-int
-admin_delete(struct db *db, const uint64_t *ids, size_t n, const char *state,
-    uint64_t *changed, char *err, size_t errlen)
+/* Seconds the record of a deleted job of funcname is kept. */
+static unsigned
+keep_deleted(const char *funcname, void *cfg)
 {
-	struct dbval lead[1] = { DBV_S(state) };
+	int keep = config_keep_done(cfg, funcname);
+
+	return keep > 0 ? (unsigned)keep : 0;
+}
+
+int
+admin_delete(struct db *db, struct config *cfg, const uint64_t *ids,
+    size_t n, const char *state, uint64_t *changed, char *err,
+    size_t errlen)
+{
 	uint64_t forgotten;
 	char ferr[256];
+	int tries = 0;
 
-	if (change(db, SQL_ADMIN_DELETE, lead, 1, ids, n, changed, err,
-	    errlen) == -1)
-		return -1;
+	/* The rows still in the state are locked, recorded as deleted and
+	 * deleted in one transaction (outcome_end), so a job is never gone
+	 * without its record. A deadlock with a claim rolls the batch back
+	 * whole: it is tried again, its rows' states read anew. */
+	while (outcome_end(db, "deleted", state, ids, n, keep_deleted, cfg,
+	    changed, err, errlen) == -1) {
+		if (!db_conflict(db) || ++tries >= DELETE_TRIES)
+			return -1;
+		time_sleep(DELETE_PAUSE * tries, NULL);
+	}
 	/* The failures of the rows deleted go with them (those of rows
 	 * left, because they changed state, stay). Missed, the QueueRunners'
 	 * sweep takes them. */

@@ -10,6 +10,8 @@
 
 #include "db.h"
 
+struct config;
+
 /* The states of a row, in the order of SQL_ADMIN_STATS's columns. due,
  * scheduled, leased and parked split the rows; failing overlaps them. */
 enum admin_state { ADMIN_DUE, ADMIN_SCHEDULED, ADMIN_LEASED, ADMIN_FAILING,
@@ -72,14 +74,18 @@ int admin_job(struct db *db, uint64_t jobid, struct gv_job **jobs,
 int admin_match(struct db *db, const char *funcname, const char *state,
     uint64_t after, uint64_t *ids, size_t limit, size_t *n, char *err,
     size_t errlen);
-/* Due now (failcount reset if asked), or deleted with their failures:
- * those of ids still in state when the statement runs. *changed: how
- * many. */
+/* Due now (failcount reset if asked): those of ids still in state when
+ * the statement runs. *changed: how many. */
 int admin_retry(struct db *db, const uint64_t *ids, size_t n,
     const char *state, int reset_failcount, uint64_t *changed, char *err,
     size_t errlen);
-int admin_delete(struct db *db, const uint64_t *ids, size_t n,
-    const char *state, uint64_t *changed, char *err, size_t errlen);
+/* Deleted with their failures: those of ids still in state, each
+ * recorded as "deleted" in job_outcome in the transaction of its delete,
+ * kept for its function's keep_done of cfg (0: no record). *changed: how
+ * many. */
+int admin_delete(struct db *db, struct config *cfg, const uint64_t *ids,
+    size_t n, const char *state, uint64_t *changed, char *err,
+    size_t errlen);
 
 /* A schedule's state row: the database's clock, and *found 0 when the
  * schedule has no row yet, else its last slot. */

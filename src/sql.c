@@ -242,8 +242,6 @@ static const struct sql_stmt {
 	    "UPDATE job SET run_after = UNIX_TIMESTAMP(), leased = 0, "
 	    "failcount = IF(?, 0, failcount) WHERE " ST_IS " AND jobid IN (",
 	    "?", ")", 2, 1 },
-	[SQL_ADMIN_DELETE] = { "admin_delete",
-	    "DELETE FROM job WHERE " ST_IS " AND jobid IN (", "?", ")", 1, 1 },
 	/* Completions shared by one commit (gv_complete_later): the row
 	 * constructor IN is a primary-key range. */
 	[SQL_COMPLETE_MANY] = { "complete_many",

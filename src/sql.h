@@ -81,7 +81,6 @@ enum sql_id {
 	                        jobid order, without arg */
 	SQL_ADMIN_RETRY,     /* reset failcount (0/1), state, then n jobids:
 	                        due now, unleased, if still in the state */
-	SQL_ADMIN_DELETE,    /* state, then n jobids: if still in the state */
 	SQL_COMPLETE_MANY,   /* n (jobid, attempt) pairs */
 	SQL_COMPLETE_MANY_ANY, /* n jobids */
 	SQL_LEASE_LEFT,      /* jobid, attempt -> seconds until run_after */

@@ -60,7 +60,7 @@ change_batch(struct ctl *c, struct db *db, enum command cmd,
 {
 	return cmd == CMD_RETRY ? admin_retry(db, ids, n, state,
 	    c->o.reset_failcount, changed, err, errlen) :
-	    admin_delete(db, ids, n, state, changed, err, errlen);
+	    admin_delete(db, c->cfg, ids, n, state, changed, err, errlen);
 }
 
 /* Every job of the function and state, walked in jobid order. */
