@@ -1,21 +1,25 @@
 /*
  * gvctl: the operator's tool. Counts, lists, shows, retries and deletes jobs
- * across every configured database, and prints the master's status file.
+ * across every configured database, shows how a job ended (its record in
+ * job_outcome, while kept), and prints the master's status file.
  *
  * The states of a row (due, scheduled, leased, failing, parked) are defined
- * once, in sql.c; this file only names them. Its queries are admin.c's, so
- * it holds no SQL: every value reaches the databases as a bound parameter,
- * and figures come back as columns. Bulk changes walk the table in batches of
- * GVCTL_BATCH ids, one short statement each, so deleting a million parked
- * jobs never holds one giant transaction.
+ * once, in sql.c; this file only names them. Its queries are admin.c's and
+ * libgarivini's (gv_job_status, gv_cancel_jobid), so it holds no SQL: every
+ * value reaches the databases as a bound parameter, and figures come back
+ * as columns. Bulk changes walk the table in batches of GVCTL_BATCH ids,
+ * one short statement each (a delete: one short transaction, which records
+ * each job deleted), so deleting a million parked jobs never holds one
+ * giant transaction.
  *
  * The commands live one file a group (gvctl_stats.c, gvctl_jobs.c,
  * gvctl_change.c, gvctl_status.c, gvctl_schedules.c), named in the command
  * table here; gvctl.h is what they share.
  *
- * Exit codes: 0 success; 1 nothing matched (show, retry or delete of
- * nothing); 64 usage; 69 a database or the status file unavailable; 78
- * configuration. Errors go to stderr, one line each.
+ * Exit codes: 0 success; 1 nothing matched (show of a job that neither
+ * lives nor has a record kept, retry or delete of nothing); 64 usage; 69 a
+ * database or the status file unavailable; 78 configuration. Errors go to
+ * stderr, one line each.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -79,7 +83,8 @@ usage(FILE *fp)
 	    "  stats  [-f FUNC] [--prometheus]   jobs per function and state, "
 	    "lag\n"
 	    "  list   [-f FUNC] [-s STATE] [-n LIMIT]\n"
-	    "  show   [DBID:]JOBID\n"
+	    "  show   [DBID:]JOBID                a job, or how it ended\n"
+	    "  show   -f FUNC -k UNIQKEY\n"
 	    "  retry  [--dry-run] [--reset-failcount] [-n LIMIT] "
 	    "[DBID:]JOBID...\n"
 	    "  retry  [--dry-run] [--reset-failcount] [-n LIMIT] "
@@ -98,7 +103,8 @@ usage(FILE *fp)
 	    "  -j, --json         output for scripts\n"
 	    "  -f, --function F   only jobs of function F\n"
 	    "  -s, --state S      only jobs in state S\n"
-	    "  -k, --key KEY      cancel the job of FUNC with unique key KEY\n"
+	    "  -k, --key KEY      show or cancel the job of FUNC with unique key "
+	    "KEY\n"
 	    "  -n, --limit N      list at most N jobs (or failures); dry runs "
 	    "show at most N ids (100)\n");
 }
@@ -275,7 +281,7 @@ check_options(const struct opts *o, enum command cmd, int nargs)
 		return gvctl_usage_error("%s: --prometheus is for stats", name);
 	if (o->prometheus && o->json)
 		return gvctl_usage_error("--prometheus and --json do not go together");
-	if (o->funcname && (cmd == CMD_SHOW || cmd == CMD_STATUS))
+	if (o->funcname && cmd == CMD_STATUS)
 		return gvctl_usage_error("%s: --function does not apply", name);
 	if (o->state >= 0 && (cmd == CMD_STATS || cmd == CMD_SHOW ||
 	    cmd == CMD_STATUS || cmd == CMD_ERRORS || cmd == CMD_CANCEL))
@@ -289,12 +295,18 @@ check_options(const struct opts *o, enum command cmd, int nargs)
 		    name);
 	if (o->reset_failcount && cmd != CMD_RETRY)
 		return gvctl_usage_error("%s: --reset-failcount is for retry", name);
-	if (o->key && cmd != CMD_CANCEL)
-		return gvctl_usage_error("%s: --key is for cancel", name);
+	if (o->key && cmd != CMD_CANCEL && cmd != CMD_SHOW)
+		return gvctl_usage_error("%s: --key is for show and cancel", name);
 	switch (cmd) {
 	case CMD_SHOW:
-		if (nargs != 1)
+		if (nargs && (o->funcname || o->key))
+			return gvctl_usage_error("show: name the job by id or by "
+			    "--function and --key, not both");
+		if (nargs > 1)
 			return gvctl_usage_error("show takes one DBID:JOBID");
+		if (!nargs && (!o->funcname || !o->key))
+			return gvctl_usage_error("show: name the job by "
+			    "DBID:JOBID, or by --function and --key");
 		break;
 	case CMD_RETRY:
 	case CMD_DELETE:

@@ -54,7 +54,7 @@ struct opts {
 	int dry_run;
 	int reset_failcount;
 	int prometheus;
-	const char *key;        /* cancel --key */
+	const char *key;        /* show and cancel --key */
 };
 
 struct ctl {

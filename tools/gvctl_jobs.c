@@ -1,6 +1,6 @@
 /*
  * gvctl_jobs: gvctl list, show, errors and cancel: jobs one by one, with
- * their failures.
+ * their failures, and the records of those that ended (show).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -225,6 +225,36 @@ gvctl_jobs_list(struct ctl *c)
 	return c->unavailable ? EX_UNAVAILABLE : EX_OK;
 }
 
+/* A DBID:JOBID (*dbp its database) or a JOBID (*dbp NULL): 0, or an exit
+ * code with the reason on stderr. */
+static int
+spec_parse(struct ctl *c, const char *spec, struct db **dbp,
+    uint64_t *jobid)
+{
+	const char *colon = strchr(spec, ':');
+	uint64_t dbid = 0;
+	char part[32];
+
+	*dbp = NULL;
+	if (colon == NULL)
+		return gvctl_parse_u64(spec, jobid) == -1 ? gvctl_usage_error(
+		    "%s: expected DBID:JOBID or JOBID", spec) : 0;
+	if ((size_t)(colon - spec) >= sizeof(part))
+		return gvctl_usage_error("%s: expected DBID:JOBID or JOBID",
+		    spec);
+	memcpy(part, spec, (size_t)(colon - spec));
+	part[colon - spec] = '\0';
+	if (gvctl_parse_u64(part, &dbid) == -1 ||
+	    gvctl_parse_u64(colon + 1, jobid) == -1)
+		return gvctl_usage_error("%s: expected DBID:JOBID or JOBID",
+		    spec);
+	if (dbid > 65535 || (*dbp = dbset_find(c->dbs, (unsigned)dbid)) ==
+	    NULL)
+		return gvctl_usage_error("%s: database %" PRIu64 " is not "
+		    "configured in %s", spec, dbid, c->o.ini);
+	return 0;
+}
+
 /* The job a DBID:JOBID or JOBID names: 0 with *dbp and *jobid set, or an
  * exit code with the reason on stderr. A bare JOBID must exist in exactly
  * one database. */
@@ -232,33 +262,17 @@ int
 gvctl_jobs_resolve(struct ctl *c, const char *spec, struct db **dbp,
     uint64_t *jobid)
 {
-	const char *colon = strchr(spec, ':');
-	struct db *found = NULL, *db;
-	uint64_t dbid = 0, state;
-	char err[1024], part[32];
-	int hit, unavailable = 0;
+	struct db *named, *found = NULL, *db;
+	uint64_t state;
+	char err[1024];
+	int hit, rc, unavailable = 0;
 	size_t i;
 
-	if (colon) {
-		if ((size_t)(colon - spec) >= sizeof(part))
-			return gvctl_usage_error("%s: expected DBID:JOBID or JOBID",
-			    spec);
-		memcpy(part, spec, (size_t)(colon - spec));
-		part[colon - spec] = '\0';
-		if (gvctl_parse_u64(part, &dbid) == -1 ||
-		    gvctl_parse_u64(colon + 1, jobid) == -1)
-			return gvctl_usage_error("%s: expected DBID:JOBID or JOBID",
-			    spec);
-		if (dbid > 65535 || (db = dbset_find(c->dbs,
-		    (unsigned)dbid)) == NULL)
-			return gvctl_usage_error("%s: database %" PRIu64 " is not "
-			    "configured in %s", spec, dbid, c->o.ini);
-	} else if (gvctl_parse_u64(spec, jobid) == -1) {
-		return gvctl_usage_error("%s: expected DBID:JOBID or JOBID", spec);
-	}
+	if ((rc = spec_parse(c, spec, &named, jobid)) != 0)
+		return rc;
 	for (i = 0; i < dbset_count(c->dbs); i++) {
 		db = dbset_at(c->dbs, i);
-		if (colon && db_id(db) != dbid)
+		if (named && db != named)
 			continue;
 		if (admin_job_state(db, *jobid, &state, &hit, err,
 		    sizeof(err)) == -1) {
@@ -288,41 +302,224 @@ gvctl_jobs_resolve(struct ctl *c, const char *spec, struct db **dbp,
 	return 0;
 }
 
-int
-gvctl_jobs_show(struct ctl *c)
+/* A state of job_status that a row has (the others are a record's). */
+static int
+status_lives(enum gv_state state)
 {
-	const char *spec = c->args[0];
+	return state == GV_STATE_SCHEDULED || state == GV_STATE_DUE ||
+	    state == GV_STATE_RUNNING || state == GV_STATE_RETRYING ||
+	    state == GV_STATE_PARKED;
+}
+
+/*
+ * The status of the job a DBID:JOBID or JOBID names (gv_job_status): 0
+ * with st filled, or an exit code with the reason on stderr. A bare JOBID
+ * names the job that lives in exactly one database, else the one whose
+ * record is kept in exactly one: jobids are per database, and a live job
+ * wins, as with gv_job_status_key.
+ */
+static int
+show_find_id(struct ctl *c, const char *spec, struct gv_job_status *st)
+{
+	struct gv_job_status one = { 0 }, live = { 0 }, kept = { 0 };
+	unsigned live_in[2] = { 0 }, kept_in[2] = { 0 };
+	size_t nlive = 0, nkept = 0, i;
+	int rc, unavailable = 0;
+	struct db *named, *db;
+	uint64_t jobid;
+
+	if ((rc = spec_parse(c, spec, &named, &jobid)) != 0)
+		return rc;
+	for (i = 0; i < dbset_count(c->dbs); i++) {
+		db = dbset_at(c->dbs, i);
+		if (named && db != named)
+			continue;
+		if (gv_job_status(c->gv, db_id(db), jobid, &one) != GV_OK) {
+			gvctl_db_failed(c, gv_errmsg(c->gv));
+			unavailable = 1;
+		} else if (status_lives(one.state)) {
+			if (nlive < 2)
+				live_in[nlive] = db_id(db);
+			if (nlive++ == 0) {
+				live = one;
+				continue;       /* kept: not cleared */
+			}
+		} else if (one.state != GV_STATE_UNKNOWN) {
+			if (nkept < 2)
+				kept_in[nkept] = db_id(db);
+			if (nkept++ == 0) {
+				kept = one;
+				continue;
+			}
+		}
+		gv_job_status_clear(&one);
+	}
+	rc = 0;
+	if (nlive > 1 || (nlive == 0 && nkept > 1)) {
+		fprintf(stderr, "gvctl: job %" PRIu64 " %s in databases %u and "
+		    "%u: name it as DBID:JOBID\n", jobid, nlive ? "exists" :
+		    "ended", nlive ? live_in[0] : kept_in[0],
+		    nlive ? live_in[1] : kept_in[1]);
+		rc = EX_USAGE;
+	} else if (nlive || nkept) {
+		*st = nlive ? live : kept;
+		return 0;
+	} else if (unavailable) {
+		/* It may be in the database that did not answer. */
+		rc = EX_UNAVAILABLE;
+	} else {
+		fprintf(stderr, "gvctl: job %s not found\n", spec);
+		rc = EXIT_NO_MATCH;
+	}
+	gv_job_status_clear(&live);
+	gv_job_status_clear(&kept);
+	return rc;
+}
+
+/* The status of the job of -f FUNC -k KEY, as gv_job_status_key finds
+ * it: the job that lives, in any database (the key's first), else the
+ * newest record. 0, or an exit code with the reason on stderr. */
+static int
+show_find_key(struct ctl *c, struct gv_job_status *st)
+{
+	int rc = gv_job_status_key(c->gv, c->o.funcname, c->o.key, st);
+
+	if (rc == GV_EDB) {
+		gvctl_db_failed(c, gv_errmsg(c->gv));
+		return EX_UNAVAILABLE;
+	}
+	if (rc != GV_OK)
+		return gvctl_usage_error("show: %s", gv_errmsg(c->gv));
+	if (st->state == GV_STATE_UNKNOWN) {
+		fprintf(stderr, "gvctl: job %s", gvctl_escaped(c->o.funcname));
+		fprintf(stderr, "/%s not found\n", gvctl_escaped(c->o.key));
+		return EXIT_NO_MATCH;
+	}
+	return 0;
+}
+
+/* A byte string as the job document's arg is: one code point per byte. */
+static json_t *
+bytes_json(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	struct buf b = { 0 };
+	json_t *s;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] < 0x80) {
+			buf_appendc(&b, (char)p[i]);
+		} else {
+			buf_appendc(&b, (char)(0xc0 | p[i] >> 6));
+			buf_appendc(&b, (char)(0x80 | (p[i] & 0x3f)));
+		}
+	}
+	s = json_stringn(b.data ? b.data : "", b.len);
+	buf_free(&b);
+	return s;
+}
+
+/* Text from a column: as it is when it is UTF-8, else byte by byte. */
+static json_t *
+text_json(const char *s)
+{
+	size_t len = strlen(s);
+
+	return jobjson_utf8_valid(s, len) ? json_stringn(s, len) :
+	    bytes_json(s, len);
+}
+
+/* A job that ended, from its record. */
+static void
+show_record(struct ctl *c, const struct gv_job_status *st)
+{
+	struct buf b = { 0 };
+	char when[32];
+	json_t *doc;
+
+	if (c->o.json) {
+		doc = json_object();
+		json_object_set_new(doc, "jobid", json_integer((json_int_t)
+		    st->jobid));
+		json_object_set_new(doc, "dbid", json_integer(st->dbid));
+		json_object_set_new(doc, "funcname", text_json(st->funcname));
+		json_object_set_new(doc, "uniqkey", st->has_uniqkey ?
+		    text_json(st->uniqkey) : json_null());
+		json_object_set_new(doc, "status",
+		    json_string(gv_state_name(st->state)));
+		json_object_set_new(doc, "ended", json_integer(st->ended));
+		json_object_set_new(doc, "attempt", json_integer(st->attempt));
+		json_object_set_new(doc, "failcount",
+		    json_integer(st->failcount));
+		json_object_set_new(doc, "kept_until",
+		    json_integer(st->kept_until));
+		json_object_set_new(doc, "result", st->result ?
+		    bytes_json(st->result, st->result_len) : json_null());
+		json_object_set_new(doc, "result_len", st->result ?
+		    json_integer((json_int_t)st->result_len) : json_null());
+		json_object_set_new(doc, "result_cut",
+		    json_boolean(st->result_cut));
+		gvctl_json_print(doc);
+		return;
+	}
+	printf("job        %u:%" PRIu64 "\n", st->dbid, st->jobid);
+	printf("funcname   %s\n", gvctl_escaped(st->funcname));
+	printf("uniqkey    %s\n", gvctl_escaped(st->has_uniqkey ?
+	    st->uniqkey : NULL));
+	printf("status     %s\n", gv_state_name(st->state));
+	printf("ended      %s (%" PRId64 ")\n", gvctl_iso_time(
+	    (uint64_t)st->ended, when, sizeof(when)), st->ended);
+	printf("attempt    %" PRIu32 "\n", st->attempt);
+	printf("failcount  %u\n", st->failcount);
+	printf("kept_until %s (%" PRId64 ")\n", gvctl_iso_time(
+	    (uint64_t)st->kept_until, when, sizeof(when)), st->kept_until);
+	if (st->state != GV_STATE_DONE)
+		return;
+	if (st->result == NULL) {
+		printf("result_len -\nresult     -\n");
+		return;
+	}
+	printf("result_len %zu%s\n", st->result_len, st->result_cut ?
+	    " (cut: the worker's result was longer)" : "");
+	gvctl_escape_bytes(&b, st->result, st->result_len);
+	printf("result     %.*s\n", (int)b.len, b.data ? b.data : "");
+	buf_free(&b);
+}
+
+#define SHOW_GONE -1            /* show_row: the row went meanwhile */
+#define SHOW_TRIES 3            /* reads of a job that ends meanwhile */
+
+/* A job that lives, from its row, with its failures. 0 shown, SHOW_GONE
+ * when the row went since its status was read, or an exit code. */
+static int
+show_row(struct ctl *c, const struct gv_job_status *st)
+{
 	struct gv_job *jobs = NULL;
 	struct admin_failure *errs = NULL;
-	size_t nerrs = 0, i;
+	size_t nerrs = 0, njobs = 0, i;
 	const struct gv_job *j;
 	struct buf b = { 0 };
-	uint64_t jobid, code = 0, leased = 0;
+	uint64_t code = 0, leased = 0;
 	char err[1024], when[32];
-	size_t njobs = 0;
-	struct db *db;
-	int rc, state = -1;
+	struct db *db = dbset_find(c->dbs, st->dbid);
+	int rc = 0, state = -1;
 
-	if ((rc = gvctl_jobs_resolve(c, spec, &db, &jobid)) != 0)
-		return rc;
-	if (admin_job(db, jobid, &jobs, &njobs, &code, &leased, err,
+	if (admin_job(db, st->jobid, &jobs, &njobs, &code, &leased, err,
 	    sizeof(err)) == -1) {
 		gvctl_db_failed(c, err);
 		db_jobs_free(jobs, njobs);
 		return EX_UNAVAILABLE;
 	}
 	if (njobs == 0) {
-		/* Completed between the two statements. */
-		fprintf(stderr, "gvctl: job %u:%" PRIu64 " not found\n",
-		    db_id(db), jobid);
 		db_jobs_free(jobs, njobs);
-		return EXIT_NO_MATCH;
+		return SHOW_GONE;
 	}
 	j = &jobs[0];
 	if (code < GVCTL_NCODES)
 		state = (int)gvctl_state_codes[code];
-	if (failures_read(c, db, jobid, NULL, GV_ERRORS_KEPT, &errs, &nerrs) ==
-	    -1)
+	if (failures_read(c, db, st->jobid, NULL, GV_ERRORS_KEPT, &errs,
+	    &nerrs) == -1)
 		rc = EX_UNAVAILABLE;
 	if (c->o.json) {
 		json_t *doc, *arr;
@@ -333,6 +530,11 @@ gvctl_jobs_show(struct ctl *c)
 			fprintf(stderr, "gvctl: out of memory\n");
 			return EX_OSERR;
 		}
+		if (state >= 0)
+			json_object_set_new(doc, "state",
+			    json_string(gvctl_state_names[state]));
+		json_object_set_new(doc, "status",
+		    json_string(gv_state_name(st->state)));
 		arr = json_array();
 		for (i = 0; i < nerrs; i++)
 			json_array_append_new(arr, failure_json(&errs[i]));
@@ -343,6 +545,7 @@ gvctl_jobs_show(struct ctl *c)
 		printf("funcname   %s\n", gvctl_escaped(j->funcname));
 		printf("state      %s%s\n", state < 0 ? "?" : gvctl_state_names[state],
 		    j->failcount && state != STATE_PARKED ? ", failing" : "");
+		printf("status     %s\n", gv_state_name(st->state));
 		printf("run_after  %s (%" PRIu32 ")\n",
 		    gvctl_iso_time(j->run_after, when, sizeof(when)), j->run_after);
 		printf("priority   %d\n", j->priority);
@@ -366,6 +569,45 @@ gvctl_jobs_show(struct ctl *c)
 	buf_free(&b);
 	db_jobs_free(jobs, njobs);
 	admin_failures_free(errs, nerrs);
+	return rc;
+}
+
+/* A job by [DBID:]JOBID or by -f FUNC -k KEY: its row while it lives,
+ * else the record of how it ended while that is kept. */
+int
+gvctl_jobs_show(struct ctl *c)
+{
+	struct gv_job_status st = { 0 };
+	uint64_t jobid;
+	unsigned dbid;
+	int rc, tries;
+
+	rc = c->nargs ? show_find_id(c, c->args[0], &st) :
+	    show_find_key(c, &st);
+	for (tries = 1; rc == 0; tries++) {
+		if (!status_lives(st.state)) {
+			show_record(c, &st);
+			break;
+		}
+		if ((rc = show_row(c, &st)) != SHOW_GONE)
+			break;
+		/* It ended between the two reads: its record, if kept. */
+		dbid = st.dbid;
+		jobid = st.jobid;
+		gv_job_status_clear(&st);
+		if (gv_job_status(c->gv, dbid, jobid, &st) != GV_OK) {
+			gvctl_db_failed(c, gv_errmsg(c->gv));
+			rc = EX_UNAVAILABLE;
+		} else if (st.state == GV_STATE_UNKNOWN ||
+		    (status_lives(st.state) && tries == SHOW_TRIES)) {
+			fprintf(stderr, "gvctl: job %u:%" PRIu64 " not found\n",
+			    dbid, jobid);
+			rc = EXIT_NO_MATCH;
+		} else {
+			rc = 0;
+		}
+	}
+	gv_job_status_clear(&st);
 	return rc;
 }
 

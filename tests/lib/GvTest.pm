@@ -517,6 +517,25 @@ sub gv_inject_ok {
 	return $ok;
 }
 
+# gvctl -c $ini @args: ($code, $stdout, $stderr) as run returns them.
+sub gvctl {
+	my ($self, $ini, @args) = @_;
+	return $self->run($self->build_path('gvctl'), '-c', $ini, @args);
+}
+
+# gvctl --json as a test: passes when it prints JSON. Returns ($code, the
+# decoded document or undef, $stderr).
+sub gvctl_json {
+	my ($self, $ini, @args) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	require JSON::PP;
+	my ($code, $out, $err) = $self->gvctl($ini, '--json', @args);
+	my $doc = eval { JSON::PP->new->utf8->decode($out) };
+	Test::More::ok($doc, "gvctl --json @args prints JSON")
+	    or Test::More::diag("$code $out $err");
+	return ($code, $doc, $err);
+}
+
 # --- MariaDB ---------------------------------------------------------------
 
 my $DRIVER;
@@ -1604,6 +1623,17 @@ C<($exit_code, $stdout, $stderr)> as C<run> does.
 
 C<gv_inject($ini, %args)> as a test: passes when it exits 0, else prints
 its stderr. Returns whether it passed.
+
+=item $t->gvctl($ini, @args)
+
+Runs C<gvctl -c $ini @args>; returns C<($exit_code, $stdout, $stderr)> as
+C<run> does.
+
+=item $t->gvctl_json($ini, @args)
+
+C<gvctl -c $ini --json @args> as a test: passes when it prints JSON.
+Returns C<($exit_code, $document, $stderr)>, the document decoded (undef
+when it is not JSON).
 
 =item $t->stop_mariadb($signal)
 

@@ -38,18 +38,8 @@ sub job {
 	return $id;
 }
 
-sub gvctl {
-	my @args = @_;
-	return $t->run($gvctl, '-c', $ini, @args);
-}
-
-sub gvctl_json {
-	my @args = @_;
-	my ($code, $out, $err) = gvctl('--json', @args);
-	my $doc = eval { $json->decode($out) };
-	ok($doc, "gvctl --json @args prints JSON") or diag("$code $out $err");
-	return ($code, $doc, $err);
-}
+sub gvctl { return $t->gvctl($ini, @_) }
+sub gvctl_json { return $t->gvctl_json($ini, @_) }
 
 my %id;
 # database 1
