@@ -56,8 +56,8 @@ struct gv_client {
 		unsigned keep;        /* seconds its record is kept; 0 none */
 		const void *result;   /* client_complete_now's, or NULL */
 		size_t result_len;
-		char funcname[GV_FUNCNAME_MAX + 1];
-		char uniqkey[GV_UNIQKEY_MAX + 1];
+		char funcname[GV_FUNCNAME_MAX * 4 + 1]; /* as stored */
+		char uniqkey[GV_UNIQKEY_MAX * 4 + 1];
 		int has_uniqkey;
 	} *later;
 	size_t nlater;

@@ -281,8 +281,11 @@ struct gv_job_status {
 	enum gv_state state;
 	uint64_t jobid;           /* 0: unknown */
 	unsigned dbid;
-	char funcname[GV_FUNCNAME_MAX + 1];
-	char uniqkey[GV_UNIQKEY_MAX + 1];
+	/* As the columns hold them: up to 200 and 255 characters, of up to
+	 * 4 bytes each (the original's SQL stores what this library would
+	 * refuse as too long in bytes). */
+	char funcname[GV_FUNCNAME_MAX * 4 + 1];
+	char uniqkey[GV_UNIQKEY_MAX * 4 + 1];
 	int has_uniqkey;
 	unsigned failcount;       /* failures so far, or when it ended */
 	uint32_t attempt;         /* claims so far, or when it ended */
@@ -295,7 +298,8 @@ struct gv_job_status {
 	int result_cut;           /* 1: the result was longer, cut here */
 };
 /* The state of job jobid of database dbid, into st (GV_STATE_UNKNOWN when
- * there is no such job or record). Release st with gv_job_status_clear. */
+ * there is no such job or record). st is filled whole: release it with
+ * gv_job_status_clear before it is filled again. */
 int gv_job_status(gv_client *gv, unsigned dbid, uint64_t jobid,
     struct gv_job_status *st);
 /* The same by unique key: the job of (funcname, uniqkey) that lives, in

@@ -60,7 +60,7 @@
 #define JOB_COLUMNS_NO_ARG "jobid, funcname, NULL, uniqkey, run_after, " \
 	"`coalesce`, flag, failcount, attempt, priority"
 
-/* job_outcome (client_outcome.c). A record is read as jobid, funcname,
+/* job_outcome (outcome.c). A record is read as jobid, funcname,
  * uniqkey, state, failcount, attempt, run_after (NULL), ended, keep_until,
  * result, result_cut, as SQL_JOB_STATUS reads a row. */
 #define OUTCOME_INSERT "INSERT INTO job_outcome (jobid, funcname, uniqkey, " \

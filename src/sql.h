@@ -102,7 +102,7 @@ enum sql_id {
 	SQL_FUNC_ERRORS,     /* funcname (NULL: any), limit: the newest
 	                        failures */
 	SQL_CANCEL,          /* jobid: delete the row, whatever its state */
-	/* What became of jobs that ended (job_outcome): client_outcome.c. */
+	/* What became of jobs that ended (job_outcome): outcome.c. */
 	SQL_OUTCOME_DONE,    /* n (jobid, funcname, uniqkey, attempt,
 	                        failcount, keep seconds, result, result_cut):
 	                        records of completed jobs */

@@ -1141,8 +1141,8 @@ START_TEST(test_dump)
 	    "(default 64; reload: yes)"));
 	ck_assert_ptr_nonnull(strstr(d, "[injector] concurrency = 4  "
 	    "(default 4; reload: yes)"));
-	/* 12 [garivini] keys, 6 per database, 6 + 2 + 6 in the pools. */
-	ck_assert_int_eq(count_lines(d) - 1, 12 + 2 * 6 + 14);
+	/* 13 [garivini] keys, 6 per database, 6 + 2 + 6 in the pools. */
+	ck_assert_int_eq(count_lines(d) - 1, 13 + 2 * 6 + 14);
 	config_free(cfg);
 }
 END_TEST
