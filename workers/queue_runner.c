@@ -369,15 +369,16 @@ sweep_errors(struct runner *r)
 /*
  * The records of ended jobs past their keep_until. A batch is one short
  * DELETE in keep_until order from the oldest, far from the records being
- * written (kept from now on), so it waits on no writer; a round spends at
- * most PRUNE_BUDGET on it, so claims wait no longer, and prunes again at
- * once while there is more: at the default batch_run_sleep an idle
- * QueueRunner prunes about 10,000 records a second, a busy one more.
+ * written (kept from now on), and it locks no job row, so no claim waits
+ * on it. Between two full rounds (work waits) a QueueRunner prunes one
+ * batch; between quieter ones, for at most PRUNE_BUDGET, and again at the
+ * next round while there is more: at the default batch_run_sleep an idle
+ * QueueRunner prunes about 10,000 records a second.
  */
 static void
-prune_outcomes(struct runner *r)
+prune_outcomes(struct runner *r, int busy)
 {
-	double now = time_mono(), until = now + PRUNE_BUDGET;
+	double now = time_mono(), until = busy ? now : now + PRUNE_BUDGET;
 	uint64_t pruned, total;
 	size_t i;
 
@@ -1059,7 +1060,7 @@ queue_runner_main(struct role_ctx *ctx)
 		}
 		adapt(&r, full);
 		sweep_errors(&r);
-		prune_outcomes(&r);
+		prune_outcomes(&r, full);
 		scheduler_tick(r.sched);
 		scoreboard_state(ctx->sb, SB_IDLE);
 		if (full)
