@@ -296,6 +296,10 @@ struct gv_job_status {
 	                             too), NULL when its worker gave none */
 	size_t result_len;
 	int result_cut;           /* 1: the result was longer, cut here */
+	char *error;              /* a living job's newest failure reason
+	                             (UTF-8, "" none given), NULL when it
+	                             never failed */
+	int64_t error_time;       /* when it failed so (unix time) */
 };
 /* The state of job jobid of database dbid, into st (GV_STATE_UNKNOWN when
  * there is no such job or record). st is filled whole: release it with

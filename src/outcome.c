@@ -17,6 +17,7 @@
 #include "util.h"
 
 #define STATUS_COLS 11            /* SQL_JOB_STATUS, SQL_OUTCOME_STATUS */
+#define ERROR_COLS 6              /* SQL_JOB_ERRORS */
 #define END_BATCH 200             /* ids per outcome_end statement */
 
 static const char *const state_names[] = {
@@ -56,6 +57,7 @@ gv_job_status_clear(struct gv_job_status *st)
 	if (st == NULL)
 		return;
 	free(st->result);
+	free(st->error);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -244,6 +246,28 @@ status_read(struct db *db, enum sql_id id, const struct dbval *p, size_t np,
 	return rc;
 }
 
+/* The newest reason of a living job that failed (job_error), if it is
+ * kept: a database without the table has none. */
+static int
+newest_error(struct db *db, struct gv_job_status *st, char *err,
+    size_t errlen)
+{
+	struct dbval p[2] = { DBV_U(st->jobid), DBV_U(1) };
+	struct dbrows rows = { 0 };
+	int rc = 0;
+
+	if (db_select_rows(db, SQL_JOB_ERRORS, p, 2, ERROR_COLS, &rows, err,
+	    errlen) == -1)
+		return db_no_table(db) ? 0 : -1;
+	if (rows.nrows > 0 && rows.cell[2]) {
+		if ((st->error = strdup(rows.cell[2])) == NULL)
+			rc = errf(err, errlen, "out of memory");
+		st->error_time = cell_i64(&rows, 3);
+	}
+	db_rows_free(&rows);
+	return rc;
+}
+
 int
 outcome_status(struct db *db, uint64_t jobid, struct gv_job_status *st,
     char *err, size_t errlen)
@@ -253,6 +277,9 @@ outcome_status(struct db *db, uint64_t jobid, struct gv_job_status *st,
 
 	gv_job_status_clear(st);
 	if (status_read(db, SQL_JOB_STATUS, &p, 1, st, &found, err,
+	    errlen) == -1)
+		return -1;
+	if (found && st->failcount > 0 && newest_error(db, st, err,
 	    errlen) == -1)
 		return -1;
 	if (!found && status_read(db, SQL_OUTCOME_STATUS, &p, 1, st, &found,

@@ -129,6 +129,7 @@ claimed(const char *funcname, const char *key)
 static enum gv_state
 state_of(const struct gv_job *job, struct gv_job_status *st)
 {
+	gv_job_status_clear(st);
 	ck_assert_msg(gv_job_status(gv, job->dbid, job->jobid, st) == GV_OK,
 	    "%s", gv_errmsg(gv));
 	return st->state;
@@ -143,6 +144,7 @@ START_TEST(living_states)
 	ck_assert_int_eq(gv_insert_job(gv, &nj, &job.jobid, &job.dbid, NULL),
 	    GV_OK);
 	ck_assert_int_eq(state_of(&job, &st), GV_STATE_SCHEDULED);
+	ck_assert_ptr_null(st.error);
 	ck_assert_str_eq(st.funcname, "live");
 	ck_assert_int_eq(st.has_uniqkey, 0);
 	ck_assert_int_gt(st.run_after, 0);
@@ -158,8 +160,11 @@ START_TEST(living_states)
 	ck_assert_int_eq(state_of(&job, &st), GV_STATE_RETRYING);
 	ck_assert_uint_eq(st.failcount, 1);
 	ck_assert_int_gt(st.run_after, 0);
+	ck_assert_str_eq(st.error, "boom");
+	ck_assert_int_gt(st.error_time, 0);
 	ck_assert_int_eq(gv_reschedule_job(gv, &job, "never"), GV_OK);
 	ck_assert_int_eq(state_of(&job, &st), GV_STATE_PARKED);
+	ck_assert_str_eq(st.error, "boom");
 	/* Never existed. */
 	job.jobid += 1000000;
 	ck_assert_int_eq(state_of(&job, &st), GV_STATE_UNKNOWN);
