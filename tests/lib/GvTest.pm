@@ -405,8 +405,9 @@ while (my ($func, $secs) = splice(@funcs, 0, 2)) {
             sleep 0.05 until -e $secs;
         }
         open(my $fh, '>>', $out) or die "$out: $!";
-        printf $fh "%s\t%s\t%.3f\t%.3f\t%s\t%s\n", $func, $job->{jobid},
-            $start, time, $job->{priority} // '', $job->{uniqkey} // '';
+        printf $fh "%s\t%s\t%.3f\t%.3f\t%s\t%s\t%s\n", $func,
+            $job->{jobid}, $start, time, $job->{priority} // '',
+            $job->{uniqkey} // '', $job->{dbid} // '';
         close $fh;
         return 'done';
     });
@@ -418,7 +419,7 @@ PERL
 }
 
 # The lines perl_workers wrote to $out, each [function, jobid, start, end,
-# priority, uniqkey], in the order the jobs ended.
+# priority, uniqkey, dbid], in the order the jobs ended.
 sub perl_worker_runs {
 	my ($self, $out) = @_;
 	open(my $fh, '<', $out) or return [];
