@@ -11,17 +11,22 @@ use GvTest;
 
 my $t = GvTest->new(dbs => 2);
 my %base = ('garivini.status_interval' => 0.2,
-    'queue_runner.batch_run_sleep' => 0.1, 'controller.job_timeout' => 30);
+    'queue_runner.batch_run_sleep' => 0.1, 'controller.job_timeout' => 30,
+    'function.once.unique_for' => 600, 'function.oncetp.unique_for' => 600);
 my $ini = $t->write_ini(%base);
 my $master = $t->spawn($t->build_path('garivini'), '-c', $ini);
 ok($t->wait_for('the master to be running', 20, sub {
 	my $st = $t->status_json;
 	$st && $st->{master}{state} eq 'running' }), 'the master runs');
 my $ran = $t->dir . '/ran.txt';
-my @workers = $t->perl_workers(4, $ran, [quick => 0], [slow => 2]);
+my @workers = $t->perl_workers(4, $ran, [quick => 0], [slow => 2],
+    [once => 0]);
 my $consumed = $t->dir . '/consumed.txt';
 my $consumer = $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f',
     'batch', '-o', $consumed);
+my $consumed2 = $t->dir . '/consumed2.txt';
+my $consumer2 = $t->spawn($t->build_path('gv_consume'), '-c', $ini, '-f',
+    'oncetp', '-o', $consumed2);
 
 # Every record of $func, in both databases: [dbid, jobid, outcome,
 # keep_until - ended].
@@ -89,6 +94,38 @@ ok($t->wait_for('the 40 jobs to end', 60, sub {
 is(kept_for([ @{ records('quick') }, @{ records('batch') } ]),
     '60 x40,3600 x80', 'the new records keep 60 s, the old ones 3600 s');
 
+# Unique windows, through inject_jobs and through the library: keys done a
+# moment ago are duplicates; the answer names the job that was done, and
+# nothing is stored or run again.
+my %done;
+for my $db (1, 2) {
+	$done{"$db/$_->[0]"} = 1 for @{ $t->dbh($db)->selectall_arrayref(
+	    q{SELECT jobid FROM job_outcome WHERE funcname IN ('quick',
+	    'batch') AND outcome = 'done'}) };
+}
+$t->gv_inject_ok($ini, '10 keyed low-latency jobs', mode => 'latency',
+    func => 'once', n => 10, args => ['-u', 'k{n}']);
+$t->gv_inject_ok($ini, '10 keyed throughput jobs', func => 'oncetp', n => 10,
+    args => ['-u', 'k{n}']);
+ok($t->wait_for('the keyed jobs to end', 60, sub {
+	rows('once') == 0 && rows('oncetp') == 0 }), 'they ran');
+sub all_runs {
+	return @{ $t->perl_worker_runs($ran) } +
+	    @{ $t->consume_runs($consumed) } +
+	    @{ $t->consume_runs($consumed2) };
+}
+my $before = all_runs();
+my ($code, $out, $err) = $t->gv_inject($ini, mode => 'latency',
+    func => 'once', n => 10, args => ['-u', 'k{n}', '-v']);
+is($code, 0, 'the same keys injected again') or diag($err);
+like($out . $err, qr/duplicate|existing|exists/i, 'answered as duplicates');
+($code) = $t->gv_inject($ini, func => 'oncetp', n => 10,
+    args => ['-u', 'k{n}']);
+is($code, 0, 'and inserted again');
+is(rows('once') + rows('oncetp'), 0, 'nothing stored');
+sleep 1;
+is(all_runs(), $before, 'nothing ran again');
+
 # A stop with ten 2 s jobs in flight: the Controllers finish them and
 # record each.
 $t->gv_inject_ok($ini, '10 slow jobs', mode => 'latency', func => 'slow',
@@ -107,5 +144,5 @@ is(scalar(grep { $_->[2] ne 'done' } @$slow), 0, 'as done');
 my %runs;
 $runs{"$_->[6]/$_->[1]"}++ for @{ $t->perl_worker_runs($ran) };
 is(scalar(grep { $_ > 1 } values %runs), 0, 'no job ran twice');
-$t->stop($_, 'TERM', 10) for @workers, $consumer;
+$t->stop($_, 'TERM', 10) for @workers, $consumer, $consumer2;
 done_testing();
