@@ -1,7 +1,8 @@
 /*
  * fuzz_inject: libFuzzer target for the payload parsers of the Injector's
- * functions, inject_jobs (jobjson_inject_decode) and cancel_jobs
- * (jobjson_cancel_decode), fed by any gearman client on the network.
+ * functions, inject_jobs (jobjson_inject_decode), cancel_jobs
+ * (jobjson_cancel_decode) and job_status (jobjson_status_decode), fed by
+ * any gearman client on the network.
  *
  * Beyond "no crash": an accepted payload obeys every limit the Injector
  * relies on (the columns' and gearmand's), and its arg survives the trip
@@ -39,7 +40,7 @@ cancel_payload(const uint8_t *data, size_t size)
 	if (n == 0 || n > JOBJSON_CANCEL_MAX || (!array && n != 1))
 		abort();
 	for (i = 0; i < n; i++) {
-		struct cancel_req *r = &reqs[i];
+		struct job_name *r = &reqs[i].name;
 
 		if (r->funcname) {
 			len = strlen(r->funcname);
@@ -50,13 +51,54 @@ cancel_payload(const uint8_t *data, size_t size)
 		} else if (r->jobid == 0 || r->dbid == 0 || r->dbid > 65535 ||
 		    r->uniqkey != NULL)
 			abort();
-		r->cancelled = (int)(i & 1);
-		strcpy(r->error, "no such job");
+		reqs[i].cancelled = (int)(i & 1);
+		strcpy(reqs[i].error, "no such job");
 	}
 	if (jobjson_cancel_reply(reqs, n, array, &reply) == -1)
 		abort();
 	buf_free(&reply);
 	jobjson_cancel_free(reqs, n);
+}
+
+/* An accepted job_status payload names each job fully, within the limits,
+ * and its answer (each job unknown, what was asked) is valid JSON. */
+static void
+status_payload(const uint8_t *data, size_t size)
+{
+	struct job_name *names;
+	struct gv_job_status unknown = { .state = GV_STATE_UNKNOWN };
+	struct buf reply = { 0 };
+	char err[512];
+	size_t n, i;
+	int array;
+
+	err[0] = '\0';
+	if (jobjson_status_decode(data, size, &names, &n, &array, err,
+	    sizeof(err)) == -1) {
+		if (err[0] == '\0' || names != NULL || n != 0)
+			abort();
+		return;
+	}
+	if (n == 0 || n > JOBJSON_STATUS_MAX || (!array && n != 1))
+		abort();
+	if (jobjson_status_open(&reply, array) == -1)
+		abort();
+	for (i = 0; i < n; i++) {
+		struct job_name *r = &names[i];
+
+		if (r->funcname ? r->uniqkey == NULL || *r->uniqkey == '\0' ||
+		    strlen(r->uniqkey) > GV_UNIQKEY_MAX : r->jobid == 0 ||
+		    r->dbid == 0 || r->dbid > 65535)
+			abort();
+		if (jobjson_status_item(&reply, i, r, i & 1 ? &unknown : NULL,
+		    "no such job") != 0)
+			abort();
+	}
+	if (jobjson_status_close(&reply, array) == -1 ||
+	    !jobjson_utf8_valid(reply.data, reply.len))
+		abort();
+	buf_free(&reply);
+	jobjson_status_free(names, n);
 }
 
 int
@@ -69,6 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 
 	cancel_payload(data, size);
+	status_payload(data, size);
 	err[0] = '\0';
 	if (jobjson_inject_decode(data, size, &req, err, sizeof(err)) == -1) {
 		if (err[0] == '\0')

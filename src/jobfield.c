@@ -13,7 +13,28 @@ gv_funcname_reserved(const char *funcname)
 {
 	return funcname && (strcmp(funcname, GV_FUNC_INJECT) == 0 ||
 	    strcmp(funcname, GV_FUNC_RUN_QUEUED) == 0 ||
-	    strcmp(funcname, GV_FUNC_CANCEL) == 0);
+	    strcmp(funcname, GV_FUNC_CANCEL) == 0 ||
+	    strcmp(funcname, GV_FUNC_STATUS) == 0);
+}
+
+static const char *const state_names[] = {
+	[GV_STATE_UNKNOWN] = "unknown",
+	[GV_STATE_SCHEDULED] = "scheduled",
+	[GV_STATE_DUE] = "due",
+	[GV_STATE_RUNNING] = "running",
+	[GV_STATE_RETRYING] = "retrying",
+	[GV_STATE_PARKED] = "parked",
+	[GV_STATE_DONE] = "done",
+	[GV_STATE_CANCELLED] = "cancelled",
+	[GV_STATE_DELETED] = "deleted",
+};
+
+const char *
+gv_state_name(enum gv_state state)
+{
+	if ((unsigned)state >= sizeof(state_names) / sizeof(state_names[0]))
+		return "unknown";
+	return state_names[state];
 }
 
 const char *

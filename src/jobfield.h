@@ -2,8 +2,9 @@
  * jobfield: the vocabulary of a job's fields, one home per word: how its
  * flag is spelt (in the job table, job documents, inject_jobs payloads,
  * garivini.ini and gvctl), which function names are Garivini's own
- * (gv_funcname_reserved, garivini.h), and how a new job's fields fill the
- * parameters of SQL_INSERT.
+ * (gv_funcname_reserved, garivini.h), how a job's states are named
+ * (gv_state_name: job_outcome's ENUM, gvctl, the job_status answer), and
+ * how a new job's fields fill the parameters of SQL_INSERT.
  */
 #ifndef JOBFIELD_H
 #define JOBFIELD_H

@@ -28,6 +28,8 @@
  */
 #define ENCODE_WORST 6
 #define ENCODE_FIXED 256
+/* The same for a job_status item: its keys and eight numbers, under 450. */
+#define STATUS_FIXED 512
 
 static const char hexdigits[] = "0123456789abcdef";
 
@@ -865,10 +867,12 @@ jobjson_inject_reply(uint64_t jobid, unsigned dbid, int duplicate,
 	    jobid, q, dbid, duplicate ? ",\"duplicate\":true" : "");
 }
 
-/* ---- cancel_jobs ------------------------------------------------------ */
+/* ---- cancel_jobs and job_status: jobs named --------------------------- */
 
+/* One job named, by key (each part at most key_max bytes) or by ids. */
 static int
-cancel_item(json_t *o, struct cancel_req *r, char *err, size_t errlen)
+name_item(json_t *o, struct job_name *r, size_t key_max, char *err,
+    size_t errlen)
 {
 	const char *key;
 	size_t key_len;
@@ -896,8 +900,8 @@ cancel_item(json_t *o, struct cancel_req *r, char *err, size_t errlen)
 			return -1;
 		if ((v = json_object_get(o, "uniqkey")) == NULL)
 			return errf(err, errlen, "uniqkey is missing");
-		return inject_text(v, "uniqkey", GV_GEARMAN_UNIQKEY_MAX, 0,
-		    &r->uniqkey, err, errlen);
+		return inject_text(v, "uniqkey", key_max, 0, &r->uniqkey, err,
+		    errlen);
 	}
 	if (decode_id(o, "dbid", 65535, &dbid, err, errlen) == -1 ||
 	    decode_id(o, "jobid", UINT64_MAX, &r->jobid, err, errlen) == -1) {
@@ -910,9 +914,35 @@ cancel_item(json_t *o, struct cancel_req *r, char *err, size_t errlen)
 	return 0;
 }
 
-int
-jobjson_cancel_decode(const void *json, size_t len, struct cancel_req **reqs,
-    size_t *n, int *array, char *err, size_t errlen)
+/* The i-th request of an array of requests of size bytes each, every one
+ * beginning with the job it names. */
+static struct job_name *
+name_at(void *reqs, size_t size, size_t i)
+{
+	return (struct job_name *)(void *)((char *)reqs + i * size);
+}
+
+static void
+names_free(void *reqs, size_t size, size_t n)
+{
+	size_t i;
+
+	for (i = 0; reqs && i < n; i++) {
+		free(name_at(reqs, size, i)->funcname);
+		free(name_at(reqs, size, i)->uniqkey);
+	}
+	free(reqs);
+}
+
+/*
+ * A payload naming jobs, one object or an array of at most max, into
+ * *reqs: n requests of size bytes each (zeroed), each beginning with a
+ * struct job_name. Refused as a whole, with the reason in err.
+ */
+static int
+names_decode(const void *json, size_t len, size_t max, size_t key_max,
+    size_t size, void **reqs, size_t *n, int *array, char *err,
+    size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -932,25 +962,24 @@ jobjson_cancel_decode(const void *json, size_t len, struct cancel_req **reqs,
 		json_decref(root);
 		return errf(err, errlen, "no job named");
 	}
-	if (count > JOBJSON_CANCEL_MAX) {
+	if (count > max) {
 		json_decref(root);
-		return errf(err, errlen, "more than %d jobs in one call",
-		    JOBJSON_CANCEL_MAX);
+		return errf(err, errlen, "more than %zu jobs in one call", max);
 	}
-	if ((*reqs = calloc(count, sizeof(**reqs))) == NULL) {
+	if ((*reqs = calloc(count, size)) == NULL) {
 		json_decref(root);
 		return errf(err, errlen, "out of memory");
 	}
 	*n = count;
 	for (i = 0; i < count; i++) {
-		if (cancel_item(*array ? json_array_get(root, i) : root,
-		    &(*reqs)[i], why, sizeof(why)) == -1) {
+		if (name_item(*array ? json_array_get(root, i) : root,
+		    name_at(*reqs, size, i), key_max, why, sizeof(why)) == -1) {
 			if (*array)
 				errf(err, errlen, "job %zu: %s", i, why);
 			else
 				errf(err, errlen, "%s", why);
 			json_decref(root);
-			jobjson_cancel_free(*reqs, *n);
+			names_free(*reqs, size, *n);
 			*reqs = NULL;
 			*n = 0;
 			return -1;
@@ -960,16 +989,24 @@ jobjson_cancel_decode(const void *json, size_t len, struct cancel_req **reqs,
 	return 0;
 }
 
+int
+jobjson_cancel_decode(const void *json, size_t len, struct cancel_req **reqs,
+    size_t *n, int *array, char *err, size_t errlen)
+{
+	void *v;
+	int rc;
+
+	/* A cancel's key went to gearmand with its job: at most 63 bytes. */
+	rc = names_decode(json, len, JOBJSON_CANCEL_MAX, GV_GEARMAN_UNIQKEY_MAX,
+	    sizeof(**reqs), &v, n, array, err, errlen);
+	*reqs = v;
+	return rc;
+}
+
 void
 jobjson_cancel_free(struct cancel_req *reqs, size_t n)
 {
-	size_t i;
-
-	for (i = 0; reqs && i < n; i++) {
-		free(reqs[i].funcname);
-		free(reqs[i].uniqkey);
-	}
-	free(reqs);
+	names_free(reqs, sizeof(*reqs), n);
 }
 
 int
@@ -985,18 +1022,20 @@ jobjson_cancel_reply(const struct cancel_req *reqs, size_t n, int array,
 		const struct cancel_req *r = &reqs[i];
 
 		o = json_object();
-		if (r->funcname) {
+		if (r->name.funcname) {
 			json_object_set_new(o, "funcname",
-			    json_string(r->funcname));
+			    json_string(r->name.funcname));
 			json_object_set_new(o, "uniqkey",
-			    json_string(r->uniqkey));
+			    json_string(r->name.uniqkey));
 		}
 		json_object_set_new(o, "cancelled", json_boolean(r->cancelled));
-		if (r->jobid) {
-			json_object_set_new(o, "dbid", json_integer(r->dbid));
-			json_object_set_new(o, "jobid", r->jobid > INT64_MAX ?
-			    json_sprintf("%" PRIu64, r->jobid) :
-			    json_integer((json_int_t)r->jobid));
+		if (r->name.jobid) {
+			json_object_set_new(o, "dbid",
+			    json_integer(r->name.dbid));
+			json_object_set_new(o, "jobid",
+			    r->name.jobid > INT64_MAX ?
+			    json_sprintf("%" PRIu64, r->name.jobid) :
+			    json_integer((json_int_t)r->name.jobid));
 		}
 		if (!r->cancelled)
 			json_object_set_new(o, "error", json_string(r->error));
@@ -1013,4 +1052,156 @@ jobjson_cancel_reply(const struct cancel_req *reqs, size_t n, int array,
 	rc = buf_append(b, text, strlen(text));
 	free(text);
 	return rc;
+}
+
+/* ---- job_status ---------------------------------------------------------- */
+
+int
+jobjson_status_decode(const void *json, size_t len, struct job_name **names,
+    size_t *n, int *array, char *err, size_t errlen)
+{
+	void *v;
+	int rc;
+
+	rc = names_decode(json, len, JOBJSON_STATUS_MAX, GV_UNIQKEY_MAX,
+	    sizeof(**names), &v, n, array, err, errlen);
+	*names = v;
+	return rc;
+}
+
+void
+jobjson_status_free(struct job_name *names, size_t n)
+{
+	names_free(names, sizeof(*names), n);
+}
+
+int
+jobjson_status_open(struct buf *b, int array)
+{
+	return array ? buf_appendc(b, '[') : 0;
+}
+
+int
+jobjson_status_close(struct buf *b, int array)
+{
+	return array ? buf_appendc(b, ']') : 0;
+}
+
+static char *
+put_u64_or_null(char *p, int64_t v)
+{
+	return v > 0 ? put_u64(p, (uint64_t)v) : put_text(p, "null");
+}
+
+/* What was asked: ",\"jobid\":N,\"dbid\":N" or the key's two fields. */
+static char *
+put_asked(char *p, const struct job_name *asked)
+{
+	if (asked->funcname == NULL) {
+		p = put_text(p, ",\"jobid\":");
+		p = put_jobid(p, asked->jobid);
+		p = put_text(p, ",\"dbid\":");
+		return put_u64(p, asked->dbid);
+	}
+	p = put_text(p, ",\"funcname\":");
+	p = put_text_string(p, asked->funcname, strlen(asked->funcname));
+	p = put_text(p, ",\"uniqkey\":");
+	return put_text_string(p, asked->uniqkey, strlen(asked->uniqkey));
+}
+
+/* A job's state, known: every field of struct gv_job_status. */
+static char *
+put_state(char *p, const struct gv_job_status *st)
+{
+	p = put_text(p, ",\"jobid\":");
+	p = put_jobid(p, st->jobid);
+	p = put_text(p, ",\"dbid\":");
+	p = put_u64(p, st->dbid);
+	p = put_text(p, ",\"funcname\":");
+	p = put_text_string(p, st->funcname, strlen(st->funcname));
+	p = put_text(p, ",\"uniqkey\":");
+	p = put_text_or_null(p, st->has_uniqkey ? st->uniqkey : NULL,
+	    strlen(st->uniqkey));
+	p = put_text(p, ",\"failcount\":");
+	p = put_u64(p, st->failcount);
+	p = put_text(p, ",\"attempt\":");
+	p = put_u64(p, st->attempt);
+	/* A job that ended has no run_after; one that lives, no end. */
+	p = put_text(p, ",\"run_after\":");
+	p = st->ended ? put_text(p, "null") : put_u64(p, (uint64_t)
+	    (st->run_after > 0 ? st->run_after : 0));
+	p = put_text(p, ",\"ended\":");
+	p = put_u64_or_null(p, st->ended);
+	p = put_text(p, ",\"kept_until\":");
+	p = put_u64_or_null(p, st->kept_until);
+	/* A living job that failed: why, the newest time. */
+	p = put_text(p, ",\"error\":");
+	p = put_text_or_null(p, st->error, st->error ? strlen(st->error) : 0);
+	p = put_text(p, ",\"error_time\":");
+	p = put_u64_or_null(p, st->error ? st->error_time : 0);
+	p = put_text(p, ",\"result\":");
+	p = st->result ? put_bytes(p, st->result, st->result_len) :
+	    put_text(p, "null");
+	return put_text(p, st->result_cut ? ",\"result_cut\":true" :
+	    ",\"result_cut\":false");
+}
+
+/* One item, written in room reserved for its worst case. */
+static int
+status_item(struct buf *b, size_t i, const struct job_name *asked,
+    const struct gv_job_status *st, const char *error)
+{
+	size_t strings, worst;
+	char *p;
+
+	strings = (asked->funcname ? strlen(asked->funcname) : 0) +
+	    (asked->uniqkey ? strlen(asked->uniqkey) : 0) +
+	    (error ? strlen(error) : 0);
+	if (st)
+		strings += strlen(st->funcname) + strlen(st->uniqkey) +
+		    (st->error ? strlen(st->error) : 0) +
+		    (st->result ? st->result_len : 0);
+	/* A result is at most GV_RESULT_MAX bytes, the rest a few hundred:
+	 * no product here can overflow. */
+	worst = STATUS_FIXED + ENCODE_WORST * strings;
+	if (buf_reserve(b, worst) == -1)
+		return -1;
+	p = b->data + b->len;
+	if (i > 0)
+		*p++ = ',';
+	p = put_text(p, "{\"state\":\"");
+	if (st == NULL) {
+		p = put_text(p, "error\"");
+		p = put_asked(p, asked);
+		p = put_text(p, ",\"error\":");
+		p = put_text_string(p, error ? error : "", error ?
+		    strlen(error) : 0);
+	} else if (st->state == GV_STATE_UNKNOWN) {
+		p = put_text(p, "unknown\"");
+		p = put_asked(p, asked);
+	} else {
+		p = put_text(p, gv_state_name(st->state));
+		*p++ = '"';
+		p = put_state(p, st);
+	}
+	*p++ = '}';
+	*p = '\0';
+	b->len = (size_t)(p - b->data);
+	return 0;
+}
+
+int
+jobjson_status_item(struct buf *b, size_t i, const struct job_name *asked,
+    const struct gv_job_status *st, const char *error)
+{
+	size_t mark = b->len;
+
+	if (status_item(b, i, asked, st, error) == -1)
+		return -1;
+	if (b->len <= JOBJSON_STATUS_REPLY_MAX || st == NULL)
+		return 0;
+	b->len = mark;
+	b->data[mark] = '\0';
+	return status_item(b, i, asked, NULL, JOBJSON_STATUS_FULL) == -1 ?
+	    -1 : 1;
 }

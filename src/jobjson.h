@@ -68,17 +68,22 @@ int jobjson_inject_reply(uint64_t jobid, unsigned dbid, int duplicate,
     struct buf *b);
 
 /*
- * A cancel_jobs payload: one object, or an array of at most
- * JOBJSON_CANCEL_MAX, each naming a job by {"funcname","uniqkey"} or by
- * {"dbid","jobid"}. Each answer keeps how the job was named and gets what
- * became of it.
+ * A job as a cancel_jobs or job_status payload names it: by key
+ * ({"funcname","uniqkey"}) or by ids ({"dbid","jobid"}). Such a payload is
+ * one object, or an array of at most the function's maximum of them.
  */
-#define JOBJSON_CANCEL_MAX 1000
-struct cancel_req {
+struct job_name {
 	char *funcname;        /* by key; NULL: by id */
 	char *uniqkey;
-	unsigned dbid;         /* by id, or (answer) where it was */
-	uint64_t jobid;        /* by id, or (answer) which it was */
+	unsigned dbid;         /* by id, or (cancel's answer) where it was */
+	uint64_t jobid;        /* by id, or (cancel's answer) which it was */
+};
+
+/* A cancel_jobs payload: each answer keeps how the job was named and gets
+ * what became of it. */
+#define JOBJSON_CANCEL_MAX 1000
+struct cancel_req {
+	struct job_name name;  /* first: the decoder fills it */
 	int cancelled;         /* answer: 1 cancelled, 0 not (error says) */
 	char error[256];       /* answer: why not */
 };
@@ -94,5 +99,43 @@ void jobjson_cancel_free(struct cancel_req *reqs, size_t n);
  * was one. */
 int jobjson_cancel_reply(const struct cancel_req *reqs, size_t n, int array,
     struct buf *b);
+
+/*
+ * A job_status payload: the jobs named, as cancel_jobs names them, at most
+ * JOBJSON_STATUS_MAX; a unique key may be as long as the column takes
+ * (GV_UNIQKEY_MAX: a job inserted through libgarivini may have one longer
+ * than gearmand's 63 bytes). -1 with a message for the sender in err;
+ * else *names (jobjson_status_free), *n and *array.
+ */
+#define JOBJSON_STATUS_MAX 1000
+int jobjson_status_decode(const void *json, size_t len,
+    struct job_name **names, size_t *n, int *array, char *err,
+    size_t errlen);
+void jobjson_status_free(struct job_name *names, size_t n);
+
+/*
+ * The answer to a job_status call, written a job at a time so that one
+ * result at most is in memory besides the answer: open (a '[' if the
+ * payload was an array), an item per job named, in order (i from 0),
+ * close. An item is the job's state:
+ *   {"state":S,"jobid":N,"dbid":N,"funcname":S,"uniqkey":S|null,
+ *    "failcount":N,"attempt":N,"run_after":N|null (ended),
+ *    "ended":N|null (lives),"kept_until":N|null,
+ *    "error":S|null,"error_time":N|null (a living job that failed),
+ *    "result":S|null,"result_cut":B}
+ * with the result's bytes encoded as the job document's arg; for a job
+ * with no row nor record, {"state":"unknown"} and what was asked; with st
+ * NULL, what was asked and "error":error. An item that would take the
+ * answer past JOBJSON_STATUS_REPLY_MAX is written as an error, the
+ * message JOBJSON_STATUS_FULL, and the item returns 1: the caller answers
+ * the jobs after it the same way. 0, or -1 when memory ran out.
+ */
+#define JOBJSON_STATUS_REPLY_MAX (16u << 20)
+#define JOBJSON_STATUS_FULL "the answer is full (16 MiB): ask for this " \
+	"job again"
+int jobjson_status_open(struct buf *b, int array);
+int jobjson_status_item(struct buf *b, size_t i, const struct job_name *asked,
+    const struct gv_job_status *st, const char *error);
+int jobjson_status_close(struct buf *b, int array);
 
 #endif

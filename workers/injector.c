@@ -1,7 +1,7 @@
 /*
  * injector: the worker of inject_jobs (low-latency mode), and of
- * cancel_jobs (either mode). For inject_jobs it validates the
- * client's JSON, stores the job as a row, and submits it at once as a
+ * cancel_jobs and job_status (either mode). For inject_jobs it validates
+ * the client's JSON, stores the job as a row, and submits it at once as a
  * background job (run_queued_job for the Controller, or the job's own
  * function for a shim job), then answers the client with jobid and dbid.
  *
@@ -93,6 +93,18 @@ refuse(gearman_job_st *job, const char *msg)
 {
 	gearman_job_send_warning(job, msg, strlen(msg));
 	return GEARMAN_FAIL;
+}
+
+/* Send the answer built in in->reply; -1, counted, when it could not be
+ * (the caller says what it had done). */
+static int
+send_reply(struct injector *in, gearman_job_st *gjob)
+{
+	if (gearman_job_send_complete(gjob, in->reply.data, in->reply.len) ==
+	    GEARMAN_SUCCESS)
+		return 0;
+	scoreboard_count(in->ctx->sb, SB_GEARMAN_ERRORS, 1);
+	return -1;
 }
 
 /*
@@ -283,13 +295,10 @@ inject(struct injector *in, gearman_job_st *gjob)
 		    "stored");
 		goto out;
 	}
-	if (gearman_job_send_complete(gjob, in->reply.data, in->reply.len) !=
-	    GEARMAN_SUCCESS) {
-		scoreboard_count(in->ctx->sb, SB_GEARMAN_ERRORS, 1);
+	if (send_reply(in, gjob) == -1)
 		log_warnx("job %llu of db %u stored, but the answer was not "
 		    "sent: %s", (unsigned long long)jobid, dbid,
 		    gearman_job_error(gjob));
-	}
 	ret = GEARMAN_SUCCESS;
 out:
 	/* Let through by the watermark, then submitted or not: its count
@@ -387,7 +396,7 @@ cancel(struct injector *in, gearman_job_st *gjob)
 		return refuse(gjob, in->err);
 	}
 	for (i = 0; i < n; i++) {
-		struct cancel_req *r = &reqs[i];
+		struct job_name *r = &reqs[i].name;
 
 		if (r->funcname)
 			rc = gv_cancel_job(in->gv, r->funcname, r->uniqkey,
@@ -399,14 +408,14 @@ cancel(struct injector *in, gearman_job_st *gjob)
 		}
 		if (rc == GV_EDB)
 			scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
-		if ((r->cancelled = rc == GV_OK)) {
+		if ((reqs[i].cancelled = rc == GV_OK)) {
 			done++;
 			funcstats_count(in->ctx->fs, r->funcname ? r->funcname :
 			    funcname, METRICS_CANCELLED, 1);
 			log_info("cancelled job %llu of db %u",
 			    (unsigned long long)r->jobid, r->dbid);
 		} else
-			snprintf(r->error, sizeof(r->error), "%s",
+			snprintf(reqs[i].error, sizeof(reqs[i].error), "%s",
 			    gv_errmsg(in->gv));
 	}
 	buf_reset(&in->reply);
@@ -416,12 +425,9 @@ cancel(struct injector *in, gearman_job_st *gjob)
 		    "cancelled" : "out of memory");
 	}
 	jobjson_cancel_free(reqs, n);
-	if (gearman_job_send_complete(gjob, in->reply.data, in->reply.len) !=
-	    GEARMAN_SUCCESS) {
-		scoreboard_count(in->ctx->sb, SB_GEARMAN_ERRORS, 1);
+	if (send_reply(in, gjob) == -1)
 		log_warnx("%zu jobs cancelled, but the answer was not sent: %s",
 		    done, gearman_job_error(gjob));
-	}
 	return GEARMAN_SUCCESS;
 }
 
@@ -429,6 +435,92 @@ static gearman_return_t
 cancel_fn(gearman_job_st *gjob, void *arg)
 {
 	return hand_back(arg) ? GM_HAND_BACK : busy(arg, gjob, cancel);
+}
+
+/*
+ * The database of each job named by its ids, configured: a job_status
+ * payload naming another is refused as a whole, as a malformed one, and
+ * nothing is read. -1 with the reason in in->err.
+ */
+static int
+status_dbids(struct injector *in, const struct job_name *names, size_t n,
+    int array)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (names[i].funcname || dbset_find(client_dbset(in->gv),
+		    names[i].dbid) != NULL)
+			continue;
+		if (array)
+			snprintf(in->err, sizeof(in->err), "job %zu: database "
+			    "%u is not configured", i, names[i].dbid);
+		else
+			snprintf(in->err, sizeof(in->err), "database %u is not "
+			    "configured", names[i].dbid);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * job_status: what became of each job named (gv_job_status,
+ * gv_job_status_key), job by job, in order. It only reads: a malformed
+ * payload is refused as a whole, with the reason. A job whose database
+ * failed is answered with the error, the others with their states. Each
+ * answer is written as it is read, so one result at most is held besides
+ * the answer (bounded: JOBJSON_STATUS_REPLY_MAX).
+ */
+static gearman_return_t
+status(struct injector *in, gearman_job_st *gjob)
+{
+	struct job_name *names;
+	struct gv_job_status st;
+	size_t n, i;
+	int array, rc, full = 0;
+
+	if (jobjson_status_decode(gearman_job_workload(gjob),
+	    gearman_job_workload_size(gjob), &names, &n, &array, in->err,
+	    sizeof(in->err)) == -1 || status_dbids(in, names, n, array) ==
+	    -1) {
+		jobjson_status_free(names, n);
+		scoreboard_count(in->ctx->sb, SB_JOBS_REFUSED, 1);
+		log_info("refused a %s payload: %s", GV_FUNC_STATUS, in->err);
+		return refuse(gjob, in->err);
+	}
+	buf_reset(&in->reply);
+	rc = jobjson_status_open(&in->reply, array);
+	for (i = 0; i < n && rc != -1; i++) {
+		const struct job_name *r = &names[i];
+
+		if (full) {
+			rc = jobjson_status_item(&in->reply, i, r, NULL,
+			    JOBJSON_STATUS_FULL);
+			continue;
+		}
+		rc = r->funcname ? gv_job_status_key(in->gv, r->funcname,
+		    r->uniqkey, &st) : gv_job_status(in->gv, r->dbid, r->jobid,
+		    &st);
+		if (rc == GV_EDB)
+			scoreboard_count(in->ctx->sb, SB_DB_ERRORS, 1);
+		rc = jobjson_status_item(&in->reply, i, r, rc == GV_OK ? &st :
+		    NULL, gv_errmsg(in->gv));
+		gv_job_status_clear(&st);
+		full = rc == 1;
+	}
+	jobjson_status_free(names, n);
+	if (rc == -1 || jobjson_status_close(&in->reply, array) == -1)
+		return refuse(gjob, "out of memory");
+	if (send_reply(in, gjob) == -1)
+		log_warnx("the answer to a %s call was not sent: %s",
+		    GV_FUNC_STATUS, gearman_job_error(gjob));
+	return GEARMAN_SUCCESS;
+}
+
+static gearman_return_t
+status_fn(gearman_job_st *gjob, void *arg)
+{
+	return hand_back(arg) ? GM_HAND_BACK : busy(arg, gjob, status);
 }
 
 /* A thread's worker, its functions registered; NULL with the reason
@@ -440,12 +532,13 @@ open_worker(void *arg)
 	struct gm_worker_fn fns[] = {
 		{ GV_FUNC_INJECT, gearman_function_create(inject_fn) },
 		{ GV_FUNC_CANCEL, gearman_function_create(cancel_fn) },
+		{ GV_FUNC_STATUS, gearman_function_create(status_fn) },
 	};
 	gearman_worker_st *w;
 
 	if ((w = gm_worker_open(in->cfg->servers, in->cfg->nservers,
-	    THREAD_STOP_POLL_MS, fns, 2, in, in->err, sizeof(in->err))) ==
-	    NULL)
+	    THREAD_STOP_POLL_MS, fns, sizeof(fns) / sizeof(fns[0]), in,
+	    in->err, sizeof(in->err))) == NULL)
 		log_errx("%s", in->err);
 	return w;
 }
@@ -528,8 +621,9 @@ injector_main(struct role_ctx *ctx)
 		code = injector_open(&ins[i], ctx, &sh);
 	if (code != EX_OK)
 		goto out;
-	if ((sh.reach = dbreach_start(ctx->cfg, ctx->sb, GV_FUNC_INJECT " and "
-	    GV_FUNC_CANCEL, ins[0].err, sizeof(ins[0].err))) == NULL) {
+	if ((sh.reach = dbreach_start(ctx->cfg, ctx->sb, GV_FUNC_INJECT ", "
+	    GV_FUNC_CANCEL " and " GV_FUNC_STATUS, ins[0].err,
+	    sizeof(ins[0].err))) == NULL) {
 		log_errx("%s", ins[0].err);
 		code = EX_OSERR;
 		goto out;
@@ -541,8 +635,9 @@ injector_main(struct role_ctx *ctx)
 			    ins[0].err, started, n);
 			break;
 		}
-	log_info("serving %s and %s on %zu gearmand servers, %zu calls at "
-	    "once, lease %d s", GV_FUNC_INJECT, GV_FUNC_CANCEL,
+	log_info("serving %s, %s and %s on %zu gearmand servers, %zu calls "
+	    "at once, lease %d s", GV_FUNC_INJECT, GV_FUNC_CANCEL,
+	    GV_FUNC_STATUS,
 	    ctx->cfg->nservers, started, ctx->cfg->queue_runner.lease_seconds);
 	scoreboard_state(ctx->sb, SB_IDLE);
 	serve(&ins[0]);

@@ -380,10 +380,12 @@ sub max_overlap {
 }
 
 # $n Perl Gearman::Worker processes, the kind of worker a user of the
-# original writes: for each [function, seconds] of @funcs, each works the
-# function, decoding the job document and sleeping that long per job, then
-# answers 'done'. Every job appends a line to $out: function, jobid, start,
-# end (time()), priority and unique key, tab-separated. Returns their pids.
+# original writes: for each [function, seconds, result] of @funcs, each works
+# the function, decoding the job document and sleeping that long per job (or,
+# when seconds is a path, until that file exists), then answers result (any
+# bytes; 'done' when not given). Every job appends a line to $out: function,
+# jobid, start, end (time()), priority and unique key, tab-separated.
+# Returns their pids.
 sub perl_workers {
 	my ($self, $n, $out, @funcs) = @_;
 	my $script = "$self->{dir}/perl-worker.pl";
@@ -395,7 +397,10 @@ use JSON::PP;
 use Time::HiRes qw(time sleep);
 my ($servers, $out, @funcs) = @ARGV;
 my $w = Gearman::Worker->new(job_servers => [split /,/, $servers]);
-while (my ($func, $secs) = splice(@funcs, 0, 2)) {
+while (my ($func, $secs, $file) = splice(@funcs, 0, 3)) {
+    open(my $in, '<:raw', $file) or die "$file: $!";
+    my $result = do { local $/; <$in> } // '';
+    close $in;
     $w->register_function($func => sub {
         my $job = decode_json(${ $_[0]->argref });
         my $start = time;
@@ -409,13 +414,20 @@ while (my ($func, $secs) = splice(@funcs, 0, 2)) {
             $job->{jobid}, $start, time, $job->{priority} // '',
             $job->{uniqkey} // '', $job->{dbid} // '';
         close $fh;
-        return 'done';
+        return $result;
     });
 }
 $w->work while 1;
 PERL
+	# Each result goes in a file: an argument holds no NUL, nor 128 KB.
+	my @args;
+	for my $f (@funcs) {
+		my $file = "$self->{dir}/perl-worker-result." . ++$self->{results};
+		_write_file($file, $f->[2] // 'done');
+		push @args, $f->[0], $f->[1], $file;
+	}
 	return map { $self->spawn('perl', $script, $self->gearman_servers, $out,
-	    map { @$_ } @funcs) } 1 .. $n;
+	    @args) } 1 .. $n;
 }
 
 # The lines perl_workers wrote to $out, each [function, jobid, start, end,

@@ -163,7 +163,8 @@ start_proxy($_, $proxy{$_}[1]) for 1, 2;
 ok(a_says('A to take its functions again',
     sub { ids($_[0]) eq '' && !$_[0]{withdrawn} }),
     'the databases back: A takes its functions again');
-cmp_ok(log_count(qr/injector.*taking inject_jobs and cancel_jobs again/),
+cmp_ok(log_count(
+    qr/injector.*taking inject_jobs, cancel_jobs and job_status again/),
     ">", 0,
     'the Injector says it takes inject_jobs again');
 my $injected = pools_a()->{injector}{jobs_injected};

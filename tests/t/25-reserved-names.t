@@ -1,9 +1,9 @@
 #!/usr/bin/perl
-# Function names Garivini serves itself (inject_jobs, run_queued_job) are
-# refused as a job's funcname at every entry point, with a clear message:
-# libgarivini (gv_inject), inject_jobs (gv_inject -m latency and a Perl
-# Gearman::Client), and rows found in the table (parked by a QueueRunner,
-# not dispatched). A job for run_queued_job made the Controllers call
+# Function names Garivini serves itself (inject_jobs, run_queued_job,
+# cancel_jobs, job_status) are refused as a job's funcname at every entry
+# point, with a clear message: libgarivini (gv_inject), inject_jobs
+# (gv_inject -m latency and a Perl Gearman::Client), and rows found in the
+# table (parked by a QueueRunner, not dispatched). A job for run_queued_job made the Controllers call
 # themselves. Also: two functions with the same unique key both run
 # promptly in low-latency mode (gearmand merged them under run_queued_job,
 # and the second waited a whole lease).
@@ -22,7 +22,7 @@ $t->wait_for('the master to run', 20, sub {
 	$st && $st->{master}{state} eq 'running';
 });
 
-for my $f (qw(inject_jobs run_queued_job)) {
+for my $f (qw(inject_jobs run_queued_job cancel_jobs job_status)) {
 	my ($code, undef, $err) = $t->run($t->build_path('gv_inject'), '-c',
 	    $ini, '-f', $f, '-a', 'x');
 	isnt($code, 0, "gv_inject -f $f is refused");
@@ -43,11 +43,12 @@ is($t->count(1), 0, 'nothing was stored');
 # Rows written straight into the table (any client's SQL) are parked.
 my @rows = map { $t->insert_job(1, funcname => $_->[0], arg => 'x',
     flag => $_->[1]) } (['run_queued_job', 'shim'],
-    ['run_queued_job', 'controller'], ['inject_jobs', 'shim']);
+    ['run_queued_job', 'controller'], ['inject_jobs', 'shim'],
+    ['job_status', 'shim']);
 $t->wait_for('the reserved rows to be parked', 30, sub {
-	$t->count(1, 'run_after = 2147483647') == 3
+	$t->count(1, 'run_after = 2147483647') == 4
 });
-is($t->count(1, 'run_after = 2147483647 AND attempt = 0'), 3,
+is($t->count(1, 'run_after = 2147483647 AND attempt = 0'), 4,
     'parked without being dispatched');
 ok($t->wait_for_log('a function Garivini serves itself: parked', 10),
     'the log says why');

@@ -790,14 +790,14 @@ START_TEST(cancel_payloads)
 	    &array, NULL, 0), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_int_eq(array, 1);
-	ck_assert_str_eq(reqs[0].funcname, "f");
-	ck_assert_str_eq(reqs[0].uniqkey, "k");
-	ck_assert_ptr_null(reqs[1].funcname);
-	ck_assert_uint_eq(reqs[1].dbid, 2);
-	ck_assert(reqs[1].jobid == UINT64_MAX);
+	ck_assert_str_eq(reqs[0].name.funcname, "f");
+	ck_assert_str_eq(reqs[0].name.uniqkey, "k");
+	ck_assert_ptr_null(reqs[1].name.funcname);
+	ck_assert_uint_eq(reqs[1].name.dbid, 2);
+	ck_assert(reqs[1].name.jobid == UINT64_MAX);
 	reqs[0].cancelled = 1;
-	reqs[0].dbid = 1;
-	reqs[0].jobid = 7;
+	reqs[0].name.dbid = 1;
+	reqs[0].name.jobid = 7;
 	strcpy(reqs[1].error, "no job 18446744073709551615 in database 2");
 	ck_assert_int_eq(jobjson_cancel_reply(reqs, n, array, &b), 0);
 	ck_assert_str_eq(b.data, "[{\"funcname\":\"f\",\"uniqkey\":\"k\","
@@ -834,6 +834,209 @@ START_TEST(cancel_payloads)
 	ck_assert_str_eq(cancel_refused("{\"dbid\":1,\"jobid\":1,\"x\":1}"),
 	    "unknown field x");
 	ck_assert_str_eq(cancel_refused("[1]"), "job 0: is not an object");
+}
+END_TEST
+
+/* ---- job_status -------------------------------------------------------- */
+
+static const char *
+status_refused(const char *payload)
+{
+	static char err[256];
+	struct job_name *names;
+	size_t n;
+	int array;
+
+	err[0] = '\0';
+	ck_assert_int_eq(jobjson_status_decode(payload, strlen(payload),
+	    &names, &n, &array, err, sizeof(err)), -1);
+	ck_assert_ptr_null(names);
+	ck_assert_uint_eq(n, 0);
+	return err;
+}
+
+START_TEST(status_payloads)
+{
+	char key[GV_UNIQKEY_MAX + 2], payload[600];
+	struct job_name *names;
+	struct buf b = { 0 };
+	size_t n, i;
+	int array;
+
+	/* A key as long as the column takes, longer than gearmand's. */
+	memset(key, 'k', GV_UNIQKEY_MAX);
+	key[GV_UNIQKEY_MAX] = '\0';
+	snprintf(payload, sizeof(payload), "[{\"funcname\":\"f\","
+	    "\"uniqkey\":\"%s\"},{\"dbid\":2,\"jobid\":\"9\"}]", key);
+	ck_assert_int_eq(jobjson_status_decode(payload, strlen(payload),
+	    &names, &n, &array, NULL, 0), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(array, 1);
+	ck_assert_str_eq(names[0].funcname, "f");
+	ck_assert_str_eq(names[0].uniqkey, key);
+	ck_assert_ptr_null(names[1].funcname);
+	ck_assert_uint_eq(names[1].dbid, 2);
+	ck_assert_uint_eq(names[1].jobid, 9);
+	jobjson_status_free(names, n);
+	ck_assert_int_eq(jobjson_status_decode("{\"dbid\":1,\"jobid\":3}", 20,
+	    &names, &n, &array, NULL, 0), 0);
+	ck_assert_int_eq(array, 0);
+	ck_assert_uint_eq(n, 1);
+	jobjson_status_free(names, n);
+
+	strcat(key, "k");
+	snprintf(payload, sizeof(payload), "{\"funcname\":\"f\","
+	    "\"uniqkey\":\"%s\"}", key);
+	ck_assert_str_eq(status_refused(payload),
+	    "uniqkey is longer than 255 bytes");
+	ck_assert_str_eq(status_refused("[]"), "no job named");
+	ck_assert_str_eq(status_refused("[\"x\"]"),
+	    "job 0: is not an object");
+	ck_assert_str_eq(status_refused("[{\"dbid\":1,\"jobid\":1},"
+	    "{\"dbid\":1,\"jobid\":-1}]"),
+	    "job 1: jobid must be a positive integer");
+	ck_assert_str_eq(status_refused("{\"funcname\":7,\"uniqkey\":\"k\"}"),
+	    "funcname must be a string");
+	buf_append(&b, "[", 1);
+	for (i = 0; i <= JOBJSON_STATUS_MAX; i++)
+		buf_printf(&b, "%s{\"dbid\":1,\"jobid\":%zu}", i ? "," : "",
+		    i + 1);
+	buf_append(&b, "]", 1);
+	ck_assert_int_eq(jobjson_status_decode(b.data, b.len, &names, &n,
+	    &array, payload, sizeof(payload)), -1);
+	ck_assert_str_eq(payload, "more than 1000 jobs in one call");
+	buf_free(&b);
+}
+END_TEST
+
+/* A JSON string's code points U+0000..U+00FF as bytes; -1 on a larger. */
+static long
+latin1_bytes(const char *s, size_t len, unsigned char *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+	long n = 0;
+
+	while (i < len) {
+		if (u[i] < 0x80)
+			out[n++] = u[i++];
+		else if ((u[i] == 0xc2 || u[i] == 0xc3) && i + 1 < len) {
+			out[n++] = (unsigned char)(((u[i] & 3) << 6) |
+			    (u[i + 1] & 0x3f));
+			i += 2;
+		} else
+			return -1;
+	}
+	return n;
+}
+
+START_TEST(status_reply)
+{
+	unsigned char bytes[256], back[256];
+	char name_f[] = "f", key_k[] = "k\xe2\x98\xba";
+	char why[] = "disk \xe2\x98\xba full\n";
+	struct job_name by_key = { .funcname = name_f, .uniqkey = key_k };
+	struct job_name by_id = { .dbid = 2, .jobid = 7 };
+	struct gv_job_status done = { .state = GV_STATE_DONE, .jobid = 7,
+	    .dbid = 2, .failcount = 1, .attempt = 2, .ended = 1700000100,
+	    .kept_until = 1700003700, .result = bytes, .result_len = 256,
+	    .result_cut = 1 };
+	struct gv_job_status lives = { .state = GV_STATE_RETRYING,
+	    .jobid = UINT64_MAX, .dbid = 1, .failcount = 1, .attempt = 1,
+	    .run_after = 1700000200, .has_uniqkey = 1, .error = why,
+	    .error_time = 1700000150 };
+	struct gv_job_status unknown = { .state = GV_STATE_UNKNOWN, .dbid = 2 };
+	json_t *root, *v;
+	const char *text;
+	long len;
+	size_t i;
+	struct buf b = { 0 };
+
+	for (i = 0; i < 256; i++)
+		bytes[i] = (unsigned char)i;
+	strcpy(done.funcname, "f");
+	strcpy(lives.funcname, "f");
+	strcpy(lives.uniqkey, key_k);
+	ck_assert_int_eq(jobjson_status_open(&b, 1), 0);
+	ck_assert_int_eq(jobjson_status_item(&b, 0, &by_id, &done, NULL), 0);
+	ck_assert_int_eq(jobjson_status_item(&b, 1, &by_key, &lives, NULL), 0);
+	ck_assert_int_eq(jobjson_status_item(&b, 2, &by_id, &unknown, NULL),
+	    0);
+	ck_assert_int_eq(jobjson_status_item(&b, 3, &by_key, NULL,
+	    "db 1: gone \xff"), 0);
+	ck_assert_int_eq(jobjson_status_close(&b, 1), 0);
+	ck_assert_uint_eq(strlen(b.data), b.len);
+	assert_strict_json(&b);
+	/* Everything but the result, to the letter. */
+	text = strstr(b.data, ",\"result\":\"");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(strncmp(b.data, "[{\"state\":\"done\",\"jobid\":7,"
+	    "\"dbid\":2,\"funcname\":\"f\",\"uniqkey\":null,\"failcount\":1,"
+	    "\"attempt\":2,\"run_after\":null,\"ended\":1700000100,"
+	    "\"kept_until\":1700003700,\"error\":null,\"error_time\":null",
+	    (size_t)(text - b.data)), 0);
+	text = strstr(b.data, ",\"result_cut\":true}");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, ",\"result_cut\":true},"
+	    "{\"state\":\"retrying\",\"jobid\":\"18446744073709551615\","
+	    "\"dbid\":1,\"funcname\":\"f\",\"uniqkey\":\"k\xe2\x98\xba\","
+	    "\"failcount\":1,\"attempt\":1,\"run_after\":1700000200,"
+	    "\"ended\":null,\"kept_until\":null,\"error\":\"disk "
+	    "\xe2\x98\xba full\\n\",\"error_time\":1700000150,"
+	    "\"result\":null,\"result_cut\":false},"
+	    "{\"state\":\"unknown\",\"jobid\":7,\"dbid\":2},"
+	    "{\"state\":\"error\",\"funcname\":\"f\",\"uniqkey\":"
+	    "\"k\xe2\x98\xba\",\"error\":\"db 1: gone \xc3\xbf\"}]");
+	/* The result: every byte value back, as the job document's arg. */
+	root = json_loadb(b.data, b.len, JSON_ALLOW_NUL, NULL);
+	ck_assert_ptr_nonnull(root);
+	v = json_object_get(json_array_get(root, 0), "result");
+	len = latin1_bytes(json_string_value(v), json_string_length(v), back);
+	ck_assert_int_eq(len, 256);
+	ck_assert_mem_eq(back, bytes, 256);
+	json_decref(root);
+
+	buf_reset(&b);
+	lives.error = NULL;
+	ck_assert_int_eq(jobjson_status_item(&b, 0, &by_id, &lives, NULL), 0);
+	ck_assert_str_eq(b.data, "{\"state\":\"retrying\",\"jobid\":"
+	    "\"18446744073709551615\",\"dbid\":1,\"funcname\":\"f\","
+	    "\"uniqkey\":\"k\xe2\x98\xba\",\"failcount\":1,\"attempt\":1,"
+	    "\"run_after\":1700000200,\"ended\":null,\"kept_until\":null,"
+	    "\"error\":null,\"error_time\":null,\"result\":null,"
+	    "\"result_cut\":false}");
+	buf_free(&b);
+}
+END_TEST
+
+/* Results of the worst kind (six bytes of JSON each) fill the answer to
+ * its bound, and the job past it is answered as full. */
+START_TEST(status_reply_full)
+{
+	static unsigned char zeros[GV_RESULT_MAX];
+	struct job_name by_id = { .dbid = 1, .jobid = 3 };
+	struct gv_job_status done = { .state = GV_STATE_DONE, .jobid = 3,
+	    .dbid = 1, .ended = 1, .kept_until = 2, .result = zeros,
+	    .result_len = sizeof(zeros) };
+	struct buf b = { 0 };
+	size_t i, before = 0;
+	int rc = 0;
+
+	strcpy(done.funcname, "f");
+	ck_assert_int_eq(jobjson_status_open(&b, 1), 0);
+	for (i = 0; rc == 0 && i < 100; i++) {
+		before = b.len;
+		rc = jobjson_status_item(&b, i, &by_id, &done, NULL);
+	}
+	ck_assert_int_eq(rc, 1);
+	ck_assert_uint_le(b.len, JOBJSON_STATUS_REPLY_MAX);
+	ck_assert_uint_eq(i, JOBJSON_STATUS_REPLY_MAX / (6 * GV_RESULT_MAX) +
+	    1);
+	ck_assert_str_eq(b.data + before, ",{\"state\":\"error\",\"jobid\":3,"
+	    "\"dbid\":1,\"error\":\"" JOBJSON_STATUS_FULL "\"}");
+	ck_assert_int_eq(jobjson_status_close(&b, 1), 0);
+	assert_strict_json(&b);
+	buf_free(&b);
 }
 END_TEST
 
@@ -1072,6 +1275,9 @@ jobjson_suite(void)
 	    (int)(sizeof inject_bad / sizeof inject_bad[0]));
 	tcase_add_test(tc, inject_reply_format);
 	tcase_add_test(tc, cancel_payloads);
+	tcase_add_test(tc, status_payloads);
+	tcase_add_test(tc, status_reply);
+	tcase_add_test(tc, status_reply_full);
 	tcase_add_test(tc, text_clean);
 	suite_add_tcase(s, tc);
 
