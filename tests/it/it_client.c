@@ -23,65 +23,12 @@
 #include "dbset.h"
 #include "jobjson.h"
 #include "util.h"
+#include "it_db.h"
 
 /* Seconds until a row is due; signed, as run_after is unsigned. */
 #define DUE_IN "CAST(run_after AS SIGNED) - UNIX_TIMESTAMP()"
 
-static struct config *cfg;
 static gv_client *gv;
-
-static MYSQL *
-raw(unsigned dbid)
-{
-	static MYSQL *conns[CONFIG_MAX_DBS];
-	size_t i;
-
-	for (i = 0; i < cfg->ndbs; i++) {
-		const struct config_db *d = &cfg->dbs[i];
-
-		if (d->dbid != dbid)
-			continue;
-		if (conns[i] == NULL) {
-			conns[i] = mysql_init(NULL);
-			ck_assert_ptr_nonnull(mysql_real_connect(conns[i],
-			    d->host, d->user, d->password, d->database,
-			    d->port, d->socket, 0));
-		}
-		return conns[i];
-	}
-	ck_abort_msg("no database %u", dbid);
-	return NULL;
-}
-
-static void
-sql(unsigned dbid, const char *q)
-{
-	MYSQL *m = raw(dbid);
-
-	ck_assert_msg(mysql_query(m, q) == 0, "%s: %s", q, mysql_error(m));
-}
-
-/* The first column of the first row of q, as a number (-1 if NULL/none). */
-static long long
-num(unsigned dbid, const char *fmt, ...)
-{
-	char q[1024];
-	va_list ap;
-	MYSQL *m = raw(dbid);
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	long long v = -1;
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	ck_assert_msg(mysql_query(m, q) == 0, "%s: %s", q, mysql_error(m));
-	res = mysql_store_result(m);
-	if ((row = mysql_fetch_row(res)) != NULL && row[0])
-		v = atoll(row[0]);
-	mysql_free_result(res);
-	return v;
-}
 
 static long long
 count_all(const char *where)
@@ -98,27 +45,15 @@ count_all(const char *where)
 static void
 setup(void)
 {
-	char err[CONFIG_ERRLEN];
-	const char *ini = getenv("GV_TEST_INI");
-	size_t i;
+	static const char *const tables[] = { "job", "job_error", NULL };
 
-	ck_assert_msg(ini != NULL, "GV_TEST_INI is not set");
-	cfg = config_load(ini, err, sizeof(err));
-	ck_assert_msg(cfg != NULL, "%s", err);
-	ck_assert_uint_ge(cfg->ndbs, 2);
-	gv = client_open_config(cfg, err, sizeof(err));
-	ck_assert_msg(gv != NULL, "%s", err);
-	for (i = 0; i < cfg->ndbs; i++) {
-		sql(cfg->dbs[i].dbid, "DELETE FROM job");
-		sql(cfg->dbs[i].dbid, "DELETE FROM job_error");
-	}
+	gv = it_open(tables);
 }
 
 static void
 teardown(void)
 {
-	gv_close(gv);
-	config_free(cfg);
+	it_close(gv);
 }
 
 /* The row of jobid as a worker would receive it: due, read whole the way a
@@ -1032,7 +967,7 @@ START_TEST(transaction_fails_with_its_connection)
 	struct dbval limit = DBV_U(10), p[4];
 	struct gv_job *jobs = NULL;
 	size_t n = 0, i;
-	char err[512], q[64];
+	char err[512];
 
 	sql(dbid, "INSERT INTO job (funcname, arg, run_after) VALUES "
 	    "('t', 'a', 0), ('t', 'b', 0), ('t', 'c', 0)");
@@ -1040,8 +975,7 @@ START_TEST(transaction_fails_with_its_connection)
 	ck_assert_msg(db_select_jobs(db, SQL_SELECT_DUE, &limit, 1, &jobs, &n,
 	    err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(n, 3);
-	snprintf(q, sizeof(q), "KILL CONNECTION %lu", db_connection_id(db));
-	sql(dbid, q);
+	sql(dbid, "KILL CONNECTION %lu", db_connection_id(db));
 	p[0] = DBV_U(300);
 	for (i = 0; i < n; i++)
 		p[i + 1] = DBV_U(jobs[i].jobid);
@@ -1078,13 +1012,12 @@ START_TEST(rollback_on_a_dead_connection_ends_it)
 	struct db *db = dbset_find(client_dbset(gv), dbid);
 	uint64_t now = 0;
 	int found = 0;
-	char err[512], q[64];
+	char err[512];
 
 	ck_assert_int_eq(db_begin(db, err, sizeof(err)), 0);
 	ck_assert_msg(db_select_u64(db, SQL_NOW, NULL, 0, &now, &found, err,
 	    sizeof(err)) == 0, "%s", err);
-	snprintf(q, sizeof(q), "KILL CONNECTION %lu", db_connection_id(db));
-	sql(dbid, q);
+	sql(dbid, "KILL CONNECTION %lu", db_connection_id(db));
 	db_rollback(db);
 	ck_assert_msg(db_select_u64(db, SQL_NOW, NULL, 0, &now, &found, err,
 	    sizeof(err)) == 0, "after a rollback on a dead connection: %s",

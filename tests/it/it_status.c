@@ -21,91 +21,22 @@
 #include "config.h"
 #include "dbset.h"
 #include "outcome.h"
+#include "it_db.h"
 
-static struct config *cfg;
 static gv_client *gv;
-
-static MYSQL *
-raw(unsigned dbid)
-{
-	static MYSQL *conns[CONFIG_MAX_DBS];
-	size_t i;
-
-	for (i = 0; i < cfg->ndbs; i++) {
-		const struct config_db *d = &cfg->dbs[i];
-
-		if (d->dbid != dbid)
-			continue;
-		if (conns[i] == NULL) {
-			conns[i] = mysql_init(NULL);
-			ck_assert_ptr_nonnull(mysql_real_connect(conns[i],
-			    d->host, d->user, d->password, d->database,
-			    d->port, d->socket, 0));
-		}
-		return conns[i];
-	}
-	ck_abort_msg("no database %u", dbid);
-	return NULL;
-}
-
-static void
-sql(unsigned dbid, const char *fmt, ...)
-{
-	char q[1024];
-	va_list ap;
-	MYSQL *m = raw(dbid);
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	ck_assert_msg(mysql_query(m, q) == 0, "%s: %s", q, mysql_error(m));
-}
-
-static long long
-num(unsigned dbid, const char *fmt, ...)
-{
-	char q[1024];
-	va_list ap;
-	MYSQL *m = raw(dbid);
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	long long v = -1;
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	ck_assert_msg(mysql_query(m, q) == 0, "%s: %s", q, mysql_error(m));
-	res = mysql_store_result(m);
-	if ((row = mysql_fetch_row(res)) != NULL && row[0])
-		v = atoll(row[0]);
-	mysql_free_result(res);
-	return v;
-}
 
 static void
 setup(void)
 {
-	char err[CONFIG_ERRLEN];
-	const char *ini = getenv("GV_TEST_INI");
-	size_t i;
+	static const char *const tables[] = { "job", "job_outcome", NULL };
 
-	ck_assert_msg(ini != NULL, "GV_TEST_INI is not set");
-	cfg = config_load(ini, err, sizeof(err));
-	ck_assert_msg(cfg != NULL, "%s", err);
-	ck_assert_uint_ge(cfg->ndbs, 2);
-	gv = client_open_config(cfg, err, sizeof(err));
-	ck_assert_msg(gv != NULL, "%s", err);
-	for (i = 0; i < cfg->ndbs; i++) {
-		sql(cfg->dbs[i].dbid, "DELETE FROM job");
-		sql(cfg->dbs[i].dbid, "DELETE FROM job_outcome");
-	}
+	gv = it_open(tables);
 }
 
 static void
 teardown(void)
 {
-	gv_close(gv);
-	config_free(cfg);
+	it_close(gv);
 }
 
 /* A job of funcname (key: NULL none) as a worker holds it once claimed:
