@@ -215,7 +215,8 @@ settle(struct slot *sl, enum outcome out)
 	gv = controller_lane_take(sl->lane, 1);
 	switch (out) {
 	case RUN_DONE:
-		if ((rc = gv_complete_job_result(gv, job, slot_result(sl), sl->result.len)) == GV_OK)
+		if ((rc = gv_complete_job_result(gv, job, slot_result(sl),
+		    sl->result.len)) == GV_OK)
 			count_done(c, funcstats_find(c->ctx->fs,
 			    job->funcname), 1);
 		break;
