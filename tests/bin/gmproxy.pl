@@ -261,7 +261,9 @@ while (1) {
 			}
 			next;
 		}
-		my $c = $conn{ fileno($s) } or next;
+		# A socket closed with its pair earlier in this round.
+		defined(my $fd = fileno($s)) or next;
+		my $c = $conn{$fd} or next;
 		my $n = sysread($s, my $data, 65536);
 		unless ($n) {
 			close_pair($s);
