@@ -576,10 +576,7 @@ db_begin(struct db *db, char *err, size_t errlen)
 	db->txn_lost = 0;
 	if (db_connect(db, err, errlen) == -1)
 		return -1;
-	/* An explicit transaction on a connection that stays in autocommit:
-	 * COMMIT or ROLLBACK ends it, with no round trip to turn autocommit
-	 * back on. */
-	if (mysql_real_query(db->conn, "START TRANSACTION", 17) != 0) {
+	if (mysql_autocommit(db->conn, 0) != 0) {
 		errf(err, errlen, "database %u: begin: %s", db->dbid,
 		    mysql_error(db->conn));
 		db_failed(db, mysql_errno(db->conn));
@@ -633,6 +630,11 @@ db_commit(struct db *db, char *err, size_t errlen)
 		db->txn_lost = 0;
 		return -1;
 	}
+	if (mysql_autocommit(db->conn, 1) != 0) {
+		db_failed(db, mysql_errno(db->conn));
+		if (db->conn)
+			db_disconnect(db);
+	}
 	db->in_txn = 0;
 	return 0;
 }
@@ -640,7 +642,8 @@ db_commit(struct db *db, char *err, size_t errlen)
 void
 db_rollback(struct db *db)
 {
-	int ok = db->conn != NULL && mysql_rollback(db->conn) == 0;
+	int ok = db->conn != NULL && mysql_rollback(db->conn) == 0 &&
+	    mysql_autocommit(db->conn, 1) == 0;
 
 	/* The caller has ended the transaction either way: a connection
 	 * stuck in an unknown transaction state is dropped, and the server
