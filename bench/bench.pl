@@ -7,7 +7,13 @@
 # scenario. Every ratio is against a baseline measured in this same run, on
 # the same servers.
 #
-# Environment: BENCH_QUICK=1 (about a minute), BENCH_N, BENCH_LL_N,
+# The headline ratios (throughput and low latency against gearmand, the
+# drains against the small one, records against none) are measured in
+# BENCH_REPEATS rounds, each round running the baseline right before the
+# scenarios it judges; the report gives each ratio's median over the rounds,
+# its spread, and judges the targets on the median.
+#
+# Environment: BENCH_QUICK=1, BENCH_REPEATS, BENCH_N, BENCH_LL_N,
 # BENCH_BACKLOG, BENCH_FAIR_BACKLOG, BENCH_SECONDS, BENCH_WORKERS,
 # BENCH_RUNNERS, BENCH_ONLY (comma-separated scenario names), GV_BUILD,
 # GV_TEST_KEEP=1.
@@ -54,6 +60,8 @@ my $DEFAULT_POOLS = $INJECTORS == 2 && $CONTROLLERS == 2;
 # A directory: record CPU profiles (perf record) of the processes of the
 # throughput, low-latency and backlog runs there, with text reports.
 my $PERF = $ENV{BENCH_PERF};
+# Rounds of the repeated scenarios (headline ratios, drains, records).
+my $REPEATS = $ENV{BENCH_REPEATS} // 5;
 my %ONLY = map { $_ => 1 } grep { $_ ne '' } split /,/, $ENV{BENCH_ONLY} // '';
 my $TICK = sysconf(_SC_CLK_TCK) || 100;
 my $NCPU = do {
@@ -66,7 +74,7 @@ for ([BENCH_N => $N], [BENCH_LL_N => $LL_N], [BENCH_SECONDS => $SECONDS],
     [BENCH_BACKLOG => $BACKLOG], [BENCH_FAIR_BACKLOG => $FAIR_BACKLOG],
     [BENCH_WORKERS => $WORKERS], [BENCH_SLOW_N => $SLOW_N],
     [BENCH_RUNNERS => $RUNNERS], [BENCH_INJECTORS => $INJECTORS],
-    [BENCH_CONTROLLERS => $CONTROLLERS]) {
+    [BENCH_CONTROLLERS => $CONTROLLERS], [BENCH_REPEATS => $REPEATS]) {
 	die "$_->[0] must be a positive integer\n" unless $_->[1] =~ /^[1-9]\d*$/;
 }
 
@@ -77,7 +85,11 @@ my $CLIENT = $t->build_path('bench/bench_client');
 my $DIR = $t->dir;
 my $GM = '127.0.0.1:' . $t->gearmand_port(1);
 
-my (@rows, @json, %res);
+# %res: each scenario's figures, the median run's for a repeated one
+# (summarize sets them); %runs: every run of a scenario in the order run,
+# each with its round (repeat) when it ran in rounds; @names: the scenarios
+# in the order first run. $ROUND: the round under way, or undef.
+my (@json, %res, %runs, @names, $ROUND);
 
 sub note { print STDERR "bench: @_\n" }
 
@@ -244,7 +256,8 @@ sub db_per_job {
 # perf record on each group of pids ({ name => [pids] }) until perf_stop.
 sub perf_start {
 	my ($tag, %groups) = @_;
-	return [] unless $PERF;
+	# One profile a scenario: the first round's.
+	return [] unless $PERF && ($ROUND // 1) == 1;
 	mkdir $PERF;
 	my @p;
 	for my $name (sort keys %groups) {
@@ -431,15 +444,35 @@ sub cpu_per_1k {
 	return \%c;
 }
 
+# One run of scenario $name. In rounds, the run carries its round
+# (repeat); summarize turns the runs of a scenario into its figures.
 sub record {
 	my ($name, %r) = @_;
+	$r{repeat} = $ROUND if defined $ROUND;
+	push @names, $name unless $runs{$name};
+	push @{ $runs{$name} }, \%r;
 	$res{$name} = \%r;
-	push @json, { scenario => $name, %r };
 	my $msg = $r{jobs_per_s} ?
 	    sprintf('%-22s %9.0f jobs/s', $name, $r{jobs_per_s}) : $name;
 	$msg .= sprintf('  p50 %.2f ms  p99 %.2f ms', $r{latency_ms}{p50},
 	    $r{latency_ms}{p99}) if $r{latency_ms} && defined $r{latency_ms}{p50};
+	$msg .= "  (round $ROUND of $REPEATS)" if defined $ROUND && $REPEATS > 1;
 	note($msg);
+}
+
+# Run the steps (subs) in BENCH_REPEATS rounds, in the order given: a
+# baseline comes right before the scenarios it judges, so that each pair
+# meets the same machine (other programs, InnoDB's background work) and a
+# ratio is taken within one round.
+sub rounds {
+	my (@steps) = @_;
+	return unless @steps;
+	for my $k (1 .. $REPEATS) {
+		$ROUND = $k;
+		note("round $k of $REPEATS") if $REPEATS > 1;
+		$_->() for @steps;
+	}
+	$ROUND = undef;
 }
 
 sub want { !%ONLY || $ONLY{ $_[0] } }
@@ -676,7 +709,10 @@ sub memory_of {
 # the last two): inject_jobs at saturation (windows of 100
 # calls in flight), then one call at a time at 200 jobs/s (submit to worker
 # start). The memory of the master and its pools is read idle and after.
+# With saturation_only (the rounds after the first) the master stops after
+# the saturation run.
 sub scenario_low_latency {
+	my (%o) = @_;
 	my $ini = $t->write_ini('db.2' => undef, 'garivini.log_level' => 'notice',
 	    'garivini.status_interval' => 1,
 	    'queue_runner.lease_seconds' => 300,
@@ -724,6 +760,20 @@ sub scenario_low_latency {
 	# Workers' CPU is split below, when they stop; latency of this
 	# phase is queueing, not reported.
 	$w0 = progress($w);
+	my $record_sat = sub {
+		my ($r, $share) = @_;
+		$sat_cpu->{workers} = $r->{cpu} * $share;
+		$sat_cpu->{'workers switches'} = $r->{switches} * $share;
+		$sat->{cpu_s_per_1k} = cpu_per_1k($sat_cpu, $LL_N);
+		$sat->{machine} = foreign_cpu($sat_cpu, $NCPU);
+		$sat->{switches_per_job} = switches_per_job($sat_cpu, $LL_N);
+		record('low_latency_saturation', %$sat);
+	};
+	if ($o{saturation_only}) {
+		$record_sat->(stop_workers($w), 1);
+		is_stopped($t->stop($master, 'TERM', 60), 'the master');
+		return;
+	}
 
 	my $n = $RATE * $SECONDS;
 	note("low latency: $n jobs at $RATE/s");
@@ -741,16 +791,10 @@ sub scenario_low_latency {
 	$cpu = cpu_delta($c0, $c1);
 	$cpu->{client} = $c->{cpu};
 	$cpu->{'client switches'} = $c->{switches};
-	my $total = $r->{cpu};
 	# The workers' CPU split by jobs: both phases run the same code.
-	$sat_cpu->{workers} = $total * $w0 / $r->{jobs};
-	$sat_cpu->{'workers switches'} = $r->{switches} * $w0 / $r->{jobs};
-	$sat->{cpu_s_per_1k} = cpu_per_1k($sat_cpu, $LL_N);
-	$sat->{machine} = foreign_cpu($sat_cpu, $NCPU);
-	$sat->{switches_per_job} = switches_per_job($sat_cpu, $LL_N);
-	$cpu->{workers} = $total * $n / $r->{jobs};
+	$record_sat->($r, $w0 / $r->{jobs});
+	$cpu->{workers} = $r->{cpu} * $n / $r->{jobs};
 	$cpu->{'workers switches'} = $r->{switches} * $n / $r->{jobs};
-	record('low_latency_saturation', %$sat);
 	record('low_latency_200', jobs => $n,
 	    jobs_per_s => $n / ($rated[-1][1] - $c->{first}),
 	    latency_ms => latency_ms(\@rated),
@@ -794,27 +838,26 @@ sub ll_saturation {
 }
 
 # The cost of keeping records of ended jobs (job_outcome): the throughput
-# run and the low-latency saturation run with keep_done 0 and 3600, each
-# pair run back to back, BENCH_REPEATS (3) times, off and on in turn.
+# run and the low-latency saturation run with keep_done 0 and 3600, in
+# rounds (BENCH_REPEATS), each round off then on for each mode.
 sub scenario_records {
-	my $repeats = $ENV{BENCH_REPEATS} // 3;
-	for my $k (1 .. $repeats) {
-		for my $keep (0, 3600) {
-			my $on = $keep ? 'on' : 'off';
-			scenario_throughput(name => "records_tp_${on}_$k",
-			    ini => tp_ini("records-$on.ini",
-			    'queue_runner.batch_run_sleep' => 0.01,
-			    'garivini.keep_done' => $keep));
-			$t->dbh(1)->do('TRUNCATE TABLE job_outcome');
-			ll_saturation($t->write_ini('db.2' => undef,
-			    'garivini.log_level' => 'notice',
-			    'garivini.keep_done' => $keep,
-			    'queue_runner.lease_seconds' => 300,
-			    'controller.processes' => $CONTROLLERS,
-			    'injector.processes' => $INJECTORS),
-			    "records_ll_${on}_$k");
-			$t->dbh(1)->do('TRUNCATE TABLE job_outcome');
-		}
+	for my $keep (0, 3600) {
+		my $on = $keep ? 'on' : 'off';
+		scenario_throughput(name => "records_tp_$on",
+		    ini => tp_ini("records-$on.ini",
+		    'queue_runner.batch_run_sleep' => 0.01,
+		    'garivini.keep_done' => $keep));
+		$t->dbh(1)->do('TRUNCATE TABLE job_outcome');
+	}
+	for my $keep (0, 3600) {
+		my $on = $keep ? 'on' : 'off';
+		ll_saturation($t->write_ini('db.2' => undef,
+		    'garivini.log_level' => 'notice',
+		    'garivini.keep_done' => $keep,
+		    'queue_runner.lease_seconds' => 300,
+		    'controller.processes' => $CONTROLLERS,
+		    'injector.processes' => $INJECTORS), "records_ll_$on");
+		$t->dbh(1)->do('TRUNCATE TABLE job_outcome');
 	}
 }
 
@@ -1136,19 +1179,15 @@ sub drain {
 	empty_table();
 }
 
-sub scenario_backlog {
-	drain('backlog_small', $BACKLOG_SMALL, $BACKLOG_SMALL);
-	drain('backlog_large', $BACKLOG, $DRAIN);
-}
+sub scenario_backlog_small { drain('backlog_small', $BACKLOG_SMALL, $BACKLOG_SMALL) }
+sub scenario_backlog_large { drain('backlog_large', $BACKLOG, $DRAIN) }
 
 # Fair claims (issue 10) under a backlog over many functions: $BACKLOG rows,
 # half of them for bench_mf0, the other half shared equally by bench_mf1 to
 # bench_mf99, every worker serving all of them. Its target is against the
-# one-function backlog_small of this run, measured here when the backlog
-# scenario was not selected.
+# one-function backlog_small of the same round, which runs before it also
+# when the backlog scenario was not selected.
 sub scenario_many_functions {
-	drain('backlog_small', $BACKLOG_SMALL, $BACKLOG_SMALL)
-	    unless $res{backlog_small};
 	my $big = int($BACKLOG / 2);
 	drain('many_functions', $BACKLOG, $DRAIN,
 	    funcs => join(',', map { "bench_mf$_" } 0 .. $MF_FUNCS - 1),
@@ -1298,6 +1337,80 @@ sub ratio {
 	return $a->{jobs_per_s} / $b->{jobs_per_s};
 }
 
+# The p-quantile (0 to 1) of sorted numbers, between the two nearest
+# (R's type 7): of 5 values, the quartiles are the 2nd and the 4th.
+sub quantile {
+	my ($sorted, $p) = @_;
+	my $h = $#$sorted * $p;
+	my $lo = int $h;
+	return $sorted->[$lo] if $lo == $#$sorted;
+	return $sorted->[$lo] + ($h - $lo) * ($sorted->[$lo + 1] - $sorted->[$lo]);
+}
+
+# The records scenario's runs keep a JSON line each, named by their round
+# (records_tp_on_1, ...) as before it ran in rounds.
+my %JSON_PER_RUN = map { $_ => 1 } qw(records_tp_off records_tp_on
+    records_ll_off records_ll_on);
+
+sub r3 { 0 + sprintf('%.3f', $_[0]) }
+
+# Each scenario's figures out of its runs: the only run's, or, of a
+# scenario run in rounds, the run of median jobs/s (the lower of the two
+# middle ones for an even count), with every run's jobs/s, their min and
+# max, and repeats; and the JSON lines.
+sub summarize {
+	for my $name (@names) {
+		my @r = @{ $runs{$name} };
+		my $rep = $r[0];
+		# A scenario run once in a round (low latency at 200/s) is
+		# shown as any other run once.
+		delete $rep->{repeat} if @r == 1 && !$JSON_PER_RUN{$name};
+		if (@r > 1) {
+			my @by = sort { ($a->{jobs_per_s} // 0) <=>
+			    ($b->{jobs_per_s} // 0) } @r;
+			$rep = { %{ $by[$#by / 2] }, repeats => scalar @r };
+			my @v = map { $_->{jobs_per_s} } @r;
+			if (!grep { !defined } @v) {
+				$rep->{jobs_per_s_runs} = [map { r3($_) } @v];
+				$rep->{jobs_per_s_min} = r3($by[0]{jobs_per_s});
+				$rep->{jobs_per_s_max} = r3($by[-1]{jobs_per_s});
+			}
+		}
+		$res{$name} = $rep;
+		if ($JSON_PER_RUN{$name}) {
+			push @json, { scenario => "${name}_" . ($_->{repeat} // 1),
+			    %$_, repeats => scalar @r } for @r;
+		} else {
+			push @json, { scenario => $name, %$rep };
+		}
+	}
+}
+
+# A scenario against its baseline: when both ran in rounds, the ratio of
+# each round (the two runs of the same round), their median, min, max and
+# quartiles; else the ratio of their figures. undef when one is missing.
+sub ratio_stats {
+	my ($name, $base) = @_;
+	my ($ra, $rb) = ($runs{$name} // [], $runs{$base} // []);
+	my @v;
+	if (@$ra > 1 && @$rb > 1) {
+		my %of_round = map { ($_->{repeat} // 0) => $_ } @$rb;
+		for (@$ra) {
+			my $x = ratio($_, $of_round{ $_->{repeat} // 0 });
+			push @v, $x if defined $x;
+		}
+	} else {
+		my $x = ratio($res{$name}, $res{$base});
+		push @v, $x if defined $x;
+	}
+	return undef unless @v;
+	my @s = sort { $a <=> $b } @v;
+	return { runs => [map { r3($_) } @v], n => scalar @v,
+	    median => r3(quantile(\@s, 0.5)), min => r3($s[0]),
+	    max => r3($s[-1]), q1 => r3(quantile(\@s, 0.25)),
+	    q3 => r3(quantile(\@s, 0.75)) };
+}
+
 sub report {
 	my %info = @_;
 	print "\n";
@@ -1352,6 +1465,10 @@ sub report {
 		$d = sprintf('first 20000: %.0f/s', $r->{jobs_per_s_first_20000})
 		    if $r->{jobs_per_s_first_20000};
 		$d = $r->{detail} if $r->{detail};
+		$d = join(' ', sprintf('median of %d runs (%.0f-%.0f/s);',
+		    $r->{repeats}, $r->{jobs_per_s_min}, $r->{jobs_per_s_max}),
+		    $d eq '' ? () : $d)
+		    if $r->{repeats} && defined $r->{jobs_per_s_min};
 		$d .= sprintf(' %.2f stmts, %.2f fsyncs/job',
 		    $r->{db_per_job}{statements}, $r->{db_per_job}{fsyncs})
 		    if $r->{db_per_job};
@@ -1389,48 +1506,75 @@ sub report {
 		    $p->{mariadbd_cpu_ms}, $p->{queue_runner_cpu_ms});
 	}
 
-	# Records of ended jobs: each on run against the off run just before
-	# it; the median of the pairs.
-	my %keep_ratio;
-	for my $mode (qw(tp ll)) {
-		my @r;
-		for (my $k = 1; $res{"records_${mode}_on_$k"}; $k++) {
-			push @r, ratio($res{"records_${mode}_on_$k"},
-			    $res{"records_${mode}_off_$k"});
-		}
-		next unless @r;
-		@r = sort { $a <=> $b } @r;
-		$keep_ratio{$mode} = $r[$#r / 2];
-		printf "records of ended jobs, %s: keep_done 3600 against 0: "
-		    . "%s (median %.2fx)\n", $mode eq 'tp' ? 'throughput'
-		    : 'low latency', join(' ', map { sprintf('%.2fx', $_) }
-		    @r), $keep_ratio{$mode};
+	# The ratios measured in rounds: each round's, the median and the
+	# spread.
+	my @ratios = (
+	    [records_tp => 'records_tp_on', 'records_tp_off',
+	    'throughput, keep_done 3600 / 0'],
+	    [records_ll => 'records_ll_on', 'records_ll_off',
+	    'low latency saturation, keep_done 3600 / 0'],
+	    [throughput_memory => 'throughput', 'gearmand_memory',
+	    'throughput e2e / gearmand memory-only'],
+	    [throughput_mysql => 'throughput', 'gearmand_mysql',
+	    'throughput e2e / gearmand MySQL queue'],
+	    [low_latency_mysql => 'low_latency_saturation', 'gearmand_mysql',
+	    'low latency saturation / gearmand MySQL queue'],
+	    [cluster => 'cluster', 'throughput',
+	    'Galera cluster / one server (median run)'],
+	    [drain_large => 'backlog_large', 'backlog_small',
+	    "drain $BACKLOG rows / $BACKLOG_SMALL"],
+	    [drain_functions => 'many_functions', 'backlog_small',
+	    "drain $BACKLOG rows, $MF_FUNCS funcs / $BACKLOG_SMALL"],
+	);
+	my (%st, @ratio_json);
+	my $heading;
+	for (@ratios) {
+		my ($key, $name, $base, $label) = @$_;
+		my $x = $st{$key} = ratio_stats($name, $base) or next;
+		push @ratio_json, { ratio => $key, scenario => $name,
+		    baseline => $base, %$x };
+		next unless $x->{n} > 1;
+		print "\nratios by round (each round runs the baseline, then "
+		    . "the scenario; spread: min-max, and the interquartile "
+		    . "range):\n" unless $heading++;
+		printf "  %-46s median %5.2fx  min-max %.2f-%.2f  IQR %.2f-%.2f"
+		    . "  rounds: %s\n", $label, $x->{median}, $x->{min},
+		    $x->{max}, $x->{q1}, $x->{q3},
+		    join(' ', map { sprintf('%.2f', $_) } @{ $x->{runs} });
 	}
 
-	print "\ntargets (ratios within this run):\n";
+	print "\ntargets (ratios within this run; a ratio run in rounds is "
+	    . "judged on its median):\n";
 	my @targets;
 	my $tgt = sub {
-		my ($what, $value, $fmt, $ok) = @_;
+		my ($what, $value, $fmt, $ok, $x) = @_;
 		my $verdict = !defined $value ? 'n/a' : $ok ? 'PASS' : 'MISS';
-		printf "  %-58s %12s  %s\n", $what,
-		    defined $value ? sprintf($fmt, $value) : '-', $verdict;
+		my $spread = $x && $x->{n} > 1 ? sprintf(
+		    '  min-max %.2f-%.2f, %d rounds', $x->{min}, $x->{max},
+		    $x->{n}) : '';
+		printf "  %-58s %12s  %s%s\n", $what,
+		    defined $value ? sprintf($fmt, $value) : '-', $verdict,
+		    $spread;
 		push @targets, { target => $what, value => $value,
-		    verdict => $verdict };
+		    verdict => $verdict, $x && $x->{n} > 1 ? (median =>
+		    $x->{median}, min => $x->{min}, max => $x->{max},
+		    q1 => $x->{q1}, q3 => $x->{q3}, runs => $x->{runs}) : () };
 	};
-	my $r;
-	$tgt->('throughput with records >= 0.9x without', $keep_ratio{tp},
-	    '%.2fx', defined $keep_ratio{tp} && $keep_ratio{tp} >= 0.9);
-	$tgt->('low latency with records >= 0.9x without', $keep_ratio{ll},
-	    '%.2fx', defined $keep_ratio{ll} && $keep_ratio{ll} >= 0.9);
-	$r = ratio($res{throughput}, $res{gearmand_memory});
-	$tgt->('throughput e2e >= 0.5x gearmand memory-only', $r, '%.2fx',
-	    defined $r && $r >= 0.5);
-	$r = ratio($res{throughput}, $res{gearmand_mysql});
-	$tgt->('throughput e2e >= 2x gearmand MySQL queue', $r, '%.2fx',
-	    defined $r && $r >= 2);
-	$r = ratio($res{low_latency_saturation}, $res{gearmand_mysql});
-	$tgt->('low latency saturation >= 1x gearmand MySQL queue', $r, '%.2fx',
-	    defined $r && $r >= 1);
+	# A ratio's median (or its only value) and whether it is at least $min.
+	my $judge = sub {
+		my ($key, $what, $min) = @_;
+		my $x = $st{$key};
+		my $v = $x && $x->{median};
+		$tgt->($what, $v, '%.2fx', defined $v && $v >= $min, $x);
+	};
+	$judge->('records_tp', 'throughput with records >= 0.9x without', 0.9);
+	$judge->('records_ll', 'low latency with records >= 0.9x without', 0.9);
+	$judge->('throughput_memory',
+	    'throughput e2e >= 0.5x gearmand memory-only', 0.5);
+	$judge->('throughput_mysql', 'throughput e2e >= 2x gearmand MySQL queue',
+	    2);
+	$judge->('low_latency_mysql',
+	    'low latency saturation >= 1x gearmand MySQL queue', 1);
 	my $l = $res{low_latency_200} && $res{low_latency_200}{latency_ms};
 	$tgt->("low latency p50 at $RATE/s <= 2 ms", $l && $l->{p50}, '%.2f ms',
 	    $l && $l->{p50} <= 2);
@@ -1439,15 +1583,12 @@ sub report {
 	$l = $res{throughput_latency} && $res{throughput_latency}{latency_ms};
 	$tgt->("throughput-mode p50 at $RATE/s <= 100 ms", $l && $l->{p50},
 	    '%.2f ms', $l && $l->{p50} <= 100);
-	$r = ratio($res{cluster}, $res{throughput});
-	$tgt->('throughput on a 3-node Galera cluster >= 0.5x one server', $r,
-	    '%.2fx', defined $r && $r >= 0.5);
-	$r = ratio($res{backlog_large}, $res{backlog_small});
-	$tgt->("drain with $BACKLOG rows >= 0.8x with $BACKLOG_SMALL", $r,
-	    '%.2fx', defined $r && $r >= 0.8);
-	$r = ratio($res{many_functions}, $res{backlog_small});
-	$tgt->("drain, $BACKLOG rows over $MF_FUNCS functions >= 0.8x "
-	    . "$BACKLOG_SMALL", $r, '%.2fx', defined $r && $r >= 0.8);
+	$judge->('cluster',
+	    'throughput on a 3-node Galera cluster >= 0.5x one server', 0.5);
+	$judge->('drain_large', "drain with $BACKLOG rows >= 0.8x with "
+	    . $BACKLOG_SMALL, 0.8);
+	$judge->('drain_functions', "drain, $BACKLOG rows over $MF_FUNCS "
+	    . "functions >= 0.8x $BACKLOG_SMALL", 0.8);
 	$l = $res{fairness} && $res{fairness}{latency_ms};
 	$tgt->("fairness: p99 at $RATE/s beside a " . commify($FAIR_BACKLOG)
 	    . "-row backlog over its watermark <= $FAIR_P99_MS ms",
@@ -1503,6 +1644,7 @@ sub report {
 	my $js = JSON::PP->new->canonical;
 	print $js->encode({ run => \%info, n => $N }), "\n";
 	print $js->encode($_), "\n" for @json;
+	print $js->encode({ ratios => \@ratio_json }), "\n";
 	print $js->encode({ targets => \@targets }), "\n";
 }
 
@@ -1548,18 +1690,29 @@ sub loadavg {
 
 $info{loadavg_before} = loadavg();
 my $t0 = time;
-scenario_gearmand_memory() if want('gearmand_memory');
-scenario_gearmand_mysql() if want('gearmand_mysql');
-scenario_throughput() if want('throughput');
+# The headline ratios, in rounds: gearmand memory-only, then throughput
+# mode; gearmand's MySQL queue, then low latency at saturation (its 200/s
+# run and the memory are measured in the first round only).
+rounds(grep { defined } (
+    want('gearmand_memory') ? \&scenario_gearmand_memory : undef,
+    want('throughput') ? sub { scenario_throughput() } : undef,
+    want('gearmand_mysql') ? \&scenario_gearmand_mysql : undef,
+    want('low_latency') ? sub { scenario_low_latency(
+    saturation_only => $ROUND > 1) } : undef));
 scenario_throughput_latency() if want('throughput_latency');
-scenario_low_latency() if want('low_latency');
 scenario_slow_jobs() if want('slow_jobs');
-scenario_backlog() if want('backlog');
-scenario_many_functions() if want('many_functions');
+# The drains, in rounds: the 20,000-row one, then the two it judges.
+rounds(grep { defined } (
+    want('backlog') || want('many_functions') ? \&scenario_backlog_small
+    : undef,
+    want('backlog') ? \&scenario_backlog_large : undef,
+    want('many_functions') ? \&scenario_many_functions : undef));
 scenario_fairness() if want('fairness');
 scenario_cluster() if want('cluster');
 scenario_round_cost() if want('round_cost');
-scenario_records() if want('records');
+rounds(\&scenario_records) if want('records');
 $info{seconds} = sprintf('%.0f', time - $t0);
 $info{loadavg_after} = loadavg();
+$info{repeats} = $REPEATS;
+summarize();
 report(%info);
