@@ -61,6 +61,12 @@ my $DEFAULT_POOLS = $INJECTORS == 2 && $CONTROLLERS == 2;
 # throughput, low-latency and backlog runs there, with text reports.
 my $PERF = $ENV{BENCH_PERF};
 # Rounds of the repeated scenarios (headline ratios, drains, records).
+# Bursts of N (BENCH_LL_N) jobs in one run of the throughput, gearmand
+# memory-only and low-latency saturation scenarios, one after the other on
+# the same processes: a quick run's bursts last about a second and their
+# rates vary by 10% to 20% from one to the next, and a burst costs little
+# more than its jobs. (The MySQL-queue baseline's one burst lasts 7 s.)
+my $BURSTS = $ENV{BENCH_BURSTS} // ($QUICK ? 3 : 1);
 my $REPEATS = $ENV{BENCH_REPEATS} // 5;
 my %ONLY = map { $_ => 1 } grep { $_ ne '' } split /,/, $ENV{BENCH_ONLY} // '';
 my $TICK = sysconf(_SC_CLK_TCK) || 100;
@@ -74,7 +80,8 @@ for ([BENCH_N => $N], [BENCH_LL_N => $LL_N], [BENCH_SECONDS => $SECONDS],
     [BENCH_BACKLOG => $BACKLOG], [BENCH_FAIR_BACKLOG => $FAIR_BACKLOG],
     [BENCH_WORKERS => $WORKERS], [BENCH_SLOW_N => $SLOW_N],
     [BENCH_RUNNERS => $RUNNERS], [BENCH_INJECTORS => $INJECTORS],
-    [BENCH_CONTROLLERS => $CONTROLLERS], [BENCH_REPEATS => $REPEATS]) {
+    [BENCH_CONTROLLERS => $CONTROLLERS], [BENCH_REPEATS => $REPEATS],
+    [BENCH_BURSTS => $BURSTS]) {
 	die "$_->[0] must be a positive integer\n" unless $_->[1] =~ /^[1-9]\d*$/;
 }
 
@@ -89,7 +96,8 @@ my $GM = '127.0.0.1:' . $t->gearmand_port(1);
 # (summarize sets them); %runs: every run of a scenario in the order run,
 # each with its round (repeat) when it ran in rounds; @names: the scenarios
 # in the order first run. $ROUND: the round under way, or undef.
-my (@json, %res, %runs, @names, $ROUND);
+# $SETTLED: what the wait before the step under way found (settle).
+my (@json, %res, %runs, @names, $ROUND, $SETTLED);
 
 sub note { print STDERR "bench: @_\n" }
 
@@ -413,6 +421,50 @@ sub run_client {
 	return \%s;
 }
 
+# $bursts runs of bench_client @args (each of $n jobs), each once the
+# workers $w have done the jobs of the ones before; the client's summaries.
+sub client_bursts {
+	my ($w, $n, $bursts, $what, $timeout, @args) = @_;
+	my @c;
+	for my $b (1 .. $bursts) {
+		push @c, run_client(@args);
+		wait_progress($w, $n * $b, $timeout, $what);
+	}
+	return \@c;
+}
+
+# Out of the bursts' client summaries and each burst's seconds: all the
+# jobs (n a burst) over the sum of the bursts' seconds; each burst's rate;
+# the client's CPU, context switches and submit (insert, inject) rate.
+sub burst_figures {
+	my ($c, $seconds, $n) = @_;
+	my (%f, $submit);
+	for my $i (0 .. $#$c) {
+		$f{seconds} += $seconds->[$i];
+		push @{ $f{burst_jobs_per_s} },
+		    0 + sprintf('%.1f', $n / $seconds->[$i]);
+		$submit += $c->[$i]{last} - $c->[$i]{first};
+		$f{cpu} += $c->[$i]{cpu};
+		$f{switches} += $c->[$i]{switches};
+	}
+	$f{jobs} = $n * @$c;
+	$f{jobs_per_s} = $f{jobs} / $f{seconds};
+	$f{submit_per_s} = $f{jobs} / $submit;
+	# What a run's record says of its bursts.
+	$f{record} = @$c > 1 ? [bursts => scalar @$c, burst_jobs => $n,
+	    burst_jobs_per_s => $f{burst_jobs_per_s}] : [];
+	return \%f;
+}
+
+# Each burst's seconds, from its first submit to its last job done, out of
+# the workers' records (sorted by done; a burst starts once the one before
+# is done, so burst b is the b-th n of them).
+sub burst_seconds {
+	my ($c, $records, $n) = @_;
+	return [map { $records->[($_ + 1) * $n - 1][1] - $c->[$_]{first} }
+	    0 .. $#$c];
+}
+
 # --- statistics -------------------------------------------------------
 
 sub pct {
@@ -449,6 +501,7 @@ sub cpu_per_1k {
 sub record {
 	my ($name, %r) = @_;
 	$r{repeat} = $ROUND if defined $ROUND;
+	$r{settled} = $SETTLED if $SETTLED;
 	push @names, $name unless $runs{$name};
 	push @{ $runs{$name} }, \%r;
 	$res{$name} = \%r;
@@ -456,8 +509,46 @@ sub record {
 	    sprintf('%-22s %9.0f jobs/s', $name, $r{jobs_per_s}) : $name;
 	$msg .= sprintf('  p50 %.2f ms  p99 %.2f ms', $r{latency_ms}{p50},
 	    $r{latency_ms}{p99}) if $r{latency_ms} && defined $r{latency_ms}{p50};
-	$msg .= "  (round $ROUND of $REPEATS)" if defined $ROUND && $REPEATS > 1;
+	$msg .= ' (bursts: ' . join(' ', map { sprintf('%.0f', $_) }
+	    @{ $r{burst_jobs_per_s} }) . ')' if $r{burst_jobs_per_s};
+	$msg .= sprintf('  (round %d of %d; before it %.1f s to settle, CPUs '
+	    . '%.0f%% busy)', $ROUND, $REPEATS, $SETTLED->{seconds},
+	    100 * $SETTLED->{cpu_busy}) if $SETTLED && $REPEATS > 1;
 	note($msg);
+}
+
+# InnoDB's undo history not yet purged (rows deleted or updated by
+# transactions since committed), and its dirty pages.
+sub innodb_backlog {
+	# The test account lacks the PROCESS privilege this needs.
+	my $st = $t->_admin_dbh->selectall_arrayref('SHOW ENGINE INNODB STATUS');
+	my ($hist) = $st->[0][2] =~ /History list length (\d+)/;
+	my (undef, $dirty) = $t->dbh(1)->selectrow_array(
+	    "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'");
+	return ($hist // 0, $dirty // 0);
+}
+
+# Before a run in rounds: wait until the CPUs have been at most
+# $SETTLE_BUSY busy for half a second and InnoDB has purged the history of
+# the runs before (at most $SETTLE_MAX seconds: while another program keeps
+# the CPUs busy, waiting longer buys nothing), so that what one run left
+# behind does not weigh on the next. Returns what it waited for.
+my $SETTLE_MAX = 2;
+my $SETTLE_BUSY = 0.15;
+sub settle {
+	my $t0 = time;
+	my ($share, $hist, $dirty);
+	while (1) {
+		my ($b0, $w0) = (system_busy(), time);
+		sleep 0.5;
+		$share = (system_busy() - $b0) / (time - $w0) / $NCPU;
+		($hist, $dirty) = innodb_backlog();
+		last if ($share <= $SETTLE_BUSY && $hist < 1000)
+		    || time - $t0 >= $SETTLE_MAX;
+	}
+	$SETTLED = { seconds => 0 + sprintf('%.1f', time - $t0),
+	    cpu_busy => 0 + sprintf('%.2f', $share), innodb_history => $hist,
+	    innodb_dirty_pages => $dirty };
 }
 
 # Run the steps (subs) in BENCH_REPEATS rounds, in the order given: a
@@ -470,9 +561,12 @@ sub rounds {
 	for my $k (1 .. $REPEATS) {
 		$ROUND = $k;
 		note("round $k of $REPEATS") if $REPEATS > 1;
-		$_->() for @steps;
+		for (@steps) {
+			settle();
+			$_->();
+		}
 	}
-	$ROUND = undef;
+	($ROUND, $SETTLED) = (undef, undef);
 }
 
 sub want { !%ONLY || $ONLY{ $_[0] } }
@@ -509,34 +603,37 @@ sub empty_table { $t->dbh(1)->do('TRUNCATE TABLE job') }
 # Background jobs straight to a gearmand, drained by the same C workers with
 # no database work: the baselines. End to end = first submit to last job done.
 sub gearman_baseline {
-	my ($name, $server, $gm_pid, $func) = @_;
-	note("$name: $N background jobs through gearmand $server");
+	my ($name, $server, $gm_pid, $func, $bursts) = @_;
+	note("$name: " . ($bursts > 1 ? "$bursts bursts of " : '')
+	    . "$N background jobs through gearmand $server");
 	my $w = start_workers(mode => 'raw', func => $func, server => $server);
 	my $c0 = cpu_snapshot(gearmand => [$gm_pid], mariadbd => [$t->mariadb_pid]);
 	my $s0 = db_status();
-	my $c = run_client('gearman', '-g', $server, '-f', $func, '-n', $N,
-	    '-b', 1000);
-	wait_progress($w, $N, 600, $name);
+	my $c = client_bursts($w, $N, $bursts, $name, 600, 'gearman', '-g',
+	    $server, '-f', $func, '-n', $N, '-b', 1000);
 	my $c1 = cpu_snapshot(gearmand => [$gm_pid], mariadbd => [$t->mariadb_pid]);
 	my $s1 = db_status();
 	my $r = stop_workers($w);
-	my $end = $r->{records}[-1][1];
+	my $f = burst_figures($c, burst_seconds($c, $r->{records}, $N), $N);
+	my $jobs = $f->{jobs};
 	my $cpu = cpu_delta($c0, $c1);
 	$cpu->{workers} = $r->{cpu};
-	$cpu->{client} = $c->{cpu};
+	$cpu->{client} = $f->{cpu};
 	$cpu->{'workers switches'} = $r->{switches};
-	$cpu->{'client switches'} = $c->{switches};
-	record($name, jobs => $N, jobs_per_s => $N / ($end - $c->{first}),
-	    submit_per_s => $N / ($c->{last} - $c->{first}),
-	    cpu_s_per_1k => cpu_per_1k($cpu, $N),
+	$cpu->{'client switches'} = $f->{switches};
+	record($name, jobs => $jobs, jobs_per_s => $f->{jobs_per_s},
+	    submit_per_s => $f->{submit_per_s},
+	    @{ $f->{record} },
+	    cpu_s_per_1k => cpu_per_1k($cpu, $jobs),
 	    machine => foreign_cpu($cpu, $NCPU),
-	    switches_per_job => switches_per_job($cpu, $N),
-	    db_per_job => db_per_job($s0, $s1, $N),
+	    switches_per_job => switches_per_job($cpu, $jobs),
+	    db_per_job => db_per_job($s0, $s1, $jobs),
 	    worker_errors => $r->{errors});
 }
 
 sub scenario_gearmand_memory {
-	gearman_baseline('gearmand_memory', $GM, $t->gearmand_pid(1), 'bench_mem');
+	gearman_baseline('gearmand_memory', $GM, $t->gearmand_pid(1), 'bench_mem',
+	    $BURSTS);
 }
 
 # A gearmand of this driver's own, named $name, with @args beyond the
@@ -563,7 +660,7 @@ sub scenario_gearmand_mysql {
 	    '--mysql-host=' . $t->db_host, '--mysql-port=' . $t->db_port,
 	    '--mysql-user=' . $t->db_user, '--mysql-password=' . $t->db_password,
 	    '--mysql-db=' . $t->db_name(2), '--mysql-table=gearman_queue');
-	gearman_baseline('gearmand_mysql', $server, $pid, 'bench_mysql');
+	gearman_baseline('gearmand_mysql', $server, $pid, 'bench_mysql', 1);
 	my ($left) = $t->dbh(2)->selectrow_array(
 	    'SELECT COUNT(*) FROM gearman_queue');
 	$res{gearmand_mysql}{rows_left} = $left + 0;
@@ -582,7 +679,8 @@ sub scenario_throughput {
 	my $ini = $o{ini} //
 	    tp_ini('tp.ini', 'queue_runner.batch_run_sleep' => 0.01);
 	$dbh->do('TRUNCATE TABLE job');
-	note("$name: $N jobs, $RUNNERS QueueRunner(s), $WORKERS workers");
+	note("$name: " . ($BURSTS > 1 ? "$BURSTS bursts of " : '')
+	    . "$N jobs, $RUNNERS QueueRunner(s), $WORKERS workers");
 	my $w = start_workers(mode => 'complete', func => 'bench_tp',
 	    server => $GM, ini => $ini);
 	my $runners = start_runners($ini);
@@ -594,29 +692,30 @@ sub scenario_throughput {
 	    workers => [map { $_->{pid} } @$w]);
 	my $c0 = cpu_snapshot(%g);
 	my $s0 = db_status($dbh);
-	my $c = run_client('insert', '-c', $ini, '-f', 'bench_tp', '-n', $N,
-	    '-b', 1000);
-	wait_progress($w, $N, 900, $name);
+	my $c = client_bursts($w, $N, $BURSTS, $name, 900, 'insert', '-c',
+	    $ini, '-f', 'bench_tp', '-n', $N, '-b', 1000);
 	my $c1 = cpu_snapshot(%g);
 	my $s1 = db_status($dbh);
 	perf_stop($prof);
 	stop_pids($runners);
 	my $r = stop_workers($w);
 	my ($left) = $dbh->selectrow_array('SELECT COUNT(*) FROM job');
-	my $end = $r->{records}[-1][1];
+	my $f = burst_figures($c, burst_seconds($c, $r->{records}, $N), $N);
+	my $jobs = $f->{jobs};
 	my $cpu = cpu_delta($c0, $c1);
 	$cpu->{workers} = $r->{cpu};
-	$cpu->{client} = $c->{cpu};
+	$cpu->{client} = $f->{cpu};
 	$cpu->{'workers switches'} = $r->{switches};
-	$cpu->{'client switches'} = $c->{switches};
-	record($name, jobs => $N, jobs_per_s => $N / ($end - $c->{first}),
-	    insert_per_s => $N / ($c->{last} - $c->{first}),
-	    seconds => $end - $c->{first}, rows_left => $left + 0,
+	$cpu->{'client switches'} = $f->{switches};
+	record($name, jobs => $jobs, jobs_per_s => $f->{jobs_per_s},
+	    insert_per_s => $f->{submit_per_s},
+	    seconds => $f->{seconds}, rows_left => $left + 0,
+	    @{ $f->{record} },
 	    runners => $RUNNERS, batch_run_sleep => 0.01,
-	    cpu_s_per_1k => cpu_per_1k($cpu, $N),
+	    cpu_s_per_1k => cpu_per_1k($cpu, $jobs),
 	    machine => foreign_cpu($cpu, $NCPU),
-	    switches_per_job => switches_per_job($cpu, $N),
-	    db_per_job => db_per_job($s0, $s1, $N),
+	    switches_per_job => switches_per_job($cpu, $jobs),
+	    db_per_job => db_per_job($s0, $s1, $jobs),
 	    worker_errors => $r->{errors});
 }
 
@@ -736,37 +835,35 @@ sub scenario_low_latency {
 	    mariadbd => [$t->mariadb_pid], master => [$master],
 	    map { $_ => $by->{$_} } keys %$by);
 
-	note("low latency: $LL_N jobs through inject_jobs at saturation");
+	note("low latency: " . ($BURSTS > 1 ? "$BURSTS bursts of " : '')
+	    . "$LL_N jobs through inject_jobs at saturation");
 	my $prof = perf_start('low_latency', %g,
 	    workers => [map { $_->{pid} } @$w]);
 	my $c0 = cpu_snapshot(%g);
 	my $s0 = db_status();
-	my $w0 = 0;
-	my $c = run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n', $LL_N,
-	    '-j', 100);
-	wait_progress($w, $LL_N, 600, 'low latency');
-	wait_until('the job table to empty', 60, sub { $t->count(1) == 0 });
-	my $end = time;
+	my $f = ll_bursts($w, 'low latency');
 	my $c1 = cpu_snapshot(%g);
 	my $s1 = db_status();
 	perf_stop($prof);
 	my $cpu = cpu_delta($c0, $c1);
-	$cpu->{client} = $c->{cpu};
-	$cpu->{'client switches'} = $c->{switches};
+	$cpu->{client} = $f->{cpu};
+	$cpu->{'client switches'} = $f->{switches};
 	my $sat_cpu = $cpu;
-	my $sat = { jobs => $LL_N, jobs_per_s => $LL_N / ($end - $c->{first}),
-	    inject_per_s => $LL_N / ($c->{last} - $c->{first}),
-	    window => 100, db_per_job => db_per_job($s0, $s1, $LL_N) };
+	my $sat_jobs = $f->{jobs};
+	my $sat = { jobs => $sat_jobs, jobs_per_s => $f->{jobs_per_s},
+	    inject_per_s => $f->{submit_per_s},
+	    @{ $f->{record} },
+	    window => 100, db_per_job => db_per_job($s0, $s1, $sat_jobs) };
 	# Workers' CPU is split below, when they stop; latency of this
 	# phase is queueing, not reported.
-	$w0 = progress($w);
+	my $w0 = progress($w);
 	my $record_sat = sub {
 		my ($r, $share) = @_;
 		$sat_cpu->{workers} = $r->{cpu} * $share;
 		$sat_cpu->{'workers switches'} = $r->{switches} * $share;
-		$sat->{cpu_s_per_1k} = cpu_per_1k($sat_cpu, $LL_N);
+		$sat->{cpu_s_per_1k} = cpu_per_1k($sat_cpu, $sat_jobs);
 		$sat->{machine} = foreign_cpu($sat_cpu, $NCPU);
-		$sat->{switches_per_job} = switches_per_job($sat_cpu, $LL_N);
+		$sat->{switches_per_job} = switches_per_job($sat_cpu, $sat_jobs);
 		record('low_latency_saturation', %$sat);
 	};
 	if ($o{saturation_only}) {
@@ -779,7 +876,7 @@ sub scenario_low_latency {
 	note("low latency: $n jobs at $RATE/s");
 	$c0 = cpu_snapshot(%g);
 	$s0 = db_status();
-	$c = run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n', $n,
+	my $c = run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n', $n,
 	    '-r', $RATE);
 	wait_progress($w, $w0 + $n, 120, 'low latency at 200/s');
 	wait_until('the job table to empty', 60, sub { $t->count(1) == 0 });
@@ -826,15 +923,30 @@ sub ll_saturation {
 		return ($st->{inject_jobs}{workers} // 0) >= $INJECTORS
 		    && ($st->{run_queued_job}{workers} // 0) >= $CONTROLLERS;
 	});
-	my $c = run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n', $LL_N,
-	    '-j', 100);
-	wait_progress($w, $LL_N, 600, $name);
-	wait_until('the job table to empty', 60, sub { $t->count(1) == 0 });
-	my $end = time;
+	my $f = ll_bursts($w, $name);
 	stop_workers($w);
 	is_stopped($t->stop($master, 'TERM', 60), 'the master');
-	record($name, jobs => $LL_N,
-	    jobs_per_s => $LL_N / ($end - $c->{first}));
+	record($name, jobs => $f->{jobs}, jobs_per_s => $f->{jobs_per_s},
+	    @{ $f->{record} });
+}
+
+# Low latency at saturation: $BURSTS bursts of $LL_N jobs, windows of 100
+# inject_jobs calls in flight, each burst timed from its first call to an
+# empty table, the next one started then. All the jobs over the sum of the
+# bursts' times, as burst_figures.
+sub ll_bursts {
+	my ($w, $what) = @_;
+	my (@c, @seconds);
+	my $base = progress($w);
+	for my $b (1 .. $BURSTS) {
+		push @c, run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n',
+		    $LL_N, '-j', 100);
+		wait_progress($w, $base + $LL_N * $b, 600, $what);
+		wait_until('the job table to empty', 60,
+		    sub { $t->count(1) == 0 });
+		push @seconds, time - $c[-1]{first};
+	}
+	return burst_figures(\@c, \@seconds, $LL_N);
 }
 
 # The cost of keeping records of ended jobs (job_outcome): the throughput
@@ -1179,7 +1291,10 @@ sub drain {
 	empty_table();
 }
 
-sub scenario_backlog_small { drain('backlog_small', $BACKLOG_SMALL, $BACKLOG_SMALL) }
+sub scenario_backlog_small {
+	drain('backlog_small', $BACKLOG_SMALL, $BACKLOG_SMALL);
+}
+
 sub scenario_backlog_large { drain('backlog_large', $BACKLOG, $DRAIN) }
 
 # Fair claims (issue 10) under a backlog over many functions: $BACKLOG rows,
@@ -1364,7 +1479,8 @@ sub summarize {
 		my $rep = $r[0];
 		# A scenario run once in a round (low latency at 200/s) is
 		# shown as any other run once.
-		delete $rep->{repeat} if @r == 1 && !$JSON_PER_RUN{$name};
+		delete @$rep{qw(repeat settled)}
+		    if @r == 1 && !$JSON_PER_RUN{$name};
 		if (@r > 1) {
 			my @by = sort { ($a->{jobs_per_s} // 0) <=>
 			    ($b->{jobs_per_s} // 0) } @r;
@@ -1422,6 +1538,11 @@ sub report {
 	    . "skew every figure; see OTHER PROGRAMS in the table)\n";
 	print "MariaDB durability: innodb_flush_log_at_trx_commit="
 	    . "$info{flush} (the default: every commit is fsync'd)\n";
+	my $parts = $info{seconds_by_part} // {};
+	print "wall time: $info{seconds} s ("
+	    . join(', ', map { "$_ $parts->{$_} s" } sort { $parts->{$b} <=>
+	    $parts->{$a} } keys %$parts) . "); $REPEATS rounds of the "
+	    . "repeated scenarios\n";
 	print "jobs: N=$N (throughput, baselines), $LL_N (low-latency "
 	    . "saturation), $RATE/s for $SECONDS s (latency runs), backlog "
 	    . "$BACKLOG rows (first $DRAIN drained) vs $BACKLOG_SMALL; "
@@ -1690,27 +1811,42 @@ sub loadavg {
 
 $info{loadavg_before} = loadavg();
 my $t0 = time;
+my %part_seconds;
+
+# Run a part of the benchmark and note its wall time.
+sub part {
+	my ($name, $code) = @_;
+	my $t1 = time;
+	$code->();
+	$part_seconds{$name} = 0 + sprintf('%.0f', time - $t1);
+}
+
 # The headline ratios, in rounds: gearmand memory-only, then throughput
 # mode; gearmand's MySQL queue, then low latency at saturation (its 200/s
 # run and the memory are measured in the first round only).
-rounds(grep { defined } (
+my @headline = grep { defined } (
     want('gearmand_memory') ? \&scenario_gearmand_memory : undef,
     want('throughput') ? sub { scenario_throughput() } : undef,
     want('gearmand_mysql') ? \&scenario_gearmand_mysql : undef,
     want('low_latency') ? sub { scenario_low_latency(
-    saturation_only => $ROUND > 1) } : undef));
-scenario_throughput_latency() if want('throughput_latency');
-scenario_slow_jobs() if want('slow_jobs');
+    saturation_only => $ROUND > 1) } : undef);
 # The drains, in rounds: the 20,000-row one, then the two it judges.
-rounds(grep { defined } (
+my @drains = grep { defined } (
     want('backlog') || want('many_functions') ? \&scenario_backlog_small
     : undef,
     want('backlog') ? \&scenario_backlog_large : undef,
-    want('many_functions') ? \&scenario_many_functions : undef));
-scenario_fairness() if want('fairness');
-scenario_cluster() if want('cluster');
-scenario_round_cost() if want('round_cost');
-rounds(\&scenario_records) if want('records');
+    want('many_functions') ? \&scenario_many_functions : undef);
+part(headline_rounds => sub { rounds(@headline) }) if @headline;
+part(throughput_latency => \&scenario_throughput_latency)
+    if want('throughput_latency');
+part(slow_jobs => \&scenario_slow_jobs) if want('slow_jobs');
+part(drain_rounds => sub { rounds(@drains) }) if @drains;
+part(fairness => \&scenario_fairness) if want('fairness');
+part(cluster => \&scenario_cluster) if want('cluster');
+part(round_cost => \&scenario_round_cost) if want('round_cost');
+part(records_rounds => sub { rounds(\&scenario_records) })
+    if want('records');
+$info{seconds_by_part} = \%part_seconds;
 $info{seconds} = sprintf('%.0f', time - $t0);
 $info{loadavg_after} = loadavg();
 $info{repeats} = $REPEATS;
