@@ -1469,6 +1469,11 @@ my %JSON_PER_RUN = map { $_ => 1 } qw(records_tp_off records_tp_on
 
 sub r3 { 0 + sprintf('%.3f', $_[0]) }
 
+# The share of the CPUs other programs may take during a run before the
+# report marks its round (their estimate reads 0% to 3% at saturation on an
+# otherwise idle machine).
+my $BUSY_SHARE = 0.10;
+
 # Each scenario's figures out of its runs: the only run's, or, of a
 # scenario run in rounds, the run of median jobs/s (the lower of the two
 # middle ones for an even count), with every run's jobs/s, their min and
@@ -1508,12 +1513,20 @@ sub summarize {
 sub ratio_stats {
 	my ($name, $base) = @_;
 	my ($ra, $rb) = ($runs{$name} // [], $runs{$base} // []);
-	my @v;
+	my (@v, @rounds, @busy);
 	if (@$ra > 1 && @$rb > 1) {
 		my %of_round = map { ($_->{repeat} // 0) => $_ } @$rb;
 		for (@$ra) {
-			my $x = ratio($_, $of_round{ $_->{repeat} // 0 });
-			push @v, $x if defined $x;
+			my $base_run = $of_round{ $_->{repeat} // 0 };
+			my $x = ratio($_, $base_run);
+			next unless defined $x;
+			push @v, $x;
+			push @rounds, $_->{repeat};
+			# Rounds in which other programs took more than a tenth
+			# of the CPUs during either run (where measured).
+			push @busy, $_->{repeat} if grep { $_ && $_->{machine}
+			    && $_->{machine}{other_cpu_share} > $BUSY_SHARE }
+			    $_, $base_run;
 		}
 	} else {
 		my $x = ratio($res{$name}, $res{$base});
@@ -1522,6 +1535,7 @@ sub ratio_stats {
 	return undef unless @v;
 	my @s = sort { $a <=> $b } @v;
 	return { runs => [map { r3($_) } @v], n => scalar @v,
+	    rounds => \@rounds, busy_rounds => \@busy,
 	    median => r3(quantile(\@s, 0.5)), min => r3($s[0]),
 	    max => r3($s[-1]), q1 => r3(quantile(\@s, 0.25)),
 	    q3 => r3(quantile(\@s, 0.75)) };
@@ -1648,7 +1662,7 @@ sub report {
 	    "drain $BACKLOG rows, $MF_FUNCS funcs / $BACKLOG_SMALL"],
 	);
 	my (%st, @ratio_json);
-	my $heading;
+	my ($heading, $busy_mark);
 	for (@ratios) {
 		my ($key, $name, $base, $label) = @$_;
 		my $x = $st{$key} = ratio_stats($name, $base) or next;
@@ -1658,11 +1672,17 @@ sub report {
 		print "\nratios by round (each round runs the baseline, then "
 		    . "the scenario; spread: min-max, and the interquartile "
 		    . "range):\n" unless $heading++;
+		my %busy = map { $_ => 1 } @{ $x->{busy_rounds} };
 		printf "  %-46s median %5.2fx  min-max %.2f-%.2f  IQR %.2f-%.2f"
 		    . "  rounds: %s\n", $label, $x->{median}, $x->{min},
-		    $x->{max}, $x->{q1}, $x->{q3},
-		    join(' ', map { sprintf('%.2f', $_) } @{ $x->{runs} });
+		    $x->{max}, $x->{q1}, $x->{q3}, join(' ', map { sprintf(
+		    '%.2f', $x->{runs}[$_]) . ($busy{ $x->{rounds}[$_] } ? '!'
+		    : '') } 0 .. $#{ $x->{runs} });
+		$busy_mark++ if %busy;
 	}
+	printf "  (!: other programs took more than %.0f%% of the CPUs during "
+	    . "one of the round's two runs)\n", 100 * $BUSY_SHARE
+	    if $busy_mark;
 
 	print "\ntargets (ratios within this run; a ratio run in rounds is "
 	    . "judged on its median):\n";
