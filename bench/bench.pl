@@ -60,14 +60,18 @@ my $DEFAULT_POOLS = $INJECTORS == 2 && $CONTROLLERS == 2;
 # A directory: record CPU profiles (perf record) of the processes of the
 # throughput, low-latency and backlog runs there, with text reports.
 my $PERF = $ENV{BENCH_PERF};
-# Rounds of the repeated scenarios (headline ratios, drains, records).
-# Bursts of N (BENCH_LL_N) jobs in one run of the throughput, gearmand
+# Rounds of the repeated scenarios (headline ratios, drains, records), and
+# bursts of N (BENCH_LL_N) jobs in one run of the throughput, gearmand
 # memory-only and low-latency saturation scenarios, one after the other on
-# the same processes: a quick run's bursts last about a second and their
-# rates vary by 10% to 20% from one to the next, and a burst costs little
-# more than its jobs. (The MySQL-queue baseline's one burst lasts 7 s.)
-my $BURSTS = $ENV{BENCH_BURSTS} // ($QUICK ? 3 : 1);
-my $REPEATS = $ENV{BENCH_REPEATS} // 5;
+# the same processes. A quick run's bursts last about a second and their
+# rates vary by 10% to 25% from one to the next; a burst costs little more
+# than its jobs, a round of a quick run about 45 s. Low latency varies more
+# from one master to the next than from one burst to the next, and the
+# drains cannot be run in bursts: of the quick run's 10 minutes, more
+# rounds buy more than more bursts. (The MySQL-queue baseline's one burst
+# lasts 7 s.)
+my $REPEATS = $ENV{BENCH_REPEATS} // ($QUICK ? 7 : 5);
+my $BURSTS = $ENV{BENCH_BURSTS} // ($QUICK ? 2 : 1);
 my %ONLY = map { $_ => 1 } grep { $_ ne '' } split /,/, $ENV{BENCH_ONLY} // '';
 my $TICK = sysconf(_SC_CLK_TCK) || 100;
 my $NCPU = do {
