@@ -533,18 +533,19 @@ sub innodb_backlog {
 }
 
 # Before a run in rounds: wait until the CPUs have been at most
-# $SETTLE_BUSY busy for half a second and InnoDB has purged the history of
-# the runs before (at most $SETTLE_MAX seconds: while another program keeps
-# the CPUs busy, waiting longer buys nothing), so that what one run left
-# behind does not weigh on the next. Returns what it waited for.
-my $SETTLE_MAX = 2;
+# $SETTLE_BUSY busy for a quarter of a second and InnoDB has purged the
+# history of the runs before (at most $SETTLE_MAX seconds: while another
+# program keeps the CPUs busy, waiting longer buys nothing and makes the
+# quick run longer when it is already slower), so that what one run left
+# behind does not weigh on the next. Sets $SETTLED to what it found.
+my $SETTLE_MAX = 1;
 my $SETTLE_BUSY = 0.15;
 sub settle {
 	my $t0 = time;
 	my ($share, $hist, $dirty);
 	while (1) {
 		my ($b0, $w0) = (system_busy(), time);
-		sleep 0.5;
+		sleep 0.25;
 		$share = (system_busy() - $b0) / (time - $w0) / $NCPU;
 		($hist, $dirty) = innodb_backlog();
 		last if ($share <= $SETTLE_BUSY && $hist < 1000)
