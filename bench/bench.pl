@@ -7,7 +7,13 @@
 # scenario. Every ratio is against a baseline measured in this same run, on
 # the same servers.
 #
-# Environment: BENCH_QUICK=1 (about a minute), BENCH_N, BENCH_LL_N,
+# The headline ratios (throughput and low latency against gearmand, the
+# drains against the 20,000-row one, records kept against none) are
+# measured in BENCH_REPEATS rounds, each round running the baseline right
+# before the scenarios it judges; the report gives each ratio's median over
+# the rounds and its spread, and judges the targets on the median.
+#
+# Environment: BENCH_QUICK=1, BENCH_REPEATS, BENCH_BURSTS, BENCH_N, BENCH_LL_N,
 # BENCH_BACKLOG, BENCH_FAIR_BACKLOG, BENCH_SECONDS, BENCH_WORKERS,
 # BENCH_RUNNERS, BENCH_ONLY (comma-separated scenario names), GV_BUILD,
 # GV_TEST_KEEP=1.
@@ -54,6 +60,18 @@ my $DEFAULT_POOLS = $INJECTORS == 2 && $CONTROLLERS == 2;
 # A directory: record CPU profiles (perf record) of the processes of the
 # throughput, low-latency and backlog runs there, with text reports.
 my $PERF = $ENV{BENCH_PERF};
+# Rounds of the repeated scenarios (headline ratios, drains, records), and
+# bursts of N (BENCH_LL_N) jobs in one run of the throughput, gearmand
+# memory-only and low-latency saturation scenarios, one after the other on
+# the same processes. A quick run's bursts last about a second and their
+# rates vary by 10% to 25% from one to the next; a burst costs little more
+# than its jobs, a round of a quick run about 45 s. Low latency varies more
+# from one master to the next than from one burst to the next, and the
+# drains cannot be run in bursts: of the quick run's 10 minutes, more
+# rounds buy more than more bursts. (The MySQL-queue baseline's one burst
+# lasts 7 s.)
+my $REPEATS = $ENV{BENCH_REPEATS} // ($QUICK ? 7 : 5);
+my $BURSTS = $ENV{BENCH_BURSTS} // ($QUICK ? 2 : 1);
 my %ONLY = map { $_ => 1 } grep { $_ ne '' } split /,/, $ENV{BENCH_ONLY} // '';
 my $TICK = sysconf(_SC_CLK_TCK) || 100;
 my $NCPU = do {
@@ -66,7 +84,8 @@ for ([BENCH_N => $N], [BENCH_LL_N => $LL_N], [BENCH_SECONDS => $SECONDS],
     [BENCH_BACKLOG => $BACKLOG], [BENCH_FAIR_BACKLOG => $FAIR_BACKLOG],
     [BENCH_WORKERS => $WORKERS], [BENCH_SLOW_N => $SLOW_N],
     [BENCH_RUNNERS => $RUNNERS], [BENCH_INJECTORS => $INJECTORS],
-    [BENCH_CONTROLLERS => $CONTROLLERS]) {
+    [BENCH_CONTROLLERS => $CONTROLLERS], [BENCH_REPEATS => $REPEATS],
+    [BENCH_BURSTS => $BURSTS]) {
 	die "$_->[0] must be a positive integer\n" unless $_->[1] =~ /^[1-9]\d*$/;
 }
 
@@ -77,7 +96,12 @@ my $CLIENT = $t->build_path('bench/bench_client');
 my $DIR = $t->dir;
 my $GM = '127.0.0.1:' . $t->gearmand_port(1);
 
-my (@rows, @json, %res);
+# %res: each scenario's figures, the median run's for a repeated one
+# (summarize sets them); %runs: every run of a scenario in the order run,
+# each with its round (repeat) when it ran in rounds; @names: the scenarios
+# in the order first run. $ROUND: the round under way, or undef.
+# $SETTLED: what the wait before the step under way found (settle).
+my (@json, %res, %runs, @names, $ROUND, $SETTLED);
 
 sub note { print STDERR "bench: @_\n" }
 
@@ -244,7 +268,8 @@ sub db_per_job {
 # perf record on each group of pids ({ name => [pids] }) until perf_stop.
 sub perf_start {
 	my ($tag, %groups) = @_;
-	return [] unless $PERF;
+	# One profile a scenario: the first round's.
+	return [] unless $PERF && ($ROUND // 1) == 1;
 	mkdir $PERF;
 	my @p;
 	for my $name (sort keys %groups) {
@@ -400,6 +425,50 @@ sub run_client {
 	return \%s;
 }
 
+# $bursts runs of bench_client @args (each of $n jobs), each once the
+# workers $w have done the jobs of the ones before; the client's summaries.
+sub client_bursts {
+	my ($w, $n, $bursts, $what, $timeout, @args) = @_;
+	my @c;
+	for my $b (1 .. $bursts) {
+		push @c, run_client(@args);
+		wait_progress($w, $n * $b, $timeout, $what);
+	}
+	return \@c;
+}
+
+# Out of the bursts' client summaries and each burst's seconds: all the
+# jobs (n a burst) over the sum of the bursts' seconds; each burst's rate;
+# the client's CPU, context switches and submit (insert, inject) rate.
+sub burst_figures {
+	my ($c, $seconds, $n) = @_;
+	my (%f, $submit);
+	for my $i (0 .. $#$c) {
+		$f{seconds} += $seconds->[$i];
+		push @{ $f{burst_jobs_per_s} },
+		    0 + sprintf('%.1f', $n / $seconds->[$i]);
+		$submit += $c->[$i]{last} - $c->[$i]{first};
+		$f{cpu} += $c->[$i]{cpu};
+		$f{switches} += $c->[$i]{switches};
+	}
+	$f{jobs} = $n * @$c;
+	$f{jobs_per_s} = $f{jobs} / $f{seconds};
+	$f{submit_per_s} = $f{jobs} / $submit;
+	# What a run's record says of its bursts.
+	$f{record} = @$c > 1 ? [bursts => scalar @$c, burst_jobs => $n,
+	    burst_jobs_per_s => $f{burst_jobs_per_s}] : [];
+	return \%f;
+}
+
+# Each burst's seconds, from its first submit to its last job done, out of
+# the workers' records (sorted by done; a burst starts once the one before
+# is done, so burst b is the b-th n of them).
+sub burst_seconds {
+	my ($c, $records, $n) = @_;
+	return [map { $records->[($_ + 1) * $n - 1][1] - $c->[$_]{first} }
+	    0 .. $#$c];
+}
+
 # --- statistics -------------------------------------------------------
 
 sub pct {
@@ -431,15 +500,78 @@ sub cpu_per_1k {
 	return \%c;
 }
 
+# One run of scenario $name. In rounds, the run carries its round
+# (repeat); summarize turns the runs of a scenario into its figures.
 sub record {
 	my ($name, %r) = @_;
+	$r{repeat} = $ROUND if defined $ROUND;
+	$r{settled} = $SETTLED if $SETTLED;
+	push @names, $name unless $runs{$name};
+	push @{ $runs{$name} }, \%r;
 	$res{$name} = \%r;
-	push @json, { scenario => $name, %r };
 	my $msg = $r{jobs_per_s} ?
 	    sprintf('%-22s %9.0f jobs/s', $name, $r{jobs_per_s}) : $name;
 	$msg .= sprintf('  p50 %.2f ms  p99 %.2f ms', $r{latency_ms}{p50},
 	    $r{latency_ms}{p99}) if $r{latency_ms} && defined $r{latency_ms}{p50};
+	$msg .= ' (bursts: ' . join(' ', map { sprintf('%.0f', $_) }
+	    @{ $r{burst_jobs_per_s} }) . ')' if $r{burst_jobs_per_s};
+	$msg .= sprintf('  (round %d of %d; before it %.1f s to settle, CPUs '
+	    . '%.0f%% busy)', $ROUND, $REPEATS, $SETTLED->{seconds},
+	    100 * $SETTLED->{cpu_busy}) if $SETTLED && $REPEATS > 1;
 	note($msg);
+}
+
+# InnoDB's undo history not yet purged (rows deleted or updated by
+# transactions since committed), and its dirty pages.
+sub innodb_backlog {
+	# The test account lacks the PROCESS privilege this needs.
+	my $st = $t->_admin_dbh->selectall_arrayref('SHOW ENGINE INNODB STATUS');
+	my ($hist) = $st->[0][2] =~ /History list length (\d+)/;
+	my (undef, $dirty) = $t->dbh(1)->selectrow_array(
+	    "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'");
+	return ($hist // 0, $dirty // 0);
+}
+
+# Before a run in rounds: wait until the CPUs have been at most
+# $SETTLE_BUSY busy for a quarter of a second and InnoDB has purged the
+# history of the runs before (at most $SETTLE_MAX seconds: while another
+# program keeps the CPUs busy, waiting longer buys nothing and makes the
+# quick run longer when it is already slower), so that what one run left
+# behind does not weigh on the next. Sets $SETTLED to what it found.
+my $SETTLE_MAX = 1;
+my $SETTLE_BUSY = 0.15;
+sub settle {
+	my $t0 = time;
+	my ($share, $hist, $dirty);
+	while (1) {
+		my ($b0, $w0) = (system_busy(), time);
+		sleep 0.25;
+		$share = (system_busy() - $b0) / (time - $w0) / $NCPU;
+		($hist, $dirty) = innodb_backlog();
+		last if ($share <= $SETTLE_BUSY && $hist < 1000)
+		    || time - $t0 >= $SETTLE_MAX;
+	}
+	$SETTLED = { seconds => 0 + sprintf('%.1f', time - $t0),
+	    cpu_busy => 0 + sprintf('%.2f', $share), innodb_history => $hist,
+	    innodb_dirty_pages => $dirty };
+}
+
+# Run the steps (subs) in BENCH_REPEATS rounds, in the order given: a
+# baseline comes right before the scenarios it judges, so that each pair
+# meets the same machine (other programs, InnoDB's background work) and a
+# ratio is taken within one round.
+sub rounds {
+	my (@steps) = @_;
+	return unless @steps;
+	for my $k (1 .. $REPEATS) {
+		$ROUND = $k;
+		note("round $k of $REPEATS") if $REPEATS > 1;
+		for (@steps) {
+			settle();
+			$_->();
+		}
+	}
+	($ROUND, $SETTLED) = (undef, undef);
 }
 
 sub want { !%ONLY || $ONLY{ $_[0] } }
@@ -476,34 +608,37 @@ sub empty_table { $t->dbh(1)->do('TRUNCATE TABLE job') }
 # Background jobs straight to a gearmand, drained by the same C workers with
 # no database work: the baselines. End to end = first submit to last job done.
 sub gearman_baseline {
-	my ($name, $server, $gm_pid, $func) = @_;
-	note("$name: $N background jobs through gearmand $server");
+	my ($name, $server, $gm_pid, $func, $bursts) = @_;
+	note("$name: " . ($bursts > 1 ? "$bursts bursts of " : '')
+	    . "$N background jobs through gearmand $server");
 	my $w = start_workers(mode => 'raw', func => $func, server => $server);
 	my $c0 = cpu_snapshot(gearmand => [$gm_pid], mariadbd => [$t->mariadb_pid]);
 	my $s0 = db_status();
-	my $c = run_client('gearman', '-g', $server, '-f', $func, '-n', $N,
-	    '-b', 1000);
-	wait_progress($w, $N, 600, $name);
+	my $c = client_bursts($w, $N, $bursts, $name, 600, 'gearman', '-g',
+	    $server, '-f', $func, '-n', $N, '-b', 1000);
 	my $c1 = cpu_snapshot(gearmand => [$gm_pid], mariadbd => [$t->mariadb_pid]);
 	my $s1 = db_status();
 	my $r = stop_workers($w);
-	my $end = $r->{records}[-1][1];
+	my $f = burst_figures($c, burst_seconds($c, $r->{records}, $N), $N);
+	my $jobs = $f->{jobs};
 	my $cpu = cpu_delta($c0, $c1);
 	$cpu->{workers} = $r->{cpu};
-	$cpu->{client} = $c->{cpu};
+	$cpu->{client} = $f->{cpu};
 	$cpu->{'workers switches'} = $r->{switches};
-	$cpu->{'client switches'} = $c->{switches};
-	record($name, jobs => $N, jobs_per_s => $N / ($end - $c->{first}),
-	    submit_per_s => $N / ($c->{last} - $c->{first}),
-	    cpu_s_per_1k => cpu_per_1k($cpu, $N),
+	$cpu->{'client switches'} = $f->{switches};
+	record($name, jobs => $jobs, jobs_per_s => $f->{jobs_per_s},
+	    submit_per_s => $f->{submit_per_s},
+	    @{ $f->{record} },
+	    cpu_s_per_1k => cpu_per_1k($cpu, $jobs),
 	    machine => foreign_cpu($cpu, $NCPU),
-	    switches_per_job => switches_per_job($cpu, $N),
-	    db_per_job => db_per_job($s0, $s1, $N),
+	    switches_per_job => switches_per_job($cpu, $jobs),
+	    db_per_job => db_per_job($s0, $s1, $jobs),
 	    worker_errors => $r->{errors});
 }
 
 sub scenario_gearmand_memory {
-	gearman_baseline('gearmand_memory', $GM, $t->gearmand_pid(1), 'bench_mem');
+	gearman_baseline('gearmand_memory', $GM, $t->gearmand_pid(1), 'bench_mem',
+	    $BURSTS);
 }
 
 # A gearmand of this driver's own, named $name, with @args beyond the
@@ -530,7 +665,7 @@ sub scenario_gearmand_mysql {
 	    '--mysql-host=' . $t->db_host, '--mysql-port=' . $t->db_port,
 	    '--mysql-user=' . $t->db_user, '--mysql-password=' . $t->db_password,
 	    '--mysql-db=' . $t->db_name(2), '--mysql-table=gearman_queue');
-	gearman_baseline('gearmand_mysql', $server, $pid, 'bench_mysql');
+	gearman_baseline('gearmand_mysql', $server, $pid, 'bench_mysql', 1);
 	my ($left) = $t->dbh(2)->selectrow_array(
 	    'SELECT COUNT(*) FROM gearman_queue');
 	$res{gearmand_mysql}{rows_left} = $left + 0;
@@ -549,7 +684,8 @@ sub scenario_throughput {
 	my $ini = $o{ini} //
 	    tp_ini('tp.ini', 'queue_runner.batch_run_sleep' => 0.01);
 	$dbh->do('TRUNCATE TABLE job');
-	note("$name: $N jobs, $RUNNERS QueueRunner(s), $WORKERS workers");
+	note("$name: " . ($BURSTS > 1 ? "$BURSTS bursts of " : '')
+	    . "$N jobs, $RUNNERS QueueRunner(s), $WORKERS workers");
 	my $w = start_workers(mode => 'complete', func => 'bench_tp',
 	    server => $GM, ini => $ini);
 	my $runners = start_runners($ini);
@@ -561,29 +697,30 @@ sub scenario_throughput {
 	    workers => [map { $_->{pid} } @$w]);
 	my $c0 = cpu_snapshot(%g);
 	my $s0 = db_status($dbh);
-	my $c = run_client('insert', '-c', $ini, '-f', 'bench_tp', '-n', $N,
-	    '-b', 1000);
-	wait_progress($w, $N, 900, $name);
+	my $c = client_bursts($w, $N, $BURSTS, $name, 900, 'insert', '-c',
+	    $ini, '-f', 'bench_tp', '-n', $N, '-b', 1000);
 	my $c1 = cpu_snapshot(%g);
 	my $s1 = db_status($dbh);
 	perf_stop($prof);
 	stop_pids($runners);
 	my $r = stop_workers($w);
 	my ($left) = $dbh->selectrow_array('SELECT COUNT(*) FROM job');
-	my $end = $r->{records}[-1][1];
+	my $f = burst_figures($c, burst_seconds($c, $r->{records}, $N), $N);
+	my $jobs = $f->{jobs};
 	my $cpu = cpu_delta($c0, $c1);
 	$cpu->{workers} = $r->{cpu};
-	$cpu->{client} = $c->{cpu};
+	$cpu->{client} = $f->{cpu};
 	$cpu->{'workers switches'} = $r->{switches};
-	$cpu->{'client switches'} = $c->{switches};
-	record($name, jobs => $N, jobs_per_s => $N / ($end - $c->{first}),
-	    insert_per_s => $N / ($c->{last} - $c->{first}),
-	    seconds => $end - $c->{first}, rows_left => $left + 0,
+	$cpu->{'client switches'} = $f->{switches};
+	record($name, jobs => $jobs, jobs_per_s => $f->{jobs_per_s},
+	    insert_per_s => $f->{submit_per_s},
+	    seconds => $f->{seconds}, rows_left => $left + 0,
+	    @{ $f->{record} },
 	    runners => $RUNNERS, batch_run_sleep => 0.01,
-	    cpu_s_per_1k => cpu_per_1k($cpu, $N),
+	    cpu_s_per_1k => cpu_per_1k($cpu, $jobs),
 	    machine => foreign_cpu($cpu, $NCPU),
-	    switches_per_job => switches_per_job($cpu, $N),
-	    db_per_job => db_per_job($s0, $s1, $N),
+	    switches_per_job => switches_per_job($cpu, $jobs),
+	    db_per_job => db_per_job($s0, $s1, $jobs),
 	    worker_errors => $r->{errors});
 }
 
@@ -676,7 +813,10 @@ sub memory_of {
 # the last two): inject_jobs at saturation (windows of 100
 # calls in flight), then one call at a time at 200 jobs/s (submit to worker
 # start). The memory of the master and its pools is read idle and after.
+# With saturation_only (the rounds after the first) the master stops after
+# the saturation run.
 sub scenario_low_latency {
+	my (%o) = @_;
 	my $ini = $t->write_ini('db.2' => undef, 'garivini.log_level' => 'notice',
 	    'garivini.status_interval' => 1,
 	    'queue_runner.lease_seconds' => 300,
@@ -700,36 +840,48 @@ sub scenario_low_latency {
 	    mariadbd => [$t->mariadb_pid], master => [$master],
 	    map { $_ => $by->{$_} } keys %$by);
 
-	note("low latency: $LL_N jobs through inject_jobs at saturation");
+	note("low latency: " . ($BURSTS > 1 ? "$BURSTS bursts of " : '')
+	    . "$LL_N jobs through inject_jobs at saturation");
 	my $prof = perf_start('low_latency', %g,
 	    workers => [map { $_->{pid} } @$w]);
 	my $c0 = cpu_snapshot(%g);
 	my $s0 = db_status();
-	my $w0 = 0;
-	my $c = run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n', $LL_N,
-	    '-j', 100);
-	wait_progress($w, $LL_N, 600, 'low latency');
-	wait_until('the job table to empty', 60, sub { $t->count(1) == 0 });
-	my $end = time;
+	my $f = ll_bursts($w, 'low latency');
 	my $c1 = cpu_snapshot(%g);
 	my $s1 = db_status();
 	perf_stop($prof);
 	my $cpu = cpu_delta($c0, $c1);
-	$cpu->{client} = $c->{cpu};
-	$cpu->{'client switches'} = $c->{switches};
+	$cpu->{client} = $f->{cpu};
+	$cpu->{'client switches'} = $f->{switches};
 	my $sat_cpu = $cpu;
-	my $sat = { jobs => $LL_N, jobs_per_s => $LL_N / ($end - $c->{first}),
-	    inject_per_s => $LL_N / ($c->{last} - $c->{first}),
-	    window => 100, db_per_job => db_per_job($s0, $s1, $LL_N) };
+	my $sat_jobs = $f->{jobs};
+	my $sat = { jobs => $sat_jobs, jobs_per_s => $f->{jobs_per_s},
+	    inject_per_s => $f->{submit_per_s},
+	    @{ $f->{record} },
+	    window => 100, db_per_job => db_per_job($s0, $s1, $sat_jobs) };
 	# Workers' CPU is split below, when they stop; latency of this
 	# phase is queueing, not reported.
-	$w0 = progress($w);
+	my $w0 = progress($w);
+	my $record_sat = sub {
+		my ($r, $share) = @_;
+		$sat_cpu->{workers} = $r->{cpu} * $share;
+		$sat_cpu->{'workers switches'} = $r->{switches} * $share;
+		$sat->{cpu_s_per_1k} = cpu_per_1k($sat_cpu, $sat_jobs);
+		$sat->{machine} = foreign_cpu($sat_cpu, $NCPU);
+		$sat->{switches_per_job} = switches_per_job($sat_cpu, $sat_jobs);
+		record('low_latency_saturation', %$sat);
+	};
+	if ($o{saturation_only}) {
+		$record_sat->(stop_workers($w), 1);
+		is_stopped($t->stop($master, 'TERM', 60), 'the master');
+		return;
+	}
 
 	my $n = $RATE * $SECONDS;
 	note("low latency: $n jobs at $RATE/s");
 	$c0 = cpu_snapshot(%g);
 	$s0 = db_status();
-	$c = run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n', $n,
+	my $c = run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n', $n,
 	    '-r', $RATE);
 	wait_progress($w, $w0 + $n, 120, 'low latency at 200/s');
 	wait_until('the job table to empty', 60, sub { $t->count(1) == 0 });
@@ -741,16 +893,10 @@ sub scenario_low_latency {
 	$cpu = cpu_delta($c0, $c1);
 	$cpu->{client} = $c->{cpu};
 	$cpu->{'client switches'} = $c->{switches};
-	my $total = $r->{cpu};
 	# The workers' CPU split by jobs: both phases run the same code.
-	$sat_cpu->{workers} = $total * $w0 / $r->{jobs};
-	$sat_cpu->{'workers switches'} = $r->{switches} * $w0 / $r->{jobs};
-	$sat->{cpu_s_per_1k} = cpu_per_1k($sat_cpu, $LL_N);
-	$sat->{machine} = foreign_cpu($sat_cpu, $NCPU);
-	$sat->{switches_per_job} = switches_per_job($sat_cpu, $LL_N);
-	$cpu->{workers} = $total * $n / $r->{jobs};
+	$record_sat->($r, $w0 / $r->{jobs});
+	$cpu->{workers} = $r->{cpu} * $n / $r->{jobs};
 	$cpu->{'workers switches'} = $r->{switches} * $n / $r->{jobs};
-	record('low_latency_saturation', %$sat);
 	record('low_latency_200', jobs => $n,
 	    jobs_per_s => $n / ($rated[-1][1] - $c->{first}),
 	    latency_ms => latency_ms(\@rated),
@@ -782,40 +928,60 @@ sub ll_saturation {
 		return ($st->{inject_jobs}{workers} // 0) >= $INJECTORS
 		    && ($st->{run_queued_job}{workers} // 0) >= $CONTROLLERS;
 	});
-	my $c = run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n', $LL_N,
-	    '-j', 100);
-	wait_progress($w, $LL_N, 600, $name);
-	wait_until('the job table to empty', 60, sub { $t->count(1) == 0 });
-	my $end = time;
+	my $f = ll_bursts($w, $name);
 	stop_workers($w);
 	is_stopped($t->stop($master, 'TERM', 60), 'the master');
-	record($name, jobs => $LL_N,
-	    jobs_per_s => $LL_N / ($end - $c->{first}));
+	record($name, jobs => $f->{jobs}, jobs_per_s => $f->{jobs_per_s},
+	    @{ $f->{record} });
+}
+
+# Low latency at saturation: $BURSTS bursts of $LL_N jobs, windows of 100
+# inject_jobs calls in flight, each burst timed from its first call to an
+# empty table, the next one started then. All the jobs over the sum of the
+# bursts' times, as burst_figures.
+sub ll_bursts {
+	my ($w, $what) = @_;
+	my (@c, @seconds);
+	my $base = progress($w);
+	for my $b (1 .. $BURSTS) {
+		push @c, run_client('inject', '-g', $GM, '-f', 'bench_ll', '-n',
+		    $LL_N, '-j', 100);
+		wait_progress($w, $base + $LL_N * $b, 600, $what);
+		wait_until('the job table to empty', 60,
+		    sub { $t->count(1) == 0 });
+		push @seconds, time - $c[-1]{first};
+	}
+	return burst_figures(\@c, \@seconds, $LL_N);
 }
 
 # The cost of keeping records of ended jobs (job_outcome): the throughput
-# run and the low-latency saturation run with keep_done 0 and 3600, each
-# pair run back to back, BENCH_REPEATS (3) times, off and on in turn.
-sub scenario_records {
-	my $repeats = $ENV{BENCH_REPEATS} // 3;
-	for my $k (1 .. $repeats) {
-		for my $keep (0, 3600) {
-			my $on = $keep ? 'on' : 'off';
-			scenario_throughput(name => "records_tp_${on}_$k",
+# run and the low-latency saturation run with keep_done 0 and 3600, in
+# rounds (BENCH_REPEATS); the steps of a round, off then on for each mode.
+sub records_steps {
+	my @steps;
+	for my $keep (0, 3600) {
+		my $on = $keep ? 'on' : 'off';
+		push @steps, sub {
+			scenario_throughput(name => "records_tp_$on",
 			    ini => tp_ini("records-$on.ini",
 			    'queue_runner.batch_run_sleep' => 0.01,
 			    'garivini.keep_done' => $keep));
 			$t->dbh(1)->do('TRUNCATE TABLE job_outcome');
+		};
+	}
+	for my $keep (0, 3600) {
+		my $on = $keep ? 'on' : 'off';
+		push @steps, sub {
 			ll_saturation($t->write_ini('db.2' => undef,
 			    'garivini.log_level' => 'notice',
 			    'garivini.keep_done' => $keep,
 			    'queue_runner.lease_seconds' => 300,
 			    'controller.processes' => $CONTROLLERS,
-			    'injector.processes' => $INJECTORS),
-			    "records_ll_${on}_$k");
+			    'injector.processes' => $INJECTORS), "records_ll_$on");
 			$t->dbh(1)->do('TRUNCATE TABLE job_outcome');
-		}
+		};
 	}
+	return @steps;
 }
 
 sub is_stopped {
@@ -1136,19 +1302,18 @@ sub drain {
 	empty_table();
 }
 
-sub scenario_backlog {
+sub scenario_backlog_small {
 	drain('backlog_small', $BACKLOG_SMALL, $BACKLOG_SMALL);
-	drain('backlog_large', $BACKLOG, $DRAIN);
 }
+
+sub scenario_backlog_large { drain('backlog_large', $BACKLOG, $DRAIN) }
 
 # Fair claims (issue 10) under a backlog over many functions: $BACKLOG rows,
 # half of them for bench_mf0, the other half shared equally by bench_mf1 to
 # bench_mf99, every worker serving all of them. Its target is against the
-# one-function backlog_small of this run, measured here when the backlog
-# scenario was not selected.
+# one-function backlog_small of the same round, which runs before it also
+# when the backlog scenario was not selected.
 sub scenario_many_functions {
-	drain('backlog_small', $BACKLOG_SMALL, $BACKLOG_SMALL)
-	    unless $res{backlog_small};
 	my $big = int($BACKLOG / 2);
 	drain('many_functions', $BACKLOG, $DRAIN,
 	    funcs => join(',', map { "bench_mf$_" } 0 .. $MF_FUNCS - 1),
@@ -1298,6 +1463,95 @@ sub ratio {
 	return $a->{jobs_per_s} / $b->{jobs_per_s};
 }
 
+# The p-quantile (0 to 1) of sorted numbers, between the two nearest
+# (R's type 7): of 5 values, the quartiles are the 2nd and the 4th.
+sub quantile {
+	my ($sorted, $p) = @_;
+	my $h = $#$sorted * $p;
+	my $lo = int $h;
+	return $sorted->[$lo] if $lo == $#$sorted;
+	return $sorted->[$lo] + ($h - $lo) * ($sorted->[$lo + 1] - $sorted->[$lo]);
+}
+
+# The records scenario's runs keep a JSON line each, named by their round
+# (records_tp_on_1, ...) as before it ran in rounds.
+my %JSON_PER_RUN = map { $_ => 1 } qw(records_tp_off records_tp_on
+    records_ll_off records_ll_on);
+
+sub r3 { 0 + sprintf('%.3f', $_[0]) }
+
+# The share of the CPUs other programs may take during a run before the
+# report marks its round (their estimate reads 0% to 3% at saturation on an
+# otherwise idle machine).
+my $BUSY_SHARE = 0.10;
+
+# Each scenario's figures out of its runs: the only run's, or, of a
+# scenario run in rounds, the run of median jobs/s (the lower of the two
+# middle ones for an even count), with every run's jobs/s, their min and
+# max, and repeats; and the JSON lines.
+sub summarize {
+	for my $name (@names) {
+		my @r = @{ $runs{$name} };
+		my $rep = $r[0];
+		# A scenario run once in a round (low latency at 200/s) is
+		# shown as any other run once.
+		delete @$rep{qw(repeat settled)}
+		    if @r == 1 && !$JSON_PER_RUN{$name};
+		if (@r > 1) {
+			my @by = sort { ($a->{jobs_per_s} // 0) <=>
+			    ($b->{jobs_per_s} // 0) } @r;
+			$rep = { %{ $by[$#by / 2] }, repeats => scalar @r };
+			my @v = map { $_->{jobs_per_s} } @r;
+			if (!grep { !defined } @v) {
+				$rep->{jobs_per_s_runs} = [map { r3($_) } @v];
+				$rep->{jobs_per_s_min} = r3($by[0]{jobs_per_s});
+				$rep->{jobs_per_s_max} = r3($by[-1]{jobs_per_s});
+			}
+		}
+		$res{$name} = $rep;
+		if ($JSON_PER_RUN{$name}) {
+			push @json, { scenario => "${name}_" . ($_->{repeat} // 1),
+			    %$_, repeats => scalar @r } for @r;
+		} else {
+			push @json, { scenario => $name, %$rep };
+		}
+	}
+}
+
+# A scenario against its baseline: when both ran in rounds, the ratio of
+# each round (the two runs of the same round), their median, min, max and
+# quartiles; else the ratio of their figures. undef when one is missing.
+sub ratio_stats {
+	my ($name, $base) = @_;
+	my ($ra, $rb) = ($runs{$name} // [], $runs{$base} // []);
+	my (@v, @rounds, @busy);
+	if (@$ra > 1 && @$rb > 1) {
+		my %of_round = map { ($_->{repeat} // 0) => $_ } @$rb;
+		for (@$ra) {
+			my $base_run = $of_round{ $_->{repeat} // 0 };
+			my $x = ratio($_, $base_run);
+			next unless defined $x;
+			push @v, $x;
+			push @rounds, $_->{repeat};
+			# Rounds in which other programs took more than a tenth
+			# of the CPUs during either run (where measured).
+			push @busy, $_->{repeat} if grep { $_ && $_->{machine}
+			    && $_->{machine}{other_cpu_share} > $BUSY_SHARE }
+			    $_, $base_run;
+		}
+	} else {
+		my $x = ratio($res{$name}, $res{$base});
+		push @v, $x if defined $x;
+	}
+	return undef unless @v;
+	my @s = sort { $a <=> $b } @v;
+	return { runs => [map { r3($_) } @v], n => scalar @v,
+	    rounds => \@rounds, busy_rounds => \@busy,
+	    median => r3(quantile(\@s, 0.5)), min => r3($s[0]),
+	    max => r3($s[-1]), q1 => r3(quantile(\@s, 0.25)),
+	    q3 => r3(quantile(\@s, 0.75)) };
+}
+
 sub report {
 	my %info = @_;
 	print "\n";
@@ -1309,6 +1563,11 @@ sub report {
 	    . "skew every figure; see OTHER PROGRAMS in the table)\n";
 	print "MariaDB durability: innodb_flush_log_at_trx_commit="
 	    . "$info{flush} (the default: every commit is fsync'd)\n";
+	my $parts = $info{seconds_by_part} // {};
+	print "wall time: $info{seconds} s ("
+	    . join(', ', map { "$_ $parts->{$_} s" } sort { $parts->{$b} <=>
+	    $parts->{$a} } keys %$parts) . "); $REPEATS rounds of the "
+	    . "repeated scenarios\n";
 	print "jobs: N=$N (throughput, baselines), $LL_N (low-latency "
 	    . "saturation), $RATE/s for $SECONDS s (latency runs), backlog "
 	    . "$BACKLOG rows (first $DRAIN drained) vs $BACKLOG_SMALL; "
@@ -1352,6 +1611,10 @@ sub report {
 		$d = sprintf('first 20000: %.0f/s', $r->{jobs_per_s_first_20000})
 		    if $r->{jobs_per_s_first_20000};
 		$d = $r->{detail} if $r->{detail};
+		$d = join(' ', sprintf('median of %d runs (%.0f-%.0f/s);',
+		    $r->{repeats}, $r->{jobs_per_s_min}, $r->{jobs_per_s_max}),
+		    $d eq '' ? () : $d)
+		    if $r->{repeats} && defined $r->{jobs_per_s_min};
 		$d .= sprintf(' %.2f stmts, %.2f fsyncs/job',
 		    $r->{db_per_job}{statements}, $r->{db_per_job}{fsyncs})
 		    if $r->{db_per_job};
@@ -1389,48 +1652,81 @@ sub report {
 		    $p->{mariadbd_cpu_ms}, $p->{queue_runner_cpu_ms});
 	}
 
-	# Records of ended jobs: each on run against the off run just before
-	# it; the median of the pairs.
-	my %keep_ratio;
-	for my $mode (qw(tp ll)) {
-		my @r;
-		for (my $k = 1; $res{"records_${mode}_on_$k"}; $k++) {
-			push @r, ratio($res{"records_${mode}_on_$k"},
-			    $res{"records_${mode}_off_$k"});
-		}
-		next unless @r;
-		@r = sort { $a <=> $b } @r;
-		$keep_ratio{$mode} = $r[$#r / 2];
-		printf "records of ended jobs, %s: keep_done 3600 against 0: "
-		    . "%s (median %.2fx)\n", $mode eq 'tp' ? 'throughput'
-		    : 'low latency', join(' ', map { sprintf('%.2fx', $_) }
-		    @r), $keep_ratio{$mode};
+	# The ratios measured in rounds: each round's, the median and the
+	# spread.
+	my @ratios = (
+	    [records_tp => 'records_tp_on', 'records_tp_off',
+	    'throughput, keep_done 3600 / 0'],
+	    [records_ll => 'records_ll_on', 'records_ll_off',
+	    'low latency saturation, keep_done 3600 / 0'],
+	    [throughput_memory => 'throughput', 'gearmand_memory',
+	    'throughput e2e / gearmand memory-only'],
+	    [throughput_mysql => 'throughput', 'gearmand_mysql',
+	    'throughput e2e / gearmand MySQL queue'],
+	    [low_latency_mysql => 'low_latency_saturation', 'gearmand_mysql',
+	    'low latency saturation / gearmand MySQL queue'],
+	    [cluster => 'cluster', 'throughput',
+	    'Galera cluster / one server (median run)'],
+	    [drain_large => 'backlog_large', 'backlog_small',
+	    "drain $BACKLOG rows / $BACKLOG_SMALL"],
+	    [drain_functions => 'many_functions', 'backlog_small',
+	    "drain $BACKLOG rows, $MF_FUNCS funcs / $BACKLOG_SMALL"],
+	);
+	my (%st, @ratio_json);
+	my ($heading, $busy_mark);
+	for (@ratios) {
+		my ($key, $name, $base, $label) = @$_;
+		my $x = $st{$key} = ratio_stats($name, $base) or next;
+		push @ratio_json, { ratio => $key, scenario => $name,
+		    baseline => $base, %$x };
+		next unless $x->{n} > 1;
+		print "\nratios by round (each round runs the baseline, then "
+		    . "the scenario; spread: min-max, and the interquartile "
+		    . "range):\n" unless $heading++;
+		my %busy = map { $_ => 1 } @{ $x->{busy_rounds} };
+		printf "  %-46s median %5.2fx  min-max %.2f-%.2f  IQR %.2f-%.2f"
+		    . "  rounds: %s\n", $label, $x->{median}, $x->{min},
+		    $x->{max}, $x->{q1}, $x->{q3}, join(' ', map { sprintf(
+		    '%.2f', $x->{runs}[$_]) . ($busy{ $x->{rounds}[$_] } ? '!'
+		    : '') } 0 .. $#{ $x->{runs} });
+		$busy_mark++ if %busy;
 	}
+	printf "  (!: other programs took more than %.0f%% of the CPUs during "
+	    . "one of the round's two runs)\n", 100 * $BUSY_SHARE
+	    if $busy_mark;
 
-	print "\ntargets (ratios within this run):\n";
+	print "\ntargets (ratios within this run; a ratio run in rounds is "
+	    . "judged on its median):\n";
 	my @targets;
 	my $tgt = sub {
-		my ($what, $value, $fmt, $ok) = @_;
+		my ($what, $value, $fmt, $ok, $x) = @_;
 		my $verdict = !defined $value ? 'n/a' : $ok ? 'PASS' : 'MISS';
-		printf "  %-58s %12s  %s\n", $what,
-		    defined $value ? sprintf($fmt, $value) : '-', $verdict;
+		my $spread = $x && $x->{n} > 1 ? sprintf(
+		    '  min-max %.2f-%.2f, %d rounds', $x->{min}, $x->{max},
+		    $x->{n}) : '';
+		printf "  %-58s %12s  %s%s\n", $what,
+		    defined $value ? sprintf($fmt, $value) : '-', $verdict,
+		    $spread;
 		push @targets, { target => $what, value => $value,
-		    verdict => $verdict };
+		    verdict => $verdict, $x && $x->{n} > 1 ? (median =>
+		    $x->{median}, min => $x->{min}, max => $x->{max},
+		    q1 => $x->{q1}, q3 => $x->{q3}, runs => $x->{runs}) : () };
 	};
-	my $r;
-	$tgt->('throughput with records >= 0.9x without', $keep_ratio{tp},
-	    '%.2fx', defined $keep_ratio{tp} && $keep_ratio{tp} >= 0.9);
-	$tgt->('low latency with records >= 0.9x without', $keep_ratio{ll},
-	    '%.2fx', defined $keep_ratio{ll} && $keep_ratio{ll} >= 0.9);
-	$r = ratio($res{throughput}, $res{gearmand_memory});
-	$tgt->('throughput e2e >= 0.5x gearmand memory-only', $r, '%.2fx',
-	    defined $r && $r >= 0.5);
-	$r = ratio($res{throughput}, $res{gearmand_mysql});
-	$tgt->('throughput e2e >= 2x gearmand MySQL queue', $r, '%.2fx',
-	    defined $r && $r >= 2);
-	$r = ratio($res{low_latency_saturation}, $res{gearmand_mysql});
-	$tgt->('low latency saturation >= 1x gearmand MySQL queue', $r, '%.2fx',
-	    defined $r && $r >= 1);
+	# A ratio's median (or its only value) and whether it is at least $min.
+	my $judge = sub {
+		my ($key, $what, $min) = @_;
+		my $x = $st{$key};
+		my $v = $x && $x->{median};
+		$tgt->($what, $v, '%.2fx', defined $v && $v >= $min, $x);
+	};
+	$judge->('records_tp', 'throughput with records >= 0.9x without', 0.9);
+	$judge->('records_ll', 'low latency with records >= 0.9x without', 0.9);
+	$judge->('throughput_memory',
+	    'throughput e2e >= 0.5x gearmand memory-only', 0.5);
+	$judge->('throughput_mysql', 'throughput e2e >= 2x gearmand MySQL queue',
+	    2);
+	$judge->('low_latency_mysql',
+	    'low latency saturation >= 1x gearmand MySQL queue', 1);
 	my $l = $res{low_latency_200} && $res{low_latency_200}{latency_ms};
 	$tgt->("low latency p50 at $RATE/s <= 2 ms", $l && $l->{p50}, '%.2f ms',
 	    $l && $l->{p50} <= 2);
@@ -1439,15 +1735,12 @@ sub report {
 	$l = $res{throughput_latency} && $res{throughput_latency}{latency_ms};
 	$tgt->("throughput-mode p50 at $RATE/s <= 100 ms", $l && $l->{p50},
 	    '%.2f ms', $l && $l->{p50} <= 100);
-	$r = ratio($res{cluster}, $res{throughput});
-	$tgt->('throughput on a 3-node Galera cluster >= 0.5x one server', $r,
-	    '%.2fx', defined $r && $r >= 0.5);
-	$r = ratio($res{backlog_large}, $res{backlog_small});
-	$tgt->("drain with $BACKLOG rows >= 0.8x with $BACKLOG_SMALL", $r,
-	    '%.2fx', defined $r && $r >= 0.8);
-	$r = ratio($res{many_functions}, $res{backlog_small});
-	$tgt->("drain, $BACKLOG rows over $MF_FUNCS functions >= 0.8x "
-	    . "$BACKLOG_SMALL", $r, '%.2fx', defined $r && $r >= 0.8);
+	$judge->('cluster',
+	    'throughput on a 3-node Galera cluster >= 0.5x one server', 0.5);
+	$judge->('drain_large', "drain with $BACKLOG rows >= 0.8x with "
+	    . $BACKLOG_SMALL, 0.8);
+	$judge->('drain_functions', "drain, $BACKLOG rows over $MF_FUNCS "
+	    . "functions >= 0.8x $BACKLOG_SMALL", 0.8);
 	$l = $res{fairness} && $res{fairness}{latency_ms};
 	$tgt->("fairness: p99 at $RATE/s beside a " . commify($FAIR_BACKLOG)
 	    . "-row backlog over its watermark <= $FAIR_P99_MS ms",
@@ -1503,6 +1796,7 @@ sub report {
 	my $js = JSON::PP->new->canonical;
 	print $js->encode({ run => \%info, n => $N }), "\n";
 	print $js->encode($_), "\n" for @json;
+	print $js->encode({ ratios => \@ratio_json }), "\n";
 	print $js->encode({ targets => \@targets }), "\n";
 }
 
@@ -1548,18 +1842,43 @@ sub loadavg {
 
 $info{loadavg_before} = loadavg();
 my $t0 = time;
-scenario_gearmand_memory() if want('gearmand_memory');
-scenario_gearmand_mysql() if want('gearmand_mysql');
-scenario_throughput() if want('throughput');
-scenario_throughput_latency() if want('throughput_latency');
-scenario_low_latency() if want('low_latency');
-scenario_slow_jobs() if want('slow_jobs');
-scenario_backlog() if want('backlog');
-scenario_many_functions() if want('many_functions');
-scenario_fairness() if want('fairness');
-scenario_cluster() if want('cluster');
-scenario_round_cost() if want('round_cost');
-scenario_records() if want('records');
+my %part_seconds;
+
+# Run a part of the benchmark and note its wall time.
+sub part {
+	my ($name, $code) = @_;
+	my $t1 = time;
+	$code->();
+	$part_seconds{$name} = 0 + sprintf('%.0f', time - $t1);
+}
+
+# The headline ratios, in rounds: gearmand memory-only, then throughput
+# mode; gearmand's MySQL queue, then low latency at saturation (its 200/s
+# run and the memory are measured in the first round only).
+my @headline = grep { defined } (
+    want('gearmand_memory') ? \&scenario_gearmand_memory : undef,
+    want('throughput') ? sub { scenario_throughput() } : undef,
+    want('gearmand_mysql') ? \&scenario_gearmand_mysql : undef,
+    want('low_latency') ? sub { scenario_low_latency(
+    saturation_only => $ROUND > 1) } : undef);
+# The drains, in rounds: the 20,000-row one, then the two it judges.
+my @drains = grep { defined } (
+    want('backlog') || want('many_functions') ? \&scenario_backlog_small
+    : undef,
+    want('backlog') ? \&scenario_backlog_large : undef,
+    want('many_functions') ? \&scenario_many_functions : undef);
+part(headline_rounds => sub { rounds(@headline) }) if @headline;
+part(throughput_latency => \&scenario_throughput_latency)
+    if want('throughput_latency');
+part(slow_jobs => \&scenario_slow_jobs) if want('slow_jobs');
+part(drain_rounds => sub { rounds(@drains) }) if @drains;
+part(fairness => \&scenario_fairness) if want('fairness');
+part(cluster => \&scenario_cluster) if want('cluster');
+part(round_cost => \&scenario_round_cost) if want('round_cost');
+part(records_rounds => sub { rounds(records_steps()) }) if want('records');
+$info{seconds_by_part} = \%part_seconds;
 $info{seconds} = sprintf('%.0f', time - $t0);
 $info{loadavg_after} = loadavg();
+$info{repeats} = $REPEATS;
+summarize();
 report(%info);
